@@ -1,0 +1,1 @@
+//! Spec-faithful Venice image API server (work in progress: see the mock issue).

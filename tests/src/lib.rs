@@ -1,0 +1,27 @@
+//! Helpers shared by the contract tests: where the spec and the upstream copy live.
+
+use std::path::{Path, PathBuf};
+
+/// Workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Our spec, parsed as plain YAML (for tests that walk it as data).
+pub fn our_spec_value() -> anyhow::Result<serde_json::Value> {
+    let path = workspace_root().join("openapi/venice-image.yaml");
+    Ok(serde_yaml::from_str(&std::fs::read_to_string(path)?)?)
+}
+
+/// The provider's published spec from `../shared/upstream/`, when it is there.
+/// `VENICE_UPSTREAM_SPEC` overrides the location.
+pub fn upstream_spec_path() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("VENICE_UPSTREAM_SPEC") {
+        return Some(PathBuf::from(p)).filter(|p| p.exists());
+    }
+    let p = workspace_root().join("../shared/upstream/venice-openapi.yaml");
+    p.exists().then_some(p)
+}

@@ -1,0 +1,32 @@
+//! Project automation for the Venice image workspace.
+//!
+//! `cargo xtask generate` regenerates `crates/venice-openapi/src/generated.rs` from
+//! `openapi/venice-image.yaml`; `cargo xtask check` fails when the spec is broken or the
+//! committed code is stale. Both live in this library so tests can run them on a
+//! mutated spec in a temporary directory.
+
+pub mod codegen;
+pub mod spec;
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (the parent of this crate's directory).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Path of our spec inside a workspace root.
+pub fn spec_path(root: &Path) -> PathBuf {
+    root.join("openapi").join("venice-image.yaml")
+}
+
+/// Path of the generated client source inside a workspace root.
+pub fn generated_path(root: &Path) -> PathBuf {
+    root.join("crates")
+        .join("venice-openapi")
+        .join("src")
+        .join("generated.rs")
+}

@@ -1,0 +1,465 @@
+//! The one response decoder: status → [`Error`], headers → [`ResponseMeta`],
+//! body → images.
+
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{ApiError, Error, ErrorCode, PaymentRequired, Result};
+use crate::meta::{ResponseMeta, header};
+
+/// Most bytes of an error body kept in [`ApiError::body_excerpt`].
+pub(crate) const EXCERPT_LIMIT: usize = 512;
+/// Largest body pre-allocation taken from `Content-Length`.
+const MAX_PREALLOC: u64 = 512 * 1024 * 1024;
+/// Largest error body read.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Read a whole body into one buffer pre-sized from `Content-Length`.
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    limit: Option<usize>,
+) -> Result<Vec<u8>> {
+    let cap = response.content_length().unwrap_or(0).min(MAX_PREALLOC) as usize;
+    let cap = limit.map_or(cap, |l| cap.min(l));
+    let mut buf = Vec::with_capacity(cap);
+    while let Some(chunk) = response.chunk().await.map_err(Error::from_body_read)? {
+        buf.extend_from_slice(&chunk);
+        if limit.is_some_and(|l| buf.len() >= l) {
+            break;
+        }
+    }
+    Ok(buf)
+}
+
+/// Turn a non-success response into an error (reads at most 64 KiB of body).
+pub(crate) async fn error_from_response(response: reqwest::Response) -> Error {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    match read_body(response, Some(MAX_ERROR_BODY)).await {
+        Ok(body) => error_from_parts(status, &headers, &body),
+        Err(e) => e,
+    }
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let end = body.len().min(EXCERPT_LIMIT);
+    // Cut at a char boundary so the excerpt stays valid text.
+    let s = String::from_utf8_lossy(&body[..end]);
+    let mut s = s.into_owned();
+    if s.len() > EXCERPT_LIMIT {
+        let mut cut = EXCERPT_LIMIT;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+fn str_field(v: &Value, k: &str) -> Option<String> {
+    v.get(k).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn f64_field(v: &Value, k: &str) -> Option<f64> {
+    v.get(k).and_then(Value::as_f64)
+}
+
+fn strings(v: &Value, k: &str) -> Vec<String> {
+    v.get(k)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The wait the server asked for: `Retry-After` (seconds), else the rate-limit reset.
+pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    if let Some(v) = header(headers, "retry-after")
+        && let Ok(secs) = v.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Duration::try_from_secs_f64(secs).ok();
+    }
+    let reset = header(headers, "x-ratelimit-reset-requests")?;
+    let at = crate::meta::reset_instant(reset, now)?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Decode base64 JSON such as the `PAYMENT-REQUIRED` header.
+fn decode_b64_json(s: &str) -> Option<Value> {
+    let s = s.trim();
+    let bytes = base64_simd::STANDARD
+        .decode_to_vec(s)
+        .or_else(|_| base64_simd::URL_SAFE.decode_to_vec(s))
+        .or_else(|_| base64_simd::STANDARD_NO_PAD.decode_to_vec(s))
+        .or_else(|_| base64_simd::URL_SAFE_NO_PAD.decode_to_vec(s))
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Turn status, headers and body of an error response into an [`Error`].
+pub(crate) fn error_from_parts(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+    let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let meta = ResponseMeta::from_headers(status, headers);
+    let code = str_field(&json, "code")
+        .filter(|c| !c.is_empty())
+        .map(|c| c.parse().unwrap_or(ErrorCode::Unknown(c)))
+        .unwrap_or_else(|| ErrorCode::from_status(status));
+    let message = str_field(&json, "error")
+        .or_else(|| str_field(&json, "message"))
+        .or_else(|| {
+            (!body.is_empty() && json.is_null())
+                .then(|| excerpt(body).trim().chars().take(200).collect())
+        })
+        .filter(|m: &String| !m.is_empty())
+        .unwrap_or_else(|| {
+            reqwest::StatusCode::from_u16(status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("error")
+                .to_owned()
+        });
+    let details = json
+        .get("details")
+        .filter(|d| !d.is_null() && d.as_object().is_none_or(|o| !o.is_empty()))
+        .or_else(|| {
+            json.get("issues")
+                .filter(|d| d.as_array().is_some_and(|a| !a.is_empty()))
+        })
+        .cloned();
+    let api = ApiError {
+        status,
+        code,
+        message,
+        details,
+        request_id: meta.request_id.clone(),
+        body_excerpt: excerpt(body),
+        retry_after: retry_after(headers, SystemTime::now()),
+        meta,
+    };
+    match status {
+        402 => Error::PaymentRequired(Box::new(PaymentRequired {
+            reason: str_field(&json, "reason"),
+            x402_version: json.get("x402Version").and_then(Value::as_i64),
+            accepts: json
+                .get("accepts")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            current_balance_usd: f64_field(&json, "currentBalanceUsd"),
+            minimum_balance_usd: f64_field(&json, "minimumBalanceUsd"),
+            suggested_top_up_usd: f64_field(&json, "suggestedTopUpUsd"),
+            minimum_top_up_usd: f64_field(&json, "minimumTopUpUsd"),
+            supported_tokens: strings(&json, "supportedTokens"),
+            supported_chains: strings(&json, "supportedChains"),
+            top_up_instructions: json.get("topUpInstructions").cloned(),
+            siwx_challenge: json.get("siwxChallenge").cloned(),
+            payment_required_header: header(headers, "payment-required").and_then(decode_b64_json),
+            api,
+        })),
+        429 => Error::RateLimited {
+            retry_after: api.retry_after,
+            api: Box::new(api),
+        },
+        _ => Error::Api(Box::new(api)),
+    }
+}
+
+/// Timing of a generation, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Timing {
+    /// Inference time (ms).
+    #[serde(rename = "inferenceDuration")]
+    pub inference_ms: f64,
+    /// Preprocessing time (ms).
+    #[serde(rename = "inferencePreprocessingTime")]
+    pub preprocessing_ms: f64,
+    /// Queue time (ms).
+    #[serde(rename = "inferenceQueueTime")]
+    pub queue_ms: f64,
+    /// Total time (ms).
+    #[serde(rename = "total")]
+    pub total_ms: f64,
+}
+
+/// The JSON body, borrowing the base64 strings from the body buffer.
+#[derive(Deserialize)]
+struct WireGeneration<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    images: Vec<Cow<'a, str>>,
+    #[serde(default)]
+    timing: Option<Timing>,
+}
+
+/// Decoded JSON generation: id, timing, image bytes.
+pub(crate) struct DecodedGeneration {
+    pub id: String,
+    pub timing: Option<Timing>,
+    pub images: Vec<Bytes>,
+}
+
+/// Decode a JSON generation body: one JSON scan, one SIMD base64 decode per image
+/// into an exactly sized buffer.
+pub(crate) fn decode_generation(body: &[u8]) -> Result<DecodedGeneration> {
+    let wire: WireGeneration<'_> =
+        serde_json::from_slice(body).map_err(|e| Error::decode("generation JSON", e))?;
+    let mut images = Vec::with_capacity(wire.images.len());
+    for (i, b64) in wire.images.iter().enumerate() {
+        let data = strip_data_uri(b64);
+        let bytes = base64_simd::STANDARD
+            .decode_to_vec(data.as_bytes())
+            .map_err(|e| Error::decode(format!("base64 of image {i}"), e))?;
+        images.push(Bytes::from(bytes));
+    }
+    Ok(DecodedGeneration {
+        id: wire.id.map(Cow::into_owned).unwrap_or_default(),
+        timing: wire.timing,
+        images,
+    })
+}
+
+fn strip_data_uri(s: &str) -> &str {
+    match s.strip_prefix("data:") {
+        Some(rest) => rest.split_once(',').map_or(s, |(_, d)| d),
+        None => s,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderName, HeaderValue};
+    use serde_json::json;
+
+    fn h(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.insert(
+                HeaderName::from_static(k),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        m
+    }
+
+    fn api_of(e: &Error) -> &ApiError {
+        e.api_error().unwrap()
+    }
+
+    #[test]
+    fn validation_400() {
+        let body =
+            json!({"error": "bad", "details": {"width": {"_errors": ["too big"]}}}).to_string();
+        let e = error_from_parts(400, &h(&[("x-request-id", "r1")]), body.as_bytes());
+        assert!(matches!(e, Error::Api(_)));
+        let a = api_of(&e);
+        assert_eq!(a.code, ErrorCode::InvalidRequest);
+        assert_eq!(a.message, "bad");
+        assert_eq!(
+            a.details.as_ref().unwrap()["width"]["_errors"][0],
+            "too big"
+        );
+        assert_eq!(a.request_id.as_deref(), Some("r1"));
+        assert_eq!(e.status(), Some(400));
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn issues_become_details() {
+        let body =
+            json!({"error": "bad", "issues": [{"code": "x", "path": ["prompt"]}]}).to_string();
+        let e = error_from_parts(400, &HeaderMap::new(), body.as_bytes());
+        assert_eq!(api_of(&e).details.as_ref().unwrap()[0]["code"], "x");
+    }
+
+    #[test]
+    fn status_codes_and_codes() {
+        let cases: &[(u16, Value, ErrorCode)] = &[
+            (
+                401,
+                json!({"error": "Authentication failed"}),
+                ErrorCode::AuthenticationFailed,
+            ),
+            (
+                404,
+                json!({"error": "nope", "code": "MODEL_NOT_FOUND"}),
+                ErrorCode::ModelNotFound,
+            ),
+            (
+                500,
+                json!({"error": "x", "code": "INFERENCE_FAILED"}),
+                ErrorCode::InferenceFailed,
+            ),
+            (
+                503,
+                json!({"error": "busy", "code": "MODEL_AT_CAPACITY"}),
+                ErrorCode::ModelAtCapacity,
+            ),
+            (
+                413,
+                json!({"code": "IMAGE_TOO_LARGE"}),
+                ErrorCode::ImageTooLarge,
+            ),
+            (
+                504,
+                json!({"code": "SETTLEMENT_TIMEOUT"}),
+                ErrorCode::SettlementTimeout,
+            ),
+            (
+                409,
+                json!({"code": "BRAND_NEW"}),
+                ErrorCode::Unknown("BRAND_NEW".into()),
+            ),
+        ];
+        for (status, body, code) in cases {
+            let e = error_from_parts(*status, &HeaderMap::new(), body.to_string().as_bytes());
+            assert!(matches!(e, Error::Api(_)), "{status}");
+            assert_eq!(e.code(), Some(code), "{status}");
+            assert_eq!(e.status(), Some(*status));
+        }
+        let e = error_from_parts(503, &HeaderMap::new(), b"{}");
+        assert!(e.is_retryable());
+        assert_eq!(api_of(&e).message, "Service Unavailable");
+    }
+
+    #[test]
+    fn non_json_body_keeps_status_and_excerpt() {
+        let body = format!("<html>{}</html>", "x".repeat(2000));
+        let e = error_from_parts(502, &HeaderMap::new(), body.as_bytes());
+        let a = api_of(&e);
+        assert_eq!(a.status, 502);
+        assert_eq!(a.code, ErrorCode::Unknown(String::new()));
+        assert_eq!(a.body_excerpt.len(), EXCERPT_LIMIT);
+        assert!(a.message.starts_with("<html>"));
+        // multi-byte chars at the cut never panic
+        let e = error_from_parts(500, &HeaderMap::new(), "é".repeat(600).as_bytes());
+        assert!(api_of(&e).body_excerpt.len() <= EXCERPT_LIMIT);
+        let e = error_from_parts(500, &HeaderMap::new(), &[0xff, 0xfe, 0x00]);
+        assert_eq!(e.status(), Some(500));
+        let e = error_from_parts(500, &HeaderMap::new(), b"");
+        assert_eq!(api_of(&e).message, "Internal Server Error");
+    }
+
+    #[test]
+    fn wrongly_typed_fields_are_tolerated() {
+        let body =
+            json!({"error": 5, "code": ["x"], "details": "text", "message": "m"}).to_string();
+        let e = error_from_parts(400, &HeaderMap::new(), body.as_bytes());
+        let a = api_of(&e);
+        assert_eq!(a.message, "m");
+        assert_eq!(a.code, ErrorCode::InvalidRequest);
+        assert_eq!(a.details, Some(json!("text")));
+    }
+
+    #[test]
+    fn payment_required_with_header() {
+        let header_json =
+            json!({"x402Version": 2, "accepts": [{"scheme": "exact", "amount": "10000"}]});
+        let b64 = base64_simd::STANDARD.encode_to_string(header_json.to_string());
+        let body = json!({
+            "error": "Payment required", "code": "PAYMENT_REQUIRED", "reason": "insufficient_balance",
+            "x402Version": 2, "currentBalanceUsd": 0.5, "minimumBalanceUsd": 1.0,
+            "suggestedTopUpUsd": 10.0, "supportedChains": ["base"], "supportedTokens": ["USDC"],
+            "accepts": [{"scheme": "exact"}], "topUpInstructions": {"url": "x"}
+        });
+        let e = error_from_parts(
+            402,
+            &h(&[("payment-required", &b64)]),
+            body.to_string().as_bytes(),
+        );
+        let Error::PaymentRequired(p) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(p.api.code, ErrorCode::PaymentRequired);
+        assert_eq!(p.reason.as_deref(), Some("insufficient_balance"));
+        assert_eq!(p.current_balance_usd, Some(0.5));
+        assert_eq!(p.minimum_balance_usd, Some(1.0));
+        assert_eq!(p.suggested_top_up_usd, Some(10.0));
+        assert_eq!(p.supported_chains, vec!["base"]);
+        assert_eq!(p.accepts.len(), 1);
+        assert_eq!(p.payment_required_header.as_ref(), Some(&header_json));
+        assert!(!e.is_retryable());
+        // a broken header is ignored, not fatal
+        let e = error_from_parts(
+            402,
+            &h(&[("payment-required", "%%%")]),
+            b"{\"code\":\"INSUFFICIENT_BALANCE\"}",
+        );
+        let Error::PaymentRequired(p) = &e else {
+            panic!()
+        };
+        assert!(p.payment_required_header.is_none());
+        assert_eq!(p.api.code, ErrorCode::InsufficientBalance);
+    }
+
+    #[test]
+    fn rate_limited_with_retry_after() {
+        let body = json!({"error": "slow down", "code": "RATE_LIMIT_EXCEEDED"}).to_string();
+        let e = error_from_parts(429, &h(&[("retry-after", "7")]), body.as_bytes());
+        let Error::RateLimited { retry_after, .. } = &e else {
+            panic!()
+        };
+        assert_eq!(*retry_after, Some(Duration::from_secs(7)));
+        assert!(e.is_retryable());
+        let e = error_from_parts(
+            429,
+            &HeaderMap::new(),
+            b"{\"code\":\"INSUFFICIENT_BALANCE\"}",
+        );
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn retry_after_from_reset_header() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let hm = h(&[("x-ratelimit-reset-requests", "1800000005")]);
+        assert_eq!(retry_after(&hm, now), Some(Duration::from_secs(5)));
+        let hm = h(&[("x-ratelimit-reset-requests", "12")]);
+        assert_eq!(retry_after(&hm, now), Some(Duration::from_secs(12)));
+        let hm = h(&[("x-ratelimit-reset-requests", "1700000000")]);
+        assert_eq!(retry_after(&hm, now), Some(Duration::ZERO));
+        let hm = h(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]);
+        assert_eq!(retry_after(&hm, now), None);
+    }
+
+    #[test]
+    fn decode_generation_json() {
+        let a = base64_simd::STANDARD.encode_to_string(b"hello");
+        let b = format!(
+            "data:image/png;base64,{}",
+            base64_simd::STANDARD.encode_to_string(b"world")
+        );
+        let body = json!({"id": "g1", "images": [a, b], "timing": {"total": 12.5, "inferenceDuration": 10}}).to_string();
+        let d = decode_generation(body.as_bytes()).unwrap();
+        assert_eq!(d.id, "g1");
+        assert_eq!(
+            d.images,
+            vec![Bytes::from_static(b"hello"), Bytes::from_static(b"world")]
+        );
+        assert_eq!(d.timing.unwrap().total_ms, 12.5);
+        // escaped slashes (some encoders) still decode
+        let body = br#"{"id":"x","images":["ab\/c"]}"#;
+        assert!(decode_generation(body).is_ok());
+        assert!(matches!(
+            decode_generation(b"{\"images\": [\"***\"]}"),
+            Err(Error::Decode { .. })
+        ));
+        assert!(matches!(
+            decode_generation(b"not json"),
+            Err(Error::Decode { .. })
+        ));
+    }
+}

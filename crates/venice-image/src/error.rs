@@ -1,0 +1,310 @@
+//! [`Error`], [`ErrorCode`], [`ApiError`] and [`PaymentRequired`].
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::generate::ValidationError;
+use crate::meta::ResponseMeta;
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in a call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request was rejected before sending (builder rules or model constraints).
+    #[error("invalid request: {0}")]
+    Validation(#[from] ValidationError),
+    /// The API answered with an error status.
+    #[error("{0}")]
+    Api(Box<ApiError>),
+    /// The API asked for payment or credit (HTTP 402).
+    #[error("{0}")]
+    PaymentRequired(Box<PaymentRequired>),
+    /// The API rate-limited the call (HTTP 429) and retries did not help.
+    #[error("rate limited{}: {api}", retry_after.map(|d| format!(" (retry after {}s)", d.as_secs_f64())).unwrap_or_default())]
+    RateLimited {
+        /// How long the server asked to wait, if it said.
+        retry_after: Option<Duration>,
+        /// The error response.
+        api: Box<ApiError>,
+    },
+    /// The request or the response body timed out.
+    #[error("request timed out")]
+    Timeout,
+    /// The connection failed or broke.
+    #[error("transport error")]
+    Transport(#[source] reqwest::Error),
+    /// A response could not be decoded.
+    #[error("could not decode {what}")]
+    Decode {
+        /// What was being decoded.
+        what: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// Reading or writing a file failed.
+    #[error("I/O error on {}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The client is misconfigured (missing key, bad base URL, TLS setup...).
+    #[error("configuration error: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// HTTP status of an API error.
+    pub fn status(&self) -> Option<u16> {
+        self.api_error().map(|a| a.status)
+    }
+
+    /// Venice error code of an API error.
+    pub fn code(&self) -> Option<&ErrorCode> {
+        self.api_error().map(|a| &a.code)
+    }
+
+    /// The API error behind `Api`, `PaymentRequired` and `RateLimited`.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(a) => Some(a),
+            Error::PaymentRequired(p) => Some(&p.api),
+            Error::RateLimited { api, .. } => Some(api),
+            _ => None,
+        }
+    }
+
+    /// Whether retrying cannot have been charged and may succeed: rate limits (not
+    /// insufficient balance), 503, and connections that never reached the server.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::RateLimited { api, .. } => api.code != ErrorCode::InsufficientBalance,
+            Error::Api(a) => {
+                a.status == 503 || (a.status == 429 && a.code != ErrorCode::InsufficientBalance)
+            }
+            Error::Transport(e) => e.is_connect(),
+            _ => false,
+        }
+    }
+
+    /// Whether the request or body read timed out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout)
+    }
+
+    pub(crate) fn from_transport(e: reqwest::Error) -> Self {
+        if e.is_timeout() {
+            Error::Timeout
+        } else {
+            Error::Transport(e)
+        }
+    }
+
+    pub(crate) fn from_body_read(e: reqwest::Error) -> Self {
+        if e.is_timeout() {
+            Error::Timeout
+        } else if e.is_decode() {
+            Error::Decode {
+                what: "response body".into(),
+                source: Some(Box::new(e)),
+            }
+        } else {
+            Error::Transport(e)
+        }
+    }
+
+    pub(crate) fn decode(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Decode {
+            what: what.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+}
+
+/// An error response of the API.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// Venice error code (from the body, else inferred from the status).
+    pub code: ErrorCode,
+    /// Human-readable message (`error` or `message` of the body, else the status text).
+    pub message: String,
+    /// Validation details (`details`, or `issues` when there are no details).
+    pub details: Option<serde_json::Value>,
+    /// Request id from the headers.
+    pub request_id: Option<String>,
+    /// At most 512 bytes of the body, for diagnostics.
+    pub body_excerpt: String,
+    /// How long the server asked to wait (`Retry-After` or the rate-limit reset).
+    pub retry_after: Option<Duration>,
+    /// Metadata of the error response.
+    pub meta: ResponseMeta,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "API error {} {}: {}",
+            self.status, self.code, self.message
+        )?;
+        if let Some(id) = &self.request_id {
+            write!(f, " (request {id})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A 402: payment or credit required. Fields come from the body; the decoded
+/// `PAYMENT-REQUIRED` header is in [`payment_required_header`](Self::payment_required_header).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PaymentRequired {
+    /// The error response.
+    pub api: ApiError,
+    /// Why the request could not proceed, e.g. `insufficient_balance`.
+    pub reason: Option<String>,
+    /// x402 protocol version.
+    pub x402_version: Option<i64>,
+    /// Accepted payments (x402 `accepts`), as sent.
+    pub accepts: Vec<serde_json::Value>,
+    /// Current wallet credit in USD.
+    pub current_balance_usd: Option<f64>,
+    /// Credit needed before the request can run.
+    pub minimum_balance_usd: Option<f64>,
+    /// Suggested top-up in USD.
+    pub suggested_top_up_usd: Option<f64>,
+    /// Minimum top-up in USD.
+    pub minimum_top_up_usd: Option<f64>,
+    /// Token symbols accepted for top-up.
+    pub supported_tokens: Vec<String>,
+    /// Top-up rails.
+    pub supported_chains: Vec<String>,
+    /// Top-up instructions, as sent.
+    pub top_up_instructions: Option<serde_json::Value>,
+    /// SIWX challenge, as sent.
+    pub siwx_challenge: Option<serde_json::Value>,
+    /// The `PAYMENT-REQUIRED` header, base64-decoded and parsed as JSON.
+    pub payment_required_header: Option<serde_json::Value>,
+}
+
+impl fmt::Display for PaymentRequired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "payment required: {}", self.api)
+    }
+}
+
+macro_rules! codes {
+    ($($variant:ident => $s:literal, $doc:literal;)*) => {
+        /// A Venice error code. Codes are open: unknown ones are kept in `Unknown`.
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $(#[doc = $doc] $variant,)*
+            /// A code this crate does not know (empty when none could be inferred).
+            Unknown(String),
+        }
+
+        impl ErrorCode {
+            /// The wire value.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(ErrorCode::$variant => $s,)*
+                    ErrorCode::Unknown(s) => s,
+                }
+            }
+        }
+
+        impl FromStr for ErrorCode {
+            type Err = std::convert::Infallible;
+
+            fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+                Ok(match s {
+                    $($s => ErrorCode::$variant,)*
+                    other => ErrorCode::Unknown(other.to_owned()),
+                })
+            }
+        }
+    };
+}
+
+codes! {
+    InsufficientBalance => "INSUFFICIENT_BALANCE", "Not enough credit.";
+    RateLimitExceeded => "RATE_LIMIT_EXCEEDED", "Too many requests.";
+    ModelAtCapacity => "MODEL_AT_CAPACITY", "Model busy or offline; nothing charged.";
+    ModelNotFound => "MODEL_NOT_FOUND", "Unknown model.";
+    InvalidModel => "INVALID_MODEL", "Model not valid for this operation.";
+    ContentPolicyViolation => "CONTENT_POLICY_VIOLATION", "Prompt or image violates the content policy.";
+    InferenceFailed => "INFERENCE_FAILED", "Inference failed; may have been charged.";
+    PaymentRequired => "PAYMENT_REQUIRED", "x402 payment required.";
+    X402InvalidSignIn => "X402_INVALID_SIGN_IN", "Invalid SIGN-IN-WITH-X header.";
+    X402InvalidPayment => "X402_INVALID_PAYMENT", "Invalid x402 payment.";
+    ImageTooSmall => "IMAGE_TOO_SMALL", "Input image too small.";
+    ImageTooLarge => "IMAGE_TOO_LARGE", "Input image too large.";
+    CorruptedImage => "CORRUPTED_IMAGE", "Input image cannot be decoded.";
+    PayloadTooLarge => "PAYLOAD_TOO_LARGE", "Request body too large.";
+    PaymentInProgress => "PAYMENT_IN_PROGRESS", "A payment with the same authorization is being settled.";
+    SettlementTimeout => "SETTLEMENT_TIMEOUT", "Settlement did not finish in time.";
+    AuthenticationFailed => "AUTHENTICATION_FAILED", "Missing or invalid credentials.";
+    InvalidRequest => "INVALID_REQUEST", "The request failed validation.";
+}
+
+impl ErrorCode {
+    /// The code implied by a status when the body has none.
+    pub(crate) fn from_status(status: u16) -> Self {
+        match status {
+            400 => ErrorCode::InvalidRequest,
+            401 => ErrorCode::AuthenticationFailed,
+            402 => ErrorCode::PaymentRequired,
+            404 => ErrorCode::ModelNotFound,
+            413 => ErrorCode::PayloadTooLarge,
+            429 => ErrorCode::RateLimitExceeded,
+            503 => ErrorCode::ModelAtCapacity,
+            _ => ErrorCode::Unknown(String::new()),
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorCode::Unknown(s) if s.is_empty() => f.write_str("UNKNOWN"),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_roundtrip() {
+        for s in [
+            "INSUFFICIENT_BALANCE",
+            "MODEL_AT_CAPACITY",
+            "X402_INVALID_PAYMENT",
+            "INVALID_REQUEST",
+        ] {
+            let c: ErrorCode = s.parse().unwrap();
+            assert!(!matches!(c, ErrorCode::Unknown(_)));
+            assert_eq!(c.as_str(), s);
+        }
+        let c: ErrorCode = "NEW_CODE".parse().unwrap();
+        assert_eq!(c, ErrorCode::Unknown("NEW_CODE".into()));
+        assert_eq!(c.to_string(), "NEW_CODE");
+        assert_eq!(ErrorCode::from_status(500).to_string(), "UNKNOWN");
+    }
+}

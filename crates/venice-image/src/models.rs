@@ -1,0 +1,670 @@
+//! The image model catalogue: [`ImageModel`], model-aware validation and
+//! [`Cost`] estimates.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::generate::{GenerateRequest, ValidationError};
+use crate::sizing::Size;
+
+/// How a model chooses its output size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SizingMode {
+    /// `width`/`height`, each divisible by `divisor`.
+    Pixels {
+        /// Width and height must be multiples of this.
+        divisor: u32,
+    },
+    /// `aspect_ratio` alone.
+    AspectRatio,
+    /// `aspect_ratio` with a `resolution` tier.
+    AspectRatioAndResolution,
+}
+
+/// Request constraints of an image model.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ModelConstraints {
+    /// Longest accepted prompt (characters).
+    pub prompt_character_limit: Option<u32>,
+    /// Width and height must be divisible by this (pixel models).
+    pub width_height_divisor: Option<u32>,
+    /// Accepted aspect ratios.
+    pub aspect_ratios: Vec<String>,
+    /// Aspect ratio used when none is sent.
+    pub default_aspect_ratio: Option<String>,
+    /// Accepted resolution tiers.
+    pub resolutions: Vec<String>,
+    /// Tier used when none is sent.
+    pub default_resolution: Option<String>,
+    /// Accepted qualities.
+    pub qualities: Vec<String>,
+    /// Quality used when none is sent.
+    pub default_quality: Option<String>,
+    /// Most style references accepted.
+    pub max_style_references: Option<u32>,
+    /// Whether style reference strength is honoured.
+    pub supports_style_reference_strength: bool,
+    /// Default and maximum steps.
+    pub steps: Option<(u32, u32)>,
+}
+
+/// A price in USD and DIEM.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Price {
+    /// USD.
+    pub usd: f64,
+    /// DIEM.
+    pub diem: f64,
+}
+
+/// Prices of an image model, per generated image.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ModelPricing {
+    /// Flat price per image.
+    pub generation: Option<Price>,
+    /// Price per resolution tier (replaces `generation`).
+    pub resolutions: BTreeMap<String, Price>,
+    /// Price per resolution tier and quality.
+    pub quality: BTreeMap<String, BTreeMap<String, Price>>,
+}
+
+/// Retirement schedule of a model.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ModelDeprecation {
+    /// Sunset instant.
+    pub date: Option<String>,
+    /// When the model leaves the listing.
+    pub removes_at: Option<String>,
+    /// When deprecation warnings start.
+    pub starts_at: Option<String>,
+    /// The model to migrate to.
+    pub replacement_model_id: Option<String>,
+    /// Requests may be remapped to the replacement.
+    pub auto_remap: bool,
+}
+
+/// An image model of the catalogue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageModel {
+    /// Model ID (the `model` of a request).
+    pub id: String,
+    /// Display name (the ID when the catalogue has none).
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// How the model is sized.
+    pub sizing: SizingMode,
+    /// Request constraints.
+    pub constraints: ModelConstraints,
+    /// Prices.
+    pub pricing: ModelPricing,
+    /// Retirement schedule, if any.
+    pub deprecation: Option<ModelDeprecation>,
+    /// Whether the model is offline now.
+    pub offline: bool,
+    /// Whether the model accepts style references.
+    pub supports_style_references: bool,
+    /// Traits such as `default`.
+    pub traits: Vec<String>,
+}
+
+// ---- wire types: tolerant (every field optional, unknown fields ignored) ----
+
+#[derive(Deserialize)]
+struct WireList {
+    #[serde(default)]
+    data: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct WireModel {
+    id: String,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    model_spec: WireSpec,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct WireSpec {
+    name: Option<String>,
+    description: Option<String>,
+    offline: bool,
+    supports_style_references: bool,
+    traits: Vec<String>,
+    constraints: WireConstraints,
+    pricing: WirePricing,
+    deprecation: Option<ModelDeprecation>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct WireConstraints {
+    prompt_character_limit: Option<f64>,
+    width_height_divisor: Option<f64>,
+    aspect_ratios: Vec<String>,
+    default_aspect_ratio: Option<String>,
+    resolutions: Vec<String>,
+    default_resolution: Option<String>,
+    qualities: Vec<String>,
+    default_quality: Option<String>,
+    max_style_references: Option<f64>,
+    supports_style_reference_strength: bool,
+    steps: Option<WireSteps>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct WireSteps {
+    default: f64,
+    max: f64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct WirePricing {
+    generation: Option<Price>,
+    resolutions: BTreeMap<String, Price>,
+    quality: BTreeMap<String, BTreeMap<String, Price>>,
+}
+
+fn to_u32(v: Option<f64>) -> Option<u32> {
+    v.filter(|v| v.is_finite() && *v >= 0.0)
+        .map(|v| v.min(f64::from(u32::MAX)) as u32)
+}
+
+/// Parse a `GET /models?type=image` body into image models. Entries that do not
+/// parse, or that are not image models, are skipped.
+pub(crate) fn parse_catalogue(body: &[u8]) -> Result<Vec<ImageModel>> {
+    let list: WireList =
+        serde_json::from_slice(body).map_err(|e| Error::decode("model list", e))?;
+    Ok(list
+        .data
+        .into_iter()
+        .filter_map(|v| serde_json::from_value::<WireModel>(v).ok())
+        .filter(|m| !m.id.is_empty() && m.kind.as_deref().is_none_or(|k| k == "image"))
+        .map(|m| {
+            let s = m.model_spec;
+            let c = s.constraints;
+            let sizing = if !c.aspect_ratios.is_empty() {
+                if c.resolutions.is_empty() {
+                    SizingMode::AspectRatio
+                } else {
+                    SizingMode::AspectRatioAndResolution
+                }
+            } else {
+                SizingMode::Pixels {
+                    divisor: to_u32(c.width_height_divisor)
+                        .filter(|d| *d > 0)
+                        .unwrap_or(1),
+                }
+            };
+            ImageModel {
+                name: s.name.unwrap_or_else(|| m.id.clone()),
+                id: m.id,
+                description: s.description,
+                sizing,
+                constraints: ModelConstraints {
+                    prompt_character_limit: to_u32(c.prompt_character_limit),
+                    width_height_divisor: to_u32(c.width_height_divisor),
+                    aspect_ratios: c.aspect_ratios,
+                    default_aspect_ratio: c.default_aspect_ratio,
+                    resolutions: c.resolutions,
+                    default_resolution: c.default_resolution,
+                    qualities: c.qualities,
+                    default_quality: c.default_quality,
+                    max_style_references: to_u32(c.max_style_references),
+                    supports_style_reference_strength: c.supports_style_reference_strength,
+                    steps: c
+                        .steps
+                        .and_then(|st| Some((to_u32(Some(st.default))?, to_u32(Some(st.max))?))),
+                },
+                pricing: ModelPricing {
+                    generation: s.pricing.generation,
+                    resolutions: s.pricing.resolutions,
+                    quality: s.pricing.quality,
+                },
+                deprecation: s.deprecation,
+                offline: s.offline,
+                supports_style_references: s.supports_style_references,
+                traits: s.traits,
+            }
+        })
+        .collect())
+}
+
+/// Estimated cost of a request.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cost {
+    /// Price of one image in USD.
+    pub usd_per_image: f64,
+    /// Number of images the request produces.
+    pub images: u32,
+    /// `usd_per_image * images`.
+    pub total_usd: f64,
+}
+
+/// Find `id` in the catalogue, or a validation error for field `model`.
+pub(crate) fn find<'a>(models: &'a [ImageModel], id: &str) -> Result<&'a ImageModel> {
+    models.iter().find(|m| m.id == id).ok_or_else(|| {
+        Error::Validation(ValidationError::new(
+            "model",
+            format!("unknown image model {id:?} (see Client::image_models)"),
+        ))
+    })
+}
+
+fn fail(field: &'static str, rule: String) -> Result<()> {
+    Err(Error::Validation(ValidationError::new(field, rule)))
+}
+
+impl ImageModel {
+    /// Check `req` against this model's constraints.
+    pub fn validate(&self, req: &GenerateRequest) -> Result<()> {
+        let c = &self.constraints;
+        let id = &self.id;
+        match (req.size(), self.sizing) {
+            (None, _) => {}
+            (Some(Size::Pixels { width, height }), SizingMode::Pixels { divisor }) => {
+                for (field, v) in [("width", width), ("height", height)] {
+                    if divisor > 1 && v % divisor != 0 {
+                        return fail(
+                            field,
+                            format!("must be divisible by {divisor} for model {id}, got {v}"),
+                        );
+                    }
+                }
+            }
+            (
+                Some(Size::AspectRatio(ar)),
+                SizingMode::AspectRatio | SizingMode::AspectRatioAndResolution,
+            )
+            | (
+                Some(Size::Tiered {
+                    aspect_ratio: ar, ..
+                }),
+                SizingMode::AspectRatioAndResolution,
+            ) => {
+                let ar = ar.to_string();
+                if !c.aspect_ratios.contains(&ar) {
+                    return fail(
+                        "aspect_ratio",
+                        format!(
+                            "model {id} accepts {}, got {ar}",
+                            c.aspect_ratios.join(", ")
+                        ),
+                    );
+                }
+                if let Some(Size::Tiered { resolution, .. }) = req.size()
+                    && !c
+                        .resolutions
+                        .iter()
+                        .any(|r| r.eq_ignore_ascii_case(resolution.as_str()))
+                {
+                    return fail(
+                        "resolution",
+                        format!(
+                            "model {id} accepts {}, got {resolution}",
+                            c.resolutions.join(", ")
+                        ),
+                    );
+                }
+            }
+            (Some(size), mode) => {
+                let wants = match mode {
+                    SizingMode::Pixels { .. } => "width/height (Size::Pixels)",
+                    SizingMode::AspectRatio => "an aspect ratio (Size::AspectRatio)",
+                    SizingMode::AspectRatioAndResolution => {
+                        "an aspect ratio with a resolution tier (Size::Tiered or Size::AspectRatio)"
+                    }
+                };
+                return fail(
+                    "size",
+                    format!("model {id} is sized by {wants}, got {size}"),
+                );
+            }
+        }
+        if let Some(limit) = c.prompt_character_limit {
+            let n = req.prompt().chars().count();
+            if n > limit as usize {
+                return fail(
+                    "prompt",
+                    format!("model {id} accepts at most {limit} characters, got {n}"),
+                );
+            }
+            if let Some(neg) = req.negative_prompt() {
+                let n = neg.chars().count();
+                if n > limit as usize {
+                    return fail(
+                        "negative_prompt",
+                        format!("model {id} accepts at most {limit} characters, got {n}"),
+                    );
+                }
+            }
+        }
+        if let Some(q) = req.quality()
+            && !c
+                .qualities
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(q.as_str()))
+        {
+            let accepted = if c.qualities.is_empty() {
+                "no quality setting".to_owned()
+            } else {
+                c.qualities.join(", ")
+            };
+            return fail("quality", format!("model {id} accepts {accepted}, got {q}"));
+        }
+        let refs = req.style_references().len();
+        if refs > 0 {
+            let max = if self.supports_style_references || c.max_style_references.is_some() {
+                c.max_style_references.unwrap_or(u32::MAX)
+            } else {
+                0
+            };
+            if refs > max as usize {
+                return fail(
+                    "style_references",
+                    format!("model {id} accepts at most {max} style references, got {refs}"),
+                );
+            }
+        }
+        if let (Some(steps), Some((_, max))) = (req.steps(), c.steps)
+            && max > 0
+            && steps > max
+        {
+            return fail(
+                "steps",
+                format!("model {id} accepts at most {max} steps, got {steps}"),
+            );
+        }
+        Ok(())
+    }
+
+    /// Estimate the cost of `req` from this model's pricing.
+    pub fn estimate_cost(&self, req: &GenerateRequest) -> Result<Cost> {
+        let c = &self.constraints;
+        let p = &self.pricing;
+        let tier = match req.size() {
+            Some(Size::Tiered { resolution, .. }) => resolution.as_str().to_owned(),
+            _ => c
+                .default_resolution
+                .clone()
+                .unwrap_or_else(|| "1K".to_owned()),
+        };
+        let lookup = |m: &BTreeMap<String, Price>, k: &str| {
+            m.iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(k))
+                .map(|(_, v)| *v)
+        };
+        let price = if !p.quality.is_empty() {
+            let q = req
+                .quality()
+                .map(|q| q.as_str().to_owned())
+                .or_else(|| c.default_quality.clone())
+                .unwrap_or_else(|| "medium".to_owned());
+            p.quality
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(&tier))
+                .and_then(|(_, qs)| lookup(qs, &q))
+        } else if !p.resolutions.is_empty() {
+            lookup(&p.resolutions, &tier)
+        } else {
+            p.generation
+        };
+        let price = price.ok_or_else(|| {
+            Error::Validation(ValidationError::new(
+                "model",
+                format!(
+                    "the catalogue has no price for model {} at this size/quality",
+                    self.id
+                ),
+            ))
+        })?;
+        let images = req.image_count();
+        Ok(Cost {
+            usd_per_image: price.usd,
+            images,
+            total_usd: price.usd * f64::from(images),
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::generate::StyleReference;
+    use crate::sizing::{AspectRatio, Quality, Resolution};
+    use serde_json::json;
+
+    pub(crate) fn catalogue_json() -> serde_json::Value {
+        json!({"object": "list", "type": "image", "data": [
+            {"id": "px", "type": "image", "object": "model", "owned_by": "venice.ai",
+             "model_spec": {"name": "Pixel", "privacy": "private",
+                "constraints": {"promptCharacterLimit": 100, "widthHeightDivisor": 16,
+                                "steps": {"default": 8, "max": 30}},
+                "pricing": {"generation": {"usd": 0.01, "diem": 0.1}}}},
+            {"id": "ar", "type": "image", "object": "model", "owned_by": "venice.ai",
+             "model_spec": {"privacy": "private", "supportsStyleReferences": true,
+                "constraints": {"aspectRatios": ["1:1", "16:9"], "maxStyleReferences": 1,
+                                "qualities": ["low", "high"], "defaultQuality": "low"},
+                "pricing": {"generation": {"usd": 0.02, "diem": 0.2},
+                            "quality": {"1K": {"low": {"usd": 0.03, "diem": 0}, "high": {"usd": 0.05, "diem": 0}}}},
+                "deprecation": {"autoRemap": true, "date": "2030-01-01", "removesAt": "2030-01-01"}}},
+            {"id": "tier", "type": "image", "object": "model", "owned_by": "venice.ai",
+             "model_spec": {"privacy": "private", "newField": 1,
+                "constraints": {"aspectRatios": ["1:1"], "resolutions": ["1K", "2K"], "defaultResolution": "1K"},
+                "pricing": {"resolutions": {"1K": {"usd": 0.1, "diem": 1}, "2K": {"usd": 0.2, "diem": 2}}}}},
+            {"id": "txt", "type": "text", "object": "model", "owned_by": "venice.ai", "model_spec": {}},
+            {"id": 5}
+        ]})
+    }
+
+    fn models() -> Vec<ImageModel> {
+        parse_catalogue(catalogue_json().to_string().as_bytes()).unwrap()
+    }
+
+    fn field(r: Result<()>) -> String {
+        match r {
+            Err(Error::Validation(v)) => v.field.into_owned(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_modes() {
+        let m = models();
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[0].sizing, SizingMode::Pixels { divisor: 16 });
+        assert_eq!(m[0].name, "Pixel");
+        assert_eq!(m[0].constraints.steps, Some((8, 30)));
+        assert_eq!(m[1].sizing, SizingMode::AspectRatio);
+        assert!(m[1].deprecation.as_ref().unwrap().auto_remap);
+        assert_eq!(m[2].sizing, SizingMode::AspectRatioAndResolution);
+        assert_eq!(m[2].name, "tier");
+        assert!(parse_catalogue(b"\"x\"").is_err());
+    }
+
+    #[test]
+    fn model_rules() {
+        let m = models();
+        let b = |model: &str| GenerateRequest::builder(model, "p");
+        let px = find(&m, "px").unwrap();
+        assert!(
+            px.validate(
+                &b("px")
+                    .size(Size::Pixels {
+                        width: 512,
+                        height: 512
+                    })
+                    .build()
+                    .unwrap()
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            field(
+                px.validate(
+                    &b("px")
+                        .size(Size::Pixels {
+                            width: 500,
+                            height: 512
+                        })
+                        .build()
+                        .unwrap()
+                )
+            ),
+            "width"
+        );
+        let ar169 = Size::AspectRatio(AspectRatio::new(16, 9).unwrap());
+        assert_eq!(
+            field(px.validate(&b("px").size(ar169).build().unwrap())),
+            "size"
+        );
+        assert_eq!(
+            field(
+                px.validate(
+                    &GenerateRequest::builder("px", "x".repeat(101))
+                        .build()
+                        .unwrap()
+                )
+            ),
+            "prompt"
+        );
+        assert_eq!(
+            field(px.validate(&b("px").negative_prompt("x".repeat(101)).build().unwrap())),
+            "negative_prompt"
+        );
+        assert_eq!(
+            field(px.validate(&b("px").quality(Quality::High).build().unwrap())),
+            "quality"
+        );
+        assert_eq!(
+            field(px.validate(&b("px").steps(31).build().unwrap())),
+            "steps"
+        );
+        assert_eq!(
+            field(
+                px.validate(
+                    &b("px")
+                        .style_reference(StyleReference::url("https://a"))
+                        .build()
+                        .unwrap()
+                )
+            ),
+            "style_references"
+        );
+
+        let ar = find(&m, "ar").unwrap();
+        assert!(
+            ar.validate(&b("ar").size(ar169).quality(Quality::High).build().unwrap())
+                .is_ok()
+        );
+        let r43 = Size::AspectRatio(AspectRatio::new(4, 3).unwrap());
+        assert_eq!(
+            field(ar.validate(&b("ar").size(r43).build().unwrap())),
+            "aspect_ratio"
+        );
+        assert_eq!(
+            field(ar.validate(&b("ar").quality(Quality::Medium).build().unwrap())),
+            "quality"
+        );
+        let tiered = Size::Tiered {
+            aspect_ratio: AspectRatio::new(1, 1).unwrap(),
+            resolution: Resolution::OneK,
+        };
+        assert_eq!(
+            field(ar.validate(&b("ar").size(tiered).build().unwrap())),
+            "size"
+        );
+        let one = b("ar")
+            .style_reference(StyleReference::url("https://a"))
+            .build()
+            .unwrap();
+        assert!(ar.validate(&one).is_ok());
+        let two = b("ar")
+            .style_reference(StyleReference::url("https://a"))
+            .style_reference(StyleReference::url("https://b"))
+            .build()
+            .unwrap();
+        assert_eq!(field(ar.validate(&two)), "style_references");
+
+        let t = find(&m, "tier").unwrap();
+        assert!(t.validate(&b("tier").size(tiered).build().unwrap()).is_ok());
+        let t4k = Size::Tiered {
+            aspect_ratio: AspectRatio::new(1, 1).unwrap(),
+            resolution: Resolution::FourK,
+        };
+        assert_eq!(
+            field(t.validate(&b("tier").size(t4k).build().unwrap())),
+            "resolution"
+        );
+        assert!(
+            t.validate(
+                &b("tier")
+                    .size(Size::AspectRatio(AspectRatio::new(1, 1).unwrap()))
+                    .build()
+                    .unwrap()
+            )
+            .is_ok()
+        );
+
+        assert_eq!(field(find(&m, "nope").map(|_| ())), "model");
+    }
+
+    #[test]
+    fn costs() {
+        let m = models();
+        let b = |model: &str| GenerateRequest::builder(model, "p");
+        let c = find(&m, "px")
+            .unwrap()
+            .estimate_cost(&b("px").variants(3).build().unwrap())
+            .unwrap();
+        assert_eq!(c.images, 3);
+        assert!((c.total_usd - 0.03).abs() < 1e-9);
+        let ar = find(&m, "ar").unwrap();
+        assert_eq!(
+            ar.estimate_cost(&b("ar").build().unwrap())
+                .unwrap()
+                .usd_per_image,
+            0.03
+        );
+        assert_eq!(
+            ar.estimate_cost(&b("ar").quality(Quality::High).build().unwrap())
+                .unwrap()
+                .usd_per_image,
+            0.05
+        );
+        let t = find(&m, "tier").unwrap();
+        let t2k = Size::Tiered {
+            aspect_ratio: AspectRatio::new(1, 1).unwrap(),
+            resolution: Resolution::TwoK,
+        };
+        assert_eq!(
+            t.estimate_cost(&b("tier").size(t2k).build().unwrap())
+                .unwrap()
+                .usd_per_image,
+            0.2
+        );
+        assert_eq!(
+            t.estimate_cost(&b("tier").build().unwrap())
+                .unwrap()
+                .usd_per_image,
+            0.1
+        );
+        let t4k = Size::Tiered {
+            aspect_ratio: AspectRatio::new(1, 1).unwrap(),
+            resolution: Resolution::FourK,
+        };
+        assert!(
+            t.estimate_cost(&b("tier").size(t4k).build().unwrap())
+                .is_err()
+        );
+    }
+}

@@ -1,6 +1,53 @@
-//! `venice-image` command line (work in progress: see the CLI issue).
+//! `venice-image`: generate images with Venice.ai from the command line.
+//!
+//! Exit codes: 0 ok, 2 usage or validation, 3 API error (or a blurred result with
+//! `--fail-on-blurred`), 4 payment required, 5 partial batch failure.
 
-fn main() {
-    eprintln!("venice-image: the command line is not implemented yet");
-    std::process::exit(2);
+mod args;
+mod batch;
+mod catalog;
+mod exit;
+mod generate;
+mod job;
+mod output;
+mod session;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::exit::CliError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let verbose = cli.global.verbose;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            err.report(verbose);
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let session = session::Session::open(&cli.global).await?;
+    match cli.command {
+        Command::Generate(args) => generate::run(&session, *args).await,
+        Command::Batch(args) => batch::run(&session, *args).await,
+        Command::Models(args) => catalog::models(&session, args).await,
+        Command::Styles(args) => catalog::styles(&session, args).await,
+        Command::Balance(args) => catalog::balance(&session, args).await,
+    }
 }

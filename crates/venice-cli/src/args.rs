@@ -1,0 +1,160 @@
+//! Command line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Generate images with Venice.ai.
+#[derive(Debug, Parser)]
+#[command(name = "venice-image", version, about, long_about = None)]
+pub struct Cli {
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Run against an embedded mock server (no network, no credentials).
+    #[arg(long, global = true)]
+    pub offline: bool,
+    /// API base URL (default: VENICE_BASE_URL or https://api.venice.ai/api/v1).
+    #[arg(long, global = true, env = "VENICE_BASE_URL", hide_env_values = true)]
+    pub base_url: Option<String>,
+    /// Show details (error causes, retries).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Skip the model-catalogue check before sending.
+    #[arg(long, global = true)]
+    pub no_validate: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate one image (or up to 4 variants) from a prompt.
+    Generate(Box<GenerateArgs>),
+    /// Run many generation jobs from a JSONL file, resumably.
+    Batch(Box<BatchArgs>),
+    /// List image models with their sizing mode, limits and price.
+    Models(ListArgs),
+    /// List image style presets.
+    Styles(ListArgs),
+    /// Show the x402 wallet balance.
+    Balance(ListArgs),
+}
+
+/// Fields of one generation, shared by `generate` and batch jobs.
+#[derive(Debug, Args, Clone, Default)]
+pub struct JobArgs {
+    /// Image model ID (see `venice-image models`).
+    #[arg(long, short = 'm', default_value = "venice-sd35")]
+    pub model: String,
+    /// Pixel size WIDTHxHEIGHT, for pixel-sized models.
+    #[arg(long, conflicts_with = "aspect")]
+    pub size: Option<String>,
+    /// Aspect ratio W:H, for aspect-ratio models.
+    #[arg(long)]
+    pub aspect: Option<String>,
+    /// Resolution tier (1K, 2K, 4K), with --aspect.
+    #[arg(long, requires = "aspect")]
+    pub resolution: Option<String>,
+    /// Quality (low, medium, high), for models that offer it.
+    #[arg(long)]
+    pub quality: Option<String>,
+    /// Output format (webp, png, jpeg).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Number of images (1-4).
+    #[arg(long)]
+    pub variants: Option<u8>,
+    /// Seed for reproducible output.
+    #[arg(long, allow_hyphen_values = true)]
+    pub seed: Option<i64>,
+    /// What should not be in the image.
+    #[arg(long)]
+    pub negative: Option<String>,
+    /// Style preset (see `venice-image styles`).
+    #[arg(long)]
+    pub style: Option<String>,
+    /// CFG scale (0, 20].
+    #[arg(long)]
+    pub cfg_scale: Option<f64>,
+    /// Blur adult content (the server default).
+    #[arg(long, overrides_with = "no_safe_mode")]
+    pub safe_mode: bool,
+    /// Do not blur adult content.
+    #[arg(long, overrides_with = "safe_mode")]
+    pub no_safe_mode: bool,
+    /// Ask to hide the Venice watermark.
+    #[arg(long)]
+    pub hide_watermark: bool,
+    /// Embed the generation parameters in the image's EXIF metadata.
+    #[arg(long)]
+    pub exif: bool,
+    /// Let the server rewrite the prompt first (extra charge).
+    #[arg(long)]
+    pub enhance_prompt: bool,
+    /// Let the model search the web (extra charge; some models).
+    #[arg(long)]
+    pub web_search: bool,
+}
+
+/// `generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to draw.
+    pub prompt: String,
+    /// Generation options.
+    #[command(flatten)]
+    pub job: JobArgs,
+    /// Ask for the raw image and stream it to disk (one variant).
+    #[arg(long)]
+    pub binary: bool,
+    /// Output directory, or a file path for a single image.
+    #[arg(long, short = 'o', default_value = ".")]
+    pub out: PathBuf,
+    /// Print one JSON object instead of paths.
+    #[arg(long)]
+    pub json: bool,
+    /// Print the request and its estimated cost without sending it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Exit with code 3 when the server blurred the result.
+    #[arg(long)]
+    pub fail_on_blurred: bool,
+}
+
+/// `batch`.
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// JSONL file: one job per line (same fields as `generate`, plus optional `id`).
+    pub jobs: PathBuf,
+    /// Output directory (holds the images, sidecars and `manifest.jsonl`).
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// Jobs in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Continue an interrupted batch: skip jobs already saved.
+    #[arg(long)]
+    pub resume: bool,
+    /// Stop starting jobs before the estimated spend would exceed this many USD.
+    #[arg(long)]
+    pub max_cost: Option<f64>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `models`, `styles`, `balance`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,581 @@
+//! `venice-image batch`: many jobs, bounded and paced, resumable after a crash.
+//!
+//! Durability protocol (what makes `--resume` safe after Ctrl-C or `kill -9`):
+//! 1. `started` is appended (and fsynced) to `manifest.jsonl` before a job's request is sent;
+//! 2. each image is written to a `.partial` file, fsynced and renamed into place, then its
+//!    sidecar the same way;
+//! 3. `done` is appended once every image and sidecar of the job is in place.
+//!
+//! On resume, `done` jobs are skipped; a `started` job whose sidecars are all present was
+//! saved before the crash and is recovered without a new (charged) request; leftover
+//! `.partial` files are removed; a torn last manifest line is cut off.
+
+use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, Semaphore};
+use venice_image::{GenerateRequest, ResponseMeta};
+
+use crate::args::BatchArgs;
+use crate::exit::{self, CliError};
+use crate::generate::{pretty, save_generation};
+use crate::job::JobSpec;
+use crate::output::Target;
+use crate::session::Session;
+
+/// Name of the manifest inside the output directory.
+pub const MANIFEST: &str = "manifest.jsonl";
+
+/// One line of the manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The request of a job is about to be sent.
+    Started {
+        /// Job ID.
+        job: String,
+        /// Hash of the job's fields, to notice an edited jobs file.
+        hash: String,
+    },
+    /// Every image of the job and its sidecar are saved.
+    Done {
+        /// Job ID.
+        job: String,
+        /// Saved image paths.
+        files: Vec<PathBuf>,
+        /// Request ID.
+        request_id: Option<String>,
+        /// Estimated cost in USD.
+        cost_usd: f64,
+        /// True when recovered from files on resume (no new request).
+        #[serde(default)]
+        recovered: bool,
+    },
+    /// The job failed.
+    Failed {
+        /// Job ID.
+        job: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What the manifest says about each job.
+#[derive(Debug, Default)]
+pub struct ManifestState {
+    /// Last event per job.
+    pub last: HashMap<String, Event>,
+}
+
+impl ManifestState {
+    /// Load a manifest, cutting off a torn last line (a crash mid-append).
+    pub fn load(path: &Path) -> Result<ManifestState, CliError> {
+        let io = |e: std::io::Error| CliError::Other(format!("manifest {}: {e}", path.display()));
+        let mut state = ManifestState::default();
+        let Ok(bytes) = std::fs::read(path) else {
+            return Ok(state);
+        };
+        let keep = match bytes.iter().rposition(|b| *b == b'\n') {
+            Some(i) => i + 1,
+            None => 0,
+        };
+        if keep < bytes.len() {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(io)?;
+            f.set_len(keep as u64).map_err(io)?;
+            f.sync_all().map_err(io)?;
+        }
+        for line in bytes[..keep].lines() {
+            let line = line.map_err(io)?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            if let Ok(ev) = serde_json::from_str::<Event>(&line) {
+                let job = match &ev {
+                    Event::Started { job, .. }
+                    | Event::Done { job, .. }
+                    | Event::Failed { job, .. } => job.clone(),
+                };
+                state.last.insert(job, ev);
+            }
+        }
+        Ok(state)
+    }
+
+    /// Total estimated spend of the jobs already done.
+    pub fn spent(&self) -> f64 {
+        self.last
+            .values()
+            .map(|e| match e {
+                Event::Done { cost_usd, .. } => *cost_usd,
+                _ => 0.0,
+            })
+            .sum()
+    }
+}
+
+/// Appends events to the manifest, one fsynced line each.
+pub struct ManifestWriter {
+    file: std::fs::File,
+}
+
+impl ManifestWriter {
+    /// Open for appending.
+    pub fn open(path: &Path) -> Result<ManifestWriter, CliError> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| CliError::Other(format!("cannot open {}: {e}", path.display())))?;
+        Ok(ManifestWriter { file })
+    }
+
+    /// Append one event durably.
+    pub fn append(&mut self, ev: &Event) -> Result<(), CliError> {
+        let mut line = serde_json::to_vec(ev)
+            .map_err(|e| CliError::Other(format!("cannot encode manifest event: {e}")))?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| CliError::Other(format!("cannot write the manifest: {e}")))
+    }
+}
+
+/// A parsed, validated job.
+struct Job {
+    id: String,
+    hash: String,
+    spec: JobSpec,
+    request: GenerateRequest,
+}
+
+/// FNV-1a: a stable hash of a job's fields (std's hasher is not stable across releases).
+fn fnv1a(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+fn read_jobs(path: &Path) -> Result<Vec<Job>, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let mut jobs = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line_no = n + 1;
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let spec: JobSpec = match serde_json::from_str(line) {
+            Ok(s) => s,
+            Err(e) => {
+                errors.push(format!("line {line_no}: {e}"));
+                continue;
+            }
+        };
+        let id = spec
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("line-{line_no:04}"));
+        if !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            || id.starts_with('.')
+        {
+            errors.push(format!(
+                "line {line_no}: job id `{id}` may only use letters, digits, '-', '_' and '.'"
+            ));
+            continue;
+        }
+        if let Some(prev) = seen.insert(id.clone(), line_no) {
+            errors.push(format!("line {line_no}: job id `{id}` repeats line {prev}"));
+            continue;
+        }
+        match spec.to_request(false) {
+            Ok(request) => {
+                let hash = fnv1a(&serde_json::to_vec(&spec).unwrap_or_default());
+                jobs.push(Job {
+                    id,
+                    hash,
+                    spec,
+                    request,
+                });
+            }
+            Err(e) => errors.push(format!("line {line_no}: {e}")),
+        }
+    }
+    if !errors.is_empty() {
+        let shown: Vec<_> = errors.iter().take(10).cloned().collect();
+        let more = errors.len().saturating_sub(shown.len());
+        let mut msg = format!(
+            "{} invalid job(s) in {}:\n  {}",
+            errors.len(),
+            path.display(),
+            shown.join("\n  ")
+        );
+        if more > 0 {
+            msg.push_str(&format!("\n  ... and {more} more"));
+        }
+        return Err(CliError::Usage(msg));
+    }
+    if jobs.is_empty() {
+        return Err(CliError::Usage(format!("{} has no jobs", path.display())));
+    }
+    Ok(jobs)
+}
+
+/// Keeps the batch within the server's advertised rate limit.
+///
+/// The server's `x-ratelimit-remaining-requests` counts what it had seen when it answered;
+/// requests this process has in flight may not be counted yet, so they are subtracted.
+#[derive(Debug, Default)]
+struct Pacer {
+    remaining: Option<u64>,
+    reset_at: Option<SystemTime>,
+    in_flight: u64,
+}
+
+impl Pacer {
+    /// A request finished; learn from its headers when it has them.
+    fn complete(&mut self, meta: Option<&ResponseMeta>) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let Some(rl) = meta.and_then(|m| m.rate_limit.as_ref()) else {
+            return;
+        };
+        let Some(observed) = rl.remaining else { return };
+        let estimate = observed.saturating_sub(self.in_flight);
+        // Responses arrive out of order: within one window the lowest estimate is the
+        // truth; a later reset time means a new window.
+        let same_window = rl.reset_at.is_some() && rl.reset_at == self.reset_at;
+        if same_window {
+            self.remaining = Some(self.remaining.map_or(estimate, |r| r.min(estimate)));
+        } else if rl.reset_at >= self.reset_at {
+            self.remaining = Some(estimate);
+            self.reset_at = rl.reset_at;
+        }
+    }
+
+    /// How long to wait before starting one more request; books the request.
+    fn reserve(&mut self) -> Duration {
+        let now = SystemTime::now();
+        let wait = match (self.remaining, self.reset_at) {
+            (Some(0), Some(reset)) => {
+                let wait = reset.duration_since(now).unwrap_or_default();
+                // After the window resets the budget is unknown until the next response.
+                self.remaining = None;
+                self.reset_at = None;
+                wait.min(Duration::from_secs(120)) + Duration::from_millis(20)
+            }
+            (Some(r), _) => {
+                self.remaining = Some(r.saturating_sub(1));
+                Duration::ZERO
+            }
+            _ => Duration::ZERO,
+        };
+        self.in_flight += 1;
+        wait
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Summary {
+    total: usize,
+    done: usize,
+    recovered: usize,
+    already_done: usize,
+    failed: Vec<(String, String)>,
+    skipped_budget: usize,
+    skipped_cancelled: usize,
+    spent_usd: f64,
+    spent_before_usd: f64,
+}
+
+/// Run `batch`.
+pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliError> {
+    let jobs = read_jobs(&args.jobs)?;
+    if args.concurrency == 0 {
+        return Err(CliError::Usage("--concurrency must be at least 1".into()));
+    }
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| CliError::Other(format!("cannot create {}: {e}", args.out.display())))?;
+    let manifest_path = args.out.join(MANIFEST);
+    if manifest_path.exists() && !args.resume {
+        return Err(CliError::Usage(format!(
+            "{} already holds a batch manifest; pass --resume to continue it, or choose another --out",
+            args.out.display()
+        )));
+    }
+    remove_partials(&args.out);
+    let state = ManifestState::load(&manifest_path)?;
+    let writer = Arc::new(std::sync::Mutex::new(ManifestWriter::open(&manifest_path)?));
+    let target = Target::Dir(args.out.clone());
+
+    let mut summary = Summary {
+        total: jobs.len(),
+        spent_before_usd: state.spent(),
+        ..Summary::default()
+    };
+    let mut todo = Vec::new();
+    for job in jobs {
+        match state.last.get(&job.id) {
+            Some(Event::Done { .. }) => summary.already_done += 1,
+            Some(Event::Started { hash, .. }) => {
+                if *hash != job.hash {
+                    eprintln!("warning: job {} changed since it was started", job.id);
+                }
+                match recover(&args.out, &job) {
+                    Some(files) => {
+                        let cost = session
+                            .client
+                            .estimate_cost(&job.request)
+                            .await
+                            .map(|c| c.total_usd)
+                            .unwrap_or(0.0);
+                        lock(&writer)?.append(&Event::Done {
+                            job: job.id.clone(),
+                            files,
+                            request_id: None,
+                            cost_usd: cost,
+                            recovered: true,
+                        })?;
+                        summary.recovered += 1;
+                        summary.spent_before_usd += cost;
+                    }
+                    None => todo.push(job),
+                }
+            }
+            _ => todo.push(job),
+        }
+    }
+
+    let bar = ProgressBar::new(summary.total as u64);
+    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} jobs [{elapsed}] {msg}") {
+        bar.set_style(style);
+    }
+    bar.set_position((summary.already_done + summary.recovered) as u64);
+
+    let cancelled = Arc::new(AtomicBool::new(false));
+    {
+        let cancelled = cancelled.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancelled.store(true, Ordering::SeqCst);
+            }
+        });
+    }
+
+    let semaphore = Arc::new(Semaphore::new(args.concurrency));
+    let pacer = Arc::new(Mutex::new(Pacer::default()));
+    let outcomes = Arc::new(Mutex::new(Vec::<(String, Result<f64, String>)>::new()));
+    let mut committed = summary.spent_before_usd;
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut pending = todo.into_iter();
+    let mut stopped_by_budget = false;
+    for job in pending.by_ref() {
+        if cancelled.load(Ordering::SeqCst) {
+            summary.skipped_cancelled += 1;
+            break;
+        }
+        let cost = match session.client.estimate_cost(&job.request).await {
+            Ok(c) => c.total_usd,
+            Err(e) => {
+                let reason = e.to_string();
+                lock(&writer)?.append(&Event::Failed {
+                    job: job.id.clone(),
+                    reason: reason.clone(),
+                })?;
+                summary.failed.push((job.id.clone(), reason));
+                bar.inc(1);
+                continue;
+            }
+        };
+        if let Some(max) = args.max_cost
+            && committed + cost > max + 1e-9
+        {
+            summary.skipped_budget += 1;
+            stopped_by_budget = true;
+            break;
+        }
+        committed += cost;
+        let permit = semaphore
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| CliError::Other(format!("scheduler closed: {e}")))?;
+        let wait = pacer.lock().await.reserve();
+        if !wait.is_zero() {
+            bar.set_message(format!(
+                "pacing: waiting {:.1}s for the rate limit",
+                wait.as_secs_f64()
+            ));
+            tokio::time::sleep(wait).await;
+            bar.set_message(String::new());
+        }
+        lock(&writer)?.append(&Event::Started {
+            job: job.id.clone(),
+            hash: job.hash.clone(),
+        })?;
+        let client = session.client.clone();
+        let (writer, pacer, outcomes, target, bar) = (
+            writer.clone(),
+            pacer.clone(),
+            outcomes.clone(),
+            target.clone(),
+            bar.clone(),
+        );
+        tasks.spawn(async move {
+            let _permit = permit;
+            let result = client.generate(&job.request).await;
+            pacer
+                .lock()
+                .await
+                .complete(result.as_ref().ok().map(|g| &g.meta));
+            let outcome = match result {
+                Ok(generation) => {
+                    match save_generation(
+                        &generation,
+                        &target,
+                        &job.id,
+                        &job.spec,
+                        &job.request,
+                        Some(&job.id),
+                    ) {
+                        Ok(saved) => {
+                            let ev = Event::Done {
+                                job: job.id.clone(),
+                                files: saved.into_iter().map(|s| s.path).collect(),
+                                request_id: generation.meta.request_id.clone(),
+                                cost_usd: cost,
+                                recovered: false,
+                            };
+                            match lock(&writer).and_then(|mut w| w.append(&ev)) {
+                                Ok(()) => Ok(cost),
+                                Err(e) => Err(e.to_string()),
+                            }
+                        }
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(reason) = &outcome {
+                let _ = lock(&writer).and_then(|mut w| {
+                    w.append(&Event::Failed {
+                        job: job.id.clone(),
+                        reason: reason.clone(),
+                    })
+                });
+            }
+            bar.inc(1);
+            outcomes.lock().await.push((job.id, outcome));
+        });
+    }
+    // Jobs never started: after the cap would be crossed, or after Ctrl-C.
+    let rest = pending.count();
+    if stopped_by_budget {
+        summary.skipped_budget += rest;
+    } else {
+        summary.skipped_cancelled += rest;
+    }
+    while tasks.join_next().await.is_some() {}
+    bar.finish_and_clear();
+
+    for (job, outcome) in outcomes.lock().await.drain(..) {
+        match outcome {
+            Ok(cost) => {
+                summary.done += 1;
+                summary.spent_usd += cost;
+            }
+            Err(reason) => summary.failed.push((job, reason)),
+        }
+    }
+    print_summary(&summary, args.json);
+    let partial =
+        !summary.failed.is_empty() || summary.skipped_budget > 0 || summary.skipped_cancelled > 0;
+    Ok(if partial {
+        ExitCode::from(exit::PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn lock<'a>(
+    w: &'a std::sync::Mutex<ManifestWriter>,
+) -> Result<std::sync::MutexGuard<'a, ManifestWriter>, CliError> {
+    w.lock()
+        .map_err(|_| CliError::Other("manifest writer poisoned".into()))
+}
+
+/// The images of a started job, if all of them and their sidecars are on disk.
+fn recover(dir: &Path, job: &Job) -> Option<Vec<PathBuf>> {
+    let count = usize::from(job.request.variants().unwrap_or(1));
+    let entries: Vec<String> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut files = Vec::with_capacity(count);
+    for i in 0..count {
+        let prefix = format!("{}-{i}.", job.id);
+        let image = entries.iter().find(|n| {
+            n.starts_with(&prefix) && !n.ends_with(".json") && !n.ends_with(".partial")
+        })?;
+        let sidecar = format!("{image}.json");
+        if !entries.contains(&sidecar) {
+            return None;
+        }
+        files.push(dir.join(image));
+    }
+    Some(files)
+}
+
+fn remove_partials(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().ends_with(".partial") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+fn print_summary(s: &Summary, json: bool) {
+    if json {
+        if let Ok(v) = serde_json::to_value(s) {
+            println!("{}", pretty(&v));
+        }
+        return;
+    }
+    println!(
+        "batch: {} jobs — done {}, recovered {}, already done {}, failed {}, skipped (budget) {}, skipped (cancelled) {}",
+        s.total,
+        s.done,
+        s.recovered,
+        s.already_done,
+        s.failed.len(),
+        s.skipped_budget,
+        s.skipped_cancelled
+    );
+    println!(
+        "spent (estimated): ${:.4} this run, ${:.4} in total",
+        s.spent_usd,
+        s.spent_usd + s.spent_before_usd
+    );
+    for (job, reason) in &s.failed {
+        println!("  failed {job}: {reason}");
+    }
+}

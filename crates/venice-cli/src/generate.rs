@@ -1,0 +1,265 @@
+//! `venice-image generate`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use venice_image::{GenerateRequest, Generation, ResponseMeta};
+
+use crate::args::GenerateArgs;
+use crate::exit::CliError;
+use crate::job::JobSpec;
+use crate::output::{self, Sidecar, Target};
+use crate::session::Session;
+
+/// One image written to disk.
+#[derive(Debug, Clone, Serialize)]
+pub struct SavedImage {
+    /// Image path.
+    pub path: PathBuf,
+    /// Sidecar path.
+    pub sidecar: PathBuf,
+    /// Pixel width, when known.
+    pub width: Option<u32>,
+    /// Pixel height, when known.
+    pub height: Option<u32>,
+    /// Format.
+    pub format: String,
+    /// Request ID (response header, else the JSON `id`).
+    pub request_id: Option<String>,
+}
+
+/// Run `generate`.
+pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliError> {
+    let spec = JobSpec::from_args(args.prompt.clone(), &args.job);
+    let request = spec.to_request(args.binary)?;
+    let client = &session.client;
+
+    if args.dry_run {
+        let cost = client.estimate_cost(&request).await?;
+        let out = serde_json::json!({
+            "dry_run": true,
+            "offline": session.offline,
+            "endpoint": format!("{}/image/generate", client.base_url()),
+            "request": request.to_json(),
+            "estimated_cost_usd": cost.total_usd,
+            "images": cost.images,
+            "usd_per_image": cost.usd_per_image,
+        });
+        println!("{}", pretty(&out));
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let target = Target::from_out(&args.out);
+    target.prepare()?;
+    let base = match spec.seed {
+        Some(seed) => format!("{}-{seed}", output::slug(&spec.prompt, 40)),
+        None => output::slug(&spec.prompt, 40),
+    };
+    let stem = target.unique_stem(&base);
+    let spinner = spinner(&format!("generating with {}", spec.model()));
+    let started = std::time::Instant::now();
+    let saved = if args.binary {
+        let result = client.generate_binary(&request).await;
+        spinner.finish_and_clear();
+        let image = result?;
+        let meta = image.meta.clone();
+        let ext = image.format.extension();
+        let path = target.image_path(&stem, 0, 1, ext);
+        let path = image.save_to(&path).await?;
+        let (width, height) = dimensions_of(&path);
+        let saved = write_sidecar(
+            &spec,
+            &request,
+            &meta,
+            None,
+            SidecarImage {
+                path,
+                index: 0,
+                width,
+                height,
+                format: ext,
+                elapsed: started.elapsed(),
+                server_total_ms: None,
+                request_id: None,
+            },
+        )?;
+        warn_about(&meta);
+        (vec![saved], meta)
+    } else {
+        let result = client.generate(&request).await;
+        spinner.finish_and_clear();
+        let generation = result?;
+        let saved = save_generation(&generation, &target, &stem, &spec, &request, None)?;
+        warn_about(&generation.meta);
+        (saved, generation.meta)
+    };
+    let (images, meta) = saved;
+
+    if args.json {
+        let out = serde_json::json!({
+            "model": spec.model(),
+            "request_id": images.first().and_then(|i| i.request_id.clone()),
+            "images": images,
+            "blurred": meta.is_blurred,
+            "content_violation": meta.is_content_violation,
+            "elapsed_ms": started.elapsed().as_millis(),
+            "offline": session.offline,
+        });
+        println!("{}", pretty(&out));
+    } else {
+        for img in &images {
+            println!("{}", img.path.display());
+        }
+    }
+    if args.fail_on_blurred && meta.is_blurred {
+        return Err(CliError::Refused(
+            "the server blurred the result (safe mode) and --fail-on-blurred is set".into(),
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Save every image of a generation with its sidecar.
+pub fn save_generation(
+    generation: &Generation,
+    target: &Target,
+    stem: &str,
+    spec: &JobSpec,
+    request: &GenerateRequest,
+    job: Option<&str>,
+) -> Result<Vec<SavedImage>, CliError> {
+    let count = generation.images.len();
+    let mut saved = Vec::with_capacity(count);
+    for image in &generation.images {
+        let ext = image.format.extension();
+        let path = target.image_path(stem, image.index, count, ext);
+        let path = image.save(&path)?;
+        saved.push(write_sidecar(
+            spec,
+            request,
+            &generation.meta,
+            job,
+            SidecarImage {
+                path,
+                index: image.index,
+                width: Some(image.width),
+                height: Some(image.height),
+                format: ext,
+                elapsed: generation.elapsed,
+                server_total_ms: generation.timing.as_ref().map(|t| t.total_ms),
+                request_id: Some(generation.id.clone()),
+            },
+        )?);
+    }
+    Ok(saved)
+}
+
+/// Facts about one saved image that go into its sidecar.
+pub struct SidecarImage {
+    path: PathBuf,
+    index: usize,
+    width: Option<u32>,
+    height: Option<u32>,
+    format: &'static str,
+    elapsed: Duration,
+    server_total_ms: Option<f64>,
+    request_id: Option<String>,
+}
+
+fn write_sidecar(
+    spec: &JobSpec,
+    request: &GenerateRequest,
+    meta: &ResponseMeta,
+    job: Option<&str>,
+    image: SidecarImage,
+) -> Result<SavedImage, CliError> {
+    let request_id = meta.request_id.clone().or_else(|| image.request_id.clone());
+    let sidecar = Sidecar {
+        image: image
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        job: job.map(str::to_string),
+        model: request.model().to_string(),
+        prompt: request.prompt().to_string(),
+        negative_prompt: spec.negative.clone(),
+        seed: request.seed(),
+        sizing: request
+            .size()
+            .map_or_else(|| "default".to_string(), |s| s.to_string()),
+        format: image.format.to_string(),
+        variant: image.index,
+        width: image.width,
+        height: image.height,
+        request_id,
+        elapsed_ms: image.elapsed.as_millis(),
+        server_total_ms: image.server_total_ms,
+        blurred: meta.is_blurred,
+        content_violation: meta.is_content_violation,
+        enhanced_prompt: meta.enhanced_prompt.clone(),
+        created_unix: output::now_unix(),
+    };
+    let sidecar_path = output::sidecar_path(&image.path);
+    output::write_json_atomic(&sidecar_path, &sidecar)?;
+    Ok(SavedImage {
+        path: image.path,
+        sidecar: sidecar_path,
+        width: image.width,
+        height: image.height,
+        format: image.format.to_string(),
+        request_id: sidecar.request_id.clone(),
+    })
+}
+
+/// Print warnings the server's headers call for.
+pub fn warn_about(meta: &ResponseMeta) {
+    if meta.is_blurred {
+        eprintln!("warning: the image was blurred by safe mode (use --no-safe-mode to disable)");
+    }
+    if meta.is_content_violation {
+        eprintln!("warning: the server flagged the image as a content-policy violation");
+    }
+    if let Some(d) = &meta.deprecation {
+        let mut line = String::from("warning: this model is deprecated");
+        if let Some(date) = &d.date {
+            line.push_str(&format!(" (removal: {date})"));
+        }
+        if let Some(r) = &d.replacement {
+            line.push_str(&format!("; use `{r}` instead"));
+        }
+        if let Some(w) = &d.warning {
+            line.push_str(&format!(": {w}"));
+        }
+        eprintln!("{line}");
+    }
+}
+
+/// A spinner with elapsed time on stderr (hidden when stderr is not a terminal).
+pub fn spinner(message: &str) -> ProgressBar {
+    let pb = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]") {
+        pb.set_style(style);
+    }
+    pb.set_message(message.to_string());
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+fn dimensions_of(path: &std::path::Path) -> (Option<u32>, Option<u32>) {
+    let Ok(bytes) = std::fs::read(path) else {
+        return (None, None);
+    };
+    match venice_image::sniff_dimensions(&bytes) {
+        Some((w, h)) => (Some(w), Some(h)),
+        None => (None, None),
+    }
+}
+
+/// Pretty JSON for stdout.
+pub fn pretty(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}

@@ -1,0 +1,100 @@
+//! Authentication: Bearer API keys and Sign-In-With-X through the pluggable verifier.
+
+use http::{HeaderMap, StatusCode};
+
+use crate::config::{MockConfig, WalletIdentity};
+use crate::response::ApiError;
+
+/// Who made a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A Bearer API key.
+    ApiKey(String),
+    /// A wallet proven by `SIGN-IN-WITH-X`.
+    Wallet(WalletIdentity),
+}
+
+/// The `SIGN-IN-WITH-X` header value (canonical or legacy name).
+pub fn siwx_header(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("sign-in-with-x")
+        .or_else(|| headers.get("x-sign-in-with-x"))
+        .and_then(|v| v.to_str().ok())
+}
+
+/// The Bearer token of `Authorization`.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn auth_failed() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "Authentication failed", None)
+}
+
+fn invalid_sign_in(message: &str) -> ApiError {
+    ApiError::with_body(
+        StatusCode::UNAUTHORIZED,
+        &serde_json::json!({
+            "error": format!("Invalid Sign-In-With-X header: {message}"),
+            "code": "X402_INVALID_SIGN_IN",
+            "message": message,
+        }),
+    )
+}
+
+/// Verifies a SIWX header through the configured verifier.
+pub fn verify_siwx(config: &MockConfig, value: &str) -> Result<WalletIdentity, ApiError> {
+    match &config.siwx_verifier {
+        Some(v) => v.verify(value).map_err(|e| invalid_sign_in(&e)),
+        None => Err(invalid_sign_in("no Sign-In-With-X verifier is configured")),
+    }
+}
+
+/// Authenticates a paid request: SIWX when that header is present, else a Bearer key.
+pub fn authenticate(config: &MockConfig, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    if let Some(value) = siwx_header(headers) {
+        return verify_siwx(config, value).map(Principal::Wallet);
+    }
+    let token = bearer(headers).ok_or_else(auth_failed)?;
+    if config.api_keys.iter().any(|k| k == token) {
+        Ok(Principal::ApiKey(token.to_owned()))
+    } else {
+        Err(auth_failed())
+    }
+}
+
+/// Optional auth (`/image/styles`): nothing sent is fine, a wrong key is not.
+pub fn authenticate_optional(
+    config: &MockConfig,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, ApiError> {
+    if headers.contains_key(http::header::AUTHORIZATION) || siwx_header(headers).is_some() {
+        authenticate(config, headers).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Requires a wallet (x402 routes).
+pub fn authenticate_wallet(
+    config: &MockConfig,
+    headers: &HeaderMap,
+) -> Result<WalletIdentity, ApiError> {
+    match siwx_header(headers) {
+        Some(value) => verify_siwx(config, value),
+        None => Err(invalid_sign_in("a SIGN-IN-WITH-X header is required")),
+    }
+}
+
+/// The key requests are rate-limited under (not verified; a hash-free prefix is enough).
+pub fn rate_key(headers: &HeaderMap) -> String {
+    if let Some(token) = bearer(headers) {
+        format!("key:{token}")
+    } else if let Some(siwx) = siwx_header(headers) {
+        format!("siwx:{}", siwx.chars().take(64).collect::<String>())
+    } else {
+        "anonymous".to_owned()
+    }
+}

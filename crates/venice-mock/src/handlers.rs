@@ -1,0 +1,860 @@
+//! One handler per operation. Bodies arrive already validated against the spec's
+//! request schema; handlers add the catalogue rules and produce replies.
+
+use std::time::Instant;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+use crate::auth::Principal;
+use crate::catalog::{self, CatalogModel, ModelKind, SizingMode};
+use crate::images::{self, ImageKey, InputImageError, OutputFormat};
+use crate::response::{ApiError, Reply};
+use crate::routes::query_pairs;
+use crate::state::{
+    AppState, MIN_TOP_UP_USD, SUGGESTED_TOP_UP_USD, b64_json, payment_requirements,
+};
+
+/// Style names of `GET /image/styles`.
+pub const STYLES: &[&str] = &[
+    "3D Model",
+    "Analog Film",
+    "Anime",
+    "Cinematic",
+    "Comic Book",
+    "Craft Clay",
+    "Digital Art",
+    "Enhance",
+    "Fantasy Art",
+    "Isometric Style",
+    "Line Art",
+    "Lowpoly",
+    "Neon Punk",
+    "Origami",
+    "Photographic",
+    "Pixel Art",
+];
+
+/// Everything a handler needs.
+pub(crate) struct Ctx<'a> {
+    pub state: &'a AppState,
+    pub principal: Option<Principal>,
+    pub body: Value,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    pub path: &'a str,
+}
+
+fn s<'v>(body: &'v Value, key: &str) -> Option<&'v str> {
+    body.get(key).and_then(Value::as_str)
+}
+
+fn b(body: &Value, key: &str) -> Option<bool> {
+    body.get(key).and_then(Value::as_bool)
+}
+
+fn not_found(model: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        &format!("Model {model} not found"),
+        Some("MODEL_NOT_FOUND"),
+    )
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &format!("Inference processing failed: {e}"),
+        Some("INFERENCE_FAILED"),
+    )
+}
+
+/// Deterministic triggers: the word `nsfw` → blurred (in safe mode).
+fn has_word(prompt: &str, word: &str) -> bool {
+    prompt
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| w.eq_ignore_ascii_case(word))
+}
+
+fn content_flags(mut reply: Reply, prompt: &str, safe_mode: bool, blur: bool) -> Reply {
+    if blur && safe_mode && has_word(prompt, "nsfw") {
+        reply = reply.header("x-venice-is-blurred", "true");
+    }
+    if prompt.to_ascii_lowercase().contains("forbidden-content") {
+        reply = reply.header("x-venice-is-content-violation", "true");
+    }
+    reply
+}
+
+fn enhanced(reply: Reply, prompt: &str, enhance: bool) -> Reply {
+    if enhance {
+        let rewritten = format!("{prompt}, highly detailed");
+        let encoded =
+            percent_encoding::utf8_percent_encode(&rewritten, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        reply.header("x-venice-enhanced-prompt", encoded)
+    } else {
+        reply
+    }
+}
+
+fn deprecation_headers(mut reply: Reply, model: &CatalogModel) -> Reply {
+    if let Some(dep) = &model.deprecation {
+        reply = reply
+            .header(
+                "x-venice-model-deprecation-warning",
+                format!(
+                    "Model {} is deprecated and will be removed on {}",
+                    model.id, dep.removes_at
+                ),
+            )
+            .header("x-venice-model-deprecation-date", &dep.removes_at)
+            .header("x-venice-deprecated", "true");
+        if let Some(r) = &dep.replacement_model_id {
+            reply = reply.header("x-venice-deprecated-replacement", r);
+        }
+    }
+    reply
+}
+
+fn balance_header(reply: Reply, remaining: Option<f64>) -> Reply {
+    match remaining {
+        Some(r) => reply.header("x-balance-remaining", format!("{r:.6}")),
+        None => reply,
+    }
+}
+
+fn random_seed(state: &AppState) -> i64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let h = images::fnv64(&[&nanos.to_le_bytes(), &state.next_id().to_le_bytes()]);
+    i64::try_from(h % 999_999_999).unwrap_or(0)
+}
+
+async fn produce(state: &AppState, key: ImageKey) -> Result<Bytes, ApiError> {
+    if let Some(hit) = state.cache.get(&key) {
+        return Ok(hit);
+    }
+    let k = key.clone();
+    let bytes = tokio::task::spawn_blocking(move || k.produce())
+        .await
+        .map_err(internal)?
+        .map_err(internal)?;
+    state.cache.put(key, bytes.clone());
+    Ok(bytes)
+}
+
+/// Resolves the output size of a generate request against the model's sizing mode.
+fn resolve_size(
+    model: &CatalogModel,
+    body: &Value,
+) -> Result<(u32, u32, Option<String>), ApiError> {
+    let c = &model.constraints;
+    let width = body.get("width").and_then(Value::as_u64);
+    let height = body.get("height").and_then(Value::as_u64);
+    let ratio = s(body, "aspect_ratio");
+    let resolution = s(body, "resolution");
+    match model.sizing_mode() {
+        SizingMode::Pixels => {
+            if ratio.is_some() {
+                return Err(ApiError::field(
+                    "aspect_ratio",
+                    format!(
+                        "Model {} is sized in pixels: send width and height, not aspect_ratio",
+                        model.id
+                    ),
+                ));
+            }
+            if resolution.is_some() {
+                return Err(ApiError::field(
+                    "resolution",
+                    format!(
+                        "Model {} is sized in pixels: send width and height, not resolution",
+                        model.id
+                    ),
+                ));
+            }
+            let w = u32::try_from(width.unwrap_or(1024)).unwrap_or(u32::MAX);
+            let h = u32::try_from(height.unwrap_or(1024)).unwrap_or(u32::MAX);
+            if let Some(d) = c.width_height_divisor.filter(|d| *d > 1) {
+                for (field, v) in [("width", w), ("height", h)] {
+                    if !v.is_multiple_of(d) {
+                        return Err(ApiError::field(
+                            field,
+                            format!("{field} must be divisible by {d} for model {}", model.id),
+                        ));
+                    }
+                }
+            }
+            Ok((w, h, None))
+        }
+        mode => {
+            for field in ["width", "height"] {
+                if body.get(field).is_some() {
+                    return Err(ApiError::field(
+                        field,
+                        format!(
+                            "Model {} is sized by aspect_ratio: {field} is not accepted",
+                            model.id
+                        ),
+                    ));
+                }
+            }
+            let ratios = c.aspect_ratios.clone().unwrap_or_default();
+            let ratio = ratio
+                .map(str::to_owned)
+                .or_else(|| c.default_aspect_ratio.clone())
+                .unwrap_or_else(|| "1:1".to_owned());
+            if !ratios.contains(&ratio) {
+                return Err(ApiError::field(
+                    "aspect_ratio",
+                    format!(
+                        "aspect_ratio must be one of {} for model {}",
+                        ratios.join(", "),
+                        model.id
+                    ),
+                ));
+            }
+            let tier = if mode == SizingMode::AspectRatio {
+                if resolution.is_some() {
+                    return Err(ApiError::field(
+                        "resolution",
+                        format!("Model {} does not take a resolution", model.id),
+                    ));
+                }
+                "1K".to_owned()
+            } else {
+                let tiers = c.resolutions.clone().unwrap_or_default();
+                let tier = resolution
+                    .map(str::to_owned)
+                    .or_else(|| c.default_resolution.clone())
+                    .unwrap_or_else(|| "1K".to_owned());
+                if !tiers.contains(&tier) {
+                    return Err(ApiError::field(
+                        "resolution",
+                        format!(
+                            "resolution must be one of {} for model {}",
+                            tiers.join(", "),
+                            model.id
+                        ),
+                    ));
+                }
+                tier
+            };
+            let long = catalog::tier_long_side(&tier).unwrap_or(1024);
+            let parsed = catalog::parse_ratio(&ratio).ok_or_else(|| {
+                ApiError::field("aspect_ratio", "aspect_ratio must look like 16:9")
+            })?;
+            let (w, h) = catalog::size_for_ratio(parsed, long);
+            Ok((w, h, Some(tier)))
+        }
+    }
+}
+
+fn check_prompt(model: &CatalogModel, body: &Value) -> Result<(), ApiError> {
+    if let Some(limit) = model.constraints.prompt_character_limit {
+        for field in ["prompt", "negative_prompt"] {
+            if let Some(text) = s(body, field)
+                && text.chars().count() > limit as usize
+            {
+                return Err(ApiError::field(
+                    field,
+                    format!(
+                        "{field} must be at most {limit} characters for model {}",
+                        model.id
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `POST /image/generate`.
+pub(crate) async fn generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
+    let started = Instant::now();
+    let body = &ctx.body;
+    let model_id = s(body, "model").unwrap_or_default();
+    let model = ctx
+        .state
+        .catalog
+        .get(model_id)
+        .filter(|m| m.kind == ModelKind::Image)
+        .ok_or_else(|| not_found(model_id))?;
+    check_prompt(model, body)?;
+    let (width, height, tier) = resolve_size(model, body)?;
+    let quality = s(body, "quality");
+    if let Some(q) = quality {
+        match &model.constraints.qualities {
+            None => {
+                return Err(ApiError::field(
+                    "quality",
+                    format!("Model {} does not take a quality", model.id),
+                ));
+            }
+            Some(list) if !list.iter().any(|x| x == q) => {
+                return Err(ApiError::field(
+                    "quality",
+                    format!(
+                        "quality must be one of {} for model {}",
+                        list.join(", "),
+                        model.id
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let refs = body
+        .get("style_references")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if refs > 0 {
+        if !model.supports_style_references {
+            return Err(ApiError::field(
+                "style_references",
+                format!("Model {} does not support style references", model.id),
+            ));
+        }
+        let max = model.constraints.max_style_references.unwrap_or(0) as usize;
+        if refs > max {
+            return Err(ApiError::field(
+                "style_references",
+                format!(
+                    "At most {max} style references are accepted by model {}",
+                    model.id
+                ),
+            ));
+        }
+    }
+    let variants = body.get("variants").and_then(Value::as_u64).unwrap_or(1);
+    let variants = u32::try_from(variants).unwrap_or(1);
+    let binary = b(body, "return_binary").unwrap_or(false);
+    if binary && variants > 1 {
+        return Err(ApiError::field(
+            "variants",
+            "variants must be 1 when return_binary is true",
+        ));
+    }
+    let format = s(body, "format")
+        .and_then(OutputFormat::parse)
+        .unwrap_or(OutputFormat::Webp);
+    let seed = body
+        .get("seed")
+        .and_then(Value::as_i64)
+        .unwrap_or_else(|| random_seed(ctx.state));
+    let prompt = s(body, "prompt").unwrap_or_default();
+    let price = model.price_usd(tier.as_deref(), quality) * f64::from(variants);
+    let remaining = ctx
+        .state
+        .charge(ctx.principal.as_ref(), price, &model.id, ctx.path)?;
+
+    let exif = b(body, "embed_exif_metadata").unwrap_or(false);
+    let mut images = Vec::with_capacity(variants as usize);
+    for variant in 0..variants {
+        let key = ImageKey {
+            model: model.id.clone(),
+            prompt: prompt.to_owned(),
+            seed,
+            variant,
+            format,
+            width,
+            height,
+            exif,
+        };
+        images.push(produce(ctx.state, key).await?);
+    }
+    let safe_mode = b(body, "safe_mode").unwrap_or(true);
+    let mut reply = if binary {
+        Reply::binary(format.mime(), images.into_iter().next().unwrap_or_default())
+    } else {
+        let encoded: Vec<String> = images
+            .iter()
+            .map(|i| base64::engine::general_purpose::STANDARD.encode(i))
+            .collect();
+        let mut request = body.clone();
+        request["seed"] = json!(seed);
+        let total = started.elapsed().as_secs_f64() * 1000.0;
+        Reply::json(
+            StatusCode::OK,
+            &json!({
+                "id": format!("generate-image-{}", ctx.state.next_id()),
+                "images": encoded,
+                "timing": {
+                    "inferenceDuration": total * 0.9,
+                    "inferencePreprocessingTime": total * 0.05,
+                    "inferenceQueueTime": total * 0.05,
+                    "total": total,
+                },
+                "request": request,
+            }),
+        )
+    };
+    reply = content_flags(reply, prompt, safe_mode, true);
+    reply = enhanced(reply, prompt, b(body, "enhance_prompt").unwrap_or(false));
+    reply = deprecation_headers(reply, model);
+    Ok(balance_header(reply, remaining))
+}
+
+/// `POST /images/generations` (OpenAI-compatible).
+pub(crate) async fn simple_generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
+    let body = &ctx.body;
+    let requested = s(body, "model").unwrap_or("default");
+    let model = ctx
+        .state
+        .catalog
+        .get(requested)
+        .filter(|m| m.kind == ModelKind::Image)
+        .or_else(|| ctx.state.catalog.get("venice-sd35"))
+        .ok_or_else(|| not_found(requested))?;
+    let (width, height) = match s(body, "size").unwrap_or("auto") {
+        "256x256" => (256, 256),
+        "512x512" => (512, 512),
+        "1536x1024" => (1536, 1024),
+        "1024x1536" => (1024, 1536),
+        "1792x1024" => (1792, 1024),
+        "1024x1792" => (1024, 1792),
+        _ => (1024, 1024),
+    };
+    let format = s(body, "output_format")
+        .and_then(OutputFormat::parse)
+        .unwrap_or(OutputFormat::Png);
+    let prompt = s(body, "prompt").unwrap_or_default();
+    let remaining = ctx.state.charge(
+        ctx.principal.as_ref(),
+        model.price_usd(None, None),
+        &model.id,
+        ctx.path,
+    )?;
+    let key = ImageKey {
+        model: model.id.clone(),
+        prompt: prompt.to_owned(),
+        seed: 0,
+        variant: 0,
+        format,
+        width,
+        height,
+        exif: false,
+    };
+    let bytes = produce(ctx.state, key).await?;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    let item = if s(body, "response_format") == Some("url") {
+        json!({ "url": format!("data:{};base64,{b64}", format.mime()) })
+    } else {
+        json!({ "b64_json": b64 })
+    };
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let reply = Reply::json(
+        StatusCode::OK,
+        &json!({ "created": created, "data": [item] }),
+    );
+    let safe_mode = s(body, "moderation") != Some("low");
+    let reply = content_flags(reply, prompt, safe_mode, true);
+    let reply = deprecation_headers(reply, model);
+    Ok(balance_header(reply, remaining))
+}
+
+/// `GET /image/styles`.
+pub(crate) fn styles() -> Reply {
+    Reply::json(StatusCode::OK, &json!({ "data": STYLES, "object": "list" }))
+}
+
+/// `GET /models`.
+pub(crate) fn models(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    let pairs = query_pairs(ctx.query);
+    let filter = pairs
+        .iter()
+        .find(|(k, _)| k == "type")
+        .map_or("text", |(_, v)| v.as_str());
+    let kind = match filter {
+        "image" => Some(Some(ModelKind::Image)),
+        "inpaint" => Some(Some(ModelKind::Inpaint)),
+        "upscale" => Some(Some(ModelKind::Upscale)),
+        "all" => Some(None),
+        "asr" | "embedding" | "music" | "text" | "tts" | "video" | "code" => None,
+        other => {
+            return Err(ApiError::validation(&[crate::spec::Issue {
+                code: "invalid_enum_value".to_owned(),
+                message: format!(
+                    "Invalid enum value. Expected 'asr' | 'embedding' | 'image' | 'music' | 'text' | 'tts' | 'upscale' | 'inpaint' | 'video' | 'all' | 'code', received '{other}'"
+                ),
+                path: vec![json!("type")],
+            }]));
+        }
+    };
+    let data: Vec<Value> = match kind {
+        Some(k) => ctx
+            .state
+            .catalog
+            .of_kind(k)
+            .map(CatalogModel::to_json)
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(Reply::json(
+        StatusCode::OK,
+        &json!({ "data": data, "object": "list", "type": filter }),
+    ))
+}
+
+fn input_error(e: InputImageError, field: &str) -> ApiError {
+    match e {
+        InputImageError::Corrupted(msg) => ApiError::with_body(
+            StatusCode::BAD_REQUEST,
+            &json!({ "error": format!("The image could not be decoded: {msg}"), "code": "CORRUPTED_IMAGE",
+                     "details": { "_errors": [], field: { "_errors": ["The image could not be decoded"] } } }),
+        ),
+        InputImageError::TooSmall => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "The image must have at least 65536 pixels",
+            Some("IMAGE_TOO_SMALL"),
+        ),
+        InputImageError::TooLarge => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The image must be smaller than 25 MB",
+            Some("IMAGE_TOO_LARGE"),
+        ),
+        InputImageError::UrlNotSupported => {
+            ApiError::field(field, "venice-mock does not fetch image URLs; send base64")
+        }
+    }
+}
+
+async fn decode(
+    value: String,
+    min_pixels: u64,
+    field: &'static str,
+) -> Result<image::DynamicImage, ApiError> {
+    tokio::task::spawn_blocking(move || images::decode_input(&value, min_pixels))
+        .await
+        .map_err(internal)?
+        .map_err(|e| input_error(e, field))
+}
+
+async fn encode(img: image::DynamicImage, format: OutputFormat) -> Result<Bytes, ApiError> {
+    tokio::task::spawn_blocking(move || images::encode(&img, format, None))
+        .await
+        .map_err(internal)?
+        .map(Bytes::from)
+        .map_err(internal)
+}
+
+/// `POST /image/upscale`.
+pub(crate) async fn upscale(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
+    let body = &ctx.body;
+    let scale = body.get("scale").and_then(Value::as_f64).unwrap_or(2.0);
+    let model = ctx.state.catalog.get("upscaler");
+    let prices = model.and_then(|m| m.pricing.upscale).unwrap_or_default();
+    let price = if scale <= 2.0 {
+        prices.x2.usd
+    } else {
+        prices.x4.usd
+    };
+    let img = decode(
+        s(body, "image").unwrap_or_default().to_owned(),
+        65_536,
+        "image",
+    )
+    .await?;
+    let remaining = ctx
+        .state
+        .charge(ctx.principal.as_ref(), price, "upscaler", ctx.path)?;
+    let out = tokio::task::spawn_blocking(move || images::upscale(&img, scale))
+        .await
+        .map_err(internal)?;
+    let bytes = encode(out, OutputFormat::Png).await?;
+    Ok(balance_header(Reply::binary("image/png", bytes), remaining))
+}
+
+fn edit_model<'a>(ctx: &'a Ctx<'_>, requested: &str) -> Result<&'a CatalogModel, ApiError> {
+    ctx.state
+        .catalog
+        .get(requested)
+        .filter(|m| m.kind == ModelKind::Inpaint)
+        .ok_or_else(|| not_found(requested))
+}
+
+fn edit_format(body: &Value) -> OutputFormat {
+    s(body, "output_format")
+        .and_then(OutputFormat::parse)
+        .unwrap_or(match s(body, "resolution") {
+            Some("2K" | "4K") => OutputFormat::Jpeg,
+            _ => OutputFormat::Png,
+        })
+}
+
+fn finish_edit(
+    ctx: &Ctx<'_>,
+    model: &CatalogModel,
+    bytes: Bytes,
+    format: OutputFormat,
+    remaining: Option<f64>,
+) -> Reply {
+    let prompt = s(&ctx.body, "prompt").unwrap_or_default();
+    let reply = Reply::binary(format.mime(), bytes)
+        .header("x-venice-model-id", &model.id)
+        .header("x-venice-model-name", &model.name);
+    let reply = content_flags(reply, prompt, true, false);
+    let reply = enhanced(
+        reply,
+        prompt,
+        b(&ctx.body, "enhance_prompt").unwrap_or(false),
+    );
+    let reply = deprecation_headers(reply, model);
+    balance_header(reply, remaining)
+}
+
+fn apply_ratio(img: image::DynamicImage, body: &Value) -> image::DynamicImage {
+    match s(body, "aspect_ratio")
+        .filter(|r| *r != "auto")
+        .and_then(catalog::parse_ratio)
+    {
+        Some(r) => images::crop_to_ratio(&img, r),
+        None => img,
+    }
+}
+
+/// `POST /image/edit`.
+pub(crate) async fn edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
+    let body = &ctx.body;
+    let requested = s(body, "model")
+        .or_else(|| s(body, "modelId"))
+        .unwrap_or("firered-image-edit");
+    let model = edit_model(&ctx, requested)?;
+    check_prompt(model, body)?;
+    let img = decode(
+        s(body, "image").unwrap_or_default().to_owned(),
+        65_536,
+        "image",
+    )
+    .await?;
+    let remaining = ctx.state.charge(
+        ctx.principal.as_ref(),
+        model.price_usd(s(body, "resolution"), None),
+        &model.id,
+        ctx.path,
+    )?;
+    let prompt = s(body, "prompt").unwrap_or_default().to_owned();
+    let img = apply_ratio(img, body);
+    let out = tokio::task::spawn_blocking(move || images::edit(&img, &prompt))
+        .await
+        .map_err(internal)?;
+    let format = edit_format(body);
+    let bytes = encode(out, format).await?;
+    Ok(finish_edit(&ctx, model, bytes, format, remaining))
+}
+
+/// `POST /image/multi-edit`.
+pub(crate) async fn multi_edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
+    let body = &ctx.body;
+    let requested = s(body, "modelId").unwrap_or("firered-image-edit");
+    let model = edit_model(&ctx, requested)?;
+    check_prompt(model, body)?;
+    let inputs: Vec<String> = body
+        .get("images")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let max = model.constraints.max_input_images.unwrap_or(1) as usize;
+    if inputs.len() > max {
+        return Err(ApiError::field(
+            "images",
+            format!("At most {max} images are accepted by model {}", model.id),
+        ));
+    }
+    let mut decoded = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        decoded.push(decode(input, 65_536, "images").await?);
+    }
+    let remaining = ctx.state.charge(
+        ctx.principal.as_ref(),
+        model.price_usd(s(body, "resolution"), s(body, "quality")),
+        &model.id,
+        ctx.path,
+    )?;
+    let prompt = s(body, "prompt").unwrap_or_default().to_owned();
+    let mut iter = decoded.into_iter();
+    let base = iter
+        .next()
+        .ok_or_else(|| ApiError::field("images", "At least one image is required"))?;
+    let layers: Vec<_> = iter.collect();
+    let base = apply_ratio(base, body);
+    let out = tokio::task::spawn_blocking(move || images::multi_edit(&base, &layers, &prompt))
+        .await
+        .map_err(internal)?;
+    let format = edit_format(body);
+    let bytes = encode(out, format).await?;
+    Ok(finish_edit(&ctx, model, bytes, format, remaining))
+}
+
+/// Price of a background removal in USD.
+pub const BACKGROUND_REMOVE_USD: f64 = 0.03;
+
+/// `POST /image/background-remove`.
+pub(crate) async fn background_remove(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
+    let body = &ctx.body;
+    let image = match (s(body, "image"), s(body, "image_url")) {
+        (Some(i), None) => i.to_owned(),
+        (None, Some(_)) => {
+            return Err(ApiError::field(
+                "image_url",
+                "venice-mock does not fetch image URLs; send base64 in `image`",
+            ));
+        }
+        _ => {
+            return Err(ApiError::field(
+                "image",
+                "Exactly one of image or image_url is required",
+            ));
+        }
+    };
+    let img = decode(image, 1, "image").await?;
+    let remaining = ctx.state.charge(
+        ctx.principal.as_ref(),
+        BACKGROUND_REMOVE_USD,
+        "bria-bg-remover",
+        ctx.path,
+    )?;
+    let out = tokio::task::spawn_blocking(move || images::remove_background(&img))
+        .await
+        .map_err(internal)?;
+    let bytes = encode(out, OutputFormat::Png).await?;
+    Ok(balance_header(Reply::binary("image/png", bytes), remaining))
+}
+
+fn check_wallet(ctx: &Ctx<'_>, wallet: &str) -> Result<(), ApiError> {
+    let valid_evm = wallet.len() == 42
+        && wallet.starts_with("0x")
+        && wallet[2..].chars().all(|c| c.is_ascii_hexdigit());
+    let valid_sol = (32..=44).contains(&wallet.len())
+        && wallet
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() && !"0OIl".contains(c));
+    if !valid_evm && !valid_sol {
+        return Err(ApiError::field("walletAddress", "Invalid wallet address"));
+    }
+    match &ctx.principal {
+        Some(Principal::Wallet(id))
+            if crate::state::wallet_key(&id.address) == crate::state::wallet_key(wallet) =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "The signed-in wallet does not match the requested wallet",
+            Some("FORBIDDEN"),
+        )),
+    }
+}
+
+/// `GET /x402/balance/{wallet}`.
+pub(crate) fn balance(ctx: &Ctx<'_>, wallet: &str) -> Result<Reply, ApiError> {
+    check_wallet(ctx, wallet)?;
+    let bal = ctx.state.wallet_balance(wallet);
+    Ok(Reply::json(
+        StatusCode::OK,
+        &json!({ "success": true, "data": {
+            "walletAddress": crate::state::wallet_key(wallet),
+            "balanceUsd": bal,
+            "canConsume": bal > 0.0,
+            "minimumTopUpUsd": MIN_TOP_UP_USD,
+            "suggestedTopUpUsd": SUGGESTED_TOP_UP_USD,
+        }}),
+    ))
+}
+
+/// `GET /x402/transactions/{wallet}`.
+pub(crate) fn transactions(ctx: &Ctx<'_>, wallet: &str) -> Result<Reply, ApiError> {
+    check_wallet(ctx, wallet)?;
+    let pairs = query_pairs(ctx.query);
+    let get = |name: &str, default: u64, min: u64, max: u64| -> Result<u64, ApiError> {
+        match pairs.iter().find(|(k, _)| k == name) {
+            None => Ok(default),
+            Some((_, v)) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or_else(|| {
+                    ApiError::field(name, format!("{name} must be an integer in {min}..={max}"))
+                }),
+        }
+    };
+    let limit = get("limit", 50, 1, 100)?;
+    let offset = get("offset", 0, 0, u64::MAX)?;
+    let all = ctx.state.ledger(wallet);
+    let start = usize::try_from(offset).unwrap_or(usize::MAX).min(all.len());
+    let end = start
+        .saturating_add(usize::try_from(limit).unwrap_or(50))
+        .min(all.len());
+    Ok(Reply::json(
+        StatusCode::OK,
+        &json!({ "success": true, "data": {
+            "walletAddress": crate::state::wallet_key(wallet),
+            "currentBalance": ctx.state.wallet_balance(wallet),
+            "transactions": &all[start..end],
+            "pagination": { "limit": limit, "offset": offset, "hasMore": end < all.len() },
+        }}),
+    ))
+}
+
+/// The x402 payment header (canonical or legacy names).
+pub(crate) fn payment_header(headers: &HeaderMap) -> Option<&str> {
+    ["payment-signature", "x-402-payment", "x-payment"]
+        .iter()
+        .find_map(|n| headers.get(*n))
+        .and_then(|v| v.to_str().ok())
+}
+
+/// `POST /x402/top-up`.
+pub(crate) fn top_up(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    let Some(payment) = payment_header(ctx.headers) else {
+        let requirements = payment_requirements(ctx.path);
+        return Err(
+            ApiError::with_body(StatusCode::PAYMENT_REQUIRED, &requirements)
+                .header("payment-required", b64_json(&requirements)),
+        );
+    };
+    let Some(verifier) = &ctx.state.config.payment_verifier else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Payment verification is not configured in this mock",
+            Some("PAYMENT_VERIFICATION_UNAVAILABLE"),
+        ));
+    };
+    let verified = verifier.verify(payment).map_err(|reason| {
+        ApiError::with_body(
+            StatusCode::BAD_REQUEST,
+            &json!({ "error": "Invalid payment", "code": "INVALID_PAYMENT", "message": reason }),
+        )
+    })?;
+    let new_balance = ctx.state.credit(&verified.wallet, verified.amount_usd);
+    let payment_id = format!("pay-{}", ctx.state.next_id());
+    let settlement = json!({
+        "success": true,
+        "network": "eip155:8453",
+        "payer": verified.wallet,
+        "transaction": format!("0x{:064x}", images::fnv64(&[payment_id.as_bytes()])),
+    });
+    Ok(Reply::json(
+        StatusCode::OK,
+        &json!({ "success": true, "data": {
+            "walletAddress": crate::state::wallet_key(&verified.wallet),
+            "amountCredited": verified.amount_usd,
+            "newBalance": new_balance,
+            "paymentId": payment_id,
+        }}),
+    )
+    .header("payment-response", b64_json(&settlement)))
+}

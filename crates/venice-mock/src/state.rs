@@ -1,0 +1,266 @@
+//! Shared server state: configuration, catalogue, limiter, faults, log, cache and the
+//! in-memory ledger of balances.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::auth::Principal;
+use crate::catalog::Catalog;
+use crate::config::MockConfig;
+use crate::faults::FaultInjector;
+use crate::images::ImageCache;
+use crate::log::RequestLog;
+use crate::ratelimit::RateLimiter;
+use crate::response::ApiError;
+
+/// Minimum x402 top-up in USD.
+pub(crate) const MIN_TOP_UP_USD: f64 = 5.0;
+/// Suggested x402 top-up in USD.
+pub(crate) const SUGGESTED_TOP_UP_USD: f64 = 10.0;
+/// USDC on Base.
+pub(crate) const USDC_BASE: &str = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
+/// Receiver of mock payments.
+pub(crate) const PAY_TO: &str = "0x2670B922ef37C7Df47158725C0CC407b5382293F";
+
+pub(crate) struct AppState {
+    pub config: MockConfig,
+    pub catalog: Catalog,
+    pub limiter: RateLimiter,
+    pub faults: FaultInjector,
+    pub log: RequestLog,
+    pub cache: ImageCache,
+    wallets: Mutex<HashMap<String, f64>>,
+    api_balance: Mutex<Option<f64>>,
+    ledger: Mutex<HashMap<String, Vec<Value>>>,
+    counter: AtomicU64,
+}
+
+/// Normalizes a wallet address (EVM addresses compare case-insensitively).
+pub(crate) fn wallet_key(address: &str) -> String {
+    if address.starts_with("0x") || address.starts_with("0X") {
+        address.to_ascii_lowercase()
+    } else {
+        address.to_owned()
+    }
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    // Civil-from-days (Howard Hinnant), UTC.
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// The x402 discovery body of a 402.
+pub(crate) fn payment_requirements(resource: &str) -> Value {
+    json!({
+        "x402Version": 2,
+        "error": "Payment required",
+        "resource": {
+            "url": resource,
+            "description": "Venice API credit top-up",
+            "mimeType": "application/json",
+        },
+        "accepts": [{
+            "scheme": "exact",
+            "network": "eip155:8453",
+            "asset": USDC_BASE,
+            "amount": "5000000",
+            "payTo": PAY_TO,
+            "maxTimeoutSeconds": 300,
+            "extra": { "name": "USD Coin", "version": "2" },
+        }],
+    })
+}
+
+/// Base64 of a JSON value (for `PAYMENT-REQUIRED` / `PAYMENT-RESPONSE`).
+pub(crate) fn b64_json(value: &Value) -> String {
+    base64::engine::general_purpose::STANDARD.encode(value.to_string())
+}
+
+impl AppState {
+    pub fn new(config: MockConfig) -> Self {
+        let catalog = Catalog::builtin().with_models(config.extra_models.clone());
+        let wallets = config
+            .wallet_balances
+            .iter()
+            .map(|(k, v)| (wallet_key(k), *v))
+            .collect();
+        Self {
+            catalog,
+            limiter: RateLimiter::new(config.rate_limit),
+            faults: FaultInjector::new(&config.faults),
+            log: RequestLog::default(),
+            cache: ImageCache::new(256),
+            wallets: Mutex::new(wallets),
+            api_balance: Mutex::new(config.api_key_balance),
+            ledger: Mutex::new(HashMap::new()),
+            counter: AtomicU64::new(0),
+            config,
+        }
+    }
+
+    pub fn next_id(&self) -> u64 {
+        self.counter.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn wallet_balance(&self, address: &str) -> f64 {
+        self.wallets
+            .lock()
+            .ok()
+            .and_then(|w| w.get(&wallet_key(address)).copied())
+            .unwrap_or(0.0)
+    }
+
+    fn record(&self, address: &str, amount: f64, after: f64, kind: &str, model: Option<&str>) {
+        let id = self.next_id();
+        let entry = json!({
+            "id": format!("tx-{id}"),
+            "amount": amount,
+            "balanceAfter": after,
+            "type": kind,
+            "createdAt": now_rfc3339(),
+            "requestId": model.map(|_| format!("req-{id}")),
+            "modelId": model,
+        });
+        if let Ok(mut l) = self.ledger.lock() {
+            l.entry(wallet_key(address)).or_default().insert(0, entry);
+        }
+    }
+
+    pub fn ledger(&self, address: &str) -> Vec<Value> {
+        self.ledger
+            .lock()
+            .ok()
+            .and_then(|l| l.get(&wallet_key(address)).cloned())
+            .unwrap_or_default()
+    }
+
+    /// Credits a wallet and returns the new balance.
+    pub fn credit(&self, address: &str, usd: f64) -> f64 {
+        let after = match self.wallets.lock() {
+            Ok(mut w) => {
+                let b = w.entry(wallet_key(address)).or_insert(0.0);
+                *b += usd;
+                *b
+            }
+            Err(_) => 0.0,
+        };
+        self.record(address, usd, after, "TOP_UP", None);
+        after
+    }
+
+    /// Charges a paid call; returns the wallet's remaining balance for wallet callers.
+    pub fn charge(
+        &self,
+        principal: Option<&Principal>,
+        usd: f64,
+        model: &str,
+        resource: &str,
+    ) -> Result<Option<f64>, ApiError> {
+        match principal {
+            None => Ok(None),
+            Some(Principal::ApiKey(_)) => {
+                let Ok(mut balance) = self.api_balance.lock() else {
+                    return Ok(None);
+                };
+                match balance.as_mut() {
+                    None => Ok(None),
+                    Some(b) if *b + 1e-9 >= usd => {
+                        *b -= usd;
+                        Ok(None)
+                    }
+                    Some(_) => Err(ApiError::new(
+                        StatusCode::PAYMENT_REQUIRED,
+                        "Insufficient USD or Diem balance to complete request",
+                        Some("INSUFFICIENT_BALANCE"),
+                    )),
+                }
+            }
+            Some(Principal::Wallet(id)) => {
+                let after = {
+                    let Ok(mut w) = self.wallets.lock() else {
+                        return Ok(None);
+                    };
+                    let b = w.entry(wallet_key(&id.address)).or_insert(0.0);
+                    if *b + 1e-9 < usd {
+                        let current = *b;
+                        drop(w);
+                        return Err(self.wallet_payment_required(current, usd, resource));
+                    }
+                    *b -= usd;
+                    *b
+                };
+                self.record(&id.address, -usd, after, "CHARGE", Some(model));
+                Ok(Some(after))
+            }
+        }
+    }
+
+    fn wallet_payment_required(&self, current: f64, needed: f64, resource: &str) -> ApiError {
+        let requirements = payment_requirements(resource);
+        let body = json!({
+            "error": "Payment required",
+            "code": "PAYMENT_REQUIRED",
+            "reason": "insufficient_balance",
+            "message": "Wallet credit is too low for this request; top up with POST /x402/top-up.",
+            "currentBalanceUsd": current,
+            "minimumBalanceUsd": needed,
+            "minimumTopUpUsd": MIN_TOP_UP_USD,
+            "suggestedTopUpUsd": SUGGESTED_TOP_UP_USD,
+            "supportedTokens": ["USDC"],
+            "supportedChains": ["base"],
+            "topUpInstructions": {
+                "step1": "Sign an x402 payment for one entry of `accepts`.",
+                "step2": "POST /api/v1/x402/top-up with the PAYMENT-SIGNATURE header.",
+                "step3": "Retry this request with a fresh SIGN-IN-WITH-X header.",
+                "receiverWallet": PAY_TO,
+                "tokenAddress": USDC_BASE,
+                "tokenDecimals": 6,
+                "network": "base",
+                "minimumAmountUsd": MIN_TOP_UP_USD,
+            },
+            "siwxChallenge": {
+                "info": {
+                    "domain": "api.venice.ai",
+                    "uri": "https://api.venice.ai",
+                    "version": "1",
+                    "nonce": format!("{:016x}", self.next_id().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                    "issuedAt": now_rfc3339(),
+                    "expirationTime": now_rfc3339(),
+                    "statement": "Sign in to Venice AI",
+                },
+                "supportedChains": [
+                    { "chainId": "eip155:8453", "type": "eip191" },
+                    { "chainId": "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp", "type": "ed25519" },
+                ],
+            },
+        });
+        ApiError::with_body(StatusCode::PAYMENT_REQUIRED, &body)
+            .header("payment-required", b64_json(&requirements))
+    }
+}

@@ -35,6 +35,7 @@
 
 mod auth;
 pub mod catalog;
+pub mod contract;
 mod config;
 mod faults;
 mod handlers;
@@ -49,6 +50,7 @@ mod state;
 
 pub use auth::Principal;
 pub use catalog::{Catalog, CatalogModel, Constraints, Deprecation, ModelKind, Price, Pricing};
+pub use contract::{ContractReport, Violation};
 pub use config::{
     DEFAULT_API_KEY, DEFAULT_MAX_BODY_BYTES, MockConfig, MockError, PaymentVerifier,
     RateLimitConfig, SiwxVerifier, VerifiedPayment, WalletIdentity, duration_millis, duration_secs,

@@ -70,11 +70,7 @@ impl ContractReport {
 impl fmt::Display for ContractReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.violations.is_empty() {
-            return write!(
-                f,
-                "all {} requests conform to the spec",
-                self.checked
-            );
+            return write!(f, "all {} requests conform to the spec", self.checked);
         }
         writeln!(
             f,
@@ -382,7 +378,10 @@ fn satisfies(scheme_name: &str, request: &RecordedRequest) -> bool {
     match scheme.get("type").and_then(Value::as_str) {
         Some("http") => request.header("authorization").is_some(),
         Some("apiKey") => {
-            let name = scheme.get("name").and_then(Value::as_str).unwrap_or_default();
+            let name = scheme
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             // The spec documents `X-Sign-In-With-X` as the legacy name of the SIWX header.
             request.header(name).is_some()
                 || (name.eq_ignore_ascii_case("SIGN-IN-WITH-X")
@@ -584,7 +583,10 @@ mod tests {
         );
         anonymous.headers.remove(0);
         let (_, problems) = check_request(&anonymous);
-        assert!(problems[0].starts_with("credentials missing"), "{problems:?}");
+        assert!(
+            problems[0].starts_with("credentials missing"),
+            "{problems:?}"
+        );
         let mut wrong_type = req(
             "POST",
             "/api/v1/image/generate",
@@ -594,6 +596,9 @@ mod tests {
         wrong_type.headers[1].1 = "text/plain".to_owned();
         let report = check_requests(&[wrong_type]);
         assert!(!report.is_conforming());
-        assert!(report.to_string().contains("Content-Type text/plain"), "{report}");
+        assert!(
+            report.to_string().contains("Content-Type text/plain"),
+            "{report}"
+        );
     }
 }

@@ -35,8 +35,8 @@
 
 mod auth;
 pub mod catalog;
-pub mod contract;
 mod config;
+pub mod contract;
 mod faults;
 mod handlers;
 pub mod images;
@@ -50,11 +50,11 @@ mod state;
 
 pub use auth::Principal;
 pub use catalog::{Catalog, CatalogModel, Constraints, Deprecation, ModelKind, Price, Pricing};
-pub use contract::{ContractReport, Violation};
 pub use config::{
     DEFAULT_API_KEY, DEFAULT_MAX_BODY_BYTES, MockConfig, MockError, PaymentVerifier,
     RateLimitConfig, SiwxVerifier, VerifiedPayment, WalletIdentity, duration_millis, duration_secs,
 };
+pub use contract::{ContractReport, Violation};
 pub use faults::{Fault, FaultMix, FaultPlan};
 pub use handlers::{BACKGROUND_REMOVE_USD, STYLES};
 pub use log::{REDACTED, REDACTED_HEADERS, RecordedRequest};

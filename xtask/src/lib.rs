@@ -2,11 +2,13 @@
 //!
 //! `cargo xtask generate` regenerates `crates/venice-openapi/src/generated.rs` from
 //! `openapi/venice-image.yaml`; `cargo xtask check` fails when the spec is broken or the
-//! committed code is stale. Both live in this library so tests can run them on a
+//! committed code is stale; `cargo xtask spec-diff --upstream PATH_OR_URL` compares our
+//! spec with the provider's (see [`spec_diff`]). Both live in this library so tests can run them on a
 //! mutated spec in a temporary directory.
 
 pub mod codegen;
 pub mod spec;
+pub mod spec_diff;
 
 use std::path::{Path, PathBuf};
 
@@ -29,4 +31,9 @@ pub fn generated_path(root: &Path) -> PathBuf {
         .join("venice-openapi")
         .join("src")
         .join("generated.rs")
+}
+
+/// Path of the accepted upstream deviations inside a workspace root.
+pub fn deviations_path(root: &Path) -> PathBuf {
+    root.join("openapi").join("upstream-deviations.toml")
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use xtask::{codegen, generated_path, spec, spec_path, workspace_root};
+use xtask::{codegen, deviations_path, generated_path, spec, spec_diff, spec_path, workspace_root};
 
 #[derive(Parser)]
 #[command(about = "Venice image workspace automation")]
@@ -19,6 +19,16 @@ enum Command {
     Generate,
     /// Fail when the spec is broken or the committed generated code is stale.
     Check,
+    /// Compare our spec with the provider's for the operations we cover; fail on any
+    /// difference not accepted in openapi/upstream-deviations.toml.
+    SpecDiff {
+        /// The provider's spec: a path or an http(s) URL.
+        #[arg(long)]
+        upstream: String,
+        /// Also list the accepted differences with their reasons.
+        #[arg(long, short)]
+        verbose: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -26,6 +36,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate => generate(),
         Command::Check => check(),
+        Command::SpecDiff { upstream, verbose } => spec_diff_cmd(&upstream, verbose),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -68,5 +79,26 @@ fn check() -> Result<()> {
         );
     }
     println!("spec ok ({ops} operations); generated code is up to date");
+    Ok(())
+}
+
+fn spec_diff_cmd(upstream: &str, verbose: bool) -> Result<()> {
+    let root = workspace_root();
+    let ours = spec_diff::read_spec(&spec_path(&root).to_string_lossy())?;
+    let theirs = spec_diff::read_spec(upstream)?;
+    let dev_path = deviations_path(&root);
+    let text = std::fs::read_to_string(&dev_path)
+        .with_context(|| format!("reading {}", dev_path.display()))?;
+    let deviations = spec_diff::load_deviations(&text)?;
+    let report = spec_diff::diff(&ours, &theirs, &deviations);
+    print!("{}", report.render(verbose));
+    if !report.is_clean() {
+        anyhow::bail!(
+            "{} differences from upstream are not listed in {}: update openapi/venice-image.yaml \
+             (then `cargo xtask generate` and `cargo xtask check`) or add a deviation with its reason",
+            report.unlisted().count(),
+            dev_path.display()
+        );
+    }
     Ok(())
 }

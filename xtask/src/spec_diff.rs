@@ -542,11 +542,11 @@ impl<'a> Differ<'a> {
         let ur = up
             .get("responses")
             .and_then(Value::as_object)
-            .unwrap_or(&empty);
+            .unwrap_or(empty);
         let or = ours
             .get("responses")
             .and_then(Value::as_object)
-            .unwrap_or(&empty);
+            .unwrap_or(empty);
         let statuses: BTreeSet<&String> = ur.keys().chain(or.keys()).collect();
         for status in statuses {
             let k = format!("{id}.response.{status}");

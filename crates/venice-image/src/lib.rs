@@ -54,8 +54,8 @@ pub use ops::{
     MAX_EDIT_INPUT_PIXELS, MAX_EDIT_PROMPT_CHARS, MAX_INPUT_IMAGE_BYTES, MAX_OPENAI_PROMPT_CHARS,
     MAX_UPSCALE_CREATIVITY, MAX_UPSCALE_OUTPUT_PIXELS, MAX_UPSCALE_SCALE, MIN_INPUT_PIXELS,
     MIN_UPSCALE_SCALE, Moderation, MultiEditRequest, MultiEditRequestBuilder, OpenAiImageRequest,
-    OpenAiImageRequestBuilder, OpenAiSize, RemoveBackgroundRequest, ResponseFormat,
-    UpscaleRequest, UpscaleRequestBuilder,
+    OpenAiImageRequestBuilder, OpenAiSize, RemoveBackgroundRequest, ResponseFormat, UpscaleRequest,
+    UpscaleRequestBuilder,
 };
 pub use retry::RetryPolicy;
 pub use sizing::{AspectRatio, Quality, Resolution, Size};

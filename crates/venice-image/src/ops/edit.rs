@@ -85,7 +85,9 @@ impl FromStr for EditAspectRatio {
             .ok_or_else(|| {
                 ValidationError::new(
                     "aspect_ratio",
-                    format!("expected auto, 1:1, 3:2, 16:9, 21:9, 9:16, 2:3, 3:4 or 4:5, got {s:?}"),
+                    format!(
+                        "expected auto, 1:1, 3:2, 16:9, 21:9, 9:16, 2:3, 3:4 or 4:5, got {s:?}"
+                    ),
                 )
             })
     }

@@ -308,9 +308,7 @@ impl ImageInput {
                 out.push(Part::Raw(text.clone()));
                 out.push(Part::Raw(QUOTE));
             }
-            Source::Url(u) => out.push(Part::Raw(
-                serde_json::to_vec(u).unwrap_or_default().into(),
-            )),
+            Source::Url(u) => out.push(Part::Raw(serde_json::to_vec(u).unwrap_or_default().into())),
         }
     }
 }
@@ -373,7 +371,9 @@ mod tests {
         let small = dir.path().join("small.png");
         std::fs::write(&small, png_header(100, 100)).unwrap();
         let input = ImageInput::from_path(&small).unwrap();
-        let e = input.check_pixels("image", MIN_INPUT_PIXELS, None).unwrap_err();
+        let e = input
+            .check_pixels("image", MIN_INPUT_PIXELS, None)
+            .unwrap_err();
         assert!(e.to_string().contains("10000 pixels"), "{e}");
     }
 
@@ -381,7 +381,10 @@ mod tests {
     fn debug_hides_content_and_url_path() {
         let i = ImageInput::from_url("https://cdn.example.com/a.png?sig=s3cr3t").unwrap();
         let d = format!("{i:?}");
-        assert!(d.contains("cdn.example.com") && !d.contains("s3cr3t"), "{d}");
+        assert!(
+            d.contains("cdn.example.com") && !d.contains("s3cr3t"),
+            "{d}"
+        );
         let b = ImageInput::from_bytes(b"hello world").unwrap();
         assert!(!format!("{b:?}").contains("aGVsbG8"));
     }

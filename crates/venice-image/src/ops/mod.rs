@@ -39,8 +39,8 @@ pub use input::{
     MIN_INPUT_PIXELS,
 };
 pub use openai::{
-    MAX_OPENAI_PROMPT_CHARS, Moderation, OpenAiImageRequest, OpenAiImageRequestBuilder,
-    OpenAiSize, ResponseFormat,
+    MAX_OPENAI_PROMPT_CHARS, Moderation, OpenAiImageRequest, OpenAiImageRequestBuilder, OpenAiSize,
+    ResponseFormat,
 };
 pub use upscale::{
     MAX_UPSCALE_CREATIVITY, MAX_UPSCALE_SCALE, MIN_UPSCALE_SCALE, UpscaleRequest,

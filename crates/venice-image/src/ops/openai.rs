@@ -274,6 +274,10 @@ mod tests {
             serde_json::json!({"prompt": "p", "size": "512x512", "response_format": "url",
                                "output_format": "webp", "moderation": "low"})
         );
-        assert!(OpenAiImageRequest::builder("x".repeat(1501)).build().is_err());
+        assert!(
+            OpenAiImageRequest::builder("x".repeat(1501))
+                .build()
+                .is_err()
+        );
     }
 }

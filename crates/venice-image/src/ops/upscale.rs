@@ -156,7 +156,9 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(e.field, "creativity");
-        let e = UpscaleRequest::builder(input(255, 256)).build().unwrap_err();
+        let e = UpscaleRequest::builder(input(255, 256))
+            .build()
+            .unwrap_err();
         assert!(e.rule.contains("65536"), "{e}");
         let url = ImageInput::from_url("https://x.test/a.png").unwrap();
         assert!(UpscaleRequest::builder(url).build().is_err());

@@ -46,6 +46,14 @@ pub enum Command {
     Styles(ListArgs),
     /// Show the x402 wallet balance.
     Balance(ListArgs),
+    /// Upscale an image 2x to 4x (PNG).
+    Upscale(Box<crate::ops::UpscaleArgs>),
+    /// Edit an image as a prompt says.
+    Edit(Box<crate::ops::EditArgs>),
+    /// Edit with several images, the base first.
+    MultiEdit(Box<crate::ops::MultiEditArgs>),
+    /// Remove the background (PNG with transparency).
+    RemoveBg(Box<crate::ops::RemoveBgArgs>),
 }
 
 /// Fields of one generation, shared by `generate` and batch jobs.

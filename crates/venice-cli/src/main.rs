@@ -9,6 +9,7 @@ mod catalog;
 mod exit;
 mod generate;
 mod job;
+mod ops;
 mod output;
 mod session;
 
@@ -49,5 +50,9 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Models(args) => catalog::models(&session, args).await,
         Command::Styles(args) => catalog::styles(&session, args).await,
         Command::Balance(args) => catalog::balance(&session, args).await,
+        Command::Upscale(args) => ops::upscale(&session, *args).await,
+        Command::Edit(args) => ops::edit(&session, *args).await,
+        Command::MultiEdit(args) => ops::multi_edit(&session, *args).await,
+        Command::RemoveBg(args) => ops::remove_bg(&session, *args).await,
     }
 }

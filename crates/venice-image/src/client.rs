@@ -197,13 +197,13 @@ impl ClientBuilder {
 }
 
 /// One API operation: how to build its HTTP request.
-struct Op<'a> {
-    id: &'static str,
-    method: reqwest::Method,
-    path: &'static str,
-    query: &'a [(&'static str, &'static str)],
-    body: Option<bytes::Bytes>,
-    accept: &'static str,
+pub(crate) struct Op<'a> {
+    pub(crate) id: &'static str,
+    pub(crate) method: reqwest::Method,
+    pub(crate) path: &'static str,
+    pub(crate) query: &'a [(&'static str, &'static str)],
+    pub(crate) body: Option<crate::ops::OpBody>,
+    pub(crate) accept: &'static str,
 }
 
 impl Client {
@@ -256,9 +256,7 @@ impl Client {
             rb = rb.query(op.query);
         }
         if let Some(body) = &op.body {
-            rb = rb
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
+            rb = body.apply(rb);
         }
         let mut request = rb
             .build()
@@ -286,7 +284,7 @@ impl Client {
     }
 
     /// Run `op` with the retry policy.
-    async fn execute(&self, op: &Op<'_>) -> Result<reqwest::Response> {
+    pub(crate) async fn execute(&self, op: &Op<'_>) -> Result<reqwest::Response> {
         let policy = &self.inner.retry;
         let span = tracing::Span::current();
         let mut attempt = 1u32;

@@ -30,6 +30,7 @@ mod generate;
 mod image;
 mod meta;
 mod models;
+mod ops;
 mod retry;
 mod sizing;
 
@@ -47,6 +48,14 @@ pub use image::{BinaryImage, Format, GeneratedImage, Generation, sniff_dimension
 pub use meta::{Deprecation, RateLimit, ResponseMeta};
 pub use models::{
     Cost, ImageModel, ModelConstraints, ModelDeprecation, ModelPricing, Price, SizingMode,
+};
+pub use ops::{
+    EditAspectRatio, EditRequest, EditRequestBuilder, ImageInput, ImageOutput,
+    MAX_EDIT_INPUT_PIXELS, MAX_EDIT_PROMPT_CHARS, MAX_INPUT_IMAGE_BYTES, MAX_OPENAI_PROMPT_CHARS,
+    MAX_UPSCALE_CREATIVITY, MAX_UPSCALE_OUTPUT_PIXELS, MAX_UPSCALE_SCALE, MIN_INPUT_PIXELS,
+    MIN_UPSCALE_SCALE, Moderation, MultiEditRequest, MultiEditRequestBuilder, OpenAiImageRequest,
+    OpenAiImageRequestBuilder, OpenAiSize, RemoveBackgroundRequest, ResponseFormat, UpscaleRequest,
+    UpscaleRequestBuilder,
 };
 pub use retry::RetryPolicy;
 pub use sizing::{AspectRatio, Quality, Resolution, Size};

@@ -516,6 +516,11 @@ fn input_error(e: InputImageError, field: &str) -> ApiError {
             "The image must have at least 65536 pixels",
             Some("IMAGE_TOO_SMALL"),
         ),
+        InputImageError::TooManyPixels { pixels, max } => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            &format!("The image has {pixels} pixels; at most {max} are accepted"),
+            Some("IMAGE_TOO_LARGE"),
+        ),
         InputImageError::TooLarge => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "The image must be smaller than 25 MB",
@@ -530,12 +535,15 @@ fn input_error(e: InputImageError, field: &str) -> ApiError {
 async fn decode(
     value: String,
     min_pixels: u64,
+    max_pixels: u64,
     field: &'static str,
 ) -> Result<image::DynamicImage, ApiError> {
-    tokio::task::spawn_blocking(move || images::decode_input(&value, min_pixels))
-        .await
-        .map_err(internal)?
-        .map_err(|e| input_error(e, field))
+    tokio::task::spawn_blocking(move || {
+        images::decode_input_within(&value, min_pixels, Some(max_pixels))
+    })
+    .await
+    .map_err(internal)?
+    .map_err(|e| input_error(e, field))
 }
 
 async fn encode(img: image::DynamicImage, format: OutputFormat) -> Result<Bytes, ApiError> {
@@ -560,6 +568,8 @@ pub(crate) async fn upscale(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     let img = decode(
         s(body, "image").unwrap_or_default().to_owned(),
         65_536,
+        // An input at or above the output cap cannot be made larger.
+        images::MAX_UPSCALE_PIXELS,
         "image",
     )
     .await?;
@@ -632,6 +642,7 @@ pub(crate) async fn edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     let img = decode(
         s(body, "image").unwrap_or_default().to_owned(),
         65_536,
+        images::MAX_EDIT_INPUT_PIXELS,
         "image",
     )
     .await?;
@@ -676,7 +687,7 @@ pub(crate) async fn multi_edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     }
     let mut decoded = Vec::with_capacity(inputs.len());
     for input in inputs {
-        decoded.push(decode(input, 65_536, "images").await?);
+        decoded.push(decode(input, 65_536, images::MAX_EDIT_INPUT_PIXELS, "images").await?);
     }
     let remaining = ctx.state.charge(
         ctx.principal.as_ref(),
@@ -720,7 +731,9 @@ pub(crate) async fn background_remove(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
             ));
         }
     };
-    let img = decode(image, 1, "image").await?;
+    // Upstream states no pixel limit here; the edit limit keeps the mock's memory
+    // bounded against decompression bombs.
+    let img = decode(image, 1, images::MAX_EDIT_INPUT_PIXELS, "image").await?;
     let remaining = ctx.state.charge(
         ctx.principal.as_ref(),
         BACKGROUND_REMOVE_USD,

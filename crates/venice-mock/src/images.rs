@@ -187,6 +187,13 @@ pub enum InputImageError {
     TooLarge,
     /// Fewer pixels than required.
     TooSmall,
+    /// More pixels than the operation accepts (read from the header, before decoding).
+    TooManyPixels {
+        /// Width × height of the input.
+        pixels: u64,
+        /// The operation's maximum.
+        max: u64,
+    },
     /// An http(s) URL: the mock never fetches from the network.
     UrlNotSupported,
 }
@@ -194,8 +201,22 @@ pub enum InputImageError {
 /// Most bytes of an uploaded image (25 MB).
 pub const MAX_INPUT_BYTES: usize = 25 * 1024 * 1024;
 
+/// Most pixels of an image to edit or multi-edit (upstream: 33,177,600).
+pub const MAX_EDIT_INPUT_PIXELS: u64 = 33_177_600;
+
 /// Decodes a base64 (or `data:` URL) image, enforcing the byte limit and a pixel minimum.
 pub fn decode_input(value: &str, min_pixels: u64) -> Result<DynamicImage, InputImageError> {
+    decode_input_within(value, min_pixels, None)
+}
+
+/// Decodes a base64 (or `data:` URL) image, enforcing the byte limit and the pixel range.
+/// The pixel count is read from the header first, so an oversized image (or a
+/// decompression bomb) is refused without allocating its pixels.
+pub fn decode_input_within(
+    value: &str,
+    min_pixels: u64,
+    max_pixels: Option<u64>,
+) -> Result<DynamicImage, InputImageError> {
     if value.starts_with("http://") || value.starts_with("https://") {
         return Err(InputImageError::UrlNotSupported);
     }
@@ -213,15 +234,26 @@ pub fn decode_input(value: &str, min_pixels: u64) -> Result<DynamicImage, InputI
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(InputImageError::TooLarge);
     }
-    let img = image::ImageReader::new(Cursor::new(&bytes))
-        .with_guessed_format()
-        .map_err(|e| InputImageError::Corrupted(e.to_string()))?
-        .decode()
+    let reader = || {
+        image::ImageReader::new(Cursor::new(&bytes))
+            .with_guessed_format()
+            .map_err(|e| InputImageError::Corrupted(e.to_string()))
+    };
+    let (w, h) = reader()?
+        .into_dimensions()
         .map_err(|e| InputImageError::Corrupted(e.to_string()))?;
-    if u64::from(img.width()) * u64::from(img.height()) < min_pixels {
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels < min_pixels {
         return Err(InputImageError::TooSmall);
     }
-    Ok(img)
+    if let Some(max) = max_pixels
+        && pixels > max
+    {
+        return Err(InputImageError::TooManyPixels { pixels, max });
+    }
+    reader()?
+        .decode()
+        .map_err(|e| InputImageError::Corrupted(e.to_string()))
 }
 
 /// The deterministic "edit": invert (odd prompt hash) and tint by the prompt hash.

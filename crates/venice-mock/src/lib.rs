@@ -28,6 +28,14 @@
 //!   `x-venice-is-blurred: true`; the text `forbidden-content` →
 //!   `x-venice-is-content-violation: true`. `enhance_prompt` → `x-venice-enhanced-prompt`
 //!   (URL-encoded prompt + `, highly detailed`).
+//! * Image operations do real image processing: upscale resizes to exactly `scale` ×
+//!   each side (lowered to stay within 16,777,216 pixels); edit and multi-edit apply a
+//!   deterministic transform of (input, prompt), cropped to `aspect_ratio`, in the
+//!   requested `output_format`; background removal answers an RGBA PNG. Input images are
+//!   checked like the provider does: over 25 MB → 413 `IMAGE_TOO_LARGE`, fewer than
+//!   65,536 pixels → 400 `IMAGE_TOO_SMALL`, more than the operation's maximum (read from
+//!   the header, before decoding) → 400 `IMAGE_TOO_LARGE`, undecodable → 400
+//!   `CORRUPTED_IMAGE`; nothing is charged for a refused input.
 //! * Rate limiting per key ([`RateLimitConfig`]), faults on demand ([`Fault`],
 //!   [`FaultMix`]), an in-memory balance ledger (API key and x402 wallets).
 //!

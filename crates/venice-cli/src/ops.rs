@@ -1,0 +1,477 @@
+//! `venice-image upscale | edit | multi-edit | remove-bg`: the image operations, with the
+//! conventions of `generate` (atomic writes, a JSON sidecar per image, `--json`,
+//! `--dry-run`, `--offline`, exit codes 0/2/3/4).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::Instant;
+
+use clap::Args;
+use serde::Serialize;
+use venice_image::{
+    EditAspectRatio, EditRequest, Error, Format, ImageInput, ImageOutput, MultiEditRequest,
+    Quality, RemoveBackgroundRequest, Resolution, UpscaleRequest, ValidationError,
+};
+
+use crate::exit::CliError;
+use crate::generate::{pretty, spinner, warn_about};
+use crate::output::{self, Target};
+use crate::session::Session;
+
+/// Where and how results are reported; shared by the image operations.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Output directory, or a file path.
+    #[arg(long, short = 'o', default_value = ".")]
+    pub out: PathBuf,
+    /// Print one JSON object instead of the path.
+    #[arg(long)]
+    pub json: bool,
+    /// Check the inputs and print the request without sending it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `upscale`.
+#[derive(Debug, Args)]
+pub struct UpscaleArgs {
+    /// Image file or base64 / data URI (URLs are not accepted by upscale).
+    pub image: String,
+    /// Scale factor, 2 to 4.
+    #[arg(long, default_value_t = 2.0)]
+    pub scale: f64,
+    /// Detail the upscaler adds, 0 to 0.02 (server default 0.01).
+    #[arg(long)]
+    pub creativity: Option<f64>,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Options of `edit` and `multi-edit`.
+#[derive(Debug, Args, Clone)]
+pub struct EditOptions {
+    /// Edit model ID (server default firered-image-edit; `venice-image models` lists
+    /// generation models, edit models are of type inpaint).
+    #[arg(long, short = 'm')]
+    pub model: Option<String>,
+    /// Output aspect ratio: auto, 1:1, 3:2, 16:9, 21:9, 9:16, 2:3, 3:4, 4:5.
+    #[arg(long)]
+    pub aspect: Option<String>,
+    /// Resolution tier (1K, 2K, 4K).
+    #[arg(long)]
+    pub resolution: Option<String>,
+    /// Output format (png, jpeg, webp).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Blur adult content (the server default).
+    #[arg(long, overrides_with = "no_safe_mode")]
+    pub safe_mode: bool,
+    /// Do not blur adult content.
+    #[arg(long, overrides_with = "safe_mode")]
+    pub no_safe_mode: bool,
+    /// Let the server rewrite the prompt from the image first (extra charge).
+    #[arg(long)]
+    pub enhance_prompt: bool,
+}
+
+/// `edit`.
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// What to change.
+    pub prompt: String,
+    /// Image file, http(s) URL, or base64 / data URI.
+    pub image: String,
+    /// Edit options.
+    #[command(flatten)]
+    pub options: EditOptions,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `multi-edit`.
+#[derive(Debug, Args)]
+pub struct MultiEditArgs {
+    /// What to change.
+    pub prompt: String,
+    /// Images (files, URLs or base64), the base first.
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Output quality (low, medium, high), for models that offer it.
+    #[arg(long)]
+    pub quality: Option<String>,
+    /// Edit options.
+    #[command(flatten)]
+    pub options: EditOptions,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `remove-bg`.
+#[derive(Debug, Args)]
+pub struct RemoveBgArgs {
+    /// Image file, http(s) URL, or base64 / data URI.
+    pub image: String,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Read an input argument: an http(s) URL, a data URI, or a file path.
+fn input(arg: &str) -> Result<ImageInput, CliError> {
+    let lower = arg.trim_start().to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return Ok(ImageInput::from_url(arg).map_err(Error::from)?);
+    }
+    if lower.starts_with("data:") {
+        return Ok(ImageInput::from_base64(arg).map_err(Error::from)?);
+    }
+    ImageInput::from_path(arg).map_err(|e| match e {
+        // A missing or unreadable input is a usage error, not an API one.
+        Error::Io { path, source } => {
+            CliError::Usage(format!("cannot read {}: {source}", path.display()))
+        }
+        other => CliError::Client(other),
+    })
+}
+
+/// What the sidecar and `--json` say about an input (never a URL's path or query).
+fn describe(arg: &str, image: &ImageInput) -> serde_json::Value {
+    let source = if image.is_url() {
+        let host = arg
+            .split("://")
+            .nth(1)
+            .and_then(|r| r.split(['/', '?', '#']).next());
+        format!("url:{}", host.unwrap_or(""))
+    } else if arg.trim_start().to_ascii_lowercase().starts_with("data:") {
+        "base64".to_string()
+    } else {
+        arg.to_string()
+    };
+    serde_json::json!({
+        "source": source,
+        "bytes": image.byte_len(),
+        "width": image.dimensions().map(|d| d.0),
+        "height": image.dimensions().map(|d| d.1),
+    })
+}
+
+fn parse<T: FromStr<Err = ValidationError>>(value: Option<&str>) -> Result<Option<T>, CliError> {
+    value
+        .map(|v| v.parse::<T>().map_err(|e| CliError::Client(Error::from(e))))
+        .transpose()
+}
+
+/// The sidecar of an operation's image.
+#[derive(Debug, Serialize)]
+struct OpSidecar<'a> {
+    image: String,
+    operation: &'a str,
+    model: Option<&'a str>,
+    prompt: Option<&'a str>,
+    inputs: &'a [serde_json::Value],
+    options: &'a serde_json::Value,
+    format: &'a str,
+    content_type: &'a str,
+    width: u32,
+    height: u32,
+    has_alpha: Option<bool>,
+    request_id: Option<&'a str>,
+    elapsed_ms: u128,
+    blurred: bool,
+    content_violation: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enhanced_prompt: Option<&'a str>,
+    created_unix: u64,
+}
+
+/// A described request, ready to print (`--dry-run`) or to record in the sidecar.
+struct Plan<'a> {
+    operation: &'static str,
+    endpoint: &'static str,
+    model: Option<&'a str>,
+    prompt: Option<&'a str>,
+    inputs: Vec<serde_json::Value>,
+    options: serde_json::Value,
+    stem: String,
+}
+
+fn stem_of(arg: &str, suffix: &str) -> String {
+    let base = Path::new(arg)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|_| !arg.contains("://") && !arg.starts_with("data:"))
+        .unwrap_or_else(|| "image".to_string());
+    format!("{}-{suffix}", output::slug(&base, 40))
+}
+
+async fn finish<F>(
+    session: &Session,
+    out: &OutputArgs,
+    plan: Plan<'_>,
+    call: F,
+) -> Result<ExitCode, CliError>
+where
+    F: std::future::Future<Output = venice_image::Result<ImageOutput>>,
+{
+    if out.dry_run {
+        let v = serde_json::json!({
+            "dry_run": true,
+            "offline": session.offline,
+            "operation": plan.operation,
+            "endpoint": format!("{}{}", session.client.base_url(), plan.endpoint),
+            "model": plan.model,
+            "prompt": plan.prompt,
+            "inputs": plan.inputs,
+            "options": plan.options,
+        });
+        println!("{}", pretty(&v));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let target = Target::from_out(&out.out);
+    target.prepare()?;
+    let stem = target.unique_stem(&plan.stem);
+    let started = Instant::now();
+    let bar = spinner(&format!("{} via {}", plan.operation, plan.endpoint));
+    let result = call.await;
+    bar.finish_and_clear();
+    let image = result?;
+    let format = image.format();
+    let path = image.save(target.image_path(&stem, 0, 1, format.extension()))?;
+    let meta = &image.meta;
+    let sidecar = OpSidecar {
+        image: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        operation: plan.operation,
+        model: plan.model.or(meta.model_id.as_deref()),
+        prompt: plan.prompt,
+        inputs: &plan.inputs,
+        options: &plan.options,
+        format: format.as_str(),
+        content_type: &image.content_type,
+        width: image.width(),
+        height: image.height(),
+        has_alpha: image.has_alpha(),
+        request_id: meta.request_id.as_deref(),
+        elapsed_ms: started.elapsed().as_millis(),
+        blurred: meta.is_blurred,
+        content_violation: meta.is_content_violation,
+        enhanced_prompt: meta.enhanced_prompt.as_deref(),
+        created_unix: output::now_unix(),
+    };
+    let sidecar_path = output::sidecar_path(&path);
+    output::write_json_atomic(&sidecar_path, &sidecar)?;
+    warn_about(meta);
+    if out.json {
+        let v = serde_json::json!({
+            "operation": plan.operation,
+            "path": path,
+            "sidecar": sidecar_path,
+            "width": image.width(),
+            "height": image.height(),
+            "format": format.as_str(),
+            "has_alpha": image.has_alpha(),
+            "request_id": meta.request_id,
+            "blurred": meta.is_blurred,
+            "content_violation": meta.is_content_violation,
+            "elapsed_ms": started.elapsed().as_millis(),
+            "offline": session.offline,
+        });
+        println!("{}", pretty(&v));
+    } else {
+        println!("{}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Run `upscale`.
+pub async fn upscale(session: &Session, args: UpscaleArgs) -> Result<ExitCode, CliError> {
+    let image = input(&args.image)?;
+    let described = describe(&args.image, &image);
+    let mut builder = UpscaleRequest::builder(image).scale(args.scale);
+    if let Some(c) = args.creativity {
+        builder = builder.creativity(c);
+    }
+    let request = builder.build().map_err(Error::from)?;
+    let plan = Plan {
+        operation: "upscale",
+        endpoint: "/image/upscale",
+        model: None,
+        prompt: None,
+        inputs: vec![described],
+        options: serde_json::json!({
+            "scale": request.scale(),
+            "creativity": request.creativity(),
+            "expected_width": request.expected_output().map(|d| d.0),
+            "expected_height": request.expected_output().map(|d| d.1),
+        }),
+        stem: stem_of(&args.image, &format!("x{}", args.scale)),
+    };
+    finish(
+        session,
+        &args.output,
+        plan,
+        session.client.upscale(&request),
+    )
+    .await
+}
+
+struct EditChoices {
+    aspect: Option<EditAspectRatio>,
+    resolution: Option<Resolution>,
+    format: Option<Format>,
+    safe_mode: Option<bool>,
+    json: serde_json::Value,
+}
+
+fn edit_choices(o: &EditOptions) -> Result<EditChoices, CliError> {
+    let aspect = parse::<EditAspectRatio>(o.aspect.as_deref())?;
+    let resolution = parse::<Resolution>(o.resolution.as_deref())?;
+    let format = parse::<Format>(o.format.as_deref())?;
+    let safe_mode = if o.no_safe_mode {
+        Some(false)
+    } else if o.safe_mode {
+        Some(true)
+    } else {
+        None
+    };
+    let json = serde_json::json!({
+        "aspect_ratio": aspect.map(|a| a.as_str()),
+        "resolution": resolution.map(|r| r.as_str()),
+        "output_format": format.map(|f| f.as_str()),
+        "safe_mode": safe_mode,
+        "enhance_prompt": o.enhance_prompt,
+    });
+    Ok(EditChoices {
+        aspect,
+        resolution,
+        format,
+        safe_mode,
+        json,
+    })
+}
+
+macro_rules! apply_edit_choices {
+    ($builder:ident, $c:expr, $o:expr) => {{
+        let mut b = $builder;
+        if let Some(m) = &$o.model {
+            b = b.model(m.clone());
+        }
+        if let Some(v) = $c.aspect {
+            b = b.aspect_ratio(v);
+        }
+        if let Some(v) = $c.resolution {
+            b = b.resolution(v);
+        }
+        if let Some(v) = $c.format {
+            b = b.output_format(v);
+        }
+        if let Some(v) = $c.safe_mode {
+            b = b.safe_mode(v);
+        }
+        if $o.enhance_prompt {
+            b = b.enhance_prompt(true);
+        }
+        b
+    }};
+}
+
+/// Run `edit`.
+pub async fn edit(session: &Session, args: EditArgs) -> Result<ExitCode, CliError> {
+    let image = input(&args.image)?;
+    let described = describe(&args.image, &image);
+    let choices = edit_choices(&args.options)?;
+    let builder = EditRequest::builder(args.prompt.clone(), image);
+    let request = apply_edit_choices!(builder, choices, args.options)
+        .build()
+        .map_err(Error::from)?;
+    let plan = Plan {
+        operation: "edit",
+        endpoint: "/image/edit",
+        model: args.options.model.as_deref(),
+        prompt: Some(&args.prompt),
+        inputs: vec![described],
+        options: choices.json,
+        stem: stem_of(&args.image, "edit"),
+    };
+    finish(session, &args.output, plan, session.client.edit(&request)).await
+}
+
+/// Run `multi-edit`.
+pub async fn multi_edit(session: &Session, args: MultiEditArgs) -> Result<ExitCode, CliError> {
+    let mut images = Vec::with_capacity(args.images.len());
+    let mut described = Vec::with_capacity(args.images.len());
+    for arg in &args.images {
+        let image = input(arg)?;
+        described.push(describe(arg, &image));
+        images.push(image);
+    }
+    let mut choices = edit_choices(&args.options)?;
+    let quality = parse::<Quality>(args.quality.as_deref())?;
+    choices.json["quality"] = serde_json::json!(quality.map(|q| q.as_str()));
+    let mut builder = MultiEditRequest::builder(args.prompt.clone()).images(images);
+    if let Some(q) = quality {
+        builder = builder.quality(q);
+    }
+    let request = apply_edit_choices!(builder, choices, args.options)
+        .build()
+        .map_err(Error::from)?;
+    let plan = Plan {
+        operation: "multi-edit",
+        endpoint: "/image/multi-edit",
+        model: args.options.model.as_deref(),
+        prompt: Some(&args.prompt),
+        inputs: described,
+        options: choices.json,
+        stem: stem_of(&args.images[0], "multi-edit"),
+    };
+    finish(
+        session,
+        &args.output,
+        plan,
+        session.client.multi_edit(&request),
+    )
+    .await
+}
+
+/// Run `remove-bg`.
+pub async fn remove_bg(session: &Session, args: RemoveBgArgs) -> Result<ExitCode, CliError> {
+    let image = input(&args.image)?;
+    let described = describe(&args.image, &image);
+    let request = RemoveBackgroundRequest::new(image);
+    let plan = Plan {
+        operation: "remove-bg",
+        endpoint: "/image/background-remove",
+        model: None,
+        prompt: None,
+        inputs: vec![described],
+        options: serde_json::json!({}),
+        stem: stem_of(&args.image, "nobg"),
+    };
+    finish(
+        session,
+        &args.output,
+        plan,
+        session.client.remove_background(&request),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_and_descriptions_hide_urls() {
+        assert_eq!(stem_of("/tmp/My Photo.png", "edit"), "my-photo-edit");
+        assert_eq!(stem_of("https://x.test/a.png?sig=1", "nobg"), "image-nobg");
+        let url = ImageInput::from_url("https://cdn.test/p/a.png?sig=secret").expect("url");
+        let d = describe("https://cdn.test/p/a.png?sig=secret", &url);
+        assert_eq!(d["source"], "url:cdn.test");
+    }
+}

@@ -1,0 +1,181 @@
+//! [`UpscaleRequest`]: `POST /image/upscale`.
+
+use serde::Serialize;
+
+use super::input::{ImageInput, MIN_INPUT_PIXELS};
+use crate::generate::ValidationError;
+
+/// Smallest scale factor.
+pub const MIN_UPSCALE_SCALE: f64 = 2.0;
+/// Largest scale factor.
+pub const MAX_UPSCALE_SCALE: f64 = 4.0;
+/// Largest `creativity`; the server clamps larger values to it.
+pub const MAX_UPSCALE_CREATIVITY: f64 = 0.02;
+
+/// A validated upscale request: the image (file, bytes or base64; not a URL), the
+/// scale factor and how much detail the upscaler may invent.
+///
+/// The output has `scale` times the input's width and height (rounded down), unless
+/// that exceeds 16,777,216 pixels: then the server lowers the scale to fit.
+///
+/// ```
+/// use venice_image::{ImageInput, UpscaleRequest};
+///
+/// # fn demo(png: Vec<u8>) -> Result<(), venice_image::Error> {
+/// let request = UpscaleRequest::builder(ImageInput::from_bytes(png)?)
+///     .scale(4.0)
+///     .creativity(0.015)
+///     .build()?;
+/// assert_eq!(request.scale(), Some(4.0));
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct UpscaleRequest {
+    pub(crate) image: ImageInput,
+    pub(crate) fields: UpscaleFields,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub(crate) struct UpscaleFields {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scale: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    creativity: Option<f64>,
+}
+
+impl UpscaleRequest {
+    /// A builder for upscaling `image`.
+    pub fn builder(image: ImageInput) -> UpscaleRequestBuilder {
+        UpscaleRequestBuilder {
+            image,
+            fields: UpscaleFields::default(),
+        }
+    }
+
+    /// The input image.
+    pub fn image(&self) -> &ImageInput {
+        &self.image
+    }
+
+    /// The scale factor, when set (server default 2).
+    pub fn scale(&self) -> Option<f64> {
+        self.fields.scale
+    }
+
+    /// The creativity, when set (server default 0.01).
+    pub fn creativity(&self) -> Option<f64> {
+        self.fields.creativity
+    }
+
+    /// The output size the server aims for, when the input's dimensions are known:
+    /// `scale` × each side, lowered to stay within 16,777,216 pixels.
+    pub fn expected_output(&self) -> Option<(u32, u32)> {
+        let (w, h) = self.image.dimensions()?;
+        let scale = self.fields.scale.unwrap_or(MIN_UPSCALE_SCALE);
+        let pixels = f64::from(w) * f64::from(h);
+        let fit = (super::input::MAX_UPSCALE_OUTPUT_PIXELS as f64 / pixels).sqrt();
+        let s = scale.min(fit).max(1.0);
+        Some((
+            (f64::from(w) * s).floor() as u32,
+            (f64::from(h) * s).floor() as u32,
+        ))
+    }
+}
+
+/// Builder of [`UpscaleRequest`]; [`build`](Self::build) checks the rules.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct UpscaleRequestBuilder {
+    image: ImageInput,
+    fields: UpscaleFields,
+}
+
+impl UpscaleRequestBuilder {
+    /// Scale factor in `[2, 4]` (server default 2). Upstream documents 2 and 4; the
+    /// schema allows any number in between.
+    pub fn scale(mut self, scale: f64) -> Self {
+        self.fields.scale = Some(scale);
+        self
+    }
+
+    /// Detail the upscaler adds, `[0, 0.02]` (server default 0.01).
+    pub fn creativity(mut self, creativity: f64) -> Self {
+        self.fields.creativity = Some(creativity);
+        self
+    }
+
+    /// Check the rules: scale in `[2, 4]`, creativity in `[0, 0.02]`, the image not a
+    /// URL and, when its header was readable, at least 65,536 pixels.
+    pub fn build(self) -> Result<UpscaleRequest, ValidationError> {
+        if let Some(s) = self.fields.scale
+            && !(MIN_UPSCALE_SCALE..=MAX_UPSCALE_SCALE).contains(&s)
+        {
+            return Err(ValidationError::new(
+                "scale",
+                format!("must be in [2, 4], got {s}"),
+            ));
+        }
+        if let Some(c) = self.fields.creativity
+            && !(0.0..=MAX_UPSCALE_CREATIVITY).contains(&c)
+        {
+            return Err(ValidationError::new(
+                "creativity",
+                format!("must be in [0, 0.02], got {c}"),
+            ));
+        }
+        self.image.require_data("image", "upscale")?;
+        self.image.check_pixels("image", MIN_INPUT_PIXELS, None)?;
+        Ok(UpscaleRequest {
+            image: self.image,
+            fields: self.fields,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::image::tests::png_header;
+
+    fn input(w: u32, h: u32) -> ImageInput {
+        ImageInput::from_bytes(png_header(w, h)).unwrap()
+    }
+
+    #[test]
+    fn rules() {
+        for bad in [1.0, 4.5, f64::NAN] {
+            let e = UpscaleRequest::builder(input(256, 256))
+                .scale(bad)
+                .build()
+                .unwrap_err();
+            assert_eq!(e.field, "scale");
+        }
+        let e = UpscaleRequest::builder(input(256, 256))
+            .creativity(0.5)
+            .build()
+            .unwrap_err();
+        assert_eq!(e.field, "creativity");
+        let e = UpscaleRequest::builder(input(255, 256))
+            .build()
+            .unwrap_err();
+        assert!(e.rule.contains("65536"), "{e}");
+        let url = ImageInput::from_url("https://x.test/a.png").unwrap();
+        assert!(UpscaleRequest::builder(url).build().is_err());
+    }
+
+    #[test]
+    fn expected_output_is_capped() {
+        let r = UpscaleRequest::builder(input(300, 256))
+            .scale(4.0)
+            .build()
+            .unwrap();
+        assert_eq!(r.expected_output(), Some((1200, 1024)));
+        let r = UpscaleRequest::builder(input(4000, 3000))
+            .scale(4.0)
+            .build()
+            .unwrap();
+        let (w, h) = r.expected_output().unwrap();
+        assert!(u64::from(w) * u64::from(h) <= 16_777_216);
+    }
+}

@@ -44,8 +44,19 @@ pub enum Command {
     Models(ListArgs),
     /// List image style presets.
     Styles(ListArgs),
-    /// Show the x402 wallet balance.
-    Balance(ListArgs),
+    /// Show the x402 wallet balance (wallet credentials, or --offline for an ephemeral wallet).
+    Balance(BalanceArgs),
+}
+
+/// Options of `balance`.
+#[derive(Debug, Args, Clone)]
+pub struct BalanceArgs {
+    /// Also list the newest N ledger entries (1-100).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub transactions: Option<u32>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Fields of one generation, shared by `generate` and batch jobs.

@@ -232,7 +232,7 @@ impl Client {
     /// JSON array) or `VENICE_SIWX_HEADER` (the wallet ones need the `wallet`
     /// feature), and optionally `VENICE_BASE_URL`.
     pub fn from_env() -> Result<Client> {
-        let auth = crate::env::auth_from(|name| std::env::var(name).ok())?;
+        let auth = Auth::from_env()?;
         let mut b = Client::builder().auth(auth);
         if let Ok(url) = std::env::var("VENICE_BASE_URL")
             && !url.trim().is_empty()

@@ -43,6 +43,17 @@ pub(crate) fn auth_from(get: impl Fn(&str) -> Option<String>) -> Result<Auth> {
     }
 }
 
+impl Auth {
+    /// Credentials from the environment: exactly one of `VENICE_API_KEY`,
+    /// `VENICE_WALLET_PRIVATE_KEY` (EVM hex key), `VENICE_SOLANA_KEYPAIR` (base58 or
+    /// JSON array) or `VENICE_SIWX_HEADER`. None, or more than one, is a
+    /// [`Error::Config`] naming the variables (never their values). The wallet
+    /// variables need the `wallet` feature.
+    pub fn from_env() -> Result<Auth> {
+        auth_from(|name| std::env::var(name).ok())
+    }
+}
+
 fn from_one(name: &str, value: &str) -> Result<Auth> {
     if name == API_KEY {
         return Ok(Auth::api_key(value));

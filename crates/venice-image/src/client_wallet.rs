@@ -399,6 +399,21 @@ mod tests {
     }
 
     #[test]
+    fn public_futures_are_send() {
+        fn send<T: Send>(_: &T) {}
+        let c = Client::builder()
+            .base_url("http://127.0.0.1:1")
+            .build()
+            .unwrap();
+        let req = crate::GenerateRequest::builder("m", "p").build().unwrap();
+        // Auto top-up runs inside `generate`'s retry loop: it must keep it `Send`.
+        send(&c.generate(&req));
+        send(&c.top_up(5.0));
+        send(&c.wallet_balance());
+        send(&c.wallet_transactions(1, 0));
+    }
+
+    #[test]
     fn code_is_known() {
         assert_eq!(
             "X402_INVALID_SIGN_IN".parse::<ErrorCode>().unwrap(),

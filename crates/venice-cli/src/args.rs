@@ -44,8 +44,6 @@ pub enum Command {
     Models(ListArgs),
     /// List image style presets.
     Styles(ListArgs),
-    /// Show the x402 wallet balance.
-    Balance(ListArgs),
     /// Upscale an image 2x to 4x (PNG).
     Upscale(Box<crate::ops::UpscaleArgs>),
     /// Edit an image as a prompt says.
@@ -54,6 +52,19 @@ pub enum Command {
     MultiEdit(Box<crate::ops::MultiEditArgs>),
     /// Remove the background (PNG with transparency).
     RemoveBg(Box<crate::ops::RemoveBgArgs>),
+    /// Show the x402 wallet balance (wallet credentials, or --offline for an ephemeral wallet).
+    Balance(BalanceArgs),
+}
+
+/// Options of `balance`.
+#[derive(Debug, Args, Clone)]
+pub struct BalanceArgs {
+    /// Also list the newest N ledger entries (1-100).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub transactions: Option<u32>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Fields of one generation, shared by `generate` and batch jobs.

@@ -4,10 +4,10 @@ use std::process::ExitCode;
 
 use venice_image::{ImageModel, SizingMode};
 
-use crate::args::ListArgs;
+use crate::args::{BalanceArgs, ListArgs};
 use crate::exit::CliError;
 use crate::generate::pretty;
-use crate::session::Session;
+use crate::session::{OFFLINE_WALLET_USD, Session};
 
 /// `venice-image models`.
 pub async fn models(session: &Session, args: ListArgs) -> Result<ExitCode, CliError> {
@@ -116,14 +116,79 @@ pub async fn styles(session: &Session, args: ListArgs) -> Result<ExitCode, CliEr
     Ok(ExitCode::SUCCESS)
 }
 
-/// `venice-image balance`: the x402 wallet balance.
-pub async fn balance(_session: &Session, _args: ListArgs) -> Result<ExitCode, CliError> {
-    // Wallet (Sign-In-With-X) signing arrives with the x402 work; until then there is no
-    // wallet to ask about, and saying so beats printing a made-up number.
-    Err(CliError::Usage(
-        "`balance` shows an x402 wallet balance and needs wallet credentials \
-         (Sign-In-With-X), which this build does not support yet; API-key balances are \
-         shown at https://venice.ai/settings/api"
-            .into(),
-    ))
+/// `venice-image balance`: the x402 wallet balance (and optionally the ledger).
+pub async fn balance(session: &Session, args: BalanceArgs) -> Result<ExitCode, CliError> {
+    let client = session.offline_wallet.as_ref().unwrap_or(&session.client);
+    if session.wallet_address.is_none() {
+        return Err(CliError::Usage(
+            "`balance` shows an x402 wallet balance and needs wallet credentials: set \
+             VENICE_WALLET_PRIVATE_KEY, VENICE_SOLANA_KEYPAIR or VENICE_SIWX_HEADER instead of \
+             VENICE_API_KEY (API-key balances are shown at https://venice.ai/settings/api), \
+             or pass --offline"
+                .into(),
+        ));
+    }
+    let balance = client.wallet_balance().await?;
+    let transactions = match args.transactions {
+        Some(n) => Some(client.wallet_transactions(n, 0).await?),
+        None => None,
+    };
+    if args.json {
+        let txs = transactions.as_ref().map(|t| {
+            t.transactions
+                .iter()
+                .map(|x| {
+                    serde_json::json!({
+                        "id": x.id, "type": x.kind, "amount_usd": x.amount_usd,
+                        "balance_after_usd": x.balance_after_usd, "created_at": x.created_at,
+                        "model": x.model_id, "request_id": x.request_id,
+                    })
+                })
+                .collect::<Vec<_>>()
+        });
+        println!(
+            "{}",
+            pretty(&serde_json::json!({
+                "wallet": balance.wallet_address,
+                "balance_usd": balance.balance_usd,
+                "can_consume": balance.can_consume,
+                "minimum_top_up_usd": balance.minimum_top_up_usd,
+                "offline_ephemeral_wallet": session.offline,
+                "transactions": txs,
+            }))
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if session.offline {
+        println!(
+            "(offline: an ephemeral wallet on the embedded mock, seeded with ${OFFLINE_WALLET_USD:.2}; not a real balance)"
+        );
+    }
+    println!("wallet   {}", balance.wallet_address);
+    println!("balance  ${:.6}", balance.balance_usd);
+    println!(
+        "status   {}",
+        if balance.can_consume {
+            "can pay for requests"
+        } else {
+            "top up needed (POST /x402/top-up)"
+        }
+    );
+    if let Some(t) = transactions {
+        println!();
+        if t.transactions.is_empty() {
+            println!("no transactions");
+        }
+        for x in &t.transactions {
+            println!(
+                "{}  {:<8} {:>+12.6}  -> ${:.6}  {}",
+                x.created_at,
+                x.kind,
+                x.amount_usd,
+                x.balance_after_usd,
+                x.model_id.as_deref().unwrap_or("")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

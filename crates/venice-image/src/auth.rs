@@ -19,6 +19,12 @@ pub enum Auth {
     ApiKey(SecretString),
     /// Any per-request authenticator (e.g. a wallet signing `SIGN-IN-WITH-X` headers).
     Custom(Arc<dyn RequestAuth>),
+    /// A wallet signing a fresh `SIGN-IN-WITH-X` header per request (feature `wallet`).
+    #[cfg(feature = "wallet")]
+    Wallet(crate::wallet::WalletAuth),
+    /// A `SIGN-IN-WITH-X` value signed elsewhere (feature `wallet`).
+    #[cfg(feature = "wallet")]
+    SiwxHeader(SecretString),
 }
 
 impl Auth {
@@ -47,6 +53,12 @@ impl Auth {
             Auth::None => venice_openapi::ClientState::anonymous(),
             Auth::ApiKey(k) => venice_openapi::ClientState::with_auth(Arc::new(Bearer(k.clone()))),
             Auth::Custom(a) => venice_openapi::ClientState::with_auth(a.clone()),
+            #[cfg(feature = "wallet")]
+            Auth::Wallet(w) => venice_openapi::ClientState::with_auth(Arc::new(w.clone())),
+            #[cfg(feature = "wallet")]
+            Auth::SiwxHeader(h) => venice_openapi::ClientState::with_auth(Arc::new(
+                crate::wallet::StaticSiwx(h.clone()),
+            )),
         }
     }
 }
@@ -57,6 +69,10 @@ impl fmt::Debug for Auth {
             Auth::None => f.write_str("Auth::None"),
             Auth::ApiKey(_) => f.write_str("Auth::ApiKey([REDACTED])"),
             Auth::Custom(_) => f.write_str("Auth::Custom(..)"),
+            #[cfg(feature = "wallet")]
+            Auth::Wallet(w) => write!(f, "Auth::Wallet({:?})", w.wallet()),
+            #[cfg(feature = "wallet")]
+            Auth::SiwxHeader(_) => f.write_str("Auth::SiwxHeader([REDACTED])"),
         }
     }
 }

@@ -18,6 +18,10 @@ use crate::meta::ResponseMeta;
 use crate::models::{self, Cost, ImageModel};
 use crate::retry::{self, RetryPolicy};
 
+#[cfg(feature = "wallet")]
+#[path = "client_wallet.rs"]
+mod wallet_ops;
+
 /// The public Venice API base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.venice.ai/api/v1";
 
@@ -51,6 +55,10 @@ struct Inner {
     retry: RetryPolicy,
     model_validation: bool,
     models: Mutex<Option<Arc<Vec<ImageModel>>>>,
+    /// Last `X-Balance-Remaining` seen (USD).
+    last_balance: std::sync::Mutex<Option<f64>>,
+    #[cfg(feature = "wallet")]
+    wallet: wallet_ops::WalletState,
 }
 
 impl fmt::Debug for Client {
@@ -76,6 +84,8 @@ pub struct ClientBuilder {
     user_agent: String,
     http_client: Option<reqwest::Client>,
     model_validation: bool,
+    #[cfg(feature = "wallet")]
+    auto_top_up: Option<crate::wallet::AutoTopUp>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -100,6 +110,8 @@ impl Default for ClientBuilder {
             user_agent: concat!("venice-image-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
             http_client: None,
             model_validation: true,
+            #[cfg(feature = "wallet")]
+            auto_top_up: None,
         }
     }
 }
@@ -191,6 +203,9 @@ impl ClientBuilder {
                 retry: self.retry,
                 model_validation: self.model_validation,
                 models: Mutex::new(None),
+                last_balance: std::sync::Mutex::new(None),
+                #[cfg(feature = "wallet")]
+                wallet: wallet_ops::WalletState::new(self.auto_top_up),
             }),
         })
     }
@@ -200,8 +215,8 @@ impl ClientBuilder {
 pub(crate) struct Op<'a> {
     pub(crate) id: &'static str,
     pub(crate) method: reqwest::Method,
-    pub(crate) path: &'static str,
-    pub(crate) query: &'a [(&'static str, &'static str)],
+    pub(crate) path: &'a str,
+    pub(crate) query: &'a [(&'static str, &'a str)],
     pub(crate) body: Option<crate::ops::OpBody>,
     pub(crate) accept: &'static str,
 }
@@ -212,18 +227,13 @@ impl Client {
         ClientBuilder::default()
     }
 
-    /// A client configured from `VENICE_API_KEY` (required) and `VENICE_BASE_URL`
-    /// (optional).
+    /// A client configured from the environment: exactly one of `VENICE_API_KEY`,
+    /// `VENICE_WALLET_PRIVATE_KEY` (EVM hex key), `VENICE_SOLANA_KEYPAIR` (base58 or
+    /// JSON array) or `VENICE_SIWX_HEADER` (the wallet ones need the `wallet`
+    /// feature), and optionally `VENICE_BASE_URL`.
     pub fn from_env() -> Result<Client> {
-        let key = std::env::var("VENICE_API_KEY")
-            .ok()
-            .filter(|k| !k.trim().is_empty());
-        let Some(key) = key else {
-            return Err(Error::Config(
-                "no API key: set VENICE_API_KEY (and optionally VENICE_BASE_URL to use another server)".into(),
-            ));
-        };
-        let mut b = Client::builder().auth(Auth::api_key(key.trim()));
+        let auth = Auth::from_env()?;
+        let mut b = Client::builder().auth(auth);
         if let Ok(url) = std::env::var("VENICE_BASE_URL")
             && !url.trim().is_empty()
         {
@@ -276,6 +286,13 @@ impl Client {
             .exec(request, &info)
             .await
             .map_err(Error::from_transport)?;
+        if let Some(balance) = crate::meta::header(response.headers(), "x-balance-remaining")
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+            && let Ok(mut last) = self.inner.last_balance.lock()
+        {
+            *last = Some(balance);
+        }
         if response.status().is_success() {
             Ok(response)
         } else {
@@ -288,6 +305,8 @@ impl Client {
         let policy = &self.inner.retry;
         let span = tracing::Span::current();
         let mut attempt = 1u32;
+        #[cfg(feature = "wallet")]
+        let mut topped_up = false;
         loop {
             span.record("attempt", attempt);
             let result = self.attempt(op).await;
@@ -299,6 +318,12 @@ impl Client {
                 Err(err) => {
                     if let Some(s) = err.status() {
                         span.record("status", s);
+                    }
+                    // Once per call: top up within the cap, then retry with a fresh header.
+                    #[cfg(feature = "wallet")]
+                    if !topped_up && self.auto_top_up_after(&err).await? {
+                        topped_up = true;
+                        continue;
                     }
                     if !policy.should_retry(&err) {
                         return Err(err);
@@ -320,6 +345,30 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// GET `path` with the retry policy and return the body (JSON is expected).
+    async fn get_json(
+        &self,
+        id: &'static str,
+        path: &str,
+        query: &[(&'static str, &str)],
+    ) -> Result<Vec<u8>> {
+        let op = Op {
+            id,
+            method: reqwest::Method::GET,
+            path,
+            query,
+            body: None,
+            accept: "application/json",
+        };
+        decode::read_body(self.execute(&op).await?, None).await
+    }
+
+    /// The last `X-Balance-Remaining` (USD) the server reported to this client: x402
+    /// wallet credit after a paid call.
+    pub fn last_balance_usd(&self) -> Option<f64> {
+        self.inner.last_balance.lock().ok().and_then(|b| *b)
     }
 
     fn generate_op(req: &GenerateRequest) -> Result<Op<'static>> {
@@ -477,15 +526,9 @@ impl Client {
             attempt = field::Empty
         );
         async {
-            let op = Op {
-                id: "list_image_styles",
-                method: reqwest::Method::GET,
-                path: "/image/styles",
-                query: &[],
-                body: None,
-                accept: "application/json",
-            };
-            let body = decode::read_body(self.execute(&op).await?, None).await?;
+            let body = self
+                .get_json("list_image_styles", "/image/styles", &[])
+                .await?;
             #[derive(serde::Deserialize)]
             struct Styles {
                 #[serde(default)]
@@ -525,15 +568,9 @@ impl Client {
             attempt = field::Empty
         );
         async {
-            let op = Op {
-                id: "list_models",
-                method: reqwest::Method::GET,
-                path: "/models",
-                query: &[("type", "image")],
-                body: None,
-                accept: "application/json",
-            };
-            let body = decode::read_body(self.execute(&op).await?, None).await?;
+            let body = self
+                .get_json("list_models", "/models", &[("type", "image")])
+                .await?;
             models::parse_catalogue(&body)
         }
         .instrument(span)
@@ -607,8 +644,11 @@ mod tests {
 
     #[test]
     fn from_env_error_names_both_vars() {
-        // Only checks the message when the key is absent in this environment.
-        if std::env::var("VENICE_API_KEY").is_err() {
+        // Only checks the message when no credential is set in this environment.
+        if crate::env::CREDENTIAL_VARS
+            .iter()
+            .all(|v| std::env::var(v).is_err())
+        {
             let e = Client::from_env().unwrap_err().to_string();
             assert!(
                 e.contains("VENICE_API_KEY") && e.contains("VENICE_BASE_URL"),

@@ -56,6 +56,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A wallet key, signature or payment problem (feature `wallet`).
+    #[cfg(feature = "wallet")]
+    #[error("wallet error: {0}")]
+    Wallet(#[from] crate::wallet::WalletError),
     /// The client is misconfigured (missing key, bad base URL, TLS setup...).
     #[error("configuration error: {0}")]
     Config(String),

@@ -20,19 +20,24 @@
 //! ```
 //!
 //! Features: TLS via rustls with the ring provider, gzip and brotli response
-//! decoding (always on).
+//! decoding (always on); `wallet`: x402 wallet auth (Sign-In-With-X for EVM and
+//! Solana keys, EIP-3009 top-ups, auto top-up) in the `wallet` module.
 
 mod auth;
 mod client;
 mod decode;
+mod env;
 mod error;
 mod generate;
 mod image;
 mod meta;
 mod models;
 mod ops;
+mod payment;
 mod retry;
 mod sizing;
+#[cfg(feature = "wallet")]
+pub mod wallet;
 
 pub use venice_openapi as raw;
 
@@ -57,6 +62,14 @@ pub use ops::{
     OpenAiImageRequestBuilder, OpenAiSize, RemoveBackgroundRequest, ResponseFormat, UpscaleRequest,
     UpscaleRequestBuilder,
 };
+pub use payment::{
+    BASE_NETWORK, PaymentExtra, PaymentOption, PaymentRequiredKind, PaymentRequirements,
+};
 pub use retry::RetryPolicy;
 pub use sizing::{AspectRatio, Quality, Resolution, Size};
 pub use venice_openapi::RequestAuth;
+#[cfg(feature = "wallet")]
+pub use wallet::{
+    AutoTopUp, EvmSigner, SiwxConfig, SolanaSigner, TopUpReceipt, Wallet, WalletAuth,
+    WalletBalance, WalletError, WalletTransaction, WalletTransactions,
+};

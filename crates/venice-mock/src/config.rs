@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::CatalogModel;
 use crate::faults::FaultPlan;
+use crate::x402::{PaymentPolicy, SiwxPolicy};
 
 /// The Bearer API key accepted by [`MockConfig::default`].
 pub const DEFAULT_API_KEY: &str = "venice-mock-key";
@@ -27,9 +28,9 @@ pub struct WalletIdentity {
 
 /// Verifies a `SIGN-IN-WITH-X` (or legacy `X-Sign-In-With-X`) header value.
 ///
-/// The mock ships no cryptography: plug a verifier in to accept wallet
-/// authentication (for example one that decodes the base64 JSON and trusts the
-/// `address` field, or one that really checks the EIP-191 signature).
+/// The default is [`crate::x402::DefaultSiwxVerifier`] (real signature checks under
+/// [`MockConfig::siwx_policy`]); plug another in, e.g. one that trusts the `address`
+/// field, to test without signing.
 pub trait SiwxVerifier: Send + Sync {
     /// Verifies the raw header value and returns the wallet it proves, or a reason.
     fn verify(&self, header_value: &str) -> Result<WalletIdentity, String>;
@@ -88,10 +89,17 @@ pub struct MockConfig {
     pub extra_models: Vec<CatalogModel>,
     /// Largest accepted request body in bytes (413 above).
     pub max_body_bytes: usize,
-    /// Verifier of `SIGN-IN-WITH-X` headers; without one such requests get 401.
+    /// What the built-in Sign-In-With-X verifier accepts (domains, lifetime, chains).
+    pub siwx_policy: SiwxPolicy,
+    /// What the built-in payment verifier accepts (payee, asset, minimum).
+    pub payment_policy: PaymentPolicy,
+    /// Verifier of `SIGN-IN-WITH-X` headers; `None` uses
+    /// [`crate::x402::DefaultSiwxVerifier`] with [`siwx_policy`](Self::siwx_policy).
     #[serde(skip)]
     pub siwx_verifier: Option<Arc<dyn SiwxVerifier>>,
-    /// Verifier of x402 payments for `/x402/top-up`; without one payments get 400.
+    /// Verifier of x402 payments for `/x402/top-up`; `None` uses
+    /// [`crate::x402::DefaultPaymentVerifier`] with
+    /// [`payment_policy`](Self::payment_policy).
     #[serde(skip)]
     pub payment_verifier: Option<Arc<dyn PaymentVerifier>>,
 }
@@ -106,6 +114,8 @@ impl Default for MockConfig {
             faults: FaultPlan::default(),
             extra_models: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            siwx_policy: SiwxPolicy::default(),
+            payment_policy: PaymentPolicy::default(),
             siwx_verifier: None,
             payment_verifier: None,
         }
@@ -122,6 +132,8 @@ impl fmt::Debug for MockConfig {
             .field("faults", &self.faults)
             .field("extra_models", &self.extra_models.len())
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("siwx_policy", &self.siwx_policy)
+            .field("payment_policy", &self.payment_policy)
             .field("siwx_verifier", &self.siwx_verifier.is_some())
             .field("payment_verifier", &self.payment_verifier.is_some())
             .finish()

@@ -847,9 +847,15 @@ pub(crate) fn top_up(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         ));
     };
     let verified = verifier.verify(payment).map_err(|reason| {
+        // The provider's x402 error shape (`error` = code), plus `code` like other errors.
         ApiError::with_body(
             StatusCode::BAD_REQUEST,
-            &json!({ "error": "Invalid payment", "code": "INVALID_PAYMENT", "message": reason }),
+            &json!({
+                "error": "X402_INVALID_PAYMENT",
+                "code": "X402_INVALID_PAYMENT",
+                "message": format!("Invalid payment: {reason}"),
+                "details": { "reason": reason },
+            }),
         )
     })?;
     let new_balance = ctx.state.credit(&verified.wallet, verified.amount_usd);

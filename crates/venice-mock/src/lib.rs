@@ -19,8 +19,13 @@
 //!   provider's validation shape; wrong `Content-Type` → 415, malformed JSON → 400,
 //!   oversized body → 413, unknown path → JSON 404, wrong method → JSON 405.
 //! * Auth: `Authorization: Bearer <key>` ([`DEFAULT_API_KEY`] by default) or
-//!   `SIGN-IN-WITH-X` through a pluggable [`SiwxVerifier`]. `/models` needs none,
-//!   `/image/styles` accepts none.
+//!   `SIGN-IN-WITH-X` through a pluggable [`SiwxVerifier`], by default the real
+//!   [`DefaultSiwxVerifier`] (EIP-4361 / SIWS messages, EIP-191 recovery or Ed25519,
+//!   domain/chain/lifetime policy in [`SiwxPolicy`], nonces burned). `/models` needs
+//!   none, `/image/styles` accepts none.
+//! * x402: wallet credit debited by the model price (`X-Balance-Remaining`), 402 with
+//!   `accepts`/`PAYMENT-REQUIRED`, and top-ups verified by [`DefaultPaymentVerifier`]
+//!   (EIP-712 `TransferWithAuthorization` recovery, payee, asset, amount, window).
 //! * Images are real and deterministic for (model, prompt, seed, variant) at the exact
 //!   size in the requested format (webp default). EXIF (`ImageDescription` = prompt) is
 //!   embedded with `embed_exif_metadata`.
@@ -55,6 +60,7 @@ mod routes;
 mod server;
 pub mod spec;
 mod state;
+pub mod x402;
 
 pub use auth::Principal;
 pub use catalog::{Catalog, CatalogModel, Constraints, Deprecation, ModelKind, Price, Pricing};
@@ -67,3 +73,4 @@ pub use faults::{Fault, FaultMix, FaultPlan};
 pub use handlers::{BACKGROUND_REMOVE_USD, STYLES};
 pub use log::{REDACTED, REDACTED_HEADERS, RecordedRequest};
 pub use server::MockServer;
+pub use x402::{DefaultPaymentVerifier, DefaultSiwxVerifier, PaymentPolicy, SiwxPolicy};

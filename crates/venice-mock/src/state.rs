@@ -103,7 +103,18 @@ pub(crate) fn b64_json(value: &Value) -> String {
 }
 
 impl AppState {
-    pub fn new(config: MockConfig) -> Self {
+    pub fn new(mut config: MockConfig) -> Self {
+        // Real verification unless the caller plugged in its own verifiers.
+        if config.siwx_verifier.is_none() {
+            config.siwx_verifier = Some(std::sync::Arc::new(
+                crate::x402::DefaultSiwxVerifier::new(config.siwx_policy.clone()),
+            ));
+        }
+        if config.payment_verifier.is_none() {
+            config.payment_verifier = Some(std::sync::Arc::new(
+                crate::x402::DefaultPaymentVerifier::new(config.payment_policy.clone()),
+            ));
+        }
         let catalog = Catalog::builtin().with_models(config.extra_models.clone());
         let wallets = config
             .wallet_balances
@@ -251,7 +262,9 @@ impl AppState {
                     "version": "1",
                     "nonce": format!("{:016x}", self.next_id().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
                     "issuedAt": now_rfc3339(),
-                    "expirationTime": now_rfc3339(),
+                    "expirationTime": humantime::format_rfc3339_millis(
+                        SystemTime::now() + std::time::Duration::from_secs(300)
+                    ).to_string(),
                     "statement": "Sign in to Venice AI",
                 },
                 "supportedChains": [

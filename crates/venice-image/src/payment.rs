@@ -1,0 +1,263 @@
+//! Typed x402 payment requirements of a 402: [`PaymentRequirements`],
+//! [`PaymentOption`] and the shape of a [`PaymentRequired`] error.
+//!
+//! Available without the `wallet` feature: reading a 402 needs no cryptography.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{ErrorCode, PaymentRequired};
+
+/// The x402 network id of Base mainnet.
+pub const BASE_NETWORK: &str = "eip155:8453";
+
+/// x402 payment requirements: what the server accepts as payment (x402 v2
+/// `PaymentRequired`, from the body of a 402 or its `PAYMENT-REQUIRED` header).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PaymentRequirements {
+    /// x402 protocol version (2).
+    #[serde(default)]
+    pub x402_version: u32,
+    /// Accepted payments.
+    #[serde(default)]
+    pub accepts: Vec<PaymentOption>,
+    /// The resource being paid for, as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<Value>,
+    /// Server's description of why payment is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One accepted payment (an x402 `accepts` entry).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PaymentOption {
+    /// Payment scheme, e.g. `exact`.
+    #[serde(default)]
+    pub scheme: String,
+    /// CAIP-2 network, e.g. `eip155:8453` (Base).
+    #[serde(default)]
+    pub network: String,
+    /// Token contract (USDC on Base for EVM).
+    #[serde(default)]
+    pub asset: String,
+    /// Amount in the token's smallest unit (USDC: 6 decimals), as a decimal string.
+    #[serde(default)]
+    pub amount: String,
+    /// Receiver of the payment.
+    #[serde(default)]
+    pub pay_to: String,
+    /// How long a signed payment stays valid, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_timeout_seconds: Option<u64>,
+    /// Scheme-specific data; for EVM `exact`, the token's EIP-712 domain name and version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<PaymentExtra>,
+}
+
+/// The EIP-712 domain name and version of the payment token.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PaymentExtra {
+    /// Token name, e.g. `USD Coin`.
+    #[serde(default)]
+    pub name: String,
+    /// Token EIP-712 version, e.g. `2`.
+    #[serde(default)]
+    pub version: String,
+}
+
+impl PaymentOption {
+    /// The amount in the token's smallest unit, when it is a valid integer.
+    pub fn amount_units(&self) -> Option<u128> {
+        self.amount.trim().parse().ok()
+    }
+
+    /// The amount in USD, assuming a 6-decimal USD stablecoin (USDC).
+    pub fn amount_usd(&self) -> Option<f64> {
+        self.amount_units().map(|u| u as f64 / 1e6)
+    }
+
+    /// The EVM chain id of an `eip155:<id>` network (`base` is read as 8453).
+    pub fn evm_chain_id(&self) -> Option<u64> {
+        match self.network.as_str() {
+            "base" => Some(8453),
+            n => n.strip_prefix("eip155:")?.parse().ok(),
+        }
+    }
+
+    /// Whether this is an `exact` payment on Base, the option this client can sign.
+    pub fn is_base_exact(&self) -> bool {
+        self.scheme == "exact" && self.evm_chain_id() == Some(8453)
+    }
+}
+
+impl PaymentRequirements {
+    /// Parse requirements from JSON (body or decoded header); `None` when the value
+    /// has no `accepts` list.
+    pub fn from_json(value: &Value) -> Option<Self> {
+        value.get("accepts")?.as_array()?;
+        serde_json::from_value(value.clone()).ok()
+    }
+
+    /// The first `exact` option on Base.
+    pub fn base_option(&self) -> Option<&PaymentOption> {
+        self.accepts.iter().find(|o| o.is_base_exact())
+    }
+}
+
+/// Which kind of 402 this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PaymentRequiredKind {
+    /// An API-key account is out of credit or over a spend limit
+    /// (`INSUFFICIENT_BALANCE`, `API_KEY_*_SPEND_LIMIT_EXCEEDED`): top up on the website.
+    AccountBalance,
+    /// A wallet (SIWX) has too little x402 credit (`PAYMENT_REQUIRED`): top up with
+    /// `Client::top_up`.
+    WalletCredit,
+    /// x402 discovery (no wallet, e.g. `POST /x402/top-up` without payment): the
+    /// accepted payments.
+    Discovery,
+}
+
+impl PaymentRequired {
+    /// The accepted payments, from the `PAYMENT-REQUIRED` header when it decodes, else
+    /// from the body.
+    pub fn requirements(&self) -> Option<PaymentRequirements> {
+        if let Some(r) = self
+            .payment_required_header
+            .as_ref()
+            .and_then(PaymentRequirements::from_json)
+            .filter(|r| !r.accepts.is_empty())
+        {
+            return Some(r);
+        }
+        if self.accepts.is_empty() {
+            return None;
+        }
+        let accepts = self
+            .accepts
+            .iter()
+            .filter_map(|a| serde_json::from_value(a.clone()).ok())
+            .collect();
+        Some(PaymentRequirements {
+            x402_version: self
+                .x402_version
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(2),
+            accepts,
+            resource: None,
+            error: None,
+        })
+    }
+
+    /// Which of the 402 shapes this is.
+    pub fn kind(&self) -> PaymentRequiredKind {
+        let code = self.api.code.as_str();
+        if self.api.code == ErrorCode::InsufficientBalance
+            || (code.starts_with("API_KEY_") && code.ends_with("_LIMIT_EXCEEDED"))
+        {
+            PaymentRequiredKind::AccountBalance
+        } else if self.reason.is_some()
+            || self.top_up_instructions.is_some()
+            || self.siwx_challenge.is_some()
+            || self.current_balance_usd.is_some()
+        {
+            PaymentRequiredKind::WalletCredit
+        } else {
+            PaymentRequiredKind::Discovery
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+    use serde_json::json;
+
+    fn base_entry() -> Value {
+        json!({
+            "scheme": "exact", "network": "eip155:8453",
+            "asset": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "amount": "5000000",
+            "payTo": "0x2670B922ef37C7Df47158725C0CC407b5382293F", "maxTimeoutSeconds": 300,
+            "extra": {"name": "USD Coin", "version": "2"}
+        })
+    }
+
+    fn parse(status: u16, headers: &[(&str, &str)], body: &Value) -> PaymentRequired {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        match crate::decode::error_from_parts(status, &h, body.to_string().as_bytes()) {
+            Error::PaymentRequired(p) => *p,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn discovery_from_header_and_body() {
+        let req = json!({"x402Version": 2, "accepts": [base_entry()], "resource": {"url": "/x"}});
+        let b64 = base64_simd::STANDARD.encode_to_string(req.to_string());
+        let p = parse(402, &[("payment-required", &b64)], &req);
+        assert_eq!(p.kind(), PaymentRequiredKind::Discovery);
+        let r = p.requirements().unwrap();
+        assert_eq!(r.x402_version, 2);
+        assert!(r.resource.is_some(), "header wins and keeps the resource");
+        let o = r.base_option().unwrap();
+        assert_eq!(o.amount_units(), Some(5_000_000));
+        assert_eq!(o.amount_usd(), Some(5.0));
+        assert_eq!(o.max_timeout_seconds, Some(300));
+        assert_eq!(o.extra.as_ref().unwrap().name, "USD Coin");
+        // Body only (header missing): still typed.
+        let p = parse(402, &[], &req);
+        assert_eq!(p.requirements().unwrap().accepts.len(), 1);
+    }
+
+    #[test]
+    fn kinds() {
+        let p = parse(
+            402,
+            &[],
+            &json!({"error": "Insufficient", "code": "INSUFFICIENT_BALANCE"}),
+        );
+        assert_eq!(p.kind(), PaymentRequiredKind::AccountBalance);
+        assert!(p.requirements().is_none());
+        let p = parse(
+            402,
+            &[],
+            &json!({"error": "x", "code": "API_KEY_DAILY_SPEND_LIMIT_EXCEEDED"}),
+        );
+        assert_eq!(p.kind(), PaymentRequiredKind::AccountBalance);
+        let p = parse(
+            402,
+            &[],
+            &json!({"code": "PAYMENT_REQUIRED", "reason": "insufficient_balance",
+                    "siwxChallenge": {}, "topUpInstructions": {}}),
+        );
+        assert_eq!(p.kind(), PaymentRequiredKind::WalletCredit);
+    }
+
+    #[test]
+    fn networks() {
+        let mut o: PaymentOption = serde_json::from_value(base_entry()).unwrap();
+        assert!(o.is_base_exact());
+        o.network = "base".into();
+        assert!(o.is_base_exact());
+        o.network = "solana".into();
+        assert!(!o.is_base_exact());
+        o.amount = "abc".into();
+        assert_eq!(o.amount_units(), None);
+    }
+}

@@ -1,0 +1,304 @@
+//! x402 wallet auth (feature `wallet`): Sign-In-With-X headers signed per request by
+//! an EVM or Solana key, and EIP-3009 top-up payments.
+//!
+//! ```no_run
+//! use venice_image::{Auth, Client};
+//!
+//! # async fn run() -> venice_image::Result<()> {
+//! let client = Client::builder()
+//!     .auth(Auth::evm_wallet("0x…64 hex digits…")?)
+//!     .build()?;
+//! println!("credit: ${:.2}", client.wallet_balance().await?.balance_usd);
+//! let receipt = client.top_up(5.0).await?; // signs a USDC authorization on Base
+//! println!("new balance: ${:.2}", receipt.new_balance_usd);
+//! # Ok(()) }
+//! ```
+//!
+//! Each request gets a fresh header with a new nonce (the server burns nonces), so a
+//! retried request is signed again. Keys are zeroized on drop and never printed.
+
+mod evm;
+mod siwx;
+mod solana;
+mod x402;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use reqwest::header::{HeaderName, HeaderValue};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use venice_openapi::RequestAuth;
+
+use crate::auth::Auth;
+use crate::error::Result;
+
+pub use evm::EvmSigner;
+pub use siwx::{SOLANA_MAINNET, SiwxConfig, SiwxMessage, signed_header};
+pub use solana::SolanaSigner;
+pub use x402::{
+    SignedAuthorization, TransferWithAuthorization, payment_payload, sign_authorization,
+};
+
+/// The canonical header name of Sign-In-With-X.
+pub const SIWX_HEADER: &str = "sign-in-with-x";
+/// The canonical header name of an x402 payment.
+pub const PAYMENT_SIGNATURE_HEADER: &str = "payment-signature";
+
+/// Wallet failures. Texts never contain key material.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WalletError {
+    /// The key could not be read.
+    #[error("invalid wallet key: {0}")]
+    InvalidKey(&'static str),
+    /// The SIWX configuration breaks the message grammar.
+    #[error("invalid SIWX configuration: {0}")]
+    InvalidConfig(&'static str),
+    /// Signing failed (no randomness, clock before 1970, ...).
+    #[error("signing failed: {0}")]
+    Signing(String),
+    /// The payment cannot be built (no usable option, bad amount, ...).
+    #[error("cannot pay: {0}")]
+    Payment(String),
+    /// The credentials cannot do this (e.g. top up with a static header).
+    #[error("{0}")]
+    Unsupported(&'static str),
+}
+
+/// A wallet: an EVM or Solana signer. Cheap to clone; `Debug` shows the address only.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Wallet {
+    /// An EVM (Base) wallet.
+    Evm(Arc<EvmSigner>),
+    /// A Solana wallet.
+    Solana(Arc<SolanaSigner>),
+}
+
+impl fmt::Debug for Wallet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Wallet::Evm(s) => write!(f, "Wallet::Evm({})", s.address()),
+            Wallet::Solana(s) => write!(f, "Wallet::Solana({})", s.address()),
+        }
+    }
+}
+
+impl Wallet {
+    /// An EVM wallet from a hex private key.
+    pub fn evm(private_key: &str) -> Result<Self, WalletError> {
+        Ok(Wallet::Evm(Arc::new(EvmSigner::from_hex(private_key)?)))
+    }
+
+    /// A Solana wallet from a keypair string (see [`SolanaSigner::parse`]).
+    pub fn solana(keypair: &str) -> Result<Self, WalletError> {
+        Ok(Wallet::Solana(Arc::new(SolanaSigner::parse(keypair)?)))
+    }
+
+    /// The address (EIP-55 or base58).
+    pub fn address(&self) -> &str {
+        match self {
+            Wallet::Evm(s) => s.address(),
+            Wallet::Solana(s) => s.address(),
+        }
+    }
+}
+
+/// Signs a fresh `SIGN-IN-WITH-X` header for every request attempt.
+#[derive(Clone, Debug)]
+pub struct WalletAuth {
+    wallet: Wallet,
+    config: SiwxConfig,
+}
+
+impl WalletAuth {
+    /// Authenticate as `wallet`; fails when `config` breaks the message grammar.
+    pub fn new(wallet: Wallet, config: SiwxConfig) -> Result<Self, WalletError> {
+        config.validate()?;
+        Ok(Self { wallet, config })
+    }
+
+    /// The wallet.
+    pub fn wallet(&self) -> &Wallet {
+        &self.wallet
+    }
+
+    /// The sign-in configuration.
+    pub fn config(&self) -> &SiwxConfig {
+        &self.config
+    }
+
+    /// A new header value: current time, new random nonce.
+    pub fn header(&self) -> Result<String, WalletError> {
+        signed_header(
+            &self.wallet,
+            &self.config,
+            SystemTime::now(),
+            &siwx::random_nonce()?,
+        )
+    }
+}
+
+fn insert_sensitive(request: &mut reqwest::Request, value: &str) -> Result<(), String> {
+    let mut v = HeaderValue::from_str(value)
+        .map_err(|_| "the SIGN-IN-WITH-X value is not a valid header value".to_owned())?;
+    v.set_sensitive(true);
+    request
+        .headers_mut()
+        .insert(HeaderName::from_static(SIWX_HEADER), v);
+    Ok(())
+}
+
+impl RequestAuth for WalletAuth {
+    fn authorize(&self, request: &mut reqwest::Request, _operation_id: &str) -> Result<(), String> {
+        let header = self.header().map_err(|e| e.to_string())?;
+        insert_sensitive(request, &header)
+    }
+}
+
+/// A `SIGN-IN-WITH-X` value signed elsewhere, sent as is.
+pub(crate) struct StaticSiwx(pub(crate) SecretString);
+
+impl RequestAuth for StaticSiwx {
+    fn authorize(&self, request: &mut reqwest::Request, _operation_id: &str) -> Result<(), String> {
+        insert_sensitive(request, self.0.expose_secret().trim())
+    }
+}
+
+impl Auth {
+    /// Sign in with an EVM wallet (hex private key, `0x` optional) on Base, with the
+    /// default [`SiwxConfig`]. Feature `wallet`.
+    pub fn evm_wallet(private_key: &str) -> Result<Auth> {
+        Ok(Auth::Wallet(WalletAuth::new(
+            Wallet::evm(private_key)?,
+            SiwxConfig::default(),
+        )?))
+    }
+
+    /// Sign in with a Solana wallet (base58 keypair or secret, or a `solana-keygen`
+    /// JSON array). Feature `wallet`.
+    pub fn solana_wallet(keypair: &str) -> Result<Auth> {
+        Ok(Auth::Wallet(WalletAuth::new(
+            Wallet::solana(keypair)?,
+            SiwxConfig::default(),
+        )?))
+    }
+
+    /// Sign in with `wallet` and a custom sign-in configuration. Feature `wallet`.
+    pub fn wallet(wallet: Wallet, config: SiwxConfig) -> Result<Auth> {
+        Ok(Auth::Wallet(WalletAuth::new(wallet, config)?))
+    }
+
+    /// Send a `SIGN-IN-WITH-X` value signed elsewhere, unchanged, on every request.
+    ///
+    /// The server burns each nonce on first use, so such a value authenticates one
+    /// request; use [`Auth::custom`] with your own [`RequestAuth`] to sign per request.
+    /// Top-up needs a private key and is not possible with it. Feature `wallet`.
+    pub fn siwx_header(value: impl Into<String>) -> Auth {
+        Auth::SiwxHeader(SecretString::from(value.into()))
+    }
+
+    /// The wallet address of wallet credentials (from the header for
+    /// [`Auth::siwx_header`]).
+    pub fn wallet_address(&self) -> Option<String> {
+        match self {
+            Auth::Wallet(w) => Some(w.wallet().address().to_owned()),
+            Auth::SiwxHeader(h) => siwx::header_address(h.expose_secret()),
+            _ => None,
+        }
+    }
+}
+
+/// A wallet's x402 credit (`GET /x402/balance/{wallet}`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct WalletBalance {
+    /// The wallet, as the server normalizes it.
+    pub wallet_address: String,
+    /// Credit in USD.
+    pub balance_usd: f64,
+    /// Whether paid endpoints can be used now.
+    #[serde(default)]
+    pub can_consume: bool,
+    /// Minimum top-up in USD.
+    #[serde(default)]
+    pub minimum_top_up_usd: Option<f64>,
+    /// Suggested top-up in USD.
+    #[serde(default)]
+    pub suggested_top_up_usd: Option<f64>,
+    /// DIEM balance of a linked Venice user, in USD.
+    #[serde(default)]
+    pub diem_balance_usd: Option<f64>,
+}
+
+/// A page of a wallet's ledger (`GET /x402/transactions/{wallet}`).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct WalletTransactions {
+    /// The wallet, as the server normalizes it.
+    pub wallet_address: String,
+    /// Current credit in USD.
+    pub current_balance_usd: f64,
+    /// Entries, newest first.
+    pub transactions: Vec<WalletTransaction>,
+    /// Page size.
+    pub limit: u64,
+    /// Entries skipped.
+    pub offset: u64,
+    /// More entries follow.
+    pub has_more: bool,
+}
+
+/// One ledger entry.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct WalletTransaction {
+    /// Entry id.
+    pub id: String,
+    /// Signed amount in USD (top-ups positive, charges negative).
+    #[serde(rename = "amount")]
+    pub amount_usd: f64,
+    /// Balance after this entry, in USD.
+    #[serde(rename = "balanceAfter")]
+    pub balance_after_usd: f64,
+    /// `TOP_UP`, `CHARGE` or `REFUND`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When (RFC 3339).
+    pub created_at: String,
+    /// Request that caused a charge.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// Model that caused a charge.
+    #[serde(default)]
+    pub model_id: Option<String>,
+}
+
+/// What a top-up credited (`POST /x402/top-up`).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct TopUpReceipt {
+    /// The credited wallet.
+    pub wallet_address: String,
+    /// USD credited.
+    pub amount_credited_usd: f64,
+    /// Balance after the top-up, in USD.
+    pub new_balance_usd: f64,
+    /// Payment id.
+    pub payment_id: String,
+    /// The decoded `PAYMENT-RESPONSE` header (settlement: network, payer, transaction).
+    pub settlement: Option<serde_json::Value>,
+}
+
+/// Automatic top-up when a wallet call gets a 402 (off unless set on the builder).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AutoTopUp {
+    /// USD per top-up (raised to the server's minimum when below it).
+    pub amount_usd: f64,
+    /// Most USD this client may top up automatically over its lifetime.
+    pub max_total_usd: f64,
+}

@@ -50,6 +50,7 @@ struct Inner {
     auth: Auth,
     retry: RetryPolicy,
     model_validation: bool,
+    max_response_bytes: u64,
     models: Mutex<Option<Arc<Vec<ImageModel>>>>,
 }
 
@@ -76,6 +77,7 @@ pub struct ClientBuilder {
     user_agent: String,
     http_client: Option<reqwest::Client>,
     model_validation: bool,
+    max_response_bytes: u64,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -100,6 +102,7 @@ impl Default for ClientBuilder {
             user_agent: concat!("venice-image-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
             http_client: None,
             model_validation: true,
+            max_response_bytes: decode::DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -154,6 +157,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Largest response body accepted, counted after decompression (default
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`](crate::DEFAULT_MAX_RESPONSE_BYTES), 1 GiB).
+    /// Larger bodies, or a larger `Content-Length`, fail with
+    /// [`Error::ResponseTooLarge`] before memory runs out.
+    pub fn max_response_bytes(mut self, max: u64) -> Self {
+        self.max_response_bytes = max;
+        self
+    }
+
     /// Build the client.
     pub fn build(self) -> Result<Client> {
         let base_url = self.base_url.trim().trim_end_matches('/').to_owned();
@@ -190,6 +202,7 @@ impl ClientBuilder {
                 auth: self.auth,
                 retry: self.retry,
                 model_validation: self.model_validation,
+                max_response_bytes: self.max_response_bytes,
                 models: Mutex::new(None),
             }),
         })
@@ -387,9 +400,10 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_owned();
-            let body = decode::read_body(response, None).await?;
+            let max = self.inner.max_response_bytes;
             let (id, timing, images) = if let Some(fmt) = Format::from_mime(&content_type) {
                 // The server answered with a raw image although JSON was asked for.
+                let body = decode::read_body_max(response, max).await?;
                 let id = meta.request_id.clone().unwrap_or_default();
                 (
                     id.clone(),
@@ -397,8 +411,7 @@ impl Client {
                     vec![GeneratedImage::new(body.into(), fmt, 0, &id)],
                 )
             } else {
-                let d = decode::decode_generation(&body)?;
-                drop(body);
+                let d = decode::decode_generation_response(response, max).await?;
                 let images = d
                     .images
                     .into_iter()
@@ -487,7 +500,8 @@ impl Client {
                 body: None,
                 accept: "application/json",
             };
-            let body = decode::read_body(self.execute(&op).await?, None).await?;
+            let response = self.execute(&op).await?;
+            let body = decode::read_body_max(response, self.inner.max_response_bytes).await?;
             #[derive(serde::Deserialize)]
             struct Styles {
                 #[serde(default)]
@@ -535,7 +549,8 @@ impl Client {
                 body: None,
                 accept: "application/json",
             };
-            let body = decode::read_body(self.execute(&op).await?, None).await?;
+            let response = self.execute(&op).await?;
+            let body = decode::read_body_max(response, self.inner.max_response_bytes).await?;
             models::parse_catalogue(&body)
         }
         .instrument(span)

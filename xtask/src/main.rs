@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+mod bench;
+
 use xtask::{codegen, generated_path, spec, spec_path, workspace_root};
 
 #[derive(Parser)]
@@ -19,6 +21,16 @@ enum Command {
     Generate,
     /// Fail when the spec is broken or the committed generated code is stale.
     Check,
+    /// Run the side-by-side benchmarks (release builds, loopback mock) and write
+    /// BENCHMARKS.md.
+    Bench {
+        /// Fewer rounds and calls (about half the time).
+        #[arg(long)]
+        quick: bool,
+        /// Skip the Python `openai` SDK client.
+        #[arg(long)]
+        no_python: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -26,6 +38,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate => generate(),
         Command::Check => check(),
+        Command::Bench { quick, no_python } => bench::bench(&workspace_root(), quick, no_python),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -88,6 +88,13 @@ pub struct MockConfig {
     pub extra_models: Vec<CatalogModel>,
     /// Largest accepted request body in bytes (413 above).
     pub max_body_bytes: usize,
+    /// Benchmark payload mode: when set, every PNG from `/image/generate` (JSON and
+    /// binary) and `/images/generations` is one pre-generated random-noise PNG of about
+    /// this many bytes (stored uncompressed, whatever the requested size), and JSON image
+    /// responses are built once per shape, then served from memory without HTTP
+    /// compression (id and timing repeat). Other formats are served as usual. See
+    /// [`crate::bench`].
+    pub bench_image_bytes: Option<u64>,
     /// Verifier of `SIGN-IN-WITH-X` headers; without one such requests get 401.
     #[serde(skip)]
     pub siwx_verifier: Option<Arc<dyn SiwxVerifier>>,
@@ -106,6 +113,7 @@ impl Default for MockConfig {
             faults: FaultPlan::default(),
             extra_models: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            bench_image_bytes: None,
             siwx_verifier: None,
             payment_verifier: None,
         }
@@ -122,6 +130,7 @@ impl fmt::Debug for MockConfig {
             .field("faults", &self.faults)
             .field("extra_models", &self.extra_models.len())
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("bench_image_bytes", &self.bench_image_bytes)
             .field("siwx_verifier", &self.siwx_verifier.is_some())
             .field("payment_verifier", &self.payment_verifier.is_some())
             .finish()

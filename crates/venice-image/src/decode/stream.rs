@@ -497,7 +497,7 @@ impl GenerationDecoder {
             let grown = (self.out.len() * 2).max(self.pos + need).max(MIN_GROWTH);
             self.out.resize(grown, 0);
         }
-        let engine = if last && src.len() % 4 != 0 {
+        let engine = if last && !src.len().is_multiple_of(4) {
             &STANDARD_NO_PAD
         } else {
             &STANDARD

@@ -4,6 +4,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+
+mod bench;
+
 use xtask::{codegen, deviations_path, generated_path, spec, spec_diff, spec_path, workspace_root};
 
 #[derive(Parser)]
@@ -29,6 +32,16 @@ enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// Run the side-by-side benchmarks (release builds, loopback mock) and write
+    /// BENCHMARKS.md.
+    Bench {
+        /// Fewer rounds and calls (about half the time).
+        #[arg(long)]
+        quick: bool,
+        /// Skip the Python `openai` SDK client.
+        #[arg(long)]
+        no_python: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -37,6 +50,7 @@ fn main() -> ExitCode {
         Command::Generate => generate(),
         Command::Check => check(),
         Command::SpecDiff { upstream, verbose } => spec_diff_cmd(&upstream, verbose),
+        Command::Bench { quick, no_python } => bench::bench(&workspace_root(), quick, no_python),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

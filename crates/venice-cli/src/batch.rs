@@ -240,24 +240,28 @@ fn read_jobs(path: &Path) -> Result<Vec<Job>, CliError> {
 
 /// Keeps the batch within the server's advertised rate limit.
 ///
-/// The server's `x-ratelimit-remaining-requests` counts what it had seen when it answered;
-/// requests this process has in flight may not be counted yet, so they are subtracted.
+/// The server's `x-ratelimit-remaining-requests` counts the requests it had seen when it
+/// answered, which include every request this process started before that one; only
+/// the requests started after it can be missing, so those are subtracted (counting the
+/// requests still in flight instead over-estimates the budget when responses arrive out
+/// of order).
 #[derive(Debug, Default)]
 struct Pacer {
     remaining: Option<u64>,
     reset_at: Option<SystemTime>,
-    in_flight: u64,
+    /// Requests started so far; a request's sequence number is the count before it.
+    started: u64,
 }
 
 impl Pacer {
-    /// A request finished; learn from its headers when it has them.
-    fn complete(&mut self, meta: Option<&ResponseMeta>) {
-        self.in_flight = self.in_flight.saturating_sub(1);
+    /// Request `seq` finished; learn from its headers when it has them.
+    fn complete(&mut self, seq: u64, meta: Option<&ResponseMeta>) {
         let Some(rl) = meta.and_then(|m| m.rate_limit.as_ref()) else {
             return;
         };
         let Some(observed) = rl.remaining else { return };
-        let estimate = observed.saturating_sub(self.in_flight);
+        let started_later = self.started.saturating_sub(seq + 1);
+        let estimate = observed.saturating_sub(started_later);
         // Responses arrive out of order: within one window the lowest estimate is the
         // truth; a later reset time means a new window.
         let same_window = rl.reset_at.is_some() && rl.reset_at == self.reset_at;
@@ -269,8 +273,9 @@ impl Pacer {
         }
     }
 
-    /// How long to wait before starting one more request; books the request.
-    fn reserve(&mut self) -> Duration {
+    /// How long to wait before starting one more request, and that request's sequence
+    /// number; books the request.
+    fn reserve(&mut self) -> (Duration, u64) {
         let now = SystemTime::now();
         let wait = match (self.remaining, self.reset_at) {
             (Some(0), Some(reset)) => {
@@ -286,8 +291,9 @@ impl Pacer {
             }
             _ => Duration::ZERO,
         };
-        self.in_flight += 1;
-        wait
+        let seq = self.started;
+        self.started += 1;
+        (wait, seq)
     }
 }
 
@@ -416,7 +422,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
             .acquire_owned()
             .await
             .map_err(|e| CliError::Other(format!("scheduler closed: {e}")))?;
-        let wait = pacer.lock().await.reserve();
+        let (wait, seq) = pacer.lock().await.reserve();
         if !wait.is_zero() {
             bar.set_message(format!(
                 "pacing: waiting {:.1}s for the rate limit",
@@ -443,7 +449,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
             pacer
                 .lock()
                 .await
-                .complete(result.as_ref().ok().map(|g| &g.meta));
+                .complete(seq, result.as_ref().ok().map(|g| &g.meta));
             let outcome = match result {
                 Ok(generation) => {
                     match save_generation(

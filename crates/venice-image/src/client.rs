@@ -54,6 +54,7 @@ struct Inner {
     auth: Auth,
     retry: RetryPolicy,
     model_validation: bool,
+    max_response_bytes: u64,
     models: Mutex<Option<Arc<Vec<ImageModel>>>>,
     /// Last `X-Balance-Remaining` seen (USD).
     last_balance: std::sync::Mutex<Option<f64>>,
@@ -86,6 +87,7 @@ pub struct ClientBuilder {
     model_validation: bool,
     #[cfg(feature = "wallet")]
     auto_top_up: Option<crate::wallet::AutoTopUp>,
+    max_response_bytes: u64,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -112,6 +114,7 @@ impl Default for ClientBuilder {
             model_validation: true,
             #[cfg(feature = "wallet")]
             auto_top_up: None,
+            max_response_bytes: decode::DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -166,6 +169,15 @@ impl ClientBuilder {
         self
     }
 
+    /// Largest response body accepted, counted after decompression (default
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`](crate::DEFAULT_MAX_RESPONSE_BYTES), 1 GiB).
+    /// Larger bodies, or a larger `Content-Length`, fail with
+    /// [`Error::ResponseTooLarge`] before memory runs out.
+    pub fn max_response_bytes(mut self, max: u64) -> Self {
+        self.max_response_bytes = max;
+        self
+    }
+
     /// Build the client.
     pub fn build(self) -> Result<Client> {
         let base_url = self.base_url.trim().trim_end_matches('/').to_owned();
@@ -202,6 +214,7 @@ impl ClientBuilder {
                 auth: self.auth,
                 retry: self.retry,
                 model_validation: self.model_validation,
+                max_response_bytes: self.max_response_bytes,
                 models: Mutex::new(None),
                 last_balance: std::sync::Mutex::new(None),
                 #[cfg(feature = "wallet")]
@@ -362,7 +375,13 @@ impl Client {
             body: None,
             accept: "application/json",
         };
-        decode::read_body(self.execute(&op).await?, None).await
+        decode::read_body_max(self.execute(&op).await?, self.inner.max_response_bytes).await
+    }
+
+    /// The response-size cap this client enforces (see
+    /// [`ClientBuilder::max_response_bytes`]).
+    pub(crate) fn response_cap(&self) -> u64 {
+        self.inner.max_response_bytes
     }
 
     /// The last `X-Balance-Remaining` (USD) the server reported to this client: x402
@@ -434,9 +453,10 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_owned();
-            let body = decode::read_body(response, None).await?;
+            let max = self.inner.max_response_bytes;
             let (id, timing, images) = if let Some(fmt) = Format::from_mime(&content_type) {
                 // The server answered with a raw image although JSON was asked for.
+                let body = decode::read_body_max(response, max).await?;
                 let id = meta.request_id.clone().unwrap_or_default();
                 (
                     id.clone(),
@@ -444,8 +464,7 @@ impl Client {
                     vec![GeneratedImage::new(body.into(), fmt, 0, &id)],
                 )
             } else {
-                let d = decode::decode_generation(&body)?;
-                drop(body);
+                let d = decode::decode_generation_response(response, max).await?;
                 let images = d
                     .images
                     .into_iter()

@@ -264,7 +264,7 @@ impl Client {
         let settlement = crate::meta::header(response.headers(), "payment-response")
             .and_then(|v| B64.decode_to_vec(v).ok())
             .and_then(|b| serde_json::from_slice(&b).ok());
-        let body = decode::read_body(response, None).await?;
+        let body = decode::read_body_max(response, self.response_cap()).await?;
         let t: Envelope<WireTopUp> =
             serde_json::from_slice(&body).map_err(|e| Error::decode("top-up result", e))?;
         if let Ok(mut last) = self.inner.last_balance.lock() {

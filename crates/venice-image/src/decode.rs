@@ -1,7 +1,6 @@
 //! The one response decoder: status → [`Error`], headers → [`ResponseMeta`],
 //! body → images.
 
-use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -12,6 +11,10 @@ use serde_json::Value;
 use crate::error::{ApiError, Error, ErrorCode, PaymentRequired, Result};
 use crate::meta::{ResponseMeta, header};
 
+mod stream;
+
+pub use stream::GenerationDecoder;
+
 /// Most bytes of an error body kept in [`ApiError::body_excerpt`].
 pub(crate) const EXCERPT_LIMIT: usize = 512;
 /// Largest body pre-allocation taken from `Content-Length`.
@@ -19,21 +22,82 @@ const MAX_PREALLOC: u64 = 512 * 1024 * 1024;
 /// Largest error body read.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-/// Read a whole body into one buffer pre-sized from `Content-Length`.
+/// Default of [`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes):
+/// 1 GiB. Four 16 MP PNGs of pure noise are about 200 MB, 270 MB as base64 JSON;
+/// real responses are far smaller.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 1 << 30;
+
+fn too_large(limit: u64, declared: Option<u64>) -> Error {
+    Error::ResponseTooLarge { limit, declared }
+}
+
+/// The declared length when the body arrives as sent (reqwest hides it when it
+/// decompresses); a declared length above `max` is refused before reading.
+fn check_declared(response: &reqwest::Response, max: u64) -> Result<Option<u64>> {
+    let declared = response.content_length();
+    match declared {
+        Some(n) if n > max => Err(too_large(max, declared)),
+        _ => Ok(declared),
+    }
+}
+
+/// Read a body into one buffer pre-sized from `Content-Length`.
+///
+/// With `Some(limit)` at most `limit` bytes are kept and the rest is ignored (error
+/// bodies); with `None` the whole body is read and one larger than
+/// [`DEFAULT_MAX_RESPONSE_BYTES`] (after decompression) is an
+/// [`Error::ResponseTooLarge`].
 pub(crate) async fn read_body(
     mut response: reqwest::Response,
     limit: Option<usize>,
 ) -> Result<Vec<u8>> {
+    let Some(limit) = limit else {
+        return read_body_max(response, DEFAULT_MAX_RESPONSE_BYTES).await;
+    };
     let cap = response.content_length().unwrap_or(0).min(MAX_PREALLOC) as usize;
-    let cap = limit.map_or(cap, |l| cap.min(l));
-    let mut buf = Vec::with_capacity(cap);
+    let mut buf = Vec::with_capacity(cap.min(limit));
     while let Some(chunk) = response.chunk().await.map_err(Error::from_body_read)? {
-        buf.extend_from_slice(&chunk);
-        if limit.is_some_and(|l| buf.len() >= l) {
+        let room = limit - buf.len();
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if buf.len() >= limit {
             break;
         }
     }
     Ok(buf)
+}
+
+/// Read a whole body of at most `max` bytes, counted after decompression, so a
+/// decompression bomb or a lying `Content-Length` fails with
+/// [`Error::ResponseTooLarge`] instead of exhausting memory.
+pub(crate) async fn read_body_max(mut response: reqwest::Response, max: u64) -> Result<Vec<u8>> {
+    let declared = check_declared(&response, max)?;
+    let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(MAX_PREALLOC) as usize);
+    while let Some(chunk) = response.chunk().await.map_err(Error::from_body_read)? {
+        if (buf.len() + chunk.len()) as u64 > max {
+            return Err(too_large(max, declared));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}
+
+/// Decode a JSON generation response while it arrives: never holds the body, only
+/// the decoded images (see [`GenerationDecoder`]); at most `max` body bytes.
+pub(crate) async fn decode_generation_response(
+    mut response: reqwest::Response,
+    max: u64,
+) -> Result<DecodedGeneration> {
+    let declared = check_declared(&response, max)?;
+    let mut decoder = GenerationDecoder::new(declared);
+    let mut seen = 0u64;
+    while let Some(chunk) = response.chunk().await.map_err(Error::from_body_read)? {
+        seen += chunk.len() as u64;
+        if seen > max {
+            return Err(too_large(max, declared));
+        }
+        decoder.feed(&chunk)?;
+    }
+    decoder.finish()
 }
 
 /// Turn a non-success response into an error (reads at most 64 KiB of body).
@@ -107,15 +171,30 @@ fn decode_b64_json(s: &str) -> Option<Value> {
 }
 
 /// Turn status, headers and body of an error response into an [`Error`].
+/// `SCREAMING_SNAKE` identifiers such as `X402_INVALID_SIGN_IN`.
+fn looks_like_code(s: &str) -> bool {
+    s.len() >= 3
+        && s.contains('_')
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
 pub(crate) fn error_from_parts(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
     let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let meta = ResponseMeta::from_headers(status, headers);
+    // The provider's x402 errors carry the code in `error` (`{error: "X402_INVALID_SIGN_IN",
+    // message}`); standard errors carry prose in `error` and the code in `code`.
+    let error_field = str_field(&json, "error").filter(|e| !e.is_empty());
+    let error_is_code = error_field.as_deref().is_some_and(looks_like_code);
     let code = str_field(&json, "code")
         .filter(|c| !c.is_empty())
+        .or_else(|| error_field.clone().filter(|_| error_is_code))
         .map(|c| c.parse().unwrap_or(ErrorCode::Unknown(c)))
         .unwrap_or_else(|| ErrorCode::from_status(status));
-    let message = str_field(&json, "error")
+    let prose = |m: Option<String>| m.filter(|_| !error_is_code);
+    let message = prose(error_field.clone())
         .or_else(|| str_field(&json, "message"))
+        .or_else(|| error_field.clone())
         .or_else(|| {
             (!body.is_empty() && json.is_null())
                 .then(|| excerpt(body).trim().chars().take(200).collect())
@@ -192,49 +271,23 @@ pub struct Timing {
     pub total_ms: f64,
 }
 
-/// The JSON body, borrowing the base64 strings from the body buffer.
-#[derive(Deserialize)]
-struct WireGeneration<'a> {
-    #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    images: Vec<Cow<'a, str>>,
-    #[serde(default)]
-    timing: Option<Timing>,
-}
-
 /// Decoded JSON generation: id, timing, image bytes.
-pub(crate) struct DecodedGeneration {
+#[derive(Debug)]
+pub struct DecodedGeneration {
+    /// Generation id (empty when absent).
     pub id: String,
+    /// Timing, when sent.
     pub timing: Option<Timing>,
+    /// The decoded images, in order (slices of one shared buffer).
     pub images: Vec<Bytes>,
 }
 
-/// Decode a JSON generation body: one JSON scan, one SIMD base64 decode per image
-/// into an exactly sized buffer.
+/// Decode a whole JSON generation body: the same streaming decoder as the network
+/// path, fed in one piece.
 pub(crate) fn decode_generation(body: &[u8]) -> Result<DecodedGeneration> {
-    let wire: WireGeneration<'_> =
-        serde_json::from_slice(body).map_err(|e| Error::decode("generation JSON", e))?;
-    let mut images = Vec::with_capacity(wire.images.len());
-    for (i, b64) in wire.images.iter().enumerate() {
-        let data = strip_data_uri(b64);
-        let bytes = base64_simd::STANDARD
-            .decode_to_vec(data.as_bytes())
-            .map_err(|e| Error::decode(format!("base64 of image {i}"), e))?;
-        images.push(Bytes::from(bytes));
-    }
-    Ok(DecodedGeneration {
-        id: wire.id.map(Cow::into_owned).unwrap_or_default(),
-        timing: wire.timing,
-        images,
-    })
-}
-
-fn strip_data_uri(s: &str) -> &str {
-    match s.strip_prefix("data:") {
-        Some(rest) => rest.split_once(',').map_or(s, |(_, d)| d),
-        None => s,
-    }
+    let mut decoder = GenerationDecoder::new(Some(body.len() as u64));
+    decoder.feed(body)?;
+    decoder.finish()
 }
 
 #[cfg(test)]
@@ -257,6 +310,21 @@ mod tests {
 
     fn api_of(e: &Error) -> &ApiError {
         e.api_error().unwrap()
+    }
+
+    #[test]
+    fn x402_code_in_error_field() {
+        // The provider's x402 shape: the code in `error`, prose in `message`.
+        let body = json!({"error": "X402_INVALID_SIGN_IN", "message": "nonce reused"}).to_string();
+        let e = error_from_parts(401, &HeaderMap::new(), body.as_bytes());
+        let a = api_of(&e);
+        assert_eq!(a.code, ErrorCode::X402InvalidSignIn);
+        assert_eq!(a.message, "nonce reused");
+        // Prose in `error` stays the message; the status decides the code.
+        let body = json!({"error": "Authentication failed"}).to_string();
+        let a = api_of(&error_from_parts(401, &HeaderMap::new(), body.as_bytes())).clone();
+        assert_eq!(a.message, "Authentication failed");
+        assert_eq!(a.code, ErrorCode::from_status(401));
     }
 
     #[test]

@@ -47,6 +47,16 @@ pub enum Error {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+    /// The response body exceeded
+    /// [`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)
+    /// (counted after decompression, or announced by `Content-Length`).
+    #[error("response body larger than the limit of {limit} bytes{}", declared.map(|n| format!(" (Content-Length {n})")).unwrap_or_default())]
+    ResponseTooLarge {
+        /// The limit in force.
+        limit: u64,
+        /// The `Content-Length` the server announced, if any.
+        declared: Option<u64>,
+    },
     /// Reading or writing a file failed.
     #[error("I/O error on {}", path.display())]
     Io {

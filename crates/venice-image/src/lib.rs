@@ -43,7 +43,7 @@ pub use venice_openapi as raw;
 
 pub use auth::Auth;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
-pub use decode::Timing;
+pub use decode::{DEFAULT_MAX_RESPONSE_BYTES, Timing};
 pub use error::{ApiError, Error, ErrorCode, PaymentRequired, Result};
 pub use generate::{
     GenerateRequest, GenerateRequestBuilder, MAX_PROMPT_CHARS, MAX_SEED, MAX_STYLE_REFERENCE_BYTES,
@@ -73,3 +73,20 @@ pub use wallet::{
     AutoTopUp, EvmSigner, SiwxConfig, SolanaSigner, TopUpReceipt, Wallet, WalletAuth,
     WalletBalance, WalletError, WalletTransaction, WalletTransactions,
 };
+
+/// Internals exposed for the Criterion benchmarks and the benchmark harness only: not
+/// part of the API, no stability promise.
+#[doc(hidden)]
+pub mod __bench {
+    pub use crate::decode::{DecodedGeneration, GenerationDecoder};
+
+    /// Decode a whole JSON generation body the way the client does.
+    pub fn decode_generation(body: &[u8]) -> crate::Result<DecodedGeneration> {
+        crate::decode::decode_generation(body)
+    }
+
+    /// The request body the client sends for `req`.
+    pub fn request_body(req: &crate::GenerateRequest) -> crate::Result<Vec<u8>> {
+        serde_json::to_vec(req).map_err(|e| crate::Error::decode("request JSON", e))
+    }
+}

@@ -89,6 +89,13 @@ pub struct MockConfig {
     pub extra_models: Vec<CatalogModel>,
     /// Largest accepted request body in bytes (413 above).
     pub max_body_bytes: usize,
+    /// Benchmark payload mode: when set, every PNG from `/image/generate` (JSON and
+    /// binary) and `/images/generations` is one pre-generated random-noise PNG of about
+    /// this many bytes (stored uncompressed, whatever the requested size), and JSON image
+    /// responses are built once per shape, then served from memory without HTTP
+    /// compression (id and timing repeat). Other formats are served as usual. See
+    /// [`crate::bench`].
+    pub bench_image_bytes: Option<u64>,
     /// What the built-in Sign-In-With-X verifier accepts (domains, lifetime, chains).
     pub siwx_policy: SiwxPolicy,
     /// What the built-in payment verifier accepts (payee, asset, minimum).
@@ -116,6 +123,7 @@ impl Default for MockConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             siwx_policy: SiwxPolicy::default(),
             payment_policy: PaymentPolicy::default(),
+            bench_image_bytes: None,
             siwx_verifier: None,
             payment_verifier: None,
         }
@@ -134,6 +142,7 @@ impl fmt::Debug for MockConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("siwx_policy", &self.siwx_policy)
             .field("payment_policy", &self.payment_policy)
+            .field("bench_image_bytes", &self.bench_image_bytes)
             .field("siwx_verifier", &self.siwx_verifier.is_some())
             .field("payment_verifier", &self.payment_verifier.is_some())
             .finish()

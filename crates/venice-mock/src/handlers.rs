@@ -354,6 +354,24 @@ pub(crate) async fn generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         .charge(ctx.principal.as_ref(), price, &model.id, ctx.path)?;
 
     let exif = b(body, "embed_exif_metadata").unwrap_or(false);
+    if let Some(bench) = ctx
+        .state
+        .bench
+        .as_ref()
+        .filter(|_| format == OutputFormat::Png)
+    {
+        let mut reply = if binary {
+            Reply::binary(format.mime(), bench.png.clone())
+        } else {
+            let mut r = Reply::json(StatusCode::OK, &Value::Null);
+            r.body = bench.generate_json(variants);
+            r.compressible = false;
+            r
+        };
+        reply = content_flags(reply, prompt, b(body, "safe_mode").unwrap_or(true), true);
+        reply = deprecation_headers(reply, model);
+        return Ok(balance_header(reply, remaining));
+    }
     let mut images = Vec::with_capacity(variants as usize);
     for variant in 0..variants {
         let key = ImageKey {
@@ -430,6 +448,20 @@ pub(crate) async fn simple_generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         &model.id,
         ctx.path,
     )?;
+    let safe_mode = s(body, "moderation") != Some("low");
+    if let Some(bench) = ctx
+        .state
+        .bench
+        .as_ref()
+        .filter(|_| format == OutputFormat::Png)
+    {
+        let mut reply = Reply::json(StatusCode::OK, &Value::Null);
+        reply.body = bench.openai_json(s(body, "response_format") == Some("url"));
+        reply.compressible = false;
+        let reply = content_flags(reply, prompt, safe_mode, true);
+        let reply = deprecation_headers(reply, model);
+        return Ok(balance_header(reply, remaining));
+    }
     let key = ImageKey {
         model: model.id.clone(),
         prompt: prompt.to_owned(),
@@ -455,7 +487,6 @@ pub(crate) async fn simple_generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         StatusCode::OK,
         &json!({ "created": created, "data": [item] }),
     );
-    let safe_mode = s(body, "moderation") != Some("low");
     let reply = content_flags(reply, prompt, safe_mode, true);
     let reply = deprecation_headers(reply, model);
     Ok(balance_header(reply, remaining))

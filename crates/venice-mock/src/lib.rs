@@ -47,6 +47,7 @@
 //! The catalogue and the sizing table (tier → pixels) are documented in [`catalog`].
 
 mod auth;
+pub mod bench;
 pub mod catalog;
 mod config;
 pub mod contract;

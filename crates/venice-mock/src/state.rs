@@ -11,6 +11,7 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
+use crate::bench::BenchPayload;
 use crate::catalog::Catalog;
 use crate::config::MockConfig;
 use crate::faults::FaultInjector;
@@ -35,6 +36,7 @@ pub(crate) struct AppState {
     pub faults: FaultInjector,
     pub log: RequestLog,
     pub cache: ImageCache,
+    pub bench: Option<BenchPayload>,
     wallets: Mutex<HashMap<String, f64>>,
     api_balance: Mutex<Option<f64>>,
     ledger: Mutex<HashMap<String, Vec<Value>>>,
@@ -127,6 +129,9 @@ impl AppState {
             faults: FaultInjector::new(&config.faults),
             log: RequestLog::default(),
             cache: ImageCache::new(256),
+            bench: config
+                .bench_image_bytes
+                .and_then(|n| BenchPayload::new(n).ok()),
             wallets: Mutex::new(wallets),
             api_balance: Mutex::new(config.api_key_balance),
             ledger: Mutex::new(HashMap::new()),

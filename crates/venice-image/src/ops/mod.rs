@@ -218,7 +218,7 @@ impl Client {
                     source: None,
                 });
             }
-            let bytes = decode::read_body(response, None).await?;
+            let bytes = decode::read_body_max(response, self.response_cap()).await?;
             if bytes.is_empty() {
                 return Err(Error::Decode {
                     what: format!("{id} image (empty body)"),
@@ -363,7 +363,7 @@ impl Client {
             };
             let response = self.execute(&op).await?;
             let meta = ResponseMeta::from_headers(response.status().as_u16(), response.headers());
-            let body = decode::read_body(response, None).await?;
+            let body = decode::read_body_max(response, self.response_cap()).await?;
             let fallback = req.output_format().unwrap_or(Format::Png);
             let (created, images) = decode_openai(&body, fallback)?;
             drop(body);

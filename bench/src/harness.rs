@@ -1,0 +1,625 @@
+//! `cargo xtask bench`: runs every benchmark client as its own process against
+//! `bench-server` on loopback, alternating the client order round by round so machine
+//! drift hits all clients alike, and writes `BENCHMARKS.md`.
+//!
+//! `bench-harness --workspace DIR --cli PATH [--quick] [--no-python] [--out FILE]`
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use serde_json::Value;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const MIB: u64 = 1024 * 1024;
+
+const PYTHON_CLIENT: &str = r#"
+import base64, json, sys, time
+import openai
+url, calls, variants = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+client = openai.OpenAI(base_url=url, api_key="venice-mock-key", max_retries=0)
+def op():
+    images = []
+    for _ in range(variants):  # n is capped at 1 by the API
+        r = client.images.generate(model="venice-sd35", prompt="bench", n=1,
+                                   size="1024x1024", response_format="b64_json")
+        images.append(base64.b64decode(r.data[0].b64_json))
+    return sum(len(i) for i in images)
+decoded = op()
+micros = []
+for _ in range(calls):
+    t = time.perf_counter()
+    op()
+    micros.append(int((time.perf_counter() - t) * 1e6))
+hwm = 0
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        hwm = int(line.split()[1])
+print(json.dumps({"kind": "python-openai", "micros": micros, "decoded_bytes": decoded, "vm_hwm_kib": hwm}))
+"#;
+
+struct Opts {
+    workspace: PathBuf,
+    bin_dir: PathBuf,
+    cli: Option<PathBuf>,
+    quick: bool,
+    python: bool,
+    out: PathBuf,
+}
+
+fn parse_opts() -> Result<Opts, BoxError> {
+    let mut args = std::env::args().skip(1);
+    let exe = std::env::current_exe()?;
+    let bin_dir = exe.parent().ok_or("no exe dir")?.to_path_buf();
+    let mut o = Opts {
+        workspace: std::env::current_dir()?,
+        bin_dir,
+        cli: None,
+        quick: false,
+        python: true,
+        out: PathBuf::new(),
+    };
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--workspace" => o.workspace = args.next().ok_or("--workspace DIR")?.into(),
+            "--cli" => o.cli = Some(args.next().ok_or("--cli PATH")?.into()),
+            "--quick" => o.quick = true,
+            "--no-python" => o.python = false,
+            "--out" => o.out = args.next().ok_or("--out FILE")?.into(),
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    if o.out.as_os_str().is_empty() {
+        o.out = o.workspace.join("BENCHMARKS.md");
+    }
+    Ok(o)
+}
+
+/// A child command with the allocator left at its defaults for every client.
+fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new(program);
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if k.starts_with("MALLOC_") || k == "GLIBC_TUNABLES" || k == "LD_PRELOAD" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(o: &Opts, image_bytes: u64, rate: Option<(u32, f64)>) -> Result<Self, BoxError> {
+        let mut c = command(o.bin_dir.join("bench-server"));
+        c.arg(image_bytes.to_string());
+        if let Some((r, w)) = rate {
+            c.arg(r.to_string()).arg(w.to_string());
+        }
+        let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+        let stdout = child.stdout.as_mut().ok_or("no server stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let url = line.trim().to_owned();
+        if !url.starts_with("http") {
+            return Err(format!("bench-server said {url:?}").into());
+        }
+        Ok(Self { child, url })
+    }
+
+    /// Stop the server and return how many responses it sent per status.
+    fn stop(mut self) -> Result<BTreeMap<String, u64>, BoxError> {
+        drop(self.child.stdin.take());
+        let out = self.child.wait_with_output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let v: Value = serde_json::from_str(text.lines().last().unwrap_or("{}"))?;
+        let mut counts = BTreeMap::new();
+        if let Some(m) = v["status_counts"].as_object() {
+            for (k, n) in m {
+                counts.insert(k.clone(), n.as_u64().unwrap_or(0));
+            }
+        }
+        Ok(counts)
+    }
+}
+
+#[derive(Default, Clone)]
+struct Samples {
+    micros: Vec<u64>,
+    rss_kib: Vec<u64>,
+    decoded: u64,
+}
+
+impl Samples {
+    fn median(&self) -> f64 {
+        median(&self.micros)
+    }
+}
+
+fn median(v: &[u64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_unstable();
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2] as f64,
+        n => (v[n / 2 - 1] + v[n / 2]) as f64 / 2.0,
+    }
+}
+
+/// One client process; `None` when the client cannot run here (Python missing).
+fn run_client(
+    o: &Opts,
+    python: Option<&Path>,
+    kind: &str,
+    url: &str,
+    calls: usize,
+    variants: u32,
+) -> Result<Option<Samples>, BoxError> {
+    let mut c = if kind == "python-openai" {
+        let Some(py) = python else { return Ok(None) };
+        let mut c = command(py);
+        c.arg("-c").arg(PYTHON_CLIENT);
+        c
+    } else {
+        let mut c = command(o.bin_dir.join("bench-client"));
+        c.arg(kind);
+        c
+    };
+    c.arg(url).arg(calls.to_string()).arg(variants.to_string());
+    if kind == "facade-binary" {
+        let dir = o.workspace.join("target/bench-out");
+        std::fs::create_dir_all(&dir)?;
+        c.arg(dir);
+    }
+    let out = c.stderr(Stdio::piped()).output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "{kind} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+        .into());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(text.lines().last().unwrap_or(""))?;
+    Ok(Some(Samples {
+        micros: v["micros"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default(),
+        rss_kib: vec![v["vm_hwm_kib"].as_u64().unwrap_or(0)],
+        decoded: v["decoded_bytes"].as_u64().unwrap_or(0),
+    }))
+}
+
+/// Run `kinds` for `rounds` rounds, rotating the order each round (ABC, BCA, CAB…).
+fn alternate(
+    o: &Opts,
+    python: Option<&Path>,
+    kinds: &[&str],
+    url: &str,
+    calls: usize,
+    variants: u32,
+    rounds: usize,
+) -> Result<BTreeMap<String, Samples>, BoxError> {
+    let mut all: BTreeMap<String, Samples> = BTreeMap::new();
+    for round in 0..rounds {
+        for i in 0..kinds.len() {
+            let kind = kinds[(i + round) % kinds.len()];
+            let Some(s) = run_client(o, python, kind, url, calls, variants)? else {
+                continue;
+            };
+            let e = all.entry(kind.to_owned()).or_default();
+            e.micros.extend(s.micros);
+            e.rss_kib.extend(s.rss_kib);
+            e.decoded = s.decoded;
+        }
+    }
+    Ok(all)
+}
+
+fn setup_python(o: &Opts) -> Option<PathBuf> {
+    if !o.python {
+        eprintln!("python: skipped (--no-python)");
+        return None;
+    }
+    let venv = o.workspace.join("target/bench-venv");
+    let py = venv.join("bin/python");
+    let ok = |c: &mut Command| c.status().map(|s| s.success()).unwrap_or(false);
+    if !py.exists() && !ok(Command::new("python3").arg("-m").arg("venv").arg(&venv)) {
+        eprintln!("python: skipped (python3 -m venv failed; is python3 installed?)");
+        return None;
+    }
+    if !ok(Command::new(&py)
+        .args(["-c", "import openai"])
+        .stderr(Stdio::null()))
+        && !ok(Command::new(&py).args(["-m", "pip", "install", "-q", "openai"]))
+    {
+        eprintln!("python: skipped (pip install openai failed)");
+        return None;
+    }
+    Some(py)
+}
+
+fn fmt_ms(us: f64) -> String {
+    if us >= 10_000.0 {
+        format!("{:.0} ms", us / 1000.0)
+    } else if us >= 1000.0 {
+        format!("{:.1} ms", us / 1000.0)
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn shell(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+struct Report {
+    md: String,
+    verdicts: Vec<(String, bool)>,
+}
+
+impl Report {
+    fn verdict(&mut self, what: String, ok: bool) {
+        self.verdicts.push((what, ok));
+    }
+}
+
+/// Allowance of the RSS target: the process itself (runtime, TLS, HTTP client,
+/// catalogue) plus in-flight socket chunks, measured with a tiny payload.
+const RSS_ALLOWANCE_MIB: f64 = 16.0;
+
+fn main() -> Result<(), BoxError> {
+    let o = parse_opts()?;
+    let started = Instant::now();
+    let rounds = if o.quick { 2 } else { 3 };
+    let python = setup_python(&o);
+    let mut r = Report {
+        md: String::new(),
+        verdicts: Vec::new(),
+    };
+
+    // 1–4: JSON mode at three payload sizes, 1 and 4 variants.
+    let sizes: &[(&str, u64)] = &[
+        ("~1 MP", 3 * MIB / 2),
+        ("~4 MP", 6 * MIB),
+        ("~16 MP", 24 * MIB),
+    ];
+    let kinds = ["facade", "baseline", "async-openai", "python-openai", "raw"];
+    let mut json_rows = String::new();
+    let mut binary_rows = String::new();
+    for &(label, bytes) in sizes {
+        let server = Server::start(&o, bytes, None)?;
+        for variants in [1u32, 4] {
+            let json_mib = (bytes * u64::from(variants)) as f64 * 4.0 / 3.0 / MIB as f64;
+            let calls = ((256.0 / json_mib) as usize).clamp(3, 10) / if o.quick { 2 } else { 1 };
+            let calls = calls.max(2);
+            eprintln!("json {label} x{variants}: {calls} calls x {rounds} rounds");
+            let res = alternate(
+                &o,
+                python.as_deref(),
+                &kinds,
+                &server.url,
+                calls,
+                variants,
+                rounds,
+            )?;
+            let base = res.get("baseline").map_or(f64::NAN, Samples::median);
+            for kind in kinds {
+                let Some(s) = res.get(kind) else {
+                    let _ = writeln!(
+                        json_rows,
+                        "| {label} | {variants} | {kind} | skipped | | | |"
+                    );
+                    continue;
+                };
+                let med = s.median();
+                let min = s.micros.iter().min().copied().unwrap_or(0) as f64;
+                let max = s.micros.iter().max().copied().unwrap_or(0) as f64;
+                let rss = mib(s.rss_kib.iter().max().copied().unwrap_or(0));
+                let decoded_mib = s.decoded as f64 / MIB as f64;
+                let _ = writeln!(
+                    json_rows,
+                    "| {label} | {variants} | {kind} | {} | {}–{} | {:.2}× | {rss:.0} MiB ({:.2}× decoded) |",
+                    fmt_ms(med),
+                    fmt_ms(min),
+                    fmt_ms(max),
+                    med / base,
+                    rss / decoded_mib
+                );
+                if kind == "facade" {
+                    let ratio = med / base;
+                    r.verdict(
+                        format!("JSON {label} ×{variants}: facade ≤ 1.0× baseline ({ratio:.2}×)"),
+                        ratio <= 1.0,
+                    );
+                    r.verdict(format!("JSON {label} ×{variants}: facade ≤ 0.35× baseline, perf-facts target ({ratio:.2}×)"), ratio <= 0.35);
+                    let limit = 1.3 * decoded_mib + RSS_ALLOWANCE_MIB;
+                    r.verdict(
+                        format!("JSON {label} ×{variants}: facade peak RSS {rss:.0} MiB ≤ 1.3 × {decoded_mib:.1} MiB + {RSS_ALLOWANCE_MIB} MiB = {limit:.0} MiB"),
+                        rss <= limit,
+                    );
+                    if let Some(ao) = res.get("async-openai") {
+                        let x = med / ao.median();
+                        r.verdict(
+                            format!(
+                                "JSON {label} ×{variants}: facade ≤ 0.5× async-openai ({x:.2}×)"
+                            ),
+                            x <= 0.5,
+                        );
+                    }
+                    if let Some(py) = res.get("python-openai") {
+                        let x = med / py.median();
+                        r.verdict(
+                            format!(
+                                "JSON {label} ×{variants}: facade ≤ 0.3× Python openai ({x:.2}×)"
+                            ),
+                            x <= 0.3,
+                        );
+                    }
+                }
+            }
+        }
+        binary_rows.push_str(&binary_row(&o, &server.url, label, rounds, &mut r)?);
+        server.stop()?;
+    }
+    // 5: binary mode beyond 16 MP: RSS must not grow with the image.
+    let server = Server::start(&o, 96 * MIB, None)?;
+    binary_rows.push_str(&binary_row(
+        &o,
+        &server.url,
+        "~64 MP (96 MiB)",
+        rounds,
+        &mut r,
+    )?);
+    server.stop()?;
+
+    // 6: small-request overhead.
+    let server = Server::start(&o, 1024, None)?;
+    let calls = if o.quick { 100 } else { 300 };
+    let small = alternate(
+        &o,
+        None,
+        &["facade", "raw", "baseline"],
+        &server.url,
+        calls,
+        1,
+        rounds,
+    )?;
+    server.stop()?;
+    let mut small_rows = String::new();
+    let raw = small.get("raw").map_or(f64::NAN, Samples::median);
+    for (kind, s) in &small {
+        let _ = writeln!(
+            small_rows,
+            "| {kind} | {} | {}–{} | {:+.0} µs |",
+            fmt_ms(s.median()),
+            fmt_ms(s.micros.iter().min().copied().unwrap_or(0) as f64),
+            fmt_ms(s.micros.iter().max().copied().unwrap_or(0) as f64),
+            s.median() - raw
+        );
+    }
+    if let Some(f) = small.get("facade") {
+        let over = f.median() - raw;
+        r.verdict(
+            format!("small request: facade overhead over raw reqwest {over:.0} µs ≤ 50 µs"),
+            over <= 50.0,
+        );
+    }
+
+    // 7: batch pacing through the CLI.
+    let batch = match &o.cli {
+        Some(cli) => batch(&o, cli, &mut r)?,
+        None => "skipped: no `--cli` binary given\n".to_owned(),
+    };
+
+    let mut md = String::new();
+    let _ = writeln!(md, "# Benchmarks\n");
+    let _ = writeln!(
+        md,
+        "Written by `cargo xtask bench{}` on {} in {:.0} s. Do not edit by hand.\n",
+        if o.quick { " --quick" } else { "" },
+        shell("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        started.elapsed().as_secs_f64()
+    );
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let _ = writeln!(
+        md,
+        "- machine: {cpu}, {} CPUs, Linux {}, shared with other work: compare ratios from one run, not absolute numbers across runs",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        shell("uname", &["-r"])
+    );
+    let _ = writeln!(
+        md,
+        "- toolchain: {}; release builds",
+        shell("rustc", &["-V"])
+    );
+    let _ = writeln!(
+        md,
+        "- allocator: the system allocator (glibc malloc, default settings) for every client: `MALLOC_*`, `GLIBC_TUNABLES` and `LD_PRELOAD` are removed from every client's environment"
+    );
+    let _ = writeln!(
+        md,
+        "- server: `bench-server` (venice-mock in bench payload mode: one pre-generated random-noise PNG per size, stored uncompressed, JSON bodies cached, no HTTP compression) in its own process on 127.0.0.1"
+    );
+    let _ = writeln!(
+        md,
+        "- each client is its own process: one untimed warm-up operation, then N timed operations; clients alternate order round by round ({rounds} rounds); times are per operation (median, min–max over all rounds); peak RSS is the process's `VmHWM`, the largest over its rounds"
+    );
+    let _ = writeln!(
+        md,
+        "- ratio = median / median of the hand-written baseline in the same run\n"
+    );
+    let _ = writeln!(
+        md,
+        "## JSON mode (`POST /image/generate`, base64 images decoded in memory)\n"
+    );
+    let _ = writeln!(
+        md,
+        "Clients: **facade** = `venice_image::Client::generate` (catalogue validation on); **baseline** = hand-written reqwest 0.13 + serde derive + serde_json + base64 0.22 (`bytes()` → `from_slice` → decode); **async-openai** 0.43 and the **Python `openai`** SDK use the OpenAI-compatible `/images/generations` with `b64_json` and the same image; `n` is capped at 1 there, so their 4-variant operation is 4 sequential requests (same decoded bytes, all kept until the operation ends); **raw** = reqwest reading the body into memory without decoding (the transfer floor).\n"
+    );
+    let _ = writeln!(
+        md,
+        "| payload per image | variants | client | median | min–max | vs baseline | peak RSS |"
+    );
+    let _ = writeln!(md, "|---|---:|---|---:|---:|---:|---:|");
+    md.push_str(&json_rows);
+    let _ = writeln!(
+        md,
+        "\n## Binary mode streamed to disk (`generate_binary` + `save_to`)\n"
+    );
+    let _ = writeln!(md, "| payload | median | min–max | peak RSS |");
+    let _ = writeln!(md, "|---|---:|---:|---:|");
+    md.push_str(&binary_rows);
+    let _ = writeln!(
+        md,
+        "\n## Small request (tiny image: a 1024×1 noise PNG of about 3 KiB, 1 variant)\n"
+    );
+    let _ = writeln!(
+        md,
+        "**raw** = reqwest POST of the same JSON body, reading the response body without decoding.\n"
+    );
+    let _ = writeln!(md, "| client | median | min–max | vs raw |");
+    let _ = writeln!(md, "|---|---:|---:|---:|");
+    md.push_str(&small_rows);
+    let _ = writeln!(
+        md,
+        "\n## Batch pacing (`venice-image batch` against a rate-limited mock)\n"
+    );
+    md.push_str(&batch);
+    let _ = writeln!(md, "\n## Targets\n");
+    let _ = writeln!(
+        md,
+        "RSS allowance: {RSS_ALLOWANCE_MIB} MiB fixed (process, runtime, HTTP client, catalogue, socket buffers).\n"
+    );
+    for (what, ok) in &r.verdicts {
+        let _ = writeln!(md, "- {} {what}", if *ok { "✅" } else { "❌" });
+    }
+    r.md = md;
+    std::fs::write(&o.out, &r.md)?;
+    let mut stdout = std::io::stdout();
+    stdout.write_all(r.md.as_bytes())?;
+    eprintln!("wrote {}", o.out.display());
+    Ok(())
+}
+
+fn binary_row(
+    o: &Opts,
+    url: &str,
+    label: &str,
+    rounds: usize,
+    r: &mut Report,
+) -> Result<String, BoxError> {
+    let calls = if o.quick { 2 } else { 4 };
+    let res = alternate(o, None, &["facade-binary"], url, calls, 1, rounds)?;
+    let Some(s) = res.get("facade-binary") else {
+        return Ok(String::new());
+    };
+    let rss = mib(s.rss_kib.iter().max().copied().unwrap_or(0));
+    r.verdict(
+        format!("binary {label}: peak RSS {rss:.0} MiB ≤ 32 MiB"),
+        rss <= 32.0,
+    );
+    Ok(format!(
+        "| {label} ({:.1} MiB file) | {} | {}–{} | {rss:.0} MiB |\n",
+        s.decoded as f64 / MIB as f64,
+        fmt_ms(s.median()),
+        fmt_ms(s.micros.iter().min().copied().unwrap_or(0) as f64),
+        fmt_ms(s.micros.iter().max().copied().unwrap_or(0) as f64),
+    ))
+}
+
+fn batch(o: &Opts, cli: &Path, r: &mut Report) -> Result<String, BoxError> {
+    let (requests, window, windows) = if o.quick {
+        (20u32, 5.0f64, 3u32)
+    } else {
+        (40, 10.0, 3)
+    };
+    // The CLI's one catalogue request takes a slot of the first window.
+    let jobs = requests * windows - 1;
+    let dir = o.workspace.join("target/bench-batch");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let jobs_file = dir.join("jobs.jsonl");
+    let mut text = String::new();
+    for i in 0..jobs {
+        let _ = writeln!(
+            text,
+            r#"{{"id":"j{i}","prompt":"bench {i}","model":"venice-sd35","size":"1024x1024","format":"png","seed":{i}}}"#
+        );
+    }
+    std::fs::write(&jobs_file, text)?;
+    let server = Server::start(o, 1024, Some((requests, window)))?;
+    let t = Instant::now();
+    let out = command(cli)
+        .env("VENICE_API_KEY", "venice-mock-key")
+        .arg("--base-url")
+        .arg(&server.url)
+        .arg("batch")
+        .arg(&jobs_file)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .args(["--concurrency", "4", "--json"])
+        .stderr(Stdio::null())
+        .output()?;
+    let elapsed = t.elapsed().as_secs_f64();
+    let counts = server.stop()?;
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let done = summary["done"].as_u64().unwrap_or(0);
+    let failed = summary["failed"].as_array().map_or(0, Vec::len);
+    let n429 = counts.get("429").copied().unwrap_or(0);
+    let total: u64 = counts.values().sum();
+    let advertised = f64::from(requests) / window;
+    let achieved = done as f64 / elapsed;
+    // A perfectly paced client starts its last window's jobs when that window opens.
+    let ideal = f64::from(windows - 1) * window;
+    let pace = ideal / elapsed;
+    let pct429 = 100.0 * n429 as f64 / total.max(1) as f64;
+    r.verdict(
+        format!(
+            "batch: {:.0}% of the advertised rate sustained (≥ 95%)",
+            pace * 100.0
+        ),
+        pace >= 0.95,
+    );
+    r.verdict(
+        format!("batch: {failed} failed jobs (0)"),
+        failed == 0 && done == u64::from(jobs),
+    );
+    r.verdict(
+        format!("batch: {pct429:.1}% of responses were 429 (≤ 1%)"),
+        pct429 <= 1.0,
+    );
+    Ok(format!(
+        "Mock limit {requests} requests per {window:.0} s (advertised {advertised:.1}/s); {jobs} jobs + the CLI's catalogue request = {windows} windows' worth, concurrency 4.\n\n\
+| jobs done | failed | elapsed | jobs/s | ideal elapsed | % of advertised rate | 429s / responses |\n|---:|---:|---:|---:|---:|---:|---:|\n\
+| {done} | {failed} | {elapsed:.1} s | {achieved:.2} | {ideal:.1} s | {:.0}% | {n429} / {total} ({pct429:.1}%) |\n\n\
+% of advertised rate = ideal elapsed / elapsed, where ideal = ({windows} − 1) windows: a client that paces perfectly \
+starts the jobs of the last window the moment it opens. jobs/s is above the advertised rate because the first window's \
+quota is available at once.\n",
+        pace * 100.0
+    ))
+}

@@ -26,6 +26,7 @@ mod auth;
 mod client;
 mod decode;
 mod error;
+mod fuzzing;
 mod generate;
 mod image;
 mod meta;
@@ -38,6 +39,8 @@ pub use venice_openapi as raw;
 pub use auth::Auth;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use decode::Timing;
+#[doc(hidden)]
+pub use fuzzing::__fuzz;
 pub use error::{ApiError, Error, ErrorCode, PaymentRequired, Result};
 pub use generate::{
     GenerateRequest, GenerateRequestBuilder, MAX_PROMPT_CHARS, MAX_SEED, MAX_STYLE_REFERENCE_BYTES,

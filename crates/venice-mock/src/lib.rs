@@ -37,6 +37,7 @@ mod auth;
 pub mod catalog;
 mod config;
 mod faults;
+mod fuzzing;
 mod handlers;
 pub mod images;
 mod log;
@@ -53,6 +54,8 @@ pub use config::{
     DEFAULT_API_KEY, DEFAULT_MAX_BODY_BYTES, MockConfig, MockError, PaymentVerifier,
     RateLimitConfig, SiwxVerifier, VerifiedPayment, WalletIdentity, duration_millis, duration_secs,
 };
+#[doc(hidden)]
+pub use fuzzing::__fuzz;
 pub use faults::{Fault, FaultMix, FaultPlan};
 pub use handlers::{BACKGROUND_REMOVE_USD, STYLES};
 pub use log::{REDACTED, REDACTED_HEADERS, RecordedRequest};

@@ -7,6 +7,9 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(d) = venice_image::__fuzz::decode_generation(data) {
         let total: usize = d.image_lens.iter().sum();
-        assert!(total <= data.len(), "decoded more bytes than the body holds");
+        assert!(
+            total <= data.len(),
+            "decoded more bytes than the body holds"
+        );
     }
 });

@@ -81,7 +81,11 @@ fn check_final(out: &Path) {
     assert_eq!(saved(out).len(), JOBS);
     for i in 0..JOBS {
         let bytes = std::fs::read(out.join(format!("job-{i:03}-0.png"))).unwrap();
-        assert_eq!(venice_image::sniff_dimensions(&bytes), Some((64, 64)), "{i}");
+        assert_eq!(
+            venice_image::sniff_dimensions(&bytes),
+            Some((64, 64)),
+            "{i}"
+        );
     }
     let text = std::fs::read_to_string(out.join("manifest.jsonl")).unwrap();
     assert!(text.ends_with('\n'), "torn last line left behind");
@@ -150,7 +154,10 @@ fn kill_9_at_random_points_then_resume_completes_every_job_once() {
                 );
             }
             let now = saved(&out);
-            assert!(now.is_superset(&on_disk), "seed {seed}: saved files vanished");
+            assert!(
+                now.is_superset(&on_disk),
+                "seed {seed}: saved files vanished"
+            );
             if !now.is_empty() && now.len() < JOBS && now.len() > on_disk.len() {
                 mid_run_kills += 1;
             }

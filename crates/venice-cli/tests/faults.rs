@@ -213,7 +213,10 @@ fn a_500_job_batch_under_faults_saves_each_job_once_or_reports_it() {
             }
         }
     }
-    assert!(retried_jobs > 10, "the mix retried only {retried_jobs} jobs");
+    assert!(
+        retried_jobs > 10,
+        "the mix retried only {retried_jobs} jobs"
+    );
     let pngs = names.iter().filter(|n| n.ends_with(".png")).count();
     assert_eq!(pngs, done_first_run.len(), "no stray or duplicate images");
 
@@ -234,10 +237,7 @@ fn a_500_job_batch_under_faults_saves_each_job_once_or_reports_it() {
     let names = files(&out);
     for i in 0..JOBS {
         let id = job_id(i);
-        let done = events[&id]
-            .iter()
-            .filter(|e| e["event"] == "done")
-            .count();
+        let done = events[&id].iter().filter(|e| e["event"] == "done").count();
         assert_eq!(done, 1, "{id}");
         assert!(names.contains(&format!("{id}-0.png.json")));
     }

@@ -39,9 +39,9 @@ pub use venice_openapi as raw;
 pub use auth::Auth;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use decode::Timing;
+pub use error::{ApiError, Error, ErrorCode, PaymentRequired, Result};
 #[doc(hidden)]
 pub use fuzzing::__fuzz;
-pub use error::{ApiError, Error, ErrorCode, PaymentRequired, Result};
 pub use generate::{
     GenerateRequest, GenerateRequestBuilder, MAX_PROMPT_CHARS, MAX_SEED, MAX_STYLE_REFERENCE_BYTES,
     StyleReference, ValidationError,

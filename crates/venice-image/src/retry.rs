@@ -221,8 +221,14 @@ mod tests {
         };
         // "reset instant − now": sub-second precision, so not a Retry-After.
         let reset = Duration::from_millis(44_873);
-        assert_eq!(server_hint(&Error::Api(Box::new(with_hint(500, reset)))), None);
-        assert_eq!(server_hint(&Error::Api(Box::new(with_hint(503, reset)))), None);
+        assert_eq!(
+            server_hint(&Error::Api(Box::new(with_hint(500, reset)))),
+            None
+        );
+        assert_eq!(
+            server_hint(&Error::Api(Box::new(with_hint(503, reset)))),
+            None
+        );
         // A real Retry-After (whole seconds) is kept, even when it equals the reset.
         let one = Duration::from_secs(1);
         assert_eq!(

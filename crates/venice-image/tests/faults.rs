@@ -126,7 +126,10 @@ async fn a_hint_above_max_delay_is_not_waited_for() {
     let Error::RateLimited { retry_after, .. } = &e else {
         panic!("{e:?}")
     };
-    assert!(retry_after.unwrap() > Duration::from_secs(5), "{retry_after:?}");
+    assert!(
+        retry_after.unwrap() > Duration::from_secs(5),
+        "{retry_after:?}"
+    );
     assert_eq!(attempts(&server)["long wait"], vec![429]);
 }
 
@@ -251,7 +254,11 @@ async fn connection_failures_back_off_per_policy() {
         .generate(&request("x"))
         .await
         .unwrap_err();
-    assert!(t.elapsed() < Duration::from_millis(1500), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 /// Many calls under a seeded mix of every fault: each call is answered at most

@@ -152,7 +152,9 @@ async fn exercise(creds: &Credentials) -> Vec<String> {
     ));
 
     // 401 with credentials the server rejects.
-    let bad = (creds.invalid)(builder(&server.base_url())).build().unwrap();
+    let bad = (creds.invalid)(builder(&server.base_url()))
+        .build()
+        .unwrap();
     texts.push(format!("{bad:?}"));
     let e = bad.generate(&request()).await.unwrap_err();
     assert_eq!(e.status(), Some(401), "{e}");

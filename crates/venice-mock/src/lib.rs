@@ -54,9 +54,9 @@ pub use config::{
     DEFAULT_API_KEY, DEFAULT_MAX_BODY_BYTES, MockConfig, MockError, PaymentVerifier,
     RateLimitConfig, SiwxVerifier, VerifiedPayment, WalletIdentity, duration_millis, duration_secs,
 };
+pub use faults::{Fault, FaultMix, FaultPlan};
 #[doc(hidden)]
 pub use fuzzing::__fuzz;
-pub use faults::{Fault, FaultMix, FaultPlan};
 pub use handlers::{BACKGROUND_REMOVE_USD, STYLES};
 pub use log::{REDACTED, REDACTED_HEADERS, RecordedRequest};
 pub use server::MockServer;

@@ -47,10 +47,28 @@ fn the_harness_routes_authenticates_and_stops_at_the_charge() {
     };
     let op = Some("generateImage");
     // Valid key and body: validated, then refused at the charge (negative balance).
-    assert_eq!(outcome("seed-generate"), Outcome { operation: op, status: 402 });
-    assert_eq!(outcome("seed-generate-noauth"), Outcome { operation: op, status: 401 });
+    assert_eq!(
+        outcome("seed-generate"),
+        Outcome {
+            operation: op,
+            status: 402
+        }
+    );
+    assert_eq!(
+        outcome("seed-generate-noauth"),
+        Outcome {
+            operation: op,
+            status: 401
+        }
+    );
     assert_eq!(outcome("seed-models").status, 200);
-    assert_eq!(outcome("seed-traversal"), Outcome { operation: None, status: 404 });
+    assert_eq!(
+        outcome("seed-traversal"),
+        Outcome {
+            operation: None,
+            status: 404
+        }
+    );
     assert_eq!(outcome("seed-method").status, 405);
     // Not a request hyper would pass on.
     assert_eq!(check_request(b"GET \x00 \n\n"), Ok(None));

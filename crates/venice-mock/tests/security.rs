@@ -100,8 +100,10 @@ fn hammer() -> Vec<(&'static str, Vec<u8>)> {
         values.push(vec![b'B', b'e', b'a', b'r', b'e', b'r', b' ', b]);
         values.push([&[b], key].concat());
     }
-    let mut out: Vec<(&'static str, Vec<u8>)> =
-        values.iter().map(|v| ("authorization", v.clone())).collect();
+    let mut out: Vec<(&'static str, Vec<u8>)> = values
+        .iter()
+        .map(|v| ("authorization", v.clone()))
+        .collect();
     // SIWX headers are checked before the Bearer key: junk there never authenticates,
     // even next to a valid key.
     for v in [
@@ -176,11 +178,7 @@ async fn paid_endpoints_reject_missing_and_wrong_keys() {
     }
     // No 401 was charged.
     assert_eq!(
-        server
-            .requests()
-            .iter()
-            .filter(|r| r.status == 200)
-            .count(),
+        server.requests().iter().filter(|r| r.status == 200).count(),
         0
     );
 }
@@ -206,7 +204,11 @@ async fn a_hammer_of_malformed_auth_headers_never_gets_paid_work() {
             );
         }
         let r = check(op, send(&server, path, body, h).await).await;
-        assert_401(op, &r, &format!("{name}: {:?}", String::from_utf8_lossy(value)));
+        assert_401(
+            op,
+            &r,
+            &format!("{name}: {:?}", String::from_utf8_lossy(value)),
+        );
         sent += 1;
     }
     assert!(sent > 200, "only {sent} variants sent");
@@ -239,7 +241,11 @@ async fn raw_malformed_auth_lines_get_an_answer_not_a_hang_up() {
         [b"Authorization : Bearer ".as_slice(), key].concat(),
         [b"Authorization:Bearer ".as_slice(), key, b"\x7f"].concat(),
         [b"Auth\0rization: Bearer ".as_slice(), key].concat(),
-        [b"Authorization: Bearer ".as_slice(), &vec![b'x'; 200 * 1024]].concat(),
+        [
+            b"Authorization: Bearer ".as_slice(),
+            &vec![b'x'; 200 * 1024],
+        ]
+        .concat(),
     ];
     for (i, line) in lines.iter().enumerate() {
         let mut req = format!(
@@ -260,7 +266,10 @@ async fn raw_malformed_auth_lines_get_an_answer_not_a_hang_up() {
         .await;
         assert!(read.is_ok(), "case {i}: no answer within 5 s");
         let head = String::from_utf8_lossy(&answer[..answer.len().min(40)]).into_owned();
-        assert!(head.starts_with("HTTP/1.1 4"), "case {i}: answered {head:?}");
+        assert!(
+            head.starts_with("HTTP/1.1 4"),
+            "case {i}: answered {head:?}"
+        );
     }
     assert!(server.requests().iter().all(|r| r.status != 200));
 }

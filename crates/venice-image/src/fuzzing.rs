@@ -64,10 +64,7 @@ pub mod __fuzz {
         };
         let mut headers = HeaderMap::new();
         let mut rest = rest;
-        loop {
-            let Some(nl) = rest.iter().position(|b| *b == b'\n') else {
-                break;
-            };
+        while let Some(nl) = rest.iter().position(|b| *b == b'\n') {
             let line = &rest[..nl];
             rest = &rest[nl + 1..];
             if line.is_empty() {

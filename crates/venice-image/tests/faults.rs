@@ -137,7 +137,8 @@ async fn a_hint_above_max_delay_is_not_waited_for() {
 async fn possibly_charged_failures_are_sent_once_by_default() {
     let server = mock().await;
     let c = client(&server, policy());
-    let cases: [(Fault, fn(&Error) -> bool, u16); 5] = [
+    type Expect = fn(&Error) -> bool;
+    let cases: [(Fault, Expect, u16); 5] = [
         (Fault::Status500, |e| e.status() == Some(500), 500),
         (
             Fault::ResetConnection,

@@ -67,10 +67,7 @@ pub mod __fuzz {
         let target = parts.next().unwrap_or(b"/").trim_ascii();
         let uri = http::Uri::try_from(target).ok()?;
         let mut builder = Request::builder().method(method).uri(uri);
-        loop {
-            let Some(nl) = rest.iter().position(|b| *b == b'\n') else {
-                break;
-            };
+        while let Some(nl) = rest.iter().position(|b| *b == b'\n') {
             let line = &rest[..nl];
             rest = &rest[nl + 1..];
             if line.is_empty() {

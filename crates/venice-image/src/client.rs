@@ -412,6 +412,9 @@ impl Client {
         }
         match self.image_models().await {
             Ok(models) => models::find(&models, req.model())?.validate(req),
+            // A catalogue fetch that timed out has already spent the caller's timeout:
+            // fail now instead of waiting a second full timeout for the generation.
+            Err(e) if e.is_timeout() => Err(e),
             Err(e) => {
                 // The catalogue is advisory: if it cannot be fetched the server decides.
                 tracing::warn!(error = %e, "model catalogue unavailable; skipping model validation");

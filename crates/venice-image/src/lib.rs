@@ -28,6 +28,7 @@ mod client;
 mod decode;
 mod env;
 mod error;
+mod fuzzing;
 mod generate;
 mod image;
 mod meta;
@@ -45,6 +46,8 @@ pub use auth::Auth;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use decode::{DEFAULT_MAX_RESPONSE_BYTES, Timing};
 pub use error::{ApiError, Error, ErrorCode, PaymentRequired, Result};
+#[doc(hidden)]
+pub use fuzzing::__fuzz;
 pub use generate::{
     GenerateRequest, GenerateRequestBuilder, MAX_PROMPT_CHARS, MAX_SEED, MAX_STYLE_REFERENCE_BYTES,
     StyleReference, ValidationError,

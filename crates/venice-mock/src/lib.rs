@@ -52,6 +52,7 @@ pub mod catalog;
 mod config;
 pub mod contract;
 mod faults;
+mod fuzzing;
 mod handlers;
 pub mod images;
 mod log;
@@ -71,6 +72,8 @@ pub use config::{
 };
 pub use contract::{ContractReport, Violation};
 pub use faults::{Fault, FaultMix, FaultPlan};
+#[doc(hidden)]
+pub use fuzzing::__fuzz;
 pub use handlers::{BACKGROUND_REMOVE_USD, STYLES};
 pub use log::{REDACTED, REDACTED_HEADERS, RecordedRequest};
 pub use server::MockServer;

@@ -6,6 +6,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::RateLimitConfig;
 
+/// Above this many tracked keys, expired windows are dropped.
+const MAX_TRACKED_KEYS: usize = 4096;
+
 /// The state of a caller's window after counting one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateDecision {
@@ -52,6 +55,11 @@ impl RateLimiter {
         let limit = self.config.requests;
         let (start, count) = match self.windows.lock() {
             Ok(mut map) => {
+                // Every distinct key (also unauthenticated junk) gets a window: forget
+                // expired ones so a flood of keys cannot grow memory without bound.
+                if map.len() >= MAX_TRACKED_KEYS {
+                    map.retain(|_, (start, _)| now.duration_since(*start) < window);
+                }
                 let entry = map.entry(key.to_owned()).or_insert((now, 0));
                 if now.duration_since(entry.0) >= window {
                     *entry = (now, 0);
@@ -72,5 +80,30 @@ impl RateLimiter {
             retry_after,
             allowed,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_windows_of_many_keys_are_forgotten() {
+        let limiter = RateLimiter::new(Some(RateLimitConfig {
+            requests: 10,
+            window: Duration::from_millis(20),
+        }));
+        for i in 0..MAX_TRACKED_KEYS {
+            limiter.check(&format!("key:{i}"));
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        let d = limiter.check("key:new");
+        assert!(d.allowed);
+        let tracked = limiter
+            .windows
+            .lock()
+            .map(|m| m.len())
+            .unwrap_or(usize::MAX);
+        assert_eq!(tracked, 1, "expired windows kept");
     }
 }

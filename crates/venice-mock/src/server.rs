@@ -144,7 +144,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<AppState>, shutdown: watc
     }
 }
 
-fn rate_headers(reply: &mut Reply, d: &RateDecision) {
+pub(crate) fn rate_headers(reply: &mut Reply, d: &RateDecision) {
     let h = &mut reply.headers;
     h.insert("x-ratelimit-limit-requests", HeaderValue::from(d.limit));
     h.insert(
@@ -210,7 +210,7 @@ async fn serve(
     finish(reply, &headers)
 }
 
-fn finish(mut reply: Reply, request_headers: &http::HeaderMap) -> Response<MockBody> {
+pub(crate) fn finish(mut reply: Reply, request_headers: &http::HeaderMap) -> Response<MockBody> {
     if reply.compressible
         && reply.delivery == Delivery::Normal
         && let Some(enc) = pick_encoding(request_headers)
@@ -257,9 +257,9 @@ fn is_json_content_type(headers: &http::HeaderMap) -> bool {
         })
 }
 
-async fn read_json(
+async fn read_json<B: BodyIn>(
     state: &AppState,
-    req: Request<Incoming>,
+    req: Request<B>,
     route: &Route,
     recorded_body: &mut Option<Value>,
 ) -> Result<Value, ApiError> {
@@ -316,9 +316,20 @@ async fn read_json(
     Ok(value)
 }
 
-async fn pipeline(
+/// Request bodies the pipeline reads: hyper's `Incoming`, or a buffer when fuzzing.
+pub(crate) trait BodyIn:
+    hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+{
+}
+
+impl<B> BodyIn for B where
+    B: hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+{
+}
+
+pub(crate) async fn pipeline<B: BodyIn>(
     state: &AppState,
-    req: Request<Incoming>,
+    req: Request<B>,
     method: &Method,
     path: &str,
     query: Option<&str>,

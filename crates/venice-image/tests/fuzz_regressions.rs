@@ -1,0 +1,59 @@
+//! Replays the committed inputs of the `decode_generation` and `error_decoder` fuzz
+//! targets (seeds and minimised crashers under `fuzz/regressions/`) through the same
+//! entry points and checks the same properties, so fixed findings stay fixed in CI.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::path::PathBuf;
+
+use venice_image::__fuzz;
+
+fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/regressions")
+        .join(target);
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            let p = e.unwrap().path();
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    assert!(out.len() >= 5, "{target} corpus missing");
+    out
+}
+
+#[test]
+fn decode_generation_inputs() {
+    let mut decoded = 0;
+    for (name, data) in inputs("decode_generation") {
+        if let Ok(d) = __fuzz::decode_generation(&data) {
+            let total: usize = d.image_lens.iter().sum();
+            assert!(total <= data.len(), "{name}");
+            decoded += 1;
+        }
+    }
+    assert!(decoded >= 2, "the valid seeds decode");
+}
+
+#[test]
+fn error_decoder_inputs() {
+    for (name, data) in inputs("error_decoder") {
+        let err = __fuzz::error_input(&data);
+        if let Some(api) = err.api_error() {
+            assert!(api.body_excerpt.len() <= 512, "{name}");
+        }
+    }
+    // The 402 seed decodes its base64 PAYMENT-REQUIRED header.
+    let (_, seed) = inputs("error_decoder")
+        .into_iter()
+        .find(|(n, _)| n == "seed-402-payment-required")
+        .unwrap();
+    let venice_image::Error::PaymentRequired(p) = __fuzz::error_input(&seed) else {
+        panic!("not a 402")
+    };
+    assert_eq!(p.payment_required_header.unwrap()["x402Version"], 2);
+}

@@ -1,0 +1,161 @@
+//! Entry point for fuzzing the request pipeline (route matching, query parsing, auth
+//! header parsing, `Content-Type` and JSON body checks, schema validation, handlers up to
+//! the charge, response finishing) and for the fuzz regression tests. Not part of the
+//! public API (hidden, unstable).
+
+#[doc(hidden)]
+pub mod __fuzz {
+    use std::sync::{Arc, OnceLock};
+
+    use bytes::Bytes;
+    use http::{HeaderName, HeaderValue, Method, Request};
+    use http_body_util::{BodyExt, Full};
+
+    use crate::config::{DEFAULT_API_KEY, MockConfig};
+    use crate::response::ApiError;
+    use crate::routes::{AuthMode, match_route};
+    use crate::server::{finish, pipeline, rate_headers};
+    use crate::state::AppState;
+
+    /// What the mock answered to one fuzz input.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Outcome {
+        /// The operation the request was routed to, if any.
+        pub operation: Option<&'static str>,
+        /// Status answered.
+        pub status: u16,
+    }
+
+    struct Harness {
+        rt: tokio::runtime::Runtime,
+        state: Arc<AppState>,
+    }
+
+    /// One shared server state: no rate limit (a limiter would fill up with the fuzzer's
+    /// distinct keys), and a negative API-key balance so that every paid request that
+    /// passes validation stops at the charge with 402 instead of rendering images.
+    fn harness() -> Option<&'static Harness> {
+        static H: OnceLock<Option<Harness>> = OnceLock::new();
+        H.get_or_init(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .ok()?;
+            let config = MockConfig {
+                api_key_balance: Some(-1.0),
+                rate_limit: None,
+                max_body_bytes: 64 * 1024,
+                ..MockConfig::default()
+            };
+            Some(Harness {
+                rt,
+                state: Arc::new(AppState::new(config)),
+            })
+        })
+        .as_ref()
+    }
+
+    /// Parse a fuzz input laid out like an HTTP/1 request: `METHOD TARGET` on the first
+    /// line, then `name: value` header lines up to an empty line, then the body. `None`
+    /// when hyper itself would have refused the request line or a header.
+    pub fn parse_request(data: &[u8]) -> Option<Request<Full<Bytes>>> {
+        let mut lines = data.splitn(2, |b| *b == b'\n');
+        let first = lines.next()?;
+        let mut rest = lines.next().unwrap_or_default();
+        let mut parts = first.splitn(2, |b| *b == b' ');
+        let method = Method::from_bytes(parts.next()?).ok()?;
+        let target = parts.next().unwrap_or(b"/").trim_ascii();
+        let uri = http::Uri::try_from(target).ok()?;
+        let mut builder = Request::builder().method(method).uri(uri);
+        while let Some(nl) = rest.iter().position(|b| *b == b'\n') {
+            let line = &rest[..nl];
+            rest = &rest[nl + 1..];
+            if line.is_empty() {
+                break;
+            }
+            let colon = line.iter().position(|b| *b == b':')?;
+            let name = HeaderName::from_bytes(&line[..colon]).ok()?;
+            let value = HeaderValue::from_bytes(line[colon + 1..].trim_ascii()).ok()?;
+            builder = builder.header(name, value);
+        }
+        builder.body(Full::new(Bytes::copy_from_slice(rest))).ok()
+    }
+
+    /// Run one fuzz input through the mock's pipeline and check its invariants:
+    /// no panic; a request to an authenticated route without the valid key never
+    /// succeeds (401, or a routing error); no paid request succeeds (the balance is
+    /// negative); every answer of a routed request validates against the spec.
+    ///
+    /// `Ok(None)` when the input is not a request hyper would pass on; `Err` names a
+    /// broken invariant.
+    pub fn check_request(data: &[u8]) -> Result<Option<Outcome>, String> {
+        let Some(h) = harness() else {
+            return Ok(None);
+        };
+        let Some(req) = parse_request(data) else {
+            return Ok(None);
+        };
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let query = req.uri().query().map(str::to_owned);
+        let headers = req.headers().clone();
+        let route = match_route(&method, &path).ok();
+        let operation = route.as_ref().map(|r| r.operation_id());
+        let decision = h.state.limiter.check(&crate::auth::rate_key(&headers));
+        let mut recorded_body = None;
+        let (status, response_headers, body) = h.rt.block_on(async {
+            let mut reply = match pipeline(
+                &h.state,
+                req,
+                &method,
+                &path,
+                query.as_deref(),
+                &decision,
+                &mut recorded_body,
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(ApiError(r)) => *r,
+            };
+            rate_headers(&mut reply, &decision);
+            let response = finish(reply, &headers);
+            let (parts, body) = response.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
+            (parts.status.as_u16(), parts.headers, body)
+        });
+        let outcome = Outcome { operation, status };
+        let Some(route) = route else {
+            return if matches!(status, 404 | 405) {
+                Ok(Some(outcome))
+            } else {
+                Err(format!("unrouted {method} {path} answered {status}"))
+            };
+        };
+        let valid_key = crate::auth::bearer(&headers) == Some(DEFAULT_API_KEY)
+            && crate::auth::siwx_header(&headers).is_none();
+        if route.auth() == AuthMode::Required && !valid_key && status != 401 {
+            return Err(format!(
+                "{method} {path} without valid credentials answered {status}"
+            ));
+        }
+        if route.paid() && (200..300).contains(&status) {
+            return Err(format!(
+                "{method} {path} succeeded although the balance is negative"
+            ));
+        }
+        if let Err(problems) =
+            crate::spec::validate_response(route.operation_id(), status, &response_headers, &body)
+        {
+            return Err(format!(
+                "{method} {path} → {status} breaks the spec: {problems:?} body {:?}",
+                String::from_utf8_lossy(&body[..body.len().min(300)])
+            ));
+        }
+        Ok(Some(outcome))
+    }
+}

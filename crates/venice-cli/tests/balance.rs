@@ -2,43 +2,13 @@
 //! wallet, refusal of API keys and of ambiguous credentials.
 #![allow(clippy::unwrap_used)]
 
-use std::process::Command;
+mod common;
 
-use assert_cmd::cargo::CommandCargoExt;
+use common::*;
 use venice_mock::{MockConfig, MockServer};
 
 const KEY: &str = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
 const ADDRESS: &str = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23";
-
-fn bin() -> Command {
-    let mut c = Command::cargo_bin("venice-image").unwrap();
-    for v in [
-        "VENICE_API_KEY",
-        "VENICE_BASE_URL",
-        "VENICE_WALLET_PRIVATE_KEY",
-        "VENICE_SOLANA_KEYPAIR",
-        "VENICE_SIWX_HEADER",
-    ] {
-        c.env_remove(v);
-    }
-    c
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn offline_balance_uses_a_labelled_ephemeral_wallet() {

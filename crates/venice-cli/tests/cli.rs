@@ -3,35 +3,15 @@
 //! `kill -9`.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt;
+use common::*;
 use venice_mock::{MockConfig, MockServer};
-
-fn bin() -> Command {
-    let mut c = Command::cargo_bin("venice-image").unwrap();
-    c.env_remove("VENICE_API_KEY").env_remove("VENICE_BASE_URL");
-    c
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn against(server: &MockServer) -> Command {
-    let mut c = bin();
-    c.env("VENICE_API_KEY", venice_mock::DEFAULT_API_KEY)
-        .args(["--base-url", &server.base_url()]);
-    c
-}
 
 #[test]
 fn offline_generate_writes_a_real_image_and_a_sidecar() {
@@ -212,13 +192,6 @@ fn binary_mode_streams_the_image_to_disk() {
     let bytes = std::fs::read(&out).unwrap();
     assert_eq!(&bytes[..2], &[0xFF, 0xD8]);
     assert!(dir.path().join("one.jpg.json").exists());
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 fn write_jobs(path: &Path, n: usize) {

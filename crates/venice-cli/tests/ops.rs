@@ -2,27 +2,13 @@
 //! output sizes, formats and alpha, sidecars, `--json`, `--dry-run` and exit codes.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-use assert_cmd::cargo::CommandCargoExt;
+use std::path::{Path, PathBuf};
+
+use common::*;
 use venice_mock::images::{OutputFormat, encode, render};
 use venice_mock::{MockConfig, MockServer};
-
-fn bin() -> Command {
-    let mut c = Command::cargo_bin("venice-image").unwrap();
-    c.env_remove("VENICE_API_KEY").env_remove("VENICE_BASE_URL");
-    c
-}
-
-fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// A real PNG input image of `w`x`h` written into `dir`.
 fn input(dir: &Path, name: &str, w: u32, h: u32) -> PathBuf {

@@ -1,0 +1,49 @@
+//! Helpers shared by the CLI's integration tests (each test file uses a subset).
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::process::Command;
+
+use assert_cmd::cargo::CommandCargoExt;
+use venice_mock::MockServer;
+
+/// The `venice-image` binary with every credential variable of the caller's
+/// environment removed, so a developer's own key can never reach a test.
+pub fn bin() -> Command {
+    let mut c = Command::cargo_bin("venice-image").unwrap();
+    for v in [
+        "VENICE_API_KEY",
+        "VENICE_BASE_URL",
+        "VENICE_WALLET_PRIVATE_KEY",
+        "VENICE_SOLANA_KEYPAIR",
+        "VENICE_SIWX_HEADER",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// Runs `cmd` to completion: (exit code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The binary pointed at `server` with the mock's API key.
+pub fn against(server: &MockServer) -> Command {
+    let mut c = bin();
+    c.env("VENICE_API_KEY", venice_mock::DEFAULT_API_KEY)
+        .args(["--base-url", &server.base_url()]);
+    c
+}
+
+/// A multi-threaded runtime for starting a mock in a synchronous test.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}

@@ -724,6 +724,7 @@ fn print_summary(s: &Summary, json: bool) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;

@@ -2,7 +2,10 @@
 //! `bench-server` on loopback, alternating the client order round by round so machine
 //! drift hits all clients alike, and writes `BENCHMARKS.md`.
 //!
-//! `bench-harness --workspace DIR --cli PATH [--quick] [--no-python] [--out FILE]`
+//! `bench-harness --workspace DIR --cli PATH [--quick] [--no-python] [--only batch] [--out FILE]`
+//!
+//! `--only batch` runs just the batch pacing section and prints it; it writes a file only
+//! when `--out` is given, so a partial run never replaces the full `BENCHMARKS.md`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -48,6 +51,8 @@ struct Opts {
     cli: Option<PathBuf>,
     quick: bool,
     python: bool,
+    /// Run only the batch pacing section.
+    only_batch: bool,
     out: PathBuf,
 }
 
@@ -61,6 +66,7 @@ fn parse_opts() -> Result<Opts, BoxError> {
         cli: None,
         quick: false,
         python: true,
+        only_batch: false,
         out: PathBuf::new(),
     };
     while let Some(a) = args.next() {
@@ -70,10 +76,14 @@ fn parse_opts() -> Result<Opts, BoxError> {
             "--quick" => o.quick = true,
             "--no-python" => o.python = false,
             "--out" => o.out = args.next().ok_or("--out FILE")?.into(),
+            "--only" => match args.next().as_deref() {
+                Some("batch") => o.only_batch = true,
+                other => return Err(format!("--only batch (got {other:?})").into()),
+            },
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
-    if o.out.as_os_str().is_empty() {
+    if o.out.as_os_str().is_empty() && !o.only_batch {
         o.out = o.workspace.join("BENCHMARKS.md");
     }
     Ok(o)
@@ -286,6 +296,9 @@ const RSS_ALLOWANCE_MIB: f64 = 16.0;
 
 fn main() -> Result<(), BoxError> {
     let o = parse_opts()?;
+    if o.only_batch {
+        return only_batch(&o);
+    }
     let started = Instant::now();
     let rounds = if o.quick { 2 } else { 3 };
     let python = setup_python(&o);
@@ -523,6 +536,29 @@ fn main() -> Result<(), BoxError> {
     let mut stdout = std::io::stdout();
     stdout.write_all(r.md.as_bytes())?;
     eprintln!("wrote {}", o.out.display());
+    Ok(())
+}
+
+/// `--only batch`: the batch pacing section and its verdicts, nothing else.
+fn only_batch(o: &Opts) -> Result<(), BoxError> {
+    let cli = o.cli.as_deref().ok_or("--only batch needs --cli PATH")?;
+    let mut r = Report {
+        md: String::new(),
+        verdicts: Vec::new(),
+    };
+    let mut md = String::from(
+        "## Batch pacing (`venice-image batch` against a rate-limited mock)\n\n",
+    );
+    md.push_str(&batch(o, cli, &mut r)?);
+    md.push('\n');
+    for (what, ok) in &r.verdicts {
+        let _ = writeln!(md, "- {} {what}", if *ok { "✅" } else { "❌" });
+    }
+    if !o.out.as_os_str().is_empty() {
+        std::fs::write(&o.out, &md)?;
+        eprintln!("wrote {}", o.out.display());
+    }
+    std::io::stdout().write_all(md.as_bytes())?;
     Ok(())
 }
 

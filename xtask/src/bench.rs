@@ -15,8 +15,9 @@ fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// Build and run the benchmark harness.
-pub fn bench(root: &Path, quick: bool, no_python: bool) -> Result<()> {
+/// Build and run the benchmark harness; `only` names a single section to run (it is then
+/// printed, and BENCHMARKS.md is left alone).
+pub fn bench(root: &Path, quick: bool, no_python: bool, only: Option<&str>) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target = root.join("target");
     run(Command::new(&cargo)
@@ -45,6 +46,9 @@ pub fn bench(root: &Path, quick: bool, no_python: bool) -> Result<()> {
     }
     if no_python {
         harness.arg("--no-python");
+    }
+    if let Some(section) = only {
+        harness.arg("--only").arg(section);
     }
     run(&mut harness)
 }

@@ -41,6 +41,9 @@ enum Command {
         /// Skip the Python `openai` SDK client.
         #[arg(long)]
         no_python: bool,
+        /// Run one section only and print it instead of writing BENCHMARKS.md.
+        #[arg(long, value_parser = ["batch"])]
+        only: Option<String>,
     },
 }
 
@@ -50,7 +53,11 @@ fn main() -> ExitCode {
         Command::Generate => generate(),
         Command::Check => check(),
         Command::SpecDiff { upstream, verbose } => spec_diff_cmd(&upstream, verbose),
-        Command::Bench { quick, no_python } => bench::bench(&workspace_root(), quick, no_python),
+        Command::Bench {
+            quick,
+            no_python,
+            only,
+        } => bench::bench(&workspace_root(), quick, no_python, only.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

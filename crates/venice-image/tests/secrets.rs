@@ -325,11 +325,13 @@ mod wallet {
     }
 
     fn configs(address: &str, seen: &Arc<Mutex<Vec<String>>>) -> (MockConfig, MockConfig) {
-        let mut config = MockConfig::default();
-        config.siwx_verifier = Some(Arc::new(Recording {
-            seen: seen.clone(),
-            inner: DefaultSiwxVerifier::new(SiwxPolicy::default()),
-        }));
+        let mut config = MockConfig {
+            siwx_verifier: Some(Arc::new(Recording {
+                seen: seen.clone(),
+                inner: DefaultSiwxVerifier::new(SiwxPolicy::default()),
+            })),
+            ..MockConfig::default()
+        };
         let mut broke = config.clone();
         config.wallet_balances.insert(address.to_owned(), 100.0);
         broke.wallet_balances.insert(address.to_owned(), 0.0);

@@ -197,6 +197,38 @@ mod tests {
     }
 
     #[test]
+    fn charging_classification_matches_the_retry_policy() {
+        use reqwest::header::HeaderMap;
+        let from = |status: u16, body: &str| {
+            crate::decode::error_from_parts(status, &HeaderMap::new(), body.as_bytes())
+        };
+        for status in [500, 502, 504] {
+            let e = from(status, "{}");
+            assert!(e.may_have_been_charged(), "{status}");
+            assert!(!e.is_retryable(), "{status}: never retried by default");
+        }
+        for status in [400, 401, 402, 403, 404, 413, 415, 422, 429, 503] {
+            assert!(!from(status, "{}").may_have_been_charged(), "{status}");
+        }
+        let decode = Error::Decode {
+            what: "generation JSON".into(),
+            source: None,
+        };
+        assert!(decode.may_have_been_charged());
+        assert!(Error::Timeout.may_have_been_charged());
+        let too_large = Error::ResponseTooLarge {
+            limit: 1,
+            declared: None,
+        };
+        assert!(too_large.may_have_been_charged());
+        assert!(!Error::Config("x".into()).may_have_been_charged());
+        // Whatever is retried by default cannot have been charged.
+        for e in [from(429, "{}"), from(503, "{}")] {
+            assert!(e.is_retryable() && !e.may_have_been_charged());
+        }
+    }
+
+    #[test]
     fn rate_limit_reset_is_not_a_hint_for_server_errors() {
         use reqwest::header::{HeaderMap, HeaderValue};
         let headers = |pairs: &[(&'static str, &'static str)]| {

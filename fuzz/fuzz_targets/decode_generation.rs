@@ -1,15 +1,14 @@
-//! The JSON generation body decoder of `Client::generate`: any bytes → images or a
-//! decode error, never a panic. Decoded images are exactly the base64 length allows.
+//! The JSON generation body decoder of `Client::generate`, the streaming
+//! `GenerationDecoder` the client feeds network chunks into: any bytes → images or a
+//! decode error, never a panic; the body cut into fuzzer-chosen chunks decodes exactly
+//! as in one piece; whatever a plain serde_json + base64 reference accepts, it accepts
+//! with the same bytes. Layout: see `venice_image::__fuzz::check_generation_chunks`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(d) = venice_image::__fuzz::decode_generation(data) {
-        let total: usize = d.image_lens.iter().sum();
-        assert!(
-            total <= data.len(),
-            "decoded more bytes than the body holds"
-        );
+    if let Err(violation) = venice_image::__fuzz::check_generation_chunks(data) {
+        panic!("{violation}");
     }
 });

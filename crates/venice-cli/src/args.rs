@@ -159,9 +159,14 @@ pub struct BatchArgs {
     /// Jobs in flight at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
-    /// Continue an interrupted batch: skip jobs already saved.
+    /// Continue an interrupted batch: skip jobs already saved. Failed jobs are re-run,
+    /// except those that may already have been charged (see `--retry-charged`).
     #[arg(long)]
     pub resume: bool,
+    /// With `--resume`, also re-run failed jobs that may already have been charged (a
+    /// 500/504, a timeout or a broken or undecodable 200 response): they may be paid twice.
+    #[arg(long, requires = "resume")]
+    pub retry_charged: bool,
     /// Stop starting jobs before the estimated spend would exceed this many USD.
     #[arg(long)]
     pub max_cost: Option<f64>,

@@ -8,7 +8,11 @@
 //!
 //! On resume, `done` jobs are skipped; a `started` job whose sidecars are all present was
 //! saved before the crash and is recovered without a new (charged) request; leftover
-//! `.partial` files are removed; a torn last manifest line is cut off.
+//! `.partial` files are removed; a torn last manifest line is cut off. A `failed` job is
+//! re-run unless its entry says it may have been charged (the request may have been
+//! processed: a 500/504, a timeout, a cut or undecodable 200, or a 200 whose images could
+//! not be saved); those are listed and only re-run with `--retry-charged`, so a resume
+//! never pays twice for a job without being asked to.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
@@ -64,6 +68,10 @@ pub enum Event {
         job: String,
         /// Why.
         reason: String,
+        /// The request may have been processed and charged (absent in old manifests:
+        /// false).
+        #[serde(default)]
+        may_have_been_charged: bool,
     },
 }
 
@@ -430,6 +438,10 @@ struct Summary {
     recovered: usize,
     already_done: usize,
     failed: Vec<(String, String)>,
+    /// IDs of the `failed` jobs that may have been charged (not re-run by `--resume`).
+    may_have_been_charged: Vec<String>,
+    /// Failed earlier, may have been charged, not re-run (no `--retry-charged`).
+    skipped_charged: Vec<(String, String)>,
     skipped_budget: usize,
     skipped_cancelled: usize,
     spent_usd: f64,
@@ -465,6 +477,15 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
     for job in jobs {
         match state.last.get(&job.id) {
             Some(Event::Done { .. }) => summary.already_done += 1,
+            Some(Event::Failed {
+                reason,
+                may_have_been_charged: true,
+                ..
+            }) if !args.retry_charged => {
+                summary
+                    .skipped_charged
+                    .push((job.id.clone(), reason.clone()));
+            }
             Some(Event::Started { hash, .. }) => {
                 if *hash != job.hash {
                     eprintln!("warning: job {} changed since it was started", job.id);
@@ -498,7 +519,9 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
     if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} jobs [{elapsed}] {msg}") {
         bar.set_style(style);
     }
-    bar.set_position((summary.already_done + summary.recovered) as u64);
+    bar.set_position(
+        (summary.already_done + summary.recovered + summary.skipped_charged.len()) as u64,
+    );
 
     let cancelled = Arc::new(AtomicBool::new(false));
     {
@@ -512,7 +535,10 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
 
     let semaphore = Arc::new(Semaphore::new(args.concurrency));
     let pacer = Arc::new(Mutex::new(Pacer::default()));
-    let outcomes = Arc::new(Mutex::new(Vec::<(String, Result<f64, String>)>::new()));
+    // Err: the reason and whether the job may have been charged.
+    let outcomes = Arc::new(Mutex::new(
+        Vec::<(String, Result<f64, (String, bool)>)>::new(),
+    ));
     let mut committed = summary.spent_before_usd;
     let mut tasks = tokio::task::JoinSet::new();
     let mut pending = todo.into_iter();
@@ -529,6 +555,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
                 lock(&writer)?.append(&Event::Failed {
                     job: job.id.clone(),
                     reason: reason.clone(),
+                    may_have_been_charged: false,
                 })?;
                 summary.failed.push((job.id.clone(), reason));
                 bar.inc(1);
@@ -605,21 +632,23 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
                                 cost_usd: cost,
                                 recovered: false,
                             };
+                            // Past this point the generation was paid for.
                             match lock(&writer).and_then(|mut w| w.append(&ev)) {
                                 Ok(()) => Ok(cost),
-                                Err(e) => Err(e.to_string()),
+                                Err(e) => Err((e.to_string(), true)),
                             }
                         }
-                        Err(e) => Err(e.to_string()),
+                        Err(e) => Err((e.to_string(), true)),
                     }
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err((e.to_string(), e.may_have_been_charged())),
             };
-            if let Err(reason) = &outcome {
+            if let Err((reason, charged)) = &outcome {
                 let _ = lock(&writer).and_then(|mut w| {
                     w.append(&Event::Failed {
                         job: job.id.clone(),
                         reason: reason.clone(),
+                        may_have_been_charged: *charged,
                     })
                 });
             }
@@ -643,12 +672,19 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
                 summary.done += 1;
                 summary.spent_usd += cost;
             }
-            Err(reason) => summary.failed.push((job, reason)),
+            Err((reason, charged)) => {
+                if charged {
+                    summary.may_have_been_charged.push(job.clone());
+                }
+                summary.failed.push((job, reason));
+            }
         }
     }
     print_summary(&summary, args.json);
-    let partial =
-        !summary.failed.is_empty() || summary.skipped_budget > 0 || summary.skipped_cancelled > 0;
+    let partial = !summary.failed.is_empty()
+        || !summary.skipped_charged.is_empty()
+        || summary.skipped_budget > 0
+        || summary.skipped_cancelled > 0;
     Ok(if partial {
         ExitCode::from(exit::PARTIAL)
     } else {
@@ -704,12 +740,13 @@ fn print_summary(s: &Summary, json: bool) {
         return;
     }
     println!(
-        "batch: {} jobs — done {}, recovered {}, already done {}, failed {}, skipped (budget) {}, skipped (cancelled) {}",
+        "batch: {} jobs — done {}, recovered {}, already done {}, failed {}, skipped (may have been charged) {}, skipped (budget) {}, skipped (cancelled) {}",
         s.total,
         s.done,
         s.recovered,
         s.already_done,
         s.failed.len(),
+        s.skipped_charged.len(),
         s.skipped_budget,
         s.skipped_cancelled
     );
@@ -719,7 +756,17 @@ fn print_summary(s: &Summary, json: bool) {
         s.spent_usd + s.spent_before_usd
     );
     for (job, reason) in &s.failed {
-        println!("  failed {job}: {reason}");
+        let charged = if s.may_have_been_charged.contains(job) {
+            " (may have been charged: --resume skips it unless --retry-charged)"
+        } else {
+            ""
+        };
+        println!("  failed {job}: {reason}{charged}");
+    }
+    for (job, reason) in &s.skipped_charged {
+        println!(
+            "  not re-run {job} (may have been charged; pass --retry-charged to re-run): {reason}"
+        );
     }
 }
 

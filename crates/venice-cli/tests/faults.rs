@@ -2,7 +2,9 @@
 //! connections, truncated bodies, slow responses, malformed JSON, wrong content type):
 //! every job ends saved exactly once or failed with its reason; no job is sent again
 //! after an answer that may have been charged; attempts stay within the default policy;
-//! `--resume` then finishes the failed jobs without re-sending the saved ones.
+//! each failure records whether it may have been charged; `--resume` then re-runs only
+//! the failed jobs that cannot have been charged, `--resume --retry-charged` the rest,
+//! never re-sending the saved ones.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::collections::{HashMap, HashSet};
@@ -157,6 +159,7 @@ fn a_500_job_batch_under_faults_saves_each_job_once_or_reports_it() {
     assert!(!names.iter().any(|n| n.ends_with(".partial")));
     let mut done_first_run = HashSet::new();
     let mut retried_jobs = 0;
+    let mut charged_failures = HashSet::new();
     for i in 0..JOBS {
         let id = job_id(i);
         let seen = &log[&i];
@@ -206,6 +209,23 @@ fn a_500_job_batch_under_faults_saves_each_job_once_or_reports_it() {
                     expected.iter().any(|e| reason.contains(e)),
                     "{id} (last answer {last}): reason {reason:?}"
                 );
+                // The manifest and the summary say whether a re-run may pay twice.
+                assert_eq!(
+                    events[&id][1]["may_have_been_charged"],
+                    maybe_charged(last),
+                    "{id} (last answer {last}): {reason}"
+                );
+                assert_eq!(
+                    summary["may_have_been_charged"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&Value::from(id.clone())),
+                    maybe_charged(last),
+                    "{id}"
+                );
+                if maybe_charged(last) {
+                    charged_failures.insert(id.clone());
+                }
                 if !maybe_charged(last) {
                     // Only a retryable answer can end a job after exhausting attempts.
                     assert_eq!(seen.len(), MAX_ATTEMPTS, "{id} gave up early: {seen:?}");
@@ -220,16 +240,69 @@ fn a_500_job_batch_under_faults_saves_each_job_once_or_reports_it() {
     let pngs = names.iter().filter(|n| n.ends_with(".png")).count();
     assert_eq!(pngs, done_first_run.len(), "no stray or duplicate images");
 
-    // Resume without faults: only the failed jobs are sent again, and all end done once.
+    // With 3 attempts, 429/503 rarely end a job here: most failures may be charged
+    // (`resume_skips_only_the_failures_that_may_have_been_charged` covers both sides).
+    assert!(!charged_failures.is_empty());
+
+    // Resume without faults: the failed jobs that cannot have been charged are sent
+    // again; those that may have been are listed, not sent (exit 5: not finished).
     server.set_fault_rate(None);
     server.clear_requests();
-    let (code, stdout, stderr) = run(&server, &["batch", jobs_s, "--out", out_s, "--resume"]);
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (code, stdout, stderr) = run(
+        &server,
+        &["batch", jobs_s, "--out", out_s, "--resume", "--json"],
+    );
+    assert_eq!(code, 5, "{stdout}\n{stderr}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    let held: HashSet<String> = summary["skipped_charged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f[0].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(held, charged_failures);
     let again = attempts(&server);
     for i in &done_first_run {
         assert!(!again.contains_key(i), "saved job {i} was sent again");
     }
     for id in failed.keys() {
+        let i: usize = id[4..].parse().unwrap();
+        if charged_failures.contains(id) {
+            assert!(
+                !again.contains_key(&i),
+                "{id} may have been charged, re-sent"
+            );
+        } else {
+            assert_eq!(again[&i], vec![200], "{id}");
+        }
+    }
+    // The human summary names them and the way out.
+    server.clear_requests();
+    let (code, stdout, _) = run(&server, &["batch", jobs_s, "--out", out_s, "--resume"]);
+    assert_eq!(code, 5);
+    assert!(stdout.contains("--retry-charged"), "{stdout}");
+    assert!(
+        attempts(&server).is_empty(),
+        "nothing left that is safe to re-run"
+    );
+
+    // `--retry-charged`: the rest are sent once each, and all end done once.
+    server.clear_requests();
+    let (code, stdout, stderr) = run(
+        &server,
+        &[
+            "batch",
+            jobs_s,
+            "--out",
+            out_s,
+            "--resume",
+            "--retry-charged",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let again = attempts(&server);
+    assert_eq!(again.len(), charged_failures.len());
+    for id in &charged_failures {
         let i: usize = id[4..].parse().unwrap();
         assert_eq!(again[&i], vec![200], "{id}");
     }
@@ -243,4 +316,107 @@ fn a_500_job_batch_under_faults_saves_each_job_once_or_reports_it() {
     }
     assert_eq!(names.iter().filter(|n| n.ends_with(".png")).count(), JOBS);
     eprintln!("500-job fault batch + resume: {:?}", started.elapsed());
+}
+
+/// One job per kind of failure, in order (concurrency 1): the manifest and the summary
+/// say which may have been charged, `--resume` re-runs only the others, and
+/// `--retry-charged` is needed for the rest.
+#[test]
+fn resume_skips_only_the_failures_that_may_have_been_charged() {
+    use venice_mock::Fault;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt
+        .block_on(MockServer::start(MockConfig::default()))
+        .unwrap();
+    // job 0: a 200 cut short; job 1: 503 on every attempt; job 2: a 500; job 3: the
+    // connection reset after the request was read; job 4: fine.
+    server.push_faults(vec![
+        Fault::TruncatedBody,
+        Fault::Status503,
+        Fault::Status503,
+        Fault::Status503,
+        Fault::Status500,
+        Fault::ResetConnection,
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = dir.path().join("jobs.jsonl");
+    let out = dir.path().join("out");
+    let lines: Vec<String> = (0..5)
+        .map(|i| {
+            serde_json::json!({"id": job_id(i), "prompt": prompt(i), "size": "64x64",
+                "format": "png", "seed": i})
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&jobs, lines.join("\n") + "\n").unwrap();
+    let (jobs_s, out_s) = (jobs.to_str().unwrap(), out.to_str().unwrap());
+    let ids = |v: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().or_else(|| f[0].as_str()).unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let charged = vec![job_id(0), job_id(2), job_id(3)];
+
+    let base = [
+        "batch",
+        jobs_s,
+        "--out",
+        out_s,
+        "--concurrency",
+        "1",
+        "--json",
+    ];
+    let (code, stdout, stderr) = run(&server, &base);
+    assert_eq!(code, 5, "{stdout}\n{stderr}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["done"], 1);
+    assert_eq!(ids(&summary["failed"]).len(), 4, "{summary}");
+    assert_eq!(ids(&summary["may_have_been_charged"]), charged, "{summary}");
+    let events = manifest(&out);
+    for i in 0..4 {
+        let failed = &events[&job_id(i)][1];
+        assert_eq!(failed["event"], "failed");
+        assert_eq!(
+            failed["may_have_been_charged"],
+            charged.contains(&job_id(i)),
+            "{failed}"
+        );
+    }
+
+    // Plain resume: only the 503 job is sent again.
+    server.clear_requests();
+    let (code, stdout, stderr) = run(&server, &[&base[..], &["--resume"]].concat());
+    assert_eq!(code, 5, "{stdout}\n{stderr}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(ids(&summary["skipped_charged"]), charged, "{summary}");
+    assert_eq!(summary["done"], 1);
+    assert_eq!(summary["already_done"], 1);
+    let sent = attempts(&server);
+    assert_eq!(
+        sent.keys().copied().collect::<Vec<_>>(),
+        vec![1],
+        "{sent:?}"
+    );
+
+    // `--retry-charged` needs `--resume`, and with it re-runs the rest.
+    let (code, _, stderr) = run(&server, &[&base[..], &["--retry-charged"]].concat());
+    assert_eq!(code, 2, "{stderr}");
+    server.clear_requests();
+    let (code, stdout, stderr) = run(
+        &server,
+        &[&base[..], &["--resume", "--retry-charged"]].concat(),
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let mut sent: Vec<usize> = attempts(&server).keys().copied().collect();
+    sent.sort();
+    assert_eq!(sent, vec![0, 2, 3]);
+    assert_eq!(
+        files(&out).iter().filter(|n| n.ends_with(".png")).count(),
+        5
+    );
 }

@@ -144,14 +144,22 @@ fn strings(v: &Value, k: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The wait the server asked for: `Retry-After` (seconds), else the rate-limit reset.
-pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+/// The wait the server asked for: `Retry-After` (seconds), else, for a 429 only, the
+/// rate-limit window reset.
+///
+/// `x-ratelimit-reset-requests` is sent on every response but only says when a *429*
+/// clears; taken as the hint of a 500 or 503 it would make a retried call wait for (or,
+/// above `max_delay`, give up because of) an unrelated rate-limit window.
+pub(crate) fn retry_after(status: u16, headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     if let Some(v) = header(headers, "retry-after")
         && let Ok(secs) = v.parse::<f64>()
         && secs.is_finite()
         && secs >= 0.0
     {
         return Duration::try_from_secs_f64(secs).ok();
+    }
+    if status != 429 {
+        return None;
     }
     let reset = header(headers, "x-ratelimit-reset-requests")?;
     let at = crate::meta::reset_instant(reset, now)?;
@@ -222,7 +230,7 @@ pub(crate) fn error_from_parts(status: u16, headers: &HeaderMap, body: &[u8]) ->
         details,
         request_id: meta.request_id.clone(),
         body_excerpt: excerpt(body),
-        retry_after: retry_after(headers, SystemTime::now()),
+        retry_after: retry_after(status, headers, SystemTime::now()),
         meta,
     };
     match status {
@@ -494,13 +502,19 @@ mod tests {
     fn retry_after_from_reset_header() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let hm = h(&[("x-ratelimit-reset-requests", "1800000005")]);
-        assert_eq!(retry_after(&hm, now), Some(Duration::from_secs(5)));
+        assert_eq!(retry_after(429, &hm, now), Some(Duration::from_secs(5)));
+        // The window reset says when a 429 clears, nothing about other errors.
+        assert_eq!(retry_after(500, &hm, now), None);
+        assert_eq!(retry_after(503, &hm, now), None);
         let hm = h(&[("x-ratelimit-reset-requests", "12")]);
-        assert_eq!(retry_after(&hm, now), Some(Duration::from_secs(12)));
+        assert_eq!(retry_after(429, &hm, now), Some(Duration::from_secs(12)));
         let hm = h(&[("x-ratelimit-reset-requests", "1700000000")]);
-        assert_eq!(retry_after(&hm, now), Some(Duration::ZERO));
+        assert_eq!(retry_after(429, &hm, now), Some(Duration::ZERO));
         let hm = h(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]);
-        assert_eq!(retry_after(&hm, now), None);
+        assert_eq!(retry_after(429, &hm, now), None);
+        // An explicit Retry-After is a hint for any status.
+        let hm = h(&[("retry-after", "3"), ("x-ratelimit-reset-requests", "12")]);
+        assert_eq!(retry_after(503, &hm, now), Some(Duration::from_secs(3)));
     }
 
     #[test]

@@ -109,6 +109,24 @@ impl Error {
         }
     }
 
+    /// Whether the failed call may nevertheless have been charged, so that repeating it
+    /// may pay twice: the request may have reached the server and been processed.
+    ///
+    /// True for 500/502/504 (the server may have rendered before failing), timeouts and
+    /// broken connections after connecting (the request may have been sent), and any
+    /// failure reading or decoding a response body (a 200 cut short or garbled is
+    /// charged). False for what the server refused before doing paid work (4xx incl.
+    /// 401, 402, 429; 503), for connections that never reached it, and for local
+    /// validation, configuration, I/O and wallet errors.
+    pub fn may_have_been_charged(&self) -> bool {
+        match self {
+            Error::Api(a) => matches!(a.status, 500 | 502 | 504),
+            Error::Timeout | Error::Decode { .. } | Error::ResponseTooLarge { .. } => true,
+            Error::Transport(e) => !e.is_connect(),
+            _ => false,
+        }
+    }
+
     /// Whether the request or body read timed out.
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Timeout)

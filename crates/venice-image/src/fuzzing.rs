@@ -24,6 +24,123 @@ pub mod __fuzz {
         })
     }
 
+    /// One fuzz input of the chunked generation decoder: `data[0]` bit 7 says whether the
+    /// decoder gets the body length as a size hint (as with `Content-Length`), bits 0–2
+    /// how many chunk-size bytes follow (0: the body is fed in one piece); each size byte
+    /// `s` is a chunk of `s + 1` bytes, the sizes repeat until the body is consumed.
+    /// The rest is the body.
+    ///
+    /// Checks the properties a streaming parser breaks at chunk boundaries and returns
+    /// `Err` with a description when one fails (the fuzz target panics on it):
+    /// - the chunked decode gives the same result (images, id, timing, or an error) as
+    ///   the one-piece decode;
+    /// - whenever a plain `serde_json` + base64 reference decoder accepts the body, the
+    ///   streaming decoder accepts it too and yields the same bytes;
+    /// - decoded images never total more bytes than the body.
+    ///
+    /// `Ok` carries what the one-piece decode gave.
+    pub fn check_generation_chunks(data: &[u8]) -> Result<Result<DecodedSummary, Error>, String> {
+        let (hint, sizes, body) = match data {
+            [flags, rest @ ..] => {
+                let n = usize::from(flags & 7).min(rest.len());
+                (flags & 0x80 != 0, &rest[..n], &rest[n..])
+            }
+            [] => (false, &[][..], data),
+        };
+        let whole = crate::decode::decode_generation(body);
+        let chunked = decode_in_chunks(body, hint.then_some(body.len() as u64), sizes);
+        match (&whole, &chunked) {
+            (Ok(a), Ok(b)) => {
+                if a.id != b.id || a.timing != b.timing || a.images != b.images {
+                    return Err(format!("chunked decode differs: {a:?} vs {b:?}"));
+                }
+            }
+            (Err(_), Err(_)) => {}
+            (a, b) => {
+                return Err(format!(
+                    "one-piece and chunked decode disagree: {:?} vs {:?}",
+                    a.as_ref().map(|d| d.images.len()),
+                    b.as_ref().map(|d| d.images.len())
+                ));
+            }
+        }
+        if let Some(reference) = reference_decode(body) {
+            match &whole {
+                Ok(d) if d.id == reference.id && d.images == reference.images => {}
+                Ok(d) => {
+                    return Err(format!(
+                        "decode differs from the reference: {d:?} vs {reference:?}"
+                    ));
+                }
+                Err(e) => return Err(format!("reference accepts, decoder rejects: {e}")),
+            }
+        }
+        if let Ok(d) = &whole {
+            let total: usize = d.images.iter().map(|b| b.len()).sum();
+            if total > body.len() {
+                return Err("decoded more bytes than the body holds".into());
+            }
+        }
+        Ok(whole.map(|d| DecodedSummary {
+            id: d.id,
+            image_lens: d.images.iter().map(|b| b.len()).collect(),
+        }))
+    }
+
+    fn decode_in_chunks(
+        body: &[u8],
+        hint: Option<u64>,
+        sizes: &[u8],
+    ) -> Result<crate::decode::DecodedGeneration, Error> {
+        let mut decoder = crate::decode::GenerationDecoder::new(hint);
+        if sizes.is_empty() {
+            decoder.feed(body)?;
+            return decoder.finish();
+        }
+        let mut rest = body;
+        for s in sizes.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (chunk, tail) = rest.split_at((usize::from(*s) + 1).min(rest.len()));
+            decoder.feed(chunk)?;
+            rest = tail;
+        }
+        decoder.finish()
+    }
+
+    /// The obvious, non-streaming decoder: `serde_json` into owned strings, then strict
+    /// padded base64 of each image (after an optional `data:…,` prefix). `None` when it
+    /// rejects the body; the streaming decoder is more lenient (line breaks, missing
+    /// padding), never stricter.
+    fn reference_decode(body: &[u8]) -> Option<crate::decode::DecodedGeneration> {
+        #[derive(serde::Deserialize)]
+        struct Reference {
+            #[serde(default)]
+            id: Option<String>,
+            images: Vec<String>,
+            #[serde(default)]
+            #[allow(dead_code)]
+            timing: Option<crate::decode::Timing>,
+        }
+        let r: Reference = serde_json::from_slice(body).ok()?;
+        let mut images = Vec::with_capacity(r.images.len());
+        for s in &r.images {
+            let b64 = match s.strip_prefix("data:") {
+                Some(rest) => rest.split_once(',')?.1,
+                None => s,
+            };
+            images.push(bytes::Bytes::from(
+                base64_simd::STANDARD.decode_to_vec(b64).ok()?,
+            ));
+        }
+        Some(crate::decode::DecodedGeneration {
+            id: r.id.unwrap_or_default(),
+            timing: None,
+            images,
+        })
+    }
+
     /// Turn an error response (status, headers, body) into an [`Error`] exactly as the
     /// client does.
     pub fn error_from_parts(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {

@@ -93,27 +93,13 @@ impl RetryPolicy {
     }
 }
 
-/// The server-requested wait carried by an error.
-///
-/// `ApiError::retry_after` falls back to the rate-limit window reset
-/// (`x-ratelimit-reset-requests`) when there is no `Retry-After`; that reset is sent on
-/// every response but only says when a *429* clears. For other statuses (a 500 retried
-/// with `retry_server_errors`, a 503 without `Retry-After`) a hint that came from the
-/// window reset is ignored, so the call backs off per policy instead of waiting for (or,
-/// above `max_delay`, giving up because of) an unrelated rate-limit window.
-///
-/// `Retry-After` is whole seconds (RFC 9110 `delay-seconds`), while the reset fallback is
-/// "reset instant − now" with sub-second precision; that is how the two are told apart
-/// here. (The cleaner fix is for the decoder to fall back to the reset only for 429.)
+/// The server-requested wait carried by an error. The decoder only takes the
+/// rate-limit window reset as a hint for 429s (see `decode::retry_after`), so every
+/// hint here is one the server meant for this error.
 pub(crate) fn server_hint(err: &Error) -> Option<Duration> {
     match err {
         Error::RateLimited { retry_after, .. } => *retry_after,
-        Error::Api(a) if a.status == 429 => a.retry_after,
-        Error::Api(a) => {
-            let hint = a.retry_after?;
-            let from_reset = hint.subsec_nanos() != 0 && a.meta.rate_limit.is_some();
-            (!from_reset).then_some(hint)
-        }
+        Error::Api(a) => a.retry_after,
         _ => None,
     }
 }
@@ -211,40 +197,61 @@ mod tests {
     }
 
     #[test]
-    fn rate_limit_reset_is_not_a_hint_for_server_errors() {
-        use crate::meta::RateLimit;
-        let with_hint = |status: u16, hint: Duration| {
-            let mut a = api(status, ErrorCode::from_status(status));
-            a.retry_after = Some(hint);
-            a.meta.rate_limit = Some(RateLimit::default());
-            a
+    fn charging_classification_matches_the_retry_policy() {
+        use reqwest::header::HeaderMap;
+        let from = |status: u16, body: &str| {
+            crate::decode::error_from_parts(status, &HeaderMap::new(), body.as_bytes())
         };
-        // "reset instant − now": sub-second precision, so not a Retry-After.
-        let reset = Duration::from_millis(44_873);
-        assert_eq!(
-            server_hint(&Error::Api(Box::new(with_hint(500, reset)))),
-            None
-        );
-        assert_eq!(
-            server_hint(&Error::Api(Box::new(with_hint(503, reset)))),
-            None
-        );
-        // A real Retry-After (whole seconds) is kept, even when it equals the reset.
-        let one = Duration::from_secs(1);
-        assert_eq!(
-            server_hint(&Error::Api(Box::new(with_hint(503, one)))),
-            Some(one)
-        );
-        // A 429 waits for the window.
-        let a = with_hint(429, reset);
-        assert_eq!(
-            server_hint(&Error::RateLimited {
-                retry_after: a.retry_after,
-                api: Box::new(a.clone())
-            }),
-            Some(reset)
-        );
-        assert_eq!(server_hint(&Error::Api(Box::new(a))), Some(reset));
+        for status in [500, 502, 504] {
+            let e = from(status, "{}");
+            assert!(e.may_have_been_charged(), "{status}");
+            assert!(!e.is_retryable(), "{status}: never retried by default");
+        }
+        for status in [400, 401, 402, 403, 404, 413, 415, 422, 429, 503] {
+            assert!(!from(status, "{}").may_have_been_charged(), "{status}");
+        }
+        let decode = Error::Decode {
+            what: "generation JSON".into(),
+            source: None,
+        };
+        assert!(decode.may_have_been_charged());
+        assert!(Error::Timeout.may_have_been_charged());
+        let too_large = Error::ResponseTooLarge {
+            limit: 1,
+            declared: None,
+        };
+        assert!(too_large.may_have_been_charged());
+        assert!(!Error::Config("x".into()).may_have_been_charged());
+        // Whatever is retried by default cannot have been charged.
+        for e in [from(429, "{}"), from(503, "{}")] {
+            assert!(e.is_retryable() && !e.may_have_been_charged());
+        }
+    }
+
+    #[test]
+    fn rate_limit_reset_is_not_a_hint_for_server_errors() {
+        use reqwest::header::{HeaderMap, HeaderValue};
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(*k, HeaderValue::from_static(v));
+            }
+            m
+        };
+        // The window reset is on every response; only a 429 waits for it.
+        let reset = headers(&[("x-ratelimit-reset-requests", "45")]);
+        for status in [500, 503, 504] {
+            let e = crate::decode::error_from_parts(status, &reset, b"{}");
+            assert_eq!(server_hint(&e), None, "{status}");
+        }
+        let e = crate::decode::error_from_parts(429, &reset, b"{}");
+        assert!(matches!(e, Error::RateLimited { .. }));
+        let hint = server_hint(&e).unwrap();
+        assert!(hint > Duration::from_secs(40) && hint <= Duration::from_secs(45));
+        // A real Retry-After is kept for any status.
+        let both = headers(&[("retry-after", "1"), ("x-ratelimit-reset-requests", "45")]);
+        let e = crate::decode::error_from_parts(503, &both, b"{}");
+        assert_eq!(server_hint(&e), Some(Duration::from_secs(1)));
     }
 
     #[test]

@@ -30,13 +30,18 @@ fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
 fn decode_generation_inputs() {
     let mut decoded = 0;
     for (name, data) in inputs("decode_generation") {
-        if let Ok(d) = __fuzz::decode_generation(&data) {
-            let total: usize = d.image_lens.iter().sum();
-            assert!(total <= data.len(), "{name}");
-            decoded += 1;
+        // Same layout and properties as the fuzz target: chunked == one piece ==
+        // reference, never more image bytes than body bytes.
+        match __fuzz::check_generation_chunks(&data) {
+            Err(violation) => panic!("{name}: {violation}"),
+            Ok(Ok(_)) => decoded += 1,
+            Ok(Err(_)) => {}
         }
     }
-    assert!(decoded >= 2, "the valid seeds decode");
+    assert!(
+        decoded >= 8,
+        "the valid seeds decode, in one piece and in chunks"
+    );
 }
 
 #[test]

@@ -14,12 +14,21 @@ pub enum Principal {
     Wallet(WalletIdentity),
 }
 
-/// The `SIGN-IN-WITH-X` header value (canonical or legacy name).
-pub fn siwx_header(headers: &HeaderMap) -> Option<&str> {
+/// The `SIGN-IN-WITH-X` header value (canonical or legacy name): `None` when absent,
+/// `Some(Err)` (401 `X402_INVALID_SIGN_IN`) when present but not readable text.
+///
+/// An unreadable header must not count as absent: the request would then fall back to
+/// a Bearer key sent beside it, so a client whose wallet header is corrupted would be
+/// served (and charged) on another credential instead of being told.
+pub fn siwx_header(headers: &HeaderMap) -> Option<Result<&str, ApiError>> {
     headers
         .get("sign-in-with-x")
         .or_else(|| headers.get("x-sign-in-with-x"))
-        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.to_str().map_err(|_| {
+                invalid_sign_in("the SIGN-IN-WITH-X header is not visible ASCII (base64 JSON)")
+            })
+        })
 }
 
 /// The Bearer token of `Authorization`.
@@ -55,7 +64,7 @@ pub fn verify_siwx(config: &MockConfig, value: &str) -> Result<WalletIdentity, A
 /// Authenticates a paid request: SIWX when that header is present, else a Bearer key.
 pub fn authenticate(config: &MockConfig, headers: &HeaderMap) -> Result<Principal, ApiError> {
     if let Some(value) = siwx_header(headers) {
-        return verify_siwx(config, value).map(Principal::Wallet);
+        return verify_siwx(config, value?).map(Principal::Wallet);
     }
     let token = bearer(headers).ok_or_else(auth_failed)?;
     if config.api_keys.iter().any(|k| k == token) {
@@ -83,7 +92,7 @@ pub fn authenticate_wallet(
     headers: &HeaderMap,
 ) -> Result<WalletIdentity, ApiError> {
     match siwx_header(headers) {
-        Some(value) => verify_siwx(config, value),
+        Some(value) => verify_siwx(config, value?),
         None => Err(invalid_sign_in("a SIGN-IN-WITH-X header is required")),
     }
 }
@@ -92,9 +101,10 @@ pub fn authenticate_wallet(
 pub fn rate_key(headers: &HeaderMap) -> String {
     if let Some(token) = bearer(headers) {
         format!("key:{token}")
-    } else if let Some(siwx) = siwx_header(headers) {
+    } else if let Some(Ok(siwx)) = siwx_header(headers) {
         format!("siwx:{}", siwx.chars().take(64).collect::<String>())
     } else {
+        // Also an unreadable SIWX header: it is answered 401 before any work.
         "anonymous".to_owned()
     }
 }

@@ -158,4 +158,118 @@ pub mod __fuzz {
         }
         Ok(Some(outcome))
     }
+
+    /// The instant the `siwx_header` fuzz target verifies at: one minute after the
+    /// `Issued At` (2026-01-01T00:00:00Z) of the committed seed headers, so that valid
+    /// seeds stay valid and the fuzzer explores past the lifetime checks.
+    pub fn siwx_fuzz_now() -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600 + 60)
+    }
+
+    /// A verifier pinned to [`siwx_fuzz_now`], to run the auth layer deterministically.
+    #[derive(Debug)]
+    struct PinnedSiwx(crate::x402::DefaultSiwxVerifier);
+
+    impl crate::config::SiwxVerifier for PinnedSiwx {
+        fn verify(&self, header_value: &str) -> Result<crate::config::WalletIdentity, String> {
+            self.0.verify_at(header_value, siwx_fuzz_now())
+        }
+    }
+
+    /// One `SIGN-IN-WITH-X` fuzz input. Input starting with `{` is the header's JSON and
+    /// is base64-encoded first (so the fuzzer mutates the message and signature, not
+    /// base64); anything else is the raw header value. Runs the message parser on the
+    /// text, `DefaultSiwxVerifier::verify_at` (default policy, at [`siwx_fuzz_now`]) on
+    /// the value and the mock's auth layer on the value next to a valid Bearer key.
+    ///
+    /// Returns whether the header was accepted, or `Err` with the broken invariant:
+    /// - an accepted header is rejected when replayed (its nonce is burned);
+    /// - an accepted identity is the header's address on an accepted chain;
+    /// - the auth layer decides on the SIWX header alone (never the Bearer key beside
+    ///   it), agrees with the verifier, and rejects with 401 `X402_INVALID_SIGN_IN`.
+    pub fn siwx_input(data: &[u8]) -> Result<bool, String> {
+        use base64::Engine as _;
+
+        let value: Vec<u8> = if data.first() == Some(&b'{') {
+            base64::engine::general_purpose::STANDARD
+                .encode(data)
+                .into_bytes()
+        } else {
+            data.to_vec()
+        };
+        if let Ok(text) = std::str::from_utf8(data) {
+            let _ = crate::x402::SiwxMessage::parse(text);
+        }
+        let policy = crate::x402::SiwxPolicy::default();
+        let verifier = crate::x402::DefaultSiwxVerifier::new(policy.clone());
+        let accepted = match std::str::from_utf8(&value) {
+            Ok(text) => match verifier.verify_at(text, siwx_fuzz_now()) {
+                Ok(id) => {
+                    if verifier.verify_at(text, siwx_fuzz_now()).is_ok() {
+                        return Err("a replayed header was accepted".into());
+                    }
+                    let json: serde_json::Value = base64::engine::general_purpose::STANDARD
+                        .decode(text.trim())
+                        .ok()
+                        .and_then(|raw| serde_json::from_slice(&raw).ok())
+                        .unwrap_or_default();
+                    let claimed = json["address"].as_str().unwrap_or_default();
+                    if !id.address.eq_ignore_ascii_case(claimed) {
+                        return Err(format!("accepted {id:?} for address {claimed:?}"));
+                    }
+                    let chain_ok = id
+                        .chain_id
+                        .strip_prefix("eip155:")
+                        .and_then(|c| c.parse::<u64>().ok())
+                        .is_some_and(|c| policy.evm_chain_ids.contains(&c))
+                        || id
+                            .chain_id
+                            .strip_prefix("solana:")
+                            .is_some_and(|c| policy.solana_chains.iter().any(|p| p == c));
+                    if !chain_ok {
+                        return Err(format!("accepted a chain outside the policy: {id:?}"));
+                    }
+                    true
+                }
+                Err(_) => false,
+            },
+            Err(_) => false,
+        };
+        let Ok(header) = HeaderValue::from_bytes(&value) else {
+            return Ok(accepted);
+        };
+        let mut headers = http::HeaderMap::new();
+        headers.insert("sign-in-with-x", header);
+        if let Ok(bearer) = HeaderValue::from_str(&format!("Bearer {DEFAULT_API_KEY}")) {
+            headers.insert(http::header::AUTHORIZATION, bearer);
+        }
+        let config = MockConfig {
+            siwx_verifier: Some(Arc::new(PinnedSiwx(crate::x402::DefaultSiwxVerifier::new(
+                policy,
+            )))),
+            ..MockConfig::default()
+        };
+        match crate::auth::authenticate(&config, &headers) {
+            Ok(crate::auth::Principal::ApiKey(_)) => {
+                Err("the Bearer key beside a SIWX header authenticated".into())
+            }
+            Ok(crate::auth::Principal::Wallet(_)) if accepted => Ok(true),
+            Ok(crate::auth::Principal::Wallet(id)) => Err(format!(
+                "the auth layer accepted {id:?}, the verifier did not"
+            )),
+            Err(ApiError(reply)) => {
+                let body: serde_json::Value =
+                    serde_json::from_slice(&reply.body).unwrap_or_default();
+                if reply.status != http::StatusCode::UNAUTHORIZED
+                    || body["code"] != "X402_INVALID_SIGN_IN"
+                {
+                    return Err(format!("rejected with {} {body}", reply.status));
+                }
+                if accepted {
+                    return Err(format!("the verifier accepted, the auth layer said {body}"));
+                }
+                Ok(accepted)
+            }
+        }
+    }
 }

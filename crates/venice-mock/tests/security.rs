@@ -113,7 +113,9 @@ fn hammer() -> Vec<(&'static str, Vec<u8>)> {
         b"e30=".to_vec(),
         b"0x2c7536E3605D9C16a7a3D7b1898e529396a65c23".to_vec(),
         vec![b'A'; 8 * 1024],
-        // Non-UTF-8 SIWX values: see `a_non_utf8_siwx_header_is_not_ignored`.
+        // Not text at all (see `a_non_utf8_siwx_header_is_not_ignored`).
+        b"\xff\xfe".to_vec(),
+        "é".as_bytes().to_vec(),
     ] {
         out.push(("sign-in-with-x", v.clone()));
         out.push(("x-sign-in-with-x", v));
@@ -289,13 +291,11 @@ async fn siwx_without_a_verifier_is_rejected_everywhere() {
     }
 }
 
-/// Finding of the hammer: a `SIGN-IN-WITH-X` header that is not valid UTF-8 is treated as
-/// absent (`siwx_header` uses `to_str().ok()`), so a Bearer key next to it authenticates,
-/// while any other malformed SIWX value is rejected with 401. A credential that is
-/// present but unreadable should be rejected. The fix belongs in the mock's `auth.rs`
-/// (x402 owner): run with `--ignored` after it lands.
+/// Finding of the hammer (fixed): a `SIGN-IN-WITH-X` header that was not valid text was
+/// treated as absent (`to_str().ok()`), so a Bearer key next to it authenticated, while
+/// any other malformed SIWX value was rejected. A present but unreadable credential is
+/// a 401 `X402_INVALID_SIGN_IN` like any other bad SIWX header.
 #[tokio::test]
-#[ignore = "pending merge: mock auth.rs must reject a non-UTF-8 SIWX header"]
 async fn a_non_utf8_siwx_header_is_not_ignored() {
     let server = start().await;
     for (op, path, body) in paid_endpoints() {
@@ -310,5 +310,6 @@ async fn a_non_utf8_siwx_header_is_not_ignored() {
         );
         let r = check(op, send(&server, path, &body, h).await).await;
         assert_401(op, &r, "a non-UTF-8 SIWX header");
+        assert_eq!(r.json()["code"], "X402_INVALID_SIGN_IN", "{op}");
     }
 }

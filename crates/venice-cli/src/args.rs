@@ -67,6 +67,28 @@ pub struct BalanceArgs {
     pub json: bool,
 }
 
+/// The `--safe-mode` / `--no-safe-mode` pair, shared by `generate` and the edit commands.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct SafeModeArgs {
+    /// Blur adult content (the server default).
+    #[arg(long, overrides_with = "no_safe_mode")]
+    pub safe_mode: bool,
+    /// Do not blur adult content.
+    #[arg(long, overrides_with = "safe_mode")]
+    pub no_safe_mode: bool,
+}
+
+impl SafeModeArgs {
+    /// What to send: `None` leaves the server default (blurring on).
+    pub fn choice(self) -> Option<bool> {
+        match (self.safe_mode, self.no_safe_mode) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
+}
+
 /// Fields of one generation, shared by `generate` and batch jobs.
 #[derive(Debug, Args, Clone, Default)]
 pub struct JobArgs {
@@ -103,12 +125,9 @@ pub struct JobArgs {
     /// CFG scale (0, 20].
     #[arg(long)]
     pub cfg_scale: Option<f64>,
-    /// Blur adult content (the server default).
-    #[arg(long, overrides_with = "no_safe_mode")]
-    pub safe_mode: bool,
-    /// Do not blur adult content.
-    #[arg(long, overrides_with = "safe_mode")]
-    pub no_safe_mode: bool,
+    /// `--safe-mode` / `--no-safe-mode`.
+    #[command(flatten)]
+    pub safe_mode: SafeModeArgs,
     /// Ask to hide the Venice watermark.
     #[arg(long)]
     pub hide_watermark: bool,
@@ -181,4 +200,45 @@ pub struct ListArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn safe_mode_of(args: &[&str]) -> Option<bool> {
+        let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{e}"));
+        match cli.command {
+            Command::Generate(g) => g.job.safe_mode.choice(),
+            Command::Edit(e) => e.options.safe_mode.choice(),
+            _ => panic!("unexpected command"),
+        }
+    }
+
+    #[test]
+    fn safe_mode_flags_are_tri_state_and_the_last_one_wins() {
+        assert_eq!(safe_mode_of(&["venice-image", "generate", "p"]), None);
+        let g = ["venice-image", "generate", "p", "--safe-mode"];
+        assert_eq!(safe_mode_of(&g), Some(true));
+        let g = ["venice-image", "generate", "p", "--no-safe-mode"];
+        assert_eq!(safe_mode_of(&g), Some(false));
+        let g = [
+            "venice-image",
+            "generate",
+            "p",
+            "--no-safe-mode",
+            "--safe-mode",
+        ];
+        assert_eq!(safe_mode_of(&g), Some(true));
+        let e = [
+            "venice-image",
+            "edit",
+            "p",
+            "in.png",
+            "--safe-mode",
+            "--no-safe-mode",
+        ];
+        assert_eq!(safe_mode_of(&e), Some(false));
+        assert_eq!(safe_mode_of(&["venice-image", "edit", "p", "in.png"]), None);
+    }
 }

@@ -85,11 +85,7 @@ impl JobSpec {
             negative: a.negative.clone(),
             style: a.style.clone(),
             cfg_scale: a.cfg_scale,
-            safe_mode: match (a.safe_mode, a.no_safe_mode) {
-                (true, _) => Some(true),
-                (_, true) => Some(false),
-                _ => None,
-            },
+            safe_mode: a.safe_mode.choice(),
             hide_watermark: a.hide_watermark,
             exif: a.exif,
             enhance_prompt: a.enhance_prompt,

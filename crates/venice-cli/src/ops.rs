@@ -65,12 +65,9 @@ pub struct EditOptions {
     /// Output format (png, jpeg, webp).
     #[arg(long)]
     pub format: Option<String>,
-    /// Blur adult content (the server default).
-    #[arg(long, overrides_with = "no_safe_mode")]
-    pub safe_mode: bool,
-    /// Do not blur adult content.
-    #[arg(long, overrides_with = "safe_mode")]
-    pub no_safe_mode: bool,
+    /// `--safe-mode` / `--no-safe-mode`.
+    #[command(flatten)]
+    pub safe_mode: crate::args::SafeModeArgs,
     /// Let the server rewrite the prompt from the image first (extra charge).
     #[arg(long)]
     pub enhance_prompt: bool,
@@ -333,13 +330,7 @@ fn edit_choices(o: &EditOptions) -> Result<EditChoices, CliError> {
     let aspect = parse::<EditAspectRatio>(o.aspect.as_deref())?;
     let resolution = parse::<Resolution>(o.resolution.as_deref())?;
     let format = parse::<Format>(o.format.as_deref())?;
-    let safe_mode = if o.no_safe_mode {
-        Some(false)
-    } else if o.safe_mode {
-        Some(true)
-    } else {
-        None
-    };
+    let safe_mode = o.safe_mode.choice();
     let json = serde_json::json!({
         "aspect_ratio": aspect.map(|a| a.as_str()),
         "resolution": resolution.map(|r| r.as_str()),

@@ -11,6 +11,9 @@ pub const HEADER: &str = "\
 // (`cargo xtask check` fails while this file is stale).
 ";
 
+/// Connect and total timeout of the generated `Client::new`, in seconds.
+pub const CLIENT_NEW_TIMEOUT_SECS: u64 = 300;
+
 /// Generate the client source for `spec`: deterministic for a given spec.
 pub fn generate(spec: &OpenAPI) -> Result<String> {
     let problems = crate::spec::check_shape(spec);
@@ -28,7 +31,10 @@ pub fn generate(spec: &OpenAPI) -> Result<String> {
         .with_derive("schemars::JsonSchema")
         .with_derive("PartialEq")
         .with_inner_type(quote::quote!(crate::ClientState))
-        .with_hooks(HooksMode::Expected);
+        .with_hooks(HooksMode::Expected)
+        // `Client::new`'s connect and total timeout: an image generation can take
+        // minutes, and progenitor's 15 s default cuts it off.
+        .with_timeout(crate::codegen::CLIENT_NEW_TIMEOUT_SECS);
     let mut generator = Generator::new(&settings);
     // progenitor reports unsupported shapes by panicking; turn that into an error
     // that names the cause instead of a backtrace from inside the generator.
@@ -44,8 +50,9 @@ pub fn generate(spec: &OpenAPI) -> Result<String> {
         anyhow::anyhow!("progenitor panicked: {msg}")
     })?
     .context("progenitor could not generate the client")?;
-    let file: syn::File =
-        syn::parse2(tokens).context("progenitor produced code that does not parse")?;
+    let security = crate::security::table(spec)?;
+    let file: syn::File = syn::parse2(quote::quote!(#tokens #security))
+        .context("progenitor produced code that does not parse")?;
     let body = prettyplease::unparse(&file);
     Ok(format!("{HEADER}{body}"))
 }

@@ -73,7 +73,7 @@ impl CliError {
             Error::Validation(_) => {
                 Some("see `venice-image models` for each model's sizes, ratios and limits".into())
             }
-            Error::Timeout | Error::Transport(_) => {
+            Error::Timeout { .. } | Error::Transport(_) => {
                 Some("check your network, or use --offline for the embedded mock".into())
             }
             _ => match e.code() {
@@ -95,7 +95,7 @@ impl CliError {
 /// Exit code of a client error.
 pub fn client_exit_code(e: &Error) -> u8 {
     match e {
-        Error::Validation(_) | Error::Config(_) => USAGE,
+        Error::Validation(_) | Error::Config { .. } => USAGE,
         Error::PaymentRequired(_) => PAYMENT,
         _ if e.status() == Some(402) => PAYMENT,
         _ => API,

@@ -59,8 +59,9 @@ impl Session {
             });
         }
         let auth = Auth::from_env().map_err(|e| match e {
-            venice_image::Error::Config(msg) => CliError::Usage(format!(
-                "{msg}; or pass --offline to run on the embedded mock server"
+            venice_image::Error::Config { what, source } => CliError::Usage(format!(
+                "{what}{}; or pass --offline to run on the embedded mock server",
+                source.map(|s| format!(": {s}")).unwrap_or_default()
             )),
             other => CliError::Client(other),
         })?;

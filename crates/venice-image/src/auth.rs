@@ -1,12 +1,12 @@
-//! [`Auth`]: how requests are authenticated, applied per request through the
-//! generated client's hook.
+//! [`Auth`]: the credentials of a client, turned into the generated client's
+//! per-attempt [`RequestAuth`].
 
 use std::fmt;
 use std::sync::Arc;
 
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
-use venice_openapi::RequestAuth;
+use venice_openapi::{AuthContext, AuthError, RequestAuth, Scheme};
 
 /// Credentials for the API.
 #[derive(Clone, Default)]
@@ -17,13 +17,16 @@ pub enum Auth {
     None,
     /// A Venice API key sent as `Authorization: Bearer …`.
     ApiKey(SecretString),
-    /// Any per-request authenticator (e.g. a wallet signing `SIGN-IN-WITH-X` headers).
+    /// Any per-request authenticator (a KMS, a remote signer, …).
     Custom(Arc<dyn RequestAuth>),
     /// A wallet signing a fresh `SIGN-IN-WITH-X` header per request (feature `wallet`).
     #[cfg(feature = "wallet")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
     Wallet(crate::wallet::WalletAuth),
-    /// A `SIGN-IN-WITH-X` value signed elsewhere (feature `wallet`).
+    /// A `SIGN-IN-WITH-X` value signed elsewhere, good for one request (feature
+    /// `wallet`).
     #[cfg(feature = "wallet")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
     SiwxHeader(SecretString),
 }
 
@@ -48,17 +51,85 @@ impl Auth {
         !matches!(self, Auth::None)
     }
 
-    pub(crate) fn state(&self) -> venice_openapi::ClientState {
+    /// Whether the credentials can be sent only once (a static `SIGN-IN-WITH-X`
+    /// header: the server burns its nonce).
+    pub fn is_single_use(&self) -> bool {
+        #[cfg(feature = "wallet")]
+        if matches!(self, Auth::SiwxHeader(_)) {
+            return true;
+        }
+        false
+    }
+
+    /// The per-attempt authenticator of these credentials. Called once per client: a
+    /// single-use header is shared by every call of that client, so it is never sent
+    /// twice.
+    pub(crate) fn request_auth(&self) -> Option<Arc<dyn RequestAuth>> {
         match self {
-            Auth::None => venice_openapi::ClientState::anonymous(),
-            Auth::ApiKey(k) => venice_openapi::ClientState::with_auth(Arc::new(Bearer(k.clone()))),
-            Auth::Custom(a) => venice_openapi::ClientState::with_auth(a.clone()),
+            Auth::None => None,
+            Auth::ApiKey(k) => Some(Arc::new(Bearer(k.clone()))),
+            Auth::Custom(a) => Some(a.clone()),
             #[cfg(feature = "wallet")]
-            Auth::Wallet(w) => venice_openapi::ClientState::with_auth(Arc::new(w.clone())),
+            Auth::Wallet(w) => Some(Arc::new(w.clone())),
             #[cfg(feature = "wallet")]
-            Auth::SiwxHeader(h) => venice_openapi::ClientState::with_auth(Arc::new(
-                crate::wallet::StaticSiwx(h.clone()),
-            )),
+            Auth::SiwxHeader(h) => Some(Arc::new(crate::wallet::StaticSiwx::new(h.clone()))),
+        }
+    }
+}
+
+#[cfg(feature = "wallet")]
+impl Auth {
+    /// Sign in with an EVM wallet (hex private key, `0x` optional) on Base, with the
+    /// default [`SiwxConfig`](crate::wallet::SiwxConfig). Feature `wallet`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
+    pub fn evm_wallet(private_key: &str) -> crate::Result<Auth> {
+        Self::wallet(
+            crate::wallet::Wallet::evm(private_key)?,
+            crate::wallet::SiwxConfig::default(),
+        )
+    }
+
+    /// Sign in with a Solana wallet (base58 keypair or secret, or a `solana-keygen`
+    /// JSON array). Feature `wallet`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
+    pub fn solana_wallet(keypair: &str) -> crate::Result<Auth> {
+        Self::wallet(
+            crate::wallet::Wallet::solana(keypair)?,
+            crate::wallet::SiwxConfig::default(),
+        )
+    }
+
+    /// Sign in with `wallet` and a custom sign-in configuration. Feature `wallet`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
+    pub fn wallet(
+        wallet: crate::wallet::Wallet,
+        config: crate::wallet::SiwxConfig,
+    ) -> crate::Result<Auth> {
+        Ok(Auth::Wallet(crate::wallet::WalletAuth::new(
+            wallet, config,
+        )?))
+    }
+
+    /// Send a `SIGN-IN-WITH-X` value signed elsewhere.
+    ///
+    /// The server burns each nonce on first use, so such a value authenticates exactly
+    /// one request: the client never sends it twice (no retry, no second call) and a
+    /// second use fails with [`Error::Auth`](crate::Error::Auth). Operations that do not
+    /// take a wallet signature (the model list, styles) do not use it. Top-up needs a
+    /// private key and is not possible with it. Feature `wallet`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
+    pub fn siwx_header(value: impl Into<String>) -> Auth {
+        Auth::SiwxHeader(SecretString::from(value.into()))
+    }
+
+    /// The wallet address of wallet credentials (from the header for
+    /// [`Auth::siwx_header`]). Feature `wallet`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
+    pub fn wallet_address(&self) -> Option<String> {
+        match self {
+            Auth::Wallet(w) => Some(w.wallet().address().to_owned()),
+            Auth::SiwxHeader(h) => crate::wallet::header_address(h.expose_secret()),
+            _ => None,
         }
     }
 }
@@ -80,10 +151,27 @@ impl fmt::Debug for Auth {
 /// Bearer-token authenticator.
 struct Bearer(SecretString);
 
+#[venice_openapi::async_trait]
 impl RequestAuth for Bearer {
-    fn authorize(&self, request: &mut reqwest::Request, _operation_id: &str) -> Result<(), String> {
-        let mut value = HeaderValue::try_from(format!("Bearer {}", self.0.expose_secret()))
-            .map_err(|_| "API key contains characters not allowed in a header".to_owned())?;
+    fn scheme(&self) -> Scheme {
+        Scheme::Bearer
+    }
+
+    async fn authorize(
+        &self,
+        request: &mut reqwest::Request,
+        _ctx: &AuthContext<'_>,
+    ) -> Result<(), AuthError> {
+        let key = self.0.expose_secret();
+        // A header may carry other bytes, but a key with them is a pasting mistake
+        // that the server would only answer with 401.
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(AuthError::new(
+                "the API key is empty or contains characters other than printable ASCII",
+            ));
+        }
+        let mut value = HeaderValue::try_from(format!("Bearer {key}"))
+            .map_err(|e| AuthError::with_source("the API key is not a valid header value", e))?;
         value.set_sensitive(true);
         request.headers_mut().insert(AUTHORIZATION, value);
         Ok(())
@@ -95,6 +183,14 @@ impl RequestAuth for Bearer {
 mod tests {
     use super::*;
 
+    const CTX: AuthContext<'static> = AuthContext {
+        operation_id: "generate_image",
+        security: venice_openapi::OperationSecurity {
+            anonymous: false,
+            schemes: &[Scheme::Bearer, Scheme::Siwx],
+        },
+    };
+
     #[test]
     fn debug_hides_key() {
         let a = Auth::api_key("sk-secret-123");
@@ -103,16 +199,22 @@ mod tests {
         assert!(d.contains("REDACTED"));
     }
 
-    #[test]
-    fn bearer_sets_sensitive_header() {
+    #[tokio::test]
+    async fn bearer_sets_sensitive_header_and_refuses_odd_keys() {
         let mut req = reqwest::Request::new(reqwest::Method::GET, "http://x/".parse().unwrap());
         Bearer(SecretString::from("k1".to_owned()))
-            .authorize(&mut req, "op")
+            .authorize(&mut req, &CTX)
+            .await
             .unwrap();
         let v = req.headers().get(AUTHORIZATION).unwrap();
         assert!(v.is_sensitive());
         assert_eq!(v.to_str().unwrap(), "Bearer k1");
-        let bad = Bearer(SecretString::from("k\n".to_owned())).authorize(&mut req, "op");
-        assert!(bad.is_err());
+        for bad in ["k\n", "clé", "", "a b"] {
+            let e = Bearer(SecretString::from(bad.to_owned()))
+                .authorize(&mut req, &CTX)
+                .await
+                .unwrap_err();
+            assert!(!e.to_string().contains(bad) || bad.is_empty(), "{e}");
+        }
     }
 }

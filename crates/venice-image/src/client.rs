@@ -1,26 +1,25 @@
-//! [`Client`] and [`ClientBuilder`].
+//! [`Client`] and [`ClientBuilder`]; the text-to-image and catalogue operations.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use reqwest::header::CONTENT_TYPE;
 use tokio::sync::Mutex;
 use tracing::{Instrument, field};
+use venice_openapi::types;
+use venice_openapi::{ClientState, ResponseValue, Uploads};
 
 use crate::auth::Auth;
-use crate::decode;
-use crate::error::{Error, Result};
-use crate::generate::{GenerateRequest, ValidationError};
+use crate::decode::{self, RawError};
+use crate::error::{Error, Result, ValidationError};
+use crate::generate::GenerateRequest;
 use crate::image::{BinaryImage, Format, GeneratedImage, Generation};
 use crate::meta::ResponseMeta;
 use crate::models::{self, Cost, ImageModel};
-use crate::retry::{self, RetryPolicy};
-
-#[cfg(feature = "wallet")]
-#[path = "client_wallet.rs"]
-mod wallet_ops;
+use crate::retry::RetryPolicy;
+use crate::transport::{Call, Transport};
 
 /// The public Venice API base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.venice.ai/api/v1";
@@ -28,12 +27,17 @@ pub const DEFAULT_BASE_URL: &str = "https://api.venice.ai/api/v1";
 /// Client of the Venice image API. Cheap to clone (shared state behind an `Arc`),
 /// `Send + Sync`.
 ///
+/// Every operation goes the same way: the request builder validates, the request is
+/// sent through the generated client (`venice-openapi`) whose hooks add this attempt's
+/// credentials, the retry policy decides on failures, and one decoder turns the answer
+/// into a value or an [`Error`].
+///
 /// ```no_run
 /// use venice_image::{Client, GenerateRequest, Size};
 ///
 /// # async fn run() -> venice_image::Result<()> {
 /// let client = Client::from_env()?; // VENICE_API_KEY, optional VENICE_BASE_URL
-/// let req = GenerateRequest::builder("flux-2-max", "a red fox in snow")
+/// let req = GenerateRequest::builder("z-image-turbo", "a red fox in snow")
 ///     .size(Size::Pixels { width: 1024, height: 768 })
 ///     .build()?;
 /// let generation = client.generate(&req).await?;
@@ -45,31 +49,25 @@ pub const DEFAULT_BASE_URL: &str = "https://api.venice.ai/api/v1";
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    raw: venice_openapi::Client,
-    base_url: String,
-    auth: Auth,
-    retry: RetryPolicy,
+pub(crate) struct Inner {
+    pub(crate) transport: Transport,
+    pub(crate) auth: Auth,
     model_validation: bool,
-    max_response_bytes: u64,
     models: Mutex<Option<Arc<Vec<ImageModel>>>>,
-    /// Last `X-Balance-Remaining` seen (USD).
-    last_balance: std::sync::Mutex<Option<f64>>,
     #[cfg(feature = "wallet")]
-    wallet: wallet_ops::WalletState,
+    pub(crate) auto_top_up: crate::topup::AutoTopUpState,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("base_url", &self.inner.base_url)
+            .field("base_url", &self.inner.transport.base_url())
             .field("auth", &self.inner.auth)
-            .field("retry", &self.inner.retry)
             .field("model_validation", &self.inner.model_validation)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -86,7 +84,7 @@ pub struct ClientBuilder {
     http_client: Option<reqwest::Client>,
     model_validation: bool,
     #[cfg(feature = "wallet")]
-    auto_top_up: Option<crate::wallet::AutoTopUp>,
+    pub(crate) auto_top_up: Option<crate::wallet::AutoTopUp>,
     max_response_bytes: u64,
 }
 
@@ -182,18 +180,16 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client> {
         let base_url = self.base_url.trim().trim_end_matches('/').to_owned();
         let parsed = reqwest::Url::parse(&base_url)
-            .map_err(|e| Error::Config(format!("invalid base URL {base_url:?}: {e}")))?;
+            .map_err(|e| Error::config_with(format!("invalid base URL {base_url:?}"), e))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(Error::Config(format!(
+            return Err(Error::config(format!(
                 "base URL must be http(s), got {base_url:?}"
             )));
         }
         let http = match self.http_client {
             Some(c) => c,
             None => {
-                // reqwest is built with `rustls-no-provider`: install ring once per
-                // process (an already-installed provider is fine).
-                let _ = rustls::crypto::ring::default_provider().install_default();
+                venice_openapi::ensure_crypto_provider();
                 let mut b = reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
                     .user_agent(self.user_agent)
@@ -203,35 +199,25 @@ impl ClientBuilder {
                     b = b.timeout(t);
                 }
                 b.build()
-                    .map_err(|e| Error::Config(format!("cannot build HTTP client: {e}")))?
+                    .map_err(|e| Error::config_with("cannot build the HTTP client", e))?
             }
         };
-        let raw = venice_openapi::Client::new_with_client(&base_url, http, self.auth.state());
+        let state = ClientState::anonymous()
+            .auth(self.auth.request_auth())
+            .max_response_bytes(self.max_response_bytes);
+        let transport =
+            Transport::new(base_url, http, state, self.retry, self.auth.is_single_use());
         Ok(Client {
             inner: Arc::new(Inner {
-                raw,
-                base_url,
+                transport,
                 auth: self.auth,
-                retry: self.retry,
                 model_validation: self.model_validation,
-                max_response_bytes: self.max_response_bytes,
                 models: Mutex::new(None),
-                last_balance: std::sync::Mutex::new(None),
                 #[cfg(feature = "wallet")]
-                wallet: wallet_ops::WalletState::new(self.auto_top_up),
+                auto_top_up: crate::topup::AutoTopUpState::new(self.auto_top_up),
             }),
         })
     }
-}
-
-/// One API operation: how to build its HTTP request.
-pub(crate) struct Op<'a> {
-    pub(crate) id: &'static str,
-    pub(crate) method: reqwest::Method,
-    pub(crate) path: &'a str,
-    pub(crate) query: &'a [(&'static str, &'a str)],
-    pub(crate) body: Option<crate::ops::OpBody>,
-    pub(crate) accept: &'static str,
 }
 
 impl Client {
@@ -257,153 +243,65 @@ impl Client {
 
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
-        &self.inner.base_url
+        self.inner.transport.base_url()
     }
 
-    /// The generated low-level client (for operations the facade does not wrap).
+    /// The generated low-level client, with this client's credentials and response
+    /// cap (for operations the facade does not wrap).
     pub fn raw(&self) -> &venice_openapi::Client {
-        &self.inner.raw
-    }
-
-    /// Send `op` once through the generated client's hooks (auth added per attempt)
-    /// and return the successful response or the decoded error.
-    async fn attempt(&self, op: &Op<'_>) -> Result<reqwest::Response> {
-        let raw = &self.inner.raw;
-        let url = format!("{}{}", raw.baseurl(), op.path);
-        let mut rb = raw
-            .client()
-            .request(op.method.clone(), url)
-            .header("api-version", venice_openapi::Client::api_version())
-            .header(ACCEPT, HeaderValue::from_static(op.accept));
-        if !op.query.is_empty() {
-            rb = rb.query(op.query);
-        }
-        if let Some(body) = &op.body {
-            rb = body.apply(rb);
-        }
-        let mut request = rb
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build request: {e}")))?;
-        let info = OperationInfo {
-            operation_id: op.id,
-        };
-        raw.pre::<()>(&mut request, &info)
-            .await
-            .map_err(|e| match e {
-                progenitor_client::Error::Custom(msg) => {
-                    Error::Config(format!("authentication failed: {msg}"))
-                }
-                other => Error::Config(format!("request hook failed: {other}")),
-            })?;
-        let response = raw
-            .exec(request, &info)
-            .await
-            .map_err(Error::from_transport)?;
-        if let Some(balance) = crate::meta::header(response.headers(), "x-balance-remaining")
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| v.is_finite())
-            && let Ok(mut last) = self.inner.last_balance.lock()
-        {
-            *last = Some(balance);
-        }
-        if response.status().is_success() {
-            Ok(response)
-        } else {
-            Err(decode::error_from_response(response).await)
-        }
-    }
-
-    /// Run `op` with the retry policy.
-    pub(crate) async fn execute(&self, op: &Op<'_>) -> Result<reqwest::Response> {
-        let policy = &self.inner.retry;
-        let span = tracing::Span::current();
-        let mut attempt = 1u32;
-        #[cfg(feature = "wallet")]
-        let mut topped_up = false;
-        loop {
-            span.record("attempt", attempt);
-            let result = self.attempt(op).await;
-            match result {
-                Ok(r) => {
-                    span.record("status", r.status().as_u16());
-                    return Ok(r);
-                }
-                Err(err) => {
-                    if let Some(s) = err.status() {
-                        span.record("status", s);
-                    }
-                    // Once per call: top up within the cap, then retry with a fresh header.
-                    #[cfg(feature = "wallet")]
-                    if !topped_up && self.auto_top_up_after(&err).await? {
-                        topped_up = true;
-                        continue;
-                    }
-                    if !policy.should_retry(&err) {
-                        return Err(err);
-                    }
-                    let Some(delay) =
-                        policy.delay(attempt, retry::server_hint(&err), retry::random_unit())
-                    else {
-                        return Err(err);
-                    };
-                    tracing::info!(
-                        operation = op.id,
-                        attempt,
-                        status = err.status(),
-                        delay_ms = delay.as_millis() as u64,
-                        "retrying"
-                    );
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-            }
-        }
-    }
-
-    /// GET `path` with the retry policy and return the body (JSON is expected).
-    async fn get_json(
-        &self,
-        id: &'static str,
-        path: &str,
-        query: &[(&'static str, &str)],
-    ) -> Result<Vec<u8>> {
-        let op = Op {
-            id,
-            method: reqwest::Method::GET,
-            path,
-            query,
-            body: None,
-            accept: "application/json",
-        };
-        decode::read_body_max(self.execute(&op).await?, self.inner.max_response_bytes).await
-    }
-
-    /// The response-size cap this client enforces (see
-    /// [`ClientBuilder::max_response_bytes`]).
-    pub(crate) fn response_cap(&self) -> u64 {
-        self.inner.max_response_bytes
+        self.inner.transport.raw()
     }
 
     /// The last `X-Balance-Remaining` (USD) the server reported to this client: x402
     /// wallet credit after a paid call.
     pub fn last_balance_usd(&self) -> Option<f64> {
-        self.inner.last_balance.lock().ok().and_then(|b| *b)
+        self.inner.transport.last_balance()
     }
 
-    fn generate_op(req: &GenerateRequest) -> Result<Op<'static>> {
-        let body = serde_json::to_vec(req).map_err(|e| Error::decode("request JSON", e))?;
-        Ok(Op {
-            id: "generate_image",
-            method: reqwest::Method::POST,
-            path: "/image/generate",
-            query: &[],
-            body: Some(body.into()),
-            accept: if req.return_binary() {
-                "image/*, */*"
-            } else {
-                "application/json, */*"
-            },
-        })
+    /// A call through the generated client, streaming `uploads`.
+    pub(crate) fn call(&self, uploads: Uploads) -> Call {
+        self.inner.transport.call(uploads)
+    }
+
+    /// Send through `call` with the retry policy and, for a wallet that runs out of
+    /// credit, one automatic top-up within its cap (feature `wallet`).
+    pub(crate) async fn send<T, F, Fut>(&self, call: &Call, send: F) -> Result<ResponseValue<T>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = std::result::Result<ResponseValue<T>, RawError>>,
+    {
+        #[cfg(feature = "wallet")]
+        {
+            let mut topped_up = false;
+            loop {
+                match self.inner.transport.run(call, &send).await {
+                    Err(e) if !topped_up => {
+                        if !crate::topup::auto_top_up_after(
+                            self.payer(),
+                            &self.inner.auto_top_up,
+                            &e,
+                        )
+                        .await?
+                        {
+                            return Err(e);
+                        }
+                        topped_up = true;
+                    }
+                    done => return done,
+                }
+            }
+        }
+        #[cfg(not(feature = "wallet"))]
+        self.inner.transport.run(call, send).await
+    }
+
+    /// What the x402 payment flows need of this client.
+    #[cfg(feature = "wallet")]
+    pub(crate) fn payer(&self) -> crate::topup::Payer<'_> {
+        crate::topup::Payer {
+            transport: &self.inner.transport,
+            auth: &self.inner.auth,
+        }
     }
 
     async fn preflight(&self, req: &GenerateRequest) -> Result<()> {
@@ -421,6 +319,18 @@ impl Client {
                 Ok(())
             }
         }
+    }
+
+    /// `POST /image/generate` with `wire` as the body.
+    async fn send_generate(
+        &self,
+        wire: &types::GenerateImageRequest,
+    ) -> Result<ResponseValue<venice_openapi::ByteStream>> {
+        let call = self.call(Uploads::new());
+        self.send(&call, || {
+            call.raw().generate_image().body(wire.clone()).send()
+        })
+        .await
     }
 
     /// Generate images, JSON mode: all images decoded in memory.
@@ -445,21 +355,15 @@ impl Client {
             self.preflight(req).await?;
             tracing::debug!(prompt = %req.prompt(), "request");
             let start = Instant::now();
-            let op = Self::generate_op(req)?;
-            let response = self.execute(&op).await?;
+            let response = self.send_generate(req.wire()).await?;
             let status = response.status().as_u16();
             let meta = ResponseMeta::from_headers(status, response.headers());
+            let declared = decode::declared_length(response.headers());
             let fallback = req.format().unwrap_or(Format::Webp);
-            let content_type = response
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
-            let max = self.inner.max_response_bytes;
+            let content_type = content_type(response.headers());
             let (id, timing, images) = if let Some(fmt) = Format::from_mime(&content_type) {
                 // The server answered with a raw image although JSON was asked for.
-                let body = decode::read_body_max(response, max).await?;
+                let body = decode::read_stream(response.into_inner(), declared).await?;
                 let id = meta.request_id.clone().unwrap_or_default();
                 (
                     id.clone(),
@@ -467,7 +371,7 @@ impl Client {
                     vec![GeneratedImage::new(body.into(), fmt, 0, &id)],
                 )
             } else {
-                let d = decode::decode_generation_response(response, max).await?;
+                let d = decode::decode_generation_stream(response.into_inner(), declared).await?;
                 let images = d
                     .images
                     .into_iter()
@@ -510,29 +414,25 @@ impl Client {
             let req = req.with_return_binary(true);
             self.preflight(&req).await?;
             let start = Instant::now();
-            let op = Self::generate_op(&req)?;
-            let response = self.execute(&op).await?;
+            let response = self.send_generate(req.wire()).await?;
             let status = response.status().as_u16();
             let meta = ResponseMeta::from_headers(status, response.headers());
-            let content_type = response
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
+            let content_type = content_type(response.headers());
             if content_type.to_ascii_lowercase().contains("json") {
                 return Err(Error::Decode {
                     what: format!("binary image (server sent {content_type})"),
                     source: None,
                 });
             }
-            let format = Format::from_mime(content_type)
+            let format = Format::from_mime(&content_type)
                 .or(req.format())
                 .unwrap_or(Format::Webp);
             Ok(BinaryImage {
+                content_length: decode::declared_length(response.headers()),
                 meta,
                 format,
                 elapsed: start.elapsed(),
-                response,
+                body: response.into_inner(),
             })
         }
         .instrument(span)
@@ -548,17 +448,11 @@ impl Client {
             attempt = field::Empty
         );
         async {
-            let body = self
-                .get_json("list_image_styles", "/image/styles", &[])
+            let call = self.call(Uploads::new());
+            let styles = self
+                .send(&call, || call.raw().list_image_styles().send())
                 .await?;
-            #[derive(serde::Deserialize)]
-            struct Styles {
-                #[serde(default)]
-                data: Vec<String>,
-            }
-            let s: Styles =
-                serde_json::from_slice(&body).map_err(|e| Error::decode("style list", e))?;
-            Ok(s.data)
+            Ok(styles.into_inner().data)
         }
         .instrument(span)
         .await
@@ -590,10 +484,16 @@ impl Client {
             attempt = field::Empty
         );
         async {
-            let body = self
-                .get_json("list_models", "/models", &[("type", "image")])
+            let call = self.call(Uploads::new());
+            let list = self
+                .send(&call, || {
+                    call.raw()
+                        .list_models()
+                        .type_(types::ModelTypeFilter::Image)
+                        .send()
+                })
                 .await?;
-            models::parse_catalogue(&body)
+            Ok(models::from_wire(list.into_inner()))
         }
         .instrument(span)
         .await
@@ -611,6 +511,15 @@ impl Client {
         let models = self.image_models().await?;
         models::find(&models, req.model())?.estimate_cost(req)
     }
+}
+
+/// The `Content-Type` of a response, or an empty string.
+pub(crate) fn content_type(headers: &reqwest::header::HeaderMap) -> String {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -633,14 +542,13 @@ mod tests {
     }
 
     #[test]
-    fn bad_base_url() {
-        assert!(matches!(
-            Client::builder().base_url("not a url").build(),
-            Err(Error::Config(_))
-        ));
+    fn bad_base_url_keeps_the_parse_error() {
+        let e = Client::builder().base_url("not a url").build().unwrap_err();
+        assert!(matches!(e, Error::Config { .. }));
+        assert!(std::error::Error::source(&e).is_some(), "{e:?}");
         assert!(matches!(
             Client::builder().base_url("ftp://x").build(),
-            Err(Error::Config(_))
+            Err(Error::Config { .. })
         ));
     }
 

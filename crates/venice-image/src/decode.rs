@@ -1,112 +1,103 @@
-//! The one response decoder: status → [`Error`], headers → [`ResponseMeta`],
-//! body → images.
+//! The one response decoder: the generated client's errors → [`Error`], headers →
+//! [`ResponseMeta`], success bodies → images.
+//!
+//! Error bodies reach this module already normalised by the `exec` hook of
+//! `venice-openapi` (any body becomes a JSON `VeniceError`, status and headers kept), so
+//! one function turns every error status into an [`Error`].
 
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use futures::TryStreamExt;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::Value;
+use venice_openapi::types::VeniceError;
+use venice_openapi::{ByteStream, NON_JSON_BODY};
 
-use crate::error::{ApiError, Error, ErrorCode, PaymentRequired, Result};
+use crate::error::{ApiError, Error, ErrorCode, PaymentRequired, Result, ValidationError};
 use crate::meta::{ResponseMeta, header};
 
 mod stream;
 
 pub use stream::GenerationDecoder;
 
+/// An error of the generated client.
+pub(crate) type RawError = venice_openapi::Error<VeniceError>;
+
 /// Most bytes of an error body kept in [`ApiError::body_excerpt`].
 pub(crate) const EXCERPT_LIMIT: usize = 512;
 /// Largest body pre-allocation taken from `Content-Length`.
 const MAX_PREALLOC: u64 = 512 * 1024 * 1024;
-/// Largest error body read.
-const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// Default of [`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes):
 /// 1 GiB. Four 16 MP PNGs of pure noise are about 200 MB, 270 MB as base64 JSON;
 /// real responses are far smaller.
-pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 1 << 30;
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = venice_openapi::DEFAULT_MAX_RESPONSE_BYTES;
 
-fn too_large(limit: u64, declared: Option<u64>) -> Error {
-    Error::ResponseTooLarge { limit, declared }
+/// The body length announced by `headers` (absent when the body was decompressed).
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    header(headers, "content-length").and_then(|v| v.parse().ok())
 }
 
-/// The declared length when the body arrives as sent (reqwest hides it when it
-/// decompresses); a declared length above `max` is refused before reading.
-fn check_declared(response: &reqwest::Response, max: u64) -> Result<Option<u64>> {
-    let declared = response.content_length();
-    match declared {
-        Some(n) if n > max => Err(too_large(max, declared)),
-        _ => Ok(declared),
-    }
-}
-
-/// Read a body into one buffer pre-sized from `Content-Length`.
-///
-/// With `Some(limit)` at most `limit` bytes are kept and the rest is ignored (error
-/// bodies); with `None` the whole body is read and one larger than
-/// [`DEFAULT_MAX_RESPONSE_BYTES`] (after decompression) is an
-/// [`Error::ResponseTooLarge`].
-pub(crate) async fn read_body(
-    mut response: reqwest::Response,
-    limit: Option<usize>,
-) -> Result<Vec<u8>> {
-    let Some(limit) = limit else {
-        return read_body_max(response, DEFAULT_MAX_RESPONSE_BYTES).await;
-    };
-    let cap = response.content_length().unwrap_or(0).min(MAX_PREALLOC) as usize;
-    let mut buf = Vec::with_capacity(cap.min(limit));
-    while let Some(chunk) = response.chunk().await.map_err(Error::from_body_read)? {
-        let room = limit - buf.len();
-        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if buf.len() >= limit {
-            break;
-        }
-    }
-    Ok(buf)
-}
-
-/// Read a whole body of at most `max` bytes, counted after decompression, so a
-/// decompression bomb or a lying `Content-Length` fails with
-/// [`Error::ResponseTooLarge`] instead of exhausting memory.
-pub(crate) async fn read_body_max(mut response: reqwest::Response, max: u64) -> Result<Vec<u8>> {
-    let declared = check_declared(&response, max)?;
+/// Read a success body into one buffer pre-sized from `Content-Length` (the client's
+/// hook enforces the size cap while it is read).
+pub(crate) async fn read_stream(stream: ByteStream, declared: Option<u64>) -> Result<Vec<u8>> {
+    let mut stream = stream.into_inner();
     let mut buf = Vec::with_capacity(declared.unwrap_or(0).min(MAX_PREALLOC) as usize);
-    while let Some(chunk) = response.chunk().await.map_err(Error::from_body_read)? {
-        if (buf.len() + chunk.len()) as u64 > max {
-            return Err(too_large(max, declared));
-        }
+    while let Some(chunk) = stream.try_next().await.map_err(Error::from_body_read)? {
         buf.extend_from_slice(&chunk);
     }
     Ok(buf)
 }
 
-/// Decode a JSON generation response while it arrives: never holds the body, only
-/// the decoded images (see [`GenerationDecoder`]); at most `max` body bytes.
-pub(crate) async fn decode_generation_response(
-    mut response: reqwest::Response,
-    max: u64,
+/// Decode a JSON generation body while it arrives: never holds the body, only the
+/// decoded images (see [`GenerationDecoder`]).
+pub(crate) async fn decode_generation_stream(
+    stream: ByteStream,
+    declared: Option<u64>,
 ) -> Result<DecodedGeneration> {
-    let declared = check_declared(&response, max)?;
+    let mut stream = stream.into_inner();
     let mut decoder = GenerationDecoder::new(declared);
-    let mut seen = 0u64;
-    while let Some(chunk) = response.chunk().await.map_err(Error::from_body_read)? {
-        seen += chunk.len() as u64;
-        if seen > max {
-            return Err(too_large(max, declared));
-        }
+    while let Some(chunk) = stream.try_next().await.map_err(Error::from_body_read)? {
         decoder.feed(&chunk)?;
     }
     decoder.finish()
 }
 
-/// Turn a non-success response into an error (reads at most 64 KiB of body).
-pub(crate) async fn error_from_response(response: reqwest::Response) -> Error {
+/// Turn an error of the generated client into ours. `Custom` (a failed `pre` hook)
+/// is left to the caller, which knows the typed cause.
+pub(crate) async fn from_raw(err: RawError) -> Error {
+    match err {
+        RawError::InvalidRequest(msg) => Error::Validation(ValidationError::new("request", msg)),
+        RawError::CommunicationError(e) => Error::from_send(e),
+        RawError::InvalidUpgrade(e) => Error::Transport(e),
+        RawError::ErrorResponse(rv) => {
+            let status = rv.status().as_u16();
+            let headers = rv.headers().clone();
+            error_from_body(status, &headers, rv.into_inner())
+        }
+        RawError::ResponseBodyError(e) => Error::from_body_read(e),
+        RawError::InvalidResponsePayload(_, e) => Error::decode("response body", e),
+        RawError::UnexpectedResponse(response) => unexpected(response).await,
+        RawError::Custom(msg) => Error::Auth(venice_openapi::AuthError::new(msg)),
+    }
+}
+
+/// A status the spec does not list for the operation.
+async fn unexpected(response: reqwest::Response) -> Error {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    match read_body(response, Some(MAX_ERROR_BODY)).await {
+    if response.status().is_success() {
+        return Error::Decode {
+            what: format!("response (status {status} is not one the operation answers)"),
+            source: None,
+        };
+    }
+    // The hook already made the body a JSON `VeniceError` of at most 64 KiB.
+    match response.bytes().await {
         Ok(body) => error_from_parts(status, &headers, &body),
-        Err(e) => e,
+        Err(e) => Error::from_body_read(e),
     }
 }
 
@@ -178,7 +169,6 @@ fn decode_b64_json(s: &str) -> Option<Value> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// Turn status, headers and body of an error response into an [`Error`].
 /// `SCREAMING_SNAKE` identifiers such as `X402_INVALID_SIGN_IN`.
 fn looks_like_code(s: &str) -> bool {
     s.len() >= 3
@@ -187,26 +177,68 @@ fn looks_like_code(s: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// Raw status, headers and body of an error response (fuzzing, tests, and statuses the
+/// generated code did not decode): normalised exactly as the client's hook does, then
+/// decoded.
 pub(crate) fn error_from_parts(status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
-    let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let code = reqwest::StatusCode::from_u16(status).unwrap_or(reqwest::StatusCode::BAD_GATEWAY);
+    let content_type = header(headers, "content-type").unwrap_or("");
+    let normalised = venice_openapi::error_body_as_json(code, content_type, body, false, None);
+    let json = normalised.as_deref().unwrap_or(body);
+    match serde_json::from_slice::<VeniceError>(json) {
+        Ok(error) => error_from_body(status, headers, error),
+        Err(e) => Error::decode(format!("error body of a {status} response"), e),
+    }
+}
+
+/// An error status with its (normalised) `VeniceError` body.
+pub(crate) fn error_from_body(status: u16, headers: &HeaderMap, body: VeniceError) -> Error {
+    let mut json = serde_json::to_value(&body).unwrap_or(Value::Null);
+    // A body that was not a `VeniceError` (HTML from a proxy, text, a JSON object with
+    // unexpected types) arrives described under `details.nonJsonBody`: the excerpt is
+    // the server's own text, and an object inside it still gives its fields.
+    let raw = json
+        .get("details")
+        .and_then(|d| d.get(NON_JSON_BODY))
+        .and_then(|d| d.get("body"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let excerpt_text = match &raw {
+        Some(text) => {
+            if let Ok(Value::Object(inner)) = serde_json::from_str::<Value>(text) {
+                let message = json.get("message").cloned();
+                json = Value::Object(inner);
+                if let (Some(m), Some(obj)) = (message, json.as_object_mut()) {
+                    obj.entry("message").or_insert(m);
+                }
+            } else if let Some(obj) = json.as_object_mut() {
+                // The description is not a validation detail of the request.
+                obj.remove("details");
+                // The status text in `error` adds nothing to the status.
+                obj.remove("error");
+            }
+            excerpt(text.as_bytes())
+        }
+        None => excerpt(serde_json::to_string(&body).unwrap_or_default().as_bytes()),
+    };
+    error_from_json(status, headers, &json, excerpt_text)
+}
+
+fn error_from_json(status: u16, headers: &HeaderMap, json: &Value, body_excerpt: String) -> Error {
     let meta = ResponseMeta::from_headers(status, headers);
     // The provider's x402 errors carry the code in `error` (`{error: "X402_INVALID_SIGN_IN",
     // message}`); standard errors carry prose in `error` and the code in `code`.
-    let error_field = str_field(&json, "error").filter(|e| !e.is_empty());
+    let error_field = str_field(json, "error").filter(|e| !e.is_empty());
     let error_is_code = error_field.as_deref().is_some_and(looks_like_code);
-    let code = str_field(&json, "code")
+    let code = str_field(json, "code")
         .filter(|c| !c.is_empty())
         .or_else(|| error_field.clone().filter(|_| error_is_code))
         .map(|c| c.parse().unwrap_or(ErrorCode::Unknown(c)))
         .unwrap_or_else(|| ErrorCode::from_status(status));
     let prose = |m: Option<String>| m.filter(|_| !error_is_code);
     let message = prose(error_field.clone())
-        .or_else(|| str_field(&json, "message"))
+        .or_else(|| str_field(json, "message"))
         .or_else(|| error_field.clone())
-        .or_else(|| {
-            (!body.is_empty() && json.is_null())
-                .then(|| excerpt(body).trim().chars().take(200).collect())
-        })
         .filter(|m: &String| !m.is_empty())
         .unwrap_or_else(|| {
             reqwest::StatusCode::from_u16(status)
@@ -229,25 +261,25 @@ pub(crate) fn error_from_parts(status: u16, headers: &HeaderMap, body: &[u8]) ->
         message,
         details,
         request_id: meta.request_id.clone(),
-        body_excerpt: excerpt(body),
+        body_excerpt,
         retry_after: retry_after(status, headers, SystemTime::now()),
         meta,
     };
     match status {
         402 => Error::PaymentRequired(Box::new(PaymentRequired {
-            reason: str_field(&json, "reason"),
+            reason: str_field(json, "reason"),
             x402_version: json.get("x402Version").and_then(Value::as_i64),
             accepts: json
                 .get("accepts")
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default(),
-            current_balance_usd: f64_field(&json, "currentBalanceUsd"),
-            minimum_balance_usd: f64_field(&json, "minimumBalanceUsd"),
-            suggested_top_up_usd: f64_field(&json, "suggestedTopUpUsd"),
-            minimum_top_up_usd: f64_field(&json, "minimumTopUpUsd"),
-            supported_tokens: strings(&json, "supportedTokens"),
-            supported_chains: strings(&json, "supportedChains"),
+            current_balance_usd: f64_field(json, "currentBalanceUsd"),
+            minimum_balance_usd: f64_field(json, "minimumBalanceUsd"),
+            suggested_top_up_usd: f64_field(json, "suggestedTopUpUsd"),
+            minimum_top_up_usd: f64_field(json, "minimumTopUpUsd"),
+            supported_tokens: strings(json, "supportedTokens"),
+            supported_chains: strings(json, "supportedChains"),
             top_up_instructions: json.get("topUpInstructions").cloned(),
             siwx_challenge: json.get("siwxChallenge").cloned(),
             payment_required_header: header(headers, "payment-required").and_then(decode_b64_json),
@@ -419,7 +451,8 @@ mod tests {
         assert_eq!(a.status, 502);
         assert_eq!(a.code, ErrorCode::Unknown(String::new()));
         assert_eq!(a.body_excerpt.len(), EXCERPT_LIMIT);
-        assert!(a.message.starts_with("<html>"));
+        // The message is the page's text in one line, not its markup.
+        assert_eq!(a.message, "x".repeat(200));
         // multi-byte chars at the cut never panic
         let e = error_from_parts(500, &HeaderMap::new(), "é".repeat(600).as_bytes());
         assert!(api_of(&e).body_excerpt.len() <= EXCERPT_LIMIT);

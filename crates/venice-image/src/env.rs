@@ -31,12 +31,12 @@ pub(crate) fn auth_from(get: impl Fn(&str) -> Option<String>) -> Result<Auth> {
         })
         .collect();
     match set.as_slice() {
-        [] => Err(Error::Config(format!(
+        [] => Err(Error::config(format!(
             "no credentials: set {API_KEY}, or one wallet variable ({WALLET_PRIVATE_KEY}, \
              {SOLANA_KEYPAIR} or {SIWX_HEADER}); optionally VENICE_BASE_URL to use another server"
         ))),
         [(name, value)] => from_one(name, value),
-        many => Err(Error::Config(format!(
+        many => Err(Error::config(format!(
             "ambiguous credentials: {} are all set; set exactly one",
             many.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
         ))),
@@ -65,10 +65,10 @@ fn from_one(name: &str, value: &str) -> Result<Auth> {
             SOLANA_KEYPAIR => Auth::solana_wallet(value),
             _ => Ok(Auth::siwx_header(value)),
         };
-        auth.map_err(|e| Error::Config(format!("{name}: {e}")))
+        auth.map_err(|e| Error::config_with(format!("{name} cannot be used"), e))
     }
     #[cfg(not(feature = "wallet"))]
-    Err(Error::Config(format!(
+    Err(Error::config(format!(
         "{name} is set but this build of venice-image has no wallet support: enable its `wallet` feature"
     )))
 }

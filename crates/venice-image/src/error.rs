@@ -1,15 +1,62 @@
-//! [`Error`], [`ErrorCode`], [`ApiError`] and [`PaymentRequired`].
+//! Every error type of the crate, at the bottom of its module layers: [`Error`],
+//! [`ValidationError`], [`ApiError`], [`ErrorCode`], [`PaymentRequired`],
+//! [`TimeoutPhase`].
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::generate::ValidationError;
 use crate::meta::ResponseMeta;
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A boxed error cause.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A request rule that was broken: which field, and what the rule is.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{field}`: {rule}")]
+pub struct ValidationError {
+    /// The request field (wire name), e.g. `width` or `style_references[0].strength`.
+    pub field: Cow<'static, str>,
+    /// The rule, e.g. `must be in 1..=1280, got 2000`.
+    pub rule: String,
+}
+
+impl ValidationError {
+    /// A new error for `field`.
+    pub fn new(field: impl Into<Cow<'static, str>>, rule: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+}
+
+/// Which part of an HTTP exchange ran out of time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TimeoutPhase {
+    /// Connecting to the server (nothing was sent).
+    Connect,
+    /// Sending the request or waiting for the response headers.
+    Headers,
+    /// Reading the response body.
+    Body,
+}
+
+impl fmt::Display for TimeoutPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeoutPhase::Connect => "connecting",
+            TimeoutPhase::Headers => "waiting for the response",
+            TimeoutPhase::Body => "reading the response body",
+        })
+    }
+}
 
 /// Everything that can go wrong in a call.
 #[derive(Debug, thiserror::Error)]
@@ -32,12 +79,23 @@ pub enum Error {
         /// The error response.
         api: Box<ApiError>,
     },
-    /// The request or the response body timed out.
-    #[error("request timed out")]
-    Timeout,
+    /// The request timed out.
+    #[error("request timed out while {phase}")]
+    Timeout {
+        /// Where it timed out.
+        phase: TimeoutPhase,
+        /// The underlying error, when the HTTP client reported one.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// The connection failed or broke.
     #[error("transport error")]
     Transport(#[source] reqwest::Error),
+    /// Credentials could not be added to the request (a signer that failed or timed
+    /// out, a single-use header used twice, credentials the operation does not accept).
+    /// Nothing was sent.
+    #[error("authentication failed")]
+    Auth(#[source] venice_openapi::AuthError),
     /// A response could not be decoded.
     #[error("could not decode {what}")]
     Decode {
@@ -45,7 +103,7 @@ pub enum Error {
         what: String,
         /// The underlying error, if any.
         #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+        source: Option<BoxError>,
     },
     /// The response body exceeded
     /// [`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)
@@ -68,11 +126,18 @@ pub enum Error {
     },
     /// A wallet key, signature or payment problem (feature `wallet`).
     #[cfg(feature = "wallet")]
-    #[error("wallet error: {0}")]
+    #[error("wallet error")]
     Wallet(#[from] crate::wallet::WalletError),
-    /// The client is misconfigured (missing key, bad base URL, TLS setup...).
-    #[error("configuration error: {0}")]
-    Config(String),
+    /// The client is misconfigured (no or ambiguous credentials, a bad base URL, an
+    /// HTTP client that cannot be built...).
+    #[error("configuration error: {what}")]
+    Config {
+        /// What is wrong (never contains a secret).
+        what: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
 }
 
 impl Error {
@@ -105,6 +170,7 @@ impl Error {
                 a.status == 503 || (a.status == 429 && a.code != ErrorCode::InsufficientBalance)
             }
             Error::Transport(e) => e.is_connect(),
+            Error::Timeout { phase, .. } => *phase == TimeoutPhase::Connect,
             _ => false,
         }
     }
@@ -117,32 +183,52 @@ impl Error {
     /// failure reading or decoding a response body (a 200 cut short or garbled is
     /// charged). False for what the server refused before doing paid work (4xx incl.
     /// 401, 402, 429; 503), for connections that never reached it, and for local
-    /// validation, configuration, I/O and wallet errors.
+    /// validation, configuration, authentication, I/O and wallet errors.
     pub fn may_have_been_charged(&self) -> bool {
         match self {
             Error::Api(a) => matches!(a.status, 500 | 502 | 504),
-            Error::Timeout | Error::Decode { .. } | Error::ResponseTooLarge { .. } => true,
+            Error::Timeout { phase, .. } => *phase != TimeoutPhase::Connect,
+            Error::Decode { .. } | Error::ResponseTooLarge { .. } => true,
             Error::Transport(e) => !e.is_connect(),
             _ => false,
         }
     }
 
-    /// Whether the request or body read timed out.
+    /// Whether the call timed out (in any phase).
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Timeout)
+        matches!(self, Error::Timeout { .. })
     }
 
-    pub(crate) fn from_transport(e: reqwest::Error) -> Self {
+    /// An error while sending a request or waiting for its headers.
+    pub(crate) fn from_send(e: reqwest::Error) -> Self {
         if e.is_timeout() {
-            Error::Timeout
+            let phase = if e.is_connect() {
+                TimeoutPhase::Connect
+            } else {
+                TimeoutPhase::Headers
+            };
+            Error::Timeout {
+                phase,
+                source: Some(Box::new(e)),
+            }
         } else {
             Error::Transport(e)
         }
     }
 
+    /// An error while reading a response body.
     pub(crate) fn from_body_read(e: reqwest::Error) -> Self {
+        if let Some(t) = find_source::<venice_openapi::ResponseTooLarge>(&e) {
+            return Error::ResponseTooLarge {
+                limit: t.limit,
+                declared: t.declared,
+            };
+        }
         if e.is_timeout() {
-            Error::Timeout
+            Error::Timeout {
+                phase: TimeoutPhase::Body,
+                source: Some(Box::new(e)),
+            }
         } else if e.is_decode() {
             Error::Decode {
                 what: "response body".into(),
@@ -162,6 +248,37 @@ impl Error {
             source: Some(Box::new(source)),
         }
     }
+
+    pub(crate) fn config(what: impl Into<String>) -> Self {
+        Error::Config {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn config_with(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Config {
+            what: what.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+}
+
+/// The first error of type `T` in `e`'s source chain (including `e`).
+pub(crate) fn find_source<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if let Some(t) = err.downcast_ref::<T>() {
+            return Some(t);
+        }
+        current = err.source();
+    }
+    None
 }
 
 /// An error response of the API.
@@ -293,13 +410,14 @@ codes! {
 }
 
 impl ErrorCode {
-    /// The code implied by a status when the body has none.
+    /// The code implied by a status when the body has none. A 404 without a code
+    /// implies nothing: a wrong base URL or operation answers 404 too, not only an
+    /// unknown model.
     pub(crate) fn from_status(status: u16) -> Self {
         match status {
             400 => ErrorCode::InvalidRequest,
             401 => ErrorCode::AuthenticationFailed,
             402 => ErrorCode::PaymentRequired,
-            404 => ErrorCode::ModelNotFound,
             413 => ErrorCode::PayloadTooLarge,
             429 => ErrorCode::RateLimitExceeded,
             503 => ErrorCode::ModelAtCapacity,
@@ -338,5 +456,6 @@ mod tests {
         assert_eq!(c, ErrorCode::Unknown("NEW_CODE".into()));
         assert_eq!(c.to_string(), "NEW_CODE");
         assert_eq!(ErrorCode::from_status(500).to_string(), "UNKNOWN");
+        assert_eq!(ErrorCode::from_status(404).to_string(), "UNKNOWN");
     }
 }

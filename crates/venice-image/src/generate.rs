@@ -1,13 +1,19 @@
-//! The generate request: [`GenerateRequest`], its builder, [`StyleReference`] and
-//! [`ValidationError`].
+//! The generate request: [`GenerateRequest`], its builder and [`StyleReference`].
+//!
+//! The request *is* the generated wire type (`venice_openapi::types::GenerateImageRequest`):
+//! the builder's setters are the one hand-written list of its fields, the body sent is
+//! the generated type's serialisation, and a field added to the spec is one setter away.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::num::NonZeroU64;
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use venice_openapi::types;
 
+use crate::error::ValidationError;
 use crate::image::Format;
-use crate::sizing::{Quality, Size};
+use crate::sizing::{AspectRatio, Quality, Resolution, Size};
+use crate::wire::{builder_error, convert};
 
 /// Longest prompt and negative prompt accepted by the API (characters).
 pub const MAX_PROMPT_CHARS: usize = 7500;
@@ -16,48 +22,23 @@ pub const MAX_STYLE_REFERENCE_BYTES: usize = 8 * 1024 * 1024;
 /// Largest absolute seed.
 pub const MAX_SEED: i64 = 999_999_999;
 
-/// A request rule that was broken: which field, and what the rule is.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("`{field}`: {rule}")]
-pub struct ValidationError {
-    /// The request field (wire name), e.g. `width` or `style_references[0].strength`.
-    pub field: Cow<'static, str>,
-    /// The rule, e.g. `must be in 1..=1280, got 2000`.
-    pub rule: String,
-}
-
-impl ValidationError {
-    /// A new error for `field`.
-    pub fn new(field: impl Into<Cow<'static, str>>, rule: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            rule: rule.into(),
-        }
-    }
-}
-
-#[derive(Clone, PartialEq)]
-enum RefImage {
-    /// Base64 (raw or data URI) with the decoded length estimate.
-    Base64(String),
-    /// An http(s) URL.
-    Url(String),
-}
-
 /// An image that guides the style of the output.
 #[derive(Clone, PartialEq)]
 pub struct StyleReference {
-    image: RefImage,
+    /// Base64 (raw or data URI) or an http(s) URL.
+    image: String,
+    is_url: bool,
     strength: Option<f64>,
 }
 
 impl fmt::Debug for StyleReference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("StyleReference");
-        match &self.image {
-            RefImage::Base64(s) => d.field("base64_len", &s.len()),
-            RefImage::Url(u) => d.field("url", u),
-        };
+        if self.is_url {
+            d.field("url", &self.image);
+        } else {
+            d.field("base64_len", &self.image.len());
+        }
         d.field("strength", &self.strength).finish()
     }
 }
@@ -66,7 +47,8 @@ impl StyleReference {
     /// An image file's bytes (encoded to base64 once, here).
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
         Self {
-            image: RefImage::Base64(base64_simd::STANDARD.encode_to_string(&bytes)),
+            image: base64_simd::STANDARD.encode_to_string(&bytes),
+            is_url: false,
             strength: None,
         }
     }
@@ -74,7 +56,8 @@ impl StyleReference {
     /// An http(s) URL the server fetches.
     pub fn url(url: impl Into<String>) -> Self {
         Self {
-            image: RefImage::Url(url.into()),
+            image: url.into(),
+            is_url: true,
             strength: None,
         }
     }
@@ -82,7 +65,8 @@ impl StyleReference {
     /// Base64 image data, raw or as a `data:` URI.
     pub fn base64(data: impl Into<String>) -> Self {
         Self {
-            image: RefImage::Base64(data.into()),
+            image: data.into(),
+            is_url: false,
             strength: None,
         }
     }
@@ -100,9 +84,7 @@ impl StyleReference {
 
     /// The wire value of `image`.
     pub fn image(&self) -> &str {
-        match &self.image {
-            RefImage::Base64(s) | RefImage::Url(s) => s,
-        }
+        &self.image
     }
 
     fn validate(&self, i: usize) -> Result<(), ValidationError> {
@@ -115,45 +97,39 @@ impl StyleReference {
                 format!("must be in 0.1..=1, got {s}"),
             ));
         }
-        match &self.image {
-            RefImage::Url(u) => {
-                if !(u.starts_with("http://") || u.starts_with("https://")) {
-                    return Err(ValidationError::new(
-                        field("image"),
-                        "URL must start with http:// or https://",
-                    ));
-                }
+        if self.is_url {
+            if !(self.image.starts_with("http://") || self.image.starts_with("https://")) {
+                return Err(ValidationError::new(
+                    field("image"),
+                    "URL must start with http:// or https://",
+                ));
             }
-            RefImage::Base64(s) => {
-                let data = match s.strip_prefix("data:") {
-                    Some(rest) => rest.split_once(',').map(|(_, d)| d).unwrap_or(""),
-                    None => s.as_str(),
-                };
-                let data = data.trim_end_matches('=');
-                if data.is_empty() {
-                    return Err(ValidationError::new(field("image"), "must not be empty"));
-                }
-                let decoded = data.len() / 4 * 3 + (data.len() % 4).saturating_sub(1);
-                if decoded > MAX_STYLE_REFERENCE_BYTES {
-                    return Err(ValidationError::new(
-                        field("image"),
-                        format!("decoded image must be at most 8 MB, got {decoded} bytes"),
-                    ));
-                }
-            }
+            return Ok(());
+        }
+        let data = match self.image.strip_prefix("data:") {
+            Some(rest) => rest.split_once(',').map(|(_, d)| d).unwrap_or(""),
+            None => self.image.as_str(),
+        };
+        let data = data.trim_end_matches('=');
+        if data.is_empty() {
+            return Err(ValidationError::new(field("image"), "must not be empty"));
+        }
+        let decoded = data.len() / 4 * 3 + (data.len() % 4).saturating_sub(1);
+        if decoded > MAX_STYLE_REFERENCE_BYTES {
+            return Err(ValidationError::new(
+                field("image"),
+                format!("decoded image must be at most 8 MB, got {decoded} bytes"),
+            ));
         }
         Ok(())
     }
-}
 
-impl Serialize for StyleReference {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(1 + usize::from(self.strength.is_some())))?;
-        m.serialize_entry("image", self.image())?;
-        if let Some(st) = self.strength {
-            m.serialize_entry("strength", &st)?;
-        }
-        m.end()
+    fn to_wire(&self, i: usize) -> Result<types::StyleReference, ValidationError> {
+        self.validate(i)?;
+        Ok(types::StyleReference {
+            image: convert("style_references[].image", self.image.as_str())?,
+            strength: self.strength,
+        })
     }
 }
 
@@ -184,180 +160,185 @@ impl Serialize for StyleReference {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct GenerateRequest {
-    model: String,
-    prompt: String,
-    negative_prompt: Option<String>,
-    size: Option<Size>,
-    format: Option<Format>,
-    quality: Option<Quality>,
-    variants: Option<u8>,
-    seed: Option<i64>,
-    style_preset: Option<String>,
-    cfg_scale: Option<f64>,
-    steps: Option<u32>,
-    lora_strength: Option<u8>,
-    safe_mode: Option<bool>,
-    hide_watermark: Option<bool>,
-    embed_exif_metadata: Option<bool>,
-    enable_web_search: Option<bool>,
-    enhance_prompt: Option<bool>,
-    disable_prompt_optimization_thinking: Option<bool>,
-    style_references: Vec<StyleReference>,
-    return_binary: Option<bool>,
-}
-
-macro_rules! getters {
-    ($($(#[$doc:meta])* $name:ident: $t:ty;)*) => {
-        $($(#[$doc])* pub fn $name(&self) -> Option<$t> { self.$name })*
-    };
+    wire: types::GenerateImageRequest,
 }
 
 impl GenerateRequest {
     /// Start a request for `model` drawing `prompt`.
     pub fn builder(model: impl Into<String>, prompt: impl Into<String>) -> GenerateRequestBuilder {
-        GenerateRequestBuilder {
-            req: GenerateRequest {
-                model: model.into(),
-                prompt: prompt.into(),
-                negative_prompt: None,
-                size: None,
-                format: None,
-                quality: None,
-                variants: None,
-                seed: None,
-                style_preset: None,
-                cfg_scale: None,
-                steps: None,
-                lora_strength: None,
-                safe_mode: None,
-                hide_watermark: None,
-                embed_exif_metadata: None,
-                enable_web_search: None,
-                enhance_prompt: None,
-                disable_prompt_optimization_thinking: None,
-                style_references: Vec::new(),
-                return_binary: None,
-            },
-            error: None,
-        }
+        let model = model.into();
+        let prompt = prompt.into();
+        let wire = check_prompt("prompt", &prompt, 1).and_then(|()| {
+            types::GenerateImageRequest::builder()
+                .model(model)
+                .prompt(prompt)
+                .try_into()
+                .map_err(builder_error)
+        });
+        GenerateRequestBuilder { wire }
+    }
+
+    /// The generated wire value sent as the body.
+    pub(crate) fn wire(&self) -> &types::GenerateImageRequest {
+        &self.wire
     }
 
     /// The model ID.
     pub fn model(&self) -> &str {
-        &self.model
+        &self.wire.model
     }
 
     /// The prompt.
     pub fn prompt(&self) -> &str {
-        &self.prompt
+        &self.wire.prompt
     }
 
     /// The negative prompt, if set.
     pub fn negative_prompt(&self) -> Option<&str> {
-        self.negative_prompt.as_deref()
+        self.wire.negative_prompt.as_deref().map(String::as_str)
     }
 
     /// The style preset, if set.
     pub fn style_preset(&self) -> Option<&str> {
-        self.style_preset.as_deref()
+        self.wire.style_preset.as_deref()
     }
 
-    /// The style references.
-    pub fn style_references(&self) -> &[StyleReference] {
-        &self.style_references
+    /// How many style references the request carries.
+    pub fn style_reference_count(&self) -> usize {
+        self.wire.style_references.len()
     }
 
     /// Whether the raw image is requested instead of JSON (`false` when unset).
     pub fn return_binary(&self) -> bool {
-        self.return_binary.unwrap_or(false)
+        self.wire.return_binary.unwrap_or(false)
     }
 
     /// Number of images the call returns (`variants`, 1 when unset).
     pub fn image_count(&self) -> u32 {
-        u32::from(self.variants.unwrap_or(1))
+        self.variants().map_or(1, u32::from)
     }
 
-    getters! {
-        /// The size, if set.
-        size: Size;
-        /// The output format, if set (the server defaults to WebP).
-        format: Format;
-        /// The quality tier, if set.
-        quality: Quality;
-        /// The number of variants, if set.
-        variants: u8;
-        /// The seed, if set.
-        seed: i64;
-        /// The CFG scale, if set.
-        cfg_scale: f64;
-        /// The number of steps, if set.
-        steps: u32;
-        /// The LoRA strength, if set.
-        lora_strength: u8;
-        /// Safe mode, if set.
-        safe_mode: bool;
-        /// Hide watermark, if set.
-        hide_watermark: bool;
-        /// Embed EXIF metadata, if set.
-        embed_exif_metadata: bool;
-        /// Web search, if set.
-        enable_web_search: bool;
-        /// Prompt enhancement, if set.
-        enhance_prompt: bool;
-        /// Disable prompt-optimisation thinking, if set.
-        disable_prompt_optimization_thinking: bool;
+    /// The size, if set.
+    pub fn size(&self) -> Option<Size> {
+        let w = &self.wire;
+        if let (Some(width), Some(height)) = (w.width, w.height) {
+            return Some(Size::Pixels {
+                width: u32::try_from(width.get()).unwrap_or(u32::MAX),
+                height: u32::try_from(height.get()).unwrap_or(u32::MAX),
+            });
+        }
+        let aspect_ratio: AspectRatio = w.aspect_ratio.as_deref()?.parse().ok()?;
+        Some(
+            match w.resolution.as_deref().map(str::parse::<Resolution>) {
+                Some(Ok(resolution)) => Size::Tiered {
+                    aspect_ratio,
+                    resolution,
+                },
+                _ => Size::AspectRatio(aspect_ratio),
+            },
+        )
+    }
+
+    /// The output format, if set (the server defaults to WebP).
+    pub fn format(&self) -> Option<Format> {
+        self.wire.format.map(Format::from)
+    }
+
+    /// The quality tier, if set.
+    pub fn quality(&self) -> Option<Quality> {
+        self.wire.quality.map(Quality::from)
+    }
+
+    /// The number of variants, if set.
+    pub fn variants(&self) -> Option<u8> {
+        self.wire
+            .variants
+            .map(|v| u8::try_from(v.get()).unwrap_or(u8::MAX))
+    }
+
+    /// The seed, if set.
+    pub fn seed(&self) -> Option<i64> {
+        self.wire.seed
+    }
+
+    /// The CFG scale, if set.
+    pub fn cfg_scale(&self) -> Option<f64> {
+        self.wire.cfg_scale
+    }
+
+    /// The number of steps, if set.
+    pub fn steps(&self) -> Option<u32> {
+        self.wire.steps.and_then(|s| u32::try_from(s).ok())
+    }
+
+    /// The LoRA strength, if set.
+    pub fn lora_strength(&self) -> Option<u8> {
+        self.wire.lora_strength.and_then(|s| u8::try_from(s).ok())
+    }
+
+    /// Safe mode, if set.
+    pub fn safe_mode(&self) -> Option<bool> {
+        self.wire.safe_mode
+    }
+
+    /// Hide watermark, if set.
+    pub fn hide_watermark(&self) -> Option<bool> {
+        self.wire.hide_watermark
+    }
+
+    /// Embed EXIF metadata, if set.
+    pub fn embed_exif_metadata(&self) -> Option<bool> {
+        self.wire.embed_exif_metadata
+    }
+
+    /// Web search, if set.
+    pub fn enable_web_search(&self) -> Option<bool> {
+        self.wire.enable_web_search
+    }
+
+    /// Prompt enhancement, if set.
+    pub fn enhance_prompt(&self) -> Option<bool> {
+        self.wire.enhance_prompt
+    }
+
+    /// Disable prompt-optimisation thinking, if set.
+    pub fn disable_prompt_optimization_thinking(&self) -> Option<bool> {
+        self.wire.disable_prompt_optimization_thinking
     }
 
     /// The wire JSON.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        serde_json::to_value(&self.wire).unwrap_or(serde_json::Value::Null)
     }
 
     /// This request with `return_binary` set to `value`.
     pub(crate) fn with_return_binary(&self, value: bool) -> Cow<'_, GenerateRequest> {
-        if self.return_binary == Some(value) {
+        if self.wire.return_binary == Some(value) {
             Cow::Borrowed(self)
         } else {
             let mut r = self.clone();
-            r.return_binary = Some(value);
+            r.wire.return_binary = Some(value);
             Cow::Owned(r)
         }
     }
 
+    /// The rules that span fields or that the spec cannot state.
     fn validate(&self) -> Result<(), ValidationError> {
-        if self.model.trim().is_empty() {
+        let w = &self.wire;
+        if w.model.trim().is_empty() {
             return Err(ValidationError::new("model", "must not be empty"));
         }
-        let n = self.prompt.chars().count();
-        if !(1..=MAX_PROMPT_CHARS).contains(&n) {
-            return Err(ValidationError::new(
-                "prompt",
-                format!("must be 1..={MAX_PROMPT_CHARS} characters, got {n}"),
-            ));
-        }
-        if let Some(neg) = &self.negative_prompt {
-            let n = neg.chars().count();
-            if n > MAX_PROMPT_CHARS {
-                return Err(ValidationError::new(
-                    "negative_prompt",
-                    format!("must be at most {MAX_PROMPT_CHARS} characters, got {n}"),
-                ));
-            }
-        }
-        match self.size {
-            Some(Size::Pixels { width, height }) => {
-                for (field, v) in [("width", width), ("height", height)] {
-                    if !(1..=1280).contains(&v) {
-                        return Err(ValidationError::new(
-                            field,
-                            format!("must be in 1..=1280, got {v}"),
-                        ));
-                    }
+        if let Some(Size::Pixels { width, height }) = self.size() {
+            for (field, v) in [("width", width), ("height", height)] {
+                if !(1..=1280).contains(&v) {
+                    return Err(ValidationError::new(
+                        field,
+                        format!("must be in 1..=1280, got {v}"),
+                    ));
                 }
             }
-            Some(Size::AspectRatio(_) | Size::Tiered { .. }) | None => {}
         }
-        if let Some(v) = self.variants {
+        if let Some(v) = self.variants() {
             if !(1..=4).contains(&v) {
                 return Err(ValidationError::new(
                     "variants",
@@ -371,7 +352,7 @@ impl GenerateRequest {
                 ));
             }
         }
-        if let Some(s) = self.seed
+        if let Some(s) = w.seed
             && !(-MAX_SEED..=MAX_SEED).contains(&s)
         {
             return Err(ValidationError::new(
@@ -379,7 +360,7 @@ impl GenerateRequest {
                 format!("must be in -{MAX_SEED}..={MAX_SEED}, got {s}"),
             ));
         }
-        if let Some(c) = self.cfg_scale
+        if let Some(c) = w.cfg_scale
             && !(c.is_finite() && c > 0.0 && c <= 20.0)
         {
             return Err(ValidationError::new(
@@ -387,175 +368,250 @@ impl GenerateRequest {
                 format!("must be in (0, 20], got {c}"),
             ));
         }
-        if let Some(l) = self.lora_strength
-            && l > 100
+        if let Some(l) = w.lora_strength
+            && !(0..=100).contains(&l)
         {
             return Err(ValidationError::new(
                 "lora_strength",
                 format!("must be in 0..=100, got {l}"),
             ));
         }
-        if let Some(steps) = self.steps
-            && i64::from(steps) > i64::from(i32::MAX)
+        if let Some(steps) = w.steps
+            && !(0..=i64::from(i32::MAX)).contains(&steps)
         {
             return Err(ValidationError::new("steps", format!("too large: {steps}")));
-        }
-        for (i, r) in self.style_references.iter().enumerate() {
-            r.validate(i)?;
         }
         Ok(())
     }
 }
 
-impl Serialize for GenerateRequest {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("model", &self.model)?;
-        m.serialize_entry("prompt", &self.prompt)?;
-        if let Some(v) = &self.negative_prompt {
-            m.serialize_entry("negative_prompt", v)?;
-        }
-        match &self.size {
-            Some(Size::Pixels { width, height }) => {
-                m.serialize_entry("width", width)?;
-                m.serialize_entry("height", height)?;
-            }
-            Some(Size::AspectRatio(ar)) => m.serialize_entry("aspect_ratio", &ar.to_string())?,
-            Some(Size::Tiered {
-                aspect_ratio,
-                resolution,
-            }) => {
-                m.serialize_entry("aspect_ratio", &aspect_ratio.to_string())?;
-                m.serialize_entry("resolution", resolution.as_str())?;
-            }
-            None => {}
-        }
-        if let Some(q) = self.quality {
-            m.serialize_entry("quality", q.as_str())?;
-        }
-        if let Some(f) = self.format {
-            m.serialize_entry("format", f.as_str())?;
-        }
-        macro_rules! opt {
-            ($($name:ident),*) => {$(
-                if let Some(v) = &self.$name {
-                    m.serialize_entry(stringify!($name), v)?;
-                }
-            )*};
-        }
-        opt!(
-            variants,
-            return_binary,
-            seed,
-            cfg_scale,
-            steps,
-            style_preset,
-            lora_strength,
-            safe_mode
-        );
-        opt!(
-            hide_watermark,
-            embed_exif_metadata,
-            enable_web_search,
-            enhance_prompt
-        );
-        opt!(disable_prompt_optimization_thinking);
-        if !self.style_references.is_empty() {
-            m.serialize_entry("style_references", &self.style_references)?;
-        }
-        m.end()
+/// A prompt of at most [`MAX_PROMPT_CHARS`] characters and at least `min`.
+fn check_prompt(field: &'static str, text: &str, min: usize) -> Result<(), ValidationError> {
+    let n = text.chars().count();
+    if n < min || n > MAX_PROMPT_CHARS {
+        let range = if min == 0 {
+            format!("at most {MAX_PROMPT_CHARS}")
+        } else {
+            format!("{min}..={MAX_PROMPT_CHARS}")
+        };
+        return Err(ValidationError::new(
+            field,
+            format!("must be {range} characters, got {n}"),
+        ));
     }
+    Ok(())
 }
 
 /// Builder of a [`GenerateRequest`]; setters never fail, [`build`](Self::build)
-/// checks every rule and reports the first broken one.
+/// returns the first broken rule (a value that cannot be sent is reported as soon as
+/// it is set, the rules spanning fields when building).
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct GenerateRequestBuilder {
-    req: GenerateRequest,
-    error: Option<ValidationError>,
-}
-
-macro_rules! setters {
-    ($($(#[$doc:meta])* $name:ident: $t:ty;)*) => {
-        $($(#[$doc])* pub fn $name(mut self, value: $t) -> Self {
-            self.req.$name = Some(value);
-            self
-        })*
-    };
+    wire: Result<types::GenerateImageRequest, ValidationError>,
 }
 
 impl GenerateRequestBuilder {
-    setters! {
-        /// Output size (pixels, aspect ratio, or aspect ratio with resolution tier).
-        size: Size;
-        /// Output format (server default WebP).
-        format: Format;
-        /// Quality tier (models with `qualities`).
-        quality: Quality;
-        /// Number of images, 1..=4 (server default 1; must be 1 with `return_binary`).
-        variants: u8;
-        /// Seed for reproducible output, within ±999,999,999 (omitted: random).
-        seed: i64;
-        /// How closely to follow the prompt, in (0, 20].
-        cfg_scale: f64;
-        /// Inference steps (ignored by current models).
-        steps: u32;
-        /// LoRA strength, 0..=100.
-        lora_strength: u8;
-        /// Blur adult content (server default true).
-        safe_mode: bool;
-        /// Ask to hide the watermark.
-        hide_watermark: bool;
-        /// Embed the generation parameters in EXIF.
-        embed_exif_metadata: bool;
-        /// Let the model use web search (extra charge).
-        enable_web_search: bool;
-        /// Rewrite the prompt first (extra charge); see [`ResponseMeta::enhanced_prompt`](crate::ResponseMeta::enhanced_prompt).
-        enhance_prompt: bool;
-        /// Skip the prompt-optimisation thinking step.
-        disable_prompt_optimization_thinking: bool;
-        /// Return the raw image instead of JSON (use [`Client::generate_binary`](crate::Client::generate_binary)).
-        return_binary: bool;
-    }
-
-    /// What not to draw (at most 7500 characters).
-    pub fn negative_prompt(mut self, value: impl Into<String>) -> Self {
-        self.req.negative_prompt = Some(value.into());
+    /// Apply `set` to the wire value unless an earlier setter failed.
+    fn set(
+        mut self,
+        set: impl FnOnce(&mut types::GenerateImageRequest) -> Result<(), ValidationError>,
+    ) -> Self {
+        if let Ok(wire) = &mut self.wire
+            && let Err(e) = set(wire)
+        {
+            self.wire = Err(e);
+        }
         self
     }
 
-    /// A style name from [`Client::image_styles`](crate::Client::image_styles).
-    pub fn style_preset(mut self, value: impl Into<String>) -> Self {
-        self.req.style_preset = Some(value.into());
-        self
-    }
-
-    /// Add a style reference image (call again to add more).
-    pub fn style_reference(mut self, value: StyleReference) -> Self {
-        self.req.style_references.push(value);
-        self
+    /// Output size (pixels, aspect ratio, or aspect ratio with resolution tier).
+    pub fn size(self, size: Size) -> Self {
+        self.set(|w| {
+            (w.width, w.height, w.aspect_ratio, w.resolution) = (None, None, None, None);
+            match size {
+                Size::Pixels { width, height } => {
+                    let side = |field: &'static str, v: u32| {
+                        NonZeroU64::new(u64::from(v)).ok_or_else(|| {
+                            ValidationError::new(field, format!("must be in 1..=1280, got {v}"))
+                        })
+                    };
+                    w.width = Some(side("width", width)?);
+                    w.height = Some(side("height", height)?);
+                }
+                Size::AspectRatio(ar) => {
+                    w.aspect_ratio = Some(convert("aspect_ratio", ar.to_string())?);
+                }
+                Size::Tiered {
+                    aspect_ratio,
+                    resolution,
+                } => {
+                    w.aspect_ratio = Some(convert("aspect_ratio", aspect_ratio.to_string())?);
+                    w.resolution = Some(resolution.as_str().to_owned());
+                }
+            }
+            Ok(())
+        })
     }
 
     /// Parse the size from text (`1024x768`, `16:9`, `16:9@2K`); a parse error is
     /// returned by [`build`](Self::build).
-    pub fn size_str(mut self, value: &str) -> Self {
-        match value.parse() {
-            Ok(s) => self.req.size = Some(s),
-            Err(e) => {
-                self.error.get_or_insert(e);
-            }
+    pub fn size_str(self, value: &str) -> Self {
+        match value.parse::<Size>() {
+            Ok(s) => self.size(s),
+            Err(e) => self.set(|_| Err(e)),
         }
-        self
+    }
+
+    /// Output format (server default WebP).
+    pub fn format(self, format: Format) -> Self {
+        self.set(|w| {
+            w.format = Some(format.into());
+            Ok(())
+        })
+    }
+
+    /// Quality tier (models with `qualities`).
+    pub fn quality(self, quality: Quality) -> Self {
+        self.set(|w| {
+            w.quality = Some(quality.into());
+            Ok(())
+        })
+    }
+
+    /// Number of images, 1..=4 (server default 1; must be 1 with `return_binary`).
+    pub fn variants(self, variants: u8) -> Self {
+        self.set(|w| {
+            w.variants = Some(NonZeroU64::new(u64::from(variants)).ok_or_else(|| {
+                ValidationError::new("variants", format!("must be in 1..=4, got {variants}"))
+            })?);
+            Ok(())
+        })
+    }
+
+    /// Seed for reproducible output, within ±999,999,999 (omitted: random).
+    pub fn seed(self, seed: i64) -> Self {
+        self.set(|w| {
+            w.seed = Some(seed);
+            Ok(())
+        })
+    }
+
+    /// How closely to follow the prompt, in (0, 20].
+    pub fn cfg_scale(self, cfg_scale: f64) -> Self {
+        self.set(|w| {
+            w.cfg_scale = Some(cfg_scale);
+            Ok(())
+        })
+    }
+
+    /// Inference steps (ignored by current models).
+    pub fn steps(self, steps: u32) -> Self {
+        self.set(|w| {
+            w.steps = Some(i64::from(steps));
+            Ok(())
+        })
+    }
+
+    /// LoRA strength, 0..=100.
+    pub fn lora_strength(self, strength: u8) -> Self {
+        self.set(|w| {
+            w.lora_strength = Some(i64::from(strength));
+            Ok(())
+        })
+    }
+
+    /// Blur adult content (server default true).
+    pub fn safe_mode(self, on: bool) -> Self {
+        self.set(|w| {
+            w.safe_mode = Some(on);
+            Ok(())
+        })
+    }
+
+    /// Ask to hide the watermark.
+    pub fn hide_watermark(self, on: bool) -> Self {
+        self.set(|w| {
+            w.hide_watermark = Some(on);
+            Ok(())
+        })
+    }
+
+    /// Embed the generation parameters in EXIF.
+    pub fn embed_exif_metadata(self, on: bool) -> Self {
+        self.set(|w| {
+            w.embed_exif_metadata = Some(on);
+            Ok(())
+        })
+    }
+
+    /// Let the model use web search (extra charge).
+    pub fn enable_web_search(self, on: bool) -> Self {
+        self.set(|w| {
+            w.enable_web_search = Some(on);
+            Ok(())
+        })
+    }
+
+    /// Rewrite the prompt first (extra charge); see
+    /// [`ResponseMeta::enhanced_prompt`](crate::ResponseMeta::enhanced_prompt).
+    pub fn enhance_prompt(self, on: bool) -> Self {
+        self.set(|w| {
+            w.enhance_prompt = Some(on);
+            Ok(())
+        })
+    }
+
+    /// Skip the prompt-optimisation thinking step.
+    pub fn disable_prompt_optimization_thinking(self, on: bool) -> Self {
+        self.set(|w| {
+            w.disable_prompt_optimization_thinking = Some(on);
+            Ok(())
+        })
+    }
+
+    /// Return the raw image instead of JSON (use
+    /// [`Client::generate_binary`](crate::Client::generate_binary)).
+    pub fn return_binary(self, on: bool) -> Self {
+        self.set(|w| {
+            w.return_binary = Some(on);
+            Ok(())
+        })
+    }
+
+    /// What not to draw (at most 7500 characters).
+    pub fn negative_prompt(self, value: impl Into<String>) -> Self {
+        let value = value.into();
+        self.set(|w| {
+            check_prompt("negative_prompt", &value, 0)?;
+            w.negative_prompt = Some(convert("negative_prompt", value)?);
+            Ok(())
+        })
+    }
+
+    /// A style name from [`Client::image_styles`](crate::Client::image_styles).
+    pub fn style_preset(self, value: impl Into<String>) -> Self {
+        let value = value.into();
+        self.set(|w| {
+            w.style_preset = Some(value);
+            Ok(())
+        })
+    }
+
+    /// Add a style reference image (call again to add more).
+    pub fn style_reference(self, value: StyleReference) -> Self {
+        self.set(|w| {
+            let index = w.style_references.len();
+            w.style_references.push(value.to_wire(index)?);
+            Ok(())
+        })
     }
 
     /// Check every rule and return the request, or the first broken rule.
     pub fn build(self) -> Result<GenerateRequest, ValidationError> {
-        if let Some(e) = self.error {
-            return Err(e);
-        }
-        self.req.validate()?;
-        Ok(self.req)
+        let request = GenerateRequest { wire: self.wire? };
+        request.validate()?;
+        Ok(request)
     }
 }
 

@@ -7,10 +7,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::TryStreamExt;
 use tokio::io::AsyncWriteExt;
 
+use crate::error::ValidationError;
 use crate::error::{Error, Result};
-use crate::generate::ValidationError;
 use crate::meta::ResponseMeta;
 
 /// Image file format.
@@ -334,7 +335,8 @@ pub struct BinaryImage {
     pub format: Format,
     /// Time from sending the (last) request to receiving the response headers.
     pub elapsed: Duration,
-    pub(crate) response: reqwest::Response,
+    pub(crate) content_length: Option<u64>,
+    pub(crate) body: venice_openapi::ByteStream,
 }
 
 impl fmt::Debug for BinaryImage {
@@ -350,12 +352,14 @@ impl fmt::Debug for BinaryImage {
 impl BinaryImage {
     /// The body length announced by the server, if any.
     pub fn content_length(&self) -> Option<u64> {
-        self.response.content_length()
+        self.content_length
     }
 
     /// Read the whole image into memory.
     pub async fn bytes(self) -> Result<Bytes> {
-        self.response.bytes().await.map_err(Error::from_body_read)
+        crate::decode::read_stream(self.body, self.content_length)
+            .await
+            .map(Bytes::from)
     }
 
     /// Stream the image to disk and return the final path.
@@ -386,12 +390,12 @@ impl BinaryImage {
         };
         let target = resolve_target(path.as_ref(), format, name);
         let partial = temp_path(&target, ".partial");
-        let mut response = self.response;
+        let mut body = self.body.into_inner();
         let result = async {
             let mut file = tokio::fs::File::create(&partial)
                 .await
                 .map_err(io_err(&partial))?;
-            while let Some(chunk) = response.chunk().await.map_err(Error::from_body_read)? {
+            while let Some(chunk) = body.try_next().await.map_err(Error::from_body_read)? {
                 file.write_all(&chunk).await.map_err(io_err(&partial))?;
             }
             file.flush().await.map_err(io_err(&partial))?;

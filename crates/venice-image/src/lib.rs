@@ -38,19 +38,27 @@ mod payment;
 mod retry;
 mod sizing;
 #[cfg(feature = "wallet")]
+mod topup;
+mod transport;
+#[cfg(feature = "wallet")]
 pub mod wallet;
+#[cfg(feature = "wallet")]
+mod wallet_ops;
+mod wire;
 
 pub use venice_openapi as raw;
 
 pub use auth::Auth;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use decode::{DEFAULT_MAX_RESPONSE_BYTES, Timing};
-pub use error::{ApiError, Error, ErrorCode, PaymentRequired, Result};
+pub use error::{
+    ApiError, Error, ErrorCode, PaymentRequired, Result, TimeoutPhase, ValidationError,
+};
 #[doc(hidden)]
 pub use fuzzing::__fuzz;
 pub use generate::{
     GenerateRequest, GenerateRequestBuilder, MAX_PROMPT_CHARS, MAX_SEED, MAX_STYLE_REFERENCE_BYTES,
-    StyleReference, ValidationError,
+    StyleReference,
 };
 pub use image::{BinaryImage, Format, GeneratedImage, Generation, sniff_dimensions};
 pub use meta::{Deprecation, RateLimit, ResponseMeta};
@@ -70,7 +78,7 @@ pub use payment::{
 };
 pub use retry::RetryPolicy;
 pub use sizing::{AspectRatio, Quality, Resolution, Size};
-pub use venice_openapi::RequestAuth;
+pub use venice_openapi::{AuthContext, AuthError, RequestAuth, Scheme, async_trait};
 #[cfg(feature = "wallet")]
 pub use wallet::{
     AutoTopUp, EvmSigner, SiwxConfig, SolanaSigner, TopUpReceipt, Wallet, WalletAuth,
@@ -90,6 +98,6 @@ pub mod __bench {
 
     /// The request body the client sends for `req`.
     pub fn request_body(req: &crate::GenerateRequest) -> crate::Result<Vec<u8>> {
-        serde_json::to_vec(req).map_err(|e| crate::Error::decode("request JSON", e))
+        serde_json::to_vec(req.wire()).map_err(|e| crate::Error::decode("request JSON", e))
     }
 }

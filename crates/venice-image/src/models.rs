@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use venice_openapi::types;
 
+use crate::error::ValidationError;
 use crate::error::{Error, Result};
-use crate::generate::{GenerateRequest, ValidationError};
+use crate::generate::GenerateRequest;
 use crate::sizing::Size;
 
 /// How a model chooses its output size.
@@ -112,85 +114,25 @@ pub struct ImageModel {
     pub traits: Vec<String>,
 }
 
-// ---- wire types: tolerant (every field optional, unknown fields ignored) ----
-
-#[derive(Deserialize)]
-struct WireList {
-    #[serde(default)]
-    data: Vec<serde_json::Value>,
+fn to_u32(v: Option<i64>) -> Option<u32> {
+    v.and_then(|v| u32::try_from(v.max(0)).ok())
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct WireModel {
-    id: String,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    model_spec: WireSpec,
+fn price(p: &types::Price) -> Price {
+    Price {
+        usd: p.usd,
+        diem: p.diem,
+    }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct WireSpec {
-    name: Option<String>,
-    description: Option<String>,
-    offline: bool,
-    supports_style_references: bool,
-    traits: Vec<String>,
-    constraints: WireConstraints,
-    pricing: WirePricing,
-    deprecation: Option<ModelDeprecation>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct WireConstraints {
-    prompt_character_limit: Option<f64>,
-    width_height_divisor: Option<f64>,
-    aspect_ratios: Vec<String>,
-    default_aspect_ratio: Option<String>,
-    resolutions: Vec<String>,
-    default_resolution: Option<String>,
-    qualities: Vec<String>,
-    default_quality: Option<String>,
-    max_style_references: Option<f64>,
-    supports_style_reference_strength: bool,
-    steps: Option<WireSteps>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct WireSteps {
-    default: f64,
-    max: f64,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct WirePricing {
-    generation: Option<Price>,
-    resolutions: BTreeMap<String, Price>,
-    quality: BTreeMap<String, BTreeMap<String, Price>>,
-}
-
-fn to_u32(v: Option<f64>) -> Option<u32> {
-    v.filter(|v| v.is_finite() && *v >= 0.0)
-        .map(|v| v.min(f64::from(u32::MAX)) as u32)
-}
-
-/// Parse a `GET /models?type=image` body into image models. Entries that do not
-/// parse, or that are not image models, are skipped.
-pub(crate) fn parse_catalogue(body: &[u8]) -> Result<Vec<ImageModel>> {
-    let list: WireList =
-        serde_json::from_slice(body).map_err(|e| Error::decode("model list", e))?;
-    Ok(list
-        .data
+/// The image models of a `GET /models` answer. Entries of other types are skipped.
+pub(crate) fn from_wire(list: types::ModelList) -> Vec<ImageModel> {
+    list.data
         .into_iter()
-        .filter_map(|v| serde_json::from_value::<WireModel>(v).ok())
-        .filter(|m| !m.id.is_empty() && m.kind.as_deref().is_none_or(|k| k == "image"))
+        .filter(|m| !m.id.is_empty() && m.type_ == "image")
         .map(|m| {
             let s = m.model_spec;
-            let c = s.constraints;
+            let c = s.constraints.unwrap_or_default();
             let sizing = if !c.aspect_ratios.is_empty() {
                 if c.resolutions.is_empty() {
                     SizingMode::AspectRatio
@@ -204,6 +146,7 @@ pub(crate) fn parse_catalogue(body: &[u8]) -> Result<Vec<ImageModel>> {
                         .unwrap_or(1),
                 }
             };
+            let pricing = s.pricing.unwrap_or_default();
             ImageModel {
                 name: s.name.unwrap_or_else(|| m.id.clone()),
                 id: m.id,
@@ -219,23 +162,56 @@ pub(crate) fn parse_catalogue(body: &[u8]) -> Result<Vec<ImageModel>> {
                     qualities: c.qualities,
                     default_quality: c.default_quality,
                     max_style_references: to_u32(c.max_style_references),
-                    supports_style_reference_strength: c.supports_style_reference_strength,
+                    supports_style_reference_strength: c
+                        .supports_style_reference_strength
+                        .unwrap_or(false),
                     steps: c
                         .steps
                         .and_then(|st| Some((to_u32(Some(st.default))?, to_u32(Some(st.max))?))),
                 },
                 pricing: ModelPricing {
-                    generation: s.pricing.generation,
-                    resolutions: s.pricing.resolutions,
-                    quality: s.pricing.quality,
+                    generation: pricing.generation.as_ref().map(price),
+                    resolutions: pricing
+                        .resolutions
+                        .iter()
+                        .map(|(k, v)| (k.clone(), price(v)))
+                        .collect(),
+                    quality: pricing
+                        .quality
+                        .iter()
+                        .map(|(tier, q)| {
+                            let levels =
+                                [("low", &q.low), ("medium", &q.medium), ("high", &q.high)]
+                                    .into_iter()
+                                    .filter_map(|(name, p)| {
+                                        Some((name.to_owned(), price(p.as_ref()?)))
+                                    })
+                                    .collect();
+                            (tier.clone(), levels)
+                        })
+                        .collect(),
                 },
-                deprecation: s.deprecation,
-                offline: s.offline,
-                supports_style_references: s.supports_style_references,
+                deprecation: s.deprecation.map(|d| ModelDeprecation {
+                    date: Some(d.date),
+                    removes_at: Some(d.removes_at),
+                    starts_at: d.starts_at,
+                    replacement_model_id: d.replacement_model_id,
+                    auto_remap: d.auto_remap,
+                }),
+                offline: s.offline.unwrap_or(false),
+                supports_style_references: s.supports_style_references.unwrap_or(false),
                 traits: s.traits,
             }
         })
-        .collect())
+        .collect()
+}
+
+/// Parse a `GET /models?type=image` body (as the generated type) into image models.
+#[cfg(test)]
+pub(crate) fn parse_catalogue(body: &[u8]) -> Result<Vec<ImageModel>> {
+    let list: types::ModelList =
+        serde_json::from_slice(body).map_err(|e| Error::decode("model list", e))?;
+    Ok(from_wire(list))
 }
 
 /// Estimated cost of a request.
@@ -360,7 +336,7 @@ impl ImageModel {
             };
             return fail("quality", format!("model {id} accepts {accepted}, got {q}"));
         }
-        let refs = req.style_references().len();
+        let refs = req.style_reference_count();
         if refs > 0 {
             let max = if self.supports_style_references || c.max_style_references.is_some() {
                 c.max_style_references.unwrap_or(u32::MAX)
@@ -461,8 +437,7 @@ pub(crate) mod tests {
              "model_spec": {"privacy": "private", "newField": 1,
                 "constraints": {"aspectRatios": ["1:1"], "resolutions": ["1K", "2K"], "defaultResolution": "1K"},
                 "pricing": {"resolutions": {"1K": {"usd": 0.1, "diem": 1}, "2K": {"usd": 0.2, "diem": 2}}}}},
-            {"id": "txt", "type": "text", "object": "model", "owned_by": "venice.ai", "model_spec": {}},
-            {"id": 5}
+            {"id": "txt", "type": "text", "object": "model", "owned_by": "venice.ai", "model_spec": {"privacy": "private"}}
         ]})
     }
 

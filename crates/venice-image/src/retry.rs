@@ -58,7 +58,7 @@ impl RetryPolicy {
             Error::Api(a) => {
                 matches!(a.status, 500 | 502 | 504) && a.code != ErrorCode::InsufficientBalance
             }
-            Error::Timeout | Error::Transport(_) => true,
+            Error::Timeout { .. } | Error::Transport(_) => true,
             _ => false,
         }
     }
@@ -122,6 +122,7 @@ pub(crate) fn random_unit() -> f64 {
 mod tests {
     use super::*;
     use crate::error::ApiError;
+    use crate::error::TimeoutPhase;
     use crate::meta::ResponseMeta;
 
     fn api(status: u16, code: ErrorCode) -> ApiError {
@@ -153,8 +154,18 @@ mod tests {
                 "{s}"
             );
         }
-        assert!(!p.should_retry(&Error::Timeout));
-        assert!(!p.should_retry(&Error::Config("x".into())));
+        assert!(!p.should_retry(&timeout(TimeoutPhase::Headers)));
+        assert!(!p.should_retry(&timeout(TimeoutPhase::Body)));
+        // Nothing was sent when connecting timed out.
+        assert!(p.should_retry(&timeout(TimeoutPhase::Connect)));
+        assert!(!p.should_retry(&Error::config("x")));
+    }
+
+    fn timeout(phase: TimeoutPhase) -> Error {
+        Error::Timeout {
+            phase,
+            source: None,
+        }
     }
 
     #[test]
@@ -168,7 +179,7 @@ mod tests {
             504,
             ErrorCode::SettlementTimeout
         )))));
-        assert!(p.should_retry(&Error::Timeout));
+        assert!(p.should_retry(&timeout(TimeoutPhase::Headers)));
         assert!(!p.should_retry(&Error::Api(Box::new(api(400, ErrorCode::InvalidRequest)))));
     }
 
@@ -215,13 +226,15 @@ mod tests {
             source: None,
         };
         assert!(decode.may_have_been_charged());
-        assert!(Error::Timeout.may_have_been_charged());
+        assert!(timeout(TimeoutPhase::Headers).may_have_been_charged());
+        assert!(timeout(TimeoutPhase::Body).may_have_been_charged());
+        assert!(!timeout(TimeoutPhase::Connect).may_have_been_charged());
         let too_large = Error::ResponseTooLarge {
             limit: 1,
             declared: None,
         };
         assert!(too_large.may_have_been_charged());
-        assert!(!Error::Config("x".into()).may_have_been_charged());
+        assert!(!Error::config("x").may_have_been_charged());
         // Whatever is retried by default cannot have been charged.
         for e in [from(429, "{}"), from(503, "{}")] {
             assert!(e.is_retryable() && !e.may_have_been_charged());

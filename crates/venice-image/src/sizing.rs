@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::generate::ValidationError;
+use crate::error::ValidationError;
 
 /// How the output size is chosen. Which variant a model accepts depends on its
 /// sizing mode (see [`SizingMode`](crate::SizingMode)).

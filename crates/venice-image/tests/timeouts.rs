@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use venice_image::{Auth, Client, Error, GenerateRequest, RetryPolicy, Size};
+use venice_image::{Auth, Client, Error, GenerateRequest, RetryPolicy, Size, TimeoutPhase};
 
 const TIMEOUT: Duration = Duration::from_millis(600);
 const TOLERANCE: Duration = Duration::from_millis(900);
@@ -104,13 +104,16 @@ fn request() -> GenerateRequest {
         .unwrap()
 }
 
-async fn assert_times_out(behaviour: Behaviour, validate: bool) {
+async fn assert_times_out(behaviour: Behaviour, validate: bool, phase: TimeoutPhase) {
     let (url, requests) = hostile(behaviour).await;
     let c = client(&url, validate, RetryPolicy::default());
     let t = Instant::now();
     let e = c.generate(&request()).await.unwrap_err();
     let elapsed = t.elapsed();
-    assert!(matches!(e, Error::Timeout), "{e:?}");
+    assert!(
+        matches!(e, Error::Timeout { phase: p, .. } if p == phase),
+        "{e:?}"
+    );
     assert!(e.is_timeout());
     assert!(elapsed >= TIMEOUT, "{elapsed:?}");
     assert!(elapsed < TIMEOUT + TOLERANCE, "{elapsed:?}");
@@ -120,24 +123,24 @@ async fn assert_times_out(behaviour: Behaviour, validate: bool) {
 
 #[tokio::test]
 async fn a_silent_server_times_out_within_the_configured_timeout() {
-    assert_times_out(Behaviour::Silent, false).await;
+    assert_times_out(Behaviour::Silent, false, TimeoutPhase::Headers).await;
 }
 
 #[tokio::test]
 async fn a_silent_server_times_out_once_even_with_model_validation() {
     // The catalogue fetch times out first; the call fails then instead of spending a
     // second timeout on the generation.
-    assert_times_out(Behaviour::Silent, true).await;
+    assert_times_out(Behaviour::Silent, true, TimeoutPhase::Headers).await;
 }
 
 #[tokio::test]
 async fn dripped_headers_time_out() {
-    assert_times_out(Behaviour::DripHeaders, false).await;
+    assert_times_out(Behaviour::DripHeaders, false, TimeoutPhase::Headers).await;
 }
 
 #[tokio::test]
 async fn a_dripped_body_times_out() {
-    assert_times_out(Behaviour::DripBody, false).await;
+    assert_times_out(Behaviour::DripBody, false, TimeoutPhase::Body).await;
 }
 
 #[tokio::test]

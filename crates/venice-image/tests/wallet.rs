@@ -130,9 +130,16 @@ async fn replayed_expired_tampered_and_foreign_headers_are_rejected() {
 
     // Replayed: a static header works once.
     let header = signed_header(&wallet, &config, SystemTime::now(), "00000000deadbeef").unwrap();
-    let c = client(&server, Auth::siwx_header(header));
+    let c = client(&server, Auth::siwx_header(header.clone()));
     assert_eq!(c.wallet_balance().await.unwrap().balance_usd, 1.0);
-    let body = sign_in_error(&c.wallet_balance().await.unwrap_err());
+    // The client never sends it twice...
+    assert!(matches!(
+        c.wallet_balance().await.unwrap_err(),
+        Error::Auth(_)
+    ));
+    // ...and the server rejects it when another client replays it.
+    let replay = client(&server, Auth::siwx_header(header));
+    let body = sign_in_error(&replay.wallet_balance().await.unwrap_err());
     assert!(body.contains("nonce already used"), "{body}");
 
     // Expired: issued six minutes ago.

@@ -8411,7 +8411,7 @@ impl Client {
     pub fn new(baseurl: &str, inner: crate::ClientState) -> Self {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
-            let dur = ::std::time::Duration::from_secs(15u64);
+            let dur = ::std::time::Duration::from_secs(300u64);
             reqwest::ClientBuilder::new().connect_timeout(dur).timeout(dur)
         };
         #[cfg(target_arch = "wasm32")]
@@ -9980,4 +9980,81 @@ pub mod builder {
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     pub use self::super::Client;
+}
+/// The credentials each operation accepts, generated from the spec's `security`.
+pub mod security {
+    use crate::{OperationSecurity, Scheme};
+    /// The security of the operation named `operation_id` (as in
+    /// `OperationInfo::operation_id`), or `None` for an unknown name.
+    pub fn of(operation_id: &str) -> Option<OperationSecurity> {
+        match operation_id {
+            "background_remove_image" => {
+                Some(OperationSecurity {
+                    anonymous: false,
+                    schemes: &[Scheme::Bearer, Scheme::Siwx],
+                })
+            }
+            "edit_image" => {
+                Some(OperationSecurity {
+                    anonymous: false,
+                    schemes: &[Scheme::Bearer, Scheme::Siwx],
+                })
+            }
+            "generate_image" => {
+                Some(OperationSecurity {
+                    anonymous: false,
+                    schemes: &[Scheme::Bearer, Scheme::Siwx],
+                })
+            }
+            "get_x402_balance" => {
+                Some(OperationSecurity {
+                    anonymous: false,
+                    schemes: &[Scheme::Siwx],
+                })
+            }
+            "get_x402_transactions" => {
+                Some(OperationSecurity {
+                    anonymous: false,
+                    schemes: &[Scheme::Siwx],
+                })
+            }
+            "list_image_styles" => {
+                Some(OperationSecurity {
+                    anonymous: true,
+                    schemes: &[Scheme::Bearer],
+                })
+            }
+            "list_models" => {
+                Some(OperationSecurity {
+                    anonymous: true,
+                    schemes: &[Scheme::Bearer],
+                })
+            }
+            "multi_edit_image" => {
+                Some(OperationSecurity {
+                    anonymous: false,
+                    schemes: &[Scheme::Bearer, Scheme::Siwx],
+                })
+            }
+            "simple_generate_image" => {
+                Some(OperationSecurity {
+                    anonymous: false,
+                    schemes: &[Scheme::Bearer, Scheme::Siwx],
+                })
+            }
+            "top_up_x402_balance" => {
+                Some(OperationSecurity {
+                    anonymous: true,
+                    schemes: &[],
+                })
+            }
+            "upscale_image" => {
+                Some(OperationSecurity {
+                    anonymous: false,
+                    schemes: &[Scheme::Bearer, Scheme::Siwx],
+                })
+            }
+            _ => None,
+        }
+    }
 }

@@ -1,6 +1,10 @@
 //! [`RemoveBackgroundRequest`]: `POST /image/background-remove`.
 
+use venice_openapi::{Uploads, types};
+
 use super::input::ImageInput;
+use crate::error::ValidationError;
+use crate::wire::convert;
 
 /// A background removal: the image (file, bytes, base64 or URL). The answer is always
 /// a PNG with an alpha channel. There are no pixel limits, only the 25 MB one, which
@@ -29,13 +33,24 @@ impl RemoveBackgroundRequest {
         &self.image
     }
 
-    /// The JSON key of the image: URLs go in `image_url`, data in `image`.
-    pub(crate) fn key(&self) -> &'static str {
-        if self.image.is_url() {
-            "image_url"
+    /// The body to send: a URL goes in `image_url`, data in `image` (registered in
+    /// `uploads`).
+    pub(crate) fn wire_for(
+        &self,
+        uploads: &mut Uploads,
+    ) -> Result<types::BackgroundRemoveImageRequest, ValidationError> {
+        let value = self.image.wire_value(uploads)?;
+        Ok(if self.image.is_url() {
+            types::BackgroundRemoveImageRequest {
+                image: None,
+                image_url: Some(value),
+            }
         } else {
-            "image"
-        }
+            types::BackgroundRemoveImageRequest {
+                image: Some(convert("image", value)?),
+                image_url: None,
+            }
+        })
     }
 }
 

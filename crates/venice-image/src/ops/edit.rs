@@ -3,12 +3,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
+use venice_openapi::{Uploads, types};
 
-use super::input::{ImageInput, MAX_EDIT_INPUT_PIXELS, MIN_INPUT_PIXELS};
-use crate::generate::ValidationError;
+use super::input::{ImageInput, MAX_EDIT_INPUT_PIXELS, MIN_INPUT_PIXELS, unsent_image};
+use crate::error::ValidationError;
 use crate::image::Format;
 use crate::sizing::{Quality, Resolution};
+use crate::wire::{builder_error, convert};
 
 /// Longest edit prompt the API accepts; each model may allow fewer
 /// (`promptCharacterLimit` in the catalogue).
@@ -93,108 +94,96 @@ impl FromStr for EditAspectRatio {
     }
 }
 
-impl Serialize for EditAspectRatio {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-fn wire<T: fmt::Display, S: serde::Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(v) => s.collect_str(v),
-        None => s.serialize_none(),
-    }
-}
-
-/// Options shared by edit and multi-edit (everything but the images and the model key).
-#[derive(Clone, Debug, Default, Serialize)]
-pub(crate) struct EditFields {
-    prompt: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    aspect_ratio: Option<EditAspectRatio>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "wire")]
-    resolution: Option<Resolution>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "wire")]
-    quality: Option<Quality>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "wire")]
-    output_format: Option<Format>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    safe_mode: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    enhance_prompt: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    disable_prompt_optimization_thinking: Option<bool>,
-}
-
-impl EditFields {
-    fn check(&self) -> Result<(), ValidationError> {
-        if self.prompt.trim().is_empty() {
-            return Err(ValidationError::new("prompt", "must not be empty"));
+impl From<EditAspectRatio> for types::EditAspectRatio {
+    fn from(r: EditAspectRatio) -> Self {
+        match r {
+            EditAspectRatio::Auto => Self::Auto,
+            EditAspectRatio::Square => Self::X11,
+            EditAspectRatio::Landscape3x2 => Self::X32,
+            EditAspectRatio::Landscape16x9 => Self::X169,
+            EditAspectRatio::Landscape21x9 => Self::X219,
+            EditAspectRatio::Portrait9x16 => Self::X916,
+            EditAspectRatio::Portrait2x3 => Self::X23,
+            EditAspectRatio::Portrait3x4 => Self::X34,
+            EditAspectRatio::Portrait4x5 => Self::X45,
         }
-        let n = self.prompt.chars().count();
-        if n > MAX_EDIT_PROMPT_CHARS {
-            return Err(ValidationError::new(
-                "prompt",
-                format!("{n} characters; at most {MAX_EDIT_PROMPT_CHARS}"),
-            ));
-        }
-        Ok(())
     }
 }
 
-/// The JSON fields besides the image(s): the model under `key`, then the options.
-#[derive(Serialize)]
-pub(crate) struct WithModel<'a> {
-    #[serde(flatten)]
-    pub model: std::collections::BTreeMap<&'static str, &'a str>,
-    #[serde(flatten)]
-    pub fields: &'a EditFields,
+fn check_prompt(prompt: &str) -> Result<(), ValidationError> {
+    if prompt.trim().is_empty() {
+        return Err(ValidationError::new("prompt", "must not be empty"));
+    }
+    let n = prompt.chars().count();
+    if n > MAX_EDIT_PROMPT_CHARS {
+        return Err(ValidationError::new(
+            "prompt",
+            format!("{n} characters; at most {MAX_EDIT_PROMPT_CHARS}"),
+        ));
+    }
+    Ok(())
 }
 
-fn model_map<'a>(
-    key: &'static str,
-    model: Option<&'a str>,
-) -> std::collections::BTreeMap<&'static str, &'a str> {
-    model.map(|m| (key, m)).into_iter().collect()
-}
-
+/// The setters edit and multi-edit share: the same wire fields in both bodies.
 macro_rules! edit_setters {
-    () => {
-        /// Output aspect ratio (default: inferred from the input).
-        pub fn aspect_ratio(mut self, value: EditAspectRatio) -> Self {
-            self.fields.aspect_ratio = Some(value);
+    ($wire:ty) => {
+        /// Apply `set` to the wire value unless an earlier setter failed.
+        fn set(mut self, set: impl FnOnce(&mut $wire) -> Result<(), ValidationError>) -> Self {
+            if let Ok(wire) = &mut self.wire
+                && let Err(e) = set(wire)
+            {
+                self.wire = Err(e);
+            }
             self
+        }
+
+        /// Output aspect ratio (default: inferred from the input).
+        pub fn aspect_ratio(self, value: EditAspectRatio) -> Self {
+            self.set(|w| {
+                w.aspect_ratio = Some(value.into());
+                Ok(())
+            })
         }
 
         /// Resolution tier (server default 1K; supported tiers vary by model).
-        pub fn resolution(mut self, value: Resolution) -> Self {
-            self.fields.resolution = Some(value);
-            self
+        pub fn resolution(self, value: Resolution) -> Self {
+            self.set(|w| {
+                w.resolution = Some(convert("resolution", value.as_str())?);
+                Ok(())
+            })
         }
 
         /// Output format (server default: PNG at 1K, JPEG at 2K and 4K).
-        pub fn output_format(mut self, value: Format) -> Self {
-            self.fields.output_format = Some(value);
-            self
+        pub fn output_format(self, value: Format) -> Self {
+            self.set(|w| {
+                w.output_format = Some(value.into());
+                Ok(())
+            })
         }
 
         /// Blur adult content (server default true).
-        pub fn safe_mode(mut self, value: bool) -> Self {
-            self.fields.safe_mode = Some(value);
-            self
+        pub fn safe_mode(self, value: bool) -> Self {
+            self.set(|w| {
+                w.safe_mode = Some(value);
+                Ok(())
+            })
         }
 
         /// Let the server rewrite the prompt from the image first (extra charge); the
         /// rewrite comes back in [`ResponseMeta::enhanced_prompt`](crate::ResponseMeta).
-        pub fn enhance_prompt(mut self, value: bool) -> Self {
-            self.fields.enhance_prompt = Some(value);
-            self
+        pub fn enhance_prompt(self, value: bool) -> Self {
+            self.set(|w| {
+                w.enhance_prompt = Some(value);
+                Ok(())
+            })
         }
 
         /// Skip the model's prompt-optimisation thinking step (models that support it).
-        pub fn disable_prompt_optimization_thinking(mut self, value: bool) -> Self {
-            self.fields.disable_prompt_optimization_thinking = Some(value);
-            self
+        pub fn disable_prompt_optimization_thinking(self, value: bool) -> Self {
+            self.set(|w| {
+                w.disable_prompt_optimization_thinking = Some(value);
+                Ok(())
+            })
         }
     };
 }
@@ -217,37 +206,38 @@ macro_rules! edit_setters {
 /// ```
 #[derive(Clone, Debug)]
 pub struct EditRequest {
-    pub(crate) image: ImageInput,
-    pub(crate) model: Option<String>,
-    pub(crate) fields: EditFields,
+    image: ImageInput,
+    /// The wire body; its `image` is put in per call ([`Self::wire_for`]).
+    wire: types::EditImageRequest,
 }
 
 impl EditRequest {
     /// A builder for editing `image` as `prompt` says.
     pub fn builder(prompt: impl Into<String>, image: ImageInput) -> EditRequestBuilder {
-        EditRequestBuilder {
-            image,
-            model: None,
-            fields: EditFields {
-                prompt: prompt.into(),
-                ..EditFields::default()
-            },
-        }
+        let prompt = prompt.into();
+        let wire = check_prompt(&prompt).and_then(|()| {
+            types::EditImageRequest::builder()
+                .prompt(prompt)
+                .image(unsent_image::<types::EditImageRequestImage>())
+                .try_into()
+                .map_err(builder_error)
+        });
+        EditRequestBuilder { image, wire }
     }
 
     /// The edit model, when set (server default `firered-image-edit`).
     pub fn model(&self) -> Option<&str> {
-        self.model.as_deref()
+        self.wire.model.as_deref().map(String::as_str)
     }
 
     /// The prompt.
     pub fn prompt(&self) -> &str {
-        &self.fields.prompt
+        &self.wire.prompt
     }
 
     /// The requested output format, when set.
     pub fn output_format(&self) -> Option<Format> {
-        self.fields.output_format
+        self.wire.output_format.map(Format::from)
     }
 
     /// The input image.
@@ -255,11 +245,14 @@ impl EditRequest {
         &self.image
     }
 
-    pub(crate) fn rest(&self) -> WithModel<'_> {
-        WithModel {
-            model: model_map("model", self.model.as_deref()),
-            fields: &self.fields,
-        }
+    /// The body to send, with the image registered in `uploads`.
+    pub(crate) fn wire_for(
+        &self,
+        uploads: &mut Uploads,
+    ) -> Result<types::EditImageRequest, ValidationError> {
+        let mut wire = self.wire.clone();
+        wire.image = convert("image", self.image.wire_value(uploads)?)?;
+        Ok(wire)
     }
 }
 
@@ -268,33 +261,34 @@ impl EditRequest {
 #[must_use]
 pub struct EditRequestBuilder {
     image: ImageInput,
-    model: Option<String>,
-    fields: EditFields,
+    wire: Result<types::EditImageRequest, ValidationError>,
 }
 
 impl EditRequestBuilder {
     /// Edit model ID (`GET /models?type=inpaint`; server default `firered-image-edit`).
-    pub fn model(mut self, model: impl Into<String>) -> Self {
-        self.model = Some(model.into());
-        self
+    pub fn model(self, model: impl Into<String>) -> Self {
+        let model = model.into();
+        self.set(|w| {
+            if model.trim().is_empty() {
+                return Err(ValidationError::new("model", "must not be empty"));
+            }
+            w.model = Some(convert("model", model)?);
+            Ok(())
+        })
     }
 
-    edit_setters!();
+    edit_setters!(types::EditImageRequest);
 
     /// Check the rules: a non-empty prompt of at most 32,768 characters, a non-empty
     /// model name, and an image of 65,536 to 33,177,600 pixels when its header was
     /// readable.
     pub fn build(self) -> Result<EditRequest, ValidationError> {
-        self.fields.check()?;
-        if self.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
-            return Err(ValidationError::new("model", "must not be empty"));
-        }
+        let wire = self.wire?;
         self.image
             .check_pixels("image", MIN_INPUT_PIXELS, Some(MAX_EDIT_INPUT_PIXELS))?;
         Ok(EditRequest {
             image: self.image,
-            model: self.model,
-            fields: self.fields,
+            wire,
         })
     }
 }
@@ -317,21 +311,25 @@ impl EditRequestBuilder {
 /// ```
 #[derive(Clone, Debug)]
 pub struct MultiEditRequest {
-    pub(crate) images: Vec<ImageInput>,
-    pub(crate) model: Option<String>,
-    pub(crate) fields: EditFields,
+    images: Vec<ImageInput>,
+    /// The wire body; its `images` are put in per call ([`Self::wire_for`]).
+    wire: types::MultiEditImageRequest,
 }
 
 impl MultiEditRequest {
     /// A builder; add the base image first with [`image`](MultiEditRequestBuilder::image).
     pub fn builder(prompt: impl Into<String>) -> MultiEditRequestBuilder {
+        let prompt = prompt.into();
+        let wire = check_prompt(&prompt).and_then(|()| {
+            types::MultiEditImageRequest::builder()
+                .prompt(prompt)
+                .images(Vec::<types::MultiEditImageRequestImagesItem>::new())
+                .try_into()
+                .map_err(builder_error)
+        });
         MultiEditRequestBuilder {
             images: Vec::new(),
-            model: None,
-            fields: EditFields {
-                prompt: prompt.into(),
-                ..EditFields::default()
-            },
+            wire,
         }
     }
 
@@ -342,25 +340,31 @@ impl MultiEditRequest {
 
     /// The edit model, when set (server default `firered-image-edit`).
     pub fn model(&self) -> Option<&str> {
-        self.model.as_deref()
+        self.wire.model_id.as_deref().map(String::as_str)
     }
 
     /// The prompt.
     pub fn prompt(&self) -> &str {
-        &self.fields.prompt
+        &self.wire.prompt
     }
 
     /// The requested output format, when set.
     pub fn output_format(&self) -> Option<Format> {
-        self.fields.output_format
+        self.wire.output_format.map(Format::from)
     }
 
-    pub(crate) fn rest(&self) -> WithModel<'_> {
-        // Multi-edit names the model `modelId` (edit uses `model`).
-        WithModel {
-            model: model_map("modelId", self.model.as_deref()),
-            fields: &self.fields,
-        }
+    /// The body to send, with the images registered in `uploads`.
+    pub(crate) fn wire_for(
+        &self,
+        uploads: &mut Uploads,
+    ) -> Result<types::MultiEditImageRequest, ValidationError> {
+        let mut wire = self.wire.clone();
+        wire.images = self
+            .images
+            .iter()
+            .map(|i| convert("images[]", i.wire_value(uploads)?))
+            .collect::<Result<_, _>>()?;
+        Ok(wire)
     }
 }
 
@@ -369,8 +373,7 @@ impl MultiEditRequest {
 #[must_use]
 pub struct MultiEditRequestBuilder {
     images: Vec<ImageInput>,
-    model: Option<String>,
-    fields: EditFields,
+    wire: Result<types::MultiEditImageRequest, ValidationError>,
 }
 
 impl MultiEditRequestBuilder {
@@ -386,27 +389,32 @@ impl MultiEditRequestBuilder {
         self
     }
 
-    /// Edit model ID (server default `firered-image-edit`).
-    pub fn model(mut self, model: impl Into<String>) -> Self {
-        self.model = Some(model.into());
-        self
+    /// Edit model ID (server default `firered-image-edit`); sent as `modelId`.
+    pub fn model(self, model: impl Into<String>) -> Self {
+        let model = model.into();
+        self.set(|w| {
+            if model.trim().is_empty() {
+                return Err(ValidationError::new("modelId", "must not be empty"));
+            }
+            w.model_id = Some(convert("modelId", model)?);
+            Ok(())
+        })
     }
 
     /// Output quality (models that offer it; higher costs more).
-    pub fn quality(mut self, value: Quality) -> Self {
-        self.fields.quality = Some(value);
-        self
+    pub fn quality(self, value: Quality) -> Self {
+        self.set(|w| {
+            w.quality = Some(value.into());
+            Ok(())
+        })
     }
 
-    edit_setters!();
+    edit_setters!(types::MultiEditImageRequest);
 
     /// Check the rules: at least one image, each of 65,536 to 33,177,600 pixels when its
     /// header was readable, and the prompt rules of [`EditRequestBuilder::build`].
     pub fn build(self) -> Result<MultiEditRequest, ValidationError> {
-        self.fields.check()?;
-        if self.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
-            return Err(ValidationError::new("modelId", "must not be empty"));
-        }
+        let wire = self.wire?;
         if self.images.is_empty() {
             return Err(ValidationError::new(
                 "images",
@@ -422,8 +430,7 @@ impl MultiEditRequestBuilder {
         }
         Ok(MultiEditRequest {
             images: self.images,
-            model: self.model,
-            fields: self.fields,
+            wire,
         })
     }
 }
@@ -469,12 +476,20 @@ mod tests {
             .output_format(Format::Jpeg)
             .build()
             .unwrap();
-        let v = serde_json::to_value(r.rest()).unwrap();
+        let mut uploads = Uploads::new();
+        let v = serde_json::to_value(r.wire_for(&mut uploads).unwrap()).unwrap();
+        let placeholder = v["images"][0].as_str().unwrap().to_owned();
+        assert!(placeholder.starts_with("venice-upload:"), "{placeholder}");
         assert_eq!(
             v,
-            serde_json::json!({"modelId": "m", "prompt": "x", "resolution": "2K", "output_format": "jpeg"})
+            serde_json::json!({"images": [placeholder], "modelId": "m", "prompt": "x", "resolution": "2K", "output_format": "jpeg"})
         );
         let r = EditRequest::builder("x", img()).model("m").build().unwrap();
-        assert_eq!(serde_json::to_value(r.rest()).unwrap()["model"], "m");
+        let v = serde_json::to_value(r.wire_for(&mut uploads).unwrap()).unwrap();
+        assert_eq!(v["model"], "m");
+        let url = ImageInput::from_url("https://x.test/a.png").unwrap();
+        let r = EditRequest::builder("x", url).build().unwrap();
+        let v = serde_json::to_value(r.wire_for(&mut uploads).unwrap()).unwrap();
+        assert_eq!(v["image"], "https://x.test/a.png");
     }
 }

@@ -6,10 +6,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use venice_openapi::{UploadSource, Uploads};
 
-use super::body::Part;
+use crate::error::ValidationError;
 use crate::error::{Error, Result};
-use crate::generate::ValidationError;
 use crate::image::{Format, sniff_dimensions};
 
 /// Largest input image the API accepts, in bytes (upstream: "less than 25MB").
@@ -290,26 +290,34 @@ impl ImageInput {
         Ok(())
     }
 
-    /// The JSON string value of this image: its parts, quotes included.
-    pub(crate) fn json_parts(&self, out: &mut Vec<Part>) {
-        const QUOTE: Bytes = Bytes::from_static(b"\"");
-        match &self.source {
-            Source::Path { path, len } => {
-                out.push(Part::Raw(QUOTE));
-                out.push(Part::FileBase64 {
-                    path: path.clone(),
-                    len: *len,
-                });
-                out.push(Part::Raw(QUOTE));
-            }
-            Source::Base64 { text, .. } => {
-                // Base64 and data-URI text never needs JSON escaping.
-                out.push(Part::Raw(QUOTE));
-                out.push(Part::Raw(text.clone()));
-                out.push(Part::Raw(QUOTE));
-            }
-            Source::Url(u) => out.push(Part::Raw(serde_json::to_vec(u).unwrap_or_default().into())),
-        }
+    /// The value of this image's JSON field: a URL as it is, data as the placeholder
+    /// of an upload registered in `uploads` (streamed while the request is sent).
+    pub(crate) fn wire_value(&self, uploads: &mut Uploads) -> Result<String, ValidationError> {
+        let source = match &self.source {
+            Source::Url(u) => return Ok(u.clone()),
+            Source::Path { path, len } => UploadSource::File {
+                path: path.clone(),
+                len: *len,
+            },
+            Source::Base64 { text, .. } => UploadSource::Text(text.clone()),
+        };
+        uploads
+            .add(source)
+            .map_err(|e| ValidationError::new("image", e.to_string()))
+    }
+}
+
+/// What an image field of a stored wire request holds until the request is sent: the
+/// real value (a URL, or an upload placeholder) is put in per call by
+/// [`ImageInput::wire_value`].
+pub(crate) fn unsent_image<T: std::str::FromStr>() -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    // Every generated image type is a string of at least one character.
+    match "unsent-image".parse() {
+        Ok(v) => v,
+        Err(e) => unreachable!("image field types accept any non-empty string: {e:?}"),
     }
 }
 

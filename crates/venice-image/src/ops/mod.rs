@@ -8,28 +8,28 @@
 //! [`RetryPolicy`](crate::RetryPolicy) never repeats one that may have run (only 429,
 //! 503 and connections that never reached the server are retried).
 //!
-//! Input images travel as JSON strings (see [`ImageInput`] and the body module for why
-//! JSON and not multipart).
+//! Input images travel as JSON strings: the generated request type carries a
+//! placeholder and the generated client's hook streams the file or bytes in its place
+//! (see `venice_openapi::Uploads`), so memory stays flat whatever the image size. JSON
+//! rather than multipart because it is the one body type that carries every input kind
+//! (base64, data URI, URL) and the one progenitor generates.
 
 mod background;
-mod body;
 mod edit;
 mod input;
 mod openai;
 mod upscale;
 
-use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::CONTENT_TYPE;
-use serde::{Deserialize, Serialize};
 use tracing::{Instrument, field};
+use venice_openapi::{ByteStream, ResponseValue, Uploads, types};
 
 pub use background::RemoveBackgroundRequest;
-pub(crate) use body::OpBody;
 pub use edit::{
     EditAspectRatio, EditRequest, EditRequestBuilder, MAX_EDIT_PROMPT_CHARS, MultiEditRequest,
     MultiEditRequestBuilder,
@@ -47,12 +47,12 @@ pub use upscale::{
     UpscaleRequestBuilder,
 };
 
-use self::body::Part;
-use crate::client::{Client, Op};
-use crate::decode;
+use crate::client::{Client, content_type};
+use crate::decode::{self, RawError};
 use crate::error::{Error, Result};
 use crate::image::{Format, GeneratedImage, Generation};
 use crate::meta::ResponseMeta;
+use crate::transport::Call;
 
 /// The image an operation answered with (upscale, edit, multi-edit, background
 /// removal): the bytes, their format and dimensions read from the image itself, the
@@ -139,94 +139,51 @@ fn has_alpha(b: &[u8]) -> Option<bool> {
     }
 }
 
-/// `{"<key>": <image or [images]>, <rest...>}` as body parts.
-fn json_body(
-    key: &str,
-    images: &[&ImageInput],
-    array: bool,
-    rest: &impl Serialize,
-) -> Result<OpBody> {
-    let rest = serde_json::to_vec(rest).map_err(|e| Error::decode("request JSON", e))?;
-    let mut head = b"{".to_vec();
-    serde_json::to_writer(&mut head, key).map_err(|e| Error::decode("request JSON", e))?;
-    head.push(b':');
-    if array {
-        head.push(b'[');
-    }
-    let mut parts = vec![Part::Raw(head.into())];
-    for (i, image) in images.iter().enumerate() {
-        if i > 0 {
-            parts.push(Part::Raw(Bytes::from_static(b",")));
-        }
-        image.json_parts(&mut parts);
-    }
-    let mut tail = Vec::with_capacity(rest.len() + 2);
-    if array {
-        tail.push(b']');
-    }
-    match rest.get(1..) {
-        // `rest` is an object: splice its members after the image.
-        Some(members) if rest.len() > 2 => {
-            tail.push(b',');
-            tail.extend_from_slice(members);
-        }
-        _ => tail.push(b'}'),
-    }
-    parts.push(Part::Raw(tail.into()));
-    Ok(OpBody::Parts(parts.into()))
-}
-
-#[derive(Serialize)]
-struct Empty {}
-
 impl Client {
-    async fn image_op(
+    /// Send an image operation and read its image answer: `send` issues the request
+    /// through the generated client of `call`, once per attempt.
+    async fn image_op<F, Fut>(
         &self,
-        id: &'static str,
-        path: &'static str,
-        body: OpBody,
+        operation: &'static str,
+        call: &Call,
         fallback: Format,
-    ) -> Result<ImageOutput> {
+        send: F,
+    ) -> Result<ImageOutput>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = std::result::Result<ResponseValue<ByteStream>, RawError>>,
+    {
         let span = tracing::info_span!(
             "venice.image_op",
-            operation = id,
+            operation,
             status = field::Empty,
             attempt = field::Empty
         );
         async {
             let start = Instant::now();
-            let op = Op {
-                id,
-                method: reqwest::Method::POST,
-                path,
-                query: &[],
-                body: Some(body),
-                accept: "image/png, image/jpeg, image/webp, application/json;q=0.5",
-            };
-            let response = self.execute(&op).await?;
+            let response = self.send(call, send).await?;
             let status = response.status().as_u16();
             let meta = ResponseMeta::from_headers(status, response.headers());
-            let content_type = response
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
+            let content_type = content_type(response.headers());
             if content_type.to_ascii_lowercase().contains("json") {
                 return Err(Error::Decode {
-                    what: format!("{id} image (server sent {content_type})"),
+                    what: format!("{operation} image (server sent {content_type})"),
                     source: None,
                 });
             }
-            let bytes = decode::read_body_max(response, self.response_cap()).await?;
+            let declared = decode::declared_length(response.headers());
+            let bytes = decode::read_stream(response.into_inner(), declared).await?;
             if bytes.is_empty() {
                 return Err(Error::Decode {
-                    what: format!("{id} image (empty body)"),
+                    what: format!("{operation} image (empty body)"),
                     source: None,
                 });
             }
             let fallback = Format::from_mime(&content_type).unwrap_or(fallback);
-            let name = meta.request_id.clone().unwrap_or_else(|| id.to_owned());
+            let name = meta
+                .request_id
+                .clone()
+                .unwrap_or_else(|| operation.to_owned());
             Ok(ImageOutput {
                 image: GeneratedImage::new(bytes.into(), fallback, 0, &name),
                 content_type,
@@ -254,9 +211,13 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn upscale(&self, req: &UpscaleRequest) -> Result<ImageOutput> {
-        let body = json_body("image", &[&req.image], false, &req.fields)?;
-        self.image_op("upscale_image", "/image/upscale", body, Format::Png)
-            .await
+        let mut uploads = Uploads::new();
+        let wire = req.wire_for(&mut uploads)?;
+        let call = self.call(uploads);
+        self.image_op("upscale_image", &call, Format::Png, || {
+            call.raw().upscale_image().body(wire.clone()).send()
+        })
+        .await
     }
 
     /// Edit an image as a prompt says (`POST /image/edit`); the answer is in the
@@ -274,10 +235,14 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn edit(&self, req: &EditRequest) -> Result<ImageOutput> {
-        let body = json_body("image", &[&req.image], false, &req.rest())?;
+        let mut uploads = Uploads::new();
+        let wire = req.wire_for(&mut uploads)?;
+        let call = self.call(uploads);
         let fallback = req.output_format().unwrap_or(Format::Png);
-        self.image_op("edit_image", "/image/edit", body, fallback)
-            .await
+        self.image_op("edit_image", &call, fallback, || {
+            call.raw().edit_image().body(wire.clone()).send()
+        })
+        .await
     }
 
     /// Edit with several images, base first (`POST /image/multi-edit`).
@@ -295,11 +260,14 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn multi_edit(&self, req: &MultiEditRequest) -> Result<ImageOutput> {
-        let images: Vec<&ImageInput> = req.images.iter().collect();
-        let body = json_body("images", &images, true, &req.rest())?;
+        let mut uploads = Uploads::new();
+        let wire = req.wire_for(&mut uploads)?;
+        let call = self.call(uploads);
         let fallback = req.output_format().unwrap_or(Format::Png);
-        self.image_op("multi_edit_image", "/image/multi-edit", body, fallback)
-            .await
+        self.image_op("multi_edit_image", &call, fallback, || {
+            call.raw().multi_edit_image().body(wire.clone()).send()
+        })
+        .await
     }
 
     /// Remove the background (`POST /image/background-remove`); the answer is a PNG
@@ -317,13 +285,15 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn remove_background(&self, req: &RemoveBackgroundRequest) -> Result<ImageOutput> {
-        let body = json_body(req.key(), &[&req.image], false, &Empty {})?;
-        self.image_op(
-            "background_remove_image",
-            "/image/background-remove",
-            body,
-            Format::Png,
-        )
+        let mut uploads = Uploads::new();
+        let wire = req.wire_for(&mut uploads)?;
+        let call = self.call(uploads);
+        self.image_op("background_remove_image", &call, Format::Png, || {
+            call.raw()
+                .background_remove_image()
+                .body(wire.clone())
+                .send()
+        })
         .await
     }
 
@@ -352,21 +322,18 @@ impl Client {
         );
         async {
             let start = Instant::now();
-            let body = serde_json::to_vec(req).map_err(|e| Error::decode("request JSON", e))?;
-            let op = Op {
-                id: "simple_generate_image",
-                method: reqwest::Method::POST,
-                path: "/images/generations",
-                query: &[],
-                body: Some(body.into()),
-                accept: "application/json",
-            };
-            let response = self.execute(&op).await?;
+            let call = self.call(Uploads::new());
+            let response = self
+                .send(&call, || {
+                    call.raw()
+                        .simple_generate_image()
+                        .body(req.wire().clone())
+                        .send()
+                })
+                .await?;
             let meta = ResponseMeta::from_headers(response.status().as_u16(), response.headers());
-            let body = decode::read_body_max(response, self.response_cap()).await?;
             let fallback = req.output_format().unwrap_or(Format::Png);
-            let (created, images) = decode_openai(&body, fallback)?;
-            drop(body);
+            let (created, images) = decode_openai(response.into_inner(), fallback)?;
             let id = meta
                 .request_id
                 .clone()
@@ -391,33 +358,20 @@ impl Client {
 
 /// Decode an OpenAI images response: `created` and each image's bytes with the format
 /// named by its data URL (else `fallback`).
-fn decode_openai(body: &[u8], fallback: Format) -> Result<(i64, Vec<(Bytes, Format)>)> {
-    #[derive(Deserialize)]
-    struct Response<'a> {
-        #[serde(default)]
-        created: i64,
-        #[serde(borrow)]
-        data: Vec<Item<'a>>,
-    }
-    #[derive(Deserialize)]
-    struct Item<'a> {
-        #[serde(borrow, default)]
-        b64_json: Option<Cow<'a, str>>,
-        #[serde(borrow, default)]
-        url: Option<Cow<'a, str>>,
-    }
-    let parsed: Response<'_> =
-        serde_json::from_slice(body).map_err(|e| Error::decode("OpenAI images response", e))?;
-    if parsed.data.is_empty() {
+fn decode_openai(
+    response: types::SimpleGenerateImageResponse,
+    fallback: Format,
+) -> Result<(i64, Vec<(Bytes, Format)>)> {
+    if response.data.is_empty() {
         return Err(Error::Decode {
             what: "OpenAI images response (no images)".into(),
             source: None,
         });
     }
-    let mut out = Vec::with_capacity(parsed.data.len());
-    for (i, item) in parsed.data.iter().enumerate() {
+    let mut out = Vec::with_capacity(response.data.len());
+    for (i, item) in response.data.iter().enumerate() {
         let (b64, format) = match (&item.b64_json, &item.url) {
-            (Some(b), _) => (b.as_ref(), fallback),
+            (Some(b), _) => (b.as_str(), fallback),
             (None, Some(url)) => {
                 let Some((prefix, data)) = url
                     .strip_prefix("data:")
@@ -442,7 +396,7 @@ fn decode_openai(body: &[u8], fallback: Format) -> Result<(i64, Vec<(Bytes, Form
             .map_err(|e| Error::decode(format!("base64 of OpenAI image {i}"), e))?;
         out.push((Bytes::from(bytes), format));
     }
-    Ok((parsed.created, out))
+    Ok((response.created, out))
 }
 
 #[cfg(test)]
@@ -465,39 +419,12 @@ mod tests {
     }
 
     #[test]
-    fn json_body_splices_fields() {
-        let img = ImageInput::from_bytes(b"abc").unwrap();
-        let url = ImageInput::from_url("https://x.test/a\"b.png").unwrap();
-        for (rest, want) in [
-            (
-                serde_json::json!({"scale": 2}),
-                serde_json::json!({"images": ["YWJj", "https://x.test/a%22b.png"], "scale": 2}),
-            ),
-            (
-                serde_json::json!({}),
-                serde_json::json!({"images": ["YWJj", "https://x.test/a%22b.png"]}),
-            ),
-        ] {
-            let OpBody::Parts(parts) = json_body("images", &[&img, &url], true, &rest).unwrap()
-            else {
-                panic!("parts expected")
-            };
-            let joined: Vec<u8> = parts
-                .iter()
-                .flat_map(|p| match p {
-                    Part::Raw(b) => b.to_vec(),
-                    Part::FileBase64 { .. } => unreachable!(),
-                })
-                .collect();
-            let v: serde_json::Value = serde_json::from_slice(&joined).unwrap();
-            assert_eq!(v, want);
-        }
-    }
-
-    #[test]
     fn openai_decoding() {
+        let parse = |body: &[u8]| -> types::SimpleGenerateImageResponse {
+            serde_json::from_slice(body).unwrap()
+        };
         let body = br#"{"created": 5, "data": [{"b64_json": "YWJj"}, {"url": "data:image\/webp;base64,YWJj"}]}"#;
-        let (created, images) = decode_openai(body, Format::Png).unwrap();
+        let (created, images) = decode_openai(parse(body), Format::Png).unwrap();
         assert_eq!(created, 5);
         assert_eq!(images[0], (Bytes::from_static(b"abc"), Format::Png));
         assert_eq!(images[1].1, Format::Webp);
@@ -507,7 +434,7 @@ mod tests {
             br#"{"created": 1, "data": [{"b64_json": "!!"}]}"#,
         ] {
             assert!(matches!(
-                decode_openai(bad, Format::Png),
+                decode_openai(parse(bad), Format::Png),
                 Err(Error::Decode { .. })
             ));
         }

@@ -3,10 +3,11 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
+use venice_openapi::types;
 
-use crate::generate::ValidationError;
+use crate::error::ValidationError;
 use crate::image::Format;
+use crate::wire::{builder_error, convert};
 
 /// Longest prompt of the OpenAI-compatible endpoint.
 pub const MAX_OPENAI_PROMPT_CHARS: usize = 1500;
@@ -53,11 +54,6 @@ macro_rules! wire_enum {
             }
         }
 
-        impl Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
     };
 }
 
@@ -121,133 +117,145 @@ wire_enum!(
 /// assert_eq!(request.prompt(), "a lighthouse at dusk");
 /// # Ok::<(), venice_image::ValidationError>(())
 /// ```
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct OpenAiImageRequest {
-    prompt: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    model: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    size: Option<OpenAiSize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    response_format: Option<ResponseFormat>,
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "serialize_format"
-    )]
-    output_format: Option<Format>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    moderation: Option<Moderation>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    user: Option<String>,
-}
-
-fn serialize_format<S: serde::Serializer>(v: &Option<Format>, s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        Some(f) => s.serialize_str(f.as_str()),
-        None => s.serialize_none(),
-    }
+    wire: types::SimpleGenerateImageRequest,
 }
 
 impl OpenAiImageRequest {
     /// A builder for `prompt`.
     pub fn builder(prompt: impl Into<String>) -> OpenAiImageRequestBuilder {
-        OpenAiImageRequestBuilder {
-            inner: OpenAiImageRequest {
-                prompt: prompt.into(),
-                model: None,
-                size: None,
-                response_format: None,
-                output_format: None,
-                moderation: None,
-                user: None,
-            },
-        }
+        let prompt = prompt.into();
+        let wire = check_prompt(&prompt).and_then(|()| {
+            types::SimpleGenerateImageRequest::builder()
+                .prompt(prompt)
+                .try_into()
+                .map_err(builder_error)
+        });
+        OpenAiImageRequestBuilder { wire }
+    }
+
+    /// The generated wire value sent as the body.
+    pub(crate) fn wire(&self) -> &types::SimpleGenerateImageRequest {
+        &self.wire
     }
 
     /// The prompt.
     pub fn prompt(&self) -> &str {
-        &self.prompt
+        &self.wire.prompt
     }
 
     /// The model, when set (unknown names fall back to the server's default model).
     pub fn model(&self) -> Option<&str> {
-        self.model.as_deref()
+        self.wire.model.as_deref()
     }
 
     /// The requested output format, when set (server default PNG).
     pub fn output_format(&self) -> Option<Format> {
-        self.output_format
+        self.wire.output_format.map(Format::from)
     }
 
     /// The requested response format, when set (server default `b64_json`).
     pub fn response_format(&self) -> Option<ResponseFormat> {
-        self.response_format
+        self.wire
+            .response_format
+            .and_then(|f| f.to_string().parse().ok())
     }
 
     /// The request body as JSON, exactly as sent.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
+        serde_json::to_value(&self.wire).unwrap_or_default()
     }
+}
+
+fn check_prompt(prompt: &str) -> Result<(), ValidationError> {
+    if prompt.trim().is_empty() {
+        return Err(ValidationError::new("prompt", "must not be empty"));
+    }
+    let n = prompt.chars().count();
+    if n > MAX_OPENAI_PROMPT_CHARS {
+        return Err(ValidationError::new(
+            "prompt",
+            format!("{n} characters; at most {MAX_OPENAI_PROMPT_CHARS}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Builder of [`OpenAiImageRequest`].
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct OpenAiImageRequestBuilder {
-    inner: OpenAiImageRequest,
+    wire: Result<types::SimpleGenerateImageRequest, ValidationError>,
 }
 
 impl OpenAiImageRequestBuilder {
-    /// Image model ID (server default: Venice's default image model).
-    pub fn model(mut self, model: impl Into<String>) -> Self {
-        self.inner.model = Some(model.into());
+    /// Apply `set` to the wire value unless an earlier setter failed.
+    fn set(
+        mut self,
+        set: impl FnOnce(&mut types::SimpleGenerateImageRequest) -> Result<(), ValidationError>,
+    ) -> Self {
+        if let Ok(wire) = &mut self.wire
+            && let Err(e) = set(wire)
+        {
+            self.wire = Err(e);
+        }
         self
+    }
+
+    /// Image model ID (server default: Venice's default image model).
+    pub fn model(self, model: impl Into<String>) -> Self {
+        let model = model.into();
+        self.set(|w| {
+            w.model = Some(model);
+            Ok(())
+        })
     }
 
     /// Output size (server default `auto`, i.e. 1024x1024).
-    pub fn size(mut self, size: OpenAiSize) -> Self {
-        self.inner.size = Some(size);
-        self
+    pub fn size(self, size: OpenAiSize) -> Self {
+        self.set(|w| {
+            w.size = Some(convert("size", size.as_str())?);
+            Ok(())
+        })
     }
 
     /// `b64_json` or `url` (a data URL); decoded the same either way.
-    pub fn response_format(mut self, format: ResponseFormat) -> Self {
-        self.inner.response_format = Some(format);
-        self
+    pub fn response_format(self, format: ResponseFormat) -> Self {
+        self.set(|w| {
+            w.response_format = Some(convert("response_format", format.as_str())?);
+            Ok(())
+        })
     }
 
     /// Output image format (server default PNG).
-    pub fn output_format(mut self, format: Format) -> Self {
-        self.inner.output_format = Some(format);
-        self
+    pub fn output_format(self, format: Format) -> Self {
+        self.set(|w| {
+            w.output_format = Some(format.into());
+            Ok(())
+        })
     }
 
     /// Moderation (server default `auto`: safe mode on).
-    pub fn moderation(mut self, moderation: Moderation) -> Self {
-        self.inner.moderation = Some(moderation);
-        self
+    pub fn moderation(self, moderation: Moderation) -> Self {
+        self.set(|w| {
+            w.moderation = Some(convert("moderation", moderation.as_str())?);
+            Ok(())
+        })
     }
 
     /// OpenAI's end-user identifier (accepted, not used by Venice).
-    pub fn user(mut self, user: impl Into<String>) -> Self {
-        self.inner.user = Some(user.into());
-        self
+    pub fn user(self, user: impl Into<String>) -> Self {
+        let user = user.into();
+        self.set(|w| {
+            w.user = Some(user);
+            Ok(())
+        })
     }
 
     /// Check the rules: a non-empty prompt of at most 1,500 characters.
     pub fn build(self) -> Result<OpenAiImageRequest, ValidationError> {
-        let p = &self.inner.prompt;
-        if p.trim().is_empty() {
-            return Err(ValidationError::new("prompt", "must not be empty"));
-        }
-        let n = p.chars().count();
-        if n > MAX_OPENAI_PROMPT_CHARS {
-            return Err(ValidationError::new(
-                "prompt",
-                format!("{n} characters; at most {MAX_OPENAI_PROMPT_CHARS}"),
-            ));
-        }
-        Ok(self.inner)
+        Ok(OpenAiImageRequest { wire: self.wire? })
     }
 }
 

@@ -1,9 +1,10 @@
 //! [`UpscaleRequest`]: `POST /image/upscale`.
 
-use serde::Serialize;
+use venice_openapi::{Uploads, types};
 
-use super::input::{ImageInput, MIN_INPUT_PIXELS};
-use crate::generate::ValidationError;
+use super::input::{ImageInput, MIN_INPUT_PIXELS, unsent_image};
+use crate::error::ValidationError;
+use crate::wire::convert;
 
 /// Smallest scale factor.
 pub const MIN_UPSCALE_SCALE: f64 = 2.0;
@@ -31,16 +32,9 @@ pub const MAX_UPSCALE_CREATIVITY: f64 = 0.02;
 /// ```
 #[derive(Clone, Debug)]
 pub struct UpscaleRequest {
-    pub(crate) image: ImageInput,
-    pub(crate) fields: UpscaleFields,
-}
-
-#[derive(Clone, Debug, Default, Serialize)]
-pub(crate) struct UpscaleFields {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    scale: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    creativity: Option<f64>,
+    image: ImageInput,
+    /// The wire body; its `image` is put in per call ([`Self::wire_for`]).
+    wire: types::UpscaleImageRequest,
 }
 
 impl UpscaleRequest {
@@ -48,8 +42,22 @@ impl UpscaleRequest {
     pub fn builder(image: ImageInput) -> UpscaleRequestBuilder {
         UpscaleRequestBuilder {
             image,
-            fields: UpscaleFields::default(),
+            wire: types::UpscaleImageRequest {
+                image: unsent_image(),
+                scale: None,
+                creativity: None,
+            },
         }
+    }
+
+    /// The body to send, with the image registered in `uploads`.
+    pub(crate) fn wire_for(
+        &self,
+        uploads: &mut Uploads,
+    ) -> Result<types::UpscaleImageRequest, ValidationError> {
+        let mut wire = self.wire.clone();
+        wire.image = convert("image", self.image.wire_value(uploads)?)?;
+        Ok(wire)
     }
 
     /// The input image.
@@ -59,19 +67,19 @@ impl UpscaleRequest {
 
     /// The scale factor, when set (server default 2).
     pub fn scale(&self) -> Option<f64> {
-        self.fields.scale
+        self.wire.scale
     }
 
     /// The creativity, when set (server default 0.01).
     pub fn creativity(&self) -> Option<f64> {
-        self.fields.creativity
+        self.wire.creativity
     }
 
     /// The output size the server aims for, when the input's dimensions are known:
     /// `scale` × each side, lowered to stay within 16,777,216 pixels.
     pub fn expected_output(&self) -> Option<(u32, u32)> {
         let (w, h) = self.image.dimensions()?;
-        let scale = self.fields.scale.unwrap_or(MIN_UPSCALE_SCALE);
+        let scale = self.wire.scale.unwrap_or(MIN_UPSCALE_SCALE);
         let pixels = f64::from(w) * f64::from(h);
         let fit = (super::input::MAX_UPSCALE_OUTPUT_PIXELS as f64 / pixels).sqrt();
         let s = scale.min(fit).max(1.0);
@@ -87,27 +95,27 @@ impl UpscaleRequest {
 #[must_use]
 pub struct UpscaleRequestBuilder {
     image: ImageInput,
-    fields: UpscaleFields,
+    wire: types::UpscaleImageRequest,
 }
 
 impl UpscaleRequestBuilder {
     /// Scale factor in `[2, 4]` (server default 2). Upstream documents 2 and 4; the
     /// schema allows any number in between.
     pub fn scale(mut self, scale: f64) -> Self {
-        self.fields.scale = Some(scale);
+        self.wire.scale = Some(scale);
         self
     }
 
     /// Detail the upscaler adds, `[0, 0.02]` (server default 0.01).
     pub fn creativity(mut self, creativity: f64) -> Self {
-        self.fields.creativity = Some(creativity);
+        self.wire.creativity = Some(creativity);
         self
     }
 
     /// Check the rules: scale in `[2, 4]`, creativity in `[0, 0.02]`, the image not a
     /// URL and, when its header was readable, at least 65,536 pixels.
     pub fn build(self) -> Result<UpscaleRequest, ValidationError> {
-        if let Some(s) = self.fields.scale
+        if let Some(s) = self.wire.scale
             && !(MIN_UPSCALE_SCALE..=MAX_UPSCALE_SCALE).contains(&s)
         {
             return Err(ValidationError::new(
@@ -115,7 +123,7 @@ impl UpscaleRequestBuilder {
                 format!("must be in [2, 4], got {s}"),
             ));
         }
-        if let Some(c) = self.fields.creativity
+        if let Some(c) = self.wire.creativity
             && !(0.0..=MAX_UPSCALE_CREATIVITY).contains(&c)
         {
             return Err(ValidationError::new(
@@ -127,7 +135,7 @@ impl UpscaleRequestBuilder {
         self.image.check_pixels("image", MIN_INPUT_PIXELS, None)?;
         Ok(UpscaleRequest {
             image: self.image,
-            fields: self.fields,
+            wire: self.wire,
         })
     }
 }

@@ -26,13 +26,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use reqwest::header::{HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use venice_openapi::RequestAuth;
-
-use crate::auth::Auth;
-use crate::error::Result;
+use venice_openapi::{AuthContext, AuthError, RequestAuth, Scheme};
 
 pub use evm::EvmSigner;
 pub use siwx::{SOLANA_MAINNET, SiwxConfig, SiwxMessage, signed_header};
@@ -141,9 +140,10 @@ impl WalletAuth {
     }
 }
 
-fn insert_sensitive(request: &mut reqwest::Request, value: &str) -> Result<(), String> {
-    let mut v = HeaderValue::from_str(value)
-        .map_err(|_| "the SIGN-IN-WITH-X value is not a valid header value".to_owned())?;
+fn insert_sensitive(request: &mut reqwest::Request, value: &str) -> Result<(), AuthError> {
+    let mut v = HeaderValue::from_str(value).map_err(|e| {
+        AuthError::with_source("the SIGN-IN-WITH-X value is not a valid header value", e)
+    })?;
     v.set_sensitive(true);
     request
         .headers_mut()
@@ -151,64 +151,65 @@ fn insert_sensitive(request: &mut reqwest::Request, value: &str) -> Result<(), S
     Ok(())
 }
 
+#[venice_openapi::async_trait]
 impl RequestAuth for WalletAuth {
-    fn authorize(&self, request: &mut reqwest::Request, _operation_id: &str) -> Result<(), String> {
-        let header = self.header().map_err(|e| e.to_string())?;
+    fn scheme(&self) -> Scheme {
+        Scheme::Siwx
+    }
+
+    async fn authorize(
+        &self,
+        request: &mut reqwest::Request,
+        _ctx: &AuthContext<'_>,
+    ) -> Result<(), AuthError> {
+        let header = self
+            .header()
+            .map_err(|e| AuthError::with_source("could not sign the SIGN-IN-WITH-X header", e))?;
         insert_sensitive(request, &header)
     }
 }
 
-/// A `SIGN-IN-WITH-X` value signed elsewhere, sent as is.
-pub(crate) struct StaticSiwx(pub(crate) SecretString);
+/// A `SIGN-IN-WITH-X` value signed elsewhere: sent once, then refused (its nonce is
+/// burned by the server on first use).
+pub(crate) struct StaticSiwx {
+    value: SecretString,
+    used: AtomicBool,
+}
 
-impl RequestAuth for StaticSiwx {
-    fn authorize(&self, request: &mut reqwest::Request, _operation_id: &str) -> Result<(), String> {
-        insert_sensitive(request, self.0.expose_secret().trim())
+impl StaticSiwx {
+    pub(crate) fn new(value: SecretString) -> Self {
+        Self {
+            value,
+            used: AtomicBool::new(false),
+        }
     }
 }
 
-impl Auth {
-    /// Sign in with an EVM wallet (hex private key, `0x` optional) on Base, with the
-    /// default [`SiwxConfig`]. Feature `wallet`.
-    pub fn evm_wallet(private_key: &str) -> Result<Auth> {
-        Ok(Auth::Wallet(WalletAuth::new(
-            Wallet::evm(private_key)?,
-            SiwxConfig::default(),
-        )?))
+#[venice_openapi::async_trait]
+impl RequestAuth for StaticSiwx {
+    fn scheme(&self) -> Scheme {
+        Scheme::Siwx
     }
 
-    /// Sign in with a Solana wallet (base58 keypair or secret, or a `solana-keygen`
-    /// JSON array). Feature `wallet`.
-    pub fn solana_wallet(keypair: &str) -> Result<Auth> {
-        Ok(Auth::Wallet(WalletAuth::new(
-            Wallet::solana(keypair)?,
-            SiwxConfig::default(),
-        )?))
-    }
-
-    /// Sign in with `wallet` and a custom sign-in configuration. Feature `wallet`.
-    pub fn wallet(wallet: Wallet, config: SiwxConfig) -> Result<Auth> {
-        Ok(Auth::Wallet(WalletAuth::new(wallet, config)?))
-    }
-
-    /// Send a `SIGN-IN-WITH-X` value signed elsewhere, unchanged, on every request.
-    ///
-    /// The server burns each nonce on first use, so such a value authenticates one
-    /// request; use [`Auth::custom`] with your own [`RequestAuth`] to sign per request.
-    /// Top-up needs a private key and is not possible with it. Feature `wallet`.
-    pub fn siwx_header(value: impl Into<String>) -> Auth {
-        Auth::SiwxHeader(SecretString::from(value.into()))
-    }
-
-    /// The wallet address of wallet credentials (from the header for
-    /// [`Auth::siwx_header`]).
-    pub fn wallet_address(&self) -> Option<String> {
-        match self {
-            Auth::Wallet(w) => Some(w.wallet().address().to_owned()),
-            Auth::SiwxHeader(h) => siwx::header_address(h.expose_secret()),
-            _ => None,
+    async fn authorize(
+        &self,
+        request: &mut reqwest::Request,
+        _ctx: &AuthContext<'_>,
+    ) -> Result<(), AuthError> {
+        if self.used.swap(true, Ordering::SeqCst) {
+            return Err(AuthError::new(
+                "the SIGN-IN-WITH-X header given as a value (VENICE_SIWX_HEADER / Auth::siwx_header) \
+                 was already sent once and its nonce is spent: sign a new header per request, or \
+                 use wallet credentials",
+            ));
         }
+        insert_sensitive(request, self.value.expose_secret().trim())
     }
+}
+
+/// The address inside a `SIGN-IN-WITH-X` value.
+pub(crate) fn header_address(value: &str) -> Option<String> {
+    siwx::header_address(value)
 }
 
 /// A wallet's x402 credit (`GET /x402/balance/{wallet}`).

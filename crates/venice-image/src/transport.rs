@@ -1,0 +1,225 @@
+//! The transport under every operation: a generated client per call (with the call's
+//! uploads and an auth wrapper that keeps the typed cause of a failed signature) and
+//! the one retry loop, which rebuilds and re-sends the request through the generated
+//! builder on every attempt so that credentials are signed afresh each time.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use reqwest::header::HeaderMap;
+use venice_openapi::{
+    AuthContext, AuthError, ClientState, RequestAuth, ResponseValue, Scheme, Uploads,
+};
+
+use crate::decode::{self, RawError};
+use crate::error::{Error, Result};
+use crate::meta::header;
+use crate::retry::{self, RetryPolicy};
+
+/// What every call shares: the HTTP client, base URL, credentials and policies.
+pub(crate) struct Transport {
+    base_url: String,
+    http: reqwest::Client,
+    state: ClientState,
+    raw: venice_openapi::Client,
+    retry: RetryPolicy,
+    /// The credentials are a value that may be sent once (a static SIWX header).
+    single_use_auth: bool,
+    /// Last `X-Balance-Remaining` seen (USD).
+    last_balance: Mutex<Option<f64>>,
+}
+
+/// One call: the generated client it sends through.
+pub(crate) struct Call {
+    raw: venice_openapi::Client,
+    auth: Option<Arc<Recording>>,
+}
+
+impl Call {
+    /// The generated client of this call.
+    pub(crate) fn raw(&self) -> &venice_openapi::Client {
+        &self.raw
+    }
+}
+
+/// Wraps the client's credentials for one call: keeps the typed cause of a failure
+/// (the generated hooks can only pass on a message) and whether it signed anything.
+struct Recording {
+    inner: Arc<dyn RequestAuth>,
+    failure: Mutex<Option<AuthError>>,
+    used: AtomicBool,
+}
+
+#[venice_openapi::async_trait]
+impl RequestAuth for Recording {
+    fn scheme(&self) -> Scheme {
+        self.inner.scheme()
+    }
+
+    async fn authorize(
+        &self,
+        request: &mut reqwest::Request,
+        ctx: &AuthContext<'_>,
+    ) -> std::result::Result<(), AuthError> {
+        self.used.store(true, Ordering::Relaxed);
+        match self.inner.authorize(request, ctx).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let message = e.to_string();
+                if let Ok(mut slot) = self.failure.lock() {
+                    *slot = Some(e);
+                }
+                Err(AuthError::new(message))
+            }
+        }
+    }
+}
+
+impl Transport {
+    pub(crate) fn new(
+        base_url: String,
+        http: reqwest::Client,
+        state: ClientState,
+        retry: RetryPolicy,
+        single_use_auth: bool,
+    ) -> Self {
+        let raw = venice_openapi::Client::new_with_client(&base_url, http.clone(), state.clone());
+        Self {
+            base_url,
+            http,
+            state,
+            raw,
+            retry,
+            single_use_auth,
+            last_balance: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The generated client with the client's credentials and response cap.
+    pub(crate) fn raw(&self) -> &venice_openapi::Client {
+        &self.raw
+    }
+
+    /// A generated client for one call, streaming `uploads` into its bodies.
+    pub(crate) fn call(&self, uploads: Uploads) -> Call {
+        let auth = self.state.credentials().map(|inner| {
+            Arc::new(Recording {
+                inner: inner.clone(),
+                failure: Mutex::new(None),
+                used: AtomicBool::new(false),
+            })
+        });
+        let state = self
+            .state
+            .clone()
+            .auth(auth.clone().map(|a| a as Arc<dyn RequestAuth>))
+            .uploads(uploads);
+        Call {
+            raw: venice_openapi::Client::new_with_client(&self.base_url, self.http.clone(), state),
+            auth,
+        }
+    }
+
+    /// Send through `call` with the client's retry policy: `send` builds and sends the
+    /// request with the generated builder, once per attempt.
+    pub(crate) async fn run<T, F, Fut>(&self, call: &Call, send: F) -> Result<ResponseValue<T>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = std::result::Result<ResponseValue<T>, RawError>>,
+    {
+        self.run_with(&self.retry, call, send).await
+    }
+
+    /// Send through `call` once, whatever the policy (a payment is never repeated
+    /// automatically).
+    pub(crate) async fn run_once<T, F, Fut>(&self, call: &Call, send: F) -> Result<ResponseValue<T>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = std::result::Result<ResponseValue<T>, RawError>>,
+    {
+        self.run_with(&RetryPolicy::none(), call, send).await
+    }
+
+    async fn run_with<T, F, Fut>(
+        &self,
+        policy: &RetryPolicy,
+        call: &Call,
+        send: F,
+    ) -> Result<ResponseValue<T>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = std::result::Result<ResponseValue<T>, RawError>>,
+    {
+        let span = tracing::Span::current();
+        let mut attempt = 1u32;
+        loop {
+            span.record("attempt", attempt);
+            let err = match send().await {
+                Ok(value) => {
+                    span.record("status", value.status().as_u16());
+                    self.note_balance(value.headers());
+                    return Ok(value);
+                }
+                Err(RawError::Custom(message)) => Error::Auth(
+                    call.auth
+                        .as_ref()
+                        .and_then(|a| a.failure.lock().ok()?.take())
+                        .unwrap_or_else(|| AuthError::new(message)),
+                ),
+                Err(e) => decode::from_raw(e).await,
+            };
+            if let Some(api) = err.api_error() {
+                span.record("status", api.status);
+                if let Some(balance) = api.meta.balance_remaining_usd {
+                    self.set_balance(balance);
+                }
+            }
+            // A single-use credential that went out cannot be sent again.
+            let spent = self.single_use_auth
+                && call
+                    .auth
+                    .as_ref()
+                    .is_some_and(|a| a.used.load(Ordering::Relaxed));
+            if spent || !policy.should_retry(&err) {
+                return Err(err);
+            }
+            let Some(delay) = policy.delay(attempt, retry::server_hint(&err), retry::random_unit())
+            else {
+                return Err(err);
+            };
+            tracing::info!(
+                attempt,
+                status = err.status(),
+                error = %err,
+                delay_ms = delay.as_millis() as u64,
+                "retrying"
+            );
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    fn note_balance(&self, headers: &HeaderMap) {
+        if let Some(balance) = header(headers, "x-balance-remaining")
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+        {
+            self.set_balance(balance);
+        }
+    }
+
+    pub(crate) fn set_balance(&self, usd: f64) {
+        if let Ok(mut last) = self.last_balance.lock() {
+            *last = Some(usd);
+        }
+    }
+
+    pub(crate) fn last_balance(&self) -> Option<f64> {
+        self.last_balance.lock().ok().and_then(|b| *b)
+    }
+}

@@ -1,0 +1,186 @@
+//! The wallet operations of [`Client`] (feature `wallet`): balance, ledger, payment
+//! requirements, top-up, and the auto top-up setting of [`ClientBuilder`].
+
+use venice_openapi::{Uploads, types};
+
+use crate::client::{Client, ClientBuilder};
+use crate::error::Result;
+use crate::payment::PaymentRequirements;
+use crate::topup;
+use crate::wallet::{
+    AutoTopUp, TopUpReceipt, WalletBalance, WalletError, WalletTransaction, WalletTransactions,
+};
+
+impl ClientBuilder {
+    /// Top up automatically when a wallet call gets a 402 for lack of credit: up to
+    /// `max_total_usd` over the client's life, then the call is retried once with a
+    /// fresh header. Off by default; needs an EVM wallet
+    /// ([`Auth::evm_wallet`](crate::Auth::evm_wallet)). Feature `wallet`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
+    pub fn auto_top_up(mut self, policy: AutoTopUp) -> Self {
+        self.auto_top_up = Some(policy);
+        self
+    }
+}
+
+impl From<types::X402Balance> for WalletBalance {
+    fn from(b: types::X402Balance) -> Self {
+        WalletBalance {
+            wallet_address: b.wallet_address,
+            balance_usd: b.balance_usd,
+            can_consume: b.can_consume,
+            minimum_top_up_usd: Some(b.minimum_top_up_usd),
+            suggested_top_up_usd: Some(b.suggested_top_up_usd),
+            diem_balance_usd: b.diem_balance_usd,
+        }
+    }
+}
+
+impl From<types::X402Transaction> for WalletTransaction {
+    fn from(t: types::X402Transaction) -> Self {
+        WalletTransaction {
+            id: t.id,
+            amount_usd: t.amount,
+            balance_after_usd: t.balance_after,
+            kind: t.type_,
+            created_at: t.created_at,
+            request_id: t.request_id,
+            model_id: t.model_id,
+        }
+    }
+}
+
+impl Client {
+    /// The wallet address of the client's credentials.
+    fn wallet_address(&self) -> Result<String> {
+        Ok(self.inner.auth.wallet_address().ok_or(WalletError::Unsupported(
+            "this call needs wallet credentials (Auth::evm_wallet, Auth::solana_wallet or Auth::siwx_header)",
+        ))?)
+    }
+
+    /// The x402 credit of the signed-in wallet (`GET /x402/balance/{wallet}`).
+    /// Feature `wallet`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
+    pub async fn wallet_balance(&self) -> Result<WalletBalance> {
+        let address = self.wallet_address()?;
+        let call = self.call(Uploads::new());
+        let response = self
+            .send(&call, || {
+                call.raw()
+                    .get_x402_balance()
+                    .wallet_address(address.as_str())
+                    .send()
+            })
+            .await?;
+        let balance = WalletBalance::from(response.into_inner().data);
+        self.inner.transport.set_balance(balance.balance_usd);
+        Ok(balance)
+    }
+
+    /// A page of the signed-in wallet's ledger, newest first (`limit` 1-100).
+    /// Feature `wallet`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
+    pub async fn wallet_transactions(&self, limit: u32, offset: u64) -> Result<WalletTransactions> {
+        let address = self.wallet_address()?;
+        let call = self.call(Uploads::new());
+        let response = self
+            .send(&call, || {
+                call.raw()
+                    .get_x402_transactions()
+                    .wallet_address(address.as_str())
+                    .limit(u64::from(limit))
+                    .offset(offset)
+                    .send()
+            })
+            .await?;
+        let page = response.into_inner().data;
+        Ok(WalletTransactions {
+            wallet_address: page.wallet_address,
+            current_balance_usd: page.current_balance,
+            transactions: page.transactions.into_iter().map(Into::into).collect(),
+            limit: u64::try_from(page.pagination.limit).unwrap_or(0),
+            offset: u64::try_from(page.pagination.offset).unwrap_or(0),
+            has_more: page.pagination.has_more,
+        })
+    }
+
+    /// The payments `POST /x402/top-up` accepts (x402 discovery). Feature `wallet`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
+    pub async fn payment_requirements(&self) -> Result<PaymentRequirements> {
+        topup::payment_requirements(self.payer()).await
+    }
+
+    /// Add `amount_usd` of credit to the signed-in EVM wallet: fetch the accepted
+    /// payments, pick USDC on Base (`exact`), sign an EIP-3009 authorization for it
+    /// (EIP-712) and submit it in `PAYMENT-SIGNATURE`. Feature `wallet`.
+    ///
+    /// Not retried: on a timeout or `SETTLEMENT_TIMEOUT` check
+    /// [`wallet_balance`](Self::wallet_balance) before paying again.
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
+    pub async fn top_up(&self, amount_usd: f64) -> Result<TopUpReceipt> {
+        topup::top_up(self.payer(), amount_usd, None).await
+    }
+
+    /// USD committed to automatic top-ups by this client so far. Feature `wallet`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
+    pub fn auto_top_up_spent_usd(&self) -> f64 {
+        self.inner.auto_top_up.spent()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::auth::Auth;
+    use crate::error::{Error, ErrorCode};
+
+    #[tokio::test]
+    async fn wallet_calls_need_wallet_credentials() {
+        let c = Client::builder()
+            .base_url("http://127.0.0.1:1")
+            .auth(Auth::api_key("k"))
+            .build()
+            .unwrap();
+        assert!(matches!(
+            c.wallet_balance().await,
+            Err(Error::Wallet(WalletError::Unsupported(_)))
+        ));
+        assert!(matches!(
+            c.top_up(5.0).await,
+            Err(Error::Wallet(WalletError::Unsupported(_)))
+        ));
+        let c = Client::builder()
+            .base_url("http://127.0.0.1:1")
+            .auth(Auth::siwx_header("e30="))
+            .build()
+            .unwrap();
+        assert!(matches!(
+            c.top_up(5.0).await,
+            Err(Error::Wallet(WalletError::Unsupported(_)))
+        ));
+    }
+
+    #[test]
+    fn public_futures_are_send() {
+        fn send<T: Send>(_: &T) {}
+        let c = Client::builder()
+            .base_url("http://127.0.0.1:1")
+            .build()
+            .unwrap();
+        let req = crate::GenerateRequest::builder("m", "p").build().unwrap();
+        // Auto top-up runs inside `generate`'s send loop: it must keep it `Send`.
+        send(&c.generate(&req));
+        send(&c.top_up(5.0));
+        send(&c.wallet_balance());
+        send(&c.wallet_transactions(1, 0));
+    }
+
+    #[test]
+    fn code_is_known() {
+        assert_eq!(
+            "X402_INVALID_SIGN_IN".parse::<ErrorCode>().unwrap(),
+            ErrorCode::X402InvalidSignIn
+        );
+    }
+}

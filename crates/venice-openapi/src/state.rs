@@ -1,0 +1,112 @@
+//! [`ClientState`]: what the generated [`Client`](crate::Client) carries for its hooks.
+
+use std::fmt;
+use std::sync::{Arc, Once};
+
+use crate::auth::RequestAuth;
+use crate::response::DEFAULT_MAX_RESPONSE_BYTES;
+use crate::upload::Uploads;
+
+/// Make sure rustls has a process-wide crypto provider.
+///
+/// reqwest is built without one (its default, aws-lc-rs, is a C build); this crate
+/// ships rustls' `ring` provider and installs it as the process default unless the
+/// application installed another first. [`ClientState`]'s constructors call this, so
+/// `Client::new` never panics for want of a provider.
+pub fn ensure_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            // Losing a race with another installer is fine: a provider is installed.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+    });
+}
+
+/// State stored inside the generated [`Client`](crate::Client) and read by its hooks:
+/// the credentials, the response-size cap and, for one call, its [`Uploads`].
+#[derive(Clone)]
+pub struct ClientState {
+    auth: Option<Arc<dyn RequestAuth>>,
+    max_response_bytes: u64,
+    uploads: Option<Arc<Uploads>>,
+}
+
+impl Default for ClientState {
+    fn default() -> Self {
+        Self::anonymous()
+    }
+}
+
+impl ClientState {
+    /// State without credentials (anonymous requests).
+    pub fn anonymous() -> Self {
+        ensure_crypto_provider();
+        Self {
+            auth: None,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            uploads: None,
+        }
+    }
+
+    /// State that authenticates every request through `auth`.
+    pub fn with_auth(auth: Arc<dyn RequestAuth>) -> Self {
+        Self {
+            auth: Some(auth),
+            ..Self::anonymous()
+        }
+    }
+
+    /// Cap success bodies at `max` bytes, counted after decompression (default
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`]); a larger body fails while it is read, with a
+    /// [`ResponseTooLarge`](crate::ResponseTooLarge) in the error's source chain.
+    #[must_use]
+    pub fn max_response_bytes(mut self, max: u64) -> Self {
+        self.max_response_bytes = max;
+        self
+    }
+
+    /// Stream `uploads` into the bodies of the requests sent with this state.
+    #[must_use]
+    pub fn uploads(mut self, uploads: Uploads) -> Self {
+        self.uploads = (!uploads.is_empty()).then(|| Arc::new(uploads));
+        self
+    }
+
+    /// Replace the credentials.
+    #[must_use]
+    pub fn auth(mut self, auth: Option<Arc<dyn RequestAuth>>) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// The credentials, if any.
+    pub fn credentials(&self) -> Option<&Arc<dyn RequestAuth>> {
+        self.auth.as_ref()
+    }
+
+    /// Whether requests carry credentials.
+    pub fn is_authenticated(&self) -> bool {
+        self.auth.is_some()
+    }
+
+    /// The success-body cap in bytes.
+    pub fn response_cap(&self) -> u64 {
+        self.max_response_bytes
+    }
+
+    pub(crate) fn pending_uploads(&self) -> Option<&Uploads> {
+        self.uploads.as_deref()
+    }
+}
+
+impl fmt::Debug for ClientState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print credentials, only whether there are any.
+        f.debug_struct("ClientState")
+            .field("authenticated", &self.auth.is_some())
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("uploads", &self.uploads.is_some())
+            .finish()
+    }
+}

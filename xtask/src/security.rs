@@ -1,0 +1,114 @@
+//! The per-operation security table appended to the generated client.
+//!
+//! progenitor ignores `securitySchemes` and `security`, so without this table the hooks
+//! would have to guess (or hard-code) which credentials an operation takes: a wallet
+//! would sign a `SIGN-IN-WITH-X` header (burning a nonce) for `GET /models`, which only
+//! accepts anonymous or Bearer access. The table is generated from the spec like the
+//! rest of the client, so a spec change reaches the hooks by regeneration.
+
+use anyhow::{Result, bail};
+use openapiv3::OpenAPI;
+
+/// Scheme names of our spec and the variant of `venice_openapi::Scheme` each maps to.
+const SCHEMES: &[(&str, &str)] = &[("BearerAuth", "Bearer"), ("siwx", "Siwx")];
+
+/// One operation's credentials: whether it may go out anonymously, and the schemes it
+/// accepts (each requirement of our spec names at most one scheme).
+struct Entry {
+    operation_id: String,
+    anonymous: bool,
+    schemes: Vec<&'static str>,
+}
+
+fn entries(spec: &OpenAPI) -> Result<Vec<Entry>> {
+    let global = spec.security.clone().unwrap_or_default();
+    let mut out = Vec::new();
+    for (path, method, op) in spec.operations() {
+        let Some(id) = op.operation_id.as_deref() else {
+            bail!("{} {path} has no operationId", method.to_uppercase());
+        };
+        let requirements = op.security.as_ref().unwrap_or(&global);
+        let mut entry = Entry {
+            // The name progenitor gives the operation (`OperationInfo::operation_id`).
+            operation_id: heck::ToSnakeCase::to_snake_case(id),
+            anonymous: requirements.is_empty(),
+            schemes: Vec::new(),
+        };
+        for requirement in requirements {
+            if requirement.is_empty() {
+                entry.anonymous = true;
+                continue;
+            }
+            if requirement.len() > 1 {
+                bail!("{id}: a security requirement combining several schemes is not supported");
+            }
+            for name in requirement.keys() {
+                let Some((_, variant)) = SCHEMES.iter().find(|(n, _)| n == name) else {
+                    bail!("{id}: unknown security scheme `{name}` (known: BearerAuth, siwx)");
+                };
+                if !entry.schemes.contains(variant) {
+                    entry.schemes.push(variant);
+                }
+            }
+        }
+        out.push(entry);
+    }
+    out.sort_by(|a, b| a.operation_id.cmp(&b.operation_id));
+    Ok(out)
+}
+
+/// Rust source of the `security` table (to be formatted with the rest of the file).
+pub fn table(spec: &OpenAPI) -> Result<proc_macro2::TokenStream> {
+    let arms = entries(spec)?.into_iter().map(|e| {
+        let id = e.operation_id;
+        let anonymous = e.anonymous;
+        let schemes = e
+            .schemes
+            .iter()
+            .map(|s| quote::format_ident!("{s}"))
+            .collect::<Vec<_>>();
+        quote::quote! {
+            #id => Some(OperationSecurity {
+                anonymous: #anonymous,
+                schemes: &[#(Scheme::#schemes),*],
+            }),
+        }
+    });
+    Ok(quote::quote! {
+        /// The credentials each operation accepts, generated from the spec's `security`.
+        pub mod security {
+            use crate::{OperationSecurity, Scheme};
+
+            /// The security of the operation named `operation_id` (as in
+            /// `OperationInfo::operation_id`), or `None` for an unknown name.
+            pub fn of(operation_id: &str) -> Option<OperationSecurity> {
+                match operation_id {
+                    #(#arms)*
+                    _ => None,
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_anonymous_bearer_and_siwx() {
+        let spec = crate::spec::load(&crate::spec_path(&crate::workspace_root())).expect("spec");
+        let e = entries(&spec).expect("entries");
+        let get = |id: &str| e.iter().find(|x| x.operation_id == id).expect(id);
+        let models = get("list_models");
+        assert!(models.anonymous);
+        assert_eq!(models.schemes, ["Bearer"]);
+        let generate = get("generate_image");
+        assert!(!generate.anonymous);
+        assert_eq!(generate.schemes, ["Bearer", "Siwx"]);
+        let top_up = get("top_up_x402_balance");
+        assert!(top_up.anonymous);
+        assert!(top_up.schemes.is_empty());
+        assert_eq!(get("get_x402_balance").schemes, ["Siwx"]);
+    }
+}

@@ -5,7 +5,7 @@
 use super::*;
 use ed25519_dalek::{Signer as _, SigningKey};
 
-// How the vectors below were produced (run once, 2026; solders 0.29.0, solana 0.41.0,
+// How the vectors below were produced (run once on 2026-11-30; solders 0.29.0, solana 0.41.0,
 // Python 3.11, in a throwaway venv under target/, not committed):
 //
 //   python3 -m venv target/solders-venv

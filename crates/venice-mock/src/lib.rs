@@ -62,6 +62,7 @@ mod routes;
 mod server;
 pub mod spec;
 mod state;
+pub mod svm;
 pub mod x402;
 
 pub use auth::Principal;

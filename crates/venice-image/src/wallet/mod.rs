@@ -20,6 +20,7 @@
 mod evm;
 mod siwx;
 mod solana;
+mod svm;
 mod x402;
 
 use std::fmt;

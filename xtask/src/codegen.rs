@@ -50,8 +50,8 @@ pub fn generate(spec: &OpenAPI) -> Result<String> {
         anyhow::anyhow!("progenitor panicked: {msg}")
     })?
     .context("progenitor could not generate the client")?;
-    let security = crate::security::table(spec)?;
-    let file: syn::File = syn::parse2(quote::quote!(#tokens #security))
+    let operations = crate::operations::table(spec)?;
+    let file: syn::File = syn::parse2(quote::quote!(#tokens #operations))
         .context("progenitor produced code that does not parse")?;
     let body = prettyplease::unparse(&file);
     Ok(format!("{HEADER}{body}"))

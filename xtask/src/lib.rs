@@ -7,7 +7,7 @@
 //! mutated spec in a temporary directory.
 
 pub mod codegen;
-pub mod security;
+pub mod operations;
 pub mod spec;
 pub mod spec_diff;
 

@@ -45,13 +45,13 @@ pub enum Command {
     /// List image style presets.
     Styles(ListArgs),
     /// Upscale an image 2x to 4x (PNG).
-    Upscale(Box<crate::ops::UpscaleArgs>),
+    Upscale(Box<UpscaleArgs>),
     /// Edit an image as a prompt says.
-    Edit(Box<crate::ops::EditArgs>),
+    Edit(Box<EditArgs>),
     /// Edit with several images, the base first.
-    MultiEdit(Box<crate::ops::MultiEditArgs>),
+    MultiEdit(Box<MultiEditArgs>),
     /// Remove the background (PNG with transparency).
-    RemoveBg(Box<crate::ops::RemoveBgArgs>),
+    RemoveBg(Box<RemoveBgArgs>),
     /// Show the x402 wallet balance (wallet credentials, or --offline for an ephemeral wallet).
     Balance(BalanceArgs),
 }
@@ -241,4 +241,102 @@ mod tests {
         assert_eq!(safe_mode_of(&e), Some(false));
         assert_eq!(safe_mode_of(&["venice-image", "edit", "p", "in.png"]), None);
     }
+}
+
+/// Where and how results are reported; shared by the image operations.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Output directory, or a file path.
+    #[arg(long, short = 'o', default_value = ".")]
+    pub out: PathBuf,
+    /// Print one JSON object instead of the path.
+    #[arg(long)]
+    pub json: bool,
+    /// Check the inputs and print the request without sending it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `upscale`.
+#[derive(Debug, Args)]
+pub struct UpscaleArgs {
+    /// Image file or base64 / data URI (URLs are not accepted by upscale).
+    pub image: String,
+    /// Scale factor, 2 to 4.
+    #[arg(long, default_value_t = 2.0)]
+    pub scale: f64,
+    /// Detail the upscaler adds, 0 to 0.02 (server default 0.01).
+    #[arg(long)]
+    pub creativity: Option<f64>,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Options of `edit` and `multi-edit`.
+#[derive(Debug, Args, Clone)]
+pub struct EditOptions {
+    /// Edit model ID (server default firered-image-edit; `venice-image models` lists
+    /// generation models, edit models are of type inpaint).
+    #[arg(long, short = 'm')]
+    pub model: Option<String>,
+    /// Output aspect ratio: auto, 1:1, 3:2, 16:9, 21:9, 9:16, 2:3, 3:4, 4:5.
+    #[arg(long)]
+    pub aspect: Option<String>,
+    /// Resolution tier (1K, 2K, 4K).
+    #[arg(long)]
+    pub resolution: Option<String>,
+    /// Output format (png, jpeg, webp).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// `--safe-mode` / `--no-safe-mode`.
+    #[command(flatten)]
+    pub safe_mode: SafeModeArgs,
+    /// Let the server rewrite the prompt from the image first (extra charge).
+    #[arg(long)]
+    pub enhance_prompt: bool,
+}
+
+/// `edit`.
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// What to change.
+    pub prompt: String,
+    /// Image file, http(s) URL, or base64 / data URI.
+    pub image: String,
+    /// Edit options.
+    #[command(flatten)]
+    pub options: EditOptions,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `multi-edit`.
+#[derive(Debug, Args)]
+pub struct MultiEditArgs {
+    /// What to change.
+    pub prompt: String,
+    /// Images (files, URLs or base64), the base first.
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Output quality (low, medium, high), for models that offer it.
+    #[arg(long)]
+    pub quality: Option<String>,
+    /// Edit options.
+    #[command(flatten)]
+    pub options: EditOptions,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `remove-bg`.
+#[derive(Debug, Args)]
+pub struct RemoveBgArgs {
+    /// Image file, http(s) URL, or base64 / data URI.
+    pub image: String,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }

@@ -29,10 +29,11 @@ use venice_image::{GenerateRequest, ResponseMeta};
 
 use crate::args::BatchArgs;
 use crate::exit::{self, CliError};
-use crate::generate::{pretty, save_generation};
+use crate::generate::save_generation;
 use crate::job::JobSpec;
 use crate::output::Target;
 use crate::session::Session;
+use crate::ui::pretty;
 
 /// Name of the manifest inside the output directory.
 pub const MANIFEST: &str = "manifest.jsonl";

@@ -6,8 +6,8 @@ use venice_image::{ImageModel, SizingMode};
 
 use crate::args::{BalanceArgs, ListArgs};
 use crate::exit::CliError;
-use crate::generate::pretty;
 use crate::session::{OFFLINE_WALLET_USD, Session};
+use crate::ui::pretty;
 
 /// `venice-image models`.
 pub async fn models(session: &Session, args: ListArgs) -> Result<ExitCode, CliError> {

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use venice_image::{GenerateRequest, Generation, ResponseMeta};
 
@@ -13,6 +12,7 @@ use crate::exit::CliError;
 use crate::job::JobSpec;
 use crate::output::{self, Sidecar, Target};
 use crate::session::Session;
+use crate::ui::{pretty, spinner, warn_about};
 
 /// One image written to disk.
 #[derive(Debug, Clone, Serialize)]
@@ -42,7 +42,7 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
         let out = serde_json::json!({
             "dry_run": true,
             "offline": session.offline,
-            "endpoint": format!("{}/image/generate", client.base_url()),
+            "endpoint": crate::ui::endpoint(client, "generate_image"),
             "request": request.to_json(),
             "estimated_cost_usd": cost.total_usd,
             "images": cost.images,
@@ -215,40 +215,6 @@ fn write_sidecar(
     })
 }
 
-/// Print warnings the server's headers call for.
-pub fn warn_about(meta: &ResponseMeta) {
-    if meta.is_blurred {
-        eprintln!("warning: the image was blurred by safe mode (use --no-safe-mode to disable)");
-    }
-    if meta.is_content_violation {
-        eprintln!("warning: the server flagged the image as a content-policy violation");
-    }
-    if let Some(d) = &meta.deprecation {
-        let mut line = String::from("warning: this model is deprecated");
-        if let Some(date) = &d.date {
-            line.push_str(&format!(" (removal: {date})"));
-        }
-        if let Some(r) = &d.replacement {
-            line.push_str(&format!("; use `{r}` instead"));
-        }
-        if let Some(w) = &d.warning {
-            line.push_str(&format!(": {w}"));
-        }
-        eprintln!("{line}");
-    }
-}
-
-/// A spinner with elapsed time on stderr (hidden when stderr is not a terminal).
-pub fn spinner(message: &str) -> ProgressBar {
-    let pb = ProgressBar::new_spinner();
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]") {
-        pb.set_style(style);
-    }
-    pb.set_message(message.to_string());
-    pb.enable_steady_tick(Duration::from_millis(120));
-    pb
-}
-
 fn dimensions_of(path: &std::path::Path) -> (Option<u32>, Option<u32>) {
     let Ok(bytes) = std::fs::read(path) else {
         return (None, None);
@@ -257,9 +223,4 @@ fn dimensions_of(path: &std::path::Path) -> (Option<u32>, Option<u32>) {
         Some((w, h)) => (Some(w), Some(h)),
         None => (None, None),
     }
-}
-
-/// Pretty JSON for stdout.
-pub fn pretty(v: &serde_json::Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
 }

@@ -12,6 +12,7 @@ mod job;
 mod ops;
 mod output;
 mod session;
+mod ui;
 
 use std::process::ExitCode;
 

@@ -2,120 +2,22 @@
 //! conventions of `generate` (atomic writes, a JSON sidecar per image, `--json`,
 //! `--dry-run`, `--offline`, exit codes 0/2/3/4).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::Instant;
 
-use clap::Args;
 use serde::Serialize;
 use venice_image::{
     EditAspectRatio, EditRequest, Error, Format, ImageInput, ImageOutput, MultiEditRequest,
     Quality, RemoveBackgroundRequest, Resolution, UpscaleRequest, ValidationError,
 };
 
+use crate::args::{EditArgs, EditOptions, MultiEditArgs, OutputArgs, RemoveBgArgs, UpscaleArgs};
 use crate::exit::CliError;
-use crate::generate::{pretty, spinner, warn_about};
 use crate::output::{self, Target};
 use crate::session::Session;
-
-/// Where and how results are reported; shared by the image operations.
-#[derive(Debug, Args, Clone)]
-pub struct OutputArgs {
-    /// Output directory, or a file path.
-    #[arg(long, short = 'o', default_value = ".")]
-    pub out: PathBuf,
-    /// Print one JSON object instead of the path.
-    #[arg(long)]
-    pub json: bool,
-    /// Check the inputs and print the request without sending it.
-    #[arg(long)]
-    pub dry_run: bool,
-}
-
-/// `upscale`.
-#[derive(Debug, Args)]
-pub struct UpscaleArgs {
-    /// Image file or base64 / data URI (URLs are not accepted by upscale).
-    pub image: String,
-    /// Scale factor, 2 to 4.
-    #[arg(long, default_value_t = 2.0)]
-    pub scale: f64,
-    /// Detail the upscaler adds, 0 to 0.02 (server default 0.01).
-    #[arg(long)]
-    pub creativity: Option<f64>,
-    /// Output options.
-    #[command(flatten)]
-    pub output: OutputArgs,
-}
-
-/// Options of `edit` and `multi-edit`.
-#[derive(Debug, Args, Clone)]
-pub struct EditOptions {
-    /// Edit model ID (server default firered-image-edit; `venice-image models` lists
-    /// generation models, edit models are of type inpaint).
-    #[arg(long, short = 'm')]
-    pub model: Option<String>,
-    /// Output aspect ratio: auto, 1:1, 3:2, 16:9, 21:9, 9:16, 2:3, 3:4, 4:5.
-    #[arg(long)]
-    pub aspect: Option<String>,
-    /// Resolution tier (1K, 2K, 4K).
-    #[arg(long)]
-    pub resolution: Option<String>,
-    /// Output format (png, jpeg, webp).
-    #[arg(long)]
-    pub format: Option<String>,
-    /// `--safe-mode` / `--no-safe-mode`.
-    #[command(flatten)]
-    pub safe_mode: crate::args::SafeModeArgs,
-    /// Let the server rewrite the prompt from the image first (extra charge).
-    #[arg(long)]
-    pub enhance_prompt: bool,
-}
-
-/// `edit`.
-#[derive(Debug, Args)]
-pub struct EditArgs {
-    /// What to change.
-    pub prompt: String,
-    /// Image file, http(s) URL, or base64 / data URI.
-    pub image: String,
-    /// Edit options.
-    #[command(flatten)]
-    pub options: EditOptions,
-    /// Output options.
-    #[command(flatten)]
-    pub output: OutputArgs,
-}
-
-/// `multi-edit`.
-#[derive(Debug, Args)]
-pub struct MultiEditArgs {
-    /// What to change.
-    pub prompt: String,
-    /// Images (files, URLs or base64), the base first.
-    #[arg(required = true)]
-    pub images: Vec<String>,
-    /// Output quality (low, medium, high), for models that offer it.
-    #[arg(long)]
-    pub quality: Option<String>,
-    /// Edit options.
-    #[command(flatten)]
-    pub options: EditOptions,
-    /// Output options.
-    #[command(flatten)]
-    pub output: OutputArgs,
-}
-
-/// `remove-bg`.
-#[derive(Debug, Args)]
-pub struct RemoveBgArgs {
-    /// Image file, http(s) URL, or base64 / data URI.
-    pub image: String,
-    /// Output options.
-    #[command(flatten)]
-    pub output: OutputArgs,
-}
+use crate::ui::{endpoint, pretty, spinner, warn_about};
 
 /// Read an input argument: an http(s) URL, a data URI, or a file path.
 fn input(arg: &str) -> Result<ImageInput, CliError> {
@@ -188,7 +90,8 @@ struct OpSidecar<'a> {
 /// A described request, ready to print (`--dry-run`) or to record in the sidecar.
 struct Plan<'a> {
     operation: &'static str,
-    endpoint: &'static str,
+    /// The generated operation id; method and path come from the spec's table.
+    operation_id: &'static str,
     model: Option<&'a str>,
     prompt: Option<&'a str>,
     inputs: Vec<serde_json::Value>,
@@ -219,7 +122,7 @@ where
             "dry_run": true,
             "offline": session.offline,
             "operation": plan.operation,
-            "endpoint": format!("{}{}", session.client.base_url(), plan.endpoint),
+            "endpoint": endpoint(&session.client, plan.operation_id),
             "model": plan.model,
             "prompt": plan.prompt,
             "inputs": plan.inputs,
@@ -232,7 +135,11 @@ where
     target.prepare()?;
     let stem = target.unique_stem(&plan.stem);
     let started = Instant::now();
-    let bar = spinner(&format!("{} via {}", plan.operation, plan.endpoint));
+    let bar = spinner(&format!(
+        "{} via {}",
+        plan.operation,
+        endpoint(&session.client, plan.operation_id)
+    ));
     let result = call.await;
     bar.finish_and_clear();
     let image = result?;
@@ -297,7 +204,7 @@ pub async fn upscale(session: &Session, args: UpscaleArgs) -> Result<ExitCode, C
     let request = builder.build().map_err(Error::from)?;
     let plan = Plan {
         operation: "upscale",
-        endpoint: "/image/upscale",
+        operation_id: "upscale_image",
         model: None,
         prompt: None,
         inputs: vec![described],
@@ -383,7 +290,7 @@ pub async fn edit(session: &Session, args: EditArgs) -> Result<ExitCode, CliErro
         .map_err(Error::from)?;
     let plan = Plan {
         operation: "edit",
-        endpoint: "/image/edit",
+        operation_id: "edit_image",
         model: args.options.model.as_deref(),
         prompt: Some(&args.prompt),
         inputs: vec![described],
@@ -414,7 +321,7 @@ pub async fn multi_edit(session: &Session, args: MultiEditArgs) -> Result<ExitCo
         .map_err(Error::from)?;
     let plan = Plan {
         operation: "multi-edit",
-        endpoint: "/image/multi-edit",
+        operation_id: "multi_edit_image",
         model: args.options.model.as_deref(),
         prompt: Some(&args.prompt),
         inputs: described,
@@ -437,7 +344,7 @@ pub async fn remove_bg(session: &Session, args: RemoveBgArgs) -> Result<ExitCode
     let request = RemoveBackgroundRequest::new(image);
     let plan = Plan {
         operation: "remove-bg",
-        endpoint: "/image/background-remove",
+        operation_id: "background_remove_image",
         model: None,
         prompt: None,
         inputs: vec![described],

@@ -127,7 +127,7 @@ pub enum Error {
     /// A wallet key, signature or payment problem (feature `wallet`).
     #[cfg(feature = "wallet")]
     #[error("wallet error")]
-    Wallet(#[from] crate::wallet::WalletError),
+    Wallet(#[from] WalletError),
     /// The client is misconfigured (no or ambiguous credentials, a bad base URL, an
     /// HTTP client that cannot be built...).
     #[error("configuration error: {what}")]
@@ -279,6 +279,29 @@ pub(crate) fn find_source<'a, T: std::error::Error + 'static>(
         current = err.source();
     }
     None
+}
+
+/// Wallet failures (feature `wallet`). Texts never contain key material.
+#[cfg(feature = "wallet")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WalletError {
+    /// The key could not be read.
+    #[error("invalid wallet key: {0}")]
+    InvalidKey(&'static str),
+    /// The SIWX configuration breaks the message grammar.
+    #[error("invalid SIWX configuration: {0}")]
+    InvalidConfig(&'static str),
+    /// Signing failed (no randomness, clock before 1970, ...).
+    #[error("signing failed: {0}")]
+    Signing(String),
+    /// The payment cannot be built (no usable option, bad amount, ...).
+    #[error("cannot pay: {0}")]
+    Payment(String),
+    /// The credentials cannot do this (e.g. top up with a static header).
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 /// An error response of the API.

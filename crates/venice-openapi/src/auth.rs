@@ -23,8 +23,22 @@ impl fmt::Display for Scheme {
     }
 }
 
-/// The credentials one operation accepts, generated from the spec (see
-/// [`security::of`](crate::security::of)).
+/// One operation of the spec, from the generated table
+/// [`operations`](crate::operations): what a request of it looks like on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Operation {
+    /// The id the generated code uses (`OperationInfo::operation_id`, e.g.
+    /// `generate_image`).
+    pub id: &'static str,
+    /// The HTTP method, upper case.
+    pub method: &'static str,
+    /// The path template under the base URL, e.g. `/x402/balance/{walletAddress}`.
+    pub path: &'static str,
+    /// The credentials it accepts.
+    pub security: OperationSecurity,
+}
+
+/// The credentials one operation accepts, generated from the spec's `security`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OperationSecurity {
     /// The operation may be called without credentials.

@@ -9981,80 +9981,113 @@ pub mod builder {
 pub mod prelude {
     pub use self::super::Client;
 }
-/// The credentials each operation accepts, generated from the spec's `security`.
-pub mod security {
-    use crate::{OperationSecurity, Scheme};
-    /// The security of the operation named `operation_id` (as in
-    /// `OperationInfo::operation_id`), or `None` for an unknown name.
-    pub fn of(operation_id: &str) -> Option<OperationSecurity> {
-        match operation_id {
-            "background_remove_image" => {
-                Some(OperationSecurity {
-                    anonymous: false,
-                    schemes: &[Scheme::Bearer, Scheme::Siwx],
-                })
-            }
-            "edit_image" => {
-                Some(OperationSecurity {
-                    anonymous: false,
-                    schemes: &[Scheme::Bearer, Scheme::Siwx],
-                })
-            }
-            "generate_image" => {
-                Some(OperationSecurity {
-                    anonymous: false,
-                    schemes: &[Scheme::Bearer, Scheme::Siwx],
-                })
-            }
-            "get_x402_balance" => {
-                Some(OperationSecurity {
-                    anonymous: false,
-                    schemes: &[Scheme::Siwx],
-                })
-            }
-            "get_x402_transactions" => {
-                Some(OperationSecurity {
-                    anonymous: false,
-                    schemes: &[Scheme::Siwx],
-                })
-            }
-            "list_image_styles" => {
-                Some(OperationSecurity {
-                    anonymous: true,
-                    schemes: &[Scheme::Bearer],
-                })
-            }
-            "list_models" => {
-                Some(OperationSecurity {
-                    anonymous: true,
-                    schemes: &[Scheme::Bearer],
-                })
-            }
-            "multi_edit_image" => {
-                Some(OperationSecurity {
-                    anonymous: false,
-                    schemes: &[Scheme::Bearer, Scheme::Siwx],
-                })
-            }
-            "simple_generate_image" => {
-                Some(OperationSecurity {
-                    anonymous: false,
-                    schemes: &[Scheme::Bearer, Scheme::Siwx],
-                })
-            }
-            "top_up_x402_balance" => {
-                Some(OperationSecurity {
-                    anonymous: true,
-                    schemes: &[],
-                })
-            }
-            "upscale_image" => {
-                Some(OperationSecurity {
-                    anonymous: false,
-                    schemes: &[Scheme::Bearer, Scheme::Siwx],
-                })
-            }
-            _ => None,
-        }
+/// Every operation of the spec: method, path template and accepted credentials.
+pub mod operations {
+    use crate::{Operation, OperationSecurity, Scheme};
+    /// The operations, sorted by id.
+    pub const ALL: &[Operation] = &[
+        Operation {
+            id: "background_remove_image",
+            method: "POST",
+            path: "/image/background-remove",
+            security: OperationSecurity {
+                anonymous: false,
+                schemes: &[Scheme::Bearer, Scheme::Siwx],
+            },
+        },
+        Operation {
+            id: "edit_image",
+            method: "POST",
+            path: "/image/edit",
+            security: OperationSecurity {
+                anonymous: false,
+                schemes: &[Scheme::Bearer, Scheme::Siwx],
+            },
+        },
+        Operation {
+            id: "generate_image",
+            method: "POST",
+            path: "/image/generate",
+            security: OperationSecurity {
+                anonymous: false,
+                schemes: &[Scheme::Bearer, Scheme::Siwx],
+            },
+        },
+        Operation {
+            id: "get_x402_balance",
+            method: "GET",
+            path: "/x402/balance/{walletAddress}",
+            security: OperationSecurity {
+                anonymous: false,
+                schemes: &[Scheme::Siwx],
+            },
+        },
+        Operation {
+            id: "get_x402_transactions",
+            method: "GET",
+            path: "/x402/transactions/{walletAddress}",
+            security: OperationSecurity {
+                anonymous: false,
+                schemes: &[Scheme::Siwx],
+            },
+        },
+        Operation {
+            id: "list_image_styles",
+            method: "GET",
+            path: "/image/styles",
+            security: OperationSecurity {
+                anonymous: true,
+                schemes: &[Scheme::Bearer],
+            },
+        },
+        Operation {
+            id: "list_models",
+            method: "GET",
+            path: "/models",
+            security: OperationSecurity {
+                anonymous: true,
+                schemes: &[Scheme::Bearer],
+            },
+        },
+        Operation {
+            id: "multi_edit_image",
+            method: "POST",
+            path: "/image/multi-edit",
+            security: OperationSecurity {
+                anonymous: false,
+                schemes: &[Scheme::Bearer, Scheme::Siwx],
+            },
+        },
+        Operation {
+            id: "simple_generate_image",
+            method: "POST",
+            path: "/images/generations",
+            security: OperationSecurity {
+                anonymous: false,
+                schemes: &[Scheme::Bearer, Scheme::Siwx],
+            },
+        },
+        Operation {
+            id: "top_up_x402_balance",
+            method: "POST",
+            path: "/x402/top-up",
+            security: OperationSecurity {
+                anonymous: true,
+                schemes: &[],
+            },
+        },
+        Operation {
+            id: "upscale_image",
+            method: "POST",
+            path: "/image/upscale",
+            security: OperationSecurity {
+                anonymous: false,
+                schemes: &[Scheme::Bearer, Scheme::Siwx],
+            },
+        },
+    ];
+    /// The operation named `id` (as in `OperationInfo::operation_id`).
+    pub fn find(id: &str) -> Option<&'static Operation> {
+        ALL.iter().find(|o| o.id == id)
     }
 }

@@ -44,7 +44,9 @@ impl ClientHooks<ClientState> for Client {
         let Some(auth) = state.credentials() else {
             return Ok(());
         };
-        let Some(security) = crate::generated::security::of(info.operation_id) else {
+        let Some(security) =
+            crate::generated::operations::find(info.operation_id).map(|o| o.security)
+        else {
             return Err(progenitor_client::Error::Custom(format!(
                 "authentication failed: unknown operation `{}`",
                 info.operation_id

@@ -2,8 +2,8 @@
 //! `openapi/venice-image.yaml`.
 //!
 //! `generated.rs` is written by `cargo xtask generate` and never edited by hand (it
-//! also holds [`security`], the per-operation credentials table generated from the
-//! spec). The modules beside it are the hand-made pieces the generator asks for: the
+//! also holds [`operations`], each operation's method, path and credentials, generated
+//! from the spec). The modules beside it are the hand-made pieces the generator asks for: the
 //! client's inner state ([`ClientState`]) and the `ClientHooks` impl. The hooks
 //!
 //! - add credentials per attempt through a [`RequestAuth`] (async, so a KMS or a remote
@@ -39,7 +39,7 @@ mod upload;
 
 pub use generated::*;
 
-pub use auth::{AuthContext, AuthError, OperationSecurity, RequestAuth, Scheme};
+pub use auth::{AuthContext, AuthError, Operation, OperationSecurity, RequestAuth, Scheme};
 pub use response::{
     DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY, NON_JSON_BODY, ResponseTooLarge,
     error_body_as_json, summary,

@@ -34,6 +34,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use venice_openapi::{AuthContext, AuthError, RequestAuth, Scheme};
 
+pub use crate::error::WalletError;
 pub use evm::EvmSigner;
 pub use siwx::{SOLANA_MAINNET, SiwxConfig, SiwxMessage, signed_header};
 pub use solana::SolanaSigner;
@@ -45,27 +46,6 @@ pub use x402::{
 pub const SIWX_HEADER: &str = "sign-in-with-x";
 /// The canonical header name of an x402 payment.
 pub const PAYMENT_SIGNATURE_HEADER: &str = "payment-signature";
-
-/// Wallet failures. Texts never contain key material.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum WalletError {
-    /// The key could not be read.
-    #[error("invalid wallet key: {0}")]
-    InvalidKey(&'static str),
-    /// The SIWX configuration breaks the message grammar.
-    #[error("invalid SIWX configuration: {0}")]
-    InvalidConfig(&'static str),
-    /// Signing failed (no randomness, clock before 1970, ...).
-    #[error("signing failed: {0}")]
-    Signing(String),
-    /// The payment cannot be built (no usable option, bad amount, ...).
-    #[error("cannot pay: {0}")]
-    Payment(String),
-    /// The credentials cannot do this (e.g. top up with a static header).
-    #[error("{0}")]
-    Unsupported(&'static str),
-}
 
 /// A wallet: an EVM or Solana signer. Cheap to clone; `Debug` shows the address only.
 #[derive(Clone)]

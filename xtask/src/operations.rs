@@ -1,10 +1,12 @@
-//! The per-operation security table appended to the generated client.
+//! The operations table appended to the generated client: each operation's method,
+//! path and security.
 //!
 //! progenitor ignores `securitySchemes` and `security`, so without this table the hooks
 //! would have to guess (or hard-code) which credentials an operation takes: a wallet
 //! would sign a `SIGN-IN-WITH-X` header (burning a nonce) for `GET /models`, which only
-//! accepts anonymous or Bearer access. The table is generated from the spec like the
-//! rest of the client, so a spec change reaches the hooks by regeneration.
+//! accepts anonymous or Bearer access. Method and path are there so that code which
+//! shows a request (a dry run, a log line) names it from the spec too. The table is
+//! generated like the rest of the client, so a spec change reaches it by regeneration.
 
 use anyhow::{Result, bail};
 use openapiv3::OpenAPI;
@@ -16,6 +18,8 @@ const SCHEMES: &[(&str, &str)] = &[("BearerAuth", "Bearer"), ("siwx", "Siwx")];
 /// accepts (each requirement of our spec names at most one scheme).
 struct Entry {
     operation_id: String,
+    method: String,
+    path: String,
     anonymous: bool,
     schemes: Vec<&'static str>,
 }
@@ -31,6 +35,8 @@ fn entries(spec: &OpenAPI) -> Result<Vec<Entry>> {
         let mut entry = Entry {
             // The name progenitor gives the operation (`OperationInfo::operation_id`).
             operation_id: heck::ToSnakeCase::to_snake_case(id),
+            method: method.to_uppercase(),
+            path: path.to_owned(),
             anonymous: requirements.is_empty(),
             schemes: Vec::new(),
         };
@@ -57,35 +63,38 @@ fn entries(spec: &OpenAPI) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
-/// Rust source of the `security` table (to be formatted with the rest of the file).
+/// Rust source of the `operations` table (to be formatted with the rest of the file).
 pub fn table(spec: &OpenAPI) -> Result<proc_macro2::TokenStream> {
-    let arms = entries(spec)?.into_iter().map(|e| {
-        let id = e.operation_id;
-        let anonymous = e.anonymous;
+    let rows = entries(spec)?.into_iter().map(|e| {
+        let (id, method, path, anonymous) = (e.operation_id, e.method, e.path, e.anonymous);
         let schemes = e
             .schemes
             .iter()
             .map(|s| quote::format_ident!("{s}"))
             .collect::<Vec<_>>();
         quote::quote! {
-            #id => Some(OperationSecurity {
-                anonymous: #anonymous,
-                schemes: &[#(Scheme::#schemes),*],
-            }),
+            Operation {
+                id: #id,
+                method: #method,
+                path: #path,
+                security: OperationSecurity {
+                    anonymous: #anonymous,
+                    schemes: &[#(Scheme::#schemes),*],
+                },
+            },
         }
     });
     Ok(quote::quote! {
-        /// The credentials each operation accepts, generated from the spec's `security`.
-        pub mod security {
-            use crate::{OperationSecurity, Scheme};
+        /// Every operation of the spec: method, path template and accepted credentials.
+        pub mod operations {
+            use crate::{Operation, OperationSecurity, Scheme};
 
-            /// The security of the operation named `operation_id` (as in
-            /// `OperationInfo::operation_id`), or `None` for an unknown name.
-            pub fn of(operation_id: &str) -> Option<OperationSecurity> {
-                match operation_id {
-                    #(#arms)*
-                    _ => None,
-                }
+            /// The operations, sorted by id.
+            pub const ALL: &[Operation] = &[#(#rows)*];
+
+            /// The operation named `id` (as in `OperationInfo::operation_id`).
+            pub fn find(id: &str) -> Option<&'static Operation> {
+                ALL.iter().find(|o| o.id == id)
             }
         }
     })
@@ -106,6 +115,10 @@ mod tests {
         let generate = get("generate_image");
         assert!(!generate.anonymous);
         assert_eq!(generate.schemes, ["Bearer", "Siwx"]);
+        assert_eq!(
+            (generate.method.as_str(), generate.path.as_str()),
+            ("POST", "/image/generate")
+        );
         let top_up = get("top_up_x402_balance");
         assert!(top_up.anonymous);
         assert!(top_up.schemes.is_empty());

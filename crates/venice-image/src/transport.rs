@@ -137,6 +137,7 @@ impl Transport {
 
     /// Send through `call` once, whatever the policy (a payment is never repeated
     /// automatically).
+    #[cfg(feature = "wallet")]
     pub(crate) async fn run_once<T, F, Fut>(&self, call: &Call, send: F) -> Result<ResponseValue<T>>
     where
         F: Fn() -> Fut,

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod regen;
 
 use xtask::{codegen, deviations_path, generated_path, spec, spec_diff, spec_path, workspace_root};
 
@@ -32,6 +33,9 @@ enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// In a scratch copy, rename an operation's path and add a field in the spec,
+    /// regenerate, add one setter, and check the facade sends both.
+    ProveRegeneration,
     /// Run the side-by-side benchmarks (release builds, loopback mock) and write
     /// BENCHMARKS.md.
     Bench {
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         Command::Generate => generate(),
         Command::Check => check(),
         Command::SpecDiff { upstream, verbose } => spec_diff_cmd(&upstream, verbose),
+        Command::ProveRegeneration => regen::prove(&workspace_root()),
         Command::Bench {
             quick,
             no_python,

@@ -3052,9 +3052,12 @@ pub mod types {
         ///Network metadata; EIP-712 domain `name`/`version` on Base, `feePayer` on Solana.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ///Maximum settlement time in seconds.
-        #[serde(rename = "maxTimeoutSeconds")]
-        pub max_timeout_seconds: i64,
+        ///Maximum settlement time in seconds (Solana entries may leave it out; clients use 300).
+        #[serde(
+            rename = "maxTimeoutSeconds",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub max_timeout_seconds: ::std::option::Option<i64>,
         ///CAIP-2 network, e.g. `eip155:8453` (Base) or `solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp` (inference challenges may say `solana`).
         pub network: ::std::string::String,
         ///Receiver address.
@@ -7480,7 +7483,10 @@ pub mod types {
                 ::serde_json::Map<::std::string::String, ::serde_json::Value>,
                 ::std::string::String,
             >,
-            max_timeout_seconds: ::std::result::Result<i64, ::std::string::String>,
+            max_timeout_seconds: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
             network: ::std::result::Result<::std::string::String, ::std::string::String>,
             pay_to: ::std::result::Result<::std::string::String, ::std::string::String>,
             scheme: ::std::result::Result<::std::string::String, ::std::string::String>,
@@ -7491,9 +7497,7 @@ pub mod types {
                     amount: Err("no value supplied for amount".to_string()),
                     asset: Err("no value supplied for asset".to_string()),
                     extra: Ok(Default::default()),
-                    max_timeout_seconds: Err(
-                        "no value supplied for max_timeout_seconds".to_string(),
-                    ),
+                    max_timeout_seconds: Ok(Default::default()),
                     network: Err("no value supplied for network".to_string()),
                     pay_to: Err("no value supplied for pay_to".to_string()),
                     scheme: Err("no value supplied for scheme".to_string()),
@@ -7541,7 +7545,7 @@ pub mod types {
             }
             pub fn max_timeout_seconds<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.max_timeout_seconds = value

@@ -8,7 +8,9 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod regen;
 
-use xtask::{codegen, deviations_path, generated_path, spec, spec_diff, spec_path, workspace_root};
+use xtask::{
+    codegen, copies, deviations_path, generated_path, spec, spec_diff, spec_path, workspace_root,
+};
 
 #[derive(Parser)]
 #[command(about = "Venice image workspace automation")]
@@ -19,9 +21,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Regenerate crates/venice-openapi/src/generated.rs from openapi/venice-image.yaml.
+    /// Regenerate crates/venice-openapi/src/generated.rs from openapi/venice-image.yaml
+    /// and refresh the copies packaged crates carry (the spec in venice-mock, licenses).
     Generate,
-    /// Fail when the spec is broken or the committed generated code is stale.
+    /// Fail when the spec is broken, the committed generated code is stale or a packaged
+    /// copy (spec, license) differs from its source.
     Check,
     /// Compare our spec with the provider's for the operations we cover; fail on any
     /// difference not accepted in openapi/upstream-deviations.toml.
@@ -85,6 +89,9 @@ fn generate() -> Result<()> {
         std::fs::write(&out, &code).with_context(|| format!("writing {}", out.display()))?;
         println!("wrote {} ({} lines)", out.display(), code.lines().count());
     }
+    for copy in copies::sync(&root)? {
+        println!("wrote {copy}");
+    }
     Ok(())
 }
 
@@ -104,7 +111,15 @@ fn check() -> Result<()> {
             codegen::diff_summary(&committed, &code, 10)
         );
     }
-    println!("spec ok ({ops} operations); generated code is up to date");
+    let stale = copies::stale(&root)?;
+    if !stale.is_empty() {
+        anyhow::bail!(
+            "packaged copies differ from their source:\n  {}\n\
+             Run `cargo xtask generate` and commit the result.",
+            stale.join("\n  ")
+        );
+    }
+    println!("spec ok ({ops} operations); generated code and packaged copies are up to date");
     Ok(())
 }
 

@@ -323,7 +323,8 @@ pub struct DecodedGeneration {
 }
 
 /// Decode a whole JSON generation body: the same streaming decoder as the network
-/// path, fed in one piece.
+/// path, fed in one piece (fuzzing, benchmarks, tests).
+#[cfg(any(test, feature = "__internal"))]
 pub(crate) fn decode_generation(body: &[u8]) -> Result<DecodedGeneration> {
     let mut decoder = GenerationDecoder::new(Some(body.len() as u64));
     decoder.feed(body)?;

@@ -28,6 +28,7 @@ mod client;
 mod decode;
 mod env;
 mod error;
+#[cfg(feature = "__internal")]
 mod fuzzing;
 mod generate;
 mod image;
@@ -54,6 +55,7 @@ pub use decode::{DEFAULT_MAX_RESPONSE_BYTES, Timing};
 pub use error::{
     ApiError, Error, ErrorCode, PaymentRequired, Result, TimeoutPhase, ValidationError,
 };
+#[cfg(feature = "__internal")]
 #[doc(hidden)]
 pub use fuzzing::__fuzz;
 pub use generate::{
@@ -85,8 +87,9 @@ pub use wallet::{
     WalletBalance, WalletError, WalletTransaction, WalletTransactions,
 };
 
-/// Internals exposed for the Criterion benchmarks and the benchmark harness only: not
-/// part of the API, no stability promise.
+/// Internals exposed for the Criterion benchmarks and the benchmark harness only
+/// (private feature `__internal`): not part of the API, no stability promise.
+#[cfg(feature = "__internal")]
 #[doc(hidden)]
 pub mod __bench {
     pub use crate::decode::{DecodedGeneration, GenerationDecoder};

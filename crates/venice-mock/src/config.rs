@@ -93,8 +93,10 @@ pub struct MockConfig {
     /// binary) and `/images/generations` is one pre-generated random-noise PNG of about
     /// this many bytes (stored uncompressed, whatever the requested size), and JSON image
     /// responses are built once per shape, then served from memory without HTTP
-    /// compression (id and timing repeat). Other formats are served as usual. See
-    /// [`crate::bench`].
+    /// compression (id and timing repeat). Other formats are served as usual.
+    /// Benchmark internals: needs the private `__internal` feature (the benchmark crate
+    /// enables it) and is ignored without it.
+    #[doc(hidden)]
     pub bench_image_bytes: Option<u64>,
     /// What the built-in Sign-In-With-X verifier accepts (domains, lifetime, chains).
     pub siwx_policy: SiwxPolicy,

@@ -47,11 +47,19 @@
 //! The catalogue and the sizing table (tier → pixels) are documented in [`catalog`].
 
 mod auth;
+/// Benchmark payload mode: test/bench internals behind the private `__internal` feature,
+/// not part of the API.
+#[cfg(feature = "__internal")]
+#[doc(hidden)]
 pub mod bench;
+#[cfg(not(feature = "__internal"))]
+#[path = "bench_off.rs"]
+mod bench;
 pub mod catalog;
 mod config;
 pub mod contract;
 mod faults;
+#[cfg(feature = "__internal")]
 mod fuzzing;
 mod handlers;
 pub mod images;
@@ -73,6 +81,7 @@ pub use config::{
 };
 pub use contract::{ContractReport, Violation};
 pub use faults::{Fault, FaultMix, FaultPlan};
+#[cfg(feature = "__internal")]
 #[doc(hidden)]
 pub use fuzzing::__fuzz;
 pub use handlers::{BACKGROUND_REMOVE_USD, STYLES};

@@ -18,8 +18,10 @@ use std::sync::LazyLock;
 
 use serde_json::{Map, Value, json};
 
-/// The spec text, embedded at build time.
-pub const SPEC_YAML: &str = include_str!("../../../openapi/venice-image.yaml");
+/// The spec text, embedded at build time from the package's own copy of
+/// `openapi/venice-image.yaml` (a `.crate` holds only its directory; `cargo xtask
+/// generate` writes the copy and `cargo xtask check` fails when it drifts).
+pub const SPEC_YAML: &str = include_str!("../openapi/venice-image.yaml");
 
 /// One validation issue, in the provider's (zod-like) shape.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -13,7 +13,7 @@ fn inputs() -> Vec<(String, Vec<u8>)> {
 
 fn inputs_of(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/regressions")
+        .join("../fuzz/regressions")
         .join(target);
     let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -45,7 +45,7 @@ fn the_harness_routes_authenticates_and_stops_at_the_charge() {
     let outcome = |name: &str| {
         let data = std::fs::read(
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../fuzz/regressions/mock_request")
+                .join("../fuzz/regressions/mock_request")
                 .join(name),
         )
         .unwrap();
@@ -190,7 +190,7 @@ fn write_siwx_seeds() {
         ("seed-empty-object.json", b"{}".to_vec()),
         ("seed-message-only", sol_msg.into_bytes()),
     ];
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/siwx_header");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions/siwx_header");
     std::fs::create_dir_all(&dir).unwrap();
     for (name, data) in seeds {
         std::fs::write(dir.join(name), data).unwrap();

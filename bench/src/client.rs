@@ -62,7 +62,7 @@ impl Runner {
                 width: 1024,
                 height: 1024,
             })
-            .format(venice_image::Format::Png)
+            .output_format(venice_image::Format::Png)
             .variants(u8::try_from(variants)?)
             .build()?;
         let facade = || {
@@ -79,7 +79,7 @@ impl Runner {
                         width: 1024,
                         height: 1024,
                     })
-                    .format(venice_image::Format::Png)
+                    .output_format(venice_image::Format::Png)
                     .build()?;
                 Runner::FacadeBinary(facade()?, req, out.ok_or("facade-binary needs OUT_DIR")?)
             }
@@ -108,11 +108,11 @@ impl Runner {
         match self {
             Runner::Facade(client, req) => {
                 let g = client.generate(req).await?;
-                Ok(g.images.iter().map(|i| i.bytes.len() as u64).sum())
+                Ok(g.images().iter().map(|i| i.bytes().len() as u64).sum())
             }
             Runner::FacadeBinary(client, req, dir) => {
                 let img = client.generate_binary(req).await?;
-                let path = img.save_to(format!("{dir}/bench.png")).await?;
+                let path = img.save(format!("{dir}/bench.png")).await?;
                 let len = std::fs::metadata(&path)?.len();
                 std::fs::remove_file(&path)?;
                 Ok(len)

@@ -8,6 +8,6 @@ fuzz_target!(|data: &[u8]| {
     let err = venice_image::__fuzz::error_input(data);
     // The excerpt is bounded whatever the body size.
     if let Some(api) = err.api_error() {
-        assert!(api.body_excerpt.len() <= 512);
+        assert!(api.body_excerpt().len() <= 512);
     }
 });

@@ -25,3 +25,9 @@ pub fn upstream_spec_path() -> Option<PathBuf> {
     let p = workspace_root().join("../shared/upstream/venice-openapi.yaml");
     p.exists().then_some(p)
 }
+
+/// The workspace README's code blocks, compiled as doctests of this crate (which has
+/// every workspace crate as a dev-dependency).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod workspace_readme {}

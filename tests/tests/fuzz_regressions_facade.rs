@@ -49,7 +49,7 @@ fn error_decoder_inputs() {
     for (name, data) in inputs("error_decoder") {
         let err = __fuzz::error_input(&data);
         if let Some(api) = err.api_error() {
-            assert!(api.body_excerpt.len() <= 512, "{name}");
+            assert!(api.body_excerpt().len() <= 512, "{name}");
         }
     }
     // The 402 seed decodes its base64 PAYMENT-REQUIRED header.
@@ -57,8 +57,8 @@ fn error_decoder_inputs() {
         .into_iter()
         .find(|(n, _)| n == "seed-402-payment-required")
         .unwrap();
-    let venice_image::Error::PaymentRequired(p) = __fuzz::error_input(&seed) else {
+    let venice_image::Error::PaymentRequired { error: p, .. } = __fuzz::error_input(&seed) else {
         panic!("not a 402")
     };
-    assert_eq!(p.payment_required_header.unwrap()["x402Version"], 2);
+    assert_eq!(p.payment_required_header().unwrap()["x402Version"], 2);
 }

@@ -337,7 +337,7 @@ async fn every_operation_with_a_wallet() {
 
     // Top-up: discovery, then a signed EIP-3009 payment for the accepted option.
     let (_, discovery) = error_body(c.top_up_x402_balance().send().await);
-    let option: venice_image::PaymentOption =
+    let option: venice_image::payment::PaymentOption =
         serde_json::from_value(serde_json::to_value(&discovery.accepts[0]).unwrap()).unwrap();
     let Wallet::Evm(signer) = Wallet::evm(KEY).unwrap() else {
         unreachable!()

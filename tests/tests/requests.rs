@@ -62,15 +62,19 @@ fn typed_size() -> impl Strategy<Value = Size> {
 fn typed_reference() -> impl Strategy<Value = StyleReference> {
     (
         prop_oneof![
-            "https://[a-z]{1,10}\\.example/[a-z]{0,8}\\.png".prop_map(StyleReference::url),
-            proptest::collection::vec(any::<u8>(), 1..64).prop_map(StyleReference::from_bytes),
+            "https://[a-z]{1,10}\\.example/[a-z]{0,8}\\.png"
+                .prop_map(|u| StyleReference::from_url(u).unwrap()),
+            proptest::collection::vec(any::<u8>(), 1..64)
+                .prop_map(|b| StyleReference::from_bytes(b).unwrap()),
             "[A-Za-z0-9+/]{4,40}"
-                .prop_map(|b| StyleReference::base64(format!("data:image/png;base64,{b}"))),
+                .prop_map(
+                    |b| StyleReference::from_base64(format!("data:image/png;base64,{b}")).unwrap()
+                ),
         ],
         proptest::option::of(0.1f64..=1.0),
     )
         .prop_map(|(r, s)| match s {
-            Some(s) => r.strength(s),
+            Some(s) => r.with_strength(s),
             None => r,
         })
 }
@@ -120,7 +124,7 @@ fn typed_request() -> impl Strategy<Value = GenerateRequest> {
                 b = b.quality(v);
             }
             if let Some(v) = format {
-                b = b.format(v);
+                b = b.output_format(v);
             }
             // Binary responses carry one image: keep the pair consistent.
             let binary = binary.filter(|on| !(*on && variants.is_some_and(|v| v > 1)));
@@ -310,7 +314,7 @@ impl Raw {
             b = b.quality(v.parse()?);
         }
         if let Some(v) = &self.format {
-            b = b.format(v.parse()?);
+            b = b.output_format(v.parse()?);
         }
         if let Some(v) = self.variants {
             b = b.variants(u8::try_from(v).map_err(|_| unrepresentable("variants"))?);
@@ -352,12 +356,18 @@ impl Raw {
         for (image, strength) in &self.style_references {
             // Anything with a scheme is a URL to the facade; the rest is base64 data.
             let r = if image.contains("://") {
-                StyleReference::url(image.clone())
+                StyleReference::from_url(image.clone())
             } else {
-                StyleReference::base64(image.clone())
+                StyleReference::from_base64(image.clone())
+            };
+            // The constructors check the image; the builder checks the strength.
+            let r = match r {
+                Ok(r) => r,
+                Err(venice_image::Error::Validation(v)) => return Err(v),
+                Err(e) => panic!("not a validation error: {e}"),
             };
             b = b.style_reference(match strength {
-                Some(s) => r.strength(*s),
+                Some(s) => r.with_strength(*s),
                 None => r,
             });
         }
@@ -707,8 +717,12 @@ fn known_bad_requests_are_rejected_by_both_validators() {
         b().seed(1_000_000_000).build(),
         b().size_str("16/9").build(),
         b().lora_strength(101).build(),
-        b().style_reference(StyleReference::url("https://a").strength(2.0))
-            .build(),
+        b().style_reference(
+            StyleReference::from_url("https://a")
+                .unwrap()
+                .with_strength(2.0),
+        )
+        .build(),
     ];
     for (i, r) in facade_bad.into_iter().enumerate() {
         assert!(r.is_err(), "case {i} was accepted by the facade");

@@ -879,19 +879,19 @@ async fn the_facade_decodes_every_response_it_has_a_method_for() {
 
     // Successes.
     let g = c.generate(&request("venice-sd35")).await.unwrap();
-    assert_eq!(g.images.len(), 1);
+    assert_eq!(g.images().len(), 1);
     let multi = GenerateRequest::builder("venice-sd35", "two")
         .size(Size::Pixels {
             width: 64,
             height: 64,
         })
         .variants(2)
-        .format(Format::Png)
+        .output_format(Format::Png)
         .build()
         .unwrap();
-    assert_eq!(c.generate(&multi).await.unwrap().images.len(), 2);
+    assert_eq!(c.generate(&multi).await.unwrap().images().len(), 2);
     let bin = c.generate_binary(&request("venice-sd35")).await.unwrap();
-    assert!(!bin.bytes().await.unwrap().is_empty());
+    assert!(!bin.into_image().await.unwrap().bytes().is_empty());
     assert!(!c.image_styles().await.unwrap().is_empty());
     assert!(!c.image_models().await.unwrap().is_empty());
 
@@ -919,7 +919,7 @@ async fn the_facade_decodes_every_response_it_has_a_method_for() {
     for (fault, status) in [(Fault::Status500, 500), (Fault::Status503, 503)] {
         server.push_faults(vec![fault]);
         let e = c.generate(&request("venice-sd35")).await.unwrap_err();
-        assert!(matches!(e, Error::Api(_)), "{e:?}");
+        assert!(matches!(e, Error::Api { .. }), "{e:?}");
         assert_eq!(e.status(), Some(status));
     }
     server.push_faults(vec![Fault::Status429]);
@@ -941,7 +941,7 @@ async fn the_facade_decodes_every_response_it_has_a_method_for() {
         .generate(&request("venice-sd35"))
         .await
         .unwrap_err();
-    assert!(matches!(e, Error::PaymentRequired(_)), "{e:?}");
+    assert!(matches!(e, Error::PaymentRequired { .. }), "{e:?}");
     assert_eq!(e.code(), Some(&ErrorCode::InsufficientBalance));
 
     // Everything the facade sent conformed to the spec.

@@ -305,13 +305,13 @@ impl Pacer {
     /// Request `seq` got a response (`meta`); learn from its rate-limit headers.
     fn complete(&mut self, seq: u64, meta: Option<&ResponseMeta>) {
         let booked = self.in_flight.remove(&seq);
-        let Some(rl) = meta.and_then(|m| m.rate_limit.as_ref()) else {
+        let Some(rl) = meta.and_then(|m| m.rate_limit()) else {
             return;
         };
-        if rl.limit.is_some() {
-            self.limit = rl.limit;
+        if rl.limit().is_some() {
+            self.limit = rl.limit();
         }
-        let stale = rl.reset_at.is_some_and(|r| {
+        let stale = rl.reset_at().is_some_and(|r| {
             self.expired.is_some_and(|e| r <= e) || self.window.reset_at.is_some_and(|w| r < w)
         });
         if stale {
@@ -322,7 +322,7 @@ impl Pacer {
             self.refresh_others();
             return;
         }
-        match (self.window.reset_at, rl.reset_at) {
+        match (self.window.reset_at, rl.reset_at()) {
             (None, Some(r)) => self.window.reset_at = Some(r),
             (Some(w), Some(r)) if r > w => {
                 // The window rolled over while requests were in flight: any of them may
@@ -333,7 +333,7 @@ impl Pacer {
             }
             _ => {}
         }
-        let (Some(limit), Some(remaining)) = (self.limit, rl.remaining) else {
+        let (Some(limit), Some(remaining)) = (self.limit, rl.remaining()) else {
             return;
         };
         let used = limit.saturating_sub(remaining);
@@ -497,7 +497,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
                             .client
                             .estimate_cost(&job.request)
                             .await
-                            .map(|c| c.total_usd)
+                            .map(|c| c.total_usd())
                             .unwrap_or(0.0);
                         lock(&writer)?.append(&Event::Done {
                             job: job.id.clone(),
@@ -550,7 +550,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
             break;
         }
         let cost = match session.client.estimate_cost(&job.request).await {
-            Ok(c) => c.total_usd,
+            Ok(c) => c.total_usd(),
             Err(e) => {
                 let reason = e.to_string();
                 lock(&writer)?.append(&Event::Failed {
@@ -608,7 +608,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
             {
                 let mut pacer = pacer.lock().await;
                 match &result {
-                    Ok(g) => pacer.complete(seq, Some(&g.meta)),
+                    Ok(g) => pacer.complete(seq, Some(g.meta())),
                     Err(venice_image::Error::RateLimited { retry_after, .. }) => {
                         pacer.rate_limited(seq, *retry_after, SystemTime::now());
                     }
@@ -624,12 +624,14 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
                         &job.spec,
                         &job.request,
                         Some(&job.id),
-                    ) {
+                    )
+                    .await
+                    {
                         Ok(saved) => {
                             let ev = Event::Done {
                                 job: job.id.clone(),
                                 files: saved.into_iter().map(|s| s.path).collect(),
-                                request_id: generation.meta.request_id.clone(),
+                                request_id: generation.meta().request_id().map(str::to_owned),
                                 cost_usd: cost,
                                 recovered: false,
                             };
@@ -776,7 +778,6 @@ fn print_summary(s: &Summary, json: bool) {
 mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;
-    use venice_image::RateLimit;
 
     const LIMIT: u64 = 10;
 
@@ -785,14 +786,19 @@ mod tests {
     }
 
     fn meta(remaining: u64, reset: f64) -> ResponseMeta {
-        ResponseMeta {
-            rate_limit: Some(RateLimit {
-                limit: Some(LIMIT),
-                remaining: Some(remaining),
-                reset_at: Some(t(reset)),
-            }),
-            ..ResponseMeta::default()
-        }
+        let mut h = venice_image::raw::reqwest::header::HeaderMap::new();
+        let mut set = |name: &'static str, value: String| {
+            h.insert(name, value.parse().unwrap());
+        };
+        set("x-ratelimit-limit-requests", LIMIT.to_string());
+        set("x-ratelimit-remaining-requests", remaining.to_string());
+        set(
+            "x-ratelimit-reset-requests",
+            format!("{}", 1_900_000_000.0 + reset),
+        );
+        let m = ResponseMeta::from_headers(200, &h);
+        assert_eq!(m.rate_limit().and_then(|r| r.reset_at()), Some(t(reset)));
+        m
     }
 
     /// Start requests at `now` until the pacer says wait; returns their sequence numbers.

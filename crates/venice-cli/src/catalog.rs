@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use venice_image::{ImageModel, SizingMode};
+use venice_image::limits::MAX_PIXEL_SIDE;
+use venice_image::models::{ImageModel, SizingMode};
 
 use crate::args::{BalanceArgs, ListArgs};
 use crate::exit::CliError;
@@ -24,19 +25,18 @@ pub async fn models(session: &Session, args: ListArgs) -> Result<ExitCode, CliEr
     for m in models.iter() {
         let mut line = format!(
             "{:<24} {:<28} {:>7} {:<22} {}",
-            m.id,
+            m.id(),
             sizing(m),
-            m.constraints
-                .prompt_character_limit
+            m.constraints()
+                .prompt_character_limit()
                 .map_or_else(|| "-".into(), |n| n.to_string()),
             options(m),
             price(m)
         );
-        if let Some(d) = &m.deprecation {
+        if let Some(d) = &m.deprecation() {
             line.push_str(&format!(
                 "  [deprecated{}]",
-                d.replacement_model_id
-                    .as_deref()
+                d.replacement_model_id()
                     .map(|r| format!(" → {r}"))
                     .unwrap_or_default()
             ));
@@ -47,21 +47,22 @@ pub async fn models(session: &Session, args: ListArgs) -> Result<ExitCode, CliEr
 }
 
 fn sizing(m: &ImageModel) -> String {
-    match &m.sizing {
-        SizingMode::Pixels { divisor } => format!("pixels (÷{divisor}, ≤1280)"),
-        SizingMode::AspectRatio => format!("aspect {}", m.constraints.aspect_ratios.join(",")),
+    match m.sizing() {
+        SizingMode::Pixels { divisor } => format!("pixels (÷{divisor}, ≤{MAX_PIXEL_SIDE})"),
+        SizingMode::AspectRatio => format!("aspect {}", m.constraints().aspect_ratios().join(",")),
         SizingMode::AspectRatioAndResolution => {
-            format!("aspect+tier {}", m.constraints.resolutions.join(","))
+            format!("aspect+tier {}", m.constraints().resolutions().join(","))
         }
+        other => format!("{other:?}"),
     }
 }
 
 fn options(m: &ImageModel) -> String {
     let mut parts = Vec::new();
-    if !m.constraints.qualities.is_empty() {
-        parts.push(format!("quality {}", m.constraints.qualities.join("/")));
+    if !m.constraints().qualities().is_empty() {
+        parts.push(format!("quality {}", m.constraints().qualities().join("/")));
     }
-    if let Some(n) = m.constraints.max_style_references {
+    if let Some(n) = m.constraints().max_style_references() {
         parts.push(format!("{n} style refs"));
     }
     if parts.is_empty() {
@@ -72,14 +73,14 @@ fn options(m: &ImageModel) -> String {
 }
 
 fn price(m: &ImageModel) -> String {
-    let p = &m.pricing;
-    if let Some(g) = &p.generation {
-        return format!("{:.3}", g.usd);
+    let p = &m.pricing();
+    if let Some(g) = &p.generation() {
+        return format!("{:.3}", g.usd());
     }
     let tiers: Vec<String> = p
-        .resolutions
+        .resolutions()
         .iter()
-        .map(|(tier, price)| format!("{tier} {:.2}", price.usd))
+        .map(|(tier, price)| format!("{tier} {:.2}", price.usd()))
         .collect();
     if tiers.is_empty() {
         "-".into()
@@ -90,16 +91,16 @@ fn price(m: &ImageModel) -> String {
 
 fn model_json(m: &ImageModel) -> serde_json::Value {
     serde_json::json!({
-        "id": m.id,
-        "name": m.name,
+        "id": m.id(),
+        "name": m.name(),
         "sizing": sizing(m),
-        "prompt_limit": m.constraints.prompt_character_limit,
-        "aspect_ratios": m.constraints.aspect_ratios,
-        "resolutions": m.constraints.resolutions,
-        "qualities": m.constraints.qualities,
-        "max_style_references": m.constraints.max_style_references,
+        "prompt_limit": m.constraints().prompt_character_limit(),
+        "aspect_ratios": m.constraints().aspect_ratios(),
+        "resolutions": m.constraints().resolutions(),
+        "qualities": m.constraints().qualities(),
+        "max_style_references": m.constraints().max_style_references(),
         "price": price(m),
-        "deprecated": m.deprecation.is_some(),
+        "deprecated": m.deprecation().is_some(),
     })
 }
 
@@ -135,13 +136,13 @@ pub async fn balance(session: &Session, args: BalanceArgs) -> Result<ExitCode, C
     };
     if args.json {
         let txs = transactions.as_ref().map(|t| {
-            t.transactions
+            t.transactions()
                 .iter()
                 .map(|x| {
                     serde_json::json!({
-                        "id": x.id, "type": x.kind, "amount_usd": x.amount_usd,
-                        "balance_after_usd": x.balance_after_usd, "created_at": x.created_at,
-                        "model": x.model_id, "request_id": x.request_id,
+                        "id": x.id(), "type": x.kind(), "amount_usd": x.amount_usd(),
+                        "balance_after_usd": x.balance_after_usd(), "created_at": x.created_at(),
+                        "model": x.model_id(), "request_id": x.request_id(),
                     })
                 })
                 .collect::<Vec<_>>()
@@ -149,10 +150,10 @@ pub async fn balance(session: &Session, args: BalanceArgs) -> Result<ExitCode, C
         println!(
             "{}",
             pretty(&serde_json::json!({
-                "wallet": balance.wallet_address,
-                "balance_usd": balance.balance_usd,
-                "can_consume": balance.can_consume,
-                "minimum_top_up_usd": balance.minimum_top_up_usd,
+                "wallet": balance.wallet_address(),
+                "balance_usd": balance.balance_usd(),
+                "can_consume": balance.can_consume(),
+                "minimum_top_up_usd": balance.minimum_top_up_usd(),
                 "offline_ephemeral_wallet": session.offline,
                 "transactions": txs,
             }))
@@ -164,11 +165,11 @@ pub async fn balance(session: &Session, args: BalanceArgs) -> Result<ExitCode, C
             "(offline: an ephemeral wallet on the embedded mock, seeded with ${OFFLINE_WALLET_USD:.2}; not a real balance)"
         );
     }
-    println!("wallet   {}", balance.wallet_address);
-    println!("balance  ${:.6}", balance.balance_usd);
+    println!("wallet   {}", balance.wallet_address());
+    println!("balance  ${:.6}", balance.balance_usd());
     println!(
         "status   {}",
-        if balance.can_consume {
+        if balance.can_consume() {
             "can pay for requests"
         } else {
             "top up needed (POST /x402/top-up)"
@@ -176,17 +177,17 @@ pub async fn balance(session: &Session, args: BalanceArgs) -> Result<ExitCode, C
     );
     if let Some(t) = transactions {
         println!();
-        if t.transactions.is_empty() {
+        if t.transactions().is_empty() {
             println!("no transactions");
         }
-        for x in &t.transactions {
+        for x in t.transactions() {
             println!(
                 "{}  {:<8} {:>+12.6}  -> ${:.6}  {}",
-                x.created_at,
-                x.kind,
-                x.amount_usd,
-                x.balance_after_usd,
-                x.model_id.as_deref().unwrap_or("")
+                x.created_at(),
+                x.kind(),
+                x.amount_usd(),
+                x.balance_after_usd(),
+                x.model_id().unwrap_or("")
             );
         }
     }

@@ -62,7 +62,7 @@ impl CliError {
             return None;
         };
         match e {
-            Error::PaymentRequired(_) => Some(
+            Error::PaymentRequired { .. } => Some(
                 "top up your balance at https://venice.ai/settings/api (API key), or \
                  POST /x402/top-up with a signed USDC payment (wallet)"
                     .into(),
@@ -96,7 +96,7 @@ impl CliError {
 pub fn client_exit_code(e: &Error) -> u8 {
     match e {
         Error::Validation(_) | Error::Config { .. } => USAGE,
-        Error::PaymentRequired(_) => PAYMENT,
+        Error::PaymentRequired { .. } => PAYMENT,
         _ if e.status() == Some(402) => PAYMENT,
         _ => API,
     }

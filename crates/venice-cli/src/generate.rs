@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use serde::Serialize;
-use venice_image::{GenerateRequest, Generation, ResponseMeta};
+use venice_image::{GenerateRequest, Generation, Image, Response, ResponseMeta};
 
 use crate::args::GenerateArgs;
 use crate::exit::CliError;
@@ -44,9 +44,9 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
             "offline": session.offline,
             "endpoint": crate::ui::endpoint(client, "generate_image"),
             "request": request.to_json(),
-            "estimated_cost_usd": cost.total_usd,
-            "images": cost.images,
-            "usd_per_image": cost.usd_per_image,
+            "estimated_cost_usd": cost.total_usd(),
+            "images": cost.images(),
+            "usd_per_image": cost.usd_per_image(),
         });
         println!("{}", pretty(&out));
         return Ok(ExitCode::SUCCESS);
@@ -65,10 +65,10 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
         let result = client.generate_binary(&request).await;
         spinner.finish_and_clear();
         let image = result?;
-        let meta = image.meta.clone();
-        let ext = image.format.extension();
+        let meta = image.meta().clone();
+        let ext = image.format().extension();
         let path = target.image_path(&stem, 0, 1, ext);
-        let path = image.save_to(&path).await?;
+        let path = image.save(&path).await?;
         let (width, height) = dimensions_of(&path);
         let saved = write_sidecar(
             &spec,
@@ -92,9 +92,9 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
         let result = client.generate(&request).await;
         spinner.finish_and_clear();
         let generation = result?;
-        let saved = save_generation(&generation, &target, &stem, &spec, &request, None)?;
-        warn_about(&generation.meta);
-        (saved, generation.meta)
+        let saved = save_generation(&generation, &target, &stem, &spec, &request, None).await?;
+        warn_about(generation.meta());
+        (saved, generation.meta().clone())
     };
     let (images, meta) = saved;
 
@@ -103,8 +103,8 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
             "model": spec.model(),
             "request_id": images.first().and_then(|i| i.request_id.clone()),
             "images": images,
-            "blurred": meta.is_blurred,
-            "content_violation": meta.is_content_violation,
+            "blurred": meta.is_blurred(),
+            "content_violation": meta.is_content_violation(),
             "elapsed_ms": started.elapsed().as_millis(),
             "offline": session.offline,
         });
@@ -114,7 +114,7 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
             println!("{}", img.path.display());
         }
     }
-    if args.fail_on_blurred && meta.is_blurred {
+    if args.fail_on_blurred && meta.is_blurred() {
         return Err(CliError::Refused(
             "the server blurred the result (safe mode) and --fail-on-blurred is set".into(),
         ));
@@ -123,34 +123,34 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
 }
 
 /// Save every image of a generation with its sidecar.
-pub fn save_generation(
-    generation: &Generation,
+pub async fn save_generation(
+    generation: &Response<Generation>,
     target: &Target,
     stem: &str,
     spec: &JobSpec,
     request: &GenerateRequest,
     job: Option<&str>,
 ) -> Result<Vec<SavedImage>, CliError> {
-    let count = generation.images.len();
+    let count = generation.images().len();
     let mut saved = Vec::with_capacity(count);
-    for image in &generation.images {
-        let ext = image.format.extension();
-        let path = target.image_path(stem, image.index, count, ext);
-        let path = image.save(&path)?;
+    for image in generation.images() {
+        let ext = image.format().extension();
+        let path = target.image_path(stem, image.index(), count, ext);
+        let path = image.save(&path).await?;
         saved.push(write_sidecar(
             spec,
             request,
-            &generation.meta,
+            generation.meta(),
             job,
             SidecarImage {
                 path,
-                index: image.index,
-                width: Some(image.width),
-                height: Some(image.height),
+                index: image.index(),
+                width: Some(image.width()),
+                height: Some(image.height()),
                 format: ext,
-                elapsed: generation.elapsed,
-                server_total_ms: generation.timing.as_ref().map(|t| t.total_ms),
-                request_id: Some(generation.id.clone()),
+                elapsed: generation.elapsed(),
+                server_total_ms: generation.timing().map(|t| t.total_ms()),
+                request_id: Some(generation.id().to_owned()),
             },
         )?);
     }
@@ -176,7 +176,10 @@ fn write_sidecar(
     job: Option<&str>,
     image: SidecarImage,
 ) -> Result<SavedImage, CliError> {
-    let request_id = meta.request_id.clone().or_else(|| image.request_id.clone());
+    let request_id = meta
+        .request_id()
+        .map(str::to_owned)
+        .or_else(|| image.request_id.clone());
     let sidecar = Sidecar {
         image: image
             .path
@@ -198,9 +201,9 @@ fn write_sidecar(
         request_id,
         elapsed_ms: image.elapsed.as_millis(),
         server_total_ms: image.server_total_ms,
-        blurred: meta.is_blurred,
-        content_violation: meta.is_content_violation,
-        enhanced_prompt: meta.enhanced_prompt.clone(),
+        blurred: meta.is_blurred(),
+        content_violation: meta.is_content_violation(),
+        enhanced_prompt: meta.enhanced_prompt().map(str::to_owned),
         created_unix: output::now_unix(),
     };
     let sidecar_path = output::sidecar_path(&image.path);
@@ -219,8 +222,8 @@ fn dimensions_of(path: &std::path::Path) -> (Option<u32>, Option<u32>) {
     let Ok(bytes) = std::fs::read(path) else {
         return (None, None);
     };
-    match venice_image::sniff_dimensions(&bytes) {
-        Some((w, h)) => (Some(w), Some(h)),
-        None => (None, None),
+    match Image::from_bytes(bytes) {
+        Ok(image) => (Some(image.width()), Some(image.height())),
+        Err(_) => (None, None),
     }
 }

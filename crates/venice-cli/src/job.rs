@@ -152,7 +152,7 @@ impl JobSpec {
         }
         if let Some(f) = &self.format {
             let f: Format = f.parse().map_err(|e| usage(format!("format `{f}`: {e}")))?;
-            b = b.format(f);
+            b = b.output_format(f);
         }
         if let Some(v) = self.variants {
             b = b.variants(v);

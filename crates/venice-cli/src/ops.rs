@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 use venice_image::{
-    EditAspectRatio, EditRequest, Error, Format, ImageInput, ImageOutput, MultiEditRequest,
-    Quality, RemoveBackgroundRequest, Resolution, UpscaleRequest, ValidationError,
+    EditAspectRatio, EditRequest, Error, Format, Image, ImageInput, MultiEditRequest, Quality,
+    RemoveBackgroundRequest, Resolution, Response, UpscaleRequest, ValidationError,
 };
 
 use crate::args::{EditArgs, EditOptions, MultiEditArgs, OutputArgs, RemoveBgArgs, UpscaleArgs};
@@ -23,10 +23,10 @@ use crate::ui::{endpoint, pretty, spinner, warn_about};
 fn input(arg: &str) -> Result<ImageInput, CliError> {
     let lower = arg.trim_start().to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
-        return Ok(ImageInput::from_url(arg).map_err(Error::from)?);
+        return Ok(ImageInput::from_url(arg)?);
     }
     if lower.starts_with("data:") {
-        return Ok(ImageInput::from_base64(arg).map_err(Error::from)?);
+        return Ok(ImageInput::from_base64(arg)?);
     }
     ImageInput::from_path(arg).map_err(|e| match e {
         // A missing or unreadable input is a usage error, not an API one.
@@ -74,7 +74,7 @@ struct OpSidecar<'a> {
     inputs: &'a [serde_json::Value],
     options: &'a serde_json::Value,
     format: &'a str,
-    content_type: &'a str,
+    content_type: Option<&'a str>,
     width: u32,
     height: u32,
     has_alpha: Option<bool>,
@@ -115,7 +115,7 @@ async fn finish<F>(
     call: F,
 ) -> Result<ExitCode, CliError>
 where
-    F: std::future::Future<Output = venice_image::Result<ImageOutput>>,
+    F: std::future::Future<Output = venice_image::Result<Response<Image>>>,
 {
     if out.dry_run {
         let v = serde_json::json!({
@@ -144,28 +144,30 @@ where
     bar.finish_and_clear();
     let image = result?;
     let format = image.format();
-    let path = image.save(target.image_path(&stem, 0, 1, format.extension()))?;
-    let meta = &image.meta;
+    let path = image
+        .save(target.image_path(&stem, 0, 1, format.extension()))
+        .await?;
+    let meta = image.meta();
     let sidecar = OpSidecar {
         image: path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         operation: plan.operation,
-        model: plan.model.or(meta.model_id.as_deref()),
+        model: plan.model.or(meta.model_id()),
         prompt: plan.prompt,
         inputs: &plan.inputs,
         options: &plan.options,
         format: format.as_str(),
-        content_type: &image.content_type,
+        content_type: meta.content_type(),
         width: image.width(),
         height: image.height(),
         has_alpha: image.has_alpha(),
-        request_id: meta.request_id.as_deref(),
+        request_id: meta.request_id(),
         elapsed_ms: started.elapsed().as_millis(),
-        blurred: meta.is_blurred,
-        content_violation: meta.is_content_violation,
-        enhanced_prompt: meta.enhanced_prompt.as_deref(),
+        blurred: meta.is_blurred(),
+        content_violation: meta.is_content_violation(),
+        enhanced_prompt: meta.enhanced_prompt(),
         created_unix: output::now_unix(),
     };
     let sidecar_path = output::sidecar_path(&path);
@@ -180,9 +182,9 @@ where
             "height": image.height(),
             "format": format.as_str(),
             "has_alpha": image.has_alpha(),
-            "request_id": meta.request_id,
-            "blurred": meta.is_blurred,
-            "content_violation": meta.is_content_violation,
+            "request_id": meta.request_id(),
+            "blurred": meta.is_blurred(),
+            "content_violation": meta.is_content_violation(),
             "elapsed_ms": started.elapsed().as_millis(),
             "offline": session.offline,
         });
@@ -239,7 +241,7 @@ fn edit_choices(o: &EditOptions) -> Result<EditChoices, CliError> {
     let format = parse::<Format>(o.format.as_deref())?;
     let safe_mode = o.safe_mode.choice();
     let json = serde_json::json!({
-        "aspect_ratio": aspect.map(|a| a.as_str()),
+        "aspect_ratio": aspect.map(|a| a.to_string()),
         "resolution": resolution.map(|r| r.as_str()),
         "output_format": format.map(|f| f.as_str()),
         "safe_mode": safe_mode,
@@ -312,7 +314,11 @@ pub async fn multi_edit(session: &Session, args: MultiEditArgs) -> Result<ExitCo
     let mut choices = edit_choices(&args.options)?;
     let quality = parse::<Quality>(args.quality.as_deref())?;
     choices.json["quality"] = serde_json::json!(quality.map(|q| q.as_str()));
-    let mut builder = MultiEditRequest::builder(args.prompt.clone()).images(images);
+    let mut images = images.into_iter();
+    let Some(base) = images.next() else {
+        return Err(CliError::Usage("multi-edit needs a base image".into()));
+    };
+    let mut builder = MultiEditRequest::builder(args.prompt.clone(), base).layers(images);
     if let Some(q) = quality {
         builder = builder.quality(q);
     }
@@ -341,7 +347,9 @@ pub async fn multi_edit(session: &Session, args: MultiEditArgs) -> Result<ExitCo
 pub async fn remove_bg(session: &Session, args: RemoveBgArgs) -> Result<ExitCode, CliError> {
     let image = input(&args.image)?;
     let described = describe(&args.image, &image);
-    let request = RemoveBackgroundRequest::new(image);
+    let request = RemoveBackgroundRequest::builder(image)
+        .build()
+        .map_err(Error::from)?;
     let plan = Plan {
         operation: "remove-bg",
         operation_id: "background_remove_image",

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use venice_image::{Auth, Client, EvmSigner, SiwxConfig, Wallet};
+use venice_image::wallet::{EvmSigner, SiwxConfig, Wallet};
+use venice_image::{Auth, Client};
 use venice_mock::{MockConfig, MockServer};
 
 use crate::args::GlobalArgs;

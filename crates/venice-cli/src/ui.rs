@@ -8,21 +8,21 @@ use venice_image::ResponseMeta;
 
 /// Print warnings the server's headers call for.
 pub fn warn_about(meta: &ResponseMeta) {
-    if meta.is_blurred {
+    if meta.is_blurred() {
         eprintln!("warning: the image was blurred by safe mode (use --no-safe-mode to disable)");
     }
-    if meta.is_content_violation {
+    if meta.is_content_violation() {
         eprintln!("warning: the server flagged the image as a content-policy violation");
     }
-    if let Some(d) = &meta.deprecation {
+    if let Some(d) = &meta.deprecation() {
         let mut line = String::from("warning: this model is deprecated");
-        if let Some(date) = &d.date {
+        if let Some(date) = &d.date() {
             line.push_str(&format!(" (removal: {date})"));
         }
-        if let Some(r) = &d.replacement {
+        if let Some(r) = &d.replacement() {
             line.push_str(&format!("; use `{r}` instead"));
         }
-        if let Some(w) = &d.warning {
+        if let Some(w) = &d.warning() {
             line.push_str(&format!(": {w}"));
         }
         eprintln!("{line}");

@@ -34,7 +34,12 @@ fn offline_generate_writes_a_real_image_and_a_sidecar() {
     assert!(path.ends_with(".png"), "{path}");
     let bytes = std::fs::read(path).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
-    assert_eq!(venice_image::sniff_dimensions(&bytes), Some((512, 384)));
+    assert_eq!(
+        venice_image::Image::from_bytes(bytes.clone())
+            .ok()
+            .map(|i| (i.width(), i.height())),
+        Some((512, 384))
+    );
     let sidecar: serde_json::Value =
         serde_json::from_slice(&std::fs::read(format!("{path}.json")).unwrap()).unwrap();
     assert_eq!(sidecar["model"], "venice-sd35");
@@ -219,7 +224,9 @@ fn check_outputs(out: &Path, n: usize) {
         );
         let bytes = std::fs::read(out.join(&img)).unwrap();
         assert_eq!(
-            venice_image::sniff_dimensions(&bytes),
+            venice_image::Image::from_bytes(bytes.clone())
+                .ok()
+                .map(|i| (i.width(), i.height())),
             Some((64, 64)),
             "{img}"
         );

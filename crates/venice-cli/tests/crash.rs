@@ -82,7 +82,9 @@ fn check_final(out: &Path) {
     for i in 0..JOBS {
         let bytes = std::fs::read(out.join(format!("job-{i:03}-0.png"))).unwrap();
         assert_eq!(
-            venice_image::sniff_dimensions(&bytes),
+            venice_image::Image::from_bytes(bytes.clone())
+                .ok()
+                .map(|i| (i.width(), i.height())),
             Some((64, 64)),
             "{i}"
         );

@@ -45,7 +45,12 @@ fn upscale_offline_writes_the_scaled_png_and_a_sidecar() {
     let path = stdout.trim();
     assert!(path.ends_with("photo-x4-0.png"), "{path}");
     let bytes = std::fs::read(path).unwrap();
-    assert_eq!(venice_image::sniff_dimensions(&bytes), Some((1200, 1024)));
+    assert_eq!(
+        venice_image::Image::from_bytes(bytes.clone())
+            .ok()
+            .map(|i| (i.width(), i.height())),
+        Some((1200, 1024))
+    );
     let meta = sidecar(path);
     assert_eq!(meta["operation"], "upscale");
     assert_eq!(
@@ -115,7 +120,12 @@ fn multi_edit_and_remove_bg_offline() {
     assert_eq!(code, 0, "stderr: {stderr}");
     let bytes = std::fs::read(stdout.trim()).unwrap();
     assert_eq!(&bytes[..3], [0xFF, 0xD8, 0xFF]);
-    assert_eq!(venice_image::sniff_dimensions(&bytes), Some((256, 256)));
+    assert_eq!(
+        venice_image::Image::from_bytes(bytes.clone())
+            .ok()
+            .map(|i| (i.width(), i.height())),
+        Some((256, 256))
+    );
     assert_eq!(
         sidecar(stdout.trim())["inputs"].as_array().unwrap().len(),
         2

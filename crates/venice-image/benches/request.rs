@@ -11,7 +11,7 @@ fn build() -> GenerateRequest {
             aspect_ratio: AspectRatio::new(16, 9).unwrap(),
             resolution: Resolution::TwoK,
         })
-        .format(Format::Png)
+        .output_format(Format::Png)
         .variants(4)
         .seed(42)
         .negative_prompt("blurry")

@@ -1,22 +1,25 @@
 //! Generate two pixel-sized images and save them.
 //!
-//! `VENICE_API_KEY=... [VENICE_BASE_URL=...] cargo run -p venice-image --example pixels`
+//! `cargo run -p venice-image --example pixels` (offline on the embedded mock; with
+//! `VENICE_API_KEY` set, the real API).
 
-use venice_image::{Client, Format, GenerateRequest, Size};
+mod common;
+
+use venice_image::{Format, GenerateRequest, Size};
 
 #[tokio::main]
-async fn main() -> venice_image::Result<()> {
-    let client = Client::from_env()?;
-    let req = GenerateRequest::builder("z-image-turbo", "a lighthouse on a cliff at dusk")
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let (client, _mock) = common::client().await?;
+    let req = GenerateRequest::builder("venice-sd35", "a lighthouse on a cliff at dusk")
         .size(Size::Pixels {
             width: 1024,
             height: 768,
         })
-        .format(Format::Png)
+        .output_format(Format::Png)
         .variants(2)
         .build()?;
     let generation = client.generate(&req).await?;
-    for path in generation.save_all(".")? {
+    for path in generation.save_all(common::out_dir()).await? {
         println!("{}", path.display());
     }
     Ok(())

@@ -11,9 +11,8 @@
 
 use std::sync::Arc;
 
-use venice_image::{
-    Auth, AutoTopUp, Client, Error, EvmSigner, GenerateRequest, SiwxConfig, Size, Wallet,
-};
+use venice_image::wallet::{AutoTopUp, EvmSigner, SiwxConfig, Wallet};
+use venice_image::{Auth, Client, Error, GenerateRequest, Size};
 use venice_mock::{MockConfig, MockServer};
 
 #[tokio::main]
@@ -41,7 +40,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let balance = client.wallet_balance().await?;
     println!(
         "wallet {} has ${:.2}",
-        balance.wallet_address, balance.balance_usd
+        balance.wallet_address(),
+        balance.balance_usd()
     );
 
     let request = GenerateRequest::builder("venice-sd35", "a lighthouse at dusk")
@@ -53,38 +53,45 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match client.generate(&request).await {
         Ok(g) => println!(
             "generated (credit left: {:?})",
-            g.meta.balance_remaining_usd
+            g.meta().balance_remaining_usd()
         ),
-        Err(Error::PaymentRequired(p)) => {
-            println!("402 ({:?}): {}", p.kind(), p.api.message);
+        Err(Error::PaymentRequired { error: p, .. }) => {
+            println!("402 ({:?}): {}", p.kind(), p.api_error().message());
             if let Some(option) = p.requirements().as_ref().and_then(|r| r.base_option()) {
                 println!(
                     "  accepted: {} units of {} on {} to {}",
-                    option.amount, option.asset, option.network, option.pay_to
+                    option.amount(),
+                    option.asset(),
+                    option.network(),
+                    option.pay_to()
                 );
             }
             // Signs an EIP-3009 USDC authorization (EIP-712) and submits it.
             let receipt = client.top_up(5.0).await?;
             println!(
                 "topped up ${:.2}; balance ${:.2}",
-                receipt.amount_credited_usd, receipt.new_balance_usd
+                receipt.amount_credited_usd(),
+                receipt.new_balance_usd()
             );
             let g = client.generate(&request).await?;
-            g.save_all(std::env::temp_dir())?;
+            g.save_all(std::env::temp_dir()).await?;
             println!(
                 "generated {} image(s); credit left ${:.4}",
-                g.images.len(),
-                g.meta.balance_remaining_usd.unwrap_or_default()
+                g.images().len(),
+                g.meta().balance_remaining_usd().unwrap_or_default()
             );
         }
         Err(e) => return Err(e.into()),
     }
     println!("last balance seen: {:?}", client.last_balance_usd());
 
-    for t in client.wallet_transactions(10, 0).await?.transactions {
+    for t in client.wallet_transactions(10, 0).await?.transactions() {
         println!(
             "  {} {:<7} {:+.4} -> {:.4}",
-            t.created_at, t.kind, t.amount_usd, t.balance_after_usd
+            t.created_at(),
+            t.kind(),
+            t.amount_usd(),
+            t.balance_after_usd()
         );
     }
 
@@ -102,7 +109,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "auto client: generated; auto top-ups so far ${:.2}, credit left {:?}",
         auto.auto_top_up_spent_usd(),
-        g.meta.balance_remaining_usd
+        g.meta().balance_remaining_usd()
     );
     Ok(())
 }

@@ -14,9 +14,10 @@ use venice_openapi::{ClientState, ResponseValue, Uploads};
 use crate::auth::Auth;
 use crate::decode::{self, RawError};
 use crate::error::{Error, Result, ValidationError};
+use crate::format::Format;
 use crate::generate::GenerateRequest;
-use crate::image::{BinaryImage, Format, GeneratedImage, Generation};
-use crate::meta::ResponseMeta;
+use crate::image::{Generation, Image, ImageStream};
+use crate::meta::{Response, ResponseMeta};
 use crate::models::{self, Cost, ImageModel};
 use crate::retry::RetryPolicy;
 use crate::transport::{Call, Transport};
@@ -41,8 +42,8 @@ pub const DEFAULT_BASE_URL: &str = "https://api.venice.ai/api/v1";
 ///     .size(Size::Pixels { width: 1024, height: 768 })
 ///     .build()?;
 /// let generation = client.generate(&req).await?;
-/// for image in &generation.images {
-///     println!("saved {}", image.save(".")?.display());
+/// for path in generation.save_all("out").await? {
+///     println!("saved {}", path.display());
 /// }
 /// # Ok(())
 /// # }
@@ -112,7 +113,7 @@ impl Default for ClientBuilder {
             model_validation: true,
             #[cfg(feature = "wallet")]
             auto_top_up: None,
-            max_response_bytes: decode::DEFAULT_MAX_RESPONSE_BYTES,
+            max_response_bytes: crate::limits::DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -168,7 +169,7 @@ impl ClientBuilder {
     }
 
     /// Largest response body accepted, counted after decompression (default
-    /// [`DEFAULT_MAX_RESPONSE_BYTES`](crate::DEFAULT_MAX_RESPONSE_BYTES), 1 GiB).
+    /// [`DEFAULT_MAX_RESPONSE_BYTES`](crate::limits::DEFAULT_MAX_RESPONSE_BYTES), 1 GiB).
     /// Larger bodies, or a larger `Content-Length`, fail with
     /// [`Error::ResponseTooLarge`] before memory runs out.
     pub fn max_response_bytes(mut self, max: u64) -> Self {
@@ -333,11 +334,12 @@ impl Client {
         .await
     }
 
-    /// Generate images, JSON mode: all images decoded in memory.
+    /// Generate images, JSON mode: all images decoded in memory while the answer
+    /// arrives.
     ///
     /// Fails with a validation error for `return_binary` requests (use
     /// [`generate_binary`](Self::generate_binary)).
-    pub async fn generate(&self, req: &GenerateRequest) -> Result<Generation> {
+    pub async fn generate(&self, req: &GenerateRequest) -> Result<Response<Generation>> {
         let span = tracing::info_span!(
             "venice.generate",
             model = %req.model(),
@@ -359,44 +361,35 @@ impl Client {
             let status = response.status().as_u16();
             let meta = ResponseMeta::from_headers(status, response.headers());
             let declared = decode::declared_length(response.headers());
-            let fallback = req.format().unwrap_or(Format::Webp);
+            let fallback = req.output_format().unwrap_or(Format::Webp);
             let content_type = content_type(response.headers());
             let (id, timing, images) = if let Some(fmt) = Format::from_mime(&content_type) {
                 // The server answered with a raw image although JSON was asked for.
                 let body = decode::read_stream(response.into_inner(), declared).await?;
                 let id = meta.request_id.clone().unwrap_or_default();
-                (
-                    id.clone(),
-                    None,
-                    vec![GeneratedImage::new(body.into(), fmt, 0, &id)],
-                )
+                (id.clone(), None, vec![Image::new(body.into(), fmt, 0, &id)])
             } else {
                 let d = decode::decode_generation_stream(response.into_inner(), declared).await?;
                 let images = d
                     .images
                     .into_iter()
                     .enumerate()
-                    .map(|(i, b)| GeneratedImage::new(b, fallback, i, &d.id))
+                    .map(|(i, b)| Image::new(b, fallback, i, &d.id))
                     .collect();
                 (d.id, d.timing, images)
             };
-            Ok(Generation {
-                id,
-                timing,
-                images,
-                meta,
-                elapsed: start.elapsed(),
-            })
+            let generation = Generation::new(id, timing, images);
+            Ok(Response::new(generation, meta, start.elapsed()))
         }
         .instrument(span)
         .await
     }
 
     /// Generate one image, binary mode: the body is not read until you call
-    /// [`BinaryImage::save_to`] (streams to disk) or [`BinaryImage::bytes`].
+    /// [`ImageStream::save`] (streams to disk) or [`ImageStream::into_image`].
     ///
     /// Forces `return_binary: true`; `variants` must be 1.
-    pub async fn generate_binary(&self, req: &GenerateRequest) -> Result<BinaryImage> {
+    pub async fn generate_binary(&self, req: &GenerateRequest) -> Result<Response<ImageStream>> {
         let span = tracing::info_span!(
             "venice.generate_binary",
             model = %req.model(),
@@ -425,15 +418,15 @@ impl Client {
                 });
             }
             let format = Format::from_mime(&content_type)
-                .or(req.format())
+                .or(req.output_format())
                 .unwrap_or(Format::Webp);
-            Ok(BinaryImage {
-                content_length: decode::declared_length(response.headers()),
-                meta,
+            let stream = ImageStream::new(
                 format,
-                elapsed: start.elapsed(),
-                body: response.into_inner(),
-            })
+                decode::declared_length(response.headers()),
+                meta.request_id(),
+                response.into_inner(),
+            );
+            Ok(Response::new(stream, meta, start.elapsed()))
         }
         .instrument(span)
         .await
@@ -470,7 +463,7 @@ impl Client {
     }
 
     /// Fetch the catalogue again and replace the cached one.
-    pub async fn refresh_models(&self) -> Result<Arc<Vec<ImageModel>>> {
+    pub async fn refresh_image_models(&self) -> Result<Arc<Vec<ImageModel>>> {
         let models = Arc::new(self.fetch_models().await?);
         *self.inner.models.lock().await = Some(models.clone());
         Ok(models)
@@ -563,13 +556,13 @@ mod tests {
             .build()
             .unwrap();
         let e = c.generate(&r).await.unwrap_err();
-        assert!(matches!(e, Error::Validation(v) if v.field == "return_binary"));
+        assert!(matches!(e, Error::Validation(ref v) if v.field == "return_binary"));
         let r = GenerateRequest::builder("m", "p")
             .variants(2)
             .build()
             .unwrap();
         let e = c.generate_binary(&r).await.unwrap_err();
-        assert!(matches!(e, Error::Validation(v) if v.field == "variants"));
+        assert!(matches!(e, Error::Validation(ref v) if v.field == "variants"));
     }
 
     #[test]

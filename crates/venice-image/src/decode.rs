@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures::TryStreamExt;
 use reqwest::header::HeaderMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use venice_openapi::types::VeniceError;
 use venice_openapi::{ByteStream, NON_JSON_BODY};
@@ -29,11 +29,6 @@ pub(crate) type RawError = venice_openapi::Error<VeniceError>;
 pub(crate) const EXCERPT_LIMIT: usize = 512;
 /// Largest body pre-allocation taken from `Content-Length`.
 const MAX_PREALLOC: u64 = 512 * 1024 * 1024;
-
-/// Default of [`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes):
-/// 1 GiB. Four 16 MP PNGs of pure noise are about 200 MB, 270 MB as base64 JSON;
-/// real responses are far smaller.
-pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = venice_openapi::DEFAULT_MAX_RESPONSE_BYTES;
 
 /// The body length announced by `headers` (absent when the body was decompressed).
 pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
@@ -266,49 +261,79 @@ fn error_from_json(status: u16, headers: &HeaderMap, json: &Value, body_excerpt:
         meta,
     };
     match status {
-        402 => Error::PaymentRequired(Box::new(PaymentRequired {
-            reason: str_field(json, "reason"),
-            x402_version: json.get("x402Version").and_then(Value::as_i64),
-            accepts: json
-                .get("accepts")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-            current_balance_usd: f64_field(json, "currentBalanceUsd"),
-            minimum_balance_usd: f64_field(json, "minimumBalanceUsd"),
-            suggested_top_up_usd: f64_field(json, "suggestedTopUpUsd"),
-            minimum_top_up_usd: f64_field(json, "minimumTopUpUsd"),
-            supported_tokens: strings(json, "supportedTokens"),
-            supported_chains: strings(json, "supportedChains"),
-            top_up_instructions: json.get("topUpInstructions").cloned(),
-            siwx_challenge: json.get("siwxChallenge").cloned(),
-            payment_required_header: header(headers, "payment-required").and_then(decode_b64_json),
-            api,
-        })),
+        402 => {
+            let error = PaymentRequired {
+                reason: str_field(json, "reason"),
+                x402_version: json.get("x402Version").and_then(Value::as_i64),
+                accepts: json
+                    .get("accepts")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+                current_balance_usd: f64_field(json, "currentBalanceUsd"),
+                minimum_balance_usd: f64_field(json, "minimumBalanceUsd"),
+                suggested_top_up_usd: f64_field(json, "suggestedTopUpUsd"),
+                minimum_top_up_usd: f64_field(json, "minimumTopUpUsd"),
+                supported_tokens: strings(json, "supportedTokens"),
+                supported_chains: strings(json, "supportedChains"),
+                top_up_instructions: json.get("topUpInstructions").cloned(),
+                siwx_challenge: json.get("siwxChallenge").cloned(),
+                payment_required_header: header(headers, "payment-required")
+                    .and_then(decode_b64_json),
+                api,
+            };
+            Error::PaymentRequired {
+                kind: error.kind(),
+                error: Box::new(error),
+            }
+        }
         429 => Error::RateLimited {
             retry_after: api.retry_after,
-            api: Box::new(api),
+            error: Box::new(api),
         },
-        _ => Error::Api(Box::new(api)),
+        _ => Error::Api {
+            status,
+            code: api.code.clone(),
+            error: Box::new(api),
+        },
     }
 }
 
-/// Timing of a generation, in milliseconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
+/// Server timing of a generation, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
+#[non_exhaustive]
 pub struct Timing {
+    #[serde(rename(deserialize = "inferenceDuration"))]
+    pub(crate) inference_ms: f64,
+    #[serde(rename(deserialize = "inferencePreprocessingTime"))]
+    pub(crate) preprocessing_ms: f64,
+    #[serde(rename(deserialize = "inferenceQueueTime"))]
+    pub(crate) queue_ms: f64,
+    #[serde(rename(deserialize = "total"))]
+    pub(crate) total_ms: f64,
+}
+
+impl Timing {
     /// Inference time (ms).
-    #[serde(rename = "inferenceDuration")]
-    pub inference_ms: f64,
+    pub fn inference_ms(&self) -> f64 {
+        self.inference_ms
+    }
+
     /// Preprocessing time (ms).
-    #[serde(rename = "inferencePreprocessingTime")]
-    pub preprocessing_ms: f64,
+    pub fn preprocessing_ms(&self) -> f64 {
+        self.preprocessing_ms
+    }
+
     /// Queue time (ms).
-    #[serde(rename = "inferenceQueueTime")]
-    pub queue_ms: f64,
+    pub fn queue_ms(&self) -> f64 {
+        self.queue_ms
+    }
+
     /// Total time (ms).
-    #[serde(rename = "total")]
-    pub total_ms: f64,
+    pub fn total_ms(&self) -> f64 {
+        self.total_ms
+    }
 }
 
 /// Decoded JSON generation: id, timing, image bytes.
@@ -373,7 +398,7 @@ mod tests {
         let body =
             json!({"error": "bad", "details": {"width": {"_errors": ["too big"]}}}).to_string();
         let e = error_from_parts(400, &h(&[("x-request-id", "r1")]), body.as_bytes());
-        assert!(matches!(e, Error::Api(_)));
+        assert!(matches!(e, Error::Api { .. }));
         let a = api_of(&e);
         assert_eq!(a.code, ErrorCode::InvalidRequest);
         assert_eq!(a.message, "bad");
@@ -435,7 +460,7 @@ mod tests {
         ];
         for (status, body, code) in cases {
             let e = error_from_parts(*status, &HeaderMap::new(), body.to_string().as_bytes());
-            assert!(matches!(e, Error::Api(_)), "{status}");
+            assert!(matches!(e, Error::Api { .. }), "{status}");
             assert_eq!(e.code(), Some(code), "{status}");
             assert_eq!(e.status(), Some(*status));
         }
@@ -490,7 +515,7 @@ mod tests {
             &h(&[("payment-required", &b64)]),
             body.to_string().as_bytes(),
         );
-        let Error::PaymentRequired(p) = &e else {
+        let Error::PaymentRequired { error: p, .. } = &e else {
             panic!("{e:?}")
         };
         assert_eq!(p.api.code, ErrorCode::PaymentRequired);
@@ -508,7 +533,7 @@ mod tests {
             &h(&[("payment-required", "%%%")]),
             b"{\"code\":\"INSUFFICIENT_BALANCE\"}",
         );
-        let Error::PaymentRequired(p) = &e else {
+        let Error::PaymentRequired { error: p, .. } = &e else {
             panic!()
         };
         assert!(p.payment_required_header.is_none());

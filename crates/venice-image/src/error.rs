@@ -1,6 +1,6 @@
 //! Every error type of the crate, at the bottom of its module layers: [`Error`],
 //! [`ValidationError`], [`ApiError`], [`ErrorCode`], [`PaymentRequired`],
-//! [`TimeoutPhase`].
+//! [`PaymentRequiredKind`], [`TimeoutPhase`].
 
 use std::borrow::Cow;
 use std::fmt;
@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::meta::ResponseMeta;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::meta::{ResponseMeta, serialize_secs};
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -17,8 +20,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A request rule that was broken: which field, and what the rule is.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("`{field}`: {rule}")]
+#[non_exhaustive]
 pub struct ValidationError {
     /// The request field (wire name), e.g. `width` or `style_references[0].strength`.
     pub field: Cow<'static, str>,
@@ -65,19 +69,44 @@ pub enum Error {
     /// The request was rejected before sending (builder rules or model constraints).
     #[error("invalid request: {0}")]
     Validation(#[from] ValidationError),
-    /// The API answered with an error status.
-    #[error("{0}")]
-    Api(Box<ApiError>),
+    /// The API answered with an error status (other than 402 and 429). Match on the
+    /// status or the code; the rest of the answer is in `error`:
+    ///
+    /// ```
+    /// # fn handle(result: venice_image::Result<()>) {
+    /// use venice_image::{Error, ErrorCode};
+    ///
+    /// match result {
+    ///     Err(Error::Api { code: ErrorCode::ModelAtCapacity, .. }) => { /* try later */ }
+    ///     Err(Error::Api { status: 400, error, .. }) => eprintln!("{:?}", error.details()),
+    ///     _ => {}
+    /// }
+    /// # }
+    /// ```
+    #[error("{error}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Venice error code (from the body, else inferred from the status).
+        code: ErrorCode,
+        /// The whole error answer.
+        error: Box<ApiError>,
+    },
     /// The API asked for payment or credit (HTTP 402).
-    #[error("{0}")]
-    PaymentRequired(Box<PaymentRequired>),
+    #[error("{error}")]
+    PaymentRequired {
+        /// Which kind of 402 this is (account balance, wallet credit, x402 discovery).
+        kind: PaymentRequiredKind,
+        /// The whole answer, with the accepted payments.
+        error: Box<PaymentRequired>,
+    },
     /// The API rate-limited the call (HTTP 429) and retries did not help.
-    #[error("rate limited{}: {api}", retry_after.map(|d| format!(" (retry after {}s)", d.as_secs_f64())).unwrap_or_default())]
+    #[error("rate limited{}: {error}", retry_after.map(|d| format!(" (retry after {}s)", d.as_secs_f64())).unwrap_or_default())]
     RateLimited {
         /// How long the server asked to wait, if it said.
         retry_after: Option<Duration>,
-        /// The error response.
-        api: Box<ApiError>,
+        /// The error answer.
+        error: Box<ApiError>,
     },
     /// The request timed out.
     #[error("request timed out while {phase}")]
@@ -126,6 +155,7 @@ pub enum Error {
     },
     /// A wallet key, signature or payment problem (feature `wallet`).
     #[cfg(feature = "wallet")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
     #[error("wallet error")]
     Wallet(#[from] WalletError),
     /// The client is misconfigured (no or ambiguous credentials, a bad base URL, an
@@ -141,7 +171,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// HTTP status of an API error.
+    /// HTTP status of an API error (`Api`, `PaymentRequired`, `RateLimited`).
     pub fn status(&self) -> Option<u16> {
         self.api_error().map(|a| a.status)
     }
@@ -154,9 +184,8 @@ impl Error {
     /// The API error behind `Api`, `PaymentRequired` and `RateLimited`.
     pub fn api_error(&self) -> Option<&ApiError> {
         match self {
-            Error::Api(a) => Some(a),
-            Error::PaymentRequired(p) => Some(&p.api),
-            Error::RateLimited { api, .. } => Some(api),
+            Error::Api { error, .. } | Error::RateLimited { error, .. } => Some(error),
+            Error::PaymentRequired { error, .. } => Some(&error.api),
             _ => None,
         }
     }
@@ -165,9 +194,9 @@ impl Error {
     /// insufficient balance), 503, and connections that never reached the server.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::RateLimited { api, .. } => api.code != ErrorCode::InsufficientBalance,
-            Error::Api(a) => {
-                a.status == 503 || (a.status == 429 && a.code != ErrorCode::InsufficientBalance)
+            Error::RateLimited { error, .. } => error.code != ErrorCode::InsufficientBalance,
+            Error::Api { status, code, .. } => {
+                *status == 503 || (*status == 429 && *code != ErrorCode::InsufficientBalance)
             }
             Error::Transport(e) => e.is_connect(),
             Error::Timeout { phase, .. } => *phase == TimeoutPhase::Connect,
@@ -186,7 +215,7 @@ impl Error {
     /// validation, configuration, authentication, I/O and wallet errors.
     pub fn may_have_been_charged(&self) -> bool {
         match self {
-            Error::Api(a) => matches!(a.status, 500 | 502 | 504),
+            Error::Api { status, .. } => matches!(status, 500 | 502 | 504),
             Error::Timeout { phase, .. } => *phase != TimeoutPhase::Connect,
             Error::Decode { .. } | Error::ResponseTooLarge { .. } => true,
             Error::Transport(e) => !e.is_connect(),
@@ -304,25 +333,64 @@ pub enum WalletError {
     Unsupported(&'static str),
 }
 
-/// An error response of the API.
-#[derive(Clone, Debug, PartialEq)]
+/// An error answer of the API: status, Venice code, message, details, request id, a
+/// body excerpt and the response metadata. Read it through [`Error::api_error`] or the
+/// `error` of [`Error::Api`] / [`Error::RateLimited`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ApiError {
+    pub(crate) status: u16,
+    pub(crate) code: ErrorCode,
+    pub(crate) message: String,
+    pub(crate) details: Option<Value>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) body_excerpt: String,
+    #[serde(rename = "retry_after_secs", serialize_with = "serialize_secs")]
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) meta: ResponseMeta,
+}
+
+impl ApiError {
     /// HTTP status.
-    pub status: u16,
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
     /// Venice error code (from the body, else inferred from the status).
-    pub code: ErrorCode,
+    pub fn code(&self) -> &ErrorCode {
+        &self.code
+    }
+
     /// Human-readable message (`error` or `message` of the body, else the status text).
-    pub message: String,
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// Validation details (`details`, or `issues` when there are no details).
-    pub details: Option<serde_json::Value>,
+    pub fn details(&self) -> Option<&Value> {
+        self.details.as_ref()
+    }
+
     /// Request id from the headers.
-    pub request_id: Option<String>,
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
     /// At most 512 bytes of the body, for diagnostics.
-    pub body_excerpt: String,
-    /// How long the server asked to wait (`Retry-After` or the rate-limit reset).
-    pub retry_after: Option<Duration>,
+    pub fn body_excerpt(&self) -> &str {
+        &self.body_excerpt
+    }
+
+    /// How long the server asked to wait (`Retry-After`, or the rate-limit reset of a
+    /// 429).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
     /// Metadata of the error response.
-    pub meta: ResponseMeta,
+    pub fn meta(&self) -> &ResponseMeta {
+        &self.meta
+    }
 }
 
 impl fmt::Display for ApiError {
@@ -339,36 +407,127 @@ impl fmt::Display for ApiError {
     }
 }
 
+/// Which kind of 402 this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PaymentRequiredKind {
+    /// An API-key account is out of credit or over a spend limit
+    /// (`INSUFFICIENT_BALANCE`, `API_KEY_*_SPEND_LIMIT_EXCEEDED`): top up on the website.
+    AccountBalance,
+    /// A wallet (SIWX) has too little x402 credit (`PAYMENT_REQUIRED`): top up with
+    /// `Client::top_up`.
+    WalletCredit,
+    /// x402 discovery (no wallet, e.g. `POST /x402/top-up` without payment): the
+    /// accepted payments.
+    Discovery,
+}
+
 /// A 402: payment or credit required. Fields come from the body; the decoded
-/// `PAYMENT-REQUIRED` header is in [`payment_required_header`](Self::payment_required_header).
-#[derive(Clone, Debug, PartialEq)]
+/// `PAYMENT-REQUIRED` header is in [`payment_required_header`](Self::payment_required_header)
+/// and the typed accepted payments in [`requirements`](Self::requirements).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct PaymentRequired {
-    /// The error response.
-    pub api: ApiError,
+    pub(crate) api: ApiError,
+    pub(crate) reason: Option<String>,
+    pub(crate) x402_version: Option<i64>,
+    pub(crate) accepts: Vec<Value>,
+    pub(crate) current_balance_usd: Option<f64>,
+    pub(crate) minimum_balance_usd: Option<f64>,
+    pub(crate) suggested_top_up_usd: Option<f64>,
+    pub(crate) minimum_top_up_usd: Option<f64>,
+    pub(crate) supported_tokens: Vec<String>,
+    pub(crate) supported_chains: Vec<String>,
+    pub(crate) top_up_instructions: Option<Value>,
+    pub(crate) siwx_challenge: Option<Value>,
+    pub(crate) payment_required_header: Option<Value>,
+}
+
+impl PaymentRequired {
+    /// The error answer (status, code, message, metadata).
+    pub fn api_error(&self) -> &ApiError {
+        &self.api
+    }
+
     /// Why the request could not proceed, e.g. `insufficient_balance`.
-    pub reason: Option<String>,
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
+
     /// x402 protocol version.
-    pub x402_version: Option<i64>,
-    /// Accepted payments (x402 `accepts`), as sent.
-    pub accepts: Vec<serde_json::Value>,
+    pub fn x402_version(&self) -> Option<i64> {
+        self.x402_version
+    }
+
+    /// Accepted payments (x402 `accepts`), as sent; typed in
+    /// [`requirements`](Self::requirements).
+    pub fn accepts(&self) -> &[Value] {
+        &self.accepts
+    }
+
     /// Current wallet credit in USD.
-    pub current_balance_usd: Option<f64>,
-    /// Credit needed before the request can run.
-    pub minimum_balance_usd: Option<f64>,
+    pub fn current_balance_usd(&self) -> Option<f64> {
+        self.current_balance_usd
+    }
+
+    /// Credit needed before the request can run, in USD.
+    pub fn minimum_balance_usd(&self) -> Option<f64> {
+        self.minimum_balance_usd
+    }
+
     /// Suggested top-up in USD.
-    pub suggested_top_up_usd: Option<f64>,
+    pub fn suggested_top_up_usd(&self) -> Option<f64> {
+        self.suggested_top_up_usd
+    }
+
     /// Minimum top-up in USD.
-    pub minimum_top_up_usd: Option<f64>,
+    pub fn minimum_top_up_usd(&self) -> Option<f64> {
+        self.minimum_top_up_usd
+    }
+
     /// Token symbols accepted for top-up.
-    pub supported_tokens: Vec<String>,
+    pub fn supported_tokens(&self) -> &[String] {
+        &self.supported_tokens
+    }
+
     /// Top-up rails.
-    pub supported_chains: Vec<String>,
+    pub fn supported_chains(&self) -> &[String] {
+        &self.supported_chains
+    }
+
     /// Top-up instructions, as sent.
-    pub top_up_instructions: Option<serde_json::Value>,
+    pub fn top_up_instructions(&self) -> Option<&Value> {
+        self.top_up_instructions.as_ref()
+    }
+
     /// SIWX challenge, as sent.
-    pub siwx_challenge: Option<serde_json::Value>,
+    pub fn siwx_challenge(&self) -> Option<&Value> {
+        self.siwx_challenge.as_ref()
+    }
+
     /// The `PAYMENT-REQUIRED` header, base64-decoded and parsed as JSON.
-    pub payment_required_header: Option<serde_json::Value>,
+    pub fn payment_required_header(&self) -> Option<&Value> {
+        self.payment_required_header.as_ref()
+    }
+
+    /// Which of the 402 shapes this is.
+    pub fn kind(&self) -> PaymentRequiredKind {
+        let code = self.api.code.as_str();
+        if self.api.code == ErrorCode::InsufficientBalance
+            || (code.starts_with("API_KEY_") && code.ends_with("_LIMIT_EXCEEDED"))
+        {
+            PaymentRequiredKind::AccountBalance
+        } else if self.reason.is_some()
+            || self.top_up_instructions.is_some()
+            || self.siwx_challenge.is_some()
+            || self.current_balance_usd.is_some()
+        {
+            PaymentRequiredKind::WalletCredit
+        } else {
+            PaymentRequiredKind::Discovery
+        }
+    }
 }
 
 impl fmt::Display for PaymentRequired {
@@ -446,6 +605,12 @@ impl ErrorCode {
             503 => ErrorCode::ModelAtCapacity,
             _ => ErrorCode::Unknown(String::new()),
         }
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

@@ -7,22 +7,33 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::num::NonZeroU64;
+use std::path::Path;
 
 use venice_openapi::types;
 
-use crate::error::ValidationError;
-use crate::image::Format;
+use crate::error::{Error, Result, ValidationError};
+use crate::format::Format;
+use crate::limits::{
+    MAX_CFG_SCALE, MAX_LORA_STRENGTH, MAX_PIXEL_SIDE, MAX_PROMPT_CHARS, MAX_SEED,
+    MAX_STYLE_REFERENCE_BYTES, MAX_STYLE_REFERENCE_STRENGTH, MAX_VARIANTS,
+    MIN_STYLE_REFERENCE_STRENGTH,
+};
 use crate::sizing::{AspectRatio, Quality, Resolution, Size};
 use crate::wire::{builder_error, convert};
 
-/// Longest prompt and negative prompt accepted by the API (characters).
-pub const MAX_PROMPT_CHARS: usize = 7500;
-/// Largest decoded style-reference image (bytes).
-pub const MAX_STYLE_REFERENCE_BYTES: usize = 8 * 1024 * 1024;
-/// Largest absolute seed.
-pub const MAX_SEED: i64 = 999_999_999;
-
-/// An image that guides the style of the output.
+/// An image that guides the style of the output, with an optional strength.
+///
+/// Built like an [`ImageInput`](crate::ImageInput): `from_path`, `from_bytes`,
+/// `from_base64` or `from_url`, each checking the image before anything is sent (an
+/// http(s) URL; at most [`MAX_STYLE_REFERENCE_BYTES`] of image data).
+///
+/// ```
+/// use venice_image::StyleReference;
+///
+/// let reference = StyleReference::from_url("https://example.com/style.png")?.with_strength(0.7);
+/// assert_eq!(reference.strength(), Some(0.7));
+/// # Ok::<(), venice_image::Error>(())
+/// ```
 #[derive(Clone, PartialEq)]
 pub struct StyleReference {
     /// Base64 (raw or data URI) or an http(s) URL.
@@ -43,82 +54,109 @@ impl fmt::Debug for StyleReference {
     }
 }
 
+fn style_error(rule: impl Into<String>) -> Error {
+    Error::Validation(ValidationError::new("style_references[].image", rule))
+}
+
+fn check_style_size(decoded: u64) -> Result<()> {
+    if decoded == 0 {
+        return Err(style_error("must not be empty"));
+    }
+    if decoded > MAX_STYLE_REFERENCE_BYTES as u64 {
+        return Err(style_error(format!(
+            "decoded image must be at most 8 MB, got {decoded} bytes"
+        )));
+    }
+    Ok(())
+}
+
 impl StyleReference {
-    /// An image file's bytes (encoded to base64 once, here).
-    pub fn from_bytes(bytes: Vec<u8>) -> Self {
-        Self {
-            image: base64_simd::STANDARD.encode_to_string(&bytes),
-            is_url: false,
-            strength: None,
-        }
+    /// An image file, read into memory here (it is sent inside the JSON body). Fails
+    /// with [`Error::Io`] when it cannot be read and [`Error::Validation`] when it is
+    /// empty or larger than [`MAX_STYLE_REFERENCE_BYTES`] (checked from the metadata
+    /// before reading). This does blocking file I/O.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        check_style_size(std::fs::metadata(path).map_err(io)?.len())?;
+        Self::from_bytes(std::fs::read(path).map_err(io)?)
     }
 
-    /// An http(s) URL the server fetches.
-    pub fn url(url: impl Into<String>) -> Self {
-        Self {
-            image: url.into(),
-            is_url: true,
+    /// An image in memory (encoded to base64 once, here).
+    pub fn from_bytes(bytes: impl AsRef<[u8]>) -> Result<Self> {
+        let bytes = bytes.as_ref();
+        check_style_size(bytes.len() as u64)?;
+        Ok(Self {
+            image: base64_simd::STANDARD.encode_to_string(bytes),
+            is_url: false,
             strength: None,
-        }
+        })
     }
 
     /// Base64 image data, raw or as a `data:` URI.
-    pub fn base64(data: impl Into<String>) -> Self {
-        Self {
-            image: data.into(),
+    pub fn from_base64(data: impl Into<String>) -> Result<Self> {
+        let image: String = data.into();
+        let payload = match image.strip_prefix("data:") {
+            Some(rest) => rest.split_once(',').map(|(_, d)| d).unwrap_or(""),
+            None => image.as_str(),
+        };
+        let payload = payload.trim_end_matches('=');
+        let decoded = payload.len() / 4 * 3 + (payload.len() % 4).saturating_sub(1);
+        check_style_size(decoded as u64)?;
+        Ok(Self {
+            image,
             is_url: false,
             strength: None,
-        }
+        })
     }
 
-    /// How strongly the reference guides the output (0.1..=1; server default 0.5).
-    pub fn strength(mut self, strength: f64) -> Self {
+    /// An http(s) URL the server fetches.
+    pub fn from_url(url: impl Into<String>) -> Result<Self> {
+        let image: String = url.into();
+        if !(image.starts_with("http://") || image.starts_with("https://")) {
+            return Err(style_error("URL must start with http:// or https://"));
+        }
+        Ok(Self {
+            image,
+            is_url: true,
+            strength: None,
+        })
+    }
+
+    /// This reference with a strength: how strongly it guides the output, in
+    /// [`MIN_STYLE_REFERENCE_STRENGTH`]`..=`[`MAX_STYLE_REFERENCE_STRENGTH`] (server
+    /// default 0.5); checked by [`GenerateRequestBuilder::build`].
+    pub fn with_strength(mut self, strength: f64) -> Self {
         self.strength = Some(strength);
         self
     }
 
     /// The strength, if set.
-    pub fn get_strength(&self) -> Option<f64> {
+    pub fn strength(&self) -> Option<f64> {
         self.strength
     }
 
-    /// The wire value of `image`.
+    /// Whether the server fetches this image from a URL.
+    pub fn is_url(&self) -> bool {
+        self.is_url
+    }
+
+    /// The wire value of `image`: the URL, or the base64 text.
     pub fn image(&self) -> &str {
         &self.image
     }
 
     fn validate(&self, i: usize) -> Result<(), ValidationError> {
-        let field = |name: &str| Cow::Owned(format!("style_references[{i}].{name}"));
         if let Some(s) = self.strength
-            && !(s.is_finite() && (0.1..=1.0).contains(&s))
+            && !(s.is_finite()
+                && (MIN_STYLE_REFERENCE_STRENGTH..=MAX_STYLE_REFERENCE_STRENGTH).contains(&s))
         {
             return Err(ValidationError::new(
-                field("strength"),
+                format!("style_references[{i}].strength"),
                 format!("must be in 0.1..=1, got {s}"),
-            ));
-        }
-        if self.is_url {
-            if !(self.image.starts_with("http://") || self.image.starts_with("https://")) {
-                return Err(ValidationError::new(
-                    field("image"),
-                    "URL must start with http:// or https://",
-                ));
-            }
-            return Ok(());
-        }
-        let data = match self.image.strip_prefix("data:") {
-            Some(rest) => rest.split_once(',').map(|(_, d)| d).unwrap_or(""),
-            None => self.image.as_str(),
-        };
-        let data = data.trim_end_matches('=');
-        if data.is_empty() {
-            return Err(ValidationError::new(field("image"), "must not be empty"));
-        }
-        let decoded = data.len() / 4 * 3 + (data.len() % 4).saturating_sub(1);
-        if decoded > MAX_STYLE_REFERENCE_BYTES {
-            return Err(ValidationError::new(
-                field("image"),
-                format!("decoded image must be at most 8 MB, got {decoded} bytes"),
             ));
         }
         Ok(())
@@ -143,7 +181,7 @@ impl StyleReference {
 ///
 /// let req = GenerateRequest::builder("flux-2-max", "a lighthouse at dusk")
 ///     .size(Size::AspectRatio(AspectRatio::new(16, 9)?))
-///     .format(Format::Png)
+///     .output_format(Format::Png)
 ///     .variants(2)
 ///     .build()?;
 /// assert_eq!(
@@ -239,8 +277,8 @@ impl GenerateRequest {
         )
     }
 
-    /// The output format, if set (the server defaults to WebP).
-    pub fn format(&self) -> Option<Format> {
+    /// The output format (wire field `format`), if set (the server defaults to WebP).
+    pub fn output_format(&self) -> Option<Format> {
         self.wire.format.map(Format::from)
     }
 
@@ -330,19 +368,19 @@ impl GenerateRequest {
         }
         if let Some(Size::Pixels { width, height }) = self.size() {
             for (field, v) in [("width", width), ("height", height)] {
-                if !(1..=1280).contains(&v) {
+                if !(1..=MAX_PIXEL_SIDE).contains(&v) {
                     return Err(ValidationError::new(
                         field,
-                        format!("must be in 1..=1280, got {v}"),
+                        format!("must be in 1..={MAX_PIXEL_SIDE}, got {v}"),
                     ));
                 }
             }
         }
         if let Some(v) = self.variants() {
-            if !(1..=4).contains(&v) {
+            if !(1..=MAX_VARIANTS).contains(&v) {
                 return Err(ValidationError::new(
                     "variants",
-                    format!("must be in 1..=4, got {v}"),
+                    format!("must be in 1..={MAX_VARIANTS}, got {v}"),
                 ));
             }
             if v > 1 && self.return_binary() {
@@ -361,19 +399,19 @@ impl GenerateRequest {
             ));
         }
         if let Some(c) = w.cfg_scale
-            && !(c.is_finite() && c > 0.0 && c <= 20.0)
+            && !(c.is_finite() && c > 0.0 && c <= MAX_CFG_SCALE)
         {
             return Err(ValidationError::new(
                 "cfg_scale",
-                format!("must be in (0, 20], got {c}"),
+                format!("must be in (0, {MAX_CFG_SCALE}], got {c}"),
             ));
         }
         if let Some(l) = w.lora_strength
-            && !(0..=100).contains(&l)
+            && !(0..=i64::from(MAX_LORA_STRENGTH)).contains(&l)
         {
             return Err(ValidationError::new(
                 "lora_strength",
-                format!("must be in 0..=100, got {l}"),
+                format!("must be in 0..={MAX_LORA_STRENGTH}, got {l}"),
             ));
         }
         if let Some(steps) = w.steps
@@ -433,7 +471,10 @@ impl GenerateRequestBuilder {
                 Size::Pixels { width, height } => {
                     let side = |field: &'static str, v: u32| {
                         NonZeroU64::new(u64::from(v)).ok_or_else(|| {
-                            ValidationError::new(field, format!("must be in 1..=1280, got {v}"))
+                            ValidationError::new(
+                                field,
+                                format!("must be in 1..={MAX_PIXEL_SIDE}, got {v}"),
+                            )
                         })
                     };
                     w.width = Some(side("width", width)?);
@@ -463,8 +504,8 @@ impl GenerateRequestBuilder {
         }
     }
 
-    /// Output format (server default WebP).
-    pub fn format(self, format: Format) -> Self {
+    /// Output image format (wire field `format`; server default WebP).
+    pub fn output_format(self, format: Format) -> Self {
         self.set(|w| {
             w.format = Some(format.into());
             Ok(())
@@ -483,7 +524,10 @@ impl GenerateRequestBuilder {
     pub fn variants(self, variants: u8) -> Self {
         self.set(|w| {
             w.variants = Some(NonZeroU64::new(u64::from(variants)).ok_or_else(|| {
-                ValidationError::new("variants", format!("must be in 1..=4, got {variants}"))
+                ValidationError::new(
+                    "variants",
+                    format!("must be in 1..={MAX_VARIANTS}, got {variants}"),
+                )
             })?);
             Ok(())
         })
@@ -680,7 +724,7 @@ mod tests {
                 width: 1024,
                 height: 1024,
             })
-            .format(Format::Jpeg)
+            .output_format(Format::Jpeg)
             .quality(Quality::High)
             .variants(3)
             .seed(-5)
@@ -694,8 +738,12 @@ mod tests {
             .enable_web_search(false)
             .enhance_prompt(true)
             .disable_prompt_optimization_thinking(true)
-            .style_reference(StyleReference::url("https://x/y.png").strength(0.7))
-            .style_reference(StyleReference::from_bytes(vec![1, 2, 3]))
+            .style_reference(
+                StyleReference::from_url("https://x/y.png")
+                    .unwrap()
+                    .with_strength(0.7),
+            )
+            .style_reference(StyleReference::from_bytes(vec![1, 2, 3]).unwrap())
             .return_binary(false)
             .build()
             .unwrap();
@@ -717,7 +765,7 @@ mod tests {
         assert_eq!(serde_json::to_value(g).unwrap(), v);
         assert_eq!(r.variants(), Some(3));
         assert_eq!(r.image_count(), 3);
-        assert_eq!(r.format(), Some(Format::Jpeg));
+        assert_eq!(r.output_format(), Some(Format::Jpeg));
         assert!(!r.return_binary());
     }
 
@@ -811,47 +859,56 @@ mod tests {
 
     #[test]
     fn style_reference_rules() {
+        let url = || StyleReference::from_url("https://a").unwrap();
+        for bad in [0.05, 1.1, f64::NAN] {
+            let e = b().style_reference(url().with_strength(bad)).build();
+            assert_eq!(field_of(e), "style_references[0].strength");
+        }
         let e = b()
-            .style_reference(StyleReference::url("https://a").strength(0.05))
+            .style_reference(url())
+            .style_reference(url().with_strength(2.0))
             .build();
-        assert_eq!(field_of(e), "style_references[0].strength");
-        let e = b()
-            .style_reference(StyleReference::url("https://a").strength(1.1))
-            .build();
-        assert_eq!(field_of(e), "style_references[0].strength");
-        let e = b()
-            .style_reference(StyleReference::url("https://a").strength(f64::NAN))
-            .build();
-        assert_eq!(field_of(e), "style_references[0].strength");
+        assert_eq!(field_of(e), "style_references[1].strength");
         assert!(
-            b().style_reference(StyleReference::url("https://a").strength(0.1))
+            b().style_reference(url().with_strength(0.1))
                 .build()
                 .is_ok()
         );
-        let e = b().style_reference(StyleReference::url("ftp://a")).build();
-        assert_eq!(field_of(e), "style_references[0].image");
-        let e = b().style_reference(StyleReference::base64("")).build();
-        assert_eq!(field_of(e), "style_references[0].image");
-        assert!(
-            b().style_reference(StyleReference::from_bytes(vec![
-                0;
-                MAX_STYLE_REFERENCE_BYTES
-            ]))
-            .build()
-            .is_ok()
+        // The image is checked by the constructors, before any builder.
+        let image_field = |r: Result<StyleReference>| match r {
+            Err(Error::Validation(v)) => v.field.into_owned(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            image_field(StyleReference::from_url("ftp://a")),
+            "style_references[].image"
         );
-        let e = b()
-            .style_reference(StyleReference::url("https://a"))
-            .style_reference(StyleReference::from_bytes(vec![
+        assert_eq!(
+            image_field(StyleReference::from_base64("")),
+            "style_references[].image"
+        );
+        assert_eq!(
+            image_field(StyleReference::from_bytes(vec![
                 0;
                 MAX_STYLE_REFERENCE_BYTES
                     + 1
-            ]))
-            .build();
-        assert_eq!(field_of(e), "style_references[1].image");
-        let ok = StyleReference::base64("data:image/png;base64,AQID");
+            ])),
+            "style_references[].image"
+        );
+        let largest = StyleReference::from_bytes(vec![0; MAX_STYLE_REFERENCE_BYTES]).unwrap();
+        assert!(b().style_reference(largest).build().is_ok());
+        let ok = StyleReference::from_base64("data:image/png;base64,AQID").unwrap();
+        assert!(!ok.is_url());
         assert!(b().style_reference(ok).build().is_ok());
-        let dbg = format!("{:?}", StyleReference::from_bytes(vec![0; 100]));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("style.png");
+        std::fs::write(&path, [1, 2, 3]).unwrap();
+        assert_eq!(StyleReference::from_path(&path).unwrap().image(), "AQID");
+        assert!(matches!(
+            StyleReference::from_path(dir.path().join("missing.png")),
+            Err(Error::Io { .. })
+        ));
+        let dbg = format!("{:?}", StyleReference::from_bytes(vec![0; 100]).unwrap());
         assert!(dbg.contains("base64_len"), "{dbg}");
     }
 

@@ -1,225 +1,47 @@
-//! Generated images: [`Format`], [`GeneratedImage`], [`BinaryImage`], dimension
-//! sniffing and atomic saving.
+//! Results: [`Image`] (every image any operation returns), [`Generation`] (the images
+//! of a generation) and [`ImageStream`] (a binary answer not read yet), with saving.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::time::Duration;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
-use tokio::io::AsyncWriteExt;
 
-use crate::error::ValidationError;
-use crate::error::{Error, Result};
-use crate::meta::ResponseMeta;
+use crate::decode::Timing;
+use crate::error::{Error, Result, ValidationError};
+use crate::format::{Format, has_alpha, sniff_dimensions};
+use crate::meta::Response;
+use crate::save::{self, Target};
 
-/// Image file format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// JPEG.
-    Jpeg,
-    /// PNG.
-    Png,
-    /// WebP (the server default).
-    Webp,
-}
-
-impl Format {
-    /// File extension without the dot (`jpg`, `png`, `webp`).
-    pub fn extension(&self) -> &'static str {
-        match self {
-            Format::Jpeg => "jpg",
-            Format::Png => "png",
-            Format::Webp => "webp",
-        }
-    }
-
-    /// MIME type (`image/jpeg`, ...).
-    pub fn mime(&self) -> &'static str {
-        match self {
-            Format::Jpeg => "image/jpeg",
-            Format::Png => "image/png",
-            Format::Webp => "image/webp",
-        }
-    }
-
-    /// The wire value of the request's `format` field.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Format::Jpeg => "jpeg",
-            Format::Png => "png",
-            Format::Webp => "webp",
-        }
-    }
-
-    /// Guess the format from the first bytes of an image.
-    pub fn sniff(bytes: &[u8]) -> Option<Format> {
-        if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-            Some(Format::Png)
-        } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-            Some(Format::Jpeg)
-        } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-            Some(Format::Webp)
-        } else {
-            None
-        }
-    }
-
-    /// The format named by a MIME type such as `image/png; charset=binary`.
-    pub fn from_mime(mime: &str) -> Option<Format> {
-        let essence = mime
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match essence.as_str() {
-            "image/jpeg" | "image/jpg" => Some(Format::Jpeg),
-            "image/png" => Some(Format::Png),
-            "image/webp" => Some(Format::Webp),
-            _ => None,
-        }
-    }
-
-    fn matches_extension(&self, ext: &str) -> bool {
-        let ext = ext.to_ascii_lowercase();
-        match self {
-            Format::Jpeg => ext == "jpg" || ext == "jpeg",
-            Format::Png => ext == "png",
-            Format::Webp => ext == "webp",
-        }
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Format {
-    type Err = ValidationError;
-
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "jpeg" | "jpg" => Ok(Format::Jpeg),
-            "png" => Ok(Format::Png),
-            "webp" => Ok(Format::Webp),
-            _ => Err(ValidationError::new(
-                "format",
-                format!("expected jpeg, png or webp, got {s:?}"),
-            )),
-        }
-    }
-}
-
-/// Width and height read from an image header, or `None` when the header is not a
-/// PNG, JPEG or WebP header this parser understands.
-/// Pixel width and height read from the header of PNG, JPEG or WebP bytes (`None` when
-/// the format is not recognised or the header is cut short). Never panics.
-pub fn sniff_dimensions(b: &[u8]) -> Option<(u32, u32)> {
-    match Format::sniff(b)? {
-        Format::Png => {
-            // signature (8) + length (4) + "IHDR" (4) + width (4) + height (4)
-            if b.len() < 24 || &b[12..16] != b"IHDR" {
-                return None;
-            }
-            Some((be32(&b[16..20])?, be32(&b[20..24])?))
-        }
-        Format::Jpeg => jpeg_dimensions(b),
-        Format::Webp => webp_dimensions(b),
-    }
-}
-
-fn be32(b: &[u8]) -> Option<u32> {
-    Some(u32::from_be_bytes(b.get(0..4)?.try_into().ok()?))
-}
-
-fn jpeg_dimensions(b: &[u8]) -> Option<(u32, u32)> {
-    let mut i = 2;
-    while i + 4 <= b.len() {
-        if b[i] != 0xFF {
-            return None;
-        }
-        let marker = b[i + 1];
-        if marker == 0xFF {
-            i += 1; // fill byte
-            continue;
-        }
-        if marker == 0xD8 || marker == 0x01 || (0xD0..=0xD7).contains(&marker) {
-            i += 2; // standalone markers
-            continue;
-        }
-        let len = u16::from_be_bytes([b[i + 2], b[i + 3]]) as usize;
-        if len < 2 {
-            return None;
-        }
-        let is_sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
-        if is_sof {
-            // len(2) precision(1) height(2) width(2)
-            let seg = b.get(i + 4..i + 9)?;
-            let h = u16::from_be_bytes([seg[1], seg[2]]) as u32;
-            let w = u16::from_be_bytes([seg[3], seg[4]]) as u32;
-            return Some((w, h));
-        }
-        if marker == 0xDA || marker == 0xD9 {
-            return None; // start of scan / end of image before any frame header
-        }
-        i += 2 + len;
-    }
-    None
-}
-
-fn webp_dimensions(b: &[u8]) -> Option<(u32, u32)> {
-    let chunk = b.get(12..16)?;
-    let le24 = |s: &[u8]| u32::from(s[0]) | (u32::from(s[1]) << 8) | (u32::from(s[2]) << 16);
-    match chunk {
-        b"VP8 " => {
-            // chunk header (8) + frame tag (3) + start code 9d 01 2a (3) + w (2) + h (2)
-            let d = b.get(20..30)?;
-            if d[3..6] != [0x9d, 0x01, 0x2a] {
-                return None;
-            }
-            let w = u32::from(u16::from_le_bytes([d[6], d[7]]) & 0x3FFF);
-            let h = u32::from(u16::from_le_bytes([d[8], d[9]]) & 0x3FFF);
-            Some((w, h))
-        }
-        b"VP8L" => {
-            let d = b.get(20..25)?;
-            if d[0] != 0x2f {
-                return None;
-            }
-            let bits = u32::from_le_bytes([d[1], d[2], d[3], d[4]]);
-            Some(((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1))
-        }
-        b"VP8X" => {
-            let d = b.get(24..30)?;
-            Some((le24(&d[0..3]) + 1, le24(&d[3..6]) + 1))
-        }
-        _ => None,
-    }
-}
-
-/// One decoded image of a JSON-mode [`Generation`](crate::Generation).
+/// An image the API answered with, whatever the operation: the encoded file, its
+/// format and dimensions read from the image header, and its position in the answer.
+///
+/// ```
+/// use venice_image::{Format, Image};
+///
+/// # fn png() -> Vec<u8> {
+/// #     let mut v = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+/// #     v.extend_from_slice(&[0, 0, 2, 0, 0, 0, 1, 0, 8, 6, 0, 0, 0]);
+/// #     v
+/// # }
+/// let image = Image::from_bytes(png())?;
+/// assert_eq!((image.format(), image.width(), image.height()), (Format::Png, 512, 256));
+/// assert_eq!(image.has_alpha(), Some(true));
+/// # Ok::<(), venice_image::Error>(())
+/// ```
 #[derive(Clone)]
-pub struct GeneratedImage {
-    /// Format, sniffed from the bytes (falling back to the requested format).
-    pub format: Format,
-    /// The encoded image file.
-    pub bytes: Bytes,
-    /// Width in pixels read from the header (0 when the header is not understood).
-    pub width: u32,
-    /// Height in pixels read from the header (0 when the header is not understood).
-    pub height: u32,
-    /// Position of this image in the response (0-based).
-    pub index: usize,
-    pub(crate) generation_id: String,
+pub struct Image {
+    bytes: Bytes,
+    format: Format,
+    width: u32,
+    height: u32,
+    index: usize,
+    /// The generation id or request id that names the file in a directory.
+    id: String,
 }
 
-impl fmt::Debug for GeneratedImage {
+impl fmt::Debug for Image {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GeneratedImage")
+        f.debug_struct("Image")
             .field("format", &self.format)
             .field("len", &self.bytes.len())
             .field("width", &self.width)
@@ -229,330 +51,330 @@ impl fmt::Debug for GeneratedImage {
     }
 }
 
-impl GeneratedImage {
-    pub(crate) fn new(bytes: Bytes, fallback: Format, index: usize, generation_id: &str) -> Self {
+impl Image {
+    /// Image number `index` of the answer `id`: the format is sniffed from the bytes
+    /// (else `fallback`), the dimensions read from the header.
+    pub(crate) fn new(bytes: Bytes, fallback: Format, index: usize, id: &str) -> Self {
         let format = Format::sniff(&bytes).unwrap_or(fallback);
         let (width, height) = sniff_dimensions(&bytes).unwrap_or((0, 0));
         Self {
-            format,
             bytes,
+            format,
             width,
             height,
             index,
-            generation_id: generation_id.to_owned(),
+            id: id.to_owned(),
         }
     }
 
-    /// The file name used when saving into a directory: `<id>-<index>.<ext>`.
-    pub fn file_name(&self) -> String {
-        let id: String = self
-            .generation_id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let id = if id.is_empty() {
-            "image".to_owned()
-        } else {
-            id
+    /// An image from encoded PNG, JPEG or WebP bytes (to save it, or to read its
+    /// header). Fails with [`Error::Validation`] when the bytes are none of these.
+    pub fn from_bytes(bytes: impl Into<Bytes>) -> Result<Self> {
+        let bytes = bytes.into();
+        let Some(format) = Format::sniff(&bytes) else {
+            return Err(Error::Validation(ValidationError::new(
+                "image",
+                "not a PNG, JPEG or WebP image",
+            )));
         };
-        format!("{id}-{}.{}", self.index, self.format.extension())
+        Ok(Self::new(bytes, format, 0, "image"))
     }
 
-    /// Write the image atomically (temporary file in the same directory, fsync,
-    /// rename) and return the final path.
+    /// The encoded image file.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// The encoded image file, without copying.
+    pub fn into_bytes(self) -> Bytes {
+        self.bytes
+    }
+
+    /// The format, sniffed from the bytes (else the one the server announced or the
+    /// request asked for).
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Width in pixels from the header (0 when the header is not understood).
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Height in pixels from the header (0 when the header is not understood).
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Position of this image in the answer (0-based).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Whether the image has an alpha channel, read from its header: PNG colour types
+    /// with alpha or a `tRNS` chunk, WebP's alpha flag; JPEG never. `None` when the
+    /// header is not understood.
+    pub fn has_alpha(&self) -> Option<bool> {
+        has_alpha(&self.bytes)
+    }
+
+    /// The file name used when saving into a directory: `<id>-<index>.<ext>`, where
+    /// `id` is the generation id or request id (unsafe characters replaced by `_`).
+    pub fn file_name(&self) -> String {
+        format!("{}.{}", self.stem(), self.format.extension())
+    }
+
+    fn stem(&self) -> String {
+        format!("{}-{}", safe_stem(&self.id, "image"), self.index)
+    }
+
+    /// Write the image and return its path: atomically (a `.partial` file, fsync,
+    /// link), never over an existing file, creating missing directories.
     ///
-    /// If `path` is an existing directory, the file is named `<id>-<index>.<ext>`
-    /// inside it. Otherwise `path` is the file; a missing or wrong extension is
-    /// replaced by the one matching [`format`](Self::format).
-    ///
-    /// This does blocking file I/O; in async code call it from
-    /// `tokio::task::spawn_blocking` for large batches.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<PathBuf> {
-        let target = resolve_target(path.as_ref(), self.format, || self.file_name());
-        write_atomic(&target, &self.bytes)?;
-        Ok(target)
+    /// `path` is a directory when it exists as one or ends with `/`: the file is then
+    /// [`file_name`](Self::file_name) inside it (`-2`, `-3`... added when taken). Any
+    /// other path is the file itself, with its extension set to the format's; if a
+    /// file is there already the call fails with [`Error::Io`]
+    /// (`ErrorKind::AlreadyExists`) and the file is left as it was. Runs the blocking
+    /// file work on Tokio's blocking pool.
+    pub async fn save(&self, path: impl AsRef<Path>) -> Result<PathBuf> {
+        let target = Target::new(path.as_ref(), &self.stem(), self.format);
+        save::write(target, self.bytes.clone()).await
     }
 }
 
-fn resolve_target(path: &Path, format: Format, name: impl FnOnce() -> String) -> PathBuf {
-    if path.is_dir() {
-        return path.join(name());
+/// `id` with every character but ASCII letters, digits, `-` and `_` replaced by `_`
+/// (`fallback` when empty), so that it is safe as a file name.
+fn safe_stem(id: &str, fallback: &str) -> String {
+    let s: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() { fallback.to_owned() } else { s }
+}
+
+/// The images of a generation ([`Client::generate`](crate::Client::generate),
+/// [`Client::openai_generate`](crate::Client::openai_generate)), one per variant.
+#[derive(Clone, Debug)]
+pub struct Generation {
+    id: String,
+    timing: Option<Timing>,
+    images: Vec<Image>,
+}
+
+impl Generation {
+    pub(crate) fn new(id: String, timing: Option<Timing>, images: Vec<Image>) -> Self {
+        Self { id, timing, images }
     }
-    let ok = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| format.matches_extension(e));
-    if ok {
-        path.to_path_buf()
-    } else {
-        path.with_extension(format.extension())
+
+    /// The generation id from the body (the request id, or `openai-<created>`, for
+    /// the OpenAI-compatible endpoint).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Server timing, when sent.
+    pub fn timing(&self) -> Option<&Timing> {
+        self.timing.as_ref()
+    }
+
+    /// The images, in order.
+    pub fn images(&self) -> &[Image] {
+        &self.images
+    }
+
+    /// The images, without copying.
+    pub fn into_images(self) -> Vec<Image> {
+        self.images
+    }
+
+    /// Save every image into the directory `dir` (created when missing) as
+    /// [`Image::file_name`], never over an existing file (`-2`, `-3`... added when a
+    /// name is taken), and return the paths in image order. Four variants give four
+    /// files.
+    pub async fn save_all(&self, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
+        let dir = dir.as_ref().to_path_buf();
+        let jobs: Vec<(Target, Bytes)> = self
+            .images
+            .iter()
+            .map(|i| (Target::dir(&dir, &i.stem(), i.format), i.bytes.clone()))
+            .collect();
+        save::blocking(&dir, move || {
+            jobs.iter()
+                .map(|(target, bytes)| save::write_blocking(target, bytes))
+                .collect()
+        })
+        .await
     }
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+/// A binary answer ([`Client::generate_binary`](crate::Client::generate_binary)) whose
+/// body has not been read: stream it to disk with [`save`](Self::save), or read it
+/// with [`into_image`](Self::into_image).
+pub struct ImageStream {
+    format: Format,
+    content_length: Option<u64>,
+    /// The request id (or a timestamp) that names the file in a directory.
+    id: String,
+    body: venice_openapi::ByteStream,
 }
 
-fn temp_path(target: &Path, suffix: &str) -> PathBuf {
-    let mut name = target
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(suffix);
-    target.with_file_name(name)
-}
-
-fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let tmp = temp_path(target, &format!(".{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
-        f.write_all(bytes).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
-        std::fs::rename(&tmp, target).map_err(io_err(target))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// A binary-mode response whose body has not been read yet: stream it to disk with
-/// [`save_to`](Self::save_to) or collect it with [`bytes`](Self::bytes).
-pub struct BinaryImage {
-    /// Metadata from the response headers.
-    pub meta: ResponseMeta,
-    /// Format from the response `Content-Type` (falling back to the requested format).
-    pub format: Format,
-    /// Time from sending the (last) request to receiving the response headers.
-    pub elapsed: Duration,
-    pub(crate) content_length: Option<u64>,
-    pub(crate) body: venice_openapi::ByteStream,
-}
-
-impl fmt::Debug for BinaryImage {
+impl fmt::Debug for ImageStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BinaryImage")
-            .field("meta", &self.meta)
+        f.debug_struct("ImageStream")
             .field("format", &self.format)
-            .field("elapsed", &self.elapsed)
+            .field("content_length", &self.content_length)
             .finish_non_exhaustive()
     }
 }
 
-impl BinaryImage {
-    /// The body length announced by the server, if any.
+impl ImageStream {
+    pub(crate) fn new(
+        format: Format,
+        content_length: Option<u64>,
+        request_id: Option<&str>,
+        body: venice_openapi::ByteStream,
+    ) -> Self {
+        let id = request_id
+            .filter(|s| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            })
+            .map(str::to_owned)
+            .unwrap_or_else(|| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                format!("venice-{}", now.as_millis())
+            });
+        Self {
+            format,
+            content_length,
+            id,
+            body,
+        }
+    }
+
+    /// The format from the response `Content-Type` (else the requested format).
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The body length the server announced, if any.
     pub fn content_length(&self) -> Option<u64> {
         self.content_length
     }
 
     /// Read the whole image into memory.
-    pub async fn bytes(self) -> Result<Bytes> {
-        crate::decode::read_stream(self.body, self.content_length)
-            .await
-            .map(Bytes::from)
+    pub async fn into_image(self) -> Result<Image> {
+        let bytes = crate::decode::read_stream(self.body, self.content_length).await?;
+        Ok(Image::new(bytes.into(), self.format, 0, &self.id))
     }
 
-    /// Stream the image to disk and return the final path.
-    ///
-    /// Chunks are written to `<path>.partial` as they arrive; after the last one the
-    /// file is fsynced and renamed to `path`. If `path` is a directory, the file is
-    /// named after the request id (or a timestamp) with the format's extension.
-    /// A missing or wrong extension is fixed as in [`GeneratedImage::save`].
-    pub async fn save_to(self, path: impl AsRef<Path>) -> Result<PathBuf> {
-        let format = self.format;
-        let name = || {
-            let stem = self
-                .meta
-                .request_id
-                .clone()
-                .filter(|s| {
-                    !s.is_empty()
-                        && s.chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                })
-                .unwrap_or_else(|| {
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap_or_default();
-                    format!("venice-{}", now.as_millis())
-                });
-            format!("{stem}.{}", format.extension())
-        };
-        let target = resolve_target(path.as_ref(), format, name);
-        let partial = temp_path(&target, ".partial");
-        let mut body = self.body.into_inner();
-        let result = async {
-            let mut file = tokio::fs::File::create(&partial)
-                .await
-                .map_err(io_err(&partial))?;
-            while let Some(chunk) = body.try_next().await.map_err(Error::from_body_read)? {
-                file.write_all(&chunk).await.map_err(io_err(&partial))?;
-            }
-            file.flush().await.map_err(io_err(&partial))?;
-            file.sync_all().await.map_err(io_err(&partial))?;
-            drop(file);
-            tokio::fs::rename(&partial, &target)
-                .await
-                .map_err(io_err(&target))
-        }
-        .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&partial).await;
-        }
-        result.map(|()| target)
+    /// Stream the image to disk as it arrives and return its path, with the rules of
+    /// [`Image::save`] (in a directory the file is named after the request id). Only
+    /// the last chunk is in memory.
+    pub async fn save(self, path: impl AsRef<Path>) -> Result<PathBuf> {
+        let target = Target::new(path.as_ref(), &self.id, self.format);
+        save::write_stream(target, self.body.into_inner()).await
+    }
+}
+
+impl Response<ImageStream> {
+    /// [`ImageStream::save`] of the value.
+    pub async fn save(self, path: impl AsRef<Path>) -> Result<PathBuf> {
+        self.into_inner().save(path).await
+    }
+
+    /// [`ImageStream::into_image`] of the value, keeping the metadata.
+    pub async fn into_image(self) -> Result<Response<Image>> {
+        let (stream, meta, elapsed) = self.into_parts();
+        let image = stream.into_image().await?;
+        Ok(Response::new(image, meta, elapsed))
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::format::tests::png_header;
 
-    /// A PNG signature + IHDR chunk for `w`x`h` (not a decodable image, just a header).
-    pub(crate) fn png_header(w: u32, h: u32) -> Vec<u8> {
-        let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
-        v.extend_from_slice(&13u32.to_be_bytes());
-        v.extend_from_slice(b"IHDR");
-        v.extend_from_slice(&w.to_be_bytes());
-        v.extend_from_slice(&h.to_be_bytes());
-        v.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
-        v
-    }
-
-    fn jpeg_header(w: u16, h: u16) -> Vec<u8> {
-        let mut v = vec![0xFF, 0xD8];
-        // APP0 segment of length 16
-        v.extend_from_slice(&[0xFF, 0xE0, 0x00, 0x10]);
-        v.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
-        // SOF0
-        v.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x11, 0x08]);
-        v.extend_from_slice(&h.to_be_bytes());
-        v.extend_from_slice(&w.to_be_bytes());
-        v.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
-        v
-    }
-
-    fn riff(chunk: &[u8; 4], payload: &[u8]) -> Vec<u8> {
-        let mut v = b"RIFF".to_vec();
-        v.extend_from_slice(&((payload.len() + 12) as u32).to_le_bytes());
-        v.extend_from_slice(b"WEBP");
-        v.extend_from_slice(chunk);
-        v.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        v.extend_from_slice(payload);
-        v
-    }
-
-    #[test]
-    fn sniff_png() {
-        let b = png_header(640, 480);
-        assert_eq!(Format::sniff(&b), Some(Format::Png));
-        assert_eq!(sniff_dimensions(&b), Some((640, 480)));
-        assert_eq!(sniff_dimensions(&b[..20]), None);
-    }
-
-    #[test]
-    fn sniff_jpeg() {
-        let b = jpeg_header(1280, 720);
-        assert_eq!(Format::sniff(&b), Some(Format::Jpeg));
-        assert_eq!(sniff_dimensions(&b), Some((1280, 720)));
-        assert_eq!(sniff_dimensions(&b[..10]), None);
-    }
-
-    #[test]
-    fn sniff_webp_variants() {
-        // lossy VP8
-        let mut p = vec![0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a];
-        p.extend_from_slice(&800u16.to_le_bytes());
-        p.extend_from_slice(&600u16.to_le_bytes());
-        let b = riff(b"VP8 ", &p);
-        assert_eq!(Format::sniff(&b), Some(Format::Webp));
-        assert_eq!(sniff_dimensions(&b), Some((800, 600)));
-        // lossless VP8L: 14 bits (w-1), 14 bits (h-1)
-        let bits: u32 = (1023 - 1) | ((511 - 1) << 14);
-        let mut p = vec![0x2f];
-        p.extend_from_slice(&bits.to_le_bytes());
-        assert_eq!(sniff_dimensions(&riff(b"VP8L", &p)), Some((1023, 511)));
-        // extended VP8X: flags(4) + 24-bit (w-1) + 24-bit (h-1)
-        let mut p = vec![0, 0, 0, 0];
-        p.extend_from_slice(&[0xFF, 0x03, 0x00]); // 1023 -> 1024
-        p.extend_from_slice(&[0xFF, 0x02, 0x00]); // 767 -> 768
-        assert_eq!(sniff_dimensions(&riff(b"VP8X", &p)), Some((1024, 768)));
-    }
-
-    #[test]
-    fn sniff_garbage_never_panics() {
-        for n in 0..40 {
-            let b = vec![0xFFu8; n];
-            let _ = sniff_dimensions(&b);
-            let mut j = vec![0xFF, 0xD8];
-            j.extend(std::iter::repeat_n(0xFF, n));
-            let _ = sniff_dimensions(&j);
-            let r = riff(b"VP8 ", &vec![0; n]);
-            let _ = sniff_dimensions(&r[..r.len().min(20 + n / 2)]);
-        }
-        assert_eq!(Format::sniff(b"hello"), None);
-    }
-
-    #[test]
-    fn format_strings() {
-        assert_eq!("jpg".parse::<Format>().unwrap(), Format::Jpeg);
-        assert_eq!(Format::Jpeg.extension(), "jpg");
-        assert_eq!(Format::Webp.mime(), "image/webp");
-        assert_eq!(Format::from_mime("image/png; q=1"), Some(Format::Png));
-        assert!("gif".parse::<Format>().is_err());
-    }
-
-    #[test]
-    fn save_to_dir_and_fixes_extension() {
+    #[tokio::test]
+    async fn save_to_dir_and_fixes_extension() {
         let dir = tempfile::tempdir().unwrap();
-        let img = GeneratedImage::new(Bytes::from(png_header(2, 3)), Format::Webp, 1, "gen/1");
-        assert_eq!(img.format, Format::Png);
-        assert_eq!((img.width, img.height), (2, 3));
-        let p = img.save(dir.path()).unwrap();
+        let img = Image::new(Bytes::from(png_header(2, 3)), Format::Webp, 1, "gen/1");
+        assert_eq!(img.format(), Format::Png);
+        assert_eq!((img.width(), img.height()), (2, 3));
+        assert_eq!(img.file_name(), "gen_1-1.png");
+        let p = img.save(dir.path()).await.unwrap();
         assert_eq!(p, dir.path().join("gen_1-1.png"));
         assert_eq!(std::fs::read(&p).unwrap(), png_header(2, 3));
-        let p = img.save(dir.path().join("cat.jpg")).unwrap();
+        let p = img.save(dir.path().join("cat.jpg")).await.unwrap();
         assert_eq!(p, dir.path().join("cat.png"));
-        let p = img.save(dir.path().join("dog")).unwrap();
+        let p = img.save(dir.path().join("dog")).await.unwrap();
         assert_eq!(p, dir.path().join("dog.png"));
-        let p = img.save(dir.path().join("x.PNG")).unwrap();
-        assert_eq!(p, dir.path().join("x.PNG"));
-        // no temporary files left behind
-        let n = std::fs::read_dir(dir.path()).unwrap().count();
-        assert_eq!(n, 4);
-        let err = img.save(dir.path().join("missing/dir/a.png")).unwrap_err();
-        assert!(matches!(err, Error::Io { .. }));
+        // Saving again to the same file refuses and keeps the file.
+        let err = img.save(dir.path().join("dog.png")).await.unwrap_err();
+        assert!(matches!(err, Error::Io { .. }), "{err:?}");
+        // Missing directories are created.
+        let p = img
+            .save(dir.path().join("missing/dir/a.png"))
+            .await
+            .unwrap();
+        assert!(p.exists());
     }
-}
 
-/// The result of a JSON-mode [`Client::generate`](crate::Client::generate).
-#[derive(Clone, Debug)]
-pub struct Generation {
-    /// Request id from the body.
-    pub id: String,
-    /// Server timing, when sent.
-    pub timing: Option<crate::decode::Timing>,
-    /// The images, one per variant.
-    pub images: Vec<GeneratedImage>,
-    /// Metadata from the response headers.
-    pub meta: ResponseMeta,
-    /// Wall time of the call, including retries and decoding.
-    pub elapsed: Duration,
-}
+    #[tokio::test]
+    async fn four_variants_into_a_new_directory_are_four_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = (0..4)
+            .map(|i| {
+                Image::new(
+                    Bytes::from(png_header(8 + i, 8)),
+                    Format::Png,
+                    i as usize,
+                    "gen-x",
+                )
+            })
+            .collect();
+        let generation = Generation::new("gen-x".into(), None, images);
+        let out = dir.path().join("out");
+        let paths = generation.save_all(&out).await.unwrap();
+        assert_eq!(paths.len(), 4);
+        for (i, p) in paths.iter().enumerate() {
+            assert_eq!(p, &out.join(format!("gen-x-{i}.png")));
+            assert_eq!(std::fs::read(p).unwrap(), png_header(8 + i as u32, 8));
+        }
+        // Image by image into "out2/" (a directory that does not exist yet): the same.
+        let out2 = format!("{}/", dir.path().join("out2").display());
+        let mut saved = Vec::new();
+        for image in generation.images() {
+            saved.push(image.save(&out2).await.unwrap());
+        }
+        saved.sort();
+        saved.dedup();
+        assert_eq!(saved.len(), 4);
+        // Saving the same generation again keeps the first files and adds new names.
+        let again = generation.save_all(&out).await.unwrap();
+        assert_eq!(again[0], out.join("gen-x-0-2.png"));
+        assert_eq!(std::fs::read_dir(&out).unwrap().count(), 8);
+    }
 
-impl Generation {
-    /// Save every image into `dir` (named `<id>-<index>.<ext>`) and return the paths.
-    pub fn save_all(&self, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
-        self.images.iter().map(|i| i.save(dir.as_ref())).collect()
+    #[test]
+    fn from_bytes_needs_an_image() {
+        assert!(matches!(
+            Image::from_bytes(&b"hello"[..]),
+            Err(Error::Validation(_))
+        ));
+        let i = Image::from_bytes(png_header(4, 5)).unwrap();
+        assert_eq!((i.width(), i.height(), i.index()), (4, 5, 0));
     }
 }

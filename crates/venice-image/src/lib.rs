@@ -3,45 +3,63 @@
 //! Built on the generated low-level client [`venice_openapi`] (re-exported as
 //! [`raw`]): this crate adds typed requests with validation, per-request auth,
 //! retries that never repeat a charged request by default, one response decoder and
-//! image saving.
+//! image saving that never overwrites.
 //!
-//! ```no_run
-//! use venice_image::{AspectRatio, Client, GenerateRequest, Resolution, Size};
+//! ```
+//! use venice_image::{Auth, Client, GenerateRequest, Size};
 //!
-//! # async fn run() -> venice_image::Result<()> {
-//! let client = Client::from_env()?;
-//! let req = GenerateRequest::builder("nano-banana-pro", "a watercolor harbor")
-//!     .size(Size::Tiered { aspect_ratio: AspectRatio::new(16, 9)?, resolution: Resolution::TwoK })
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let server = venice_mock::MockServer::start(venice_mock::MockConfig::default()).await?;
+//! # let (url, key) = (server.base_url(), venice_mock::DEFAULT_API_KEY);
+//! // Client::from_env() reads VENICE_API_KEY (and VENICE_BASE_URL); here the mock.
+//! let client = Client::builder().base_url(url).auth(Auth::api_key(key)).build()?;
+//! let request = GenerateRequest::builder("venice-sd35", "a watercolor harbor")
+//!     .size(Size::Pixels { width: 512, height: 512 })
+//!     .variants(2)
 //!     .build()?;
-//! let generation = client.generate(&req).await?;
-//! generation.save_all(".")?;
+//! let generation = client.generate(&request).await?;
+//! assert_eq!(generation.images().len(), 2);
+//! println!("request {:?}", generation.meta().request_id());
+//! let dir = std::env::temp_dir().join("venice-image-doc");
+//! for path in generation.save_all(&dir).await? {
+//!     println!("saved {}", path.display());
+//! }
 //! # Ok(())
 //! # }
 //! ```
 //!
+//! The naming rules every operation follows (builders, results, saving, errors) are in
+//! the crate's README, section "API conventions".
+//!
 //! Features: TLS via rustls with the ring provider, gzip and brotli response
 //! decoding (always on); `wallet`: x402 wallet auth (Sign-In-With-X for EVM and
-//! Solana keys, EIP-3009 top-ups, auto top-up) in the `wallet` module.
+//! Solana keys, EIP-3009 top-ups, auto top-up) in the [`wallet`] module.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
 mod client;
 mod decode;
 mod env;
 mod error;
+mod format;
 #[cfg(feature = "__internal")]
 mod fuzzing;
 mod generate;
 mod image;
+pub mod limits;
 mod meta;
-mod models;
+pub mod models;
 mod ops;
-mod payment;
+pub mod payment;
 mod retry;
+mod save;
 mod sizing;
 #[cfg(feature = "wallet")]
 mod topup;
 mod transport;
 #[cfg(feature = "wallet")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
 pub mod wallet;
 #[cfg(feature = "wallet")]
 mod wallet_ops;
@@ -51,41 +69,32 @@ pub use venice_openapi as raw;
 
 pub use auth::Auth;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
-pub use decode::{DEFAULT_MAX_RESPONSE_BYTES, Timing};
+pub use decode::Timing;
 pub use error::{
-    ApiError, Error, ErrorCode, PaymentRequired, Result, TimeoutPhase, ValidationError,
+    ApiError, Error, ErrorCode, PaymentRequired, PaymentRequiredKind, Result, TimeoutPhase,
+    ValidationError,
 };
+pub use format::Format;
 #[cfg(feature = "__internal")]
 #[doc(hidden)]
 pub use fuzzing::__fuzz;
-pub use generate::{
-    GenerateRequest, GenerateRequestBuilder, MAX_PROMPT_CHARS, MAX_SEED, MAX_STYLE_REFERENCE_BYTES,
-    StyleReference,
-};
-pub use image::{BinaryImage, Format, GeneratedImage, Generation, sniff_dimensions};
-pub use meta::{Deprecation, RateLimit, ResponseMeta};
-pub use models::{
-    Cost, ImageModel, ModelConstraints, ModelDeprecation, ModelPricing, Price, SizingMode,
-};
+pub use generate::{GenerateRequest, GenerateRequestBuilder, StyleReference};
+pub use image::{Generation, Image, ImageStream};
+pub use meta::{Deprecation, RateLimit, Response, ResponseMeta};
 pub use ops::{
-    EditAspectRatio, EditRequest, EditRequestBuilder, ImageInput, ImageOutput,
-    MAX_EDIT_INPUT_PIXELS, MAX_EDIT_PROMPT_CHARS, MAX_INPUT_IMAGE_BYTES, MAX_OPENAI_PROMPT_CHARS,
-    MAX_UPSCALE_CREATIVITY, MAX_UPSCALE_OUTPUT_PIXELS, MAX_UPSCALE_SCALE, MIN_INPUT_PIXELS,
-    MIN_UPSCALE_SCALE, Moderation, MultiEditRequest, MultiEditRequestBuilder, OpenAiImageRequest,
-    OpenAiImageRequestBuilder, OpenAiSize, RemoveBackgroundRequest, ResponseFormat, UpscaleRequest,
+    EditAspectRatio, EditRequest, EditRequestBuilder, ImageInput, Moderation, MultiEditRequest,
+    MultiEditRequestBuilder, OpenAiGenerateRequest, OpenAiGenerateRequestBuilder, OpenAiSize,
+    RemoveBackgroundRequest, RemoveBackgroundRequestBuilder, ResponseFormat, UpscaleRequest,
     UpscaleRequestBuilder,
 };
-pub use payment::{
-    BASE_NETWORK, PaymentExtra, PaymentOption, PaymentRequiredKind, PaymentRequirements,
-};
-pub use retry::RetryPolicy;
+pub use retry::{RetryPolicy, RetryPolicyBuilder};
 pub use sizing::{AspectRatio, Quality, Resolution, Size};
 pub use venice_openapi::{AuthContext, AuthError, RequestAuth, Scheme, async_trait};
-#[cfg(feature = "wallet")]
-pub use wallet::{
-    AutoTopUp, EvmSigner, SiwxConfig, SolanaSigner, TopUpReceipt, Wallet, WalletAuth,
-    WalletBalance, WalletError, WalletTransaction, WalletTransactions,
-};
+
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
 
 /// Internals exposed for the Criterion benchmarks and the benchmark harness only
 /// (private feature `__internal`): not part of the API, no stability promise.

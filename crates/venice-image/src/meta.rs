@@ -1,55 +1,210 @@
 //! Response metadata read from headers: [`ResponseMeta`], [`RateLimit`],
-//! [`Deprecation`].
+//! [`Deprecation`]; and the [`Response`] wrapper that carries it with a value.
 
+use std::ops::Deref;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::HeaderMap;
+use serde::{Serialize, Serializer};
+
+/// What a charged operation answered: the value, the metadata of the response and the
+/// wall time of the call. Derefs to the value, so `response.save(..)` or
+/// `response.images()` work directly.
+///
+/// ```no_run
+/// # async fn run(client: venice_image::Client, req: venice_image::GenerateRequest) -> venice_image::Result<()> {
+/// let response = client.generate(&req).await?;
+/// println!("request {:?} took {:?}", response.meta().request_id(), response.elapsed());
+/// let generation = response.into_inner();
+/// # let _ = generation; Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Response<T> {
+    value: T,
+    meta: ResponseMeta,
+    elapsed: Duration,
+}
+
+impl<T> Response<T> {
+    pub(crate) fn new(value: T, meta: ResponseMeta, elapsed: Duration) -> Self {
+        Self {
+            value,
+            meta,
+            elapsed,
+        }
+    }
+
+    /// Metadata from the response headers (request id, blurred flag, balance,
+    /// rate limit, deprecation, ...).
+    pub fn meta(&self) -> &ResponseMeta {
+        &self.meta
+    }
+
+    /// Wall time of the call, including retries and reading the body (for an
+    /// [`ImageStream`](crate::ImageStream): until the headers arrived).
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    /// The value.
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+
+    /// The value, the metadata and the wall time.
+    pub fn into_parts(self) -> (T, ResponseMeta, Duration) {
+        (self.value, self.meta, self.elapsed)
+    }
+}
+
+impl<T> Deref for Response<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
 
 /// What the response headers say about a call.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ResponseMeta {
+    pub(crate) request_id: Option<String>,
+    pub(crate) status: u16,
+    pub(crate) content_type: Option<String>,
+    pub(crate) is_blurred: bool,
+    pub(crate) is_content_violation: bool,
+    pub(crate) deprecation: Option<Deprecation>,
+    pub(crate) balance_remaining_usd: Option<f64>,
+    pub(crate) rate_limit: Option<RateLimit>,
+    pub(crate) enhanced_prompt: Option<String>,
+    pub(crate) model_id: Option<String>,
+}
+
+impl ResponseMeta {
     /// Request id (`x-venice-request-id`, `x-request-id` or `cf-ray`), when sent.
-    pub request_id: Option<String>,
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
     /// HTTP status.
-    pub status: u16,
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The `Content-Type` the server sent, when it sent one.
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+
     /// Safe mode blurred the image (`x-venice-is-blurred: true`).
-    pub is_blurred: bool,
+    pub fn is_blurred(&self) -> bool {
+        self.is_blurred
+    }
+
     /// The image violates the terms of service (`x-venice-is-content-violation: true`).
-    pub is_content_violation: bool,
+    pub fn is_content_violation(&self) -> bool {
+        self.is_content_violation
+    }
+
     /// Model deprecation notice, when any deprecation header is present.
-    pub deprecation: Option<Deprecation>,
+    pub fn deprecation(&self) -> Option<&Deprecation> {
+        self.deprecation.as_ref()
+    }
+
     /// Remaining x402 credit in USD (`X-Balance-Remaining` / `x-venice-balance-usd`).
-    pub balance_remaining_usd: Option<f64>,
+    pub fn balance_remaining_usd(&self) -> Option<f64> {
+        self.balance_remaining_usd
+    }
+
     /// Rate-limit window state, when the headers are present.
-    pub rate_limit: Option<RateLimit>,
+    pub fn rate_limit(&self) -> Option<&RateLimit> {
+        self.rate_limit.as_ref()
+    }
+
     /// The rewritten prompt (`x-venice-enhanced-prompt`, URL-decoded).
-    pub enhanced_prompt: Option<String>,
+    pub fn enhanced_prompt(&self) -> Option<&str> {
+        self.enhanced_prompt.as_deref()
+    }
+
     /// The model that served the request (`x-venice-model-id`).
-    pub model_id: Option<String>,
+    pub fn model_id(&self) -> Option<&str> {
+        self.model_id.as_deref()
+    }
 }
 
 /// Rate-limit window (`x-ratelimit-*-requests`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RateLimit {
-    /// Requests allowed per window.
-    pub limit: Option<u64>,
-    /// Requests left in the window.
-    pub remaining: Option<u64>,
-    /// When the window resets.
-    pub reset_at: Option<SystemTime>,
+    pub(crate) limit: Option<u64>,
+    pub(crate) remaining: Option<u64>,
+    #[serde(rename = "reset_at_unix", serialize_with = "serialize_unix")]
+    pub(crate) reset_at: Option<SystemTime>,
 }
 
-/// A model deprecation notice.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+impl RateLimit {
+    /// Requests allowed per window.
+    pub fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
+    /// Requests left in the window.
+    pub fn remaining(&self) -> Option<u64> {
+        self.remaining
+    }
+
+    /// When the window resets.
+    pub fn reset_at(&self) -> Option<SystemTime> {
+        self.reset_at
+    }
+}
+
+/// A model deprecation notice from the response headers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Deprecation {
+    pub(crate) warning: Option<String>,
+    pub(crate) date: Option<String>,
+    pub(crate) replacement: Option<String>,
+    pub(crate) deprecated: bool,
+}
+
+impl Deprecation {
     /// Human-readable warning (`x-venice-model-deprecation-warning`).
-    pub warning: Option<String>,
+    pub fn warning(&self) -> Option<&str> {
+        self.warning.as_deref()
+    }
+
     /// Scheduled removal date as sent (`x-venice-model-deprecation-date`).
-    pub date: Option<String>,
+    pub fn date(&self) -> Option<&str> {
+        self.date.as_deref()
+    }
+
     /// Model to migrate to (`x-venice-deprecated-replacement`).
-    pub replacement: Option<String>,
+    pub fn replacement(&self) -> Option<&str> {
+        self.replacement.as_deref()
+    }
+
     /// The model is already deprecated (`x-venice-deprecated: true`).
-    pub deprecated: bool,
+    pub fn is_deprecated(&self) -> bool {
+        self.deprecated
+    }
+}
+
+/// Serialise an optional duration as seconds (a float).
+pub(crate) fn serialize_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    d.map(|d| d.as_secs_f64()).serialize(s)
+}
+
+/// Serialise an optional instant as Unix seconds (a float).
+pub(crate) fn serialize_unix<S: Serializer>(
+    t: &Option<SystemTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_secs_f64())
+        .serialize(s)
 }
 
 pub(crate) fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -99,8 +254,10 @@ pub(crate) fn percent_decode(s: &str) -> String {
 }
 
 impl ResponseMeta {
-    /// Read the metadata of a response.
-    pub(crate) fn from_headers(status: u16, h: &HeaderMap) -> Self {
+    /// Read the metadata of a response from its status and headers: what every
+    /// operation of the client returns, available for answers of the [raw
+    /// client](crate::raw) too.
+    pub fn from_headers(status: u16, h: &HeaderMap) -> Self {
         let now = SystemTime::now();
         let request_id = ["x-venice-request-id", "x-request-id", "cf-ray"]
             .iter()
@@ -136,6 +293,7 @@ impl ResponseMeta {
         Self {
             request_id,
             status,
+            content_type: header(h, "content-type").map(str::to_owned),
             is_blurred: flag(h, "x-venice-is-blurred"),
             is_content_violation: flag(h, "x-venice-is-content-violation"),
             deprecation,

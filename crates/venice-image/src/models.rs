@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::Serialize;
 use venice_openapi::types;
 
 use crate::error::ValidationError;
@@ -12,7 +12,9 @@ use crate::generate::GenerateRequest;
 use crate::sizing::Size;
 
 /// How a model chooses its output size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SizingMode {
     /// `width`/`height`, each divisible by `divisor`.
     Pixels {
@@ -26,92 +28,244 @@ pub enum SizingMode {
 }
 
 /// Request constraints of an image model.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ModelConstraints {
+    pub(crate) prompt_character_limit: Option<u32>,
+    pub(crate) width_height_divisor: Option<u32>,
+    pub(crate) aspect_ratios: Vec<String>,
+    pub(crate) default_aspect_ratio: Option<String>,
+    pub(crate) resolutions: Vec<String>,
+    pub(crate) default_resolution: Option<String>,
+    pub(crate) qualities: Vec<String>,
+    pub(crate) default_quality: Option<String>,
+    pub(crate) max_style_references: Option<u32>,
+    pub(crate) supports_style_reference_strength: bool,
+    #[serde(serialize_with = "serialize_steps")]
+    pub(crate) steps: Option<(u32, u32)>,
+}
+
+fn serialize_steps<S: serde::Serializer>(
+    steps: &Option<(u32, u32)>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Steps {
+        default: u32,
+        max: u32,
+    }
+    steps
+        .map(|(default, max)| Steps { default, max })
+        .serialize(s)
+}
+
+impl ModelConstraints {
     /// Longest accepted prompt (characters).
-    pub prompt_character_limit: Option<u32>,
+    pub fn prompt_character_limit(&self) -> Option<u32> {
+        self.prompt_character_limit
+    }
+
     /// Width and height must be divisible by this (pixel models).
-    pub width_height_divisor: Option<u32>,
-    /// Accepted aspect ratios.
-    pub aspect_ratios: Vec<String>,
+    pub fn width_height_divisor(&self) -> Option<u32> {
+        self.width_height_divisor
+    }
+
+    /// Accepted aspect ratios (`16:9`, ...).
+    pub fn aspect_ratios(&self) -> &[String] {
+        &self.aspect_ratios
+    }
+
     /// Aspect ratio used when none is sent.
-    pub default_aspect_ratio: Option<String>,
-    /// Accepted resolution tiers.
-    pub resolutions: Vec<String>,
+    pub fn default_aspect_ratio(&self) -> Option<&str> {
+        self.default_aspect_ratio.as_deref()
+    }
+
+    /// Accepted resolution tiers (`1K`, ...).
+    pub fn resolutions(&self) -> &[String] {
+        &self.resolutions
+    }
+
     /// Tier used when none is sent.
-    pub default_resolution: Option<String>,
-    /// Accepted qualities.
-    pub qualities: Vec<String>,
+    pub fn default_resolution(&self) -> Option<&str> {
+        self.default_resolution.as_deref()
+    }
+
+    /// Accepted qualities (`low`, ...).
+    pub fn qualities(&self) -> &[String] {
+        &self.qualities
+    }
+
     /// Quality used when none is sent.
-    pub default_quality: Option<String>,
+    pub fn default_quality(&self) -> Option<&str> {
+        self.default_quality.as_deref()
+    }
+
     /// Most style references accepted.
-    pub max_style_references: Option<u32>,
+    pub fn max_style_references(&self) -> Option<u32> {
+        self.max_style_references
+    }
+
     /// Whether style reference strength is honoured.
-    pub supports_style_reference_strength: bool,
+    pub fn supports_style_reference_strength(&self) -> bool {
+        self.supports_style_reference_strength
+    }
+
     /// Default and maximum steps.
-    pub steps: Option<(u32, u32)>,
+    pub fn steps(&self) -> Option<(u32, u32)> {
+        self.steps
+    }
 }
 
 /// A price in USD and DIEM.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Price {
+    pub(crate) usd: f64,
+    pub(crate) diem: f64,
+}
+
+impl Price {
     /// USD.
-    pub usd: f64,
+    pub fn usd(&self) -> f64 {
+        self.usd
+    }
+
     /// DIEM.
-    pub diem: f64,
+    pub fn diem(&self) -> f64 {
+        self.diem
+    }
 }
 
 /// Prices of an image model, per generated image.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ModelPricing {
+    pub(crate) generation: Option<Price>,
+    pub(crate) resolutions: BTreeMap<String, Price>,
+    pub(crate) quality: BTreeMap<String, BTreeMap<String, Price>>,
+}
+
+impl ModelPricing {
     /// Flat price per image.
-    pub generation: Option<Price>,
-    /// Price per resolution tier (replaces `generation`).
-    pub resolutions: BTreeMap<String, Price>,
-    /// Price per resolution tier and quality.
-    pub quality: BTreeMap<String, BTreeMap<String, Price>>,
+    pub fn generation(&self) -> Option<Price> {
+        self.generation
+    }
+
+    /// Price per resolution tier (replaces [`generation`](Self::generation)).
+    pub fn resolutions(&self) -> &BTreeMap<String, Price> {
+        &self.resolutions
+    }
+
+    /// Price per resolution tier, then quality.
+    pub fn quality(&self) -> &BTreeMap<String, BTreeMap<String, Price>> {
+        &self.quality
+    }
 }
 
 /// Retirement schedule of a model.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ModelDeprecation {
-    /// Sunset instant.
-    pub date: Option<String>,
-    /// When the model leaves the listing.
-    pub removes_at: Option<String>,
-    /// When deprecation warnings start.
-    pub starts_at: Option<String>,
-    /// The model to migrate to.
-    pub replacement_model_id: Option<String>,
-    /// Requests may be remapped to the replacement.
-    pub auto_remap: bool,
+    pub(crate) date: Option<String>,
+    pub(crate) removes_at: Option<String>,
+    pub(crate) starts_at: Option<String>,
+    pub(crate) replacement_model_id: Option<String>,
+    pub(crate) auto_remap: bool,
 }
 
-/// An image model of the catalogue.
-#[derive(Clone, Debug, PartialEq)]
+impl ModelDeprecation {
+    /// Sunset instant, as sent.
+    pub fn date(&self) -> Option<&str> {
+        self.date.as_deref()
+    }
+
+    /// When the model leaves the listing, as sent.
+    pub fn removes_at(&self) -> Option<&str> {
+        self.removes_at.as_deref()
+    }
+
+    /// When deprecation warnings start, as sent.
+    pub fn starts_at(&self) -> Option<&str> {
+        self.starts_at.as_deref()
+    }
+
+    /// The model to migrate to.
+    pub fn replacement_model_id(&self) -> Option<&str> {
+        self.replacement_model_id.as_deref()
+    }
+
+    /// Whether requests may be remapped to the replacement.
+    pub fn auto_remap(&self) -> bool {
+        self.auto_remap
+    }
+}
+
+/// An image model of the catalogue ([`Client::image_models`](crate::Client::image_models)).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ImageModel {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) sizing: SizingMode,
+    pub(crate) constraints: ModelConstraints,
+    pub(crate) pricing: ModelPricing,
+    pub(crate) deprecation: Option<ModelDeprecation>,
+    pub(crate) offline: bool,
+    pub(crate) supports_style_references: bool,
+    pub(crate) traits: Vec<String>,
+}
+
+impl ImageModel {
     /// Model ID (the `model` of a request).
-    pub id: String,
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// Display name (the ID when the catalogue has none).
-    pub name: String,
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Description.
-    pub description: Option<String>,
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
     /// How the model is sized.
-    pub sizing: SizingMode,
+    pub fn sizing(&self) -> SizingMode {
+        self.sizing
+    }
+
     /// Request constraints.
-    pub constraints: ModelConstraints,
+    pub fn constraints(&self) -> &ModelConstraints {
+        &self.constraints
+    }
+
     /// Prices.
-    pub pricing: ModelPricing,
+    pub fn pricing(&self) -> &ModelPricing {
+        &self.pricing
+    }
+
     /// Retirement schedule, if any.
-    pub deprecation: Option<ModelDeprecation>,
+    pub fn deprecation(&self) -> Option<&ModelDeprecation> {
+        self.deprecation.as_ref()
+    }
+
     /// Whether the model is offline now.
-    pub offline: bool,
+    pub fn is_offline(&self) -> bool {
+        self.offline
+    }
+
     /// Whether the model accepts style references.
-    pub supports_style_references: bool,
+    pub fn supports_style_references(&self) -> bool {
+        self.supports_style_references
+    }
+
     /// Traits such as `default`.
-    pub traits: Vec<String>,
+    pub fn traits(&self) -> &[String] {
+        &self.traits
+    }
 }
 
 fn to_u32(v: Option<i64>) -> Option<u32> {
@@ -214,15 +368,30 @@ pub(crate) fn parse_catalogue(body: &[u8]) -> Result<Vec<ImageModel>> {
     Ok(from_wire(list))
 }
 
-/// Estimated cost of a request.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Estimated cost of a request ([`Client::estimate_cost`](crate::Client::estimate_cost)).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Cost {
+    pub(crate) usd_per_image: f64,
+    pub(crate) images: u32,
+    pub(crate) total_usd: f64,
+}
+
+impl Cost {
     /// Price of one image in USD.
-    pub usd_per_image: f64,
+    pub fn usd_per_image(&self) -> f64 {
+        self.usd_per_image
+    }
+
     /// Number of images the request produces.
-    pub images: u32,
+    pub fn images(&self) -> u32 {
+        self.images
+    }
+
     /// `usd_per_image * images`.
-    pub total_usd: f64,
+    pub fn total_usd(&self) -> f64 {
+        self.total_usd
+    }
 }
 
 /// Find `id` in the catalogue, or a validation error for field `model`.
@@ -528,7 +697,7 @@ pub(crate) mod tests {
             field(
                 px.validate(
                     &b("px")
-                        .style_reference(StyleReference::url("https://a"))
+                        .style_reference(StyleReference::from_url("https://a").unwrap())
                         .build()
                         .unwrap()
                 )
@@ -559,13 +728,13 @@ pub(crate) mod tests {
             "size"
         );
         let one = b("ar")
-            .style_reference(StyleReference::url("https://a"))
+            .style_reference(StyleReference::from_url("https://a").unwrap())
             .build()
             .unwrap();
         assert!(ar.validate(&one).is_ok());
         let two = b("ar")
-            .style_reference(StyleReference::url("https://a"))
-            .style_reference(StyleReference::url("https://b"))
+            .style_reference(StyleReference::from_url("https://a").unwrap())
+            .style_reference(StyleReference::from_url("https://b").unwrap())
             .build()
             .unwrap();
         assert_eq!(field(ar.validate(&two)), "style_references");

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{ErrorCode, PaymentRequired};
+use crate::error::PaymentRequired;
 
 /// The x402 network id of Base mainnet.
 pub const BASE_NETWORK: &str = "eip155:8453";
@@ -17,18 +17,14 @@ pub const BASE_NETWORK: &str = "eip155:8453";
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct PaymentRequirements {
-    /// x402 protocol version (2).
     #[serde(default)]
-    pub x402_version: u32,
-    /// Accepted payments.
+    pub(crate) x402_version: u32,
     #[serde(default)]
-    pub accepts: Vec<PaymentOption>,
-    /// The resource being paid for, as sent.
+    pub(crate) accepts: Vec<PaymentOption>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource: Option<Value>,
-    /// Server's description of why payment is required.
+    pub(crate) resource: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// One accepted payment (an x402 `accepts` entry).
@@ -36,42 +32,81 @@ pub struct PaymentRequirements {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct PaymentOption {
-    /// Payment scheme, e.g. `exact`.
     #[serde(default)]
-    pub scheme: String,
-    /// CAIP-2 network, e.g. `eip155:8453` (Base).
+    pub(crate) scheme: String,
     #[serde(default)]
-    pub network: String,
-    /// Token contract (USDC on Base for EVM).
+    pub(crate) network: String,
     #[serde(default)]
-    pub asset: String,
-    /// Amount in the token's smallest unit (USDC: 6 decimals), as a decimal string.
+    pub(crate) asset: String,
     #[serde(default)]
-    pub amount: String,
-    /// Receiver of the payment.
+    pub(crate) amount: String,
     #[serde(default)]
-    pub pay_to: String,
-    /// How long a signed payment stays valid, in seconds.
+    pub(crate) pay_to: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_timeout_seconds: Option<u64>,
-    /// Scheme-specific data; for EVM `exact`, the token's EIP-712 domain name and version.
+    pub(crate) max_timeout_seconds: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub extra: Option<PaymentExtra>,
+    pub(crate) extra: Option<PaymentExtra>,
 }
 
 /// The EIP-712 domain name and version of the payment token.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PaymentExtra {
+    #[serde(default)]
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) version: String,
+}
+
+impl PaymentExtra {
     /// Token name, e.g. `USD Coin`.
-    #[serde(default)]
-    pub name: String,
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Token EIP-712 version, e.g. `2`.
-    #[serde(default)]
-    pub version: String,
+    pub fn version(&self) -> &str {
+        &self.version
+    }
 }
 
 impl PaymentOption {
+    /// Payment scheme, e.g. `exact`.
+    pub fn scheme(&self) -> &str {
+        &self.scheme
+    }
+
+    /// CAIP-2 network, e.g. `eip155:8453` (Base).
+    pub fn network(&self) -> &str {
+        &self.network
+    }
+
+    /// Token contract (USDC on Base for EVM).
+    pub fn asset(&self) -> &str {
+        &self.asset
+    }
+
+    /// Amount in the token's smallest unit (USDC: 6 decimals), as a decimal string.
+    pub fn amount(&self) -> &str {
+        &self.amount
+    }
+
+    /// Receiver of the payment.
+    pub fn pay_to(&self) -> &str {
+        &self.pay_to
+    }
+
+    /// How long a signed payment stays valid, in seconds.
+    pub fn max_timeout_seconds(&self) -> Option<u64> {
+        self.max_timeout_seconds
+    }
+
+    /// Scheme-specific data; for EVM `exact`, the token's EIP-712 domain name and
+    /// version.
+    pub fn extra(&self) -> Option<&PaymentExtra> {
+        self.extra.as_ref()
+    }
+
     /// The amount in the token's smallest unit, when it is a valid integer.
     pub fn amount_units(&self) -> Option<u128> {
         self.amount.trim().parse().ok()
@@ -97,6 +132,26 @@ impl PaymentOption {
 }
 
 impl PaymentRequirements {
+    /// x402 protocol version (2).
+    pub fn x402_version(&self) -> u32 {
+        self.x402_version
+    }
+
+    /// Accepted payments.
+    pub fn accepts(&self) -> &[PaymentOption] {
+        &self.accepts
+    }
+
+    /// The resource being paid for, as sent.
+    pub fn resource(&self) -> Option<&Value> {
+        self.resource.as_ref()
+    }
+
+    /// Server's description of why payment is required.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
     /// Parse requirements from JSON (body or decoded header); `None` when the value
     /// has no `accepts` list.
     pub fn from_json(value: &Value) -> Option<Self> {
@@ -108,21 +163,6 @@ impl PaymentRequirements {
     pub fn base_option(&self) -> Option<&PaymentOption> {
         self.accepts.iter().find(|o| o.is_base_exact())
     }
-}
-
-/// Which kind of 402 this is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum PaymentRequiredKind {
-    /// An API-key account is out of credit or over a spend limit
-    /// (`INSUFFICIENT_BALANCE`, `API_KEY_*_SPEND_LIMIT_EXCEEDED`): top up on the website.
-    AccountBalance,
-    /// A wallet (SIWX) has too little x402 credit (`PAYMENT_REQUIRED`): top up with
-    /// `Client::top_up`.
-    WalletCredit,
-    /// x402 discovery (no wallet, e.g. `POST /x402/top-up` without payment): the
-    /// accepted payments.
-    Discovery,
 }
 
 impl PaymentRequired {
@@ -155,24 +195,6 @@ impl PaymentRequired {
             error: None,
         })
     }
-
-    /// Which of the 402 shapes this is.
-    pub fn kind(&self) -> PaymentRequiredKind {
-        let code = self.api.code.as_str();
-        if self.api.code == ErrorCode::InsufficientBalance
-            || (code.starts_with("API_KEY_") && code.ends_with("_LIMIT_EXCEEDED"))
-        {
-            PaymentRequiredKind::AccountBalance
-        } else if self.reason.is_some()
-            || self.top_up_instructions.is_some()
-            || self.siwx_challenge.is_some()
-            || self.current_balance_usd.is_some()
-        {
-            PaymentRequiredKind::WalletCredit
-        } else {
-            PaymentRequiredKind::Discovery
-        }
-    }
 }
 
 #[cfg(test)]
@@ -180,6 +202,7 @@ impl PaymentRequired {
 mod tests {
     use super::*;
     use crate::error::Error;
+    use crate::error::PaymentRequiredKind;
     use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
     use serde_json::json;
 
@@ -201,7 +224,7 @@ mod tests {
             );
         }
         match crate::decode::error_from_parts(status, &h, body.to_string().as_bytes()) {
-            Error::PaymentRequired(p) => *p,
+            Error::PaymentRequired { error, .. } => *error,
             other => panic!("{other:?}"),
         }
     }

@@ -3,25 +3,55 @@
 //! By default only failures that cannot have been charged are retried: 429 (unless
 //! the code says the balance is insufficient), 503, and connections that never
 //! reached the server. 500/504 and timeouts after sending are retried only with
-//! [`RetryPolicy::retry_server_errors`].
+//! [`RetryPolicyBuilder::retry_server_errors`]; a classifier
+//! ([`RetryPolicyBuilder::classifier`]) can change any decision.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorCode};
 
-/// When and how to retry a failed call.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Decides whether a failure is retried, given the built-in decision.
+type Classifier = Arc<dyn Fn(&Error, bool) -> bool + Send + Sync>;
+
+/// When and how to retry a failed call. Build one with [`RetryPolicy::builder`];
+/// [`RetryPolicy::default`] is 3 attempts, 0.5 s doubling up to 20 s, full jitter, and
+/// only failures that cannot have been charged.
+///
+/// ```
+/// use std::time::Duration;
+/// use venice_image::{Error, RetryPolicy};
+///
+/// let policy = RetryPolicy::builder()
+///     .max_attempts(5)
+///     .max_delay(Duration::from_secs(60))
+///     // Also retry a proxy's 529 (overloaded); keep every other decision.
+///     .classifier(|error, retry| retry || error.status() == Some(529))
+///     .build();
+/// assert_eq!(policy.max_attempts(), 5);
+/// ```
+#[derive(Clone)]
 pub struct RetryPolicy {
-    /// Total attempts including the first (1 = no retries).
-    pub max_attempts: u32,
-    /// Delay cap of the first retry; doubles per retry.
-    pub base_delay: Duration,
-    /// Largest delay; a server-requested wait above this is not waited for.
-    pub max_delay: Duration,
-    /// Full jitter: wait a random time in `[0, backoff]` instead of `backoff`.
-    pub jitter: bool,
-    /// Also retry 500/504 and timeouts after sending (the call may be charged twice).
-    pub retry_server_errors: bool,
+    max_attempts: u32,
+    base_delay: Duration,
+    max_delay: Duration,
+    jitter: bool,
+    retry_server_errors: bool,
+    classifier: Option<Classifier>,
+}
+
+impl fmt::Debug for RetryPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryPolicy")
+            .field("max_attempts", &self.max_attempts)
+            .field("base_delay", &self.base_delay)
+            .field("max_delay", &self.max_delay)
+            .field("jitter", &self.jitter)
+            .field("retry_server_errors", &self.retry_server_errors)
+            .field("classifier", &self.classifier.as_ref().map(|_| "custom"))
+            .finish()
+    }
 }
 
 impl Default for RetryPolicy {
@@ -32,11 +62,76 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(20),
             jitter: true,
             retry_server_errors: false,
+            classifier: None,
         }
     }
 }
 
+/// Builder of a [`RetryPolicy`], starting from [`RetryPolicy::default`].
+#[derive(Clone, Debug, Default)]
+#[must_use]
+pub struct RetryPolicyBuilder {
+    policy: RetryPolicy,
+}
+
+impl RetryPolicyBuilder {
+    /// Total attempts including the first (1 = no retries; 0 is taken as 1).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.policy.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Delay cap of the first retry; doubles per retry (default 0.5 s).
+    pub fn base_delay(mut self, delay: Duration) -> Self {
+        self.policy.base_delay = delay;
+        self
+    }
+
+    /// Largest delay (default 20 s); a server-requested wait above it is not waited
+    /// for: the call fails instead.
+    pub fn max_delay(mut self, delay: Duration) -> Self {
+        self.policy.max_delay = delay;
+        self
+    }
+
+    /// Full jitter: wait a random time in `[0, backoff]` instead of `backoff` (default
+    /// on).
+    pub fn jitter(mut self, on: bool) -> Self {
+        self.policy.jitter = on;
+        self
+    }
+
+    /// Also retry 500/502/504 and timeouts or broken connections after sending: the
+    /// call may then be charged twice (default off).
+    pub fn retry_server_errors(mut self, on: bool) -> Self {
+        self.policy.retry_server_errors = on;
+        self
+    }
+
+    /// Decide yourself: `classify(error, retry)` gets the failure and the built-in
+    /// decision and returns whether to retry. Attempts and delays still follow the
+    /// policy. Returning `true` for an error whose
+    /// [`may_have_been_charged`](Error::may_have_been_charged) is true may pay twice.
+    pub fn classifier(
+        mut self,
+        classify: impl Fn(&Error, bool) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.policy.classifier = Some(Arc::new(classify));
+        self
+    }
+
+    /// The policy.
+    pub fn build(self) -> RetryPolicy {
+        self.policy
+    }
+}
+
 impl RetryPolicy {
+    /// A builder starting from the default policy.
+    pub fn builder() -> RetryPolicyBuilder {
+        RetryPolicyBuilder::default()
+    }
+
     /// Never retry.
     pub fn none() -> Self {
         Self {
@@ -45,9 +140,43 @@ impl RetryPolicy {
         }
     }
 
+    /// Total attempts including the first.
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// Delay cap of the first retry.
+    pub fn base_delay(&self) -> Duration {
+        self.base_delay
+    }
+
+    /// Largest delay.
+    pub fn max_delay(&self) -> Duration {
+        self.max_delay
+    }
+
+    /// Whether delays are jittered.
+    pub fn jitter(&self) -> bool {
+        self.jitter
+    }
+
+    /// Whether possibly charged failures (500/502/504, timeouts after sending) are
+    /// retried.
+    pub fn retry_server_errors(&self) -> bool {
+        self.retry_server_errors
+    }
+
     /// Whether this failure should be retried under this policy (ignoring the
-    /// attempt count).
+    /// attempt count): the built-in decision, then the classifier if there is one.
     pub fn should_retry(&self, err: &Error) -> bool {
+        let retry = self.builtin(err);
+        match &self.classifier {
+            Some(classify) => classify(err, retry),
+            None => retry,
+        }
+    }
+
+    fn builtin(&self, err: &Error) -> bool {
         if err.is_retryable() {
             return true;
         }
@@ -55,8 +184,8 @@ impl RetryPolicy {
             return false;
         }
         match err {
-            Error::Api(a) => {
-                matches!(a.status, 500 | 502 | 504) && a.code != ErrorCode::InsufficientBalance
+            Error::Api { status, code, .. } => {
+                matches!(status, 500 | 502 | 504) && *code != ErrorCode::InsufficientBalance
             }
             Error::Timeout { .. } | Error::Transport(_) => true,
             _ => false,
@@ -99,7 +228,7 @@ impl RetryPolicy {
 pub(crate) fn server_hint(err: &Error) -> Option<Duration> {
     match err {
         Error::RateLimited { retry_after, .. } => *retry_after,
-        Error::Api(a) => a.retry_after,
+        Error::Api { error, .. } => error.retry_after,
         _ => None,
     }
 }
@@ -125,34 +254,39 @@ mod tests {
     use crate::error::TimeoutPhase;
     use crate::meta::ResponseMeta;
 
-    fn api(status: u16, code: ErrorCode) -> ApiError {
-        ApiError {
+    fn api(status: u16, code: ErrorCode) -> Error {
+        let api = ApiError {
             status,
-            code,
+            code: code.clone(),
             message: String::new(),
             details: None,
             request_id: None,
             body_excerpt: String::new(),
             retry_after: None,
             meta: ResponseMeta::default(),
+        };
+        if status == 429 {
+            Error::RateLimited {
+                retry_after: None,
+                error: Box::new(api),
+            }
+        } else {
+            Error::Api {
+                status,
+                code,
+                error: Box::new(api),
+            }
         }
     }
 
     #[test]
     fn classification_default() {
         let p = RetryPolicy::default();
-        let rl = |code| Error::RateLimited {
-            retry_after: None,
-            api: Box::new(api(429, code)),
-        };
-        assert!(p.should_retry(&rl(ErrorCode::RateLimitExceeded)));
-        assert!(!p.should_retry(&rl(ErrorCode::InsufficientBalance)));
-        assert!(p.should_retry(&Error::Api(Box::new(api(503, ErrorCode::ModelAtCapacity)))));
+        assert!(p.should_retry(&api(429, ErrorCode::RateLimitExceeded)));
+        assert!(!p.should_retry(&api(429, ErrorCode::InsufficientBalance)));
+        assert!(p.should_retry(&api(503, ErrorCode::ModelAtCapacity)));
         for s in [400, 401, 404, 500, 504] {
-            assert!(
-                !p.should_retry(&Error::Api(Box::new(api(s, ErrorCode::from_status(s))))),
-                "{s}"
-            );
+            assert!(!p.should_retry(&api(s, ErrorCode::from_status(s))), "{s}");
         }
         assert!(!p.should_retry(&timeout(TimeoutPhase::Headers)));
         assert!(!p.should_retry(&timeout(TimeoutPhase::Body)));
@@ -170,25 +304,54 @@ mod tests {
 
     #[test]
     fn classification_server_errors_opt_in() {
-        let p = RetryPolicy {
-            retry_server_errors: true,
-            ..RetryPolicy::default()
-        };
-        assert!(p.should_retry(&Error::Api(Box::new(api(500, ErrorCode::InferenceFailed)))));
-        assert!(p.should_retry(&Error::Api(Box::new(api(
-            504,
-            ErrorCode::SettlementTimeout
-        )))));
+        let p = RetryPolicy::builder().retry_server_errors(true).build();
+        assert!(p.should_retry(&api(500, ErrorCode::InferenceFailed)));
+        assert!(p.should_retry(&api(504, ErrorCode::SettlementTimeout)));
         assert!(p.should_retry(&timeout(TimeoutPhase::Headers)));
-        assert!(!p.should_retry(&Error::Api(Box::new(api(400, ErrorCode::InvalidRequest)))));
+        assert!(!p.should_retry(&api(400, ErrorCode::InvalidRequest)));
+    }
+
+    #[test]
+    fn classifier_sees_the_builtin_decision_and_overrides_it() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let p = RetryPolicy::builder()
+            .classifier(move |e, retry| {
+                log.lock().unwrap().push((e.status(), retry));
+                // Retry 409s too; never retry a 503.
+                (retry || e.status() == Some(409)) && e.status() != Some(503)
+            })
+            .build();
+        assert!(p.should_retry(&api(409, ErrorCode::from_status(409))));
+        assert!(!p.should_retry(&api(503, ErrorCode::ModelAtCapacity)));
+        assert!(p.should_retry(&api(429, ErrorCode::RateLimitExceeded)));
+        assert!(!p.should_retry(&api(500, ErrorCode::InferenceFailed)));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![
+                (Some(409), false),
+                (Some(503), true),
+                (Some(429), true),
+                (Some(500), false)
+            ]
+        );
+        assert!(format!("{p:?}").contains("custom"));
+        // The default classification never retries what may have been charged.
+        let d = RetryPolicy::default();
+        for e in [
+            api(500, ErrorCode::InferenceFailed),
+            api(502, ErrorCode::from_status(502)),
+            api(504, ErrorCode::from_status(504)),
+            timeout(TimeoutPhase::Headers),
+            timeout(TimeoutPhase::Body),
+        ] {
+            assert!(e.may_have_been_charged() && !d.should_retry(&e), "{e:?}");
+        }
     }
 
     #[test]
     fn backoff_bounds() {
-        let p = RetryPolicy {
-            max_attempts: 10,
-            ..RetryPolicy::default()
-        };
+        let p = RetryPolicy::builder().max_attempts(10).build();
         assert_eq!(p.backoff(1), Duration::from_millis(500));
         assert_eq!(p.backoff(2), Duration::from_secs(1));
         assert_eq!(p.backoff(3), Duration::from_secs(2));
@@ -200,10 +363,10 @@ mod tests {
             let d = p.delay(1 + i % 8, None, r).unwrap();
             assert!(d <= p.backoff(1 + i % 8));
         }
-        let no_jitter = RetryPolicy {
-            jitter: false,
-            ..p.clone()
-        };
+        let no_jitter = RetryPolicy::builder()
+            .max_attempts(10)
+            .jitter(false)
+            .build();
         assert_eq!(no_jitter.delay(2, None, 0.3), Some(Duration::from_secs(1)));
     }
 

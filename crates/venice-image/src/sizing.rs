@@ -3,7 +3,22 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Serialize, Serializer};
+
 use crate::error::ValidationError;
+
+/// `Serialize` as the `Display` text (the wire value), for each sizing type.
+macro_rules! serialize_as_text {
+    ($($t:ty),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    )*};
+}
+
+serialize_as_text!(Size, AspectRatio, Resolution, Quality);
 
 /// How the output size is chosen. Which variant a model accepts depends on its
 /// sizing mode (see [`SizingMode`](crate::SizingMode)).
@@ -22,6 +37,7 @@ use crate::error::ValidationError;
 /// assert_eq!(pixels.to_string(), "1024x768");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Size {
     /// Width and height in pixels (pixel-sized models), each 1..=1280.
     Pixels {
@@ -145,6 +161,7 @@ impl FromStr for AspectRatio {
 
 /// A resolution tier of tiered models.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Resolution {
     /// `1K`.
     OneK,
@@ -155,6 +172,9 @@ pub enum Resolution {
 }
 
 impl Resolution {
+    /// Every tier, smallest first.
+    pub const ALL: [Resolution; 3] = [Resolution::OneK, Resolution::TwoK, Resolution::FourK];
+
     /// The wire value (`1K`, `2K`, `4K`).
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -189,6 +209,7 @@ impl FromStr for Resolution {
 
 /// Output quality tier (models with `qualities`); higher costs more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Quality {
     /// `low`.
     Low,
@@ -199,6 +220,9 @@ pub enum Quality {
 }
 
 impl Quality {
+    /// Every tier, lowest first.
+    pub const ALL: [Quality; 3] = [Quality::Low, Quality::Medium, Quality::High];
+
     /// The wire value (`low`, `medium`, `high`).
     pub fn as_str(&self) -> &'static str {
         match self {

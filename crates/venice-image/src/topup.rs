@@ -13,8 +13,9 @@ use base64_simd::STANDARD as B64;
 use venice_openapi::Uploads;
 
 use crate::auth::Auth;
+use crate::error::PaymentRequiredKind;
 use crate::error::{Error, PaymentRequired, Result};
-use crate::payment::{PaymentRequiredKind, PaymentRequirements};
+use crate::payment::PaymentRequirements;
 use crate::transport::Transport;
 use crate::wallet::{
     AutoTopUp, TopUpReceipt, Wallet, WalletError, payment_payload, sign_authorization,
@@ -89,10 +90,12 @@ async fn post_top_up(
 /// The payments `POST /x402/top-up` accepts (x402 discovery).
 pub(crate) async fn payment_requirements(payer: Payer<'_>) -> Result<PaymentRequirements> {
     match post_top_up(payer, None).await {
-        Err(Error::PaymentRequired(p)) => p.requirements().ok_or_else(|| Error::Decode {
-            what: "x402 payment requirements (402 without `accepts`)".into(),
-            source: None,
-        }),
+        Err(Error::PaymentRequired { error: p, .. }) => {
+            p.requirements().ok_or_else(|| Error::Decode {
+                what: "x402 payment requirements (402 without `accepts`)".into(),
+                source: None,
+            })
+        }
         Err(e) => Err(e),
         Ok(r) => Err(Error::Decode {
             what: format!(
@@ -189,10 +192,10 @@ pub(crate) async fn auto_top_up_after(
     let Some(policy) = state.policy else {
         return Ok(false);
     };
-    let Error::PaymentRequired(p) = err else {
+    let Error::PaymentRequired { kind, error: p } = err else {
         return Ok(false);
     };
-    if p.kind() != PaymentRequiredKind::WalletCredit
+    if *kind != PaymentRequiredKind::WalletCredit
         || !matches!(payer.auth, Auth::Wallet(w) if matches!(w.wallet(), Wallet::Evm(_)))
     {
         return Ok(false);

@@ -6,7 +6,7 @@ use std::fmt::Display;
 use venice_openapi::types;
 
 use crate::error::ValidationError;
-use crate::image::Format;
+use crate::format::Format;
 use crate::sizing::Quality;
 
 /// Convert `value` to the wire type of `field`, or a validation error naming `field`.

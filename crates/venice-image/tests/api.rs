@@ -151,7 +151,7 @@ fn req() -> GenerateRequest {
             width: 64,
             height: 32,
         })
-        .format(Format::Png)
+        .output_format(Format::Png)
         .build()
         .unwrap()
 }
@@ -180,22 +180,23 @@ async fn json_generate_two_variants() {
         .build()
         .unwrap();
     let g = c.generate(&r).await.unwrap();
-    assert_eq!(g.id, "gen-1");
-    assert_eq!(g.images.len(), 2);
-    assert_eq!(g.timing.unwrap().total_ms, 5.0);
-    for (i, img) in g.images.iter().enumerate() {
-        assert_eq!(img.format, Format::Png);
-        assert_eq!((img.width, img.height), (16 + i as u32, 8));
-        assert_eq!(img.index, i);
+    assert_eq!(g.id(), "gen-1");
+    assert_eq!(g.images().len(), 2);
+    assert_eq!(g.timing().unwrap().total_ms(), 5.0);
+    for (i, img) in g.images().iter().enumerate() {
+        assert_eq!(img.format(), Format::Png);
+        assert_eq!((img.width(), img.height()), (16 + i as u32, 8));
+        assert_eq!(img.index(), i);
     }
-    let seen = srv.seen.lock().unwrap();
-    assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].1, r.to_json());
-    assert_eq!(seen[0].0["authorization"], "Bearer test-key");
-    assert!(seen[0].0.contains_key("api-version"));
-    drop(seen);
+    {
+        let seen = srv.seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].1, r.to_json());
+        assert_eq!(seen[0].0["authorization"], "Bearer test-key");
+        assert!(seen[0].0.contains_key("api-version"));
+    }
     let dir = tempfile::tempdir().unwrap();
-    let paths = g.save_all(dir.path()).unwrap();
+    let paths = g.save_all(dir.path()).await.unwrap();
     assert_eq!(paths[1], dir.path().join("gen-1-1.png"));
     assert_eq!(std::fs::read(&paths[0]).unwrap(), png(16, 8));
 }
@@ -225,19 +226,19 @@ async fn metadata_headers() {
     })
     .await;
     let g = client(&base).generate(&req()).await.unwrap();
-    let m = &g.meta;
-    assert_eq!(m.status, 200);
-    assert!(m.is_blurred && m.is_content_violation);
-    let d = m.deprecation.clone().unwrap();
-    assert!(d.deprecated);
-    assert_eq!(d.replacement.as_deref(), Some("px2"));
-    assert_eq!(d.warning.as_deref(), Some("retiring soon"));
-    assert_eq!(m.balance_remaining_usd, Some(4.23));
-    let rl = m.rate_limit.clone().unwrap();
-    assert_eq!((rl.limit, rl.remaining), (Some(20), Some(3)));
-    assert!(rl.reset_at.is_some());
-    assert_eq!(m.enhanced_prompt.as_deref(), Some("a fluffy cat & moon"));
-    assert_eq!(m.model_id.as_deref(), Some("px"));
+    let m = &g.meta();
+    assert_eq!(m.status(), 200);
+    assert!(m.is_blurred() && m.is_content_violation());
+    let d = m.deprecation().unwrap();
+    assert!(d.is_deprecated());
+    assert_eq!(d.replacement(), Some("px2"));
+    assert_eq!(d.warning(), Some("retiring soon"));
+    assert_eq!(m.balance_remaining_usd(), Some(4.23));
+    let rl = m.rate_limit().unwrap();
+    assert_eq!((rl.limit(), rl.remaining()), (Some(20), Some(3)));
+    assert!(rl.reset_at().is_some());
+    assert_eq!(m.enhanced_prompt(), Some("a fluffy cat & moon"));
+    assert_eq!(m.model_id(), Some("px"));
 }
 
 #[tokio::test]
@@ -254,8 +255,8 @@ async fn gzip_json_is_decoded() {
     })
     .await;
     let g = client(&base).generate(&req()).await.unwrap();
-    assert_eq!(g.id, "gz");
-    assert_eq!((g.images[0].width, g.images[0].height), (4, 4));
+    assert_eq!(g.id(), "gz");
+    assert_eq!((g.images()[0].width(), g.images()[0].height()), (4, 4));
     let seen = srv.seen.lock().unwrap();
     let ae = seen[0].0["accept-encoding"].to_str().unwrap().to_owned();
     assert!(ae.contains("gzip") && ae.contains("br"), "{ae}");
@@ -277,21 +278,21 @@ async fn binary_streams_to_disk() {
     .await;
     let c = client(&base);
     let r = GenerateRequest::builder("px", "a cat")
-        .format(Format::Png)
+        .output_format(Format::Png)
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let bin = c.generate_binary(&r).await.unwrap();
-    assert_eq!(bin.format, Format::Png);
-    assert_eq!(bin.meta.request_id.as_deref(), Some("req-42"));
-    let p = bin.save_to(dir.path()).await.unwrap();
+    assert_eq!(bin.format(), Format::Png);
+    assert_eq!(bin.meta().request_id(), Some("req-42"));
+    let p = bin.save(dir.path()).await.unwrap();
     assert_eq!(p, dir.path().join("req-42.png"));
     assert_eq!(std::fs::read(&p).unwrap(), expected);
     let p = c
         .generate_binary(&r)
         .await
         .unwrap()
-        .save_to(dir.path().join("out.webp"))
+        .save(dir.path().join("out.webp"))
         .await
         .unwrap();
     assert_eq!(p, dir.path().join("out.png"));
@@ -300,8 +301,14 @@ async fn binary_streams_to_disk() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
-    let b = c.generate_binary(&r).await.unwrap().bytes().await.unwrap();
-    assert_eq!(&b[..], &expected[..]);
+    let b = c
+        .generate_binary(&r)
+        .await
+        .unwrap()
+        .into_image()
+        .await
+        .unwrap();
+    assert_eq!(&b.bytes()[..], &expected[..]);
     let seen = srv.seen.lock().unwrap();
     assert!(
         seen.iter()
@@ -338,7 +345,7 @@ async fn error_classes() {
     let r = |p: &str| GenerateRequest::builder("px", p).build().unwrap();
     let e = c.generate(&r("400")).await.unwrap_err();
     assert!(
-        matches!(&e, Error::Api(a) if a.details.as_ref().unwrap()["prompt"]["_errors"][0] == "bad")
+        matches!(&e, Error::Api { error: a, .. } if a.details().as_ref().unwrap()["prompt"]["_errors"][0] == "bad")
     );
     assert_eq!(e.code(), Some(&ErrorCode::InvalidRequest));
     let e = c.generate(&r("401")).await.unwrap_err();
@@ -347,19 +354,24 @@ async fn error_classes() {
         (Some(401), Some(&ErrorCode::AuthenticationFailed))
     );
     let e = c.generate(&r("402")).await.unwrap_err();
-    let Error::PaymentRequired(p) = &e else {
+    let Error::PaymentRequired { error: p, .. } = &e else {
         panic!("{e:?}")
     };
-    assert_eq!(p.reason.as_deref(), Some("insufficient_balance"));
+    assert_eq!(p.reason(), Some("insufficient_balance"));
     assert_eq!(
-        p.payment_required_header.as_ref().unwrap()["x402Version"],
+        p.payment_required_header().as_ref().unwrap()["x402Version"],
         2
     );
     let e = c.generate(&r("404")).await.unwrap_err();
     assert_eq!(e.code(), Some(&ErrorCode::ModelNotFound));
     let e = c.generate(&r("html")).await.unwrap_err();
     assert_eq!(e.status(), Some(502));
-    assert!(e.api_error().unwrap().body_excerpt.contains("bad gateway"));
+    assert!(
+        e.api_error()
+            .unwrap()
+            .body_excerpt()
+            .contains("bad gateway")
+    );
     // none of these were retried
     assert_eq!(srv.seen.lock().unwrap().len(), 5);
 }
@@ -385,7 +397,7 @@ async fn rate_limit_retry_after_then_success() {
         "{:?}",
         t.elapsed()
     );
-    assert_eq!(g.images.len(), 1);
+    assert_eq!(g.images().len(), 1);
     let seen = srv.seen.lock().unwrap();
     assert_eq!(seen.len(), 2);
     // auth re-applied on every attempt
@@ -429,11 +441,10 @@ async fn server_errors_retried_only_when_opted_in() {
     assert_eq!(srv.seen.lock().unwrap().len(), 1);
 
     let (base, srv) = start(handler).await;
-    let policy = RetryPolicy {
-        retry_server_errors: true,
-        base_delay: Duration::from_millis(10),
-        ..RetryPolicy::default()
-    };
+    let policy = RetryPolicy::builder()
+        .retry_server_errors(true)
+        .base_delay(Duration::from_millis(10))
+        .build();
     client_with(&base, policy).generate(&req()).await.unwrap();
     assert_eq!(srv.seen.lock().unwrap().len(), 2);
 }
@@ -460,10 +471,9 @@ async fn unavailable_503_retried_until_attempts_run_out() {
         }
     })
     .await;
-    let policy = RetryPolicy {
-        base_delay: Duration::from_millis(5),
-        ..RetryPolicy::default()
-    };
+    let policy = RetryPolicy::builder()
+        .base_delay(Duration::from_millis(5))
+        .build();
     client_with(&base, policy).generate(&req()).await.unwrap();
     assert_eq!(srv.seen.lock().unwrap().len(), 3);
 }
@@ -476,10 +486,11 @@ async fn connection_refused_is_transport_error() {
     let c = Client::builder()
         .base_url(format!("http://{addr}/api/v1"))
         .model_validation(false)
-        .retry(RetryPolicy {
-            base_delay: Duration::from_millis(1),
-            ..RetryPolicy::default()
-        })
+        .retry(
+            RetryPolicy::builder()
+                .base_delay(Duration::from_millis(1))
+                .build(),
+        )
         .build()
         .unwrap();
     let e = c.generate(&req()).await.unwrap_err();
@@ -492,7 +503,7 @@ async fn catalogue_validation_cost_and_styles() {
     let (base, srv) = start(|_, _| ok_json(1)).await;
     let c = client(&base);
     let models = c.image_models().await.unwrap();
-    assert_eq!(models[0].id, "px");
+    assert_eq!(models[0].id(), "px");
     let unknown = GenerateRequest::builder("nope", "x").build().unwrap();
     let e = c.generate(&unknown).await.unwrap_err();
     assert!(
@@ -523,10 +534,10 @@ async fn catalogue_validation_cost_and_styles() {
         )
         .await
         .unwrap();
-    assert_eq!(cost.images, 4);
-    assert!((cost.total_usd - 0.04).abs() < 1e-9);
+    assert_eq!(cost.images(), 4);
+    assert!((cost.total_usd() - 0.04).abs() < 1e-9);
     assert_eq!(c.image_styles().await.unwrap(), vec!["3D Model", "Anime"]);
-    assert_eq!(c.refresh_models().await.unwrap().len(), 1);
+    assert_eq!(c.refresh_image_models().await.unwrap().len(), 1);
     // validation can be switched off
     let off = Client::builder()
         .base_url(&base)

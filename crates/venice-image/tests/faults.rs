@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use venice_image::{Auth, Client, Error, ErrorCode, GenerateRequest, RetryPolicy, Size};
+use venice_image::{
+    Auth, Client, Error, ErrorCode, GenerateRequest, RetryPolicy, RetryPolicyBuilder, Size,
+};
 use venice_mock::{DEFAULT_API_KEY, Fault, FaultMix, MockConfig, MockServer, RateLimitConfig};
 
 /// A mock whose rate-limit window is 1 s, so a 429 fault says `Retry-After: 1`
@@ -35,14 +37,13 @@ fn client(server: &MockServer, policy: RetryPolicy) -> Client {
 }
 
 /// Fast backoff so only server hints cost real time.
-fn policy() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(20),
-        max_delay: Duration::from_secs(5),
-        jitter: false,
-        retry_server_errors: false,
-    }
+fn policy() -> RetryPolicyBuilder {
+    RetryPolicy::builder()
+        .max_attempts(3)
+        .base_delay(Duration::from_millis(20))
+        .max_delay(Duration::from_secs(5))
+        .jitter(false)
+        .retry_server_errors(false)
 }
 
 fn request(prompt: &str) -> GenerateRequest {
@@ -83,11 +84,11 @@ fn maybe_charged(status: u16) -> bool {
 async fn retryable_faults_are_retried_after_the_server_hint() {
     let server = mock().await;
     server.push_faults(vec![Fault::Status503, Fault::Status429]);
-    let c = client(&server, policy());
+    let c = client(&server, policy().build());
     let t = Instant::now();
     let g = c.generate(&request("hint")).await.unwrap();
     let elapsed = t.elapsed();
-    assert_eq!(g.images.len(), 1);
+    assert_eq!(g.images().len(), 1);
     assert_eq!(attempts(&server)["hint"], vec![503, 429, 200]);
     // Two waits of `Retry-After: 1`, not the 20 + 40 ms backoff of the policy.
     assert!(elapsed >= Duration::from_millis(1900), "{elapsed:?}");
@@ -98,13 +99,7 @@ async fn retryable_faults_are_retried_after_the_server_hint() {
 async fn retries_stop_at_max_attempts() {
     let server = mock().await;
     server.push_faults(vec![Fault::Status503; 4]);
-    let c = client(
-        &server,
-        RetryPolicy {
-            max_attempts: 2,
-            ..policy()
-        },
-    );
+    let c = client(&server, policy().max_attempts(2).build());
     let e = c.generate(&request("capped")).await.unwrap_err();
     assert_eq!(e.status(), Some(503), "{e}");
     assert_eq!(e.code(), Some(&ErrorCode::ModelAtCapacity));
@@ -119,7 +114,7 @@ async fn a_hint_above_max_delay_is_not_waited_for() {
     // A 60 s window: the 429's Retry-After is ~60 s, above max_delay (5 s).
     let server = MockServer::start(MockConfig::default()).await.unwrap();
     server.push_faults(vec![Fault::Status429]);
-    let c = client(&server, policy());
+    let c = client(&server, policy().build());
     let t = Instant::now();
     let e = c.generate(&request("long wait")).await.unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
@@ -136,7 +131,7 @@ async fn a_hint_above_max_delay_is_not_waited_for() {
 #[tokio::test]
 async fn possibly_charged_failures_are_sent_once_by_default() {
     let server = mock().await;
-    let c = client(&server, policy());
+    let c = client(&server, policy().build());
     type Expect = fn(&Error) -> bool;
     let cases: [(Fault, Expect, u16); 5] = [
         (Fault::Status500, |e| e.status() == Some(500), 500),
@@ -176,13 +171,7 @@ async fn possibly_charged_failures_are_sent_once_by_default() {
 async fn server_errors_are_retried_only_when_opted_in() {
     // The default 60 s window: the rate-limit reset must not count as a hint for a 500.
     let server = MockServer::start(MockConfig::default()).await.unwrap();
-    let c = client(
-        &server,
-        RetryPolicy {
-            retry_server_errors: true,
-            ..policy()
-        },
-    );
+    let c = client(&server, policy().retry_server_errors(true).build());
     let t = Instant::now();
     server.push_faults(vec![Fault::Status500]);
     c.generate(&request("500 then ok")).await.unwrap();
@@ -209,15 +198,9 @@ async fn insufficient_balance_is_never_retried() {
     })
     .await
     .unwrap();
-    let c = client(
-        &server,
-        RetryPolicy {
-            retry_server_errors: true,
-            ..policy()
-        },
-    );
+    let c = client(&server, policy().retry_server_errors(true).build());
     let e = c.generate(&request("broke")).await.unwrap_err();
-    assert!(matches!(e, Error::PaymentRequired(_)), "{e:?}");
+    assert!(matches!(e, Error::PaymentRequired { .. }), "{e:?}");
     assert_eq!(e.code(), Some(&ErrorCode::InsufficientBalance));
     assert_eq!(attempts(&server)["broke"], vec![402]);
 }
@@ -238,10 +221,7 @@ async fn connection_failures_back_off_per_policy() {
             .build()
             .unwrap()
     };
-    let p = RetryPolicy {
-        base_delay: Duration::from_millis(150),
-        ..policy()
-    };
+    let p = policy().base_delay(Duration::from_millis(150)).build();
     let t = Instant::now();
     let e = build(p.clone()).generate(&request("x")).await.unwrap_err();
     let elapsed = t.elapsed();
@@ -251,10 +231,15 @@ async fn connection_failures_back_off_per_policy() {
     assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
     // Full jitter never waits longer than the backoff cap.
     let t = Instant::now();
-    build(RetryPolicy { jitter: true, ..p })
-        .generate(&request("x"))
-        .await
-        .unwrap_err();
+    build(
+        policy()
+            .base_delay(Duration::from_millis(150))
+            .jitter(true)
+            .build(),
+    )
+    .generate(&request("x"))
+    .await
+    .unwrap_err();
     assert!(
         t.elapsed() < Duration::from_millis(1500),
         "{:?}",
@@ -280,7 +265,7 @@ async fn every_call_under_a_fault_mix_follows_the_policy() {
         malformed_json: 0.05,
         wrong_content_type: 0.03,
     });
-    let c = client(&server, policy());
+    let c = client(&server, policy().build());
     let n = 120;
     let results = futures::future::join_all((0..n).map(|i| {
         let c = c.clone();
@@ -305,7 +290,7 @@ async fn every_call_under_a_fault_mix_follows_the_policy() {
                 ok += 1;
                 assert_eq!(charged, 1, "call {i}: {seen:?}");
                 assert_eq!(*seen.last().unwrap(), 200);
-                assert_eq!(g.images.len(), 1);
+                assert_eq!(g.images().len(), 1);
             }
             Err(e) => {
                 failed += 1;

@@ -76,7 +76,7 @@ async fn gzip_bomb_is_rejected_by_decompressed_size() {
     assert!(e.to_string().contains("8388608"), "{e}");
     // Under a cap that fits, the same body decodes (18 MiB decoded).
     let g = client(&base, 32 << 20).generate(&req()).await.unwrap();
-    assert_eq!(g.images[0].bytes.len(), 18 << 20);
+    assert_eq!(g.images()[0].bytes().len(), 18 << 20);
 }
 
 #[tokio::test]
@@ -93,5 +93,5 @@ async fn content_length_above_the_cap_is_rejected() {
 
 #[test]
 fn default_cap_is_one_gib() {
-    assert_eq!(venice_image::DEFAULT_MAX_RESPONSE_BYTES, 1 << 30);
+    assert_eq!(venice_image::limits::DEFAULT_MAX_RESPONSE_BYTES, 1 << 30);
 }

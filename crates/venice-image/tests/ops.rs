@@ -9,9 +9,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use venice_image::{
-    Auth, Client, EditAspectRatio, EditRequest, Error, ErrorCode, Format, ImageInput, ImageOutput,
-    Moderation, MultiEditRequest, OpenAiImageRequest, OpenAiSize, RemoveBackgroundRequest,
-    Resolution, ResponseFormat, RetryPolicy, UpscaleRequest,
+    Auth, Client, EditAspectRatio, EditRequest, Error, ErrorCode, Format, Image, ImageInput,
+    Moderation, MultiEditRequest, OpenAiGenerateRequest, OpenAiSize, RemoveBackgroundRequest,
+    Resolution, Response, ResponseFormat, RetryPolicy, UpscaleRequest,
 };
 use venice_mock::{DEFAULT_API_KEY, Fault, MockConfig, MockServer};
 
@@ -20,11 +20,12 @@ async fn setup() -> (MockServer, Client) {
     let client = Client::builder()
         .base_url(server.base_url())
         .auth(Auth::api_key(DEFAULT_API_KEY))
-        .retry(RetryPolicy {
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_secs(2),
-            ..RetryPolicy::default()
-        })
+        .retry(
+            RetryPolicy::builder()
+                .base_delay(Duration::from_millis(1))
+                .max_delay(Duration::from_secs(2))
+                .build(),
+        )
         .build()
         .unwrap();
     (server, client)
@@ -96,20 +97,19 @@ fn assert_requests_follow_spec(server: &MockServer) {
 }
 
 /// The image returned is a documented 200 response of `op`.
-fn assert_documented(op: &str, out: &ImageOutput) {
+fn assert_documented(op: &str, out: &Response<Image>) {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::CONTENT_TYPE,
-        out.content_type.parse().unwrap(),
+        out.meta().content_type().unwrap().parse().unwrap(),
     );
-    if let Err(problems) = venice_mock::spec::validate_response(op, 200, &headers, &out.image.bytes)
-    {
+    if let Err(problems) = venice_mock::spec::validate_response(op, 200, &headers, out.bytes()) {
         panic!("{op} response does not follow the spec: {problems:?}");
     }
 }
 
-fn decoded(out: &ImageOutput) -> image::DynamicImage {
-    image::load_from_memory(&out.image.bytes).unwrap()
+fn decoded(out: &Image) -> image::DynamicImage {
+    image::load_from_memory(out.bytes()).unwrap()
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
@@ -143,7 +143,10 @@ async fn upscale_streams_a_file_and_returns_the_exact_size() {
             "header and pixels agree"
         );
         assert_documented("upscaleImage", &out);
-        let saved = out.save(dir.path().join("up")).unwrap();
+        let saved = out
+            .save(dir.path().join(format!("up-{scale}")))
+            .await
+            .unwrap();
         assert_eq!(saved.extension().unwrap(), "png");
     }
     // The file went out as exactly its base64.
@@ -178,9 +181,9 @@ async fn edit_honours_format_ratio_and_inputs() {
             .unwrap();
         let out = client.edit(&req).await.unwrap();
         assert_eq!(out.format(), format);
-        assert_eq!(out.content_type, format.mime());
+        assert_eq!(out.meta().content_type(), Some(format.mime()));
         assert_eq!((out.width(), out.height()), (320, 256));
-        assert_eq!(out.meta.model_id.as_deref(), Some("firered-image-edit"));
+        assert_eq!(out.meta().model_id(), Some("firered-image-edit"));
         assert_documented("editImage", &out);
         outputs.push(out);
     }
@@ -195,11 +198,11 @@ async fn edit_honours_format_ratio_and_inputs() {
         )
         .await
         .unwrap();
-    assert_eq!(again.image.bytes, outputs[0].image.bytes);
+    assert_eq!(again.bytes(), outputs[0].bytes());
     let square = client
         .edit(
             &EditRequest::builder("square", ImageInput::from_bytes(&png).unwrap())
-                .aspect_ratio(EditAspectRatio::Square)
+                .aspect_ratio(EditAspectRatio::Ratio("1:1".parse().unwrap()))
                 .resolution(Resolution::TwoK)
                 .build()
                 .unwrap(),
@@ -221,26 +224,28 @@ async fn multi_edit_sends_every_image() {
         &picture(256, 256, image::ImageFormat::WebP),
     );
     let layer = picture(400, 300, image::ImageFormat::Png);
-    let req = MultiEditRequest::builder("put the layer on the base")
-        .image(ImageInput::from_path(&base).unwrap())
-        .image(ImageInput::from_bytes(&layer).unwrap())
-        .model("qwen-image-2-edit")
-        .output_format(Format::Webp)
-        .build()
-        .unwrap();
+    let req = MultiEditRequest::builder(
+        "put the layer on the base",
+        ImageInput::from_path(&base).unwrap(),
+    )
+    .layer(ImageInput::from_bytes(&layer).unwrap())
+    .model("qwen-image-2-edit")
+    .output_format(Format::Webp)
+    .build()
+    .unwrap();
     let out = client.multi_edit(&req).await.unwrap();
     assert_eq!(
         (out.width(), out.height(), out.format()),
         (256, 256, Format::Webp)
     );
-    assert_eq!(out.meta.model_id.as_deref(), Some("qwen-image-2-edit"));
+    assert_eq!(out.meta().model_id(), Some("qwen-image-2-edit"));
     assert_documented("multiEditImage", &out);
     let sent = server.requests()[0].body.clone().unwrap();
     assert_eq!(sent["images"].as_array().unwrap().len(), 2);
     assert_eq!(sent["modelId"], "qwen-image-2-edit");
     // More images than the model takes: the server's 400, typed.
-    let four = MultiEditRequest::builder("too many")
-        .images((0..4).map(|_| ImageInput::from_bytes(&layer).unwrap()))
+    let four = MultiEditRequest::builder("too many", ImageInput::from_bytes(&layer).unwrap())
+        .layers((0..3).map(|_| ImageInput::from_bytes(&layer).unwrap()))
         .build()
         .unwrap();
     let err = client.multi_edit(&four).await.unwrap_err();
@@ -253,14 +258,16 @@ async fn background_removal_has_alpha() {
     let (server, client) = setup().await;
     let jpeg = picture(200, 160, image::ImageFormat::Jpeg);
     let out = client
-        .remove_background(&RemoveBackgroundRequest::new(
-            ImageInput::from_bytes(&jpeg).unwrap(),
-        ))
+        .remove_background(
+            &RemoveBackgroundRequest::builder(ImageInput::from_bytes(&jpeg).unwrap())
+                .build()
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(
-        (out.format(), out.content_type.as_str()),
-        (Format::Png, "image/png")
+        (out.format(), out.meta().content_type()),
+        (Format::Png, Some("image/png"))
     );
     assert_eq!((out.width(), out.height()), (200, 160));
     assert_eq!(out.has_alpha(), Some(true));
@@ -271,8 +278,11 @@ async fn background_removal_has_alpha() {
     assert_eq!(rgba.get_pixel(100, 80).0[3], 255, "the subject stays");
     assert_documented("backgroundRemoveImage", &out);
     // A URL goes in `image_url` (the mock does not fetch: its 400 comes back typed).
-    let url =
-        RemoveBackgroundRequest::new(ImageInput::from_url("https://example.com/a.png").unwrap());
+    let url = RemoveBackgroundRequest::builder(
+        ImageInput::from_url("https://example.com/a.png").unwrap(),
+    )
+    .build()
+    .unwrap();
     let err = client.remove_background(&url).await.unwrap_err();
     assert_eq!(err.status(), Some(400));
     let last = server.requests().pop().unwrap().body.unwrap();
@@ -284,23 +294,26 @@ async fn background_removal_has_alpha() {
 }
 
 #[tokio::test]
-async fn openai_generations_decode_both_response_formats() {
+async fn openai_generate_decode_both_response_formats() {
     let (server, client) = setup().await;
     let b64 = client
-        .openai_generations(
-            &OpenAiImageRequest::builder("a lighthouse")
+        .openai_generate(
+            &OpenAiGenerateRequest::builder("a lighthouse")
                 .size(OpenAiSize::S512x512)
                 .build()
                 .unwrap(),
         )
         .await
         .unwrap();
-    assert_eq!(b64.images.len(), 1);
-    let img = &b64.images[0];
-    assert_eq!((img.width, img.height, img.format), (512, 512, Format::Png));
+    assert_eq!(b64.images().len(), 1);
+    let img = &b64.images()[0];
+    assert_eq!(
+        (img.width(), img.height(), img.format()),
+        (512, 512, Format::Png)
+    );
     let url = client
-        .openai_generations(
-            &OpenAiImageRequest::builder("a lighthouse")
+        .openai_generate(
+            &OpenAiGenerateRequest::builder("a lighthouse")
                 .size(OpenAiSize::S1024x1536)
                 .response_format(ResponseFormat::Url)
                 .output_format(Format::Webp)
@@ -310,12 +323,12 @@ async fn openai_generations_decode_both_response_formats() {
         )
         .await
         .unwrap();
-    let img = &url.images[0];
+    let img = &url.images()[0];
     assert_eq!(
-        (img.width, img.height, img.format),
+        (img.width(), img.height(), img.format()),
         (1024, 1536, Format::Webp)
     );
-    assert!(!url.id.is_empty());
+    assert!(!url.id().is_empty());
     assert_requests_follow_spec(&server);
 }
 
@@ -331,7 +344,7 @@ async fn limits_are_checked_before_upload() {
     let big = dir.path().join("big.png");
     std::fs::File::create(&big)
         .unwrap()
-        .set_len(venice_image::MAX_INPUT_IMAGE_BYTES + 1)
+        .set_len(venice_image::limits::MAX_INPUT_IMAGE_BYTES + 1)
         .unwrap();
     assert!(matches!(
         ImageInput::from_path(&big),
@@ -363,7 +376,7 @@ async fn server_side_input_errors_are_typed() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Api(a) if a.code == ErrorCode::ImageTooSmall),
+        matches!(&err, Error::Api { error: a, .. } if *a.code() == ErrorCode::ImageTooSmall),
         "{err:?}"
     );
     assert_eq!(err.status(), Some(400));
@@ -378,11 +391,11 @@ async fn server_side_input_errors_are_typed() {
 
     let corrupt = ImageInput::from_bytes(b"definitely not an image").unwrap();
     let err = client
-        .remove_background(&RemoveBackgroundRequest::new(corrupt))
+        .remove_background(&RemoveBackgroundRequest::builder(corrupt).build().unwrap())
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Api(a) if a.code == ErrorCode::CorruptedImage),
+        matches!(&err, Error::Api { error: a, .. } if *a.code() == ErrorCode::CorruptedImage),
         "{err:?}"
     );
     assert_requests_follow_spec(&server);

@@ -112,10 +112,11 @@ fn builder(url: &str) -> ClientBuilder {
     Client::builder()
         .base_url(url)
         .timeout(Duration::from_millis(400))
-        .retry(RetryPolicy {
-            base_delay: Duration::from_millis(10),
-            ..RetryPolicy::default()
-        })
+        .retry(
+            RetryPolicy::builder()
+                .base_delay(Duration::from_millis(10))
+                .build(),
+        )
 }
 
 /// Runs every scenario and returns what a caller could print or log about it.
@@ -301,7 +302,7 @@ mod wallet {
     use std::time::SystemTime;
 
     use venice_image::wallet::{SiwxConfig, signed_header};
-    use venice_image::{Auth, Wallet};
+    use venice_image::{Auth, wallet::Wallet};
     use venice_mock::{DefaultSiwxVerifier, SiwxPolicy, SiwxVerifier, WalletIdentity};
 
     use super::*;

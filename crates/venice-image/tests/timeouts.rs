@@ -146,12 +146,11 @@ async fn a_dripped_body_times_out() {
 #[tokio::test]
 async fn opted_in_timeouts_are_retried_within_max_attempts() {
     let (url, requests) = hostile(Behaviour::Silent).await;
-    let policy = RetryPolicy {
-        max_attempts: 2,
-        base_delay: Duration::from_millis(10),
-        retry_server_errors: true,
-        ..RetryPolicy::default()
-    };
+    let policy = RetryPolicy::builder()
+        .max_attempts(2)
+        .base_delay(Duration::from_millis(10))
+        .retry_server_errors(true)
+        .build();
     let t = Instant::now();
     let e = client(&url, false, policy)
         .generate(&request())

@@ -6,11 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
+use venice_image::wallet::{AutoTopUp, Wallet, WalletError};
 use venice_image::wallet::{SiwxConfig, signed_header};
-use venice_image::{
-    Auth, AutoTopUp, Client, Error, ErrorCode, GenerateRequest, PaymentRequiredKind, Size, Wallet,
-    WalletError,
-};
+use venice_image::{Auth, Client, Error, ErrorCode, GenerateRequest, PaymentRequiredKind, Size};
 use venice_mock::{
     DefaultSiwxVerifier, MockConfig, MockServer, SiwxPolicy, SiwxVerifier, WalletIdentity,
 };
@@ -71,7 +69,7 @@ fn price(server: &MockServer) -> f64 {
 fn sign_in_error(e: &Error) -> String {
     assert_eq!(e.status(), Some(401), "{e:?}");
     assert_eq!(e.code(), Some(&ErrorCode::X402InvalidSignIn), "{e:?}");
-    e.api_error().unwrap().body_excerpt.clone()
+    e.api_error().unwrap().body_excerpt().to_owned()
 }
 
 #[tokio::test]
@@ -79,13 +77,13 @@ async fn fresh_header_per_request_and_balance_tracking() {
     let (server, seen) = mock(1.0).await;
     let c = client(&server, Auth::evm_wallet(KEY).unwrap());
     let b = c.wallet_balance().await.unwrap();
-    assert_eq!(b.wallet_address.to_lowercase(), ADDRESS.to_lowercase());
-    assert_eq!(b.balance_usd, 1.0);
+    assert_eq!(b.wallet_address().to_lowercase(), ADDRESS.to_lowercase());
+    assert_eq!(b.balance_usd(), 1.0);
     let g1 = c.generate(&request()).await.unwrap();
     let g2 = c.generate(&request()).await.unwrap();
     let p = price(&server);
-    assert!((g1.meta.balance_remaining_usd.unwrap() - (1.0 - p)).abs() < 1e-6);
-    assert!((g2.meta.balance_remaining_usd.unwrap() - (1.0 - 2.0 * p)).abs() < 1e-6);
+    assert!((g1.meta().balance_remaining_usd().unwrap() - (1.0 - p)).abs() < 1e-6);
+    assert!((g2.meta().balance_remaining_usd().unwrap() - (1.0 - 2.0 * p)).abs() < 1e-6);
     assert!((c.last_balance_usd().unwrap() - (1.0 - 2.0 * p)).abs() < 1e-6);
     let seen = seen.lock().unwrap().clone();
     assert_eq!(
@@ -117,9 +115,9 @@ async fn fresh_header_per_request_and_balance_tracking() {
     assert!(nonces.iter().all(|n| n.len() == 16));
     assert_ne!(nonces[0], nonces[1]);
     let txs = c.wallet_transactions(10, 0).await.unwrap();
-    assert_eq!(txs.transactions.len(), 2);
-    assert_eq!(txs.transactions[0].kind, "CHARGE");
-    assert_eq!(txs.transactions[0].model_id.as_deref(), Some("venice-sd35"));
+    assert_eq!(txs.transactions().len(), 2);
+    assert_eq!(txs.transactions()[0].kind(), "CHARGE");
+    assert_eq!(txs.transactions()[0].model_id(), Some("venice-sd35"));
 }
 
 #[tokio::test]
@@ -131,7 +129,7 @@ async fn replayed_expired_tampered_and_foreign_headers_are_rejected() {
     // Replayed: a static header works once.
     let header = signed_header(&wallet, &config, SystemTime::now(), "00000000deadbeef").unwrap();
     let c = client(&server, Auth::siwx_header(header.clone()));
-    assert_eq!(c.wallet_balance().await.unwrap().balance_usd, 1.0);
+    assert_eq!(c.wallet_balance().await.unwrap().balance_usd(), 1.0);
     // The client never sends it twice...
     assert!(matches!(
         c.wallet_balance().await.unwrap_err(),
@@ -184,27 +182,27 @@ async fn payment_required_then_top_up_then_success() {
     let (server, _) = mock(0.0).await;
     let c = client(&server, Auth::evm_wallet(KEY).unwrap());
     let err = c.generate(&request()).await.unwrap_err();
-    let Error::PaymentRequired(p) = &err else {
+    let Error::PaymentRequired { error: p, .. } = &err else {
         panic!("{err:?}")
     };
     assert_eq!(p.kind(), PaymentRequiredKind::WalletCredit);
-    assert_eq!(p.api.code, ErrorCode::PaymentRequired);
+    assert_eq!(*p.api_error().code(), ErrorCode::PaymentRequired);
     let req = p.requirements().unwrap();
     let base = req.base_option().unwrap();
     assert_eq!(base.amount_usd(), Some(5.0));
-    assert!(p.payment_required_header.is_some());
+    assert!(p.payment_required_header().is_some());
 
     let discovered = c.payment_requirements().await.unwrap();
-    assert_eq!(discovered.accepts, req.accepts);
+    assert_eq!(discovered.accepts(), req.accepts());
     assert!(matches!(
         c.top_up(4.0).await,
         Err(Error::Wallet(WalletError::Payment(_)))
     ));
     let receipt = c.top_up(5.0).await.unwrap();
-    assert_eq!(receipt.amount_credited_usd, 5.0);
-    assert_eq!(receipt.new_balance_usd, 5.0);
+    assert_eq!(receipt.amount_credited_usd(), 5.0);
+    assert_eq!(receipt.new_balance_usd(), 5.0);
     assert_eq!(
-        receipt.settlement.as_ref().unwrap()["payer"]
+        receipt.settlement().as_ref().unwrap()["payer"]
             .as_str()
             .unwrap()
             .to_lowercase(),
@@ -213,10 +211,10 @@ async fn payment_required_then_top_up_then_success() {
     assert_eq!(c.last_balance_usd(), Some(5.0));
 
     let g = c.generate(&request()).await.unwrap();
-    let left = g.meta.balance_remaining_usd.unwrap();
+    let left = g.meta().balance_remaining_usd().unwrap();
     assert!((left - (5.0 - price(&server))).abs() < 1e-6, "{left}");
     let txs = c.wallet_transactions(10, 0).await.unwrap();
-    let kinds: Vec<&str> = txs.transactions.iter().map(|t| t.kind.as_str()).collect();
+    let kinds: Vec<&str> = txs.transactions().iter().map(|t| t.kind()).collect();
     assert_eq!(kinds, ["CHARGE", "TOP_UP"]);
 }
 
@@ -234,7 +232,7 @@ async fn auto_top_up_within_the_cap_then_retry() {
         .unwrap();
     let g = c.generate(&request()).await.unwrap();
     let p = price(&server);
-    assert!((g.meta.balance_remaining_usd.unwrap() - (5.0 - p)).abs() < 1e-6);
+    assert!((g.meta().balance_remaining_usd().unwrap() - (5.0 - p)).abs() < 1e-6);
     assert_eq!(c.auto_top_up_spent_usd(), 5.0);
     assert_eq!(
         seen.lock().unwrap().len(),
@@ -256,7 +254,7 @@ async fn auto_top_up_within_the_cap_then_retry() {
         .build()
         .unwrap();
     let err = capped.generate(&request()).await.unwrap_err();
-    assert!(matches!(err, Error::PaymentRequired(_)), "{err:?}");
+    assert!(matches!(err, Error::PaymentRequired { .. }), "{err:?}");
     assert_eq!(capped.auto_top_up_spent_usd(), 0.0);
     assert_eq!(empty.wallet_balance(ADDRESS), 0.0);
 }
@@ -270,9 +268,9 @@ async fn solana_wallet_signs_in_but_cannot_top_up() {
     config.wallet_balances.insert(address.clone(), 3.0);
     let server = MockServer::start(config).await.unwrap();
     let c = client(&server, auth);
-    assert_eq!(c.wallet_balance().await.unwrap().balance_usd, 3.0);
+    assert_eq!(c.wallet_balance().await.unwrap().balance_usd(), 3.0);
     let g = c.generate(&request()).await.unwrap();
-    assert!(g.meta.balance_remaining_usd.unwrap() < 3.0);
+    assert!(g.meta().balance_remaining_usd().unwrap() < 3.0);
     assert!(matches!(
         c.top_up(5.0).await,
         Err(Error::Wallet(WalletError::Unsupported(_)))

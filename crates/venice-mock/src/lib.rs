@@ -45,6 +45,7 @@
 //!   [`FaultMix`]), an in-memory balance ledger (API key and x402 wallets).
 //!
 //! The catalogue and the sizing table (tier → pixels) are documented in [`catalog`].
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
 /// Benchmark payload mode: test/bench internals behind the private `__internal` feature,
@@ -88,3 +89,8 @@ pub use handlers::{BACKGROUND_REMOVE_USD, STYLES};
 pub use log::{REDACTED, REDACTED_HEADERS, RecordedRequest};
 pub use server::MockServer;
 pub use x402::{DefaultPaymentVerifier, DefaultSiwxVerifier, PaymentPolicy, SiwxPolicy};
+
+/// The README's code blocks, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

@@ -26,6 +26,7 @@
 //! ```
 //!
 //! Most users want the `venice-image` crate, which wraps this one.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[allow(missing_docs, clippy::all, clippy::pedantic, clippy::unwrap_used, unused_imports)]
 #[rustfmt::skip]
@@ -38,6 +39,11 @@ mod state;
 mod upload;
 
 pub use generated::*;
+
+/// The README's code blocks, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
 
 pub use auth::{AuthContext, AuthError, Operation, OperationSecurity, RequestAuth, Scheme};
 pub use response::{

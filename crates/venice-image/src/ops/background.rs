@@ -8,24 +8,40 @@ use crate::wire::convert;
 
 /// A background removal: the image (file, bytes, base64 or URL). The answer is always
 /// a PNG with an alpha channel. There are no pixel limits, only the 25 MB one, which
-/// [`ImageInput`] checked already; so this needs no builder.
+/// [`ImageInput`] checked already, and no options yet; the builder keeps the shape of
+/// every other operation (and is where an option the provider adds will go).
 ///
 /// ```
 /// use venice_image::{ImageInput, RemoveBackgroundRequest};
 ///
-/// let request = RemoveBackgroundRequest::new(ImageInput::from_url("https://example.com/product.jpg")?);
+/// let request = RemoveBackgroundRequest::builder(ImageInput::from_url("https://example.com/product.jpg")?)
+///     .build()?;
 /// assert!(request.image().is_url());
-/// # Ok::<(), venice_image::ValidationError>(())
+/// # Ok::<(), venice_image::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct RemoveBackgroundRequest {
     pub(crate) image: ImageInput,
 }
 
+/// Builder of [`RemoveBackgroundRequest`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct RemoveBackgroundRequestBuilder {
+    image: ImageInput,
+}
+
+impl RemoveBackgroundRequestBuilder {
+    /// The request (no rule can fail today: the input was checked when it was made).
+    pub fn build(self) -> Result<RemoveBackgroundRequest, ValidationError> {
+        Ok(RemoveBackgroundRequest { image: self.image })
+    }
+}
+
 impl RemoveBackgroundRequest {
-    /// Remove the background of `image`.
-    pub fn new(image: ImageInput) -> Self {
-        Self { image }
+    /// A builder for removing the background of `image`.
+    pub fn builder(image: ImageInput) -> RemoveBackgroundRequestBuilder {
+        RemoveBackgroundRequestBuilder { image }
     }
 
     /// The input image.
@@ -51,11 +67,5 @@ impl RemoveBackgroundRequest {
                 image_url: None,
             }
         })
-    }
-}
-
-impl From<ImageInput> for RemoveBackgroundRequest {
-    fn from(image: ImageInput) -> Self {
-        Self::new(image)
     }
 }

@@ -5,109 +5,102 @@ use std::str::FromStr;
 
 use venice_openapi::{Uploads, types};
 
-use super::input::{ImageInput, MAX_EDIT_INPUT_PIXELS, MIN_INPUT_PIXELS, unsent_image};
+use super::input::{ImageInput, unsent_image};
 use crate::error::ValidationError;
-use crate::image::Format;
-use crate::sizing::{Quality, Resolution};
+use crate::format::Format;
+use crate::limits::{
+    EDIT_ASPECT_RATIOS, MAX_EDIT_INPUT_PIXELS, MAX_EDIT_PROMPT_CHARS, MIN_INPUT_PIXELS,
+};
+use crate::sizing::{AspectRatio, Quality, Resolution};
 use crate::wire::{builder_error, convert};
 
-/// Longest edit prompt the API accepts; each model may allow fewer
-/// (`promptCharacterLimit` in the catalogue).
-pub const MAX_EDIT_PROMPT_CHARS: usize = 32_768;
-
-/// Output aspect ratio of an edit. `Auto` (or leaving it unset) lets the server pick the
-/// supported ratio closest to the (first) input image.
+/// Output aspect ratio of an edit or multi-edit: `Auto` (the default when unset) lets
+/// the server pick the supported ratio closest to the (first) input image; a ratio
+/// must be one of [`EDIT_ASPECT_RATIOS`](crate::limits::EDIT_ASPECT_RATIOS), which the
+/// builder checks.
+///
+/// An [`AspectRatio`] converts into it, so the same value sizes a generation and an
+/// edit:
+///
+/// ```
+/// use venice_image::{AspectRatio, EditAspectRatio};
+///
+/// let wide = AspectRatio::new(16, 9)?;
+/// assert_eq!(EditAspectRatio::from(wide).to_string(), "16:9");
+/// assert_eq!("auto".parse::<EditAspectRatio>()?, EditAspectRatio::Auto);
+/// assert_eq!("16:9".parse::<EditAspectRatio>()?.aspect_ratio(), Some(wide));
+/// # Ok::<(), venice_image::ValidationError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EditAspectRatio {
     /// Closest supported ratio to the input.
     Auto,
-    /// `1:1`.
-    Square,
-    /// `3:2`.
-    Landscape3x2,
-    /// `16:9`.
-    Landscape16x9,
-    /// `21:9`.
-    Landscape21x9,
-    /// `9:16`.
-    Portrait9x16,
-    /// `2:3`.
-    Portrait2x3,
-    /// `3:4`.
-    Portrait3x4,
-    /// `4:5`.
-    Portrait4x5,
+    /// This ratio.
+    Ratio(AspectRatio),
 }
 
 impl EditAspectRatio {
-    /// Every value, in the spec's order.
-    pub const ALL: [EditAspectRatio; 9] = [
-        Self::Auto,
-        Self::Square,
-        Self::Landscape3x2,
-        Self::Landscape16x9,
-        Self::Landscape21x9,
-        Self::Portrait9x16,
-        Self::Portrait2x3,
-        Self::Portrait3x4,
-        Self::Portrait4x5,
-    ];
-
-    /// The wire value (`auto`, `16:9`, ...).
-    pub fn as_str(&self) -> &'static str {
+    /// The ratio, or `None` for `Auto`.
+    pub fn aspect_ratio(&self) -> Option<AspectRatio> {
         match self {
-            Self::Auto => "auto",
-            Self::Square => "1:1",
-            Self::Landscape3x2 => "3:2",
-            Self::Landscape16x9 => "16:9",
-            Self::Landscape21x9 => "21:9",
-            Self::Portrait9x16 => "9:16",
-            Self::Portrait2x3 => "2:3",
-            Self::Portrait3x4 => "3:4",
-            Self::Portrait4x5 => "4:5",
+            Self::Auto => None,
+            Self::Ratio(r) => Some(*r),
         }
+    }
+
+    /// Whether the API accepts this value.
+    pub fn is_supported(&self) -> bool {
+        match self {
+            Self::Auto => true,
+            Self::Ratio(r) => EDIT_ASPECT_RATIOS.contains(&r.to_string().as_str()),
+        }
+    }
+}
+
+impl From<AspectRatio> for EditAspectRatio {
+    fn from(r: AspectRatio) -> Self {
+        Self::Ratio(r)
     }
 }
 
 impl fmt::Display for EditAspectRatio {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            Self::Auto => f.write_str("auto"),
+            Self::Ratio(r) => write!(f, "{r}"),
+        }
     }
 }
 
 impl FromStr for EditAspectRatio {
     type Err = ValidationError;
 
+    /// Parses `auto` or a `W:H` ratio (whether the API supports it is checked by the
+    /// builder).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim();
-        Self::ALL
-            .into_iter()
-            .find(|r| r.as_str().eq_ignore_ascii_case(t))
-            .ok_or_else(|| {
-                ValidationError::new(
-                    "aspect_ratio",
-                    format!(
-                        "expected auto, 1:1, 3:2, 16:9, 21:9, 9:16, 2:3, 3:4 or 4:5, got {s:?}"
-                    ),
-                )
-            })
+        if s.trim().eq_ignore_ascii_case("auto") {
+            return Ok(Self::Auto);
+        }
+        s.parse().map(Self::Ratio)
     }
 }
 
-impl From<EditAspectRatio> for types::EditAspectRatio {
-    fn from(r: EditAspectRatio) -> Self {
-        match r {
-            EditAspectRatio::Auto => Self::Auto,
-            EditAspectRatio::Square => Self::X11,
-            EditAspectRatio::Landscape3x2 => Self::X32,
-            EditAspectRatio::Landscape16x9 => Self::X169,
-            EditAspectRatio::Landscape21x9 => Self::X219,
-            EditAspectRatio::Portrait9x16 => Self::X916,
-            EditAspectRatio::Portrait2x3 => Self::X23,
-            EditAspectRatio::Portrait3x4 => Self::X34,
-            EditAspectRatio::Portrait4x5 => Self::X45,
-        }
+/// The wire value, or a validation error naming the supported ratios.
+fn edit_aspect_ratio(value: EditAspectRatio) -> Result<types::EditAspectRatio, ValidationError> {
+    let unsupported = || {
+        ValidationError::new(
+            "aspect_ratio",
+            format!(
+                "expected auto or one of {}, got {value}",
+                EDIT_ASPECT_RATIOS.join(", ")
+            ),
+        )
+    };
+    if !value.is_supported() {
+        return Err(unsupported());
     }
+    value.to_string().parse().map_err(|_| unsupported())
 }
 
 fn check_prompt(prompt: &str) -> Result<(), ValidationError> {
@@ -137,10 +130,13 @@ macro_rules! edit_setters {
             self
         }
 
-        /// Output aspect ratio (default: inferred from the input).
-        pub fn aspect_ratio(self, value: EditAspectRatio) -> Self {
+        /// Output aspect ratio: `auto` (the default: inferred from the input) or one of
+        /// [`EDIT_ASPECT_RATIOS`](crate::limits::EDIT_ASPECT_RATIOS); takes an
+        /// [`AspectRatio`] too.
+        pub fn aspect_ratio(self, value: impl Into<EditAspectRatio>) -> Self {
+            let value = value.into();
             self.set(|w| {
-                w.aspect_ratio = Some(value.into());
+                w.aspect_ratio = Some(edit_aspect_ratio(value)?);
                 Ok(())
             })
         }
@@ -191,18 +187,18 @@ macro_rules! edit_setters {
 /// A validated edit: one image (file, bytes, base64 or URL) changed as the prompt says.
 ///
 /// ```
-/// use venice_image::{EditAspectRatio, EditRequest, Format, ImageInput};
+/// use venice_image::{AspectRatio, EditRequest, Format, ImageInput};
 ///
 /// let request = EditRequest::builder(
 ///         "change the sky to a sunrise",
 ///         ImageInput::from_url("https://example.com/harbour.jpg")?,
 ///     )
 ///     .model("qwen-edit-uncensored")
-///     .aspect_ratio(EditAspectRatio::Landscape16x9)
+///     .aspect_ratio(AspectRatio::new(16, 9)?)
 ///     .output_format(Format::Webp)
 ///     .build()?;
 /// assert_eq!(request.model(), Some("qwen-edit-uncensored"));
-/// # Ok::<(), venice_image::ValidationError>(())
+/// # Ok::<(), venice_image::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct EditRequest {
@@ -300,10 +296,9 @@ impl EditRequestBuilder {
 /// ```
 /// use venice_image::{ImageInput, MultiEditRequest, Quality};
 ///
-/// # fn demo(base: Vec<u8>, logo: Vec<u8>) -> Result<(), venice_image::ValidationError> {
-/// let request = MultiEditRequest::builder("put the logo on the mug")
-///     .image(ImageInput::from_bytes(base)?)
-///     .image(ImageInput::from_bytes(logo)?)
+/// # fn demo(base: Vec<u8>, logo: Vec<u8>) -> venice_image::Result<()> {
+/// let request = MultiEditRequest::builder("put the logo on the mug", ImageInput::from_bytes(base)?)
+///     .layer(ImageInput::from_bytes(logo)?)
 ///     .quality(Quality::High)
 ///     .build()?;
 /// assert_eq!(request.images().len(), 2);
@@ -317,8 +312,9 @@ pub struct MultiEditRequest {
 }
 
 impl MultiEditRequest {
-    /// A builder; add the base image first with [`image`](MultiEditRequestBuilder::image).
-    pub fn builder(prompt: impl Into<String>) -> MultiEditRequestBuilder {
+    /// A builder for editing `base` as `prompt` says; add layers with
+    /// [`layer`](MultiEditRequestBuilder::layer).
+    pub fn builder(prompt: impl Into<String>, base: ImageInput) -> MultiEditRequestBuilder {
         let prompt = prompt.into();
         let wire = check_prompt(&prompt).and_then(|()| {
             types::MultiEditImageRequest::builder()
@@ -328,12 +324,12 @@ impl MultiEditRequest {
                 .map_err(builder_error)
         });
         MultiEditRequestBuilder {
-            images: Vec::new(),
+            images: vec![base],
             wire,
         }
     }
 
-    /// The images, base first.
+    /// The images: the base, then the layers.
     pub fn images(&self) -> &[ImageInput] {
         &self.images
     }
@@ -377,14 +373,15 @@ pub struct MultiEditRequestBuilder {
 }
 
 impl MultiEditRequestBuilder {
-    /// Add an image; the first one is the base.
-    pub fn image(mut self, image: ImageInput) -> Self {
+    /// Add a layer (mask, overlay, reference) on top of the base and the layers
+    /// before it.
+    pub fn layer(mut self, image: ImageInput) -> Self {
         self.images.push(image);
         self
     }
 
-    /// Add several images, in order.
-    pub fn images(mut self, images: impl IntoIterator<Item = ImageInput>) -> Self {
+    /// Add several layers, in order.
+    pub fn layers(mut self, images: impl IntoIterator<Item = ImageInput>) -> Self {
         self.images.extend(images);
         self
     }
@@ -411,16 +408,10 @@ impl MultiEditRequestBuilder {
 
     edit_setters!(types::MultiEditImageRequest);
 
-    /// Check the rules: at least one image, each of 65,536 to 33,177,600 pixels when its
-    /// header was readable, and the prompt rules of [`EditRequestBuilder::build`].
+    /// Check the rules: each image of 65,536 to 33,177,600 pixels when its header was
+    /// readable, and the prompt rules of [`EditRequestBuilder::build`].
     pub fn build(self) -> Result<MultiEditRequest, ValidationError> {
         let wire = self.wire?;
-        if self.images.is_empty() {
-            return Err(ValidationError::new(
-                "images",
-                "at least one image (the base) is required",
-            ));
-        }
         for (i, image) in self.images.iter().enumerate() {
             image.check_pixels(
                 &format!("images[{i}]"),
@@ -439,14 +430,29 @@ impl MultiEditRequestBuilder {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::image::tests::png_header;
+    use crate::format::tests::png_header;
 
     #[test]
-    fn aspect_ratio_roundtrip() {
-        for r in EditAspectRatio::ALL {
-            assert_eq!(r.as_str().parse::<EditAspectRatio>().unwrap(), r);
+    fn aspect_ratios() {
+        for r in EDIT_ASPECT_RATIOS {
+            let v: EditAspectRatio = r.parse().unwrap();
+            assert!(v.is_supported());
+            assert_eq!(v.to_string(), r);
+            assert!(edit_aspect_ratio(v).is_ok());
         }
-        assert!("5:4".parse::<EditAspectRatio>().is_err());
+        assert_eq!(
+            edit_aspect_ratio(EditAspectRatio::Auto).unwrap(),
+            types::EditAspectRatio::Auto
+        );
+        let odd: EditAspectRatio = "5:4".parse().unwrap();
+        assert!(!odd.is_supported());
+        let img = ImageInput::from_bytes(png_header(512, 512)).unwrap();
+        let e = EditRequest::builder("x", img)
+            .aspect_ratio(AspectRatio::new(5, 4).unwrap())
+            .build()
+            .unwrap_err();
+        assert_eq!(e.field, "aspect_ratio");
+        assert!("wide".parse::<EditAspectRatio>().is_err());
     }
 
     #[test]
@@ -459,18 +465,14 @@ mod tests {
         let huge = ImageInput::from_bytes(png_header(8000, 5000)).unwrap();
         let e = EditRequest::builder("x", huge).build().unwrap_err();
         assert!(e.rule.contains("33177600"), "{e}");
-        let e = MultiEditRequest::builder("x").build().unwrap_err();
-        assert_eq!(e.field, "images");
         let tiny = ImageInput::from_bytes(png_header(10, 10)).unwrap();
-        let e = MultiEditRequest::builder("x")
-            .image(img())
-            .image(tiny)
+        let e = MultiEditRequest::builder("x", img())
+            .layer(tiny)
             .build()
             .unwrap_err();
         assert_eq!(e.field, "images[1]");
 
-        let r = MultiEditRequest::builder("x")
-            .image(img())
+        let r = MultiEditRequest::builder("x", img())
             .model("m")
             .resolution(Resolution::TwoK)
             .output_format(Format::Jpeg)

@@ -10,16 +10,8 @@ use venice_openapi::{UploadSource, Uploads};
 
 use crate::error::ValidationError;
 use crate::error::{Error, Result};
-use crate::image::{Format, sniff_dimensions};
-
-/// Largest input image the API accepts, in bytes (upstream: "less than 25MB").
-pub const MAX_INPUT_IMAGE_BYTES: u64 = 25 * 1024 * 1024;
-/// Fewest pixels (width × height) of an image to upscale, edit or multi-edit.
-pub const MIN_INPUT_PIXELS: u64 = 65_536;
-/// Most pixels (width × height) of an image to edit or multi-edit.
-pub const MAX_EDIT_INPUT_PIXELS: u64 = 33_177_600;
-/// Most pixels of an upscaled image; the server lowers the scale to stay within it.
-pub const MAX_UPSCALE_OUTPUT_PIXELS: u64 = 16_777_216;
+use crate::format::{Format, sniff_dimensions};
+use crate::limits::MAX_INPUT_IMAGE_BYTES;
 
 /// Bytes read from the start of a file to find its dimensions (JPEG headers can sit
 /// behind large EXIF blocks; when they are further in, the server decides).
@@ -39,7 +31,8 @@ enum Source {
 /// [`Client::edit`](crate::Client::edit), [`Client::multi_edit`](crate::Client::multi_edit)
 /// or [`Client::remove_background`](crate::Client::remove_background).
 ///
-/// Every constructor checks the 25 MB limit ([`MAX_INPUT_IMAGE_BYTES`]) and reads the
+/// Every constructor checks the 25 MB limit
+/// ([`MAX_INPUT_IMAGE_BYTES`](crate::limits::MAX_INPUT_IMAGE_BYTES)) and reads the
 /// image's dimensions from its header when it can, so the per-operation pixel limits
 /// are checked by the request builders before any upload. A file is not read into
 /// memory: it is streamed and base64-encoded while the request is sent (see
@@ -52,7 +45,7 @@ enum Source {
 /// let url = ImageInput::from_url("https://example.com/cat.png")?;
 /// assert!(url.is_url());
 /// assert!(ImageInput::from_url("file:///etc/passwd").is_err());
-/// # Ok::<(), venice_image::ValidationError>(())
+/// # Ok::<(), venice_image::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct ImageInput {
@@ -143,13 +136,13 @@ impl ImageInput {
 
     /// An image in memory (PNG, JPEG, WebP, ...). It is base64-encoded once, here; the
     /// encoded text is shared by every request and retry that sends it.
-    pub fn from_bytes(bytes: impl AsRef<[u8]>) -> Result<Self, ValidationError> {
+    pub fn from_bytes(bytes: impl AsRef<[u8]>) -> Result<Self> {
         let bytes = bytes.as_ref();
         if bytes.is_empty() {
-            return Err(empty("image"));
+            return Err(empty("image").into());
         }
         if bytes.len() as u64 > MAX_INPUT_IMAGE_BYTES {
-            return Err(too_large("image", bytes.len() as u64));
+            return Err(too_large("image", bytes.len() as u64).into());
         }
         let text: Vec<u8> = base64_simd::STANDARD.encode_type(bytes);
         Ok(Self {
@@ -165,8 +158,12 @@ impl ImageInput {
     /// An image already encoded as standard base64, raw or as a data URI
     /// (`data:image/png;base64,...`). Whitespace (line breaks of wrapped base64) is
     /// removed; anything else that is not base64 is refused here.
-    pub fn from_base64(text: impl Into<String>) -> Result<Self, ValidationError> {
-        let mut text: String = text.into();
+    pub fn from_base64(text: impl Into<String>) -> Result<Self> {
+        Ok(Self::from_base64_text(text.into())?)
+    }
+
+    fn from_base64_text(text: String) -> Result<Self, ValidationError> {
+        let mut text = text;
         if text.bytes().any(|b| b.is_ascii_whitespace()) {
             text.retain(|c| !c.is_ascii_whitespace());
         }
@@ -210,7 +207,7 @@ impl ImageInput {
 
     /// An image the server downloads: an absolute `http` or `https` URL. Accepted by
     /// edit, multi-edit and background removal; upscale needs the image itself.
-    pub fn from_url(url: impl Into<String>) -> Result<Self, ValidationError> {
+    pub fn from_url(url: impl Into<String>) -> Result<Self> {
         let url: String = url.into();
         let parsed = reqwest::Url::parse(url.trim())
             .map_err(|e| ValidationError::new("image", format!("not a valid URL: {e}")))?;
@@ -218,7 +215,8 @@ impl ImageInput {
             return Err(ValidationError::new(
                 "image",
                 "image URLs must be absolute http:// or https:// URLs",
-            ));
+            )
+            .into());
         }
         Ok(Self {
             source: Source::Url(parsed.into()),
@@ -325,7 +323,8 @@ where
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::image::tests::png_header;
+    use crate::format::tests::png_header;
+    use crate::limits::MIN_INPUT_PIXELS;
 
     #[test]
     fn bytes_and_base64_agree() {

@@ -20,124 +20,30 @@ mod input;
 mod openai;
 mod upscale;
 
-use std::fmt;
 use std::future::Future;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use tracing::{Instrument, field};
 use venice_openapi::{ByteStream, ResponseValue, Uploads, types};
 
-pub use background::RemoveBackgroundRequest;
+pub use background::{RemoveBackgroundRequest, RemoveBackgroundRequestBuilder};
 pub use edit::{
-    EditAspectRatio, EditRequest, EditRequestBuilder, MAX_EDIT_PROMPT_CHARS, MultiEditRequest,
-    MultiEditRequestBuilder,
+    EditAspectRatio, EditRequest, EditRequestBuilder, MultiEditRequest, MultiEditRequestBuilder,
 };
-pub use input::{
-    ImageInput, MAX_EDIT_INPUT_PIXELS, MAX_INPUT_IMAGE_BYTES, MAX_UPSCALE_OUTPUT_PIXELS,
-    MIN_INPUT_PIXELS,
-};
+pub use input::ImageInput;
 pub use openai::{
-    MAX_OPENAI_PROMPT_CHARS, Moderation, OpenAiImageRequest, OpenAiImageRequestBuilder, OpenAiSize,
-    ResponseFormat,
+    Moderation, OpenAiGenerateRequest, OpenAiGenerateRequestBuilder, OpenAiSize, ResponseFormat,
 };
-pub use upscale::{
-    MAX_UPSCALE_CREATIVITY, MAX_UPSCALE_SCALE, MIN_UPSCALE_SCALE, UpscaleRequest,
-    UpscaleRequestBuilder,
-};
+pub use upscale::{UpscaleRequest, UpscaleRequestBuilder};
 
 use crate::client::{Client, content_type};
 use crate::decode::{self, RawError};
 use crate::error::{Error, Result};
-use crate::image::{Format, GeneratedImage, Generation};
-use crate::meta::ResponseMeta;
+use crate::format::Format;
+use crate::image::{Generation, Image};
+use crate::meta::{Response, ResponseMeta};
 use crate::transport::Call;
-
-/// The image an operation answered with (upscale, edit, multi-edit, background
-/// removal): the bytes, their format and dimensions read from the image itself, the
-/// server's `Content-Type` and the response metadata.
-#[derive(Clone)]
-pub struct ImageOutput {
-    /// The image (format sniffed from the bytes, else from `Content-Type`).
-    pub image: GeneratedImage,
-    /// The `Content-Type` the server sent.
-    pub content_type: String,
-    /// Metadata from the response headers.
-    pub meta: ResponseMeta,
-    /// Wall time of the call, including retries and reading the body.
-    pub elapsed: Duration,
-}
-
-impl fmt::Debug for ImageOutput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ImageOutput")
-            .field("image", &self.image)
-            .field("content_type", &self.content_type)
-            .field("meta", &self.meta)
-            .field("elapsed", &self.elapsed)
-            .finish()
-    }
-}
-
-impl ImageOutput {
-    /// Pixel width (0 when the header was not understood).
-    pub fn width(&self) -> u32 {
-        self.image.width
-    }
-
-    /// Pixel height (0 when the header was not understood).
-    pub fn height(&self) -> u32 {
-        self.image.height
-    }
-
-    /// The image format.
-    pub fn format(&self) -> Format {
-        self.image.format
-    }
-
-    /// Whether the image has an alpha channel, read from its header: PNG colour types
-    /// with alpha or a `tRNS` chunk, WebP's alpha flag; JPEG never. `None` when the
-    /// header is not understood.
-    pub fn has_alpha(&self) -> Option<bool> {
-        has_alpha(&self.image.bytes)
-    }
-
-    /// Write the image atomically; see [`GeneratedImage::save`].
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<PathBuf> {
-        self.image.save(path)
-    }
-}
-
-/// Alpha channel presence from the header of PNG, WebP or JPEG bytes.
-fn has_alpha(b: &[u8]) -> Option<bool> {
-    match Format::sniff(b)? {
-        Format::Jpeg => Some(false),
-        Format::Png => {
-            let colour_type = *b.get(25)?;
-            if matches!(colour_type, 4 | 6) {
-                return Some(true);
-            }
-            // Walk the chunks before the image data for a transparency chunk.
-            let mut at = 8usize;
-            while let Some(head) = b.get(at..at + 8) {
-                let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
-                match &head[4..8] {
-                    b"tRNS" => return Some(true),
-                    b"IDAT" | b"IEND" => return Some(false),
-                    _ => at = at.checked_add(12)?.checked_add(len)?,
-                }
-            }
-            None
-        }
-        Format::Webp => match b.get(12..16)? {
-            b"VP8X" => Some(b.get(20)? & 0x10 != 0),
-            // Lossless: the alpha hint is bit 4 of the byte after the 14-bit sizes.
-            b"VP8L" => Some(b.get(24)? & 0x10 != 0),
-            _ => Some(false),
-        },
-    }
-}
 
 impl Client {
     /// Send an image operation and read its image answer: `send` issues the request
@@ -148,7 +54,7 @@ impl Client {
         call: &Call,
         fallback: Format,
         send: F,
-    ) -> Result<ImageOutput>
+    ) -> Result<Response<Image>>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = std::result::Result<ResponseValue<ByteStream>, RawError>>,
@@ -184,12 +90,8 @@ impl Client {
                 .request_id
                 .clone()
                 .unwrap_or_else(|| operation.to_owned());
-            Ok(ImageOutput {
-                image: GeneratedImage::new(bytes.into(), fallback, 0, &name),
-                content_type,
-                meta,
-                elapsed: start.elapsed(),
-            })
+            let image = Image::new(bytes.into(), fallback, 0, &name);
+            Ok(Response::new(image, meta, start.elapsed()))
         }
         .instrument(span)
         .await
@@ -207,10 +109,10 @@ impl Client {
     ///     .scale(2.0)
     ///     .build()?;
     /// let out = client.upscale(&request).await?;
-    /// println!("{}x{} -> {}", out.width(), out.height(), out.save("photo-2x.png")?.display());
+    /// println!("{}x{} -> {}", out.width(), out.height(), out.save("photo-2x.png").await?.display());
     /// # Ok(()) }
     /// ```
-    pub async fn upscale(&self, req: &UpscaleRequest) -> Result<ImageOutput> {
+    pub async fn upscale(&self, req: &UpscaleRequest) -> Result<Response<Image>> {
         let mut uploads = Uploads::new();
         let wire = req.wire_for(&mut uploads)?;
         let call = self.call(uploads);
@@ -231,10 +133,10 @@ impl Client {
     /// let request = EditRequest::builder("remove the tree", ImageInput::from_path("garden.png")?)
     ///     .output_format(Format::Png)
     ///     .build()?;
-    /// client.edit(&request).await?.save("garden-edited.png")?;
+    /// client.edit(&request).await?.save("garden-edited.png").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn edit(&self, req: &EditRequest) -> Result<ImageOutput> {
+    pub async fn edit(&self, req: &EditRequest) -> Result<Response<Image>> {
         let mut uploads = Uploads::new();
         let wire = req.wire_for(&mut uploads)?;
         let call = self.call(uploads);
@@ -245,21 +147,20 @@ impl Client {
         .await
     }
 
-    /// Edit with several images, base first (`POST /image/multi-edit`).
+    /// Edit a base image with layers (`POST /image/multi-edit`).
     ///
     /// ```no_run
     /// use venice_image::{Client, ImageInput, MultiEditRequest};
     ///
     /// # async fn run() -> venice_image::Result<()> {
     /// let client = Client::from_env()?;
-    /// let request = MultiEditRequest::builder("put the logo on the mug")
-    ///     .image(ImageInput::from_path("mug.png")?)
-    ///     .image(ImageInput::from_path("logo.png")?)
+    /// let request = MultiEditRequest::builder("put the logo on the mug", ImageInput::from_path("mug.png")?)
+    ///     .layer(ImageInput::from_path("logo.png")?)
     ///     .build()?;
-    /// client.multi_edit(&request).await?.save("mug-with-logo.png")?;
+    /// client.multi_edit(&request).await?.save("mug-with-logo.png").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn multi_edit(&self, req: &MultiEditRequest) -> Result<ImageOutput> {
+    pub async fn multi_edit(&self, req: &MultiEditRequest) -> Result<Response<Image>> {
         let mut uploads = Uploads::new();
         let wire = req.wire_for(&mut uploads)?;
         let call = self.call(uploads);
@@ -278,13 +179,16 @@ impl Client {
     ///
     /// # async fn run() -> venice_image::Result<()> {
     /// let client = Client::from_env()?;
-    /// let request = RemoveBackgroundRequest::new(ImageInput::from_path("product.jpg")?);
+    /// let request = RemoveBackgroundRequest::builder(ImageInput::from_path("product.jpg")?).build()?;
     /// let out = client.remove_background(&request).await?;
     /// assert_eq!(out.has_alpha(), Some(true));
-    /// out.save("product.png")?;
+    /// out.save("product.png").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn remove_background(&self, req: &RemoveBackgroundRequest) -> Result<ImageOutput> {
+    pub async fn remove_background(
+        &self,
+        req: &RemoveBackgroundRequest,
+    ) -> Result<Response<Image>> {
         let mut uploads = Uploads::new();
         let wire = req.wire_for(&mut uploads)?;
         let call = self.call(uploads);
@@ -299,21 +203,24 @@ impl Client {
 
     /// Generate one image through the OpenAI-compatible `POST /images/generations`.
     /// Both response formats (`b64_json` and a `data:` URL) are decoded into the
-    /// returned [`Generation`], whose `id` is the request id (or `openai-<created>`).
+    /// returned [`Generation`], whose id is the request id (or `openai-<created>`).
     ///
     /// ```no_run
-    /// use venice_image::{Client, OpenAiImageRequest, OpenAiSize};
+    /// use venice_image::{Client, OpenAiGenerateRequest, OpenAiSize};
     ///
     /// # async fn run() -> venice_image::Result<()> {
     /// let client = Client::from_env()?;
-    /// let request = OpenAiImageRequest::builder("a lighthouse at dusk")
+    /// let request = OpenAiGenerateRequest::builder("a lighthouse at dusk")
     ///     .size(OpenAiSize::S1024x1024)
     ///     .build()?;
-    /// let generation = client.openai_generations(&request).await?;
-    /// generation.save_all(".")?;
+    /// let generation = client.openai_generate(&request).await?;
+    /// generation.save_all("out").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn openai_generations(&self, req: &OpenAiImageRequest) -> Result<Generation> {
+    pub async fn openai_generate(
+        &self,
+        req: &OpenAiGenerateRequest,
+    ) -> Result<Response<Generation>> {
         let span = tracing::info_span!(
             "venice.image_op",
             operation = "simple_generate_image",
@@ -341,15 +248,10 @@ impl Client {
             let images = images
                 .into_iter()
                 .enumerate()
-                .map(|(i, (bytes, format))| GeneratedImage::new(bytes, format, i, &id))
+                .map(|(i, (bytes, format))| Image::new(bytes, format, i, &id))
                 .collect();
-            Ok(Generation {
-                id,
-                timing: None,
-                images,
-                meta,
-                elapsed: start.elapsed(),
-            })
+            let generation = Generation::new(id, None, images);
+            Ok(Response::new(generation, meta, start.elapsed()))
         }
         .instrument(span)
         .await
@@ -403,20 +305,6 @@ fn decode_openai(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::image::tests::png_header;
-
-    #[test]
-    fn alpha_from_headers() {
-        assert_eq!(has_alpha(&png_header(4, 4)), Some(true)); // colour type 6
-        let mut rgb = png_header(4, 4);
-        rgb[25] = 2;
-        // IHDR chunk then an IDAT header: no tRNS.
-        rgb.extend_from_slice(&0u32.to_be_bytes());
-        rgb.extend_from_slice(b"IDAT");
-        assert_eq!(has_alpha(&rgb), Some(false));
-        assert_eq!(has_alpha(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(false));
-        assert_eq!(has_alpha(b"GIF89a"), None);
-    }
 
     #[test]
     fn openai_decoding() {

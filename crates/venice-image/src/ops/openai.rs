@@ -1,4 +1,4 @@
-//! [`OpenAiImageRequest`]: the OpenAI-compatible `POST /images/generations`.
+//! [`OpenAiGenerateRequest`]: the OpenAI-compatible `POST /images/generations`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -6,16 +6,15 @@ use std::str::FromStr;
 use venice_openapi::types;
 
 use crate::error::ValidationError;
-use crate::image::Format;
+use crate::format::Format;
+use crate::limits::MAX_OPENAI_PROMPT_CHARS;
 use crate::wire::{builder_error, convert};
-
-/// Longest prompt of the OpenAI-compatible endpoint.
-pub const MAX_OPENAI_PROMPT_CHARS: usize = 1500;
 
 macro_rules! wire_enum {
     ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident => $s:literal,)* }) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
         pub enum $name {
             $($(#[$vdoc])* $variant,)*
         }
@@ -81,7 +80,7 @@ wire_enum!(
 
 wire_enum!(
     /// How the OpenAI-compatible endpoint returns the image. Either way
-    /// [`Client::openai_generations`](crate::Client::openai_generations) decodes it.
+    /// [`Client::openai_generate`](crate::Client::openai_generate) decodes it.
     ResponseFormat, "response_format" {
         /// Base64 in `b64_json` (the default).
         B64Json => "b64_json",
@@ -105,9 +104,9 @@ wire_enum!(
 /// Venice ignores (`quality`, `style`, `background`, ...) are left out.
 ///
 /// ```
-/// use venice_image::{Format, Moderation, OpenAiImageRequest, OpenAiSize, ResponseFormat};
+/// use venice_image::{Format, Moderation, OpenAiGenerateRequest, OpenAiSize, ResponseFormat};
 ///
-/// let request = OpenAiImageRequest::builder("a lighthouse at dusk")
+/// let request = OpenAiGenerateRequest::builder("a lighthouse at dusk")
 ///     .model("venice-sd35")
 ///     .size(OpenAiSize::S1024x1536)
 ///     .response_format(ResponseFormat::Url)
@@ -118,13 +117,13 @@ wire_enum!(
 /// # Ok::<(), venice_image::ValidationError>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct OpenAiImageRequest {
+pub struct OpenAiGenerateRequest {
     wire: types::SimpleGenerateImageRequest,
 }
 
-impl OpenAiImageRequest {
+impl OpenAiGenerateRequest {
     /// A builder for `prompt`.
-    pub fn builder(prompt: impl Into<String>) -> OpenAiImageRequestBuilder {
+    pub fn builder(prompt: impl Into<String>) -> OpenAiGenerateRequestBuilder {
         let prompt = prompt.into();
         let wire = check_prompt(&prompt).and_then(|()| {
             types::SimpleGenerateImageRequest::builder()
@@ -132,7 +131,7 @@ impl OpenAiImageRequest {
                 .try_into()
                 .map_err(builder_error)
         });
-        OpenAiImageRequestBuilder { wire }
+        OpenAiGenerateRequestBuilder { wire }
     }
 
     /// The generated wire value sent as the body.
@@ -182,14 +181,14 @@ fn check_prompt(prompt: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
-/// Builder of [`OpenAiImageRequest`].
+/// Builder of [`OpenAiGenerateRequest`].
 #[derive(Clone, Debug)]
 #[must_use]
-pub struct OpenAiImageRequestBuilder {
+pub struct OpenAiGenerateRequestBuilder {
     wire: Result<types::SimpleGenerateImageRequest, ValidationError>,
 }
 
-impl OpenAiImageRequestBuilder {
+impl OpenAiGenerateRequestBuilder {
     /// Apply `set` to the wire value unless an earlier setter failed.
     fn set(
         mut self,
@@ -254,8 +253,8 @@ impl OpenAiImageRequestBuilder {
     }
 
     /// Check the rules: a non-empty prompt of at most 1,500 characters.
-    pub fn build(self) -> Result<OpenAiImageRequest, ValidationError> {
-        Ok(OpenAiImageRequest { wire: self.wire? })
+    pub fn build(self) -> Result<OpenAiGenerateRequest, ValidationError> {
+        Ok(OpenAiGenerateRequest { wire: self.wire? })
     }
 }
 
@@ -270,7 +269,7 @@ mod tests {
             assert_eq!(s.as_str().parse::<OpenAiSize>().unwrap(), *s);
         }
         assert!("100x100".parse::<OpenAiSize>().is_err());
-        let r = OpenAiImageRequest::builder("p")
+        let r = OpenAiGenerateRequest::builder("p")
             .size(OpenAiSize::S512x512)
             .response_format(ResponseFormat::Url)
             .output_format(Format::Webp)
@@ -283,7 +282,7 @@ mod tests {
                                "output_format": "webp", "moderation": "low"})
         );
         assert!(
-            OpenAiImageRequest::builder("x".repeat(1501))
+            OpenAiGenerateRequest::builder("x".repeat(1501))
                 .build()
                 .is_err()
         );

@@ -2,16 +2,13 @@
 
 use venice_openapi::{Uploads, types};
 
-use super::input::{ImageInput, MIN_INPUT_PIXELS, unsent_image};
+use super::input::{ImageInput, unsent_image};
 use crate::error::ValidationError;
+use crate::limits::{
+    MAX_UPSCALE_CREATIVITY, MAX_UPSCALE_OUTPUT_PIXELS, MAX_UPSCALE_SCALE, MIN_INPUT_PIXELS,
+    MIN_UPSCALE_SCALE,
+};
 use crate::wire::convert;
-
-/// Smallest scale factor.
-pub const MIN_UPSCALE_SCALE: f64 = 2.0;
-/// Largest scale factor.
-pub const MAX_UPSCALE_SCALE: f64 = 4.0;
-/// Largest `creativity`; the server clamps larger values to it.
-pub const MAX_UPSCALE_CREATIVITY: f64 = 0.02;
 
 /// A validated upscale request: the image (file, bytes or base64; not a URL), the
 /// scale factor and how much detail the upscaler may invent.
@@ -22,7 +19,7 @@ pub const MAX_UPSCALE_CREATIVITY: f64 = 0.02;
 /// ```
 /// use venice_image::{ImageInput, UpscaleRequest};
 ///
-/// # fn demo(png: Vec<u8>) -> Result<(), venice_image::Error> {
+/// # fn demo(png: Vec<u8>) -> venice_image::Result<()> {
 /// let request = UpscaleRequest::builder(ImageInput::from_bytes(png)?)
 ///     .scale(4.0)
 ///     .creativity(0.015)
@@ -81,7 +78,7 @@ impl UpscaleRequest {
         let (w, h) = self.image.dimensions()?;
         let scale = self.wire.scale.unwrap_or(MIN_UPSCALE_SCALE);
         let pixels = f64::from(w) * f64::from(h);
-        let fit = (super::input::MAX_UPSCALE_OUTPUT_PIXELS as f64 / pixels).sqrt();
+        let fit = (MAX_UPSCALE_OUTPUT_PIXELS as f64 / pixels).sqrt();
         let s = scale.min(fit).max(1.0);
         Some((
             (f64::from(w) * s).floor() as u32,
@@ -144,7 +141,7 @@ impl UpscaleRequestBuilder {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::image::tests::png_header;
+    use crate::format::tests::png_header;
 
     fn input(w: u32, h: u32) -> ImageInput {
         ImageInput::from_bytes(png_header(w, h)).unwrap()

@@ -8,9 +8,9 @@
 //! let client = Client::builder()
 //!     .auth(Auth::evm_wallet("0x…64 hex digits…")?)
 //!     .build()?;
-//! println!("credit: ${:.2}", client.wallet_balance().await?.balance_usd);
+//! println!("credit: ${:.2}", client.wallet_balance().await?.balance_usd());
 //! let receipt = client.top_up(5.0).await?; // signs a USDC authorization on Base
-//! println!("new balance: ${:.2}", receipt.new_balance_usd);
+//! println!("new balance: ${:.2}", receipt.new_balance_usd());
 //! # Ok(()) }
 //! ```
 //!
@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use reqwest::header::{HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::Serialize;
 use venice_openapi::{AuthContext, AuthError, RequestAuth, Scheme};
 
 pub use crate::error::WalletError;
@@ -194,86 +194,179 @@ pub(crate) fn header_address(value: &str) -> Option<String> {
 }
 
 /// A wallet's x402 credit (`GET /x402/balance/{wallet}`).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct WalletBalance {
+    pub(crate) wallet_address: String,
+    pub(crate) balance_usd: f64,
+    pub(crate) can_consume: bool,
+    pub(crate) minimum_top_up_usd: Option<f64>,
+    pub(crate) suggested_top_up_usd: Option<f64>,
+    pub(crate) diem_balance_usd: Option<f64>,
+}
+
+impl WalletBalance {
     /// The wallet, as the server normalizes it.
-    pub wallet_address: String,
+    pub fn wallet_address(&self) -> &str {
+        &self.wallet_address
+    }
+
     /// Credit in USD.
-    pub balance_usd: f64,
+    pub fn balance_usd(&self) -> f64 {
+        self.balance_usd
+    }
+
     /// Whether paid endpoints can be used now.
-    #[serde(default)]
-    pub can_consume: bool,
+    pub fn can_consume(&self) -> bool {
+        self.can_consume
+    }
+
     /// Minimum top-up in USD.
-    #[serde(default)]
-    pub minimum_top_up_usd: Option<f64>,
+    pub fn minimum_top_up_usd(&self) -> Option<f64> {
+        self.minimum_top_up_usd
+    }
+
     /// Suggested top-up in USD.
-    #[serde(default)]
-    pub suggested_top_up_usd: Option<f64>,
+    pub fn suggested_top_up_usd(&self) -> Option<f64> {
+        self.suggested_top_up_usd
+    }
+
     /// DIEM balance of a linked Venice user, in USD.
-    #[serde(default)]
-    pub diem_balance_usd: Option<f64>,
+    pub fn diem_balance_usd(&self) -> Option<f64> {
+        self.diem_balance_usd
+    }
 }
 
 /// A page of a wallet's ledger (`GET /x402/transactions/{wallet}`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct WalletTransactions {
+    pub(crate) wallet_address: String,
+    pub(crate) current_balance_usd: f64,
+    pub(crate) transactions: Vec<WalletTransaction>,
+    pub(crate) limit: u64,
+    pub(crate) offset: u64,
+    pub(crate) has_more: bool,
+}
+
+impl WalletTransactions {
     /// The wallet, as the server normalizes it.
-    pub wallet_address: String,
+    pub fn wallet_address(&self) -> &str {
+        &self.wallet_address
+    }
+
     /// Current credit in USD.
-    pub current_balance_usd: f64,
+    pub fn current_balance_usd(&self) -> f64 {
+        self.current_balance_usd
+    }
+
     /// Entries, newest first.
-    pub transactions: Vec<WalletTransaction>,
+    pub fn transactions(&self) -> &[WalletTransaction] {
+        &self.transactions
+    }
+
     /// Page size.
-    pub limit: u64,
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
     /// Entries skipped.
-    pub offset: u64,
-    /// More entries follow.
-    pub has_more: bool,
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Whether more entries follow.
+    pub fn has_more(&self) -> bool {
+        self.has_more
+    }
 }
 
 /// One ledger entry.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct WalletTransaction {
+    pub(crate) id: String,
+    pub(crate) amount_usd: f64,
+    pub(crate) balance_after_usd: f64,
+    pub(crate) kind: String,
+    pub(crate) created_at: String,
+    pub(crate) request_id: Option<String>,
+    pub(crate) model_id: Option<String>,
+}
+
+impl WalletTransaction {
     /// Entry id.
-    pub id: String,
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// Signed amount in USD (top-ups positive, charges negative).
-    #[serde(rename = "amount")]
-    pub amount_usd: f64,
+    pub fn amount_usd(&self) -> f64 {
+        self.amount_usd
+    }
+
     /// Balance after this entry, in USD.
-    #[serde(rename = "balanceAfter")]
-    pub balance_after_usd: f64,
+    pub fn balance_after_usd(&self) -> f64 {
+        self.balance_after_usd
+    }
+
     /// `TOP_UP`, `CHARGE` or `REFUND`.
-    #[serde(rename = "type")]
-    pub kind: String,
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
     /// When (RFC 3339).
-    pub created_at: String,
+    pub fn created_at(&self) -> &str {
+        &self.created_at
+    }
+
     /// Request that caused a charge.
-    #[serde(default)]
-    pub request_id: Option<String>,
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
     /// Model that caused a charge.
-    #[serde(default)]
-    pub model_id: Option<String>,
+    pub fn model_id(&self) -> Option<&str> {
+        self.model_id.as_deref()
+    }
 }
 
 /// What a top-up credited (`POST /x402/top-up`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct TopUpReceipt {
+    pub(crate) wallet_address: String,
+    pub(crate) amount_credited_usd: f64,
+    pub(crate) new_balance_usd: f64,
+    pub(crate) payment_id: String,
+    pub(crate) settlement: Option<serde_json::Value>,
+}
+
+impl TopUpReceipt {
     /// The credited wallet.
-    pub wallet_address: String,
+    pub fn wallet_address(&self) -> &str {
+        &self.wallet_address
+    }
+
     /// USD credited.
-    pub amount_credited_usd: f64,
+    pub fn amount_credited_usd(&self) -> f64 {
+        self.amount_credited_usd
+    }
+
     /// Balance after the top-up, in USD.
-    pub new_balance_usd: f64,
+    pub fn new_balance_usd(&self) -> f64 {
+        self.new_balance_usd
+    }
+
     /// Payment id.
-    pub payment_id: String,
+    pub fn payment_id(&self) -> &str {
+        &self.payment_id
+    }
+
     /// The decoded `PAYMENT-RESPONSE` header (settlement: network, payer, transaction).
-    pub settlement: Option<serde_json::Value>,
+    pub fn settlement(&self) -> Option<&serde_json::Value> {
+        self.settlement.as_ref()
+    }
 }
 
 /// Automatic top-up when a wallet call gets a 402 (off unless set on the builder).

@@ -502,7 +502,7 @@ fn main() -> Result<(), BoxError> {
     md.push_str(&json_rows);
     let _ = writeln!(
         md,
-        "\n## Binary mode streamed to disk (`generate_binary` + `save_to`)\n"
+        "\n## Binary mode streamed to disk (`generate_binary` + `save`)\n"
     );
     let _ = writeln!(md, "| payload | median | min–max | peak RSS |");
     let _ = writeln!(md, "|---|---:|---:|---:|");

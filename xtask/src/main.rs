@@ -6,7 +6,9 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod package;
 mod regen;
+mod scratch;
 
 use xtask::{
     codegen, copies, deviations_path, generated_path, spec, spec_diff, spec_path, workspace_root,
@@ -40,6 +42,10 @@ enum Command {
     /// In a scratch copy, rename an operation's path and add a field in the spec,
     /// regenerate, add one setter, and check the facade sends both.
     ProveRegeneration,
+    /// Package the published crates as a release would (in a scratch copy with
+    /// publishing allowed), then build and test the unpacked tarballs and run the
+    /// packaged README example as a new crate depending on them.
+    PackageCheck,
     /// Run the side-by-side benchmarks (release builds, loopback mock) and write
     /// BENCHMARKS.md.
     Bench {
@@ -62,6 +68,7 @@ fn main() -> ExitCode {
         Command::Check => check(),
         Command::SpecDiff { upstream, verbose } => spec_diff_cmd(&upstream, verbose),
         Command::ProveRegeneration => regen::prove(&workspace_root()),
+        Command::PackageCheck => package::check(&workspace_root()),
         Command::Bench {
             quick,
             no_python,

@@ -10,7 +10,7 @@
 //! facade sends to a loopback server. The copy and its build live under
 //! `target/regen-proof` (a full debug build the first time: minutes).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -73,36 +73,11 @@ fn replace_once(text: &str, from: &str, to: &str, what: &str) -> Result<String> 
     Ok(text.replacen(from, to, 1))
 }
 
-/// Copy the tracked files of the workspace at `root` into `dest`.
-fn copy_workspace(root: &Path, dest: &Path) -> Result<()> {
-    let out = Command::new("git")
-        .current_dir(root)
-        .args(["ls-files", "-z"])
-        .output()
-        .context("running git ls-files")?;
-    if !out.status.success() {
-        bail!("git ls-files failed");
-    }
-    for file in out.stdout.split(|b| *b == 0).filter(|f| !f.is_empty()) {
-        let rel = PathBuf::from(String::from_utf8_lossy(file).into_owned());
-        let to = dest.join(&rel);
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::copy(root.join(&rel), &to)
-            .with_context(|| format!("copying {}", rel.display()))?;
-    }
-    Ok(())
-}
-
 /// Run the proof; prints what the facade sent.
 pub fn prove(root: &Path) -> Result<()> {
     let base = root.join("target").join("regen-proof");
     let ws = base.join("workspace");
-    if ws.exists() {
-        std::fs::remove_dir_all(&ws)?;
-    }
-    copy_workspace(root, &ws)?;
+    crate::scratch::copy_workspace(root, &ws)?;
 
     let spec_path = crate::spec_path(&ws);
     let spec = std::fs::read_to_string(&spec_path)?;

@@ -509,8 +509,15 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
                         summary.recovered += 1;
                         summary.spent_before_usd += cost;
                     }
-                    None => todo.push(job),
+                    None => {
+                        remove_job_files(&args.out, &job);
+                        todo.push(job);
+                    }
                 }
+            }
+            Some(Event::Failed { .. }) => {
+                remove_job_files(&args.out, &job);
+                todo.push(job);
             }
             _ => todo.push(job),
         }
@@ -723,6 +730,21 @@ fn recover(dir: &Path, job: &Job) -> Option<Vec<PathBuf>> {
         files.push(dir.join(image));
     }
     Some(files)
+}
+
+/// Remove what an unfinished or failed attempt of `job` left (images, sidecars): the job
+/// runs again under the same names, and saving never overwrites a file.
+fn remove_job_files(dir: &Path, job: &Job) {
+    let count = usize::from(job.request.variants().unwrap_or(1));
+    let prefixes: Vec<String> = (0..count).map(|i| format!("{}-{i}.", job.id)).collect();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if prefixes.iter().any(|p| name.starts_with(p)) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
 }
 
 fn remove_partials(dir: &Path) {

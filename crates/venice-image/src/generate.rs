@@ -104,8 +104,11 @@ impl StyleReference {
             None => image.as_str(),
         };
         let payload = payload.trim_end_matches('=');
+        if payload.is_empty() {
+            return Err(style_error("must not be empty"));
+        }
         let decoded = payload.len() / 4 * 3 + (payload.len() % 4).saturating_sub(1);
-        check_style_size(decoded as u64)?;
+        check_style_size((decoded as u64).max(1))?;
         Ok(Self {
             image,
             is_url: false,

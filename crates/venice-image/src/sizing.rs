@@ -21,7 +21,7 @@ macro_rules! serialize_as_text {
 serialize_as_text!(Size, AspectRatio, Resolution, Quality);
 
 /// How the output size is chosen. Which variant a model accepts depends on its
-/// sizing mode (see [`SizingMode`](crate::SizingMode)).
+/// sizing mode (see [`SizingMode`](crate::models::SizingMode)).
 ///
 /// ```
 /// use venice_image::{AspectRatio, Resolution, Size};

@@ -2,8 +2,9 @@
 //! user, with no registry involved.
 //!
 //! 1. A scratch copy of the tracked files under `target/package-check/workspace`, with
-//!    `publish = false` removed from `[workspace.package]` (the one edit a release makes;
-//!    the real tree keeps it, so `cargo publish` refuses every crate, from CI too).
+//!    `publish = false` turned into `publish = true` in `[workspace.package]` (the one edit
+//!    a release makes; the real tree keeps `false`, so `cargo publish` refuses every crate,
+//!    from CI too).
 //! 2. `cargo package` of the published crates there: the `.crate` tarballs (with their
 //!    lockfiles, internal dependencies resolved to the packaged versions).
 //! 3. The tarballs unpacked under `target/package-check/crates`, in a workspace of their
@@ -28,8 +29,9 @@ use anyhow::{Context, Result, bail};
 use crate::scratch::{copy_workspace, run};
 use xtask::copies::PACKAGED_CRATES;
 
-/// The `[workspace.package]` line the scratch copy drops.
+/// The `[workspace.package]` line the scratch copy changes, and what it becomes.
 const PUBLISH_FALSE: &str = "publish = false\n";
+const PUBLISH_TRUE: &str = "publish = true\n";
 
 /// Images the README example saves (its `variants`).
 const README_IMAGES: usize = 4;
@@ -140,7 +142,8 @@ pub fn check(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Drop `publish = false` from `[workspace.package]` of the manifest at `path`.
+/// Turn `publish = false` into `publish = true` in `[workspace.package]` of the manifest
+/// at `path` (the crates inherit it).
 fn allow_publishing(path: &Path) -> Result<()> {
     let text = std::fs::read_to_string(path)?;
     let section = text
@@ -153,7 +156,11 @@ fn allow_publishing(path: &Path) -> Result<()> {
         bail!("[workspace.package] has no `{}`", PUBLISH_FALSE.trim());
     };
     let at = section + at;
-    let edited = format!("{}{}", &text[..at], &text[at + PUBLISH_FALSE.len()..]);
+    let edited = format!(
+        "{}{PUBLISH_TRUE}{}",
+        &text[..at],
+        &text[at + PUBLISH_FALSE.len()..]
+    );
     std::fs::write(path, edited)?;
     Ok(())
 }
@@ -256,7 +263,7 @@ mod tests {
     }
 
     #[test]
-    fn drops_publish_false_from_the_workspace_package_only() {
+    fn allows_publishing_in_the_workspace_package_only() {
         let dir = std::env::temp_dir().join(format!("xtask-pkg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).ok();
         let p = dir.join("Cargo.toml");
@@ -267,11 +274,14 @@ mod tests {
         .ok();
         allow_publishing(&p).ok();
         let text = std::fs::read_to_string(&p).unwrap_or_default();
-        assert!(!text.contains("publish = false"), "{text}");
+        assert!(
+            !text.contains("publish = false") && text.contains("publish = true"),
+            "{text}"
+        );
         assert!(text.contains("[workspace.dependencies]"));
         assert!(
             allow_publishing(&p).is_err(),
-            "a second run finds nothing to drop"
+            "a second run finds nothing to change"
         );
         std::fs::remove_dir_all(&dir).ok();
     }

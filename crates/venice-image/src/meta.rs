@@ -355,6 +355,25 @@ mod tests {
     }
 
     #[test]
+    fn serialises_with_snake_case_keys_and_unix_seconds() {
+        let h = headers(&[
+            ("x-request-id", "req-1"),
+            ("content-type", "image/png"),
+            ("x-venice-deprecated", "true"),
+            ("x-ratelimit-remaining-requests", "19"),
+            ("x-ratelimit-reset-requests", "1900000000"),
+        ]);
+        let v = serde_json::to_value(ResponseMeta::from_headers(200, &h)).unwrap();
+        assert_eq!(v["request_id"], "req-1");
+        assert_eq!(v["content_type"], "image/png");
+        assert_eq!(v["is_blurred"], false);
+        assert_eq!(v["deprecation"]["deprecated"], true);
+        assert_eq!(v["rate_limit"]["remaining"], 19);
+        assert_eq!(v["rate_limit"]["reset_at_unix"], 1_900_000_000.0);
+        assert!(v["balance_remaining_usd"].is_null());
+    }
+
+    #[test]
     fn empty_headers() {
         let m = ResponseMeta::from_headers(200, &HeaderMap::new());
         assert_eq!(

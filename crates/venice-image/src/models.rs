@@ -636,6 +636,34 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn catalogue_and_cost_serialise() {
+        let m = models();
+        let v = serde_json::to_value(&m[0]).unwrap();
+        assert_eq!(v["id"], "px");
+        assert_eq!(v["sizing"], json!({"mode": "pixels", "divisor": 16}));
+        assert_eq!(v["constraints"]["steps"], json!({"default": 8, "max": 30}));
+        assert_eq!(
+            v["pricing"]["generation"],
+            json!({"usd": 0.01, "diem": 0.1})
+        );
+        let v = serde_json::to_value(&m[2]).unwrap();
+        assert_eq!(v["sizing"], json!({"mode": "aspect_ratio_and_resolution"}));
+        let cost = find(&m, "px")
+            .unwrap()
+            .estimate_cost(
+                &GenerateRequest::builder("px", "p")
+                    .variants(2)
+                    .build()
+                    .unwrap(),
+            )
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(cost).unwrap(),
+            json!({"usd_per_image": 0.01, "images": 2, "total_usd": 0.02})
+        );
+    }
+
+    #[test]
     fn model_rules() {
         let m = models();
         let b = |model: &str| GenerateRequest::builder(model, "p");

@@ -17,8 +17,8 @@
 //!    four files in a directory that did not exist before.
 //!
 //! Everything runs `--offline` (the registry cache of the workspace build has every
-//! dependency) and builds into the workspace's `target/`, so registry dependencies
-//! compiled by the normal build are reused.
+//! dependency) and builds into the workspace's target directory (`CARGO_TARGET_DIR` or
+//! `target/`), so registry dependencies compiled by the normal build are reused.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -52,8 +52,12 @@ fn step(started: Instant, what: &str) {
 /// Run the check for the workspace at `root`.
 pub fn check(root: &Path) -> Result<()> {
     let started = Instant::now();
-    let base = root.join("target").join("package-check");
-    let target_dir = root.join("target");
+    // The build's target directory (CARGO_TARGET_DIR when set, as cargo does).
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|d| if d.is_absolute() { d } else { root.join(d) })
+        .unwrap_or_else(|| root.join("target"));
+    let base = target_dir.join("package-check");
 
     step(started, "scratch copy with publishing allowed");
     let ws = base.join("workspace");

@@ -2,8 +2,9 @@
 
 use http::{HeaderMap, StatusCode};
 
-use crate::config::{MockConfig, WalletIdentity};
+use crate::config::MockConfig;
 use crate::response::ApiError;
+use crate::x402::WalletIdentity;
 
 /// Who made a request.
 #[derive(Debug, Clone, PartialEq, Eq)]

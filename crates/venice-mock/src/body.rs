@@ -11,6 +11,7 @@ use http_body_util::BodyExt;
 use serde_json::{Map, Value, json};
 
 use crate::response::ApiError;
+use crate::shapes;
 use crate::spec::{self, Issue};
 
 /// Media type of a JSON body.
@@ -104,6 +105,14 @@ pub(crate) fn media_type(headers: &HeaderMap) -> Option<String> {
     (!media.is_empty()).then(|| media.to_ascii_lowercase())
 }
 
+/// `Content-Length: 0`.
+fn declared_empty(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "0")
+}
+
 fn is_json(media: &str) -> bool {
     media == JSON || (media.starts_with("application/") && media.ends_with("+json"))
 }
@@ -146,6 +155,17 @@ pub(crate) async fn read<B: BodyIn>(
     let chosen = match media.as_deref() {
         Some(m) if is_json(m) && accepted.contains(&JSON) => JSON,
         Some(MULTIPART) if accepted.contains(&MULTIPART) => MULTIPART,
+        // No body at all: like a JSON server, validate an empty object, so the answer
+        // names the missing fields (a 400) instead of a media type nobody sent.
+        None if body.is_end_stream() || declared_empty(headers) => {
+            let empty = Value::Object(Map::new());
+            if let Some(validator) = spec::request_validator_for(operation_id, JSON) {
+                validator
+                    .validate(&empty)
+                    .map_err(|issues| ApiError::validation(&issues))?;
+            }
+            return Ok(empty);
+        }
         _ => {
             let drained = drain(body, limit).await;
             let e = ApiError::new(
@@ -169,12 +189,7 @@ pub(crate) async fn read<B: BodyIn>(
         ),
     })?;
     let value = if chosen == JSON {
-        serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::with_body(
-                StatusCode::BAD_REQUEST,
-                &json!({ "error": "Invalid JSON body", "code": "INVALID_JSON", "message": e.to_string() }),
-            )
-        })?
+        serde_json::from_slice(&bytes).map_err(|e| invalid_json(&e))?
     } else {
         let content_type = headers
             .get(http::header::CONTENT_TYPE)
@@ -190,6 +205,53 @@ pub(crate) async fn read<B: BodyIn>(
             .map_err(|issues| ApiError::validation(&issues))?;
     }
     Ok(value)
+}
+
+/// Reads the body of an operation that takes none (the top-up, whose upstream form is
+/// an optional empty JSON object): ignored, except that a JSON body must be JSON, as a
+/// JSON server's body parser insists.
+pub(crate) async fn read_unused<B: BodyIn>(
+    headers: &HeaderMap,
+    body: B,
+    limit: usize,
+) -> Result<(), ApiError> {
+    if body.is_end_stream() {
+        return Ok(());
+    }
+    let bytes = collect_limited(body, limit).await.map_err(|e| match e {
+        ReadError::TooLarge { drained } => too_large(drained),
+        ReadError::Broken => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Could not read the request body",
+            None,
+        ),
+    })?;
+    let json = media_type(headers).is_some_and(|m| is_json(&m));
+    if json && !bytes.is_empty() {
+        // The top-up's errors have the provider's closed x402 shape (no `code`); its
+        // optional body is an object.
+        let reason = match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(_)) => None,
+            Ok(_) => Some("the body must be a JSON object".to_owned()),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(reason) = reason {
+            return Err(shapes::x402_error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_JSON",
+                "Invalid JSON body",
+                &reason,
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn invalid_json(e: &serde_json::Error) -> ApiError {
+    ApiError::with_body(
+        StatusCode::BAD_REQUEST,
+        &json!({ "error": "Invalid JSON body", "code": "INVALID_JSON", "message": e.to_string() }),
+    )
 }
 
 /// What a form field holds, by the spec's media type object.

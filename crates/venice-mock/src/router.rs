@@ -221,10 +221,11 @@ pub(crate) async fn pipeline<B: BodyIn>(
             )
             .await?
         }
-        (_, rest) => {
-            slot.0 = rest;
+        (false, Some(b)) => {
+            body::read_unused(headers, b, state.config.max_body_bytes).await?;
             Value::Null
         }
+        (_, None) => Value::Null,
     };
     let fault = if policy.paid {
         state.faults.next()

@@ -748,10 +748,37 @@ impl Spec {
         headers: &http::HeaderMap,
         body: &[u8],
     ) -> Result<(), Vec<String>> {
-        let mut problems = Vec::new();
         let Some(op) = self.operation(operation_id) else {
             return Err(vec![format!("unknown operationId {operation_id:?}")]);
         };
+        self.validate_operation_response(op, status, headers, body)
+    }
+
+    /// The operation object of a method and path template (e.g. `("get",
+    /// "/image/styles")`), for documents whose operations lack an `operationId`.
+    pub fn operation_at(&self, method: &str, template: &str) -> Option<&Value> {
+        self.doc
+            .get("paths")?
+            .get(template)?
+            .get(method.to_ascii_lowercase())
+            .filter(|op| op.is_object())
+    }
+
+    /// Checks a response against one operation object of this document (see
+    /// [`validate_response`]).
+    pub fn validate_operation_response(
+        &self,
+        op: &Value,
+        status: u16,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        // Caches are keyed by operation: its id, or where it sits in the document.
+        let operation_id = op
+            .get("operationId")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("{op:p}"), str::to_owned);
         let responses = op.get("responses");
         let Some(response) = responses
             .and_then(|r| r.get(status.to_string()).or_else(|| r.get("default")))

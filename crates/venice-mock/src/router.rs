@@ -26,7 +26,9 @@ use crate::state::AppState;
 pub(crate) enum AuthMode {
     /// `security: []`: no credentials (a key or wallet sent anyway is not checked).
     None,
-    /// An empty requirement `{}` among others: anonymous, or valid credentials.
+    /// An empty requirement `{}` among others: anonymous, or a valid Bearer key (the
+    /// only other scheme these operations list; a `SIGN-IN-WITH-X` header is not a
+    /// credential here and is neither verified nor its nonce burned).
     Optional,
     /// A Bearer key or a wallet.
     Required,
@@ -61,9 +63,10 @@ fn policy_of(op: &Value) -> Policy {
             .and_then(Value::as_str)
             == Some("apiKey")
     };
+    let lists_wallet = requirements.iter().any(|r| r.keys().any(is_wallet_scheme));
     let auth = if requirements.is_empty() {
         AuthMode::None
-    } else if requirements.iter().any(|r| r.is_empty()) {
+    } else if requirements.iter().any(|r| r.is_empty()) && !lists_wallet {
         AuthMode::Optional
     } else if requirements.iter().all(|r| r.keys().all(is_wallet_scheme)) {
         AuthMode::Wallet
@@ -193,7 +196,7 @@ pub(crate) async fn pipeline<B: BodyIn>(
     }
     let principal: Option<Principal> = match policy.auth {
         AuthMode::None => None,
-        AuthMode::Optional => auth::authenticate_optional(&state.config, headers)?,
+        AuthMode::Optional => auth::authenticate_optional_bearer(&state.config, headers)?,
         AuthMode::Required => Some(auth::authenticate(&state.config, headers)?),
         AuthMode::Wallet => Some(Principal::Wallet(auth::authenticate_wallet(
             &state.config,

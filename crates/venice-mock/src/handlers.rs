@@ -744,7 +744,7 @@ pub(crate) async fn multi_edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
 }
 
 /// Price of a background removal in USD, when the catalogue has no
-/// [`BACKGROUND_REMOVE_MODEL`] (the built-in one prices it the same).
+/// `bria-bg-remover` (the built-in one prices it the same).
 pub const BACKGROUND_REMOVE_USD: f64 = 0.03;
 
 /// The catalogue model a background removal is charged as.

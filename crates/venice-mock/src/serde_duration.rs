@@ -1,6 +1,6 @@
 //! Serde helpers for [`std::time::Duration`] fields of the JSON configuration.
 
-/// Serde helper: a [`Duration`] as a number of seconds (fractions allowed).
+/// Serde helper: a [`Duration`](std::time::Duration) as a number of seconds (fractions allowed).
 pub mod secs {
     use std::time::Duration;
 
@@ -18,7 +18,7 @@ pub mod secs {
     }
 }
 
-/// Serde helper: a [`Duration`] as a number of milliseconds.
+/// Serde helper: a [`Duration`](std::time::Duration) as a number of milliseconds.
 pub mod millis {
     use std::time::Duration;
 

@@ -40,7 +40,7 @@ pub struct WalletIdentity {
 /// Verifies a `SIGN-IN-WITH-X` (or legacy `X-Sign-In-With-X`) header value.
 ///
 /// The default is [`crate::x402::DefaultSiwxVerifier`] (real signature checks under
-/// [`MockConfig::siwx_policy`]); plug another in, e.g. one that trusts the `address`
+/// [`MockConfig::siwx_policy`](crate::MockConfig::siwx_policy)); plug another in, e.g. one that trusts the `address`
 /// field, to test without signing.
 pub trait SiwxVerifier: Send + Sync {
     /// Verifies the raw header value and returns the wallet it proves, or a reason.

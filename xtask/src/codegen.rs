@@ -111,3 +111,30 @@ pub fn diff_summary(old: &str, new: &str, max: usize) -> String {
     ));
     out.join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn lists(spec: &OpenAPI, media: &str) -> usize {
+        spec.operations()
+            .filter(|(_, _, op)| {
+                matches!(&op.request_body,
+                    Some(openapiv3::ReferenceOr::Item(b)) if b.content.contains_key(media))
+            })
+            .count()
+    }
+
+    #[test]
+    fn only_json_request_bodies_reach_the_generator() {
+        let spec = crate::spec::load(&crate::spec_path(&crate::workspace_root())).unwrap();
+        assert_eq!(lists(&spec, "multipart/form-data"), 4);
+        let filtered = json_request_bodies_only(&spec);
+        assert_eq!(lists(&filtered, "multipart/form-data"), 0);
+        assert_eq!(
+            lists(&filtered, "application/json"),
+            lists(&spec, "application/json")
+        );
+    }
+}

@@ -116,8 +116,16 @@ async fn retries_stop_at_max_attempts() {
 
 #[tokio::test]
 async fn a_hint_above_max_delay_is_not_waited_for() {
-    // A 60 s window: the 429's Retry-After is ~60 s, above max_delay (5 s).
-    let server = MockServer::start(MockConfig::default()).await.unwrap();
+    // A 429 fault advising 60 s, above max_delay (5 s).
+    let server = MockServer::start(MockConfig {
+        faults: venice_mock::FaultPlan {
+            retry_after: Duration::from_secs(60),
+            ..venice_mock::FaultPlan::default()
+        },
+        ..MockConfig::default()
+    })
+    .await
+    .unwrap();
     server.push_faults(vec![Fault::Status429]);
     let c = client(&server, policy());
     let t = Instant::now();

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::CatalogModel;
+use crate::catalog::{Catalog, CatalogModel};
 use crate::faults::FaultPlan;
-use crate::x402::{PaymentPolicy, SiwxPolicy};
+use crate::x402::{PaymentPolicy, PaymentVerifier, SiwxPolicy, SiwxVerifier};
 
 /// The Bearer API key accepted by [`MockConfig::default`].
 pub const DEFAULT_API_KEY: &str = "venice-mock-key";
@@ -17,47 +17,13 @@ pub const DEFAULT_API_KEY: &str = "venice-mock-key";
 /// Default largest accepted request body (40 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 40 * 1024 * 1024;
 
-/// Who a `SIGN-IN-WITH-X` header authenticated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WalletIdentity {
-    /// The wallet address (EVM `0x…` or Solana base58).
-    pub address: String,
-    /// The chain, e.g. `eip155:8453`.
-    pub chain_id: String,
-}
-
-/// Verifies a `SIGN-IN-WITH-X` (or legacy `X-Sign-In-With-X`) header value.
-///
-/// The default is [`crate::x402::DefaultSiwxVerifier`] (real signature checks under
-/// [`MockConfig::siwx_policy`]); plug another in, e.g. one that trusts the `address`
-/// field, to test without signing.
-pub trait SiwxVerifier: Send + Sync {
-    /// Verifies the raw header value and returns the wallet it proves, or a reason.
-    fn verify(&self, header_value: &str) -> Result<WalletIdentity, String>;
-}
-
-/// The outcome of a verified x402 payment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VerifiedPayment {
-    /// The wallet to credit.
-    pub wallet: String,
-    /// The amount to credit in USD.
-    pub amount_usd: f64,
-}
-
-/// Verifies a `PAYMENT-SIGNATURE` header value on `POST /x402/top-up`.
-pub trait PaymentVerifier: Send + Sync {
-    /// Verifies the raw header value and returns what to credit, or a reason.
-    fn verify(&self, header_value: &str) -> Result<VerifiedPayment, String>;
-}
-
 /// A fixed-window rate limit applied per API key (or wallet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateLimitConfig {
     /// Requests allowed per window.
     pub requests: u32,
     /// Window length (in JSON: seconds as a number).
-    #[serde(with = "crate::config::duration_secs")]
+    #[serde(with = "crate::serde_duration::secs")]
     pub window: Duration,
 }
 
@@ -85,7 +51,12 @@ pub struct MockConfig {
     pub rate_limit: Option<RateLimitConfig>,
     /// Faults to inject into paid requests.
     pub faults: FaultPlan,
-    /// Models added to the built-in catalogue (same id replaces a built-in one).
+    /// The catalogue to serve instead of the built-in one: a `/models` response
+    /// captured from the real API (JSON: that response, e.g. from
+    /// `GET /models?type=all`), so tests run against exactly the models an account
+    /// sees. `None` serves the provider's published catalogue (see [`crate::catalog`]).
+    pub catalogue: Option<Catalog>,
+    /// Models added to the catalogue (same id replaces a model).
     pub extra_models: Vec<CatalogModel>,
     /// Largest accepted request body in bytes (413 above).
     pub max_body_bytes: usize,
@@ -119,6 +90,7 @@ impl Default for MockConfig {
             wallet_balances: HashMap::new(),
             rate_limit: Some(RateLimitConfig::default()),
             faults: FaultPlan::default(),
+            catalogue: None,
             extra_models: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             siwx_policy: SiwxPolicy::default(),
@@ -138,6 +110,10 @@ impl fmt::Debug for MockConfig {
             .field("wallet_balances", &self.wallet_balances)
             .field("rate_limit", &self.rate_limit)
             .field("faults", &self.faults)
+            .field(
+                "catalogue",
+                &self.catalogue.as_ref().map(|c| c.models().len()),
+            )
             .field("extra_models", &self.extra_models.len())
             .field("max_body_bytes", &self.max_body_bytes)
             .field("siwx_policy", &self.siwx_policy)
@@ -158,39 +134,4 @@ pub enum MockError {
     /// The configuration is invalid.
     #[error("invalid mock configuration: {0}")]
     Config(String),
-}
-
-/// Serde helper: a [`Duration`] as a number of seconds (fractions allowed).
-pub mod duration_secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Serializes as seconds.
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    /// Deserializes from seconds.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let secs = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
-    }
-}
-
-/// Serde helper: a [`Duration`] as a number of milliseconds.
-pub mod duration_millis {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Serializes as milliseconds.
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    /// Deserializes from milliseconds.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_millis(u64::deserialize(d)?))
-    }
 }

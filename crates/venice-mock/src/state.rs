@@ -1,12 +1,11 @@
 //! Shared server state: configuration, catalogue, limiter, faults, log, cache and the
-//! in-memory ledger of balances.
+//! in-memory ledger of balances (charges and credits).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -19,15 +18,7 @@ use crate::images::ImageCache;
 use crate::log::RequestLog;
 use crate::ratelimit::RateLimiter;
 use crate::response::ApiError;
-
-/// Minimum x402 top-up in USD.
-pub(crate) const MIN_TOP_UP_USD: f64 = 5.0;
-/// Suggested x402 top-up in USD.
-pub(crate) const SUGGESTED_TOP_UP_USD: f64 = 10.0;
-/// USDC on Base.
-pub(crate) const USDC_BASE: &str = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
-/// Receiver of mock payments.
-pub(crate) const PAY_TO: &str = "0x2670B922ef37C7Df47158725C0CC407b5382293F";
+use crate::x402::{DefaultPaymentVerifier, DefaultSiwxVerifier};
 
 pub(crate) struct AppState {
     pub config: MockConfig,
@@ -77,47 +68,24 @@ pub(crate) fn now_rfc3339() -> String {
     )
 }
 
-/// The x402 discovery body of a 402.
-pub(crate) fn payment_requirements(resource: &str) -> Value {
-    json!({
-        "x402Version": 2,
-        "error": "Payment required",
-        "resource": {
-            "url": resource,
-            "description": "Venice API credit top-up",
-            "mimeType": "application/json",
-        },
-        "accepts": [{
-            "scheme": "exact",
-            "network": "eip155:8453",
-            "asset": USDC_BASE,
-            "amount": "5000000",
-            "payTo": PAY_TO,
-            "maxTimeoutSeconds": 300,
-            "extra": { "name": "USD Coin", "version": "2" },
-        }],
-    })
-}
-
-/// Base64 of a JSON value (for `PAYMENT-REQUIRED` / `PAYMENT-RESPONSE`).
-pub(crate) fn b64_json(value: &Value) -> String {
-    base64::engine::general_purpose::STANDARD.encode(value.to_string())
-}
-
 impl AppState {
     pub fn new(mut config: MockConfig) -> Self {
         // Real verification unless the caller plugged in its own verifiers.
         if config.siwx_verifier.is_none() {
-            config.siwx_verifier = Some(std::sync::Arc::new(
-                crate::x402::DefaultSiwxVerifier::new(config.siwx_policy.clone()),
-            ));
+            config.siwx_verifier = Some(std::sync::Arc::new(DefaultSiwxVerifier::new(
+                config.siwx_policy.clone(),
+            )));
         }
         if config.payment_verifier.is_none() {
-            config.payment_verifier = Some(std::sync::Arc::new(
-                crate::x402::DefaultPaymentVerifier::new(config.payment_policy.clone()),
-            ));
+            config.payment_verifier = Some(std::sync::Arc::new(DefaultPaymentVerifier::new(
+                config.payment_policy.clone(),
+            )));
         }
-        let catalog = Catalog::builtin().with_models(config.extra_models.clone());
+        let catalog = config
+            .catalogue
+            .clone()
+            .unwrap_or_else(Catalog::builtin)
+            .with_models(config.extra_models.clone());
         let wallets = config
             .wallet_balances
             .iter()
@@ -196,7 +164,6 @@ impl AppState {
         principal: Option<&Principal>,
         usd: f64,
         model: &str,
-        resource: &str,
     ) -> Result<Option<f64>, ApiError> {
         match principal {
             None => Ok(None),
@@ -226,7 +193,16 @@ impl AppState {
                     if *b + 1e-9 < usd {
                         let current = *b;
                         drop(w);
-                        return Err(self.wallet_payment_required(current, usd, resource));
+                        let nonce = format!(
+                            "{:016x}",
+                            self.next_id().wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                        );
+                        return Err(crate::shapes::wallet_without_credit(
+                            &self.config.payment_policy,
+                            current,
+                            usd,
+                            &nonce,
+                        ));
                     }
                     *b -= usd;
                     *b
@@ -235,50 +211,5 @@ impl AppState {
                 Ok(Some(after))
             }
         }
-    }
-
-    fn wallet_payment_required(&self, current: f64, needed: f64, resource: &str) -> ApiError {
-        let requirements = payment_requirements(resource);
-        let body = json!({
-            "error": "Payment required",
-            "code": "PAYMENT_REQUIRED",
-            "reason": "insufficient_balance",
-            "message": "Wallet credit is too low for this request; top up with POST /x402/top-up.",
-            "currentBalanceUsd": current,
-            "minimumBalanceUsd": needed,
-            "minimumTopUpUsd": MIN_TOP_UP_USD,
-            "suggestedTopUpUsd": SUGGESTED_TOP_UP_USD,
-            "supportedTokens": ["USDC"],
-            "supportedChains": ["base"],
-            "topUpInstructions": {
-                "step1": "Sign an x402 payment for one entry of `accepts`.",
-                "step2": "POST /api/v1/x402/top-up with the PAYMENT-SIGNATURE header.",
-                "step3": "Retry this request with a fresh SIGN-IN-WITH-X header.",
-                "receiverWallet": PAY_TO,
-                "tokenAddress": USDC_BASE,
-                "tokenDecimals": 6,
-                "network": "base",
-                "minimumAmountUsd": MIN_TOP_UP_USD,
-            },
-            "siwxChallenge": {
-                "info": {
-                    "domain": "api.venice.ai",
-                    "uri": "https://api.venice.ai",
-                    "version": "1",
-                    "nonce": format!("{:016x}", self.next_id().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-                    "issuedAt": now_rfc3339(),
-                    "expirationTime": humantime::format_rfc3339_millis(
-                        SystemTime::now() + std::time::Duration::from_secs(300)
-                    ).to_string(),
-                    "statement": "Sign in to Venice AI",
-                },
-                "supportedChains": [
-                    { "chainId": "eip155:8453", "type": "eip191" },
-                    { "chainId": "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp", "type": "ed25519" },
-                ],
-            },
-        });
-        ApiError::with_body(StatusCode::PAYMENT_REQUIRED, &body)
-            .header("payment-required", b64_json(&requirements))
     }
 }

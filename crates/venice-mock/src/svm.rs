@@ -30,7 +30,7 @@ pub use rpc::{
 };
 pub use wire::{Address, CompiledInstruction, Transaction, decode as decode_transaction};
 
-use crate::config::{PaymentVerifier, VerifiedPayment};
+use crate::x402::{PaymentVerifier, VerifiedPayment};
 
 /// CAIP-2 id of Solana mainnet.
 pub const SOLANA_MAINNET_NETWORK: &str = "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp";

@@ -76,12 +76,12 @@ impl fmt::Debug for Pacer {
 }
 
 /// Why a pacer could not be built.
+#[cfg(feature = "redis")]
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PacingError {
     /// The Redis URL is not one the client understands (it is not repeated here: it may
     /// hold a password).
-    #[cfg(feature = "redis")]
     #[error("invalid Redis URL for pacing")]
     InvalidRedisUrl(#[source] ::redis::RedisError),
 }

@@ -134,8 +134,16 @@ fn options_and_pacer_never_show_the_url() {
         !shown.contains("hunter2") && !shown.contains("sk-secret"),
         "{shown}"
     );
-    let err = Pacer::with_redis("k", RedisOptions::new("http://:hunter2@nope")).unwrap_err();
-    assert!(!err.to_string().contains("hunter2"));
+    for url in ["http://:hunter2@nope", "redis://:hunter2@[::1"] {
+        let err = Pacer::with_redis("k", RedisOptions::new(url)).unwrap_err();
+        let mut chain = err.to_string();
+        let mut source = std::error::Error::source(&err);
+        while let Some(e) = source {
+            chain.push_str(&format!(": {e}"));
+            source = e.source();
+        }
+        assert!(!chain.contains("hunter2"), "{chain}");
+    }
 }
 
 /// Pacers of `processes` processes on one key and one Redis.

@@ -122,9 +122,9 @@ impl Pacer {
         false
     }
 
-    /// Wait until `model`'s budget has a slot and book it. Cancel-safe in the sense that
-    /// dropping the future never leaves a slot booked locally; a Redis booking in flight
-    /// at that moment is lost for the rest of its window at most.
+    /// Wait until `model`'s budget has a slot and book it. Dropping the future never
+    /// leaves a slot booked locally; a Redis booking under way at that moment costs one
+    /// slot until the window after, at most.
     pub async fn acquire(&self, model: &str) -> Permit {
         loop {
             match self.try_acquire(model).await {

@@ -21,7 +21,8 @@
 //!
 //! Features: TLS via rustls with the ring provider, gzip and brotli response
 //! decoding (always on); `wallet`: x402 wallet auth (Sign-In-With-X for EVM and
-//! Solana keys, EIP-3009 top-ups, auto top-up) in the `wallet` module.
+//! Solana keys, EIP-3009 top-ups, auto top-up) in the `wallet` module; `redis`: rate-limit
+//! pacing shared by many processes through Redis ([`pacing::Pacer::with_redis`]).
 
 mod auth;
 mod client;
@@ -34,6 +35,7 @@ mod image;
 mod meta;
 mod models;
 mod ops;
+pub mod pacing;
 mod payment;
 mod retry;
 mod sizing;

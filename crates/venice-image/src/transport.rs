@@ -14,7 +14,7 @@ use venice_openapi::{
 
 use crate::decode::{self, RawError};
 use crate::error::{Error, Result};
-use crate::meta::header;
+use crate::meta::balance_remaining;
 use crate::retry::{self, RetryPolicy};
 
 /// What every call shares: the HTTP client, base URL, credentials and policies.
@@ -206,10 +206,7 @@ impl Transport {
     }
 
     fn note_balance(&self, headers: &HeaderMap) {
-        if let Some(balance) = header(headers, "x-balance-remaining")
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| v.is_finite())
-        {
+        if let Some(balance) = balance_remaining(headers) {
             self.set_balance(balance);
         }
     }

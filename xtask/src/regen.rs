@@ -7,8 +7,9 @@
 //!    setter on the facade's builder must put it on the wire.
 //!
 //! Both are checked by a test written into the copy, which captures the request the
-//! facade sends to a loopback server. The copy and its build live under
-//! `target/regen-proof` (a full debug build the first time: minutes).
+//! facade sends to a loopback server. The copy lives under `target/regen-proof` and
+//! builds into the workspace's own `target/` (dependencies are shared; only the copied
+//! workspace crates are built again).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -139,7 +140,7 @@ pub fn prove(root: &Path) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&ws)
-        .env("CARGO_TARGET_DIR", base.join("target"))
+        .env("CARGO_TARGET_DIR", root.join("target"))
         .args([
             "test",
             "-p",

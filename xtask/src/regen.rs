@@ -21,7 +21,7 @@ const NEW_PATH: &str = "  /image/upscale-v2:\n";
 const FIELD_ANCHOR: &str = "        creativity:\n          type: number\n          nullable: true\n          description: How much detail and texture the upscaler adds";
 const FIELD: &str = "        enhance:\n          type: boolean\n          description: Added by `cargo xtask prove-regeneration`.\n";
 const SETTER_ANCHOR: &str = "impl UpscaleRequestBuilder {\n";
-const SETTER: &str = "    /// Added by `cargo xtask prove-regeneration`: the one edit a new field needs.\n    pub fn enhance(mut self, on: bool) -> Self {\n        self.wire.enhance = Some(on);\n        self\n    }\n\n";
+const SETTER: &str = "    /// Added by `cargo xtask prove-regeneration`: the one edit a new field needs.\n    pub fn enhance(mut self, on: bool) -> Self {\n        if let Ok(w) = &mut self.wire {\n            w.enhance = Some(on);\n        }\n        self\n    }\n\n";
 
 const PROOF_TEST: &str = r#"//! Written by `cargo xtask prove-regeneration`.
 #![allow(clippy::unwrap_used, missing_docs)]

@@ -4,7 +4,7 @@ use venice_openapi::{Uploads, types};
 
 use super::input::{ImageInput, MIN_INPUT_PIXELS, unsent_image};
 use crate::error::ValidationError;
-use crate::wire::convert;
+use crate::wire::{builder_error, convert};
 
 /// Smallest scale factor.
 pub const MIN_UPSCALE_SCALE: f64 = 2.0;
@@ -40,14 +40,11 @@ pub struct UpscaleRequest {
 impl UpscaleRequest {
     /// A builder for upscaling `image`.
     pub fn builder(image: ImageInput) -> UpscaleRequestBuilder {
-        UpscaleRequestBuilder {
-            image,
-            wire: types::UpscaleImageRequest {
-                image: unsent_image(),
-                scale: None,
-                creativity: None,
-            },
-        }
+        let wire = types::UpscaleImageRequest::builder()
+            .image(unsent_image::<types::UpscaleImageRequestImage>())
+            .try_into()
+            .map_err(builder_error);
+        UpscaleRequestBuilder { image, wire }
     }
 
     /// The body to send, with the image registered in `uploads`.
@@ -95,27 +92,32 @@ impl UpscaleRequest {
 #[must_use]
 pub struct UpscaleRequestBuilder {
     image: ImageInput,
-    wire: types::UpscaleImageRequest,
+    wire: Result<types::UpscaleImageRequest, ValidationError>,
 }
 
 impl UpscaleRequestBuilder {
     /// Scale factor in `[2, 4]` (server default 2). Upstream documents 2 and 4; the
     /// schema allows any number in between.
     pub fn scale(mut self, scale: f64) -> Self {
-        self.wire.scale = Some(scale);
+        if let Ok(w) = &mut self.wire {
+            w.scale = Some(scale);
+        }
         self
     }
 
     /// Detail the upscaler adds, `[0, 0.02]` (server default 0.01).
     pub fn creativity(mut self, creativity: f64) -> Self {
-        self.wire.creativity = Some(creativity);
+        if let Ok(w) = &mut self.wire {
+            w.creativity = Some(creativity);
+        }
         self
     }
 
     /// Check the rules: scale in `[2, 4]`, creativity in `[0, 0.02]`, the image not a
     /// URL and, when its header was readable, at least 65,536 pixels.
     pub fn build(self) -> Result<UpscaleRequest, ValidationError> {
-        if let Some(s) = self.wire.scale
+        let wire = self.wire?;
+        if let Some(s) = wire.scale
             && !(MIN_UPSCALE_SCALE..=MAX_UPSCALE_SCALE).contains(&s)
         {
             return Err(ValidationError::new(
@@ -123,7 +125,7 @@ impl UpscaleRequestBuilder {
                 format!("must be in [2, 4], got {s}"),
             ));
         }
-        if let Some(c) = self.wire.creativity
+        if let Some(c) = wire.creativity
             && !(0.0..=MAX_UPSCALE_CREATIVITY).contains(&c)
         {
             return Err(ValidationError::new(
@@ -135,7 +137,7 @@ impl UpscaleRequestBuilder {
         self.image.check_pixels("image", MIN_INPUT_PIXELS, None)?;
         Ok(UpscaleRequest {
             image: self.image,
-            wire: self.wire,
+            wire,
         })
     }
 }

@@ -58,6 +58,7 @@ mod body;
 pub mod catalog;
 mod config;
 pub mod contract;
+mod crypto_rpc;
 mod faults;
 mod fuzzing;
 mod handlers;

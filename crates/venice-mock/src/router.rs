@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::auth::{self, Principal};
 use crate::body::{self, BodyIn};
+use crate::crypto_rpc;
 use crate::faults::Fault;
 use crate::handlers::{self, Ctx};
 use crate::ratelimit::RateDecision;
@@ -123,6 +124,8 @@ async fn dispatch(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         "getX402Balance" => handlers::balance(&ctx),
         "getX402Transactions" => handlers::transactions(&ctx),
         "topUpX402Balance" => handlers::top_up(&ctx),
+        "listCryptoRpcNetworks" => Ok(crypto_rpc::networks()),
+        "cryptoRpcProxy" => crypto_rpc::proxy(&ctx),
         other => Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
             &format!("venice-mock does not implement {other}"),
@@ -145,6 +148,8 @@ const SERVED: &[&str] = &[
     "getX402Balance",
     "getX402Transactions",
     "topUpX402Balance",
+    "listCryptoRpcNetworks",
+    "cryptoRpcProxy",
 ];
 
 pub(crate) fn rate_limited(retry_after: u64) -> ApiError {

@@ -343,7 +343,9 @@ async fn every_operation_with_a_wallet() {
         unreachable!()
     };
     let value = option.amount_units().unwrap();
-    let auth = sign_authorization(&signer, &option, value, SystemTime::now(), [7; 32]).unwrap();
+    let auth = sign_authorization(signer.as_ref(), &option, value, SystemTime::now(), [7; 32])
+        .await
+        .unwrap();
     let payload = payment_payload(&option, &auth, None);
     let header = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,

@@ -259,6 +259,14 @@ async fn solana_payment(
     entry["amount"] = serde_json::json!(cap.to_string());
     let requirement = SolanaRequirement::from_json(&entry)?;
     let owner = Pubkey::parse(signer.address(), "the wallet address")?;
+    // `prepare` checks these too; checked here as well so that such an offer costs no
+    // RPC call.
+    if owner == *requirement.fee_payer() {
+        return Err(SvmError::OwnerIsFeePayer.into());
+    }
+    if owner == *requirement.pay_to() {
+        return Err(SvmError::OwnerIsPayTo.into());
+    }
     let endpoint = payer.solana_rpc.map_or(Endpoint::Venice, Endpoint::Url);
     let chain = solana_rpc::chain_data(payer.transport, endpoint).await?;
     let payment = SolanaPayment::prepare(&requirement, &chain, &owner, cap)?;

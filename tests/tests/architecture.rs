@@ -152,7 +152,11 @@ fn no_api_path_or_hand_built_request_outside_the_generated_client() {
             continue;
         }
         let text = std::fs::read_to_string(&file).expect("read");
-        let rel = file.strip_prefix(root()).unwrap_or(&file).display().to_string();
+        let rel = file
+            .strip_prefix(root())
+            .unwrap_or(&file)
+            .display()
+            .to_string();
         let mut exempt: Vec<&str> = NOT_VENICE_REQUESTS
             .iter()
             .filter(|(f, _, _)| *f == rel)

@@ -22,7 +22,9 @@ use venice_image::{
     Auth, AutoTopUp, Client, Error, GenerateRequest, PaymentRequiredKind, Size, SvmError,
     WalletError, async_trait,
 };
-use venice_mock::svm::{DEFAULT_FEE_PAYER, DEFAULT_PAY_TO, SOLANA_MAINNET_NETWORK, SvmPaymentPolicy};
+use venice_mock::svm::{
+    DEFAULT_FEE_PAYER, DEFAULT_PAY_TO, SOLANA_MAINNET_NETWORK, SvmPaymentPolicy,
+};
 use venice_mock::{MockConfig, MockServer, RecordedRequest};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -99,7 +101,12 @@ fn operations(server: &MockServer) -> Vec<String> {
         .iter()
         .map(|r: &RecordedRequest| {
             let paid = r.header("payment-signature").is_some();
-            format!("{} {}{}", r.method, r.path, if paid { " +payment" } else { "" })
+            format!(
+                "{} {}{}",
+                r.method,
+                r.path,
+                if paid { " +payment" } else { "" }
+            )
         })
         .collect()
 }
@@ -137,7 +144,10 @@ async fn payment_required_then_solana_top_up_then_the_paid_request() {
     assert_eq!(settlement["payer"], address.as_str());
     // On Solana the transaction id is the wallet's signature.
     let (_, signature) = signer.signed.lock().unwrap()[0];
-    assert_eq!(settlement["transaction"], bs58::encode(signature).into_string());
+    assert_eq!(
+        settlement["transaction"],
+        bs58::encode(signature).into_string()
+    );
 
     let g = c.generate(&request()).await.unwrap();
     let left = g.meta.balance_remaining_usd.unwrap();
@@ -153,7 +163,10 @@ async fn payment_required_then_solana_top_up_then_the_paid_request() {
         .map(String::as_str)
         .collect();
     assert!(from_topup[0].ends_with("/x402/top-up"), "{ops:?}");
-    assert!(from_topup[1].ends_with("/crypto/rpc/solana-mainnet"), "{ops:?}");
+    assert!(
+        from_topup[1].ends_with("/crypto/rpc/solana-mainnet"),
+        "{ops:?}"
+    );
     assert!(from_topup[2].ends_with("/x402/top-up +payment"), "{ops:?}");
     let rpc = server
         .requests()
@@ -161,7 +174,12 @@ async fn payment_required_then_solana_top_up_then_the_paid_request() {
         .find(|r| r.path.ends_with("/crypto/rpc/solana-mainnet"))
         .unwrap();
     assert!(rpc.header("idempotency-key").is_some());
-    let methods: Vec<&str> = rpc.body.as_ref().unwrap().as_array().unwrap()
+    let methods: Vec<&str> = rpc
+        .body
+        .as_ref()
+        .unwrap()
+        .as_array()
+        .unwrap()
         .iter()
         .map(|r| r["method"].as_str().unwrap())
         .collect();
@@ -194,7 +212,15 @@ fn refused_offers(wallet: &str) -> Vec<(&'static str, SvmPaymentPolicy, fn(&SvmE
                 min_amount: 50_000_000,
                 ..p()
             },
-            |e| matches!(e, SvmError::AmountOverCap { amount: 50_000_000, cap: 5_000_000 }),
+            |e| {
+                matches!(
+                    e,
+                    SvmError::AmountOverCap {
+                        amount: 50_000_000,
+                        cap: 5_000_000
+                    }
+                )
+            },
         ),
         (
             "the wallet as fee payer",
@@ -333,11 +359,18 @@ async fn payments_bent_after_signing_are_rejected_by_the_mock() {
     )
     .await;
     // Another mint in the transfer, signed by the wallet.
-    let usdc = bs58::decode(venice_mock::svm::USDC_MINT).into_vec().unwrap();
+    let usdc = bs58::decode(venice_mock::svm::USDC_MINT)
+        .into_vec()
+        .unwrap();
     let mint_at = (0..8).find(|i| message[key_range(*i)] == usdc[..]).unwrap();
     let mut other_mint = message.clone();
     other_mint[key_range(mint_at)].copy_from_slice(&[7; 32]);
-    rejected(header(&accepted, &resign(&other_mint)), "mint_mismatch", "mint").await;
+    rejected(
+        header(&accepted, &resign(&other_mint)),
+        "mint_mismatch",
+        "mint",
+    )
+    .await;
     // Another fee payer than the facilitator, signed by the wallet.
     let mut foreign = message.clone();
     foreign[key_range(0)].copy_from_slice(&[9; 32]);
@@ -403,7 +436,10 @@ async fn a_wallet_without_credit_reads_chain_data_from_its_own_endpoint() {
     };
     assert!(what.contains("VENICE_SOLANA_RPC_URL"), "{what}");
     assert!(
-        matches!(source.downcast_ref::<Error>(), Some(Error::PaymentRequired(_))),
+        matches!(
+            source.downcast_ref::<Error>(),
+            Some(Error::PaymentRequired(_))
+        ),
         "{source:?}"
     );
     assert!(signer.signed.lock().unwrap().is_empty());
@@ -417,11 +453,17 @@ async fn a_wallet_without_credit_reads_chain_data_from_its_own_endpoint() {
         .build()
         .unwrap();
     let receipt = c.top_up(5.0).await.unwrap();
-    assert_eq!(receipt.new_balance_usd, 5.0, "nothing billed to the wallet for RPC");
+    assert_eq!(
+        receipt.new_balance_usd, 5.0,
+        "nothing billed to the wallet for RPC"
+    );
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 1, "one batch");
     for name in ["authorization", "sign-in-with-x", "payment-signature"] {
-        assert!(!seen[0].contains_key(name), "{name} leaked to a third party");
+        assert!(
+            !seen[0].contains_key(name),
+            "{name} leaked to a third party"
+        );
     }
     assert!(!format!("{c:?}").contains("node-secret"));
 
@@ -433,7 +475,10 @@ async fn a_wallet_without_credit_reads_chain_data_from_its_own_endpoint() {
         .build()
         .unwrap();
     let err = dead.top_up(5.0).await.unwrap_err();
-    assert!(matches!(err, Error::Wallet(WalletError::SolanaRpc { .. })), "{err:?}");
+    assert!(
+        matches!(err, Error::Wallet(WalletError::SolanaRpc { .. })),
+        "{err:?}"
+    );
     let mut chain = format!("{err} {err:?}");
     let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(&err);
     while let Some(c) = cause {
@@ -467,7 +512,11 @@ async fn auto_top_up_pays_on_solana_too() {
     assert_eq!(c.auto_top_up_spent_usd(), 5.0);
     let expected = 0.001 - RPC_COST_USD + 5.0 - price(&server);
     assert!((g.meta.balance_remaining_usd.unwrap() - expected).abs() < 1e-9);
-    assert_eq!(signer.signed.lock().unwrap().len(), 1, "one transaction signed");
+    assert_eq!(
+        signer.signed.lock().unwrap().len(),
+        1,
+        "one transaction signed"
+    );
     assert!(
         operations(&server)
             .iter()

@@ -66,6 +66,17 @@ impl LocalSolanaSigner {
         Ok(Self { key, address })
     }
 
+    /// A new random keypair (e.g. an ephemeral wallet for the offline mock).
+    pub fn random() -> Result<Self, WalletError> {
+        // The bytes are a secret until the key owns them.
+        let secret = Zeroizing::new(
+            alloy_primitives::B256::try_random()
+                .map_err(|e| WalletError::Signing(format!("no system randomness: {e}")))?
+                .0,
+        );
+        Self::from_bytes(secret.as_slice())
+    }
+
     /// The base58 public key (the wallet address).
     pub fn address(&self) -> &str {
         &self.address
@@ -134,6 +145,10 @@ mod tests {
         assert!(LocalSolanaSigner::parse("abc").is_err());
         let d = format!("{a:?}");
         assert!(d.contains("FVen3X669"), "{d}");
+        assert_ne!(
+            LocalSolanaSigner::random().unwrap().address(),
+            LocalSolanaSigner::random().unwrap().address()
+        );
         assert!(!d.contains(&b58[..12]), "{d}");
     }
 }

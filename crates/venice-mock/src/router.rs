@@ -65,7 +65,8 @@ fn policy_of(op: &Value) -> Policy {
             == Some("apiKey")
     };
     let lists_wallet = requirements.iter().any(|r| r.keys().any(is_wallet_scheme));
-    let auth = if requirements.is_empty() {
+    // `security: []` or only `{}` (e.g. `listCryptoRpcNetworks`): public, no scheme at all.
+    let auth = if requirements.iter().all(|r| r.is_empty()) {
         AuthMode::None
     } else if requirements.iter().any(|r| r.is_empty()) && !lists_wallet {
         AuthMode::Optional
@@ -349,6 +350,18 @@ mod tests {
             })
         );
         assert_eq!(p("getX402Balance").map(|p| p.auth), Some(AuthMode::Wallet));
+        assert_eq!(
+            p("listCryptoRpcNetworks").map(|p| p.auth),
+            Some(AuthMode::None)
+        );
+        assert_eq!(
+            p("cryptoRpcProxy"),
+            Some(Policy {
+                auth: AuthMode::Required,
+                paid: true,
+                has_body: true
+            })
+        );
         assert_eq!(
             p("topUpX402Balance"),
             Some(Policy {

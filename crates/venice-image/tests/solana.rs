@@ -186,8 +186,10 @@ async fn payment_required_then_solana_top_up_then_the_paid_request() {
     assert_eq!(methods, ["getLatestBlockhash", "getAccountInfo"]);
 }
 
-/// A policy whose offer the client must refuse, and why.
-fn refused_offers(wallet: &str) -> Vec<(&'static str, SvmPaymentPolicy, fn(&SvmError) -> bool)> {
+/// A case name, a policy whose offer the client must refuse, and the expected reason.
+type Refusal = (&'static str, SvmPaymentPolicy, fn(&SvmError) -> bool);
+
+fn refused_offers(wallet: &str) -> Vec<Refusal> {
     let p = SvmPaymentPolicy::default;
     vec![
         (
@@ -457,13 +459,15 @@ async fn a_wallet_without_credit_reads_chain_data_from_its_own_endpoint() {
         receipt.new_balance_usd, 5.0,
         "nothing billed to the wallet for RPC"
     );
-    let seen = seen.lock().unwrap();
-    assert_eq!(seen.len(), 1, "one batch");
-    for name in ["authorization", "sign-in-with-x", "payment-signature"] {
-        assert!(
-            !seen[0].contains_key(name),
-            "{name} leaked to a third party"
-        );
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1, "one batch");
+        for name in ["authorization", "sign-in-with-x", "payment-signature"] {
+            assert!(
+                !seen[0].contains_key(name),
+                "{name} leaked to a third party"
+            );
+        }
     }
     assert!(!format!("{c:?}").contains("node-secret"));
 

@@ -110,7 +110,7 @@ pub(crate) async fn payment_requirements(payer: Payer<'_>) -> Result<PaymentRequ
     }
 }
 
-/// The signer of the client's wallet and how long to wait for it.
+/// The signer of the client's wallet, by chain.
 enum PayingWallet {
     Evm(Arc<dyn EvmSigner>),
     Solana(Arc<dyn SolanaSigner>),

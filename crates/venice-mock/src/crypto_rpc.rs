@@ -13,7 +13,7 @@
 use std::time::SystemTime;
 
 use http::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::handlers::{Ctx, balance_header};
@@ -68,6 +68,31 @@ pub(crate) fn proxy(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
                 "Unsupported network {network:?}; supported: {}",
                 NETWORKS.join(", ")
             ),
+        ));
+    }
+    // As the provider: an empty batch is an invalid request (400), not a JSON-RPC error
+    // answer, whose `id: null` its 200 schema does not allow.
+    if ctx.body.as_array().is_some_and(Vec::is_empty) {
+        return Err(ApiError::field(
+            "body",
+            "An empty batch is not a request: send 1 to 100 JSON-RPC requests",
+        ));
+    }
+    // An `id` is echoed; one that is not a string or a 64-bit integer (e.g. 1e22, which
+    // JSON allows as an integer) could only come back as a float, which the provider's
+    // answer schema does not allow: refuse it (another schemathesis finding).
+    let items = ctx
+        .body
+        .as_array()
+        .map_or_else(|| vec![&ctx.body], |b| b.iter().collect());
+    let fits = |id: &Value| id.is_string() || id.as_i64().is_some() || id.as_u64().is_some();
+    if items
+        .iter()
+        .any(|r| r.get("id").is_some_and(|id| !fits(id)))
+    {
+        return Err(ApiError::field(
+            "id",
+            "A JSON-RPC id must be a string or an integer within 64 bits",
         ));
     }
     let key = match ctx.headers.get("idempotency-key") {

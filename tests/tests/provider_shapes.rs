@@ -502,6 +502,9 @@ async fn every_built_in_model_validates_against_the_providers_model_response() {
         return;
     };
     let server = MockServer::start(MockConfig::default()).await.unwrap();
+    // `reqwest::get` needs a crypto provider; another test may or may not have installed
+    // one first (this test failed when it ran first).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let list: Value = reqwest::get(format!("{}/models?type=all", server.base_url()))
         .await
         .unwrap()

@@ -20,6 +20,8 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "/x402/transactions/{walletAddress}",
         "getX402Transactions",
     ),
+    ("get", "/crypto/rpc/networks", "listCryptoRpcNetworks"),
+    ("post", "/crypto/rpc/{network}", "cryptoRpcProxy"),
 ];
 
 #[test]

@@ -74,6 +74,13 @@ generated![
     X402TransactionPage,
     X402Transaction,
     X402Pagination,
+    CryptoRpcNetworks,
+    JsonRpcId,
+    JsonRpcRequest,
+    CryptoRpcRequest,
+    JsonRpcError,
+    JsonRpcResponse,
+    CryptoRpcResponse,
 ];
 
 /// Schemas progenitor renders as something other than an object or enum, compared by

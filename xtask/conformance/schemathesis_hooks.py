@@ -23,8 +23,10 @@ LISTED = {
     ("POST", "/image/upscale"): {413},
     ("POST", "/image/background-remove"): {413},
     ("POST", "/images/generations"): {413},
+    ("POST", "/crypto/rpc/{network}"): {413},
     # 429 from the mock's rate limiter on operations whose 429 is undocumented.
     ("GET", "/image/styles"): {429},
+    ("GET", "/crypto/rpc/networks"): {429},
 }
 
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use venice_image::{Auth, Client, EvmSigner, SiwxConfig, Wallet};
+use venice_image::{Auth, Client, LocalEvmSigner, SiwxConfig, Wallet};
 use venice_mock::{MockConfig, MockServer};
 
 use crate::args::GlobalArgs;
@@ -31,7 +31,7 @@ impl Session {
     pub async fn open(args: &GlobalArgs) -> Result<Session, CliError> {
         if args.offline {
             // A throwaway wallet with seeded mock credit, so wallet commands work offline.
-            let signer = EvmSigner::random().map_err(venice_image::Error::from)?;
+            let signer = LocalEvmSigner::random().map_err(venice_image::Error::from)?;
             let mut config = MockConfig::default();
             config
                 .wallet_balances

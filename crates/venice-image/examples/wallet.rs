@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use venice_image::{
-    Auth, AutoTopUp, Client, Error, EvmSigner, GenerateRequest, SiwxConfig, Size, Wallet,
+    Auth, AutoTopUp, Client, Error, GenerateRequest, LocalEvmSigner, SiwxConfig, Size, Wallet,
 };
 use venice_mock::{MockConfig, MockServer};
 
@@ -27,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
     } else {
         let mock = MockServer::start(MockConfig::default()).await?;
-        let wallet = Wallet::Evm(Arc::new(EvmSigner::random()?));
+        let wallet = Wallet::Evm(Arc::new(LocalEvmSigner::random()?));
         println!("offline: embedded mock, throwaway wallet {wallet:?}");
         let auth = Auth::wallet(wallet, SiwxConfig::default())?;
         (auth, mock.base_url(), Some(mock))

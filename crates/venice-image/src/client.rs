@@ -59,6 +59,9 @@ pub(crate) struct Inner {
     models: Mutex<Option<Arc<Vec<ImageModel>>>>,
     #[cfg(feature = "wallet")]
     pub(crate) auto_top_up: crate::topup::AutoTopUpState,
+    /// The user's Solana JSON-RPC endpoint for top-ups; `None`: the provider's proxy.
+    #[cfg(feature = "wallet")]
+    solana_rpc: Option<reqwest::Url>,
 }
 
 impl fmt::Debug for Client {
@@ -85,6 +88,8 @@ pub struct ClientBuilder {
     model_validation: bool,
     #[cfg(feature = "wallet")]
     pub(crate) auto_top_up: Option<crate::wallet::AutoTopUp>,
+    #[cfg(feature = "wallet")]
+    pub(crate) solana_rpc_url: Option<secrecy::SecretString>,
     max_response_bytes: u64,
 }
 
@@ -112,6 +117,8 @@ impl Default for ClientBuilder {
             model_validation: true,
             #[cfg(feature = "wallet")]
             auto_top_up: None,
+            #[cfg(feature = "wallet")]
+            solana_rpc_url: None,
             max_response_bytes: decode::DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
@@ -202,6 +209,12 @@ impl ClientBuilder {
                     .map_err(|e| Error::config_with("cannot build the HTTP client", e))?
             }
         };
+        #[cfg(feature = "wallet")]
+        let solana_rpc = self
+            .solana_rpc_url
+            .as_ref()
+            .map(|url| solana_rpc_url(secrecy::ExposeSecret::expose_secret(url)))
+            .transpose()?;
         let state = ClientState::anonymous()
             .auth(self.auth.request_auth())
             .max_response_bytes(self.max_response_bytes);
@@ -215,9 +228,28 @@ impl ClientBuilder {
                 models: Mutex::new(None),
                 #[cfg(feature = "wallet")]
                 auto_top_up: crate::topup::AutoTopUpState::new(self.auto_top_up),
+                #[cfg(feature = "wallet")]
+                solana_rpc,
             }),
         })
     }
+}
+
+/// The user's Solana RPC URL, parsed; errors never repeat it (it may hold an API key).
+#[cfg(feature = "wallet")]
+fn solana_rpc_url(url: &str) -> Result<reqwest::Url> {
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|e| {
+        Error::config_with(
+            "the Solana RPC URL (VENICE_SOLANA_RPC_URL / solana_rpc_url) is not a valid URL",
+            e,
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Error::config(
+            "the Solana RPC URL (VENICE_SOLANA_RPC_URL / solana_rpc_url) must be http(s)",
+        ));
+    }
+    Ok(parsed)
 }
 
 impl Client {
@@ -229,7 +261,9 @@ impl Client {
     /// A client configured from the environment: exactly one of `VENICE_API_KEY`,
     /// `VENICE_WALLET_PRIVATE_KEY` (EVM hex key), `VENICE_SOLANA_KEYPAIR` (base58 or
     /// JSON array) or `VENICE_SIWX_HEADER` (the wallet ones need the `wallet`
-    /// feature), and optionally `VENICE_BASE_URL`.
+    /// feature), and optionally `VENICE_BASE_URL` and (feature `wallet`)
+    /// `VENICE_SOLANA_RPC_URL`, the Solana JSON-RPC endpoint of Solana top-ups (see
+    /// [`ClientBuilder::solana_rpc_url`]).
     pub fn from_env() -> Result<Client> {
         let auth = Auth::from_env()?;
         let mut b = Client::builder().auth(auth);
@@ -237,6 +271,12 @@ impl Client {
             && !url.trim().is_empty()
         {
             b = b.base_url(url);
+        }
+        #[cfg(feature = "wallet")]
+        if let Ok(url) = std::env::var(crate::env::SOLANA_RPC_URL)
+            && !url.trim().is_empty()
+        {
+            b = b.solana_rpc_url(url);
         }
         b.build()
     }
@@ -301,6 +341,7 @@ impl Client {
         crate::topup::Payer {
             transport: &self.inner.transport,
             auth: &self.inner.auth,
+            solana_rpc: self.inner.solana_rpc.as_ref(),
         }
     }
 

@@ -21,7 +21,8 @@
 //!
 //! Features: TLS via rustls with the ring provider, gzip and brotli response
 //! decoding (always on); `wallet`: x402 wallet auth (Sign-In-With-X for EVM and
-//! Solana keys, EIP-3009 top-ups, auto top-up) in the `wallet` module; `redis`: rate-limit
+//! Solana keys, in memory or behind your own signer; top-ups in USDC on Base or Solana,
+//! auto top-up) in the `wallet` module; `redis`: rate-limit
 //! pacing shared by many processes through Redis ([`pacing::Pacer::with_redis`]).
 
 mod auth;
@@ -39,6 +40,8 @@ pub mod pacing;
 mod payment;
 mod retry;
 mod sizing;
+#[cfg(feature = "wallet")]
+mod solana_rpc;
 #[cfg(feature = "wallet")]
 mod topup;
 mod transport;
@@ -83,8 +86,9 @@ pub use sizing::{AspectRatio, Quality, Resolution, Size};
 pub use venice_openapi::{AuthContext, AuthError, RequestAuth, Scheme, async_trait};
 #[cfg(feature = "wallet")]
 pub use wallet::{
-    AutoTopUp, EvmSigner, SiwxConfig, SolanaSigner, TopUpReceipt, Wallet, WalletAuth,
-    WalletBalance, WalletError, WalletTransaction, WalletTransactions,
+    AutoTopUp, EvmSigner, LocalEvmSigner, LocalSolanaSigner, SignerError, SiwxConfig, SolanaSigner,
+    SvmError, TopUpReceipt, Wallet, WalletAuth, WalletBalance, WalletError, WalletTransaction,
+    WalletTransactions,
 };
 
 /// Internals exposed for the Criterion benchmarks and the benchmark harness only: not

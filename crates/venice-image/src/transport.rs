@@ -100,6 +100,12 @@ impl Transport {
         &self.base_url
     }
 
+    /// The HTTP client (timeouts, TLS) every request goes through.
+    #[cfg(feature = "wallet")]
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// The generated client with the client's credentials and response cap.
     pub(crate) fn raw(&self) -> &venice_openapi::Client {
         &self.raw

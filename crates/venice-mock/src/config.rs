@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, CatalogModel};
 use crate::faults::FaultPlan;
+use crate::svm::{RecentBlockhashes, SvmPaymentPolicy};
 use crate::x402::{PaymentPolicy, PaymentVerifier, SiwxPolicy, SiwxVerifier};
 
 /// The Bearer API key accepted by [`MockConfig::default`].
@@ -71,6 +72,11 @@ pub struct MockConfig {
     pub siwx_policy: SiwxPolicy,
     /// What the built-in payment verifier accepts (payee, asset, minimum).
     pub payment_policy: PaymentPolicy,
+    /// The Solana top-up the mock offers and verifies (mint, payTo, fee payer, minimum);
+    /// also the mint `POST /crypto/rpc/solana-mainnet` serves. Solana payments go to
+    /// [`crate::svm::SvmPaymentVerifier`] with this policy, whatever
+    /// [`payment_verifier`](Self::payment_verifier) is.
+    pub svm_payment_policy: SvmPaymentPolicy,
     /// Verifier of `SIGN-IN-WITH-X` headers; `None` uses
     /// [`crate::x402::DefaultSiwxVerifier`] with [`siwx_policy`](Self::siwx_policy).
     #[serde(skip)]
@@ -80,6 +86,11 @@ pub struct MockConfig {
     /// [`payment_policy`](Self::payment_policy).
     #[serde(skip)]
     pub payment_verifier: Option<Arc<dyn PaymentVerifier>>,
+    /// The blockhashes the Solana RPC route issues and the Solana verifier accepts (one
+    /// store shared by both); `None` makes a fresh [`RecentBlockhashes`]. Give one to
+    /// insert fixed blockhashes, e.g. to submit known-answer transactions.
+    #[serde(skip)]
+    pub solana_blockhashes: Option<Arc<RecentBlockhashes>>,
 }
 
 impl Default for MockConfig {
@@ -95,9 +106,11 @@ impl Default for MockConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             siwx_policy: SiwxPolicy::default(),
             payment_policy: PaymentPolicy::default(),
+            svm_payment_policy: SvmPaymentPolicy::default(),
             bench_image_bytes: None,
             siwx_verifier: None,
             payment_verifier: None,
+            solana_blockhashes: None,
         }
     }
 }
@@ -118,9 +131,11 @@ impl fmt::Debug for MockConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("siwx_policy", &self.siwx_policy)
             .field("payment_policy", &self.payment_policy)
+            .field("svm_payment_policy", &self.svm_payment_policy)
             .field("bench_image_bytes", &self.bench_image_bytes)
             .field("siwx_verifier", &self.siwx_verifier.is_some())
             .field("payment_verifier", &self.payment_verifier.is_some())
+            .field("solana_blockhashes", &self.solana_blockhashes.is_some())
             .finish()
     }
 }

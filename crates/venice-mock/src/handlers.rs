@@ -1,7 +1,7 @@
 //! One handler per operation. Bodies arrive already validated against the spec's
 //! request schema; handlers add the catalogue rules and produce replies.
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -15,6 +15,7 @@ use crate::response::{ApiError, Reply};
 use crate::shapes;
 use crate::spec::{OperationMatch, query_pairs};
 use crate::state::{AppState, wallet_key};
+use crate::svm;
 use crate::x402::{MIN_TOP_UP_USD, SUGGESTED_TOP_UP_USD};
 
 /// Style names of `GET /image/styles`.
@@ -120,7 +121,8 @@ fn deprecation_headers(mut reply: Reply, model: &CatalogModel) -> Reply {
     reply
 }
 
-fn balance_header(reply: Reply, remaining: Option<f64>) -> Reply {
+/// `X-Balance-Remaining` for a wallet caller after a charge.
+pub(crate) fn balance_header(reply: Reply, remaining: Option<f64>) -> Reply {
     match remaining {
         Some(r) => reply.header("x-balance-remaining", format!("{r:.6}")),
         None => reply,
@@ -875,41 +877,72 @@ pub(crate) fn payment_header(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// `POST /x402/top-up`: without a payment header the x402 discovery 402; with one,
-/// the verified payment is credited.
+/// the verified payment is credited. A payment whose `accepted.network` is Solana goes
+/// to the Solana verifier ([`crate::svm::SvmPaymentVerifier`]), any other to the
+/// configured EVM verifier.
 pub(crate) fn top_up(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     let policy = &ctx.state.config.payment_policy;
     let Some(payment) = payment_header(ctx.headers) else {
-        return Err(shapes::discovery_402(policy));
-    };
-    let Some(verifier) = &ctx.state.config.payment_verifier else {
-        return Err(shapes::x402_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "X402_VERIFICATION_UNAVAILABLE",
-            "Payment verification is not configured in this mock",
-            "no_verifier",
+        return Err(shapes::discovery_402(
+            policy,
+            &ctx.state.config.svm_payment_policy,
         ));
     };
-    let verified = verifier.verify(payment).map_err(|reason| {
+    let invalid = |message: &str, reason: &str| {
         shapes::x402_error(
             StatusCode::BAD_REQUEST,
             "X402_INVALID_PAYMENT",
-            &format!("Invalid payment: {reason}"),
-            &reason,
+            &format!("Invalid payment: {message}"),
+            reason,
         )
-    })?;
-    let new_balance = ctx.state.credit(&verified.wallet, verified.amount_usd);
+    };
+    let (wallet, amount_usd, network, transaction) =
+        if svm::payment_network(payment).is_some_and(|n| svm::is_solana_network(&n)) {
+            let paid = ctx
+                .state
+                .svm_verifier
+                .verify_at(payment, SystemTime::now())
+                .map_err(|r| invalid(&r.to_string(), r.reason()))?;
+            (paid.wallet, paid.amount_usd, paid.network, paid.signature)
+        } else {
+            let Some(verifier) = &ctx.state.config.payment_verifier else {
+                return Err(shapes::x402_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "X402_VERIFICATION_UNAVAILABLE",
+                    "Payment verification is not configured in this mock",
+                    "no_verifier",
+                ));
+            };
+            let paid = verifier
+                .verify(payment)
+                .map_err(|reason| invalid(&reason, &reason))?;
+            (
+                paid.wallet,
+                paid.amount_usd,
+                format!("eip155:{}", policy.chain_id),
+                String::new(),
+            )
+        };
+    let new_balance = ctx.state.credit(&wallet, amount_usd);
     let payment_id = format!("pay-{}", ctx.state.next_id());
+    // An EVM settlement's transaction hash is made up from the payment id; a Solana
+    // one is the wallet's signature, which is the transaction id on that chain.
+    let transaction = if transaction.is_empty() {
+        format!("0x{:064x}", images::fnv64(&[payment_id.as_bytes()]))
+    } else {
+        transaction
+    };
     let settlement = json!({
         "success": true,
-        "network": format!("eip155:{}", policy.chain_id),
-        "payer": verified.wallet,
-        "transaction": format!("0x{:064x}", images::fnv64(&[payment_id.as_bytes()])),
+        "network": network,
+        "payer": wallet,
+        "transaction": transaction,
     });
     Ok(Reply::json(
         StatusCode::OK,
         &json!({ "success": true, "data": {
-            "walletAddress": wallet_key(&verified.wallet),
-            "amountCredited": verified.amount_usd,
+            "walletAddress": wallet_key(&wallet),
+            "amountCredited": amount_usd,
             "newBalance": new_balance,
             "paymentId": payment_id,
         }}),

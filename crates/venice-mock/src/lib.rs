@@ -30,8 +30,16 @@
 //!   [`SiwxPolicy`], nonces burned). `/models` and `/image/styles` accept anonymous
 //!   requests (a wrong key is still a 401).
 //! * x402: wallet credit debited by the model price (`X-Balance-Remaining`), 402 with
-//!   `accepts`/`PAYMENT-REQUIRED`, and top-ups verified by [`DefaultPaymentVerifier`]
-//!   (EIP-712 `TransferWithAuthorization` recovery, payee, asset, amount, window).
+//!   `accepts`/`PAYMENT-REQUIRED` (a Base and a Solana USDC entry), and top-ups verified
+//!   by [`DefaultPaymentVerifier`] (EIP-712 `TransferWithAuthorization` recovery, payee,
+//!   asset, amount, window) or, for a Solana `accepted.network`, by
+//!   [`svm::SvmPaymentVerifier`] (its own decoding of the v0 transaction: fee payer, the
+//!   four instructions, mint, amount, token accounts, Ed25519 signature, a blockhash the
+//!   mock issued, no replay; a rejection's slug is in the 400's `details.reason`).
+//! * The crypto RPC proxy for `solana-mainnet` (`getLatestBlockhash` from the blockhash
+//!   store the Solana verifier trusts, `getAccountInfo` of the USDC mint), billed per
+//!   credit as the provider bills it (`X-Venice-RPC-Credits`, `X-Venice-RPC-Cost-USD`, a
+//!   wallet's credit debited, `Idempotency-Key` replays); see the `crypto_rpc` module.
 //! * Images are real and deterministic for (model, prompt, seed, variant) at the exact
 //!   size in the requested format (webp default). EXIF (`ImageDescription` = prompt) is
 //!   embedded with `embed_exif_metadata`.
@@ -58,6 +66,7 @@ mod body;
 pub mod catalog;
 mod config;
 pub mod contract;
+mod crypto_rpc;
 mod faults;
 mod fuzzing;
 mod handlers;

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::auth::{self, Principal};
 use crate::body::{self, BodyIn};
+use crate::crypto_rpc;
 use crate::faults::Fault;
 use crate::handlers::{self, Ctx};
 use crate::ratelimit::RateDecision;
@@ -64,7 +65,8 @@ fn policy_of(op: &Value) -> Policy {
             == Some("apiKey")
     };
     let lists_wallet = requirements.iter().any(|r| r.keys().any(is_wallet_scheme));
-    let auth = if requirements.is_empty() {
+    // `security: []` or only `{}` (e.g. `listCryptoRpcNetworks`): public, no scheme at all.
+    let auth = if requirements.iter().all(|r| r.is_empty()) {
         AuthMode::None
     } else if requirements.iter().any(|r| r.is_empty()) && !lists_wallet {
         AuthMode::Optional
@@ -123,6 +125,8 @@ async fn dispatch(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         "getX402Balance" => handlers::balance(&ctx),
         "getX402Transactions" => handlers::transactions(&ctx),
         "topUpX402Balance" => handlers::top_up(&ctx),
+        "listCryptoRpcNetworks" => Ok(crypto_rpc::networks()),
+        "cryptoRpcProxy" => crypto_rpc::proxy(&ctx),
         other => Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
             &format!("venice-mock does not implement {other}"),
@@ -145,6 +149,8 @@ const SERVED: &[&str] = &[
     "getX402Balance",
     "getX402Transactions",
     "topUpX402Balance",
+    "listCryptoRpcNetworks",
+    "cryptoRpcProxy",
 ];
 
 pub(crate) fn rate_limited(retry_after: u64) -> ApiError {
@@ -344,6 +350,18 @@ mod tests {
             })
         );
         assert_eq!(p("getX402Balance").map(|p| p.auth), Some(AuthMode::Wallet));
+        assert_eq!(
+            p("listCryptoRpcNetworks").map(|p| p.auth),
+            Some(AuthMode::None)
+        );
+        assert_eq!(
+            p("cryptoRpcProxy"),
+            Some(Policy {
+                auth: AuthMode::Required,
+                paid: true,
+                has_body: true
+            })
+        );
         assert_eq!(
             p("topUpX402Balance"),
             Some(Policy {

@@ -51,6 +51,10 @@ impl MockServer {
                 "rate_limit.requests must be > 0".to_owned(),
             ));
         }
+        config
+            .svm_payment_policy
+            .validate()
+            .map_err(MockError::Config)?;
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(AppState::new(config));

@@ -9,6 +9,7 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::response::ApiError;
+use crate::svm::SvmPaymentPolicy;
 use crate::x402::{MIN_TOP_UP_USD, PaymentPolicy, SUGGESTED_TOP_UP_USD};
 
 /// The `operationId` of the top-up operation, named in payment instructions.
@@ -41,14 +42,19 @@ fn accepts_entry(policy: &PaymentPolicy) -> Value {
 }
 
 /// The x402 discovery body (the 402 of `POST /x402/top-up` without payment, and the
-/// `PAYMENT-REQUIRED` header everywhere): exactly `{x402Version, accepts}`.
-pub(crate) fn payment_requirements(policy: &PaymentPolicy) -> Value {
-    json!({ "x402Version": 2, "accepts": [accepts_entry(policy)] })
+/// `PAYMENT-REQUIRED` header everywhere): exactly `{x402Version, accepts}`, with the
+/// Base entry and the Solana entry (as the provider: "Base and Solana USDC payment
+/// options").
+pub(crate) fn payment_requirements(policy: &PaymentPolicy, svm: &SvmPaymentPolicy) -> Value {
+    json!({
+        "x402Version": 2,
+        "accepts": [accepts_entry(policy), svm.requirement(svm.min_amount)],
+    })
 }
 
 /// The discovery 402 with its `PAYMENT-REQUIRED` header.
-pub(crate) fn discovery_402(policy: &PaymentPolicy) -> ApiError {
-    let body = payment_requirements(policy);
+pub(crate) fn discovery_402(policy: &PaymentPolicy, svm: &SvmPaymentPolicy) -> ApiError {
+    let body = payment_requirements(policy, svm);
     ApiError::with_body(StatusCode::PAYMENT_REQUIRED, &body)
         .header("payment-required", b64_json(&body))
 }
@@ -66,6 +72,7 @@ pub(crate) fn x402_error(status: StatusCode, code: &str, message: &str, reason: 
 /// insufficient-balance shape, plus the discovery body in `PAYMENT-REQUIRED`.
 pub(crate) fn wallet_without_credit(
     policy: &PaymentPolicy,
+    svm: &SvmPaymentPolicy,
     current: f64,
     needed: f64,
     nonce: &str,
@@ -83,7 +90,7 @@ pub(crate) fn wallet_without_credit(
         "minimumTopUpUsd": MIN_TOP_UP_USD,
         "suggestedTopUpUsd": SUGGESTED_TOP_UP_USD,
         "supportedTokens": ["USDC"],
-        "supportedChains": ["base"],
+        "supportedChains": ["base", "solana"],
         "topUpInstructions": {
             "step1": format!("{route} with no payment header to get payment requirements"),
             "step2": "Choose a payment option from accepts and sign a USDC transfer authorization",
@@ -110,8 +117,10 @@ pub(crate) fn wallet_without_credit(
             ],
         },
     });
-    ApiError::with_body(StatusCode::PAYMENT_REQUIRED, &body)
-        .header("payment-required", b64_json(&payment_requirements(policy)))
+    ApiError::with_body(StatusCode::PAYMENT_REQUIRED, &body).header(
+        "payment-required",
+        b64_json(&payment_requirements(policy, svm)),
+    )
 }
 
 #[cfg(test)]
@@ -129,21 +138,32 @@ mod tests {
 
     #[test]
     fn discovery_has_only_the_documented_fields() {
-        let body = payment_requirements(&PaymentPolicy::default());
+        let body = payment_requirements(&PaymentPolicy::default(), &SvmPaymentPolicy::default());
         assert_eq!(keys(&body), ["accepts", "x402Version"]);
+        for entry in [&body["accepts"][0], &body["accepts"][1]] {
+            assert_eq!(
+                keys(entry),
+                [
+                    "amount",
+                    "asset",
+                    "extra",
+                    "maxTimeoutSeconds",
+                    "network",
+                    "payTo",
+                    "scheme"
+                ]
+            );
+            assert_eq!(entry["amount"], "5000000");
+        }
+        assert_eq!(body["accepts"][0]["network"], "eip155:8453");
         assert_eq!(
-            keys(&body["accepts"][0]),
-            [
-                "amount",
-                "asset",
-                "extra",
-                "maxTimeoutSeconds",
-                "network",
-                "payTo",
-                "scheme"
-            ]
+            body["accepts"][1]["network"],
+            crate::svm::SOLANA_MAINNET_NETWORK
         );
-        assert_eq!(body["accepts"][0]["amount"], "5000000");
+        assert_eq!(
+            body["accepts"][1]["extra"]["feePayer"],
+            crate::svm::DEFAULT_FEE_PAYER
+        );
     }
 
     #[test]

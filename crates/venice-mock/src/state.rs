@@ -2,9 +2,9 @@
 //! in-memory ledger of balances (charges and credits).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -18,7 +18,25 @@ use crate::images::ImageCache;
 use crate::log::RequestLog;
 use crate::ratelimit::RateLimiter;
 use crate::response::ApiError;
+use crate::svm::{MintAccount, RecentBlockhashes, SvmPaymentVerifier};
 use crate::x402::{DefaultPaymentVerifier, DefaultSiwxVerifier};
+
+/// How long an `Idempotency-Key` answer of the RPC proxy is replayed (the provider's 24 h).
+const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Most idempotent answers remembered; expired ones are dropped past it.
+const IDEMPOTENCY_CAPACITY: usize = 4096;
+
+/// A cached answer of the RPC proxy under one idempotency key.
+#[derive(Debug, Clone)]
+pub(crate) struct CachedRpc {
+    /// The request body it answered (another body under the same key is a 400).
+    pub request: Value,
+    /// The answer.
+    pub response: Value,
+    /// Credits billed for it.
+    pub credits: u64,
+    at: SystemTime,
+}
 
 pub(crate) struct AppState {
     pub config: MockConfig,
@@ -28,6 +46,14 @@ pub(crate) struct AppState {
     pub log: RequestLog,
     pub cache: ImageCache,
     pub bench: Option<BenchPayload>,
+    /// Blockhashes issued by `getLatestBlockhash` and accepted in Solana payments.
+    pub blockhashes: Arc<RecentBlockhashes>,
+    /// Verifies Solana top-ups (the EVM ones go to `config.payment_verifier`).
+    pub svm_verifier: SvmPaymentVerifier,
+    /// The USDC mint the Solana RPC route serves (`None` only for a policy that
+    /// `MockServer::start` refuses).
+    pub mint: Option<MintAccount>,
+    rpc_answers: Mutex<HashMap<(String, String), CachedRpc>>,
     wallets: Mutex<HashMap<String, f64>>,
     api_balance: Mutex<Option<f64>>,
     ledger: Mutex<HashMap<String, Vec<Value>>>,
@@ -86,6 +112,14 @@ impl AppState {
             .clone()
             .unwrap_or_else(Catalog::builtin)
             .with_models(config.extra_models.clone());
+        let blockhashes = config
+            .solana_blockhashes
+            .clone()
+            .unwrap_or_else(|| Arc::new(RecentBlockhashes::default()));
+        let svm_verifier = SvmPaymentVerifier::new(
+            config.svm_payment_policy.clone(),
+            Arc::clone(&blockhashes) as Arc<dyn crate::svm::BlockhashStore>,
+        );
         let wallets = config
             .wallet_balances
             .iter()
@@ -100,11 +134,59 @@ impl AppState {
             bench: config
                 .bench_image_bytes
                 .and_then(|n| BenchPayload::new(n).ok()),
+            mint: config.svm_payment_policy.mint_account().ok(),
+            blockhashes,
+            svm_verifier,
+            rpc_answers: Mutex::new(HashMap::new()),
             wallets: Mutex::new(wallets),
             api_balance: Mutex::new(config.api_key_balance),
             ledger: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(0),
             config,
+        }
+    }
+
+    /// The cached RPC answer of `key` for `caller`, if still fresh.
+    pub fn cached_rpc(&self, caller: &str, key: &str, now: SystemTime) -> Option<CachedRpc> {
+        let cache = self.rpc_answers.lock().ok()?;
+        cache
+            .get(&(caller.to_owned(), key.to_owned()))
+            .filter(|c| {
+                now.duration_since(c.at)
+                    .is_ok_and(|age| age <= IDEMPOTENCY_TTL)
+            })
+            .cloned()
+    }
+
+    /// Remember the RPC answer of `key` for `caller`.
+    pub fn cache_rpc(
+        &self,
+        caller: &str,
+        key: &str,
+        request: Value,
+        response: Value,
+        credits: u64,
+    ) {
+        let Ok(mut cache) = self.rpc_answers.lock() else {
+            return;
+        };
+        let now = SystemTime::now();
+        if cache.len() >= IDEMPOTENCY_CAPACITY {
+            cache.retain(|_, c| {
+                now.duration_since(c.at)
+                    .is_ok_and(|age| age <= IDEMPOTENCY_TTL)
+            });
+        }
+        if cache.len() < IDEMPOTENCY_CAPACITY {
+            cache.insert(
+                (caller.to_owned(), key.to_owned()),
+                CachedRpc {
+                    request,
+                    response,
+                    credits,
+                    at: now,
+                },
+            );
         }
     }
 
@@ -199,6 +281,7 @@ impl AppState {
                         );
                         return Err(crate::shapes::wallet_without_credit(
                             &self.config.payment_policy,
+                            &self.config.svm_payment_policy,
                             current,
                             usd,
                             &nonce,

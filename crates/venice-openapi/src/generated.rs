@@ -98,6 +98,139 @@ pub mod types {
                 })
         }
     }
+    ///Network slugs of the crypto RPC proxy.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct CryptoRpcNetworks {
+        ///Sorted network slugs.
+        pub networks: ::std::vec::Vec<::std::string::String>,
+    }
+    impl CryptoRpcNetworks {
+        pub fn builder() -> builder::CryptoRpcNetworks {
+            Default::default()
+        }
+    }
+    ///`CryptoRpcProxyIdempotencyKey`
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct CryptoRpcProxyIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for CryptoRpcProxyIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CryptoRpcProxyIdempotencyKey> for ::std::string::String {
+        fn from(value: CryptoRpcProxyIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CryptoRpcProxyIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9_-]{1,255}$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[A-Za-z0-9_-]{1,255}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CryptoRpcProxyIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CryptoRpcProxyIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CryptoRpcProxyIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///One JSON-RPC request, or a batch of up to 100.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    #[serde(untagged)]
+    pub enum CryptoRpcRequest {
+        JsonRpcRequest(JsonRpcRequest),
+        Array(::std::vec::Vec<JsonRpcRequest>),
+    }
+    impl ::std::convert::From<JsonRpcRequest> for CryptoRpcRequest {
+        fn from(value: JsonRpcRequest) -> Self {
+            Self::JsonRpcRequest(value)
+        }
+    }
+    impl ::std::convert::From<::std::vec::Vec<JsonRpcRequest>> for CryptoRpcRequest {
+        fn from(value: ::std::vec::Vec<JsonRpcRequest>) -> Self {
+            Self::Array(value)
+        }
+    }
+    ///The node's answer: one response, or an array for a batch.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    #[serde(untagged)]
+    pub enum CryptoRpcResponse {
+        JsonRpcResponse(JsonRpcResponse),
+        Array(::std::vec::Vec<JsonRpcResponse>),
+    }
+    impl ::std::convert::From<JsonRpcResponse> for CryptoRpcResponse {
+        fn from(value: JsonRpcResponse) -> Self {
+            Self::JsonRpcResponse(value)
+        }
+    }
+    impl ::std::convert::From<::std::vec::Vec<JsonRpcResponse>> for CryptoRpcResponse {
+        fn from(value: ::std::vec::Vec<JsonRpcResponse>) -> Self {
+            Self::Array(value)
+        }
+    }
     ///Output aspect ratio of an edit; `auto` infers the closest supported ratio from the input.
     #[derive(
         ::serde::Deserialize,
@@ -1346,6 +1479,165 @@ pub mod types {
     }
     impl ImageStylesResponse {
         pub fn builder() -> builder::ImageStylesResponse {
+            Default::default()
+        }
+    }
+    ///A JSON-RPC error object (HTTP status stays 200).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct JsonRpcError {
+        ///Error code, e.g. -32602.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub code: ::std::option::Option<i64>,
+        ///Extra data, method dependent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<::serde_json::Value>,
+        ///What went wrong.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message: ::std::option::Option<::std::string::String>,
+    }
+    impl JsonRpcError {
+        pub fn builder() -> builder::JsonRpcError {
+            Default::default()
+        }
+    }
+    ///A JSON-RPC request id, echoed in the response.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    #[serde(untagged)]
+    pub enum JsonRpcId {
+        Integer(i64),
+        String(::std::string::String),
+    }
+    impl ::std::fmt::Display for JsonRpcId {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::Integer(x) => x.fmt(f),
+                Self::String(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JsonRpcId {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///One JSON-RPC 2.0 request.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct JsonRpcRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<JsonRpcId>,
+        ///Protocol version, `2.0`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub jsonrpc: ::std::option::Option<JsonRpcRequestJsonrpc>,
+        ///Method name, e.g. `getLatestBlockhash`.
+        pub method: ::std::string::String,
+        ///Method parameters (shape depends on the method).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub params: ::std::vec::Vec<::serde_json::Value>,
+    }
+    impl JsonRpcRequest {
+        pub fn builder() -> builder::JsonRpcRequest {
+            Default::default()
+        }
+    }
+    ///Protocol version, `2.0`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum JsonRpcRequestJsonrpc {
+        #[serde(rename = "2.0")]
+        X20,
+    }
+    impl ::std::fmt::Display for JsonRpcRequestJsonrpc {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::X20 => f.write_str("2.0"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for JsonRpcRequestJsonrpc {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "2.0" => Ok(Self::X20),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for JsonRpcRequestJsonrpc {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for JsonRpcRequestJsonrpc {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///One JSON-RPC 2.0 response.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct JsonRpcResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<JsonRpcError>,
+        ///The request's id (`null` when the request could not be read).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::serde_json::Value>,
+        ///Protocol version, `2.0`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub jsonrpc: ::std::option::Option<::std::string::String>,
+        ///Method-dependent result; present on success.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub result: ::std::option::Option<::serde_json::Value>,
+    }
+    impl JsonRpcResponse {
+        pub fn builder() -> builder::JsonRpcResponse {
             Default::default()
         }
     }
@@ -3338,6 +3630,49 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct CryptoRpcNetworks {
+            networks: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CryptoRpcNetworks {
+            fn default() -> Self {
+                Self {
+                    networks: Err("no value supplied for networks".to_string()),
+                }
+            }
+        }
+        impl CryptoRpcNetworks {
+            pub fn networks<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.networks = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for networks: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CryptoRpcNetworks> for super::CryptoRpcNetworks {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CryptoRpcNetworks,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { networks: value.networks? })
+            }
+        }
+        impl ::std::convert::From<super::CryptoRpcNetworks> for CryptoRpcNetworks {
+            fn from(value: super::CryptoRpcNetworks) -> Self {
+                Self {
+                    networks: Ok(value.networks),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct EditImageRequest {
             aspect_ratio: ::std::result::Result<
                 ::std::option::Option<super::EditAspectRatio>,
@@ -4641,6 +4976,288 @@ pub mod types {
                 Self {
                     data: Ok(value.data),
                     object: Ok(value.object),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct JsonRpcError {
+            code: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            data: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            message: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for JsonRpcError {
+            fn default() -> Self {
+                Self {
+                    code: Ok(Default::default()),
+                    data: Ok(Default::default()),
+                    message: Ok(Default::default()),
+                }
+            }
+        }
+        impl JsonRpcError {
+            pub fn code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for code: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<JsonRpcError> for super::JsonRpcError {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: JsonRpcError,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    code: value.code?,
+                    data: value.data?,
+                    message: value.message?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::JsonRpcError> for JsonRpcError {
+            fn from(value: super::JsonRpcError) -> Self {
+                Self {
+                    code: Ok(value.code),
+                    data: Ok(value.data),
+                    message: Ok(value.message),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct JsonRpcRequest {
+            id: ::std::result::Result<
+                ::std::option::Option<super::JsonRpcId>,
+                ::std::string::String,
+            >,
+            jsonrpc: ::std::result::Result<
+                ::std::option::Option<super::JsonRpcRequestJsonrpc>,
+                ::std::string::String,
+            >,
+            method: ::std::result::Result<::std::string::String, ::std::string::String>,
+            params: ::std::result::Result<
+                ::std::vec::Vec<::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for JsonRpcRequest {
+            fn default() -> Self {
+                Self {
+                    id: Ok(Default::default()),
+                    jsonrpc: Ok(Default::default()),
+                    method: Err("no value supplied for method".to_string()),
+                    params: Ok(Default::default()),
+                }
+            }
+        }
+        impl JsonRpcRequest {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::JsonRpcId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn jsonrpc<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::JsonRpcRequestJsonrpc>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jsonrpc = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for jsonrpc: {e}")
+                    });
+                self
+            }
+            pub fn method<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.method = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for method: {e}")
+                    });
+                self
+            }
+            pub fn params<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.params = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for params: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<JsonRpcRequest> for super::JsonRpcRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: JsonRpcRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    jsonrpc: value.jsonrpc?,
+                    method: value.method?,
+                    params: value.params?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::JsonRpcRequest> for JsonRpcRequest {
+            fn from(value: super::JsonRpcRequest) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    jsonrpc: Ok(value.jsonrpc),
+                    method: Ok(value.method),
+                    params: Ok(value.params),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct JsonRpcResponse {
+            error: ::std::result::Result<
+                ::std::option::Option<super::JsonRpcError>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            jsonrpc: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            result: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for JsonRpcResponse {
+            fn default() -> Self {
+                Self {
+                    error: Ok(Default::default()),
+                    id: Ok(Default::default()),
+                    jsonrpc: Ok(Default::default()),
+                    result: Ok(Default::default()),
+                }
+            }
+        }
+        impl JsonRpcResponse {
+            pub fn error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::JsonRpcError>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn jsonrpc<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jsonrpc = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for jsonrpc: {e}")
+                    });
+                self
+            }
+            pub fn result<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.result = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for result: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<JsonRpcResponse> for super::JsonRpcResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: JsonRpcResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    error: value.error?,
+                    id: value.id?,
+                    jsonrpc: value.jsonrpc?,
+                    result: value.result?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::JsonRpcResponse> for JsonRpcResponse {
+            fn from(value: super::JsonRpcResponse) -> Self {
+                Self {
+                    error: Ok(value.error),
+                    id: Ok(value.id),
+                    jsonrpc: Ok(value.jsonrpc),
+                    result: Ok(value.result),
                 }
             }
         }
@@ -8627,6 +9244,41 @@ let response = client.get_x402_transactions()
     pub fn get_x402_transactions(&self) -> builder::GetX402Transactions<'_> {
         builder::GetX402Transactions::new(self)
     }
+    /**List supported crypto RPC networks
+
+The alphabetically sorted network slugs accepted by `POST /crypto/rpc/{network}` (e.g. `solana-mainnet`). Public: no authentication.
+
+Sends a `GET` request to `/crypto/rpc/networks`
+
+```ignore
+let response = client.list_crypto_rpc_networks()
+    .send()
+    .await;
+```*/
+    pub fn list_crypto_rpc_networks(&self) -> builder::ListCryptoRpcNetworks<'_> {
+        builder::ListCryptoRpcNetworks::new(self)
+    }
+    /**Proxy a JSON-RPC request to a blockchain node
+
+Forwards one JSON-RPC 2.0 request object, or a batch (array) of up to 100, to a node of `network` and answers the node's JSON-RPC response (HTTP 200 also when an item is a JSON-RPC error). Billed per credit: `baseCredits[chain] × methodTier` per item (30 for a standard Solana method such as `getLatestBlockhash` or `getAccountInfo`), 5 credits for an item answered with a JSON-RPC error; about $7e-7 per credit. A wallet without credit gets 402. `Idempotency-Key` makes a retry within 24 hours replay the cached answer (`Idempotent-Replayed: true`) instead of forwarding and billing again. Accepts a Bearer key or a `SIGN-IN-WITH-X` header.
+
+Sends a `POST` request to `/crypto/rpc/{network}`
+
+Arguments:
+- `network`: Network slug from `GET /crypto/rpc/networks`, e.g. `solana-mainnet`.
+- `idempotency_key`: Makes retries safe: the same key with the same body within 24 hours replays the cached answer; the same key with another body is a 400.
+- `body`
+```ignore
+let response = client.crypto_rpc_proxy()
+    .network(network)
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn crypto_rpc_proxy(&self) -> builder::CryptoRpcProxy<'_> {
+        builder::CryptoRpcProxy::new(self)
+    }
 }
 /// Types for composing operation parameters.
 #[allow(clippy::all)]
@@ -9980,6 +10632,204 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::list_crypto_rpc_networks`]
+
+[`Client::list_crypto_rpc_networks`]: super::Client::list_crypto_rpc_networks*/
+    #[derive(Debug, Clone)]
+    pub struct ListCryptoRpcNetworks<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> ListCryptoRpcNetworks<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/crypto/rpc/networks`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CryptoRpcNetworks>, Error<types::VeniceError>> {
+            let Self { client } = self;
+            let url = format!("{}/crypto/rpc/networks", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_crypto_rpc_networks",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::crypto_rpc_proxy`]
+
+[`Client::crypto_rpc_proxy`]: super::Client::crypto_rpc_proxy*/
+    #[derive(Debug, Clone)]
+    pub struct CryptoRpcProxy<'a> {
+        client: &'a super::Client,
+        network: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::CryptoRpcProxyIdempotencyKey>, String>,
+        body: Result<types::CryptoRpcRequest, String>,
+    }
+    impl<'a> CryptoRpcProxy<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                network: Err("network was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn network<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.network = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for network failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CryptoRpcProxyIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CryptoRpcProxyIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CryptoRpcRequest>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `CryptoRpcRequest` for body failed".to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/crypto/rpc/{network}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CryptoRpcResponse>, Error<types::VeniceError>> {
+            let Self { client, network, idempotency_key, body } = self;
+            let network = network.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/crypto/rpc/{}", client.baseurl, encode_path(& network.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "crypto_rpc_proxy",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                402u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
 }
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
@@ -9994,6 +10844,15 @@ pub mod operations {
             id: "background_remove_image",
             method: "POST",
             path: "/image/background-remove",
+            security: OperationSecurity {
+                anonymous: false,
+                schemes: &[Scheme::Bearer, Scheme::Siwx],
+            },
+        },
+        Operation {
+            id: "crypto_rpc_proxy",
+            method: "POST",
+            path: "/crypto/rpc/{network}",
             security: OperationSecurity {
                 anonymous: false,
                 schemes: &[Scheme::Bearer, Scheme::Siwx],
@@ -10033,6 +10892,15 @@ pub mod operations {
             security: OperationSecurity {
                 anonymous: false,
                 schemes: &[Scheme::Siwx],
+            },
+        },
+        Operation {
+            id: "list_crypto_rpc_networks",
+            method: "GET",
+            path: "/crypto/rpc/networks",
+            security: OperationSecurity {
+                anonymous: true,
+                schemes: &[],
             },
         },
         Operation {

@@ -138,18 +138,22 @@ pub fn prove(root: &Path) -> Result<()> {
     println!("added one setter (UpscaleRequestBuilder::enhance) and the proof test; no other edit");
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    command
         .current_dir(&ws)
         .env("CARGO_TARGET_DIR", root.join("target"))
-        .args([
-            "test",
-            "-p",
-            "venice-image",
-            "--test",
-            "regen_proof",
-            "--",
-            "--nocapture",
-        ])
+        .args(["test", "-p", "venice-image", "--test", "regen_proof"]);
+    // Cargo names a workspace crate's artifacts by its path relative to the workspace
+    // root, which the copy shares with the real workspace: a different profile setting
+    // for the copied crates gives them their own artifacts (dependencies stay shared).
+    for krate in ["venice-openapi", "venice-image", "venice-mock"] {
+        command.args([
+            "--config",
+            &format!("profile.dev.package.{krate}.codegen-units=7"),
+        ]);
+    }
+    let status = command
+        .args(["--", "--nocapture"])
         .status()
         .context("running the proof test")?;
     if !status.success() {

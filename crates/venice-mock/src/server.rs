@@ -162,7 +162,7 @@ async fn serve(
         body: None,
         status: 0,
     };
-    let decision = state.limiter.check(&auth::rate_key(&headers));
+    let mut decision = state.limiter.check(&auth::rate_key(&headers));
     let mut slot = BodySlot(Some(incoming));
     let mut reply = match router::pipeline(
         &state,
@@ -171,7 +171,7 @@ async fn serve(
         &method,
         &path,
         query.as_deref(),
-        &decision,
+        &mut decision,
         &mut recorded.body,
     )
     .await

@@ -3,6 +3,7 @@
 //! Exit codes: 0 ok, 2 usage or validation, 3 API error (or a blurred result with
 //! `--fail-on-blurred`), 4 payment required, 5 partial batch failure.
 
+mod account;
 mod args;
 mod batch;
 mod catalog;
@@ -44,13 +45,18 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, CliError> {
-    let session = session::Session::open(&cli.global).await?;
+    let pacing = match &cli.command {
+        Command::Batch(args) => batch::pacing(args),
+        _ => session::Pacing::Off,
+    };
+    let session = session::Session::open(&cli.global, &pacing).await?;
     match cli.command {
         Command::Generate(args) => generate::run(&session, *args).await,
         Command::Batch(args) => batch::run(&session, *args).await,
         Command::Models(args) => catalog::models(&session, args).await,
         Command::Styles(args) => catalog::styles(&session, args).await,
         Command::Balance(args) => catalog::balance(&session, args).await,
+        Command::Account(args) => account::account(&session, args).await,
         Command::Upscale(args) => ops::upscale(&session, *args).await,
         Command::Edit(args) => ops::edit(&session, *args).await,
         Command::MultiEdit(args) => ops::multi_edit(&session, *args).await,

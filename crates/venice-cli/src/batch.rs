@@ -287,6 +287,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
         )));
     }
     remove_partials(&args.out);
+    let fresh = !manifest_path.exists();
     let state = ManifestState::load(&manifest_path)?;
     let writer = Arc::new(std::sync::Mutex::new(ManifestWriter::open(&manifest_path)?));
     let target = Target::Dir(args.out.clone());
@@ -352,8 +353,17 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
     if let Some(max) = args.max_cost {
         at_stake = at_stake.min((max - summary.spent_before_usd).max(0.0));
     }
-    if !args.ignore_balance && at_stake > 0.0 {
-        check_balance(session, at_stake, estimated.len()).await?;
+    if !args.ignore_balance
+        && at_stake > 0.0
+        && let Err(e) = check_balance(session, at_stake, estimated.len()).await
+    {
+        // Nothing was started: a new batch leaves no manifest behind, so the same
+        // command works once the account is topped up (no --resume needed).
+        if fresh {
+            drop(writer);
+            let _ = std::fs::remove_file(&manifest_path);
+        }
+        return Err(e);
     }
     seed_pacing(session, &estimated).await;
 

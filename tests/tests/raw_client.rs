@@ -1,4 +1,4 @@
-//! The generated low-level client on its own, against `venice-mock`: all 11 operations,
+//! The generated low-level client on its own, against `venice-mock`: all 13 operations,
 //! with an API key and with a wallet, each asserting a typed result or a typed error.
 //! This is what a user of `venice-openapi` without the facade gets.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -225,6 +225,19 @@ async fn every_operation_with_an_api_key() {
     let (status, discovery) = error_body(c.top_up_x402_balance().send().await);
     assert_eq!(status, 402);
     assert!(!discovery.accepts.is_empty());
+    // 12. and 13. the account of the key: typed balance and per-model limits.
+    let balance = c.get_billing_balance().send().await.unwrap();
+    assert!(balance.can_consume);
+    assert_eq!(balance.balances.usd, None, "the default mock's USD is unlimited");
+    let limits = c.get_api_key_rate_limits().send().await.unwrap();
+    assert_eq!(limits.data.api_tier.id, "paid");
+    let sd = limits
+        .data
+        .rate_limits
+        .iter()
+        .find(|m| m.api_model_id.as_deref() == Some("venice-sd35"))
+        .unwrap();
+    assert_eq!(sd.rate_limits[0].type_, "RPM");
 
     // Typed errors keep their status: an unknown model.
     let mut bad = generate_request(false);
@@ -334,6 +347,16 @@ async fn every_operation_with_a_wallet() {
         .await
         .unwrap();
     assert_eq!(page.data.transactions.len(), 7, "one charge per paid call");
+    // The account operations take an API key only: refused before sending.
+    for r in [
+        c.get_billing_balance().send().await.map(|_| ()),
+        c.get_api_key_rate_limits().send().await.map(|_| ()),
+    ] {
+        match r {
+            Err(Error::Custom(msg)) => assert!(msg.contains("authentication failed"), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+    }
 
     // Top-up: discovery, then a signed EIP-3009 payment for the accepted option.
     let (_, discovery) = error_body(c.top_up_x402_balance().send().await);

@@ -20,6 +20,8 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "/x402/transactions/{walletAddress}",
         "getX402Transactions",
     ),
+    ("get", "/billing/balance", "getBillingBalance"),
+    ("get", "/api_keys/rate_limits", "getApiKeyRateLimits"),
 ];
 
 #[test]

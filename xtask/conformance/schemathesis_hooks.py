@@ -25,6 +25,8 @@ LISTED = {
     ("POST", "/images/generations"): {413},
     # 429 from the mock's rate limiter on operations whose 429 is undocumented.
     ("GET", "/image/styles"): {429},
+    ("GET", "/billing/balance"): {429},
+    ("GET", "/api_keys/rate_limits"): {429},
 }
 
 

@@ -25,6 +25,15 @@ use crate::exit::CliError;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let verbose = cli.global.verbose;
+    // The library reports what it works around (Redis unreachable for shared pacing, a
+    // catalogue that cannot be read) as tracing warnings: show them on stderr.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+        .without_time()
+        .with_target(false)
+        .with_ansi(false)
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -228,7 +228,10 @@ async fn every_operation_with_an_api_key() {
     // 12. and 13. the account of the key: typed balance and per-model limits.
     let balance = c.get_billing_balance().send().await.unwrap();
     assert!(balance.can_consume);
-    assert_eq!(balance.balances.usd, None, "the default mock's USD is unlimited");
+    assert_eq!(
+        balance.balances.usd, None,
+        "the default mock's USD is unlimited"
+    );
     let limits = c.get_api_key_rate_limits().send().await.unwrap();
     assert_eq!(limits.data.api_tier.id, "paid");
     let sd = limits

@@ -86,7 +86,9 @@ fn print_text(
     let status = match (balance.can_consume, &balance.consumption_currency) {
         (true, Some(c)) => format!("can pay for requests (from {c})"),
         (true, None) => "can pay for requests".to_owned(),
-        (false, _) => "cannot pay for requests: top up at https://venice.ai/settings/api".to_owned(),
+        (false, _) => {
+            "cannot pay for requests: top up at https://venice.ai/settings/api".to_owned()
+        }
     };
     println!("status   {status}");
     println!(

@@ -199,7 +199,12 @@ pub struct BatchArgs {
     /// Share the rate-limit budget with every batch (or service) using the same
     /// credentials through this Redis (`redis://[:password@]host:port[/db]`), so that
     /// together they stay under the limits. Unreachable: each paces alone, with a warning.
-    #[arg(long, env = "VENICE_PACING_REDIS", hide_env_values = true, value_name = "URL")]
+    #[arg(
+        long,
+        env = "VENICE_PACING_REDIS",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub pacing_redis: Option<String>,
     /// Print the summary as JSON.
     #[arg(long)]

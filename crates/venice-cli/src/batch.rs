@@ -560,7 +560,9 @@ async fn check_balance(session: &Session, estimate: f64, jobs: usize) -> Result<
                 (b.spendable_usd(), detail)
             }
             Err(e) => {
-                eprintln!("warning: cannot read the account balance ({e}); the cost is not checked");
+                eprintln!(
+                    "warning: cannot read the account balance ({e}); the cost is not checked"
+                );
                 return Ok(());
             }
         }

@@ -120,7 +120,11 @@ impl Session {
 }
 
 /// `builder` with the pacer `pacing` asks for, shared under `identity`.
-fn paced(builder: ClientBuilder, pacing: &Pacing, identity: &str) -> Result<ClientBuilder, CliError> {
+fn paced(
+    builder: ClientBuilder,
+    pacing: &Pacing,
+    identity: &str,
+) -> Result<ClientBuilder, CliError> {
     Ok(match pacing {
         Pacing::Off => builder,
         Pacing::Local => builder.pacing(Pacer::local()),

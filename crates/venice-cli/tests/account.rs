@@ -57,7 +57,10 @@ fn account_shows_balance_tier_and_the_image_models_limits() {
         stdout.contains("USD $12.5000 · DIEM 3.0000 of 4.0000"),
         "{stdout}"
     );
-    assert!(stdout.contains("can pay for requests (from DIEM)"), "{stdout}");
+    assert!(
+        stdout.contains("can pay for requests (from DIEM)"),
+        "{stdout}"
+    );
     let row = |model: &str| {
         stdout
             .lines()
@@ -121,7 +124,10 @@ fn a_batch_the_balance_cannot_pay_stops_before_the_first_request() {
     assert!(stderr.contains("$0.0500"), "balance missing: {stderr}");
     assert!(stderr.contains("--ignore-balance"), "{stderr}");
     assert_eq!(generations(&server), 0, "a paid request was sent");
-    assert!(!out.join("manifest.jsonl").exists(), "a stopped batch left a manifest");
+    assert!(
+        !out.join("manifest.jsonl").exists(),
+        "a stopped batch left a manifest"
+    );
 
     // With --max-cost the stake is what the cap allows: $0.04 fits.
     let (code, stdout, stderr) = run(against(&server).args([

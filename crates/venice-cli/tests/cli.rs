@@ -344,10 +344,7 @@ fn batch_paces_itself_under_a_rate_limit_without_429s() {
     let config = MockConfig {
         rate_limit: None,
         account: venice_mock::AccountConfig {
-            model_rate_limits: Some(venice_mock::ModelRateLimits::new(
-                5,
-                Duration::from_secs(1),
-            )),
+            model_rate_limits: Some(venice_mock::ModelRateLimits::new(5, Duration::from_secs(1))),
             ..venice_mock::AccountConfig::default()
         },
         ..MockConfig::default()

@@ -30,7 +30,9 @@ const MODELS: [&str; 3] = ["venice-sd35", "z-image-turbo", "chroma"];
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn mock() -> (tokio::runtime::Runtime, MockServer) {
@@ -69,13 +71,7 @@ fn write_jobs(dir: &Path, p: usize) -> PathBuf {
     path
 }
 
-fn batch(
-    server: &MockServer,
-    dir: &Path,
-    p: usize,
-    redis: Option<&str>,
-    resume: bool,
-) -> Command {
+fn batch(server: &MockServer, dir: &Path, p: usize, redis: Option<&str>, resume: bool) -> Command {
     let mut c = against(server);
     c.arg("batch")
         .arg(dir.join(format!("jobs-{p}.jsonl")))
@@ -163,7 +159,10 @@ fn run_all(server: &MockServer, dir: &Path, redis: Option<&str>) -> Run {
     let mut served_at = Vec::new();
     let deadline = start + Duration::from_secs(120);
     while Instant::now() < deadline && served_at.len() * PER_WINDOW < expected {
-        let ok = generations(server).iter().filter(|(_, s)| *s == 200).count();
+        let ok = generations(server)
+            .iter()
+            .filter(|(_, s)| *s == 200)
+            .count();
         while ok >= (served_at.len() + 1) * PER_WINDOW {
             served_at.push(start.elapsed());
         }
@@ -300,7 +299,11 @@ fn a_killed_process_leaves_the_others_unharmed_and_its_resume_has_no_duplicates(
     }
     align();
     let mut children: Vec<Child> = (0..PROCESSES)
-        .map(|p| batch(&server, dir.path(), p, Some(&url), false).spawn().unwrap())
+        .map(|p| {
+            batch(&server, dir.path(), p, Some(&url), false)
+                .spawn()
+                .unwrap()
+        })
         .collect();
     // Kill process 0 once a third of its jobs are saved.
     let out0 = dir.path().join("out-0");
@@ -338,7 +341,11 @@ fn a_killed_process_leaves_the_others_unharmed_and_its_resume_has_no_duplicates(
     assert_eq!(done.len(), JOBS);
     assert!(done.values().all(|n| *n == 1), "{done:?}");
     let files = images(&out0);
-    assert_eq!(files.len(), JOBS, "duplicates, strays or partials: {files:?}");
+    assert_eq!(
+        files.len(),
+        JOBS,
+        "duplicates, strays or partials: {files:?}"
+    );
     // The server served each job once, except those the kill caught in flight (sent,
     // answer lost with the process): those, and only those, were sent again.
     let counts = served_counts(&server);
@@ -351,7 +358,10 @@ fn a_killed_process_leaves_the_others_unharmed_and_its_resume_has_no_duplicates(
         twice.iter().all(|i| in_flight.contains(i)),
         "{twice:?} re-sent though done"
     );
-    assert!(twice.len() <= 4, "more re-sent than were in flight: {twice:?}");
+    assert!(
+        twice.len() <= 4,
+        "more re-sent than were in flight: {twice:?}"
+    );
     assert!(counts.values().all(|n| *n <= 2));
     let refused = generations(&server)
         .iter()

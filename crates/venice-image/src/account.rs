@@ -158,14 +158,25 @@ mod tests {
         }))
         .unwrap();
         let limits = AccountLimits::from(wire);
-        assert_eq!((limits.tier.as_str(), limits.usd, limits.diem), ("paid", Some(50.23), None));
+        assert_eq!(
+            (limits.tier.as_str(), limits.usd, limits.diem),
+            ("paid", Some(50.23), None)
+        );
         let a = limits.model("a").unwrap();
         assert_eq!(
-            (a.requests_per_minute, a.requests_per_day, a.tokens_per_minute),
+            (
+                a.requests_per_minute,
+                a.requests_per_day,
+                a.tokens_per_minute
+            ),
             (Some(20), Some(500), None)
         );
         assert_eq!(limits.model("b").unwrap().requests_per_minute, None);
-        assert_eq!(limits.models.len(), 2, "an entry without a model id is skipped");
+        assert_eq!(
+            limits.models.len(),
+            2,
+            "an entry without a model id is skipped"
+        );
     }
 
     #[test]

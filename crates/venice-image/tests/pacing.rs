@@ -105,8 +105,14 @@ async fn replicas_sharing_a_pacer_get_no_429s_and_the_advertised_rate() {
     assert_eq!(statuses.len(), 40, "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     // 20 per model at 10 per window: the second window's jobs start when it opens.
-    assert!(elapsed >= window - Duration::from_millis(100), "{elapsed:?}");
-    assert!(elapsed < window * 2, "{elapsed:?} (slower than the advertised rate)");
+    assert!(
+        elapsed >= window - Duration::from_millis(100),
+        "{elapsed:?}"
+    );
+    assert!(
+        elapsed < window * 2,
+        "{elapsed:?} (slower than the advertised rate)"
+    );
 }
 
 #[tokio::test]
@@ -143,7 +149,10 @@ async fn each_attempt_takes_a_slot_and_a_429_holds_every_start() {
     let e = c.generate(&request("z-image-turbo", 1)).await.unwrap_err();
     assert!(matches!(e, Error::RateLimited { .. }), "{e:?}");
     let wait = pacer.try_acquire("z-image-turbo").await.unwrap_err();
-    assert!(wait > Duration::ZERO && wait <= Duration::from_secs(2), "{wait:?}");
+    assert!(
+        wait > Duration::ZERO && wait <= Duration::from_secs(2),
+        "{wait:?}"
+    );
 }
 
 struct FailingSigner;
@@ -212,7 +221,10 @@ async fn account_operations_are_typed() {
     assert!(limits.access_permitted && limits.is_charged);
     assert_eq!(limits.usd, Some(3.5));
     let sd = limits.model("venice-sd35").unwrap();
-    assert_eq!((sd.requests_per_minute, sd.requests_per_day), (Some(10), None));
+    assert_eq!(
+        (sd.requests_per_minute, sd.requests_per_day),
+        (Some(10), None)
+    );
     // Serializable for tools that print them.
     let json = serde_json::to_value(&limits).unwrap();
     assert_eq!(json["tier"], "paid");

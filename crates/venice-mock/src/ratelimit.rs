@@ -151,7 +151,13 @@ impl ModelLimiter {
         let window = self.limits.window.max(Duration::from_millis(1)).as_nanos();
         let now_ns = now.as_nanos();
         let (current, count) = self.windows.count(&name, window, now_ns);
-        let mut d = decide(self.limits.requests_of(model), count, current, window, now_ns);
+        let mut d = decide(
+            self.limits.requests_of(model),
+            count,
+            current,
+            window,
+            now_ns,
+        );
         // A request the window refuses is not served: it does not count for the day.
         if let Some(per_day) = self.limits.per_day.filter(|_| d.allowed) {
             let day_ns = u128::from(DAY_SECS) * 1_000_000_000;

@@ -373,7 +373,10 @@ mod tests {
                 has_body: false
             })
         );
-        assert_eq!(p("getApiKeyRateLimits").map(|p| p.auth), Some(AuthMode::Key));
+        assert_eq!(
+            p("getApiKeyRateLimits").map(|p| p.auth),
+            Some(AuthMode::Key)
+        );
         assert_eq!(
             p("topUpX402Balance"),
             Some(Policy {

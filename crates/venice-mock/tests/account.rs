@@ -65,7 +65,10 @@ async fn balance_and_limits_come_from_the_config() {
     .await;
     assert_eq!(r.status, 200);
     let v = r.json();
-    assert_eq!(v["data"]["apiTier"], json!({"id": "paid", "isCharged": true}));
+    assert_eq!(
+        v["data"]["apiTier"],
+        json!({"id": "paid", "isCharged": true})
+    );
     assert_eq!(v["data"]["balances"], json!({"USD": 12.5, "DIEM": 0.02}));
     assert_eq!(v["data"]["keyExpiration"], Value::Null);
     assert!(
@@ -92,7 +95,10 @@ async fn balance_and_limits_come_from_the_config() {
     assert_eq!(post(&server, "/image/generate", &body).await.status(), 200);
     let r = get(&server, "/billing/balance", Some(KEY)).await;
     let v: Value = r.json().await.unwrap();
-    assert!((v["balances"]["diem"].as_f64().unwrap() - 0.01).abs() < 1e-9, "{v}");
+    assert!(
+        (v["balances"]["diem"].as_f64().unwrap() - 0.01).abs() < 1e-9,
+        "{v}"
+    );
     assert_eq!(v["balances"]["usd"], 12.5);
 }
 
@@ -193,7 +199,11 @@ async fn per_model_limits_are_enforced_per_key_and_model() {
     .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-ratelimit-remaining-requests"), Some("2"));
-    let r = check("listModels", get(&server, "/models?type=image", Some(KEY)).await).await;
+    let r = check(
+        "listModels",
+        get(&server, "/models?type=image", Some(KEY)).await,
+    )
+    .await;
     assert_eq!(r.status, 200);
     // The OpenAI-compatible route counts under the model that serves it.
     let r = client()

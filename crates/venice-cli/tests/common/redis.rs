@@ -19,7 +19,11 @@ impl RedisServer {
     /// Start one, or print a loud notice and return `None` when `redis-server` is not
     /// installed (`.ci/run` installs it, so CI always runs these tests).
     pub fn start() -> Option<RedisServer> {
-        if Command::new("redis-server").arg("--version").output().is_err() {
+        if Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
             eprintln!(
                 "\n!!!!!!!! SKIPPED: `redis-server` is not on PATH, so this shared-pacing test did \
                  not run. Install it (apt-get install -y redis-server) to run it. !!!!!!!!\n"

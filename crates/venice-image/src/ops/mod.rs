@@ -238,7 +238,9 @@ impl Client {
     pub async fn edit(&self, req: &EditRequest) -> Result<ImageOutput> {
         let mut uploads = Uploads::new();
         let wire = req.wire_for(&mut uploads)?;
-        let call = self.call(uploads).paced(req.model().unwrap_or("edit_image"));
+        let call = self
+            .call(uploads)
+            .paced(req.model().unwrap_or("edit_image"));
         let fallback = req.output_format().unwrap_or(Format::Png);
         self.image_op("edit_image", &call, fallback, || {
             call.raw().edit_image().body(wire.clone()).send()

@@ -532,6 +532,13 @@ pub fn pacing(args: &BatchArgs) -> Pacing {
 /// `jobs` jobs. A balance that cannot be read, or is not reported, is not a reason to
 /// stop: the server still refuses what the account cannot pay.
 async fn check_balance(session: &Session, estimate: f64, jobs: usize) -> Result<(), CliError> {
+    if session.single_use {
+        // Asking would spend the one request a static SIGN-IN-WITH-X value allows.
+        eprintln!(
+            "note: a single-use SIGN-IN-WITH-X value cannot also read the balance; the estimated cost (${estimate:.4}) is not checked"
+        );
+        return Ok(());
+    }
     let (available, detail) = if session.client_is_wallet() {
         match session.client.wallet_balance().await {
             Ok(b) => {

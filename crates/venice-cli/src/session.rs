@@ -36,6 +36,8 @@ pub struct Session {
     pub offline_wallet: Option<Client>,
     /// The wallet address of the credentials, when they are a wallet.
     pub wallet_address: Option<String>,
+    /// The credentials authenticate one request only (a static `SIGN-IN-WITH-X` value).
+    pub single_use: bool,
     // Kept alive for the whole command: dropping it stops the server.
     _mock: Option<MockServer>,
 }
@@ -80,6 +82,7 @@ impl Session {
                 offline: true,
                 offline_wallet: Some(offline_wallet),
                 wallet_address,
+                single_use: false,
                 _mock: Some(mock),
             });
         }
@@ -91,10 +94,13 @@ impl Session {
             other => CliError::Client(other),
         })?;
         let wallet_address = auth.wallet_address();
+        let single_use = auth.is_single_use();
         // The rate limits are per API key, or per wallet: that names the shared budgets
         // (hashed; the key itself never reaches Redis).
         let identity = match &wallet_address {
-            Some(address) => address.to_lowercase(),
+            // EVM addresses compare case-insensitively; Solana's base58 does not.
+            Some(address) if address.starts_with("0x") => address.to_lowercase(),
+            Some(address) => address.clone(),
             None => std::env::var("VENICE_API_KEY")
                 .map(|k| k.trim().to_owned())
                 .unwrap_or_default(),
@@ -114,6 +120,7 @@ impl Session {
             offline: false,
             offline_wallet: None,
             wallet_address,
+            single_use,
             _mock: None,
         })
     }

@@ -186,3 +186,33 @@ fn a_wallet_batch_is_checked_against_the_x402_balance() {
     assert_eq!(generations(&server), 0, "a paid request was sent");
     assert!(!stderr.contains(&WALLET_KEY[2..]));
 }
+
+#[test]
+fn a_single_use_siwx_value_is_kept_for_the_job_not_spent_on_the_balance() {
+    let rt = rt();
+    let mut config = MockConfig::default();
+    config.wallet_balances.insert(WALLET.to_owned(), 0.05);
+    let server = rt.block_on(MockServer::start(config)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = dir.path().join("jobs.jsonl");
+    write_jobs(&jobs, 1);
+    let auth = venice_image::WalletAuth::new(
+        venice_image::Wallet::evm(WALLET_KEY).unwrap(),
+        venice_image::SiwxConfig::default(),
+    )
+    .unwrap();
+    let header = auth.header().unwrap();
+    let (code, stdout, stderr) = run(bin().env("VENICE_SIWX_HEADER", &header).args([
+        "--base-url",
+        &server.base_url(),
+        "batch",
+        jobs.to_str().unwrap(),
+        "--out",
+        dir.path().join("out").to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("not checked"), "{stderr}");
+    assert_eq!(generations(&server), 1);
+    assert!(!stderr.contains(&header) && !stdout.contains(&header));
+}

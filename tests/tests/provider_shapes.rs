@@ -518,6 +518,8 @@ async fn every_built_in_model_validates_against_the_providers_model_response() {
     let Some(provider) = provider() else {
         return;
     };
+    // reqwest is built without a default crypto provider; tests run in any order.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let server = MockServer::start(MockConfig::default()).await.unwrap();
     let list: Value = reqwest::get(format!("{}/models?type=all", server.base_url()))
         .await

@@ -258,6 +258,13 @@ fn three_processes_share_one_budget_through_redis_and_the_same_without_it_earn_4
     );
     assert_eq!(shared.refused, 0, "429s although the budget was shared");
     assert!(pace >= 0.95, "{:.1} % of the advertised rate", pace * 100.0);
+    // Every window's whole quota was used before the next one opened.
+    for (k, at) in shared.served_at.iter().enumerate() {
+        assert!(
+            *at < WINDOW * (k as u32 + 1),
+            "window {k}'s quota served only at {at:?}"
+        );
+    }
 
     // The same, each process pacing alone: they oversubscribe the key.
     let (_rt, server) = mock();

@@ -584,7 +584,9 @@ async fn check_balance(session: &Session, estimate: f64, jobs: usize) -> Result<
     };
     if estimate > available + 1e-9 {
         return Err(CliError::Funds(format!(
-            "the estimated cost of the {jobs} job(s) to run, ${estimate:.4}, exceeds the balance,              ${available:.4} ({detail}); nothing was sent. Top up, run fewer jobs (--max-cost),              or pass --ignore-balance to start anyway"
+            "the estimated cost of the {jobs} job(s) to run, ${estimate:.4}, exceeds the balance, \
+             ${available:.4} ({detail}); nothing was sent. Top up, run fewer jobs (--max-cost), \
+             or pass --ignore-balance to start anyway"
         )));
     }
     Ok(())

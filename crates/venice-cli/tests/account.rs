@@ -123,7 +123,10 @@ fn a_batch_the_balance_cannot_pay_stops_before_the_first_request() {
     assert!(stderr.contains("$0.1000"), "estimate missing: {stderr}");
     assert!(stderr.contains("$0.0500"), "balance missing: {stderr}");
     assert!(stderr.contains("--ignore-balance"), "{stderr}");
-    assert!(!stderr.contains("  "), "a message with runs of spaces: {stderr}");
+    assert!(
+        !stderr.contains("  "),
+        "a message with runs of spaces: {stderr}"
+    );
     assert_eq!(generations(&server), 0, "a paid request was sent");
     assert!(
         !out.join("manifest.jsonl").exists(),

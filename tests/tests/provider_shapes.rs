@@ -158,6 +158,8 @@ async fn drive() -> Vec<Seen> {
         ..MockConfig::default()
     };
     config.wallet_balances.insert(WALLET.to_owned(), 5.0);
+    config.account.diem_balance = Some(2.0);
+    config.account.diem_epoch_allocation = 4.0;
     let server = MockServer::start(config).await.unwrap();
     let mut d = Driver::new();
     let key = DEFAULT_API_KEY;
@@ -182,6 +184,17 @@ async fn drive() -> Vec<Seen> {
         .get(url(&server, "/image/styles"))
         .bearer_auth("wrong");
     d.send("listImageStyles", "wrong key", rb).await;
+
+    // The account of the key.
+    for (op, path) in [
+        ("getBillingBalance", "/billing/balance"),
+        ("getApiKeyRateLimits", "/api_keys/rate_limits"),
+    ] {
+        let rb = d.http.get(url(&server, path)).bearer_auth(key);
+        d.send(op, "key", rb).await;
+        let rb = d.http.get(url(&server, path));
+        d.send(op, "anonymous", rb).await;
+    }
 
     // Generate: JSON, binary in each format, every sizing mode, triggers, errors.
     let cases = [
@@ -466,6 +479,10 @@ async fn every_emitted_body_validates_against_both_specs() {
         ("topUpX402Balance", 400),
         ("topUpX402Balance", 200),
         ("getX402Balance", 403),
+        ("getBillingBalance", 200),
+        ("getBillingBalance", 401),
+        ("getApiKeyRateLimits", 200),
+        ("getApiKeyRateLimits", 401),
         ("listModels", 400),
         ("upscaleImage", 400),
     ] {
@@ -501,6 +518,8 @@ async fn every_built_in_model_validates_against_the_providers_model_response() {
     let Some(provider) = provider() else {
         return;
     };
+    // reqwest is built without a default crypto provider; tests run in any order.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let server = MockServer::start(MockConfig::default()).await.unwrap();
     // `reqwest::get` needs a crypto provider; another test may or may not have installed
     // one first (this test failed when it ran first).

@@ -234,6 +234,22 @@ async fn every_operation_with_an_api_key() {
     let (status, discovery) = error_body(c.top_up_x402_balance().send().await);
     assert_eq!(status, 402);
     assert!(!discovery.accepts.is_empty());
+    // 12. and 13. the account of the key: typed balance and per-model limits.
+    let balance = c.get_billing_balance().send().await.unwrap();
+    assert!(balance.can_consume);
+    assert_eq!(
+        balance.balances.usd, None,
+        "the default mock's USD is unlimited"
+    );
+    let limits = c.get_api_key_rate_limits().send().await.unwrap();
+    assert_eq!(limits.data.api_tier.id, "paid");
+    let sd = limits
+        .data
+        .rate_limits
+        .iter()
+        .find(|m| m.api_model_id.as_deref() == Some("venice-sd35"))
+        .unwrap();
+    assert_eq!(sd.rate_limits[0].type_, "RPM");
 
     // 12. the crypto RPC networks (public), 13. the RPC proxy: typed JSON-RPC answers.
     let networks = c.list_crypto_rpc_networks().send().await.unwrap();
@@ -381,6 +397,16 @@ async fn every_operation_with_a_wallet() {
         .await
         .unwrap();
     assert_eq!(page.data.transactions.len(), 8, "one charge per paid call");
+    // The account operations take an API key only: refused before sending.
+    for r in [
+        c.get_billing_balance().send().await.map(|_| ()),
+        c.get_api_key_rate_limits().send().await.map(|_| ()),
+    ] {
+        match r {
+            Err(Error::Custom(msg)) => assert!(msg.contains("authentication failed"), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+    }
 
     // Top-up: discovery, then a signed EIP-3009 payment for the accepted option.
     let (_, discovery) = error_body(c.top_up_x402_balance().send().await);

@@ -599,6 +599,40 @@ fn scenarios(png: &str) -> Vec<Scenario> {
             Valid(400),
         )
         .headers(vec![("sign-in-with-x", format!("wallet:{WALLET}"))]),
+        // getBillingBalance, getApiKeyRateLimits: an API key only.
+        get(
+            "billing balance",
+            "getBillingBalance",
+            "/billing/balance",
+            Valid(200),
+        ),
+        get(
+            "billing balance anonymous",
+            "getBillingBalance",
+            "/billing/balance",
+            Valid(401),
+        )
+        .headers(vec![]),
+        get(
+            "billing balance wallet",
+            "getBillingBalance",
+            "/billing/balance",
+            Valid(401),
+        )
+        .headers(vec![("sign-in-with-x", format!("wallet:{WALLET}"))]),
+        get(
+            "rate limits",
+            "getApiKeyRateLimits",
+            "/api_keys/rate_limits",
+            Valid(200),
+        ),
+        get(
+            "rate limits anonymous",
+            "getApiKeyRateLimits",
+            "/api_keys/rate_limits",
+            Valid(401),
+        )
+        .headers(vec![]),
         // getX402Transactions
         get(
             "transactions",

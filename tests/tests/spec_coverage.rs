@@ -22,6 +22,8 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
     ),
     ("get", "/crypto/rpc/networks", "listCryptoRpcNetworks"),
     ("post", "/crypto/rpc/{network}", "cryptoRpcProxy"),
+    ("get", "/billing/balance", "getBillingBalance"),
+    ("get", "/api_keys/rate_limits", "getApiKeyRateLimits"),
 ];
 
 #[test]

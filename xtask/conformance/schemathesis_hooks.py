@@ -27,6 +27,8 @@ LISTED = {
     # 429 from the mock's rate limiter on operations whose 429 is undocumented.
     ("GET", "/image/styles"): {429},
     ("GET", "/crypto/rpc/networks"): {429},
+    ("GET", "/billing/balance"): {429},
+    ("GET", "/api_keys/rate_limits"): {429},
 }
 
 

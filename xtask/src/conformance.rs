@@ -26,7 +26,7 @@ const WALLET_ADDRESS: &str = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23";
 
 /// The operations of the provider's spec the mock serves (schemathesis is limited to
 /// them; the provider's text, audio and video operations are not the mock's).
-const FUZZED_PATHS: &str = "^/(image/|images/generations|models$|x402/|crypto/rpc/)";
+const FUZZED_PATHS: &str = "^/(image/|images/generations|models$|x402/|crypto/rpc/|billing/balance$|api_keys/rate_limits$)";
 
 fn run(cmd: &mut Command) -> Result<()> {
     let status = cmd.status().with_context(|| format!("running {cmd:?}"))?;

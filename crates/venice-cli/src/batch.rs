@@ -13,6 +13,14 @@
 //! processed: a 500/504, a timeout, a cut or undecodable 200, or a 200 whose images could
 //! not be saved); those are listed and only re-run with `--retry-charged`, so a resume
 //! never pays twice for a job without being asked to.
+//!
+//! Before the first request the batch compares the estimated cost of the jobs still to
+//! run with the balance (`/billing/balance` for an API key, the x402 balance for a
+//! wallet) and stops, with both numbers, when it is short (`--ignore-balance` starts
+//! anyway); and it seeds the client's pacer with the account's per-model limits, so
+//! pacing starts right instead of learning the limits from the first answers. The client
+//! paces every request (retries included), locally or shared through Redis
+//! (`--pacing-redis`).
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -25,14 +33,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, Semaphore};
 use venice_image::GenerateRequest;
-use venice_image::pacing::Pacer;
 
 use crate::args::BatchArgs;
 use crate::exit::{self, CliError};
 use crate::generate::save_generation;
 use crate::job::JobSpec;
 use crate::output::Target;
-use crate::session::Session;
+use crate::session::{Pacing, Session};
 use crate::ui::pretty;
 
 /// Name of the manifest inside the output directory.
@@ -280,6 +287,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
         )));
     }
     remove_partials(&args.out);
+    let fresh = !manifest_path.exists();
     let state = ManifestState::load(&manifest_path)?;
     let writer = Arc::new(std::sync::Mutex::new(ManifestWriter::open(&manifest_path)?));
     let target = Target::Dir(args.out.clone());
@@ -331,6 +339,34 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
         }
     }
 
+    // What each job still to run is estimated to cost (a job that cannot be estimated
+    // fails when its turn comes, as before).
+    let mut estimated = Vec::with_capacity(todo.len());
+    for job in todo {
+        let cost = session.client.estimate_cost(&job.request).await;
+        estimated.push((job, cost));
+    }
+    let mut at_stake: f64 = estimated
+        .iter()
+        .filter_map(|(_, c)| c.as_ref().ok().map(|c| c.total_usd))
+        .sum();
+    if let Some(max) = args.max_cost {
+        at_stake = at_stake.min((max - summary.spent_before_usd).max(0.0));
+    }
+    if !args.ignore_balance
+        && at_stake > 0.0
+        && let Err(e) = check_balance(session, at_stake, estimated.len()).await
+    {
+        // Nothing was started: a new batch leaves no manifest behind, so the same
+        // command works once the account is topped up (no --resume needed).
+        if fresh {
+            drop(writer);
+            let _ = std::fs::remove_file(&manifest_path);
+        }
+        return Err(e);
+    }
+    seed_pacing(session, &estimated).await;
+
     let bar = ProgressBar::new(summary.total as u64);
     if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} jobs [{elapsed}] {msg}") {
         bar.set_style(style);
@@ -350,23 +386,20 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
     }
 
     let semaphore = Arc::new(Semaphore::new(args.concurrency));
-    // One budget per model, fed by every answer's rate-limit headers (see
-    // `venice_image::pacing`).
-    let pacer = Pacer::local();
     // Err: the reason and whether the job may have been charged.
     let outcomes = Arc::new(Mutex::new(
         Vec::<(String, Result<f64, (String, bool)>)>::new(),
     ));
     let mut committed = summary.spent_before_usd;
     let mut tasks = tokio::task::JoinSet::new();
-    let mut pending = todo.into_iter();
+    let mut pending = estimated.into_iter();
     let mut stopped_by_budget = false;
-    for job in pending.by_ref() {
+    for (job, cost) in pending.by_ref() {
         if cancelled.load(Ordering::SeqCst) {
             summary.skipped_cancelled += 1;
             break;
         }
-        let cost = match session.client.estimate_cost(&job.request).await {
+        let cost = match cost {
             Ok(c) => c.total_usd,
             Err(e) => {
                 let reason = e.to_string();
@@ -393,19 +426,6 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
             .acquire_owned()
             .await
             .map_err(|e| CliError::Other(format!("scheduler closed: {e}")))?;
-        let pace = loop {
-            match pacer.try_acquire(job.request.model()).await {
-                Ok(pace) => break pace,
-                Err(wait) => {
-                    bar.set_message(format!(
-                        "pacing: waiting {:.1}s for the rate limit",
-                        wait.as_secs_f64()
-                    ));
-                    tokio::time::sleep(wait).await;
-                    bar.set_message(String::new());
-                }
-            }
-        };
         lock(&writer)?.append(&Event::Started {
             job: job.id.clone(),
             hash: job.hash.clone(),
@@ -419,14 +439,8 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
         );
         tasks.spawn(async move {
             let _permit = permit;
+            // The client paces each attempt (see `Session::open`).
             let result = client.generate(&job.request).await;
-            match &result {
-                Ok(g) => pace.observe(g.meta.rate_limit.as_ref()).await,
-                Err(venice_image::Error::RateLimited { retry_after, .. }) => {
-                    pace.rate_limited(*retry_after).await;
-                }
-                Err(_) => pace.observe(None).await,
-            }
             let outcome = match result {
                 Ok(generation) => {
                     match save_generation(
@@ -503,6 +517,110 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// How `batch` paces: shared through Redis when asked (`--pacing-redis`), else in this
+/// process.
+pub fn pacing(args: &BatchArgs) -> Pacing {
+    match args.pacing_redis.as_deref().map(str::trim) {
+        Some(url) if !url.is_empty() => Pacing::Redis(url.to_owned()),
+        _ => Pacing::Local,
+    }
+}
+
+/// Stop before the first request when the balance cannot pay `estimate` (USD) for
+/// `jobs` jobs. A balance that cannot be read, or is not reported, is not a reason to
+/// stop: the server still refuses what the account cannot pay.
+async fn check_balance(session: &Session, estimate: f64, jobs: usize) -> Result<(), CliError> {
+    if session.single_use {
+        // Asking would spend the one request a static SIGN-IN-WITH-X value allows.
+        eprintln!(
+            "note: a single-use SIGN-IN-WITH-X value cannot also read the balance; the estimated cost (${estimate:.4}) is not checked"
+        );
+        return Ok(());
+    }
+    let (available, detail) = if session.client_is_wallet() {
+        match session.client.wallet_balance().await {
+            Ok(b) => {
+                let diem = b.diem_balance_usd.unwrap_or(0.0).max(0.0);
+                let detail = if diem > 0.0 {
+                    format!("wallet credit ${:.4} + DIEM ${diem:.4}", b.balance_usd)
+                } else {
+                    "wallet credit".to_owned()
+                };
+                (Some(b.balance_usd.max(0.0) + diem), detail)
+            }
+            Err(e) => {
+                eprintln!("warning: cannot read the wallet balance ({e}); the cost is not checked");
+                return Ok(());
+            }
+        }
+    } else {
+        match session.client.account_balance().await {
+            Ok(b) => {
+                let part = |name: &str, v: Option<f64>| v.map(|v| format!("{name} ${v:.4}"));
+                let detail = [part("USD", b.usd), part("DIEM", b.diem)]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" + ");
+                (b.spendable_usd(), detail)
+            }
+            Err(e) => {
+                eprintln!(
+                    "warning: cannot read the account balance ({e}); the cost is not checked"
+                );
+                return Ok(());
+            }
+        }
+    };
+    let Some(available) = available else {
+        if !session.offline {
+            eprintln!(
+                "note: the server reports no balance; the estimated cost (${estimate:.4}) is not checked"
+            );
+        }
+        return Ok(());
+    };
+    if estimate > available + 1e-9 {
+        return Err(CliError::Funds(format!(
+            "the estimated cost of the {jobs} job(s) to run, ${estimate:.4}, exceeds the balance, \
+             ${available:.4} ({detail}); nothing was sent. Top up, run fewer jobs (--max-cost), \
+             or pass --ignore-balance to start anyway"
+        )));
+    }
+    Ok(())
+}
+
+/// Seed the client's pacer with the account's limits of the models the jobs use, so
+/// the first window is paced right. Wallets have no API-key limit list: their pacing
+/// learns from the answers.
+async fn seed_pacing(session: &Session, jobs: &[(Job, venice_image::Result<venice_image::Cost>)]) {
+    let Some(pacer) = session.client.pacer() else {
+        return;
+    };
+    if session.client_is_wallet() || jobs.is_empty() {
+        return;
+    }
+    let limits = match session.client.account_limits().await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "warning: cannot read the account's rate limits ({e}); pacing learns them from the first answers"
+            );
+            return;
+        }
+    };
+    let mut models: Vec<&str> = jobs.iter().map(|(j, _)| j.request.model()).collect();
+    models.sort_unstable();
+    models.dedup();
+    for model in models {
+        if let Some(m) = limits.model(model) {
+            pacer
+                .seed_limits(model, m.requests_per_minute, m.requests_per_day)
+                .await;
+        }
+    }
 }
 
 fn lock<'a>(

@@ -18,6 +18,7 @@ use crate::generate::GenerateRequest;
 use crate::image::{BinaryImage, Format, GeneratedImage, Generation};
 use crate::meta::ResponseMeta;
 use crate::models::{self, Cost, ImageModel};
+use crate::pacing::Pacer;
 use crate::retry::RetryPolicy;
 use crate::transport::{Call, Transport};
 
@@ -91,6 +92,7 @@ pub struct ClientBuilder {
     #[cfg(feature = "wallet")]
     pub(crate) solana_rpc_url: Option<secrecy::SecretString>,
     max_response_bytes: u64,
+    pacer: Option<Pacer>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -100,6 +102,7 @@ impl fmt::Debug for ClientBuilder {
             .field("auth", &self.auth)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
+            .field("pacer", &self.pacer)
             .finish_non_exhaustive()
     }
 }
@@ -120,6 +123,7 @@ impl Default for ClientBuilder {
             #[cfg(feature = "wallet")]
             solana_rpc_url: None,
             max_response_bytes: decode::DEFAULT_MAX_RESPONSE_BYTES,
+            pacer: None,
         }
     }
 }
@@ -183,6 +187,21 @@ impl ClientBuilder {
         self
     }
 
+    /// Pace the image operations with `pacer` (default: none): every attempt, retries
+    /// included (the server counts each), first waits for a slot of its model's
+    /// rate-limit budget instead of earning a 429, and its answer's `x-ratelimit-*`
+    /// headers (or its 429) feed the budget. Share one pacer (clones share budgets) among
+    /// every client of one API key; [`Pacer::with_redis`](crate::pacing::Pacer) shares it
+    /// with other processes. Seed it with the account's limits
+    /// ([`Pacer::seed_account_limits`]) so pacing starts right. Operations that name no
+    /// model (upscale, background removal, and edits or OpenAI generations without one)
+    /// are paced under the operation's id; the catalogue, account and wallet calls are
+    /// not paced.
+    pub fn pacing(mut self, pacer: Pacer) -> Self {
+        self.pacer = Some(pacer);
+        self
+    }
+
     /// Build the client.
     pub fn build(self) -> Result<Client> {
         let base_url = self.base_url.trim().trim_end_matches('/').to_owned();
@@ -218,8 +237,14 @@ impl ClientBuilder {
         let state = ClientState::anonymous()
             .auth(self.auth.request_auth())
             .max_response_bytes(self.max_response_bytes);
-        let transport =
-            Transport::new(base_url, http, state, self.retry, self.auth.is_single_use());
+        let transport = Transport::new(
+            base_url,
+            http,
+            state,
+            self.retry,
+            self.auth.is_single_use(),
+            self.pacer,
+        );
         Ok(Client {
             inner: Arc::new(Inner {
                 transport,
@@ -290,6 +315,12 @@ impl Client {
     /// cap (for operations the facade does not wrap).
     pub fn raw(&self) -> &venice_openapi::Client {
         self.inner.transport.raw()
+    }
+
+    /// The pacer of this client's image operations, if it paces
+    /// ([`ClientBuilder::pacing`]).
+    pub fn pacer(&self) -> Option<&Pacer> {
+        self.inner.transport.pacer()
     }
 
     /// The last `X-Balance-Remaining` (USD) the server reported to this client: x402
@@ -367,7 +398,7 @@ impl Client {
         &self,
         wire: &types::GenerateImageRequest,
     ) -> Result<ResponseValue<venice_openapi::ByteStream>> {
-        let call = self.call(Uploads::new());
+        let call = self.call(Uploads::new()).paced(wire.model.as_str());
         self.send(&call, || {
             call.raw().generate_image().body(wire.clone()).send()
         })

@@ -25,6 +25,8 @@
 //! auto top-up) in the `wallet` module; `redis`: rate-limit
 //! pacing shared by many processes through Redis ([`pacing::Pacer::with_redis`]).
 
+mod account;
+mod account_ops;
 mod auth;
 mod client;
 mod decode;
@@ -53,6 +55,7 @@ mod wire;
 
 pub use venice_openapi as raw;
 
+pub use account::{AccountBalance, AccountLimits, ModelLimits};
 pub use auth::Auth;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use decode::{DEFAULT_MAX_RESPONSE_BYTES, Timing};

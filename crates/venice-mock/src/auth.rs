@@ -67,6 +67,11 @@ pub fn authenticate(config: &MockConfig, headers: &HeaderMap) -> Result<Principa
     if let Some(value) = siwx_header(headers) {
         return verify_siwx(config, value?).map(Principal::Wallet);
     }
+    authenticate_key(config, headers)
+}
+
+/// Bearer auth only (the account operations): a wallet header is no credential there.
+pub fn authenticate_key(config: &MockConfig, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let token = bearer(headers).ok_or_else(auth_failed)?;
     if config.api_keys.iter().any(|k| k == token) {
         Ok(Principal::ApiKey(token.to_owned()))

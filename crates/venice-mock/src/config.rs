@@ -1,6 +1,6 @@
 //! Server configuration: accounts, limits, faults, extra models and pluggable verifiers.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +37,77 @@ impl Default for RateLimitConfig {
     }
 }
 
+/// Per-model request limits of the inference operations (generate, OpenAI generations,
+/// edit, multi-edit, upscale, background removal), counted per API key (or wallet) and
+/// model, and advertised by `GET /api_keys/rate_limits` exactly as enforced.
+///
+/// The provider's window is a minute (`RPM`); here it is [`window`](Self::window), so tests
+/// can scale it down (e.g. 10 requests per 2 s): the advertised `RPM` amount is then
+/// "requests per window". Windows are aligned to the Unix epoch, like the key-wide
+/// limiter's. `RPD` counts per UTC day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelRateLimits {
+    /// Requests per window and model (advertised as `RPM`).
+    pub requests: u32,
+    /// Window length (in JSON: seconds as a number); the provider's is 60 s.
+    #[serde(with = "crate::serde_duration::secs")]
+    pub window: Duration,
+    /// Requests per UTC day and model (advertised as `RPD`); `None`: no daily limit.
+    #[serde(default)]
+    pub per_day: Option<u32>,
+    /// Models whose requests per window differ from [`requests`](Self::requests).
+    #[serde(default)]
+    pub overrides: BTreeMap<String, u32>,
+}
+
+impl ModelRateLimits {
+    /// `requests` per `window` for every model, no daily limit.
+    pub fn new(requests: u32, window: Duration) -> Self {
+        Self {
+            requests,
+            window,
+            per_day: None,
+            overrides: BTreeMap::new(),
+        }
+    }
+
+    /// Requests per window of `model`.
+    pub fn requests_of(&self, model: &str) -> u32 {
+        self.overrides.get(model).copied().unwrap_or(self.requests)
+    }
+}
+
+/// The account behind the API keys: what `GET /billing/balance` and `GET
+/// /api_keys/rate_limits` report (the USD balance is [`MockConfig::api_key_balance`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccountConfig {
+    /// API tier id (`paid`).
+    pub tier: String,
+    /// DIEM left in the current epoch; `None`: not staking. Paid requests spend DIEM
+    /// first when it covers the price, then USD.
+    pub diem_balance: Option<f64>,
+    /// DIEM allocated per epoch.
+    pub diem_epoch_allocation: f64,
+    /// When the key expires (as the provider writes it); `None`: never.
+    pub key_expiration: Option<String>,
+    /// Per-model limits of the inference operations; `None`: none beyond the key-wide
+    /// [`MockConfig::rate_limit`], which is then what every model advertises.
+    pub model_rate_limits: Option<ModelRateLimits>,
+}
+
+impl Default for AccountConfig {
+    fn default() -> Self {
+        Self {
+            tier: "paid".to_owned(),
+            diem_balance: None,
+            diem_epoch_allocation: 0.0,
+            key_expiration: None,
+            model_rate_limits: None,
+        }
+    }
+}
+
 /// Configuration of a [`crate::MockServer`]. Deserializable from JSON (the
 /// verifiers are code and are skipped).
 #[derive(Clone, Serialize, Deserialize)]
@@ -44,11 +115,16 @@ impl Default for RateLimitConfig {
 pub struct MockConfig {
     /// Accepted Bearer API keys.
     pub api_keys: Vec<String>,
-    /// USD balance shared by API-key accounts; `None` means unlimited.
+    /// USD balance shared by API-key accounts; `None` means unlimited (reported as `null`
+    /// by `GET /billing/balance`).
     pub api_key_balance: Option<f64>,
+    /// Tier, DIEM and per-model rate limits of the API keys' account.
+    pub account: AccountConfig,
     /// Initial USD credit of wallets (address → balance), for SIWX-authenticated calls.
     pub wallet_balances: HashMap<String, f64>,
-    /// Rate limit; `None` disables limiting (headers are still sent).
+    /// Key-wide rate limit of every request; `None` disables it (headers are still
+    /// sent). Inference requests also count against
+    /// [`AccountConfig::model_rate_limits`] when set.
     pub rate_limit: Option<RateLimitConfig>,
     /// Faults to inject into paid requests.
     pub faults: FaultPlan,
@@ -98,6 +174,7 @@ impl Default for MockConfig {
         Self {
             api_keys: vec![DEFAULT_API_KEY.to_owned()],
             api_key_balance: None,
+            account: AccountConfig::default(),
             wallet_balances: HashMap::new(),
             rate_limit: Some(RateLimitConfig::default()),
             faults: FaultPlan::default(),
@@ -120,6 +197,7 @@ impl fmt::Debug for MockConfig {
         f.debug_struct("MockConfig")
             .field("api_keys", &self.api_keys.len())
             .field("api_key_balance", &self.api_key_balance)
+            .field("account", &self.account)
             .field("wallet_balances", &self.wallet_balances)
             .field("rate_limit", &self.rate_limit)
             .field("faults", &self.faults)

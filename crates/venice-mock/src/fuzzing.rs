@@ -101,7 +101,7 @@ pub mod __fuzz {
         let query = parts.uri.query().map(str::to_owned);
         let headers = parts.headers;
         let operation = route(&method, &path).ok().map(|m| m.operation_id);
-        let decision = h.state.limiter.check(&crate::auth::rate_key(&headers));
+        let mut decision = h.state.limiter.check(&crate::auth::rate_key(&headers));
         let mut recorded_body = None;
         let mut slot = BodySlot(Some(req_body));
         let (status, response_headers, body) = h.rt.block_on(async {
@@ -112,7 +112,7 @@ pub mod __fuzz {
                 &method,
                 &path,
                 query.as_deref(),
-                &decision,
+                &mut decision,
                 &mut recorded_body,
             )
             .await

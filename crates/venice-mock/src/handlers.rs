@@ -14,7 +14,7 @@ use crate::images::{self, ImageKey, InputImageError, OutputFormat};
 use crate::response::{ApiError, Reply};
 use crate::shapes;
 use crate::spec::{OperationMatch, query_pairs};
-use crate::state::{AppState, wallet_key};
+use crate::state::{AppState, rfc3339, unix_secs, wallet_key};
 use crate::svm;
 use crate::x402::{MIN_TOP_UP_USD, SUGGESTED_TOP_UP_USD};
 
@@ -675,7 +675,7 @@ pub(crate) async fn edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     let body = &ctx.body;
     let requested = s(body, "model")
         .or_else(|| s(body, "modelId"))
-        .unwrap_or("firered-image-edit");
+        .unwrap_or(DEFAULT_EDIT_MODEL);
     let model = edit_model(&ctx, requested)?;
     check_prompt(model, body)?;
     let img = decode(
@@ -703,7 +703,7 @@ pub(crate) async fn edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
 /// `POST /image/multi-edit`.
 pub(crate) async fn multi_edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     let body = &ctx.body;
-    let requested = s(body, "modelId").unwrap_or("firered-image-edit");
+    let requested = s(body, "modelId").unwrap_or(DEFAULT_EDIT_MODEL);
     let model = edit_model(&ctx, requested)?;
     check_prompt(model, body)?;
     let inputs: Vec<String> = body
@@ -751,6 +751,9 @@ pub const BACKGROUND_REMOVE_USD: f64 = 0.03;
 
 /// The catalogue model a background removal is charged as.
 const BACKGROUND_REMOVE_MODEL: &str = "bria-bg-remover";
+
+/// The model of an edit or multi-edit that names none.
+const DEFAULT_EDIT_MODEL: &str = "firered-image-edit";
 
 /// `POST /image/background-remove`.
 pub(crate) async fn background_remove(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
@@ -948,4 +951,94 @@ pub(crate) fn top_up(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         }}),
     )
     .header("payment-response", shapes::b64_json(&settlement)))
+}
+
+/// The model an inference request is served by, as its per-model rate limit counts it:
+/// the model it names, or the operation's default (the default image model for an
+/// unknown OpenAI-compatible model; the upscaler; the background remover).
+pub(crate) fn served_model(state: &AppState, operation_id: &str, body: &Value) -> Option<String> {
+    let named = s(body, "model").or_else(|| s(body, "modelId"));
+    let model = match operation_id {
+        "generateImage" => named?.to_owned(),
+        "simpleGenerateImage" => named
+            .and_then(|m| state.catalog.get(m))
+            .filter(|m| m.kind == ModelKind::Image)
+            .or_else(|| state.catalog.default_image_model())?
+            .id
+            .clone(),
+        "editImage" | "multiEditImage" => named.unwrap_or(DEFAULT_EDIT_MODEL).to_owned(),
+        "upscaleImage" => state
+            .catalog
+            .of_kind(Some(ModelKind::Upscale))
+            .next()
+            .map_or("upscaler", |m| m.id.as_str())
+            .to_owned(),
+        "backgroundRemoveImage" => BACKGROUND_REMOVE_MODEL.to_owned(),
+        _ => return None,
+    };
+    Some(model)
+}
+
+/// `GET /billing/balance`: the API-key account's balances. An unlimited USD balance
+/// (no [`MockConfig::api_key_balance`](crate::MockConfig)) is reported as `null`.
+pub(crate) fn billing_balance(ctx: &Ctx<'_>) -> Reply {
+    let (usd, diem) = ctx.state.api_balances();
+    let has_diem = diem.is_some_and(|d| d > 0.0);
+    Reply::json(
+        StatusCode::OK,
+        &json!({
+            "canConsume": usd.is_none_or(|u| u > 0.0) || has_diem,
+            "consumptionCurrency": if has_diem { "DIEM" } else { "USD" },
+            "balances": { "diem": diem, "usd": usd },
+            "diemEpochAllocation": ctx.state.config.account.diem_epoch_allocation,
+        }),
+    )
+}
+
+/// `GET /api_keys/rate_limits`: tier, balances and, for every model of the catalogue,
+/// the limits the server enforces: the per-model limits when configured, else the
+/// key-wide limit (every request counts against it, so no model can do more).
+pub(crate) fn api_key_rate_limits(ctx: &Ctx<'_>) -> Reply {
+    let config = &ctx.state.config;
+    let account = &config.account;
+    let (usd, diem) = ctx.state.api_balances();
+    let mut balances = serde_json::Map::new();
+    if let Some(usd) = usd {
+        balances.insert("USD".into(), json!(usd));
+    }
+    if let Some(diem) = diem {
+        balances.insert("DIEM".into(), json!(diem));
+    }
+    let limits_of = |model: &str| -> Vec<Value> {
+        match (&account.model_rate_limits, &config.rate_limit) {
+            (Some(m), _) => {
+                let mut v = vec![json!({"amount": m.requests_of(model), "type": "RPM"})];
+                if let Some(per_day) = m.per_day {
+                    v.push(json!({"amount": per_day, "type": "RPD"}));
+                }
+                v
+            }
+            (None, Some(key_wide)) => vec![json!({"amount": key_wide.requests, "type": "RPM"})],
+            (None, None) => Vec::new(),
+        }
+    };
+    let models: Vec<Value> = ctx
+        .state
+        .catalog
+        .models()
+        .iter()
+        .map(|m| json!({ "apiModelId": m.id, "rateLimits": limits_of(&m.id) }))
+        .collect();
+    let next_epoch = (unix_secs() / 86_400 + 1) * 86_400;
+    Reply::json(
+        StatusCode::OK,
+        &json!({ "data": {
+            "accessPermitted": true,
+            "apiTier": { "id": account.tier, "isCharged": true },
+            "balances": balances,
+            "keyExpiration": account.key_expiration,
+            "nextEpochBegins": rfc3339(next_epoch),
+            "rateLimits": models,
+        }}),
+    )
 }

@@ -55,7 +55,10 @@
 //!   65,536 pixels → 400 `IMAGE_TOO_SMALL`, more than the operation's maximum (read from
 //!   the header, before decoding) → 400 `IMAGE_TOO_LARGE`, undecodable → 400
 //!   `CORRUPTED_IMAGE`; nothing is charged for a refused input.
-//! * Rate limiting per key ([`RateLimitConfig`]), faults on demand ([`Fault`],
+//! * Rate limiting per key ([`RateLimitConfig`]) and, for inference, per key and model
+//!   ([`ModelRateLimits`]: requests per window, per UTC day); `GET /api_keys/rate_limits`
+//!   advertises exactly the limits enforced and `GET /billing/balance` the account's
+//!   balances ([`AccountConfig`]; DIEM is spent before USD). Faults on demand ([`Fault`],
 //!   [`FaultMix`]), an in-memory balance ledger (API key and x402 wallets).
 //!
 //! The catalogue and the sizing table (tier → pixels) are documented in [`catalog`].
@@ -85,7 +88,10 @@ pub mod x402;
 
 pub use auth::Principal;
 pub use catalog::{Catalog, CatalogModel, Constraints, Deprecation, ModelKind, Price, Pricing};
-pub use config::{DEFAULT_API_KEY, DEFAULT_MAX_BODY_BYTES, MockConfig, MockError, RateLimitConfig};
+pub use config::{
+    AccountConfig, DEFAULT_API_KEY, DEFAULT_MAX_BODY_BYTES, MockConfig, MockError, ModelRateLimits,
+    RateLimitConfig,
+};
 pub use contract::{ContractReport, Violation};
 pub use faults::{Fault, FaultMix, FaultPlan};
 #[doc(hidden)]

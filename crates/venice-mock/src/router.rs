@@ -35,6 +35,8 @@ pub(crate) enum AuthMode {
     Required,
     /// Only the `SIGN-IN-WITH-X` scheme.
     Wallet,
+    /// Only a Bearer key (the account operations: a wallet has no API-key account).
+    Key,
 }
 
 /// What the pipeline needs to know of an operation, read from the spec.
@@ -72,6 +74,8 @@ fn policy_of(op: &Value) -> Policy {
         AuthMode::Optional
     } else if requirements.iter().all(|r| r.keys().all(is_wallet_scheme)) {
         AuthMode::Wallet
+    } else if !lists_wallet {
+        AuthMode::Key
     } else {
         AuthMode::Required
     };
@@ -127,6 +131,8 @@ async fn dispatch(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         "topUpX402Balance" => handlers::top_up(&ctx),
         "listCryptoRpcNetworks" => Ok(crypto_rpc::networks()),
         "cryptoRpcProxy" => crypto_rpc::proxy(&ctx),
+        "getBillingBalance" => Ok(handlers::billing_balance(&ctx)),
+        "getApiKeyRateLimits" => Ok(handlers::api_key_rate_limits(&ctx)),
         other => Err(ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
             &format!("venice-mock does not implement {other}"),
@@ -151,6 +157,8 @@ const SERVED: &[&str] = &[
     "topUpX402Balance",
     "listCryptoRpcNetworks",
     "cryptoRpcProxy",
+    "getBillingBalance",
+    "getApiKeyRateLimits",
 ];
 
 pub(crate) fn rate_limited(retry_after: u64) -> ApiError {
@@ -182,7 +190,8 @@ fn fault_429(retry_after: Duration, limit: u32) -> ApiError {
 pub(crate) struct BodySlot<B>(pub Option<B>);
 
 /// One request through the pipeline. `slot` still holds the body when the request was
-/// refused before reading it.
+/// refused before reading it; `decision` (the key-wide one) is replaced by the model's
+/// when an inference request counts against a per-model limit.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn pipeline<B: BodyIn>(
     state: &AppState,
@@ -191,7 +200,7 @@ pub(crate) async fn pipeline<B: BodyIn>(
     method: &Method,
     path: &str,
     query: Option<&str>,
-    decision: &RateDecision,
+    decision: &mut RateDecision,
     recorded_body: &mut Option<Value>,
 ) -> Result<Reply, ApiError> {
     let operation = route(method, path)?;
@@ -208,6 +217,7 @@ pub(crate) async fn pipeline<B: BodyIn>(
             &state.config,
             headers,
         )?)),
+        AuthMode::Key => Some(auth::authenticate_key(&state.config, headers)?),
     };
     if policy.paid && handlers::payment_header(headers).is_some() {
         return Err(ApiError::new(
@@ -236,6 +246,17 @@ pub(crate) async fn pipeline<B: BodyIn>(
         }
         (_, None) => Value::Null,
     };
+    // Inference also counts against the limit of the model that serves it; its window
+    // is then what the rate-limit headers describe.
+    if policy.paid
+        && let Some(limiter) = &state.model_limiter
+        && let Some(model) = handlers::served_model(state, operation.operation_id, &body)
+    {
+        *decision = limiter.check(&auth::rate_key(headers), &model);
+        if !decision.allowed {
+            return Err(rate_limited(decision.retry_after));
+        }
+    }
     let fault = if policy.paid {
         state.faults.next()
     } else {
@@ -361,6 +382,18 @@ mod tests {
                 paid: true,
                 has_body: true
             })
+        );
+        assert_eq!(
+            p("getBillingBalance"),
+            Some(Policy {
+                auth: AuthMode::Key,
+                paid: false,
+                has_body: false
+            })
+        );
+        assert_eq!(
+            p("getApiKeyRateLimits").map(|p| p.auth),
+            Some(AuthMode::Key)
         );
         assert_eq!(
             p("topUpX402Balance"),

@@ -166,7 +166,7 @@ async fn serve(
         body: None,
         status: 0,
     };
-    let decision = state.limiter.check(&auth::rate_key(&headers));
+    let mut decision = state.limiter.check(&auth::rate_key(&headers));
     let mut slot = BodySlot(Some(incoming));
     let mut reply = match router::pipeline(
         &state,
@@ -175,7 +175,7 @@ async fn serve(
         &method,
         &path,
         query.as_deref(),
-        &decision,
+        &mut decision,
         &mut recorded.body,
     )
     .await

@@ -16,7 +16,7 @@ use crate::config::MockConfig;
 use crate::faults::FaultInjector;
 use crate::images::ImageCache;
 use crate::log::RequestLog;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{ModelLimiter, RateLimiter};
 use crate::response::ApiError;
 use crate::svm::{MintAccount, RecentBlockhashes, SvmPaymentVerifier};
 use crate::x402::{DefaultPaymentVerifier, DefaultSiwxVerifier};
@@ -42,6 +42,8 @@ pub(crate) struct AppState {
     pub config: MockConfig,
     pub catalog: Catalog,
     pub limiter: RateLimiter,
+    /// Per-(key, model) limits of inference, when configured.
+    pub model_limiter: Option<ModelLimiter>,
     pub faults: FaultInjector,
     pub log: RequestLog,
     pub cache: ImageCache,
@@ -56,6 +58,7 @@ pub(crate) struct AppState {
     rpc_answers: Mutex<HashMap<(String, String), CachedRpc>>,
     wallets: Mutex<HashMap<String, f64>>,
     api_balance: Mutex<Option<f64>>,
+    diem_balance: Mutex<Option<f64>>,
     ledger: Mutex<HashMap<String, Vec<Value>>>,
     counter: AtomicU64,
 }
@@ -70,10 +73,18 @@ pub(crate) fn wallet_key(address: &str) -> String {
 }
 
 pub(crate) fn now_rfc3339() -> String {
-    let secs = SystemTime::now()
+    rfc3339(unix_secs())
+}
+
+pub(crate) fn unix_secs() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
-        .as_secs();
+        .as_secs()
+}
+
+/// `secs` (Unix time) as an RFC 3339 UTC timestamp with milliseconds.
+pub(crate) fn rfc3339(secs: u64) -> String {
     // Civil-from-days (Howard Hinnant), UTC.
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let rem = secs % 86_400;
@@ -128,6 +139,11 @@ impl AppState {
         Self {
             catalog,
             limiter: RateLimiter::new(config.rate_limit),
+            model_limiter: config
+                .account
+                .model_rate_limits
+                .clone()
+                .map(ModelLimiter::new),
             faults: FaultInjector::new(&config.faults),
             log: RequestLog::default(),
             cache: ImageCache::new(256),
@@ -140,6 +156,7 @@ impl AppState {
             rpc_answers: Mutex::new(HashMap::new()),
             wallets: Mutex::new(wallets),
             api_balance: Mutex::new(config.api_key_balance),
+            diem_balance: Mutex::new(config.account.diem_balance),
             ledger: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(0),
             config,
@@ -240,6 +257,14 @@ impl AppState {
         after
     }
 
+    /// The API-key account's (USD, DIEM) balances; `None` USD means unlimited, `None`
+    /// DIEM not staking.
+    pub fn api_balances(&self) -> (Option<f64>, Option<f64>) {
+        let usd = self.api_balance.lock().ok().and_then(|b| *b);
+        let diem = self.diem_balance.lock().ok().and_then(|b| *b);
+        (usd, diem)
+    }
+
     /// Charges a paid call; returns the wallet's remaining balance for wallet callers.
     pub fn charge(
         &self,
@@ -250,6 +275,14 @@ impl AppState {
         match principal {
             None => Ok(None),
             Some(Principal::ApiKey(_)) => {
+                // DIEM is spent first, when it covers the price.
+                if let Ok(mut diem) = self.diem_balance.lock()
+                    && let Some(d) = diem.as_mut()
+                    && *d + 1e-9 >= usd
+                {
+                    *d -= usd;
+                    return Ok(None);
+                }
                 let Ok(mut balance) = self.api_balance.lock() else {
                     return Ok(None);
                 };

@@ -8,6 +8,101 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    ///Balances of the key's account.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ApiKeyBalances {
+        ///DIEM balance.
+        #[serde(rename = "DIEM", skip_serializing_if = "::std::option::Option::is_none")]
+        pub diem: ::std::option::Option<f64>,
+        ///USD balance.
+        #[serde(rename = "USD", skip_serializing_if = "::std::option::Option::is_none")]
+        pub usd: ::std::option::Option<f64>,
+    }
+    impl ApiKeyBalances {
+        pub fn builder() -> builder::ApiKeyBalances {
+            Default::default()
+        }
+    }
+    ///The API key's tier, balances and per-model rate limits.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ApiKeyRateLimits {
+        ///Whether the key may use the inference APIs.
+        #[serde(rename = "accessPermitted")]
+        pub access_permitted: bool,
+        #[serde(rename = "apiTier")]
+        pub api_tier: ApiTier,
+        pub balances: ApiKeyBalances,
+        ///When the key expires (e.g. `2025-06-01 00:00:00+00:00`); null if never.
+        #[serde(
+            rename = "keyExpiration",
+            deserialize_with = "::std::option::Option::deserialize"
+        )]
+        pub key_expiration: ::std::option::Option<::std::string::String>,
+        ///When the next epoch (UTC day) begins; daily limits and DIEM reset then.
+        #[serde(rename = "nextEpochBegins")]
+        pub next_epoch_begins: ::std::string::String,
+        ///One entry per model.
+        #[serde(rename = "rateLimits")]
+        pub rate_limits: ::std::vec::Vec<ModelRateLimits>,
+    }
+    impl ApiKeyRateLimits {
+        pub fn builder() -> builder::ApiKeyRateLimits {
+            Default::default()
+        }
+    }
+    ///Envelope of the API key's tier, balances and limits.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ApiKeyRateLimitsResponse {
+        pub data: ApiKeyRateLimits,
+    }
+    impl ApiKeyRateLimitsResponse {
+        pub fn builder() -> builder::ApiKeyRateLimitsResponse {
+            Default::default()
+        }
+    }
+    ///The key's API tier.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ApiTier {
+        ///Tier ID, e.g. `paid`.
+        pub id: ::std::string::String,
+        ///Whether use is paid per request (DIEM or USD).
+        #[serde(rename = "isCharged")]
+        pub is_charged: bool,
+    }
+    impl ApiTier {
+        pub fn builder() -> builder::ApiTier {
+            Default::default()
+        }
+    }
     ///Body of `POST /image/background-remove`; exactly one of `image` or `image_url`.
     #[derive(
         ::serde::Deserialize,
@@ -96,6 +191,57 @@ pub mod types {
                 .map_err(|e: self::error::ConversionError| {
                     <D::Error as ::serde::de::Error>::custom(e.to_string())
                 })
+        }
+    }
+    ///Current balance of the authenticated API key's account. Open (unknown fields are allowed) so a field the provider adds does not break decoding.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct BillingBalanceResponse {
+        pub balances: BillingBalances,
+        ///Whether the balance can pay for API requests now.
+        #[serde(rename = "canConsume")]
+        pub can_consume: bool,
+        ///The currency the next request is paid from: `USD`, `DIEM`, `VCU` or `BUNDLED_CREDITS` (an open string: a new currency must not break decoding).
+        #[serde(
+            rename = "consumptionCurrency",
+            deserialize_with = "::std::option::Option::deserialize"
+        )]
+        pub consumption_currency: ::std::option::Option<::std::string::String>,
+        ///DIEM allocated for the current epoch (from staking); with `balances.diem` it gives the share used.
+        #[serde(rename = "diemEpochAllocation")]
+        pub diem_epoch_allocation: f64,
+    }
+    impl BillingBalanceResponse {
+        pub fn builder() -> builder::BillingBalanceResponse {
+            Default::default()
+        }
+    }
+    ///Remaining balances; `null` when the account has none of that kind.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct BillingBalances {
+        ///Remaining DIEM of the current epoch (null when not staking).
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub diem: ::std::option::Option<f64>,
+        ///Remaining USD (null when not available).
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub usd: ::std::option::Option<f64>,
+    }
+    impl BillingBalances {
+        pub fn builder() -> builder::BillingBalances {
+            Default::default()
         }
     }
     ///Network slugs of the crypto RPC proxy.
@@ -1764,6 +1910,30 @@ pub mod types {
             Default::default()
         }
     }
+    ///The rate limits of one model.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ModelRateLimits {
+        ///Model ID.
+        #[serde(
+            rename = "apiModelId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub api_model_id: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "rateLimits")]
+        pub rate_limits: ::std::vec::Vec<RateLimitAmount>,
+    }
+    impl ModelRateLimits {
+        pub fn builder() -> builder::ModelRateLimits {
+            Default::default()
+        }
+    }
     ///What a model is and what it accepts.
     #[derive(
         ::serde::Deserialize,
@@ -2268,6 +2438,27 @@ pub mod types {
     }
     impl QualityPrices {
         pub fn builder() -> builder::QualityPrices {
+            Default::default()
+        }
+    }
+    ///One limit of a model.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct RateLimitAmount {
+        ///The limit.
+        pub amount: f64,
+        ///The period and unit: `RPM` (requests per minute), `RPD` (requests per day) or `TPM` (tokens per minute); an open string, so a new kind does not break decoding.
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+    impl RateLimitAmount {
+        pub fn builder() -> builder::RateLimitAmount {
             Default::default()
         }
     }
@@ -3562,6 +3753,312 @@ pub mod types {
     /// Types for composing complex structures.
     pub mod builder {
         #[derive(Clone, Debug)]
+        pub struct ApiKeyBalances {
+            diem: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            usd: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ApiKeyBalances {
+            fn default() -> Self {
+                Self {
+                    diem: Ok(Default::default()),
+                    usd: Ok(Default::default()),
+                }
+            }
+        }
+        impl ApiKeyBalances {
+            pub fn diem<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.diem = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for diem: {e}")
+                    });
+                self
+            }
+            pub fn usd<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.usd = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for usd: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiKeyBalances> for super::ApiKeyBalances {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKeyBalances,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    diem: value.diem?,
+                    usd: value.usd?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiKeyBalances> for ApiKeyBalances {
+            fn from(value: super::ApiKeyBalances) -> Self {
+                Self {
+                    diem: Ok(value.diem),
+                    usd: Ok(value.usd),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ApiKeyRateLimits {
+            access_permitted: ::std::result::Result<bool, ::std::string::String>,
+            api_tier: ::std::result::Result<super::ApiTier, ::std::string::String>,
+            balances: ::std::result::Result<
+                super::ApiKeyBalances,
+                ::std::string::String,
+            >,
+            key_expiration: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            next_epoch_begins: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            rate_limits: ::std::result::Result<
+                ::std::vec::Vec<super::ModelRateLimits>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ApiKeyRateLimits {
+            fn default() -> Self {
+                Self {
+                    access_permitted: Err(
+                        "no value supplied for access_permitted".to_string(),
+                    ),
+                    api_tier: Err("no value supplied for api_tier".to_string()),
+                    balances: Err("no value supplied for balances".to_string()),
+                    key_expiration: Err(
+                        "no value supplied for key_expiration".to_string(),
+                    ),
+                    next_epoch_begins: Err(
+                        "no value supplied for next_epoch_begins".to_string(),
+                    ),
+                    rate_limits: Err("no value supplied for rate_limits".to_string()),
+                }
+            }
+        }
+        impl ApiKeyRateLimits {
+            pub fn access_permitted<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.access_permitted = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for access_permitted: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn api_tier<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ApiTier>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.api_tier = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for api_tier: {e}")
+                    });
+                self
+            }
+            pub fn balances<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ApiKeyBalances>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.balances = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for balances: {e}")
+                    });
+                self
+            }
+            pub fn key_expiration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key_expiration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for key_expiration: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn next_epoch_begins<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_epoch_begins = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for next_epoch_begins: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn rate_limits<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ModelRateLimits>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate_limits = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for rate_limits: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiKeyRateLimits> for super::ApiKeyRateLimits {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKeyRateLimits,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    access_permitted: value.access_permitted?,
+                    api_tier: value.api_tier?,
+                    balances: value.balances?,
+                    key_expiration: value.key_expiration?,
+                    next_epoch_begins: value.next_epoch_begins?,
+                    rate_limits: value.rate_limits?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiKeyRateLimits> for ApiKeyRateLimits {
+            fn from(value: super::ApiKeyRateLimits) -> Self {
+                Self {
+                    access_permitted: Ok(value.access_permitted),
+                    api_tier: Ok(value.api_tier),
+                    balances: Ok(value.balances),
+                    key_expiration: Ok(value.key_expiration),
+                    next_epoch_begins: Ok(value.next_epoch_begins),
+                    rate_limits: Ok(value.rate_limits),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ApiKeyRateLimitsResponse {
+            data: ::std::result::Result<super::ApiKeyRateLimits, ::std::string::String>,
+        }
+        impl ::std::default::Default for ApiKeyRateLimitsResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                }
+            }
+        }
+        impl ApiKeyRateLimitsResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ApiKeyRateLimits>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiKeyRateLimitsResponse>
+        for super::ApiKeyRateLimitsResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKeyRateLimitsResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { data: value.data? })
+            }
+        }
+        impl ::std::convert::From<super::ApiKeyRateLimitsResponse>
+        for ApiKeyRateLimitsResponse {
+            fn from(value: super::ApiKeyRateLimitsResponse) -> Self {
+                Self { data: Ok(value.data) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ApiTier {
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            is_charged: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for ApiTier {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    is_charged: Err("no value supplied for is_charged".to_string()),
+                }
+            }
+        }
+        impl ApiTier {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn is_charged<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_charged = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for is_charged: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiTier> for super::ApiTier {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiTier,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    is_charged: value.is_charged?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiTier> for ApiTier {
+            fn from(value: super::ApiTier) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    is_charged: Ok(value.is_charged),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct BackgroundRemoveImageRequest {
             image: ::std::result::Result<
                 ::std::option::Option<super::BackgroundRemoveImageRequestImage>,
@@ -3626,6 +4123,176 @@ pub mod types {
                 Self {
                     image: Ok(value.image),
                     image_url: Ok(value.image_url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BillingBalanceResponse {
+            balances: ::std::result::Result<
+                super::BillingBalances,
+                ::std::string::String,
+            >,
+            can_consume: ::std::result::Result<bool, ::std::string::String>,
+            consumption_currency: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            diem_epoch_allocation: ::std::result::Result<f64, ::std::string::String>,
+        }
+        impl ::std::default::Default for BillingBalanceResponse {
+            fn default() -> Self {
+                Self {
+                    balances: Err("no value supplied for balances".to_string()),
+                    can_consume: Err("no value supplied for can_consume".to_string()),
+                    consumption_currency: Err(
+                        "no value supplied for consumption_currency".to_string(),
+                    ),
+                    diem_epoch_allocation: Err(
+                        "no value supplied for diem_epoch_allocation".to_string(),
+                    ),
+                }
+            }
+        }
+        impl BillingBalanceResponse {
+            pub fn balances<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BillingBalances>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.balances = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for balances: {e}")
+                    });
+                self
+            }
+            pub fn can_consume<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.can_consume = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for can_consume: {e}")
+                    });
+                self
+            }
+            pub fn consumption_currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.consumption_currency = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for consumption_currency: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn diem_epoch_allocation<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<f64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.diem_epoch_allocation = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for diem_epoch_allocation: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BillingBalanceResponse>
+        for super::BillingBalanceResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BillingBalanceResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    balances: value.balances?,
+                    can_consume: value.can_consume?,
+                    consumption_currency: value.consumption_currency?,
+                    diem_epoch_allocation: value.diem_epoch_allocation?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BillingBalanceResponse>
+        for BillingBalanceResponse {
+            fn from(value: super::BillingBalanceResponse) -> Self {
+                Self {
+                    balances: Ok(value.balances),
+                    can_consume: Ok(value.can_consume),
+                    consumption_currency: Ok(value.consumption_currency),
+                    diem_epoch_allocation: Ok(value.diem_epoch_allocation),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BillingBalances {
+            diem: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            usd: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BillingBalances {
+            fn default() -> Self {
+                Self {
+                    diem: Err("no value supplied for diem".to_string()),
+                    usd: Err("no value supplied for usd".to_string()),
+                }
+            }
+        }
+        impl BillingBalances {
+            pub fn diem<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.diem = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for diem: {e}")
+                    });
+                self
+            }
+            pub fn usd<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.usd = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for usd: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BillingBalances> for super::BillingBalances {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BillingBalances,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    diem: value.diem?,
+                    usd: value.usd?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BillingBalances> for BillingBalances {
+            fn from(value: super::BillingBalances) -> Self {
+                Self {
+                    diem: Ok(value.diem),
+                    usd: Ok(value.usd),
                 }
             }
         }
@@ -5710,6 +6377,70 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ModelRateLimits {
+            api_model_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            rate_limits: ::std::result::Result<
+                ::std::vec::Vec<super::RateLimitAmount>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ModelRateLimits {
+            fn default() -> Self {
+                Self {
+                    api_model_id: Ok(Default::default()),
+                    rate_limits: Err("no value supplied for rate_limits".to_string()),
+                }
+            }
+        }
+        impl ModelRateLimits {
+            pub fn api_model_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.api_model_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for api_model_id: {e}")
+                    });
+                self
+            }
+            pub fn rate_limits<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::RateLimitAmount>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate_limits = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for rate_limits: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ModelRateLimits> for super::ModelRateLimits {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ModelRateLimits,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    api_model_id: value.api_model_id?,
+                    rate_limits: value.rate_limits?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ModelRateLimits> for ModelRateLimits {
+            fn from(value: super::ModelRateLimits) -> Self {
+                Self {
+                    api_model_id: Ok(value.api_model_id),
+                    rate_limits: Ok(value.rate_limits),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ModelSpec {
             beta: ::std::result::Result<
                 ::std::option::Option<bool>,
@@ -6356,6 +7087,64 @@ pub mod types {
                     high: Ok(value.high),
                     low: Ok(value.low),
                     medium: Ok(value.medium),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RateLimitAmount {
+            amount: ::std::result::Result<f64, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for RateLimitAmount {
+            fn default() -> Self {
+                Self {
+                    amount: Err("no value supplied for amount".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl RateLimitAmount {
+            pub fn amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<f64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for amount: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RateLimitAmount> for super::RateLimitAmount {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RateLimitAmount,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount: value.amount?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RateLimitAmount> for RateLimitAmount {
+            fn from(value: super::RateLimitAmount) -> Self {
+                Self {
+                    amount: Ok(value.amount),
+                    type_: Ok(value.type_),
                 }
             }
         }
@@ -9279,6 +10068,34 @@ let response = client.crypto_rpc_proxy()
     pub fn crypto_rpc_proxy(&self) -> builder::CryptoRpcProxy<'_> {
         builder::CryptoRpcProxy::new(self)
     }
+    /**API key balance
+
+The remaining USD and DIEM balances of the authenticated API key's account, the currency the next request is paid from, and whether it can pay at all. DIEM is credit per epoch (a UTC day) from staking, spent before USD. API keys only.
+
+Sends a `GET` request to `/billing/balance`
+
+```ignore
+let response = client.get_billing_balance()
+    .send()
+    .await;
+```*/
+    pub fn get_billing_balance(&self) -> builder::GetBillingBalance<'_> {
+        builder::GetBillingBalance::new(self)
+    }
+    /**API key tier, balances and per-model rate limits
+
+The API key's tier, its balances and the rate limits of every model: requests per minute (`RPM`), per day (`RPD`) and, for text models, tokens per minute (`TPM`). Limits apply per key and model. API keys only.
+
+Sends a `GET` request to `/api_keys/rate_limits`
+
+```ignore
+let response = client.get_api_key_rate_limits()
+    .send()
+    .await;
+```*/
+    pub fn get_api_key_rate_limits(&self) -> builder::GetApiKeyRateLimits<'_> {
+        builder::GetApiKeyRateLimits::new(self)
+    }
 }
 /// Types for composing operation parameters.
 #[allow(clippy::all)]
@@ -10830,6 +11647,150 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::get_billing_balance`]
+
+[`Client::get_billing_balance`]: super::Client::get_billing_balance*/
+    #[derive(Debug, Clone)]
+    pub struct GetBillingBalance<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetBillingBalance<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/billing/balance`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::BillingBalanceResponse>,
+            Error<types::VeniceError>,
+        > {
+            let Self { client } = self;
+            let url = format!("{}/billing/balance", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_billing_balance",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_api_key_rate_limits`]
+
+[`Client::get_api_key_rate_limits`]: super::Client::get_api_key_rate_limits*/
+    #[derive(Debug, Clone)]
+    pub struct GetApiKeyRateLimits<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetApiKeyRateLimits<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/api_keys/rate_limits`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::ApiKeyRateLimitsResponse>,
+            Error<types::VeniceError>,
+        > {
+            let Self { client } = self;
+            let url = format!("{}/api_keys/rate_limits", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_api_key_rate_limits",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
 }
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
@@ -10874,6 +11835,24 @@ pub mod operations {
             security: OperationSecurity {
                 anonymous: false,
                 schemes: &[Scheme::Bearer, Scheme::Siwx],
+            },
+        },
+        Operation {
+            id: "get_api_key_rate_limits",
+            method: "GET",
+            path: "/api_keys/rate_limits",
+            security: OperationSecurity {
+                anonymous: false,
+                schemes: &[Scheme::Bearer],
+            },
+        },
+        Operation {
+            id: "get_billing_balance",
+            method: "GET",
+            path: "/billing/balance",
+            security: OperationSecurity {
+                anonymous: false,
+                schemes: &[Scheme::Bearer],
             },
         },
         Operation {

@@ -48,6 +48,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::account::AccountLimits;
 use crate::meta::RateLimit;
 use local::LocalBudgets;
 
@@ -183,6 +184,19 @@ impl Pacer {
                 per_day: rpd,
             };
             shared.call(model, op).await;
+        }
+    }
+
+    /// Seed every model's limits from the account's list
+    /// ([`Client::account_limits`](crate::Client::account_limits)), as
+    /// [`seed_limits`](Self::seed_limits) would one by one. With Redis that is one call per
+    /// model: a process that uses a few models seeds just those.
+    pub async fn seed_account_limits(&self, limits: &AccountLimits) {
+        for m in &limits.models {
+            if m.requests_per_minute.is_some() || m.requests_per_day.is_some() {
+                self.seed_limits(&m.model, m.requests_per_minute, m.requests_per_day)
+                    .await;
+            }
         }
     }
 

@@ -273,6 +273,9 @@ async fn redis_killed_mid_run_falls_back_to_local_pacing_then_comes_back() {
         .finish();
     // current_thread: every task logs on this thread.
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Tests on other threads (no subscriber) may have registered the warning's callsite
+    // as "never enabled" while this dispatcher was being set: decide again with it.
+    tracing::callsite::rebuild_interest_cache();
 
     let server = testkit::mock(LIMIT, WINDOW).await;
     let pacers: Vec<Pacer> = (0..3)
@@ -297,7 +300,10 @@ async fn redis_killed_mid_run_falls_back_to_local_pacing_then_comes_back() {
         4,
         Some((
             LIMIT as usize / 2,
-            Box::new(move || killer.lock().unwrap().kill()),
+            Box::new(move || {
+                killer.lock().unwrap().kill();
+                tracing::callsite::rebuild_interest_cache();
+            }),
         )),
     )
     .await;

@@ -108,10 +108,28 @@ struct Server {
 
 impl Server {
     fn start(o: &Opts, image_bytes: u64, rate: Option<(u32, f64)>) -> Result<Self, BoxError> {
+        Self::spawn(o, image_bytes, rate, false)
+    }
+
+    /// A server limiting inference to `requests` per `window` seconds per key and model
+    /// (the provider's kind of limit; the catalogue and account calls are not counted).
+    fn per_model(o: &Opts, image_bytes: u64, requests: u32, window: f64) -> Result<Self, BoxError> {
+        Self::spawn(o, image_bytes, Some((requests, window)), true)
+    }
+
+    fn spawn(
+        o: &Opts,
+        image_bytes: u64,
+        rate: Option<(u32, f64)>,
+        per_model: bool,
+    ) -> Result<Self, BoxError> {
         let mut c = command(o.bin_dir.join("bench-server"));
         c.arg(image_bytes.to_string());
         if let Some((r, w)) = rate {
             c.arg(r.to_string()).arg(w.to_string());
+            if per_model {
+                c.arg("per-model");
+            }
         }
         let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
         let stdout = child.stdout.as_mut().ok_or("no server stdout")?;
@@ -435,9 +453,9 @@ fn main() -> Result<(), BoxError> {
         );
     }
 
-    // 7: batch pacing through the CLI.
+    // 7: batch pacing through the CLI, one process and several.
     let batch = match &o.cli {
-        Some(cli) => batch(&o, cli, &mut r)?,
+        Some(cli) => batch(&o, cli, &mut r)? + &batch_processes(&o, cli, &mut r)?,
         None => "skipped: no `--cli` binary given\n".to_owned(),
     };
 
@@ -550,6 +568,7 @@ fn only_batch(o: &Opts) -> Result<(), BoxError> {
         "## Batch pacing (`venice-image batch` against a rate-limited mock)\n\n",
     );
     md.push_str(&batch(o, cli, &mut r)?);
+    md.push_str(&batch_processes(o, cli, &mut r)?);
     md.push('\n');
     for (what, ok) in &r.verdicts {
         let _ = writeln!(md, "- {} {what}", if *ok { "✅" } else { "❌" });
@@ -588,14 +607,168 @@ fn binary_row(
     ))
 }
 
+/// Sleep until just after the next multiple of `window` seconds since the Unix epoch:
+/// the mock's windows are aligned to it (like common fixed-window limiters), so a run
+/// that starts there covers whole windows and the yardsticks below hold.
+fn align_to_window(window: f64) -> Result<(), BoxError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs_f64();
+    let to_boundary = window - now % window;
+    std::thread::sleep(std::time::Duration::from_secs_f64(to_boundary + 0.05));
+    Ok(())
+}
+
+/// A `redis-server` on 127.0.0.1 at a free port (no persistence), killed when dropped.
+struct Redis {
+    child: Child,
+    url: String,
+}
+
+impl Redis {
+    /// `None` when `redis-server` is not installed.
+    fn start(dir: &Path) -> Result<Option<Redis>, BoxError> {
+        if Command::new("redis-server").arg("--version").output().is_err() {
+            return Ok(None);
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        std::fs::create_dir_all(dir)?;
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(dir)
+            .args(["--loglevel", "warning"])
+            .stdout(Stdio::null())
+            .spawn()?;
+        let redis = Redis {
+            child,
+            url: format!("redis://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                use std::io::Read as _;
+                let mut buf = [0u8; 7];
+                let _ = s.set_read_timeout(Some(std::time::Duration::from_millis(200)));
+                if s.write_all(b"PING\r\n").is_ok()
+                    && s.read_exact(&mut buf).is_ok()
+                    && &buf == b"+PONG\r\n"
+                {
+                    return Ok(Some(redis));
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Err("redis-server did not answer PING".into())
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Several `batch` processes on one key at once, sharing pacing through Redis or each
+/// pacing alone: one table row each.
+fn batch_processes(o: &Opts, cli: &Path, r: &mut Report) -> Result<String, BoxError> {
+    const PROCESSES: u32 = 3;
+    let (requests, window, windows) = if o.quick {
+        (20u32, 5.0f64, 3u32)
+    } else {
+        (40, 10.0, 3)
+    };
+    let jobs = requests * windows / PROCESSES;
+    let dir = o.workspace.join("target/bench-batch-processes");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    for p in 0..PROCESSES {
+        let mut text = String::new();
+        for i in 0..jobs {
+            let _ = writeln!(
+                text,
+                r#"{{"id":"j{i}","prompt":"bench {p} {i}","model":"venice-sd35","size":"1024x1024","format":"png","seed":{i}}}"#
+            );
+        }
+        std::fs::write(dir.join(format!("jobs-{p}.jsonl")), text)?;
+    }
+    let redis = Redis::start(&dir.join("redis"))?;
+    let mut rows = String::new();
+    for shared in [true, false] {
+        let label = if shared { "shared (Redis)" } else { "each alone" };
+        if shared && redis.is_none() {
+            let _ = writeln!(
+                rows,
+                "| {PROCESSES} × {jobs} | {label} | skipped: `redis-server` is not installed | | | | |"
+            );
+            continue;
+        }
+        let server = Server::per_model(o, 1024, requests, window)?;
+        align_to_window(window)?;
+        let t = Instant::now();
+        let children = (0..PROCESSES)
+            .map(|p| {
+                let mut c = command(cli);
+                c.env("VENICE_API_KEY", "venice-mock-key")
+                    .env_remove("VENICE_PACING_REDIS")
+                    .arg("--base-url")
+                    .arg(&server.url)
+                    .arg("batch")
+                    .arg(dir.join(format!("jobs-{p}.jsonl")))
+                    .arg("--out")
+                    .arg(dir.join(format!("out-{shared}-{p}")))
+                    .args(["--concurrency", "4", "--json"]);
+                if let (true, Some(redis)) = (shared, &redis) {
+                    c.arg("--pacing-redis").arg(&redis.url);
+                }
+                c.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut done = 0;
+        let mut failed = 0;
+        for child in children {
+            let out = child.wait_with_output()?;
+            let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+            done += summary["done"].as_u64().unwrap_or(0);
+            failed += summary["failed"].as_array().map_or(0, Vec::len);
+        }
+        let elapsed = t.elapsed().as_secs_f64();
+        let counts = server.stop()?;
+        let n429 = counts.get("429").copied().unwrap_or(0);
+        let total: u64 = counts.values().sum();
+        let ideal = f64::from(windows - 1) * window;
+        let pace = ideal / elapsed;
+        if shared {
+            r.verdict(
+                format!(
+                    "batch × {PROCESSES} processes shared through Redis: {:.0}% of the advertised rate (≥ 95%), {n429} × 429 (0)",
+                    pace * 100.0
+                ),
+                pace >= 0.95 && n429 == 0 && done == u64::from(jobs * PROCESSES),
+            );
+        }
+        let _ = writeln!(
+            rows,
+            "| {PROCESSES} × {jobs} | {label} | {done} | {failed} | {elapsed:.1} s | {:.0}% | {n429} / {total} ({:.1}%) |",
+            pace * 100.0,
+            100.0 * n429 as f64 / total.max(1) as f64
+        );
+    }
+    Ok(format!(
+        "\n### Several processes on one key (`batch --pacing-redis`)\n\nMock limit {requests} requests per {window:.0} s per model; {PROCESSES} `batch` processes start together, {jobs} jobs each of one model ({windows} windows' worth in all), concurrency 4 each; the limits are seeded from `/api_keys/rate_limits`. \"shared\" = one budget in a local `redis-server`; \"each alone\" = every process paces by itself (the 429s are retried, held until the reset). Responses count every request the server answered (generations, catalogue, account).\n\n| processes × jobs | pacing | jobs done | failed | elapsed | % of advertised rate | 429s / responses |\n|---|---|---:|---:|---:|---:|---:|\n{rows}"
+    ))
+}
+
 fn batch(o: &Opts, cli: &Path, r: &mut Report) -> Result<String, BoxError> {
     let (requests, window, windows) = if o.quick {
         (20u32, 5.0f64, 3u32)
     } else {
         (40, 10.0, 3)
     };
-    // The CLI's one catalogue request takes a slot of the first window.
-    let jobs = requests * windows - 1;
+    // The limit is per model, like the provider's: the CLI's catalogue and account
+    // requests do not take slots.
+    let jobs = requests * windows;
     let dir = o.workspace.join("target/bench-batch");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
@@ -608,15 +781,8 @@ fn batch(o: &Opts, cli: &Path, r: &mut Report) -> Result<String, BoxError> {
         );
     }
     std::fs::write(&jobs_file, text)?;
-    let server = Server::start(o, 1024, Some((requests, window)))?;
-    // The mock's windows are aligned to the Unix epoch (like common fixed-window
-    // limiters): start just after a boundary so the run covers whole windows and the
-    // yardstick below holds.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs_f64();
-    let to_boundary = window - now % window;
-    std::thread::sleep(std::time::Duration::from_secs_f64(to_boundary + 0.05));
+    let server = Server::per_model(o, 1024, requests, window)?;
+    align_to_window(window)?;
     let t = Instant::now();
     let out = command(cli)
         .env("VENICE_API_KEY", "venice-mock-key")
@@ -658,7 +824,7 @@ fn batch(o: &Opts, cli: &Path, r: &mut Report) -> Result<String, BoxError> {
         pct429 <= 1.0,
     );
     Ok(format!(
-        "Mock limit {requests} requests per {window:.0} s (advertised {advertised:.1}/s); {jobs} jobs + the CLI's catalogue request = {windows} windows' worth, concurrency 4.\n\n\
+        "Mock limit {requests} requests per {window:.0} s per model (advertised {advertised:.1}/s, seeded by the CLI from `/api_keys/rate_limits`); {jobs} jobs of one model = {windows} windows' worth, concurrency 4.\n\n\
 | jobs done | failed | elapsed | jobs/s | ideal elapsed | % of advertised rate | 429s / responses |\n|---:|---:|---:|---:|---:|---:|---:|\n\
 | {done} | {failed} | {elapsed:.1} s | {achieved:.2} | {ideal:.1} s | {:.0}% | {n429} / {total} ({pct429:.1}%) |\n\n\
 % of advertised rate = ideal elapsed / elapsed, where ideal = ({windows} − 1) windows: a client that paces perfectly \

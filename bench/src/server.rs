@@ -1,13 +1,15 @@
 //! The benchmark server: `venice-mock` in bench payload mode, in its own process so
 //! each client's peak RSS is its own.
 //!
-//! `bench-server IMAGE_BYTES [REQUESTS WINDOW_SECS]` prints the base URL, serves until
-//! its standard input closes, then prints `{"status_counts": {...}}`.
+//! `bench-server IMAGE_BYTES [REQUESTS WINDOW_SECS [per-model]]` prints the base URL,
+//! serves until its standard input closes, then prints `{"status_counts": {...}}`. With
+//! `per-model` the limit applies to inference per key and model (as the provider's does,
+//! and advertised by `/api_keys/rate_limits`), else to every request of the key.
 
 use std::collections::BTreeMap;
 
 use tokio::io::AsyncReadExt as _;
-use venice_mock::{MockConfig, MockServer, RateLimitConfig};
+use venice_mock::{AccountConfig, MockConfig, MockServer, ModelRateLimits, RateLimitConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,11 +25,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }),
         _ => None,
     };
-    let config = MockConfig {
+    let mut config = MockConfig {
         bench_image_bytes: Some(image_bytes),
         rate_limit,
         ..MockConfig::default()
     };
+    if args.get(3).map(String::as_str) == Some("per-model")
+        && let Some(limit) = config.rate_limit.take()
+    {
+        config.account = AccountConfig {
+            model_rate_limits: Some(ModelRateLimits::new(limit.requests, limit.window)),
+            ..AccountConfig::default()
+        };
+    }
     let server = MockServer::start(config).await?;
     println!("{}", server.base_url());
     let mut sink = Vec::new();

@@ -1,4 +1,4 @@
-//! The generated low-level client on its own, against `venice-mock`: all 11 operations,
+//! The generated low-level client on its own, against `venice-mock`: all 13 operations,
 //! with an API key and with a wallet, each asserting a typed result or a typed error.
 //! This is what a user of `venice-openapi` without the facade gets.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -105,6 +105,15 @@ async fn input_image(c: &Client) -> String {
     .await;
     assert!(png.starts_with(b"\x89PNG"));
     base64::Engine::encode(&base64::engine::general_purpose::STANDARD, png)
+}
+
+/// One JSON-RPC call: the latest Solana blockhash.
+fn rpc_request() -> types::CryptoRpcRequest {
+    serde_json::from_value(serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "getLatestBlockhash",
+        "params": [{"commitment": "finalized"}]
+    }))
+    .unwrap()
 }
 
 fn is_png(v: &ResponseValue<venice_openapi::ByteStream>) -> bool {
@@ -225,6 +234,49 @@ async fn every_operation_with_an_api_key() {
     let (status, discovery) = error_body(c.top_up_x402_balance().send().await);
     assert_eq!(status, 402);
     assert!(!discovery.accepts.is_empty());
+    // 12. and 13. the account of the key: typed balance and per-model limits.
+    let balance = c.get_billing_balance().send().await.unwrap();
+    assert!(balance.can_consume);
+    assert_eq!(
+        balance.balances.usd, None,
+        "the default mock's USD is unlimited"
+    );
+    let limits = c.get_api_key_rate_limits().send().await.unwrap();
+    assert_eq!(limits.data.api_tier.id, "paid");
+    let sd = limits
+        .data
+        .rate_limits
+        .iter()
+        .find(|m| m.api_model_id.as_deref() == Some("venice-sd35"))
+        .unwrap();
+    assert_eq!(sd.rate_limits[0].type_, "RPM");
+
+    // 12. the crypto RPC networks (public), 13. the RPC proxy: typed JSON-RPC answers.
+    let networks = c.list_crypto_rpc_networks().send().await.unwrap();
+    assert!(networks.networks.iter().any(|n| n == "solana-mainnet"));
+    let answer = c
+        .crypto_rpc_proxy()
+        .network("solana-mainnet")
+        .idempotency_key("raw-client-1")
+        .body(rpc_request())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["x-venice-rpc-credits"], "30");
+    match answer.into_inner() {
+        types::CryptoRpcResponse::JsonRpcResponse(r) => {
+            assert!(r.result.unwrap()["value"]["blockhash"].is_string());
+        }
+        other => panic!("{other:?}"),
+    }
+    let (status, _) = error_body(
+        c.crypto_rpc_proxy()
+            .network("no-such-chain")
+            .body(rpc_request())
+            .send()
+            .await,
+    );
+    assert_eq!(status, 400);
 
     // Typed errors keep their status: an unknown model.
     let mut bad = generate_request(false);
@@ -318,6 +370,17 @@ async fn every_operation_with_a_wallet() {
     assert!(c.list_image_styles().send().await.is_ok());
     assert!(c.list_models().send().await.is_ok());
 
+    // The RPC proxy bills the wallet's credit; the network list is public.
+    assert!(c.list_crypto_rpc_networks().send().await.is_ok());
+    let rpc = c
+        .crypto_rpc_proxy()
+        .network("solana-mainnet")
+        .body(rpc_request())
+        .send()
+        .await
+        .unwrap();
+    assert!(rpc.headers().contains_key("x-balance-remaining"));
+
     // Wallet operations.
     let balance = c
         .get_x402_balance()
@@ -333,7 +396,17 @@ async fn every_operation_with_a_wallet() {
         .send()
         .await
         .unwrap();
-    assert_eq!(page.data.transactions.len(), 7, "one charge per paid call");
+    assert_eq!(page.data.transactions.len(), 8, "one charge per paid call");
+    // The account operations take an API key only: refused before sending.
+    for r in [
+        c.get_billing_balance().send().await.map(|_| ()),
+        c.get_api_key_rate_limits().send().await.map(|_| ()),
+    ] {
+        match r {
+            Err(Error::Custom(msg)) => assert!(msg.contains("authentication failed"), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+    }
 
     // Top-up: discovery, then a signed EIP-3009 payment for the accepted option.
     let (_, discovery) = error_body(c.top_up_x402_balance().send().await);
@@ -343,7 +416,9 @@ async fn every_operation_with_a_wallet() {
         unreachable!()
     };
     let value = option.amount_units().unwrap();
-    let auth = sign_authorization(&signer, &option, value, SystemTime::now(), [7; 32]).unwrap();
+    let auth = sign_authorization(signer.as_ref(), &option, value, SystemTime::now(), [7; 32])
+        .await
+        .unwrap();
     let payload = payment_payload(&option, &auth, None);
     let header = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,

@@ -377,6 +377,45 @@ fn scenarios(png: &str) -> Vec<Scenario> {
             Valid(415),
         )
         .headers(vec![bearer(), ("content-type", "text/plain".into())]),
+        // listCryptoRpcNetworks, cryptoRpcProxy
+        get(
+            "rpc networks",
+            "listCryptoRpcNetworks",
+            "/crypto/rpc/networks",
+            Valid(200),
+        )
+        .headers(vec![]),
+        post(
+            "rpc blockhash",
+            "cryptoRpcProxy",
+            "/crypto/rpc/solana-mainnet",
+            &json!({"jsonrpc":"2.0","id":1,"method":"getLatestBlockhash","params":[{"commitment":"finalized"}]}),
+            Valid(200),
+        ),
+        post(
+            "rpc batch with an unknown method",
+            "cryptoRpcProxy",
+            "/crypto/rpc/solana-mainnet",
+            &json!([{"jsonrpc":"2.0","id":"a","method":"getAccountInfo",
+                     "params":["EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v",{"encoding":"base64"}]},
+                    {"jsonrpc":"2.0","id":2,"method":"getSupply"}]),
+            Valid(200),
+        ),
+        post(
+            "rpc unknown network",
+            "cryptoRpcProxy",
+            "/crypto/rpc/no-such-chain",
+            &json!({"jsonrpc":"2.0","id":1,"method":"getLatestBlockhash"}),
+            Valid(400),
+        ),
+        post(
+            "rpc anonymous",
+            "cryptoRpcProxy",
+            "/crypto/rpc/solana-mainnet",
+            &json!({"jsonrpc":"2.0","id":1,"method":"getLatestBlockhash"}),
+            Valid(401),
+        )
+        .headers(vec![json_ct()]),
         // listImageStyles
         get("styles", "listImageStyles", "/image/styles", Valid(200)),
         get(
@@ -560,6 +599,40 @@ fn scenarios(png: &str) -> Vec<Scenario> {
             Valid(400),
         )
         .headers(vec![("sign-in-with-x", format!("wallet:{WALLET}"))]),
+        // getBillingBalance, getApiKeyRateLimits: an API key only.
+        get(
+            "billing balance",
+            "getBillingBalance",
+            "/billing/balance",
+            Valid(200),
+        ),
+        get(
+            "billing balance anonymous",
+            "getBillingBalance",
+            "/billing/balance",
+            Valid(401),
+        )
+        .headers(vec![]),
+        get(
+            "billing balance wallet",
+            "getBillingBalance",
+            "/billing/balance",
+            Valid(401),
+        )
+        .headers(vec![("sign-in-with-x", format!("wallet:{WALLET}"))]),
+        get(
+            "rate limits",
+            "getApiKeyRateLimits",
+            "/api_keys/rate_limits",
+            Valid(200),
+        ),
+        get(
+            "rate limits anonymous",
+            "getApiKeyRateLimits",
+            "/api_keys/rate_limits",
+            Valid(401),
+        )
+        .headers(vec![]),
         // getX402Transactions
         get(
             "transactions",
@@ -722,6 +795,13 @@ async fn every_response_the_mock_emits_validates_against_the_spec() {
     run(&limited, again, &mut coverage).await;
     let models = get("models", "listModels", "/models", Expect::Valid(429));
     run(&limited, models, &mut coverage).await;
+    let networks = get(
+        "rpc networks",
+        "listCryptoRpcNetworks",
+        "/crypto/rpc/networks",
+        Expect::Valid(429),
+    );
+    run(&limited, networks, &mut coverage).await;
     let broke = MockServer::start(MockConfig {
         api_key_balance: Some(0.0),
         wallet_balances: Default::default(),
@@ -752,6 +832,11 @@ async fn every_response_the_mock_emits_validates_against_the_spec() {
             "backgroundRemoveImage",
             "/image/background-remove",
             json!({"image": png}),
+        ),
+        (
+            "cryptoRpcProxy",
+            "/crypto/rpc/solana-mainnet",
+            json!({"jsonrpc":"2.0","id":1,"method":"getLatestBlockhash"}),
         ),
     ] {
         run(

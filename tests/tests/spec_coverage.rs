@@ -20,6 +20,10 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "/x402/transactions/{walletAddress}",
         "getX402Transactions",
     ),
+    ("get", "/crypto/rpc/networks", "listCryptoRpcNetworks"),
+    ("post", "/crypto/rpc/{network}", "cryptoRpcProxy"),
+    ("get", "/billing/balance", "getBillingBalance"),
+    ("get", "/api_keys/rate_limits", "getApiKeyRateLimits"),
 ];
 
 #[test]

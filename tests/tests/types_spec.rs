@@ -66,6 +66,14 @@ generated![
     EditImageRequest,
     MultiEditImageRequest,
     BackgroundRemoveImageRequest,
+    BillingBalanceResponse,
+    BillingBalances,
+    ApiKeyRateLimitsResponse,
+    ApiKeyRateLimits,
+    ApiTier,
+    ApiKeyBalances,
+    ModelRateLimits,
+    RateLimitAmount,
     X402BalanceResponse,
     X402Balance,
     X402TopUpResponse,
@@ -74,6 +82,13 @@ generated![
     X402TransactionPage,
     X402Transaction,
     X402Pagination,
+    CryptoRpcNetworks,
+    JsonRpcId,
+    JsonRpcRequest,
+    CryptoRpcRequest,
+    JsonRpcError,
+    JsonRpcResponse,
+    CryptoRpcResponse,
 ];
 
 /// Schemas progenitor renders as something other than an object or enum, compared by
@@ -88,8 +103,12 @@ const RENDERED_DIFFERENTLY: &[(&str, &str)] = &[(
 /// `Schema.property.keyword` (`Schema.keyword` for the root, `Schema.property[].keyword`
 /// for array items). Enforced at run time by the facade and by the mock's validation.
 const BOUNDS_NOT_RENDERED: &[&str] = &[
+    "ApiKeyRateLimits.keyExpiration.required",
     "BackgroundRemoveImageRequest.image.minLength",
     "BackgroundRemoveImageRequest.image_url.format",
+    "BillingBalanceResponse.consumptionCurrency.required",
+    "BillingBalances.diem.required",
+    "BillingBalances.usd.required",
     "EditImageRequest.image.minLength",
     "EditImageRequest.model.minLength",
     "EditImageRequest.modelId.minLength",

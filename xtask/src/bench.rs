@@ -19,7 +19,12 @@ fn run(cmd: &mut Command) -> Result<()> {
 /// printed, and BENCHMARKS.md is left alone).
 pub fn bench(root: &Path, quick: bool, no_python: bool, only: Option<&str>) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let target = root.join("target");
+    // Both builds and the binaries run below must agree on the target directory: the
+    // one cargo uses (`CARGO_TARGET_DIR`, relative to the workspace) or `target/`.
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    };
     run(Command::new(&cargo)
         .current_dir(root)
         .args(["build", "--release", "-p", "venice-cli"]))?;

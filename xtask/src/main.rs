@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod conformance;
 mod package;
 mod regen;
 mod scratch;
@@ -59,6 +60,13 @@ enum Command {
         #[arg(long, value_parser = ["batch"])]
         only: Option<String>,
     },
+    /// Run third-party Python clients (openai, venice-py) against a started mock;
+    /// installs them into target/conformance-venv.
+    Conformance {
+        /// Also fuzz the mock with schemathesis and the provider's spec.
+        #[arg(long)]
+        schemathesis: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -74,6 +82,9 @@ fn main() -> ExitCode {
             no_python,
             only,
         } => bench::bench(&workspace_root(), quick, no_python, only.as_deref()),
+        Command::Conformance { schemathesis } => {
+            conformance::conformance(&workspace_root(), schemathesis)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

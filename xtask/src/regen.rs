@@ -7,8 +7,9 @@
 //!    setter on the facade's builder must put it on the wire.
 //!
 //! Both are checked by a test written into the copy, which captures the request the
-//! facade sends to a loopback server. The copy and its build live under
-//! `target/regen-proof` (a full debug build the first time: minutes).
+//! facade sends to a loopback server. The copy lives under `target/regen-proof` and
+//! builds into the workspace's own `target/` (dependencies are shared; only the copied
+//! workspace crates are built again).
 
 use std::path::Path;
 use std::process::Command;
@@ -20,7 +21,7 @@ const NEW_PATH: &str = "  /image/upscale-v2:\n";
 const FIELD_ANCHOR: &str = "        creativity:\n          type: number\n          nullable: true\n          description: How much detail and texture the upscaler adds";
 const FIELD: &str = "        enhance:\n          type: boolean\n          description: Added by `cargo xtask prove-regeneration`.\n";
 const SETTER_ANCHOR: &str = "impl UpscaleRequestBuilder {\n";
-const SETTER: &str = "    /// Added by `cargo xtask prove-regeneration`: the one edit a new field needs.\n    pub fn enhance(mut self, on: bool) -> Self {\n        self.wire.enhance = Some(on);\n        self\n    }\n\n";
+const SETTER: &str = "    /// Added by `cargo xtask prove-regeneration`: the one edit a new field needs.\n    pub fn enhance(mut self, on: bool) -> Self {\n        if let Ok(w) = &mut self.wire {\n            w.enhance = Some(on);\n        }\n        self\n    }\n\n";
 
 const PROOF_TEST: &str = r#"//! Written by `cargo xtask prove-regeneration`.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -112,18 +113,22 @@ pub fn prove(root: &Path) -> Result<()> {
     println!("added one setter (UpscaleRequestBuilder::enhance) and the proof test; no other edit");
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    command
         .current_dir(&ws)
-        .env("CARGO_TARGET_DIR", base.join("target"))
-        .args([
-            "test",
-            "-p",
-            "venice-image",
-            "--test",
-            "regen_proof",
-            "--",
-            "--nocapture",
-        ])
+        .env("CARGO_TARGET_DIR", root.join("target"))
+        .args(["test", "-p", "venice-image", "--test", "regen_proof"]);
+    // Cargo names a workspace crate's artifacts by its path relative to the workspace
+    // root, which the copy shares with the real workspace: a different profile setting
+    // for the copied crates gives them their own artifacts (dependencies stay shared).
+    for krate in ["venice-openapi", "venice-image", "venice-mock"] {
+        command.args([
+            "--config",
+            &format!("profile.dev.package.{krate}.codegen-units=7"),
+        ]);
+    }
+    let status = command
+        .args(["--", "--nocapture"])
         .status()
         .context("running the proof test")?;
     if !status.success() {

@@ -54,6 +54,8 @@ pub enum Command {
     RemoveBg(Box<RemoveBgArgs>),
     /// Show the x402 wallet balance (wallet credentials, or --offline for an ephemeral wallet).
     Balance(BalanceArgs),
+    /// Show the API key's balance, tier and the rate limits of the image models.
+    Account(ListArgs),
 }
 
 /// Options of `balance`.
@@ -189,12 +191,27 @@ pub struct BatchArgs {
     /// Stop starting jobs before the estimated spend would exceed this many USD.
     #[arg(long)]
     pub max_cost: Option<f64>,
+    /// Start even when the estimated cost of the jobs to run exceeds the balance (checked
+    /// before the first request: `/billing/balance` for an API key, the x402 balance for
+    /// a wallet).
+    #[arg(long)]
+    pub ignore_balance: bool,
+    /// Share the rate-limit budget with every batch (or service) using the same
+    /// credentials through this Redis (`redis://[:password@]host:port[/db]`), so that
+    /// together they stay under the limits. Unreachable: each paces alone, with a warning.
+    #[arg(
+        long,
+        env = "VENICE_PACING_REDIS",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub pacing_redis: Option<String>,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
-/// `models`, `styles`, `balance`.
+/// `models`, `styles`, `account`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Print JSON.

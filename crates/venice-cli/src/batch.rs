@@ -13,26 +13,33 @@
 //! processed: a 500/504, a timeout, a cut or undecodable 200, or a 200 whose images could
 //! not be saved); those are listed and only re-run with `--retry-charged`, so a resume
 //! never pays twice for a job without being asked to.
+//!
+//! Before the first request the batch compares the estimated cost of the jobs still to
+//! run with the balance (`/billing/balance` for an API key, the x402 balance for a
+//! wallet) and stops, with both numbers, when it is short (`--ignore-balance` starts
+//! anyway); and it seeds the client's pacer with the account's per-model limits, so
+//! pacing starts right instead of learning the limits from the first answers. The client
+//! paces every request (retries included), locally or shared through Redis
+//! (`--pacing-redis`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, Semaphore};
-use venice_image::{GenerateRequest, ResponseMeta};
+use venice_image::GenerateRequest;
 
 use crate::args::BatchArgs;
 use crate::exit::{self, CliError};
 use crate::generate::save_generation;
 use crate::job::JobSpec;
 use crate::output::Target;
-use crate::session::Session;
+use crate::session::{Pacing, Session};
 use crate::ui::pretty;
 
 /// Name of the manifest inside the output directory.
@@ -247,191 +254,6 @@ fn read_jobs(path: &Path) -> Result<Vec<Job>, CliError> {
     Ok(jobs)
 }
 
-/// Keeps the batch within the server's advertised rate limit.
-///
-/// The server counts requests per window (identified by its reset time) and answers each
-/// with `limit - remaining` = how many it had counted in that window. Responses arrive
-/// out of order and the server may count concurrent requests in another order than we
-/// started them, so no single `remaining` says how many slots are left. Instead the pacer
-/// books every request it starts to the current window and adds a lower bound on the
-/// requests of others sharing the key (the CLI's catalogue request, other processes),
-/// derived from answers whose position is settled: an answer that counted `used`
-/// requests, of which at most `k` can be ours, proves `used - k` requests of others.
-/// Every estimate is a lower bound on the real use, and the server's highest count is
-/// trusted when it is higher, so the limit's worth of requests can start in each window;
-/// an unexpected 429 (others we could not see yet) backs off to the reset.
-#[derive(Debug, Default)]
-struct Pacer {
-    /// Requests per window, from `x-ratelimit-limit-requests`.
-    limit: Option<u64>,
-    window: Window,
-    /// Reset time of the last window known to be over: answers for it are stale.
-    expired: Option<SystemTime>,
-    /// Our requests without an answer yet: sequence number → generation of the window
-    /// they are booked to.
-    in_flight: BTreeMap<u64, u64>,
-    /// Requests started so far; a request's sequence number is the count before it.
-    started: u64,
-    /// No request starts before this (after a 429).
-    blocked_until: Option<SystemTime>,
-}
-
-/// What the pacer knows about one rate-limit window.
-#[derive(Debug, Default)]
-struct Window {
-    /// Counts windows, so stale bookings can be told apart.
-    generation: u64,
-    /// When the window resets; `None` until an answer from it arrives.
-    reset_at: Option<SystemTime>,
-    /// Our requests booked to this window.
-    ours: u64,
-    /// The server's count (`limit - remaining`) in each of our answers, with how many
-    /// requests we had started when the answer arrived (later ones cannot be in it).
-    answers: Vec<(u64, u64)>,
-    /// Highest count the server reported.
-    max_used: u64,
-    /// Lower bound on the requests of others counted in this window.
-    others: u64,
-}
-
-/// Extra wait after an advertised reset, for clock granularity between client and server.
-const RESET_MARGIN: Duration = Duration::from_millis(20);
-/// How long to wait when the window is full but its reset time is not known yet.
-const POLL: Duration = Duration::from_millis(50);
-/// Never sleep longer than this in one go; the caller asks again afterwards.
-const MAX_WAIT: Duration = Duration::from_secs(120);
-
-impl Pacer {
-    /// Request `seq` got a response (`meta`); learn from its rate-limit headers.
-    fn complete(&mut self, seq: u64, meta: Option<&ResponseMeta>) {
-        let booked = self.in_flight.remove(&seq);
-        let Some(rl) = meta.and_then(|m| m.rate_limit()) else {
-            return;
-        };
-        if rl.limit().is_some() {
-            self.limit = rl.limit();
-        }
-        let stale = rl.reset_at().is_some_and(|r| {
-            self.expired.is_some_and(|e| r <= e) || self.window.reset_at.is_some_and(|w| r < w)
-        });
-        if stale {
-            // Counted in an earlier window: it no longer takes a slot of this one.
-            if booked == Some(self.window.generation) {
-                self.window.ours = self.window.ours.saturating_sub(1);
-            }
-            self.refresh_others();
-            return;
-        }
-        match (self.window.reset_at, rl.reset_at()) {
-            (None, Some(r)) => self.window.reset_at = Some(r),
-            (Some(w), Some(r)) if r > w => {
-                // The window rolled over while requests were in flight: any of them may
-                // be counted in the new one, so book them there until their answers say.
-                self.expired = Some(w);
-                self.roll_over(Some(r));
-                self.window.ours += 1;
-            }
-            _ => {}
-        }
-        let (Some(limit), Some(remaining)) = (self.limit, rl.remaining()) else {
-            return;
-        };
-        let used = limit.saturating_sub(remaining);
-        self.window.max_used = self.window.max_used.max(used);
-        self.window.answers.push((used, self.started));
-        self.refresh_others();
-    }
-
-    /// Request `seq` was refused with a 429 after the client's own retries: hold every new
-    /// request until the window resets (or as long as the server asked).
-    fn rate_limited(&mut self, seq: u64, retry_after: Option<Duration>, now: SystemTime) {
-        self.in_flight.remove(&seq);
-        let by_hint = retry_after.map(|d| now + d.min(MAX_WAIT));
-        let by_reset = self.window.reset_at.filter(|r| *r > now);
-        let until = by_hint
-            .max(by_reset)
-            .unwrap_or(now + Duration::from_secs(1))
-            + RESET_MARGIN;
-        self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
-        self.refresh_others();
-    }
-
-    /// Book one more request, returning its sequence number, or say how long to wait
-    /// before asking again.
-    fn reserve(&mut self, now: SystemTime) -> Result<u64, Duration> {
-        if let Some(until) = self.blocked_until {
-            if let Ok(wait) = until.duration_since(now)
-                && !wait.is_zero()
-            {
-                return Err(wait.min(MAX_WAIT));
-            }
-            self.blocked_until = None;
-            // A 429 means the window's count is unknown: start afresh after the wait.
-            self.expired = self.expired.max(self.window.reset_at.filter(|r| *r <= now));
-            self.roll_over(None);
-        }
-        if let Some(reset) = self.window.reset_at
-            && now >= reset
-        {
-            self.expired = Some(reset);
-            self.roll_over(None);
-        }
-        if let Some(limit) = self.limit
-            && self.used() >= limit
-        {
-            return Err(match self.window.reset_at {
-                Some(reset) => {
-                    (reset.duration_since(now).unwrap_or_default() + RESET_MARGIN).min(MAX_WAIT)
-                }
-                None => POLL,
-            });
-        }
-        let seq = self.started;
-        self.started += 1;
-        self.window.ours += 1;
-        self.in_flight.insert(seq, self.window.generation);
-        Ok(seq)
-    }
-
-    /// Requests counted (or about to be) in the current window, at least.
-    fn used(&self) -> u64 {
-        (self.window.ours + self.window.others).max(self.window.max_used)
-    }
-
-    /// Start a new window; the requests in flight are booked to it.
-    fn roll_over(&mut self, reset_at: Option<SystemTime>) {
-        let generation = self.window.generation + 1;
-        for g in self.in_flight.values_mut() {
-            *g = generation;
-        }
-        self.window = Window {
-            generation,
-            reset_at,
-            ours: self.in_flight.len() as u64,
-            ..Window::default()
-        };
-    }
-
-    /// Tighten the lower bound on others' requests. For an answer that counted `used`,
-    /// our requests counted by then are at most those answered with a count ≤ `used`
-    /// plus those started before it arrived and still unanswered.
-    fn refresh_others(&mut self) {
-        let generation = self.window.generation;
-        let mut counts: Vec<u64> = self.window.answers.iter().map(|a| a.0).collect();
-        counts.sort_unstable();
-        for &(used, started_then) in &self.window.answers {
-            let answered = counts.partition_point(|c| *c <= used) as u64;
-            let pending = self
-                .in_flight
-                .range(..started_then)
-                .filter(|(_, g)| **g == generation)
-                .count() as u64;
-            let others = used.saturating_sub(answered + pending);
-            self.window.others = self.window.others.max(others);
-        }
-    }
-}
-
 #[derive(Debug, Default, Serialize)]
 struct Summary {
     total: usize,
@@ -465,6 +287,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
         )));
     }
     remove_partials(&args.out);
+    let fresh = !manifest_path.exists();
     let state = ManifestState::load(&manifest_path)?;
     let writer = Arc::new(std::sync::Mutex::new(ManifestWriter::open(&manifest_path)?));
     let target = Target::Dir(args.out.clone());
@@ -523,6 +346,34 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
         }
     }
 
+    // What each job still to run is estimated to cost (a job that cannot be estimated
+    // fails when its turn comes, as before).
+    let mut estimated = Vec::with_capacity(todo.len());
+    for job in todo {
+        let cost = session.client.estimate_cost(&job.request).await;
+        estimated.push((job, cost));
+    }
+    let mut at_stake: f64 = estimated
+        .iter()
+        .filter_map(|(_, c)| c.as_ref().ok().map(|c| c.total_usd()))
+        .sum();
+    if let Some(max) = args.max_cost {
+        at_stake = at_stake.min((max - summary.spent_before_usd).max(0.0));
+    }
+    if !args.ignore_balance
+        && at_stake > 0.0
+        && let Err(e) = check_balance(session, at_stake, estimated.len()).await
+    {
+        // Nothing was started: a new batch leaves no manifest behind, so the same
+        // command works once the account is topped up (no --resume needed).
+        if fresh {
+            drop(writer);
+            let _ = std::fs::remove_file(&manifest_path);
+        }
+        return Err(e);
+    }
+    seed_pacing(session, &estimated).await;
+
     let bar = ProgressBar::new(summary.total as u64);
     if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} jobs [{elapsed}] {msg}") {
         bar.set_style(style);
@@ -542,21 +393,20 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
     }
 
     let semaphore = Arc::new(Semaphore::new(args.concurrency));
-    let pacer = Arc::new(Mutex::new(Pacer::default()));
     // Err: the reason and whether the job may have been charged.
     let outcomes = Arc::new(Mutex::new(
         Vec::<(String, Result<f64, (String, bool)>)>::new(),
     ));
     let mut committed = summary.spent_before_usd;
     let mut tasks = tokio::task::JoinSet::new();
-    let mut pending = todo.into_iter();
+    let mut pending = estimated.into_iter();
     let mut stopped_by_budget = false;
-    for job in pending.by_ref() {
+    for (job, cost) in pending.by_ref() {
         if cancelled.load(Ordering::SeqCst) {
             summary.skipped_cancelled += 1;
             break;
         }
-        let cost = match session.client.estimate_cost(&job.request).await {
+        let cost = match cost {
             Ok(c) => c.total_usd(),
             Err(e) => {
                 let reason = e.to_string();
@@ -583,45 +433,21 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
             .acquire_owned()
             .await
             .map_err(|e| CliError::Other(format!("scheduler closed: {e}")))?;
-        let seq = loop {
-            let booked = pacer.lock().await.reserve(SystemTime::now());
-            match booked {
-                Ok(seq) => break seq,
-                Err(wait) => {
-                    bar.set_message(format!(
-                        "pacing: waiting {:.1}s for the rate limit",
-                        wait.as_secs_f64()
-                    ));
-                    tokio::time::sleep(wait).await;
-                    bar.set_message(String::new());
-                }
-            }
-        };
         lock(&writer)?.append(&Event::Started {
             job: job.id.clone(),
             hash: job.hash.clone(),
         })?;
         let client = session.client.clone();
-        let (writer, pacer, outcomes, target, bar) = (
+        let (writer, outcomes, target, bar) = (
             writer.clone(),
-            pacer.clone(),
             outcomes.clone(),
             target.clone(),
             bar.clone(),
         );
         tasks.spawn(async move {
             let _permit = permit;
+            // The client paces each attempt (see `Session::open`).
             let result = client.generate(&job.request).await;
-            {
-                let mut pacer = pacer.lock().await;
-                match &result {
-                    Ok(g) => pacer.complete(seq, Some(g.meta())),
-                    Err(venice_image::Error::RateLimited { retry_after, .. }) => {
-                        pacer.rate_limited(seq, *retry_after, SystemTime::now());
-                    }
-                    Err(_) => pacer.complete(seq, None),
-                }
-            }
             let outcome = match result {
                 Ok(generation) => {
                     match save_generation(
@@ -700,6 +526,113 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// How `batch` paces: shared through Redis when asked (`--pacing-redis`), else in this
+/// process.
+pub fn pacing(args: &BatchArgs) -> Pacing {
+    match args.pacing_redis.as_deref().map(str::trim) {
+        Some(url) if !url.is_empty() => Pacing::Redis(url.to_owned()),
+        _ => Pacing::Local,
+    }
+}
+
+/// Stop before the first request when the balance cannot pay `estimate` (USD) for
+/// `jobs` jobs. A balance that cannot be read, or is not reported, is not a reason to
+/// stop: the server still refuses what the account cannot pay.
+async fn check_balance(session: &Session, estimate: f64, jobs: usize) -> Result<(), CliError> {
+    if session.single_use {
+        // Asking would spend the one request a static SIGN-IN-WITH-X value allows.
+        eprintln!(
+            "note: a single-use SIGN-IN-WITH-X value cannot also read the balance; the estimated cost (${estimate:.4}) is not checked"
+        );
+        return Ok(());
+    }
+    let (available, detail) = if session.client_is_wallet() {
+        match session.client.wallet_balance().await {
+            Ok(b) => {
+                let diem = b.diem_balance_usd().unwrap_or(0.0).max(0.0);
+                let detail = if diem > 0.0 {
+                    format!("wallet credit ${:.4} + DIEM ${diem:.4}", b.balance_usd())
+                } else {
+                    "wallet credit".to_owned()
+                };
+                (Some(b.balance_usd().max(0.0) + diem), detail)
+            }
+            Err(e) => {
+                eprintln!("warning: cannot read the wallet balance ({e}); the cost is not checked");
+                return Ok(());
+            }
+        }
+    } else {
+        match session.client.account_balance().await {
+            Ok(b) => {
+                let part = |name: &str, v: Option<f64>| v.map(|v| format!("{name} ${v:.4}"));
+                let detail = [part("USD", b.usd()), part("DIEM", b.diem())]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" + ");
+                (b.spendable_usd(), detail)
+            }
+            Err(e) => {
+                eprintln!(
+                    "warning: cannot read the account balance ({e}); the cost is not checked"
+                );
+                return Ok(());
+            }
+        }
+    };
+    let Some(available) = available else {
+        if !session.offline {
+            eprintln!(
+                "note: the server reports no balance; the estimated cost (${estimate:.4}) is not checked"
+            );
+        }
+        return Ok(());
+    };
+    if estimate > available + 1e-9 {
+        return Err(CliError::Funds(format!(
+            "the estimated cost of the {jobs} job(s) to run, ${estimate:.4}, exceeds the balance, \
+             ${available:.4} ({detail}); nothing was sent. Top up, run fewer jobs (--max-cost), \
+             or pass --ignore-balance to start anyway"
+        )));
+    }
+    Ok(())
+}
+
+/// Seed the client's pacer with the account's limits of the models the jobs use, so
+/// the first window is paced right. Wallets have no API-key limit list: their pacing
+/// learns from the answers.
+async fn seed_pacing(
+    session: &Session,
+    jobs: &[(Job, venice_image::Result<venice_image::models::Cost>)],
+) {
+    let Some(pacer) = session.client.pacer() else {
+        return;
+    };
+    if session.client_is_wallet() || jobs.is_empty() {
+        return;
+    }
+    let limits = match session.client.account_limits().await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "warning: cannot read the account's rate limits ({e}); pacing learns them from the first answers"
+            );
+            return;
+        }
+    };
+    let mut models: Vec<&str> = jobs.iter().map(|(j, _)| j.request.model()).collect();
+    models.sort_unstable();
+    models.dedup();
+    for model in models {
+        if let Some(m) = limits.model(model) {
+            pacer
+                .seed_limits(model, m.requests_per_minute(), m.requests_per_day())
+                .await;
+        }
+    }
 }
 
 fn lock<'a>(
@@ -792,141 +725,5 @@ fn print_summary(s: &Summary, json: bool) {
         println!(
             "  not re-run {job} (may have been charged; pass --retry-charged to re-run): {reason}"
         );
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use std::time::UNIX_EPOCH;
-
-    const LIMIT: u64 = 10;
-
-    fn t(secs: f64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs_f64(1_900_000_000.0 + secs)
-    }
-
-    fn meta(remaining: u64, reset: f64) -> ResponseMeta {
-        let mut h = venice_image::raw::reqwest::header::HeaderMap::new();
-        let mut set = |name: &'static str, value: String| {
-            h.insert(name, value.parse().unwrap());
-        };
-        set("x-ratelimit-limit-requests", LIMIT.to_string());
-        set("x-ratelimit-remaining-requests", remaining.to_string());
-        set(
-            "x-ratelimit-reset-requests",
-            format!("{}", 1_900_000_000.0 + reset),
-        );
-        let m = ResponseMeta::from_headers(200, &h);
-        assert_eq!(m.rate_limit().and_then(|r| r.reset_at()), Some(t(reset)));
-        m
-    }
-
-    /// Start requests at `now` until the pacer says wait; returns their sequence numbers.
-    fn start_all(p: &mut Pacer, now: SystemTime) -> Vec<u64> {
-        std::iter::from_fn(|| p.reserve(now).ok())
-            .take(1000)
-            .collect()
-    }
-
-    #[test]
-    fn out_of_order_answers_still_let_the_whole_limit_start() {
-        let mut p = Pacer::default();
-        // Learn the limit from a first request (the server counted 1).
-        let first = p.reserve(t(0.0)).unwrap();
-        p.complete(first, Some(&meta(LIMIT - 1, 10.0)));
-        // Four in flight; the server counted them in the order 3, 1, 4, 2 and the
-        // answers arrive in yet another order.
-        let seqs: Vec<u64> = (0..4).map(|_| p.reserve(t(1.0)).unwrap()).collect();
-        let counted = [3, 1, 4, 2]; // position of seqs[i] in the server's count after `first`
-        for i in [2usize, 0, 3, 1] {
-            p.complete(seqs[i], Some(&meta(LIMIT - 1 - counted[i], 10.0)));
-        }
-        // 5 of 10 used: exactly 5 more may start in this window, then it waits.
-        let more = start_all(&mut p, t(2.0));
-        assert_eq!(more.len(), 5);
-        let wait = p.reserve(t(2.0)).unwrap_err();
-        assert!(wait >= Duration::from_secs(8) && wait <= Duration::from_millis(8100));
-    }
-
-    #[test]
-    fn answers_arriving_while_others_are_in_flight_do_not_cost_slots() {
-        // The server counts pairs of concurrent requests swapped (2 before 1, 4 before
-        // 3, …), so each odd answer reports a count that includes a later request.
-        let position = |seq: u64| match seq {
-            s if s % 2 == 1 && s + 1 < LIMIT => s + 2,
-            s => s + 1 - u64::from(s % 2 == 0 && s > 0),
-        };
-        let mut p = Pacer::default();
-        let first = p.reserve(t(0.0)).unwrap();
-        p.complete(first, Some(&meta(LIMIT - position(first), 10.0)));
-        // Keep 3 in flight all window long, answering the oldest as each new one starts.
-        let mut in_flight: Vec<u64> = (0..3).map(|_| p.reserve(t(1.0)).unwrap()).collect();
-        while let Ok(seq) = p.reserve(t(1.0)) {
-            in_flight.push(seq);
-            let done = in_flight.remove(0);
-            p.complete(done, Some(&meta(LIMIT - position(done), 10.0)));
-        }
-        assert_eq!(p.started, LIMIT, "every slot of the window was used");
-    }
-
-    #[test]
-    fn requests_of_others_are_counted_once_seen() {
-        let mut p = Pacer::default();
-        // Another client took 3 slots before our first request.
-        let a = p.reserve(t(0.0)).unwrap();
-        let b = p.reserve(t(0.0)).unwrap();
-        p.complete(a, Some(&meta(LIMIT - 4, 10.0)));
-        p.complete(b, Some(&meta(LIMIT - 5, 10.0)));
-        assert_eq!(start_all(&mut p, t(1.0)).len(), 5);
-    }
-
-    #[test]
-    fn server_count_above_ours_is_trusted() {
-        let mut p = Pacer::default();
-        let a = p.reserve(t(0.0)).unwrap();
-        p.complete(a, Some(&meta(0, 10.0)));
-        assert!(p.reserve(t(1.0)).is_err());
-    }
-
-    #[test]
-    fn a_full_window_waits_for_its_reset_then_starts_afresh() {
-        let mut p = Pacer::default();
-        let first = p.reserve(t(0.0)).unwrap();
-        p.complete(first, Some(&meta(LIMIT - 1, 10.0)));
-        let rest = start_all(&mut p, t(0.5));
-        assert_eq!(rest.len() as u64, LIMIT - 1);
-        for (i, seq) in rest.iter().enumerate() {
-            p.complete(*seq, Some(&meta(LIMIT - 2 - i as u64, 10.0)));
-        }
-        let wait = p.reserve(t(1.0)).unwrap_err();
-        assert_eq!(wait, Duration::from_secs(9) + RESET_MARGIN);
-        // After the reset the whole limit is available again, before any answer.
-        assert_eq!(start_all(&mut p, t(10.05)).len() as u64, LIMIT);
-        // A late answer of the old window does not confuse the new one.
-        p.complete(first, Some(&meta(0, 10.0)));
-        assert!(p.reserve(t(10.1)).is_err());
-    }
-
-    #[test]
-    fn a_429_holds_new_requests_until_the_reset() {
-        let mut p = Pacer::default();
-        let a = p.reserve(t(0.0)).unwrap();
-        p.complete(a, Some(&meta(LIMIT - 1, 10.0)));
-        let b = p.reserve(t(1.0)).unwrap();
-        p.rate_limited(b, Some(Duration::from_secs(9)), t(1.0));
-        let wait = p.reserve(t(1.0)).unwrap_err();
-        assert_eq!(wait, Duration::from_secs(9) + RESET_MARGIN);
-        assert!(p.reserve(t(10.1)).is_ok());
-    }
-
-    #[test]
-    fn without_rate_limit_headers_nothing_waits() {
-        let mut p = Pacer::default();
-        for _ in 0..100 {
-            let seq = p.reserve(t(0.0)).unwrap();
-            p.complete(seq, None);
-        }
     }
 }

@@ -24,6 +24,8 @@ pub enum CliError {
     Other(String),
     /// A result refused by a policy flag (e.g. `--fail-on-blurred`).
     Refused(String),
+    /// The balance cannot pay for what was asked (checked before sending).
+    Funds(String),
 }
 
 impl CliError {
@@ -32,6 +34,7 @@ impl CliError {
         match self {
             CliError::Usage(_) => USAGE,
             CliError::Refused(_) => API,
+            CliError::Funds(_) => PAYMENT,
             CliError::Other(_) => 1,
             CliError::Client(e) => client_exit_code(e),
         }
@@ -105,7 +108,9 @@ pub fn client_exit_code(e: &Error) -> u8 {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Usage(m) | CliError::Other(m) | CliError::Refused(m) => f.write_str(m),
+            CliError::Usage(m) | CliError::Other(m) | CliError::Refused(m) | CliError::Funds(m) => {
+                f.write_str(m)
+            }
             CliError::Client(e) => write!(f, "{e}"),
         }
     }

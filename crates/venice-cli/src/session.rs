@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use venice_image::wallet::{EvmSigner, SiwxConfig, Wallet};
-use venice_image::{Auth, Client};
+use venice_image::pacing::{Pacer, RedisOptions};
+use venice_image::wallet::{LocalEvmSigner, SiwxConfig, Wallet};
+use venice_image::{Auth, Client, ClientBuilder};
 use venice_mock::{MockConfig, MockServer};
 
 use crate::args::GlobalArgs;
@@ -11,6 +12,19 @@ use crate::exit::CliError;
 
 /// USD credit of the ephemeral `--offline` wallet.
 pub const OFFLINE_WALLET_USD: f64 = 10.0;
+
+/// How a command paces its image requests (`batch` does; one-off commands do not).
+#[derive(Debug, Clone, Default)]
+pub enum Pacing {
+    /// No pacing.
+    #[default]
+    Off,
+    /// A budget per model in this process.
+    Local,
+    /// Budgets shared with every process using the same credentials through the Redis
+    /// at this URL (falls back to local pacing while it is unreachable).
+    Redis(String),
+}
 
 /// A configured client, plus the mock server it talks to in offline mode.
 pub struct Session {
@@ -23,16 +37,25 @@ pub struct Session {
     pub offline_wallet: Option<Client>,
     /// The wallet address of the credentials, when they are a wallet.
     pub wallet_address: Option<String>,
+    /// The credentials authenticate one request only (a static `SIGN-IN-WITH-X` value).
+    pub single_use: bool,
     // Kept alive for the whole command: dropping it stops the server.
     _mock: Option<MockServer>,
 }
 
 impl Session {
-    /// Build the client from flags and the environment.
-    pub async fn open(args: &GlobalArgs) -> Result<Session, CliError> {
+    /// Whether [`client`](Self::client) signs in with a wallet (offline, the client
+    /// uses the mock's API key and the ephemeral wallet is `offline_wallet`).
+    pub fn client_is_wallet(&self) -> bool {
+        !self.offline && self.wallet_address.is_some()
+    }
+
+    /// Build the client from flags and the environment, pacing its image requests as
+    /// `pacing` says.
+    pub async fn open(args: &GlobalArgs, pacing: &Pacing) -> Result<Session, CliError> {
         if args.offline {
             // A throwaway wallet with seeded mock credit, so wallet commands work offline.
-            let signer = EvmSigner::random().map_err(venice_image::Error::from)?;
+            let signer = LocalEvmSigner::random().map_err(venice_image::Error::from)?;
             let mut config = MockConfig::default();
             config
                 .wallet_balances
@@ -40,11 +63,15 @@ impl Session {
             let mock = MockServer::start(config)
                 .await
                 .map_err(|e| CliError::Other(format!("cannot start the embedded mock: {e}")))?;
-            let client = Client::builder()
-                .base_url(mock.base_url())
-                .auth(Auth::api_key(venice_mock::DEFAULT_API_KEY))
-                .model_validation(!args.no_validate)
-                .build()?;
+            let client = paced(
+                Client::builder()
+                    .base_url(mock.base_url())
+                    .auth(Auth::api_key(venice_mock::DEFAULT_API_KEY))
+                    .model_validation(!args.no_validate),
+                pacing,
+                venice_mock::DEFAULT_API_KEY,
+            )?
+            .build()?;
             let wallet_auth = Auth::wallet(Wallet::Evm(Arc::new(signer)), SiwxConfig::default())?;
             let wallet_address = wallet_auth.wallet_address();
             let offline_wallet = Client::builder()
@@ -56,6 +83,7 @@ impl Session {
                 offline: true,
                 offline_wallet: Some(offline_wallet),
                 wallet_address,
+                single_use: false,
                 _mock: Some(mock),
             });
         }
@@ -67,9 +95,24 @@ impl Session {
             other => CliError::Client(other),
         })?;
         let wallet_address = auth.wallet_address();
-        let mut builder = Client::builder()
-            .auth(auth)
-            .model_validation(!args.no_validate);
+        let single_use = auth.is_single_use();
+        // The rate limits are per API key, or per wallet: that names the shared budgets
+        // (hashed; the key itself never reaches Redis).
+        let identity = match &wallet_address {
+            // EVM addresses compare case-insensitively; Solana's base58 does not.
+            Some(address) if address.starts_with("0x") => address.to_lowercase(),
+            Some(address) => address.clone(),
+            None => std::env::var("VENICE_API_KEY")
+                .map(|k| k.trim().to_owned())
+                .unwrap_or_default(),
+        };
+        let mut builder = paced(
+            Client::builder()
+                .auth(auth)
+                .model_validation(!args.no_validate),
+            pacing,
+            &identity,
+        )?;
         if let Some(url) = &args.base_url {
             builder = builder.base_url(url.clone());
         }
@@ -78,7 +121,25 @@ impl Session {
             offline: false,
             offline_wallet: None,
             wallet_address,
+            single_use,
             _mock: None,
         })
     }
+}
+
+/// `builder` with the pacer `pacing` asks for, shared under `identity`.
+fn paced(
+    builder: ClientBuilder,
+    pacing: &Pacing,
+    identity: &str,
+) -> Result<ClientBuilder, CliError> {
+    Ok(match pacing {
+        Pacing::Off => builder,
+        Pacing::Local => builder.pacing(Pacer::local()),
+        Pacing::Redis(url) => {
+            let pacer = Pacer::with_redis(identity, RedisOptions::new(url.clone()))
+                .map_err(|e| CliError::Usage(format!("--pacing-redis: {e}")))?;
+            builder.pacing(pacer)
+        }
+    })
 }

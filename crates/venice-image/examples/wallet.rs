@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use venice_image::wallet::{AutoTopUp, EvmSigner, SiwxConfig, Wallet};
+use venice_image::wallet::{AutoTopUp, LocalEvmSigner, SiwxConfig, Wallet};
 use venice_image::{Auth, Client, Error, GenerateRequest, Size};
 use venice_mock::{MockConfig, MockServer};
 
@@ -26,7 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
     } else {
         let mock = MockServer::start(MockConfig::default()).await?;
-        let wallet = Wallet::Evm(Arc::new(EvmSigner::random()?));
+        let wallet = Wallet::Evm(Arc::new(LocalEvmSigner::random()?));
         println!("offline: embedded mock, throwaway wallet {wallet:?}");
         let auth = Auth::wallet(wallet, SiwxConfig::default())?;
         (auth, mock.base_url(), Some(mock))

@@ -99,6 +99,20 @@ impl Auth {
         )
     }
 
+    /// Sign in with a wallet whose key stays in its signer: a KMS, an HSM, a hardware
+    /// wallet or a signing service implementing
+    /// [`EvmSigner`](crate::wallet::EvmSigner) or
+    /// [`SolanaSigner`](crate::wallet::SolanaSigner), wrapped with
+    /// [`Wallet::evm_signer`](crate::wallet::Wallet::evm_signer) or
+    /// [`Wallet::solana_signer`](crate::wallet::Wallet::solana_signer). The client asks
+    /// it for every signature (SIWX headers, top-ups) and never sees the key. Default
+    /// [`SiwxConfig`](crate::wallet::SiwxConfig) (use [`Auth::wallet`] to change it,
+    /// e.g. the signer timeout). Feature `wallet`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
+    pub fn wallet_with_signer(wallet: crate::wallet::Wallet) -> Auth {
+        Auth::Wallet(crate::wallet::WalletAuth::with_default_config(wallet))
+    }
+
     /// Sign in with `wallet` and a custom sign-in configuration. Feature `wallet`.
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
     pub fn wallet(
@@ -116,7 +130,7 @@ impl Auth {
     /// one request: the client never sends it twice (no retry, no second call) and a
     /// second use fails with [`Error::Auth`](crate::Error::Auth). Operations that do not
     /// take a wallet signature (the model list, styles) do not use it. Top-up needs a
-    /// private key and is not possible with it. Feature `wallet`.
+    /// signer and is not possible with it. Feature `wallet`.
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
     pub fn siwx_header(value: impl Into<String>) -> Auth {
         Auth::SiwxHeader(SecretString::from(value.into()))

@@ -19,6 +19,7 @@ use crate::generate::GenerateRequest;
 use crate::image::{Generation, Image, ImageStream};
 use crate::meta::{Response, ResponseMeta};
 use crate::models::{self, Cost, ImageModel};
+use crate::pacing::Pacer;
 use crate::retry::RetryPolicy;
 use crate::transport::{Call, Transport};
 
@@ -60,6 +61,9 @@ pub(crate) struct Inner {
     models: Mutex<Option<Arc<Vec<ImageModel>>>>,
     #[cfg(feature = "wallet")]
     pub(crate) auto_top_up: crate::topup::AutoTopUpState,
+    /// The user's Solana JSON-RPC endpoint for top-ups; `None`: the provider's proxy.
+    #[cfg(feature = "wallet")]
+    solana_rpc: Option<reqwest::Url>,
 }
 
 impl fmt::Debug for Client {
@@ -86,7 +90,10 @@ pub struct ClientBuilder {
     model_validation: bool,
     #[cfg(feature = "wallet")]
     pub(crate) auto_top_up: Option<crate::wallet::AutoTopUp>,
+    #[cfg(feature = "wallet")]
+    pub(crate) solana_rpc_url: Option<secrecy::SecretString>,
     max_response_bytes: u64,
+    pacer: Option<Pacer>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -96,6 +103,7 @@ impl fmt::Debug for ClientBuilder {
             .field("auth", &self.auth)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
+            .field("pacer", &self.pacer)
             .finish_non_exhaustive()
     }
 }
@@ -113,7 +121,10 @@ impl Default for ClientBuilder {
             model_validation: true,
             #[cfg(feature = "wallet")]
             auto_top_up: None,
+            #[cfg(feature = "wallet")]
+            solana_rpc_url: None,
             max_response_bytes: crate::limits::DEFAULT_MAX_RESPONSE_BYTES,
+            pacer: None,
         }
     }
 }
@@ -177,6 +188,21 @@ impl ClientBuilder {
         self
     }
 
+    /// Pace the image operations with `pacer` (default: none): every attempt, retries
+    /// included (the server counts each), first waits for a slot of its model's
+    /// rate-limit budget instead of earning a 429, and its answer's `x-ratelimit-*`
+    /// headers (or its 429) feed the budget. Share one pacer (clones share budgets) among
+    /// every client of one API key; [`Pacer::with_redis`](crate::pacing::Pacer) shares it
+    /// with other processes. Seed it with the account's limits
+    /// ([`Pacer::seed_account_limits`]) so pacing starts right. Operations that name no
+    /// model (upscale, background removal, and edits or OpenAI generations without one)
+    /// are paced under the operation's id; the catalogue, account and wallet calls are
+    /// not paced.
+    pub fn pacing(mut self, pacer: Pacer) -> Self {
+        self.pacer = Some(pacer);
+        self
+    }
+
     /// Build the client.
     pub fn build(self) -> Result<Client> {
         let base_url = self.base_url.trim().trim_end_matches('/').to_owned();
@@ -203,11 +229,23 @@ impl ClientBuilder {
                     .map_err(|e| Error::config_with("cannot build the HTTP client", e))?
             }
         };
+        #[cfg(feature = "wallet")]
+        let solana_rpc = self
+            .solana_rpc_url
+            .as_ref()
+            .map(|url| solana_rpc_url(secrecy::ExposeSecret::expose_secret(url)))
+            .transpose()?;
         let state = ClientState::anonymous()
             .auth(self.auth.request_auth())
             .max_response_bytes(self.max_response_bytes);
-        let transport =
-            Transport::new(base_url, http, state, self.retry, self.auth.is_single_use());
+        let transport = Transport::new(
+            base_url,
+            http,
+            state,
+            self.retry,
+            self.auth.is_single_use(),
+            self.pacer,
+        );
         Ok(Client {
             inner: Arc::new(Inner {
                 transport,
@@ -216,9 +254,28 @@ impl ClientBuilder {
                 models: Mutex::new(None),
                 #[cfg(feature = "wallet")]
                 auto_top_up: crate::topup::AutoTopUpState::new(self.auto_top_up),
+                #[cfg(feature = "wallet")]
+                solana_rpc,
             }),
         })
     }
+}
+
+/// The user's Solana RPC URL, parsed; errors never repeat it (it may hold an API key).
+#[cfg(feature = "wallet")]
+fn solana_rpc_url(url: &str) -> Result<reqwest::Url> {
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|e| {
+        Error::config_with(
+            "the Solana RPC URL (VENICE_SOLANA_RPC_URL / solana_rpc_url) is not a valid URL",
+            e,
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Error::config(
+            "the Solana RPC URL (VENICE_SOLANA_RPC_URL / solana_rpc_url) must be http(s)",
+        ));
+    }
+    Ok(parsed)
 }
 
 impl Client {
@@ -230,7 +287,9 @@ impl Client {
     /// A client configured from the environment: exactly one of `VENICE_API_KEY`,
     /// `VENICE_WALLET_PRIVATE_KEY` (EVM hex key), `VENICE_SOLANA_KEYPAIR` (base58 or
     /// JSON array) or `VENICE_SIWX_HEADER` (the wallet ones need the `wallet`
-    /// feature), and optionally `VENICE_BASE_URL`.
+    /// feature), and optionally `VENICE_BASE_URL` and (feature `wallet`)
+    /// `VENICE_SOLANA_RPC_URL`, the Solana JSON-RPC endpoint of Solana top-ups (see
+    /// [`ClientBuilder::solana_rpc_url`]).
     pub fn from_env() -> Result<Client> {
         let auth = Auth::from_env()?;
         let mut b = Client::builder().auth(auth);
@@ -238,6 +297,12 @@ impl Client {
             && !url.trim().is_empty()
         {
             b = b.base_url(url);
+        }
+        #[cfg(feature = "wallet")]
+        if let Ok(url) = std::env::var(crate::env::SOLANA_RPC_URL)
+            && !url.trim().is_empty()
+        {
+            b = b.solana_rpc_url(url);
         }
         b.build()
     }
@@ -251,6 +316,12 @@ impl Client {
     /// cap (for operations the facade does not wrap).
     pub fn raw(&self) -> &venice_openapi::Client {
         self.inner.transport.raw()
+    }
+
+    /// The pacer of this client's image operations, if it paces
+    /// ([`ClientBuilder::pacing`]).
+    pub fn pacer(&self) -> Option<&Pacer> {
+        self.inner.transport.pacer()
     }
 
     /// The last `X-Balance-Remaining` (USD) the server reported to this client: x402
@@ -302,6 +373,7 @@ impl Client {
         crate::topup::Payer {
             transport: &self.inner.transport,
             auth: &self.inner.auth,
+            solana_rpc: self.inner.solana_rpc.as_ref(),
         }
     }
 
@@ -327,7 +399,7 @@ impl Client {
         &self,
         wire: &types::GenerateImageRequest,
     ) -> Result<ResponseValue<venice_openapi::ByteStream>> {
-        let call = self.call(Uploads::new());
+        let call = self.call(Uploads::new()).paced(wire.model.as_str());
         self.send(&call, || {
             call.raw().generate_image().body(wire.clone()).send()
         })

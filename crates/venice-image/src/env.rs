@@ -12,6 +12,9 @@ pub(crate) const WALLET_PRIVATE_KEY: &str = "VENICE_WALLET_PRIVATE_KEY";
 pub(crate) const SOLANA_KEYPAIR: &str = "VENICE_SOLANA_KEYPAIR";
 /// A `SIGN-IN-WITH-X` value signed elsewhere.
 pub(crate) const SIWX_HEADER: &str = "VENICE_SIWX_HEADER";
+/// The Solana JSON-RPC endpoint of Solana top-ups (not a credential).
+#[cfg(feature = "wallet")]
+pub(crate) const SOLANA_RPC_URL: &str = "VENICE_SOLANA_RPC_URL";
 
 /// Every credential variable, in the order they are reported.
 pub(crate) const CREDENTIAL_VARS: [&str; 4] =

@@ -167,10 +167,11 @@ impl StyleReference {
 
     fn to_wire(&self, i: usize) -> Result<types::StyleReference, ValidationError> {
         self.validate(i)?;
-        Ok(types::StyleReference {
-            image: convert("style_references[].image", self.image.as_str())?,
-            strength: self.strength,
-        })
+        types::StyleReference::builder()
+            .image(self.image.as_str())
+            .strength(self.strength)
+            .try_into()
+            .map_err(builder_error)
     }
 }
 

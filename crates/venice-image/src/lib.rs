@@ -34,9 +34,13 @@
 //!
 //! Features: TLS via rustls with the ring provider, gzip and brotli response
 //! decoding (always on); `wallet`: x402 wallet auth (Sign-In-With-X for EVM and
-//! Solana keys, EIP-3009 top-ups, auto top-up) in the [`wallet`] module.
+//! Solana keys, in memory or behind your own signer; top-ups in USDC on Base or Solana,
+//! auto top-up) in the [`wallet`] module; `redis`: rate-limit pacing shared by many
+//! processes through Redis ([`pacing::Pacer::with_redis`]).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod account;
+mod account_ops;
 mod auth;
 mod client;
 mod decode;
@@ -51,10 +55,13 @@ pub mod limits;
 mod meta;
 pub mod models;
 mod ops;
+pub mod pacing;
 pub mod payment;
 mod retry;
 mod save;
 mod sizing;
+#[cfg(feature = "wallet")]
+mod solana_rpc;
 #[cfg(feature = "wallet")]
 mod topup;
 mod transport;

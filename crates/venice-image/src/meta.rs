@@ -218,6 +218,16 @@ fn flag(h: &HeaderMap, name: &str) -> bool {
     header(h, name).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
+/// The remaining x402 credit in USD a response reports (`X-Balance-Remaining`, or
+/// `x-venice-balance-usd`).
+pub(crate) fn balance_remaining(h: &HeaderMap) -> Option<f64> {
+    ["x-balance-remaining", "x-venice-balance-usd"]
+        .iter()
+        .find_map(|n| header(h, n))
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| v.is_finite())
+}
+
 /// Interpret `x-ratelimit-reset-requests`: Unix seconds, or seconds from now when
 /// the value is too small to be a Unix time (< 1e9).
 pub(crate) fn reset_instant(value: &str, now: SystemTime) -> Option<SystemTime> {
@@ -276,11 +286,7 @@ impl ResponseMeta {
                     deprecated,
                 },
             );
-        let balance_remaining_usd = ["x-balance-remaining", "x-venice-balance-usd"]
-            .iter()
-            .find_map(|n| header(h, n))
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| v.is_finite());
+        let balance_remaining_usd = balance_remaining(h);
         let limit = header(h, "x-ratelimit-limit-requests").and_then(|v| v.parse().ok());
         let remaining = header(h, "x-ratelimit-remaining-requests").and_then(|v| v.parse().ok());
         let reset_at = header(h, "x-ratelimit-reset-requests").and_then(|v| reset_instant(v, now));

@@ -48,25 +48,41 @@ pub struct PaymentOption {
     pub(crate) extra: Option<PaymentExtra>,
 }
 
-/// The EIP-712 domain name and version of the payment token.
+/// Scheme-specific data of an option (`extra`): the EIP-712 domain name and version of
+/// the token on Base, the facilitator's fee payer on Solana. Kept whole (unknown fields
+/// too), so that the chosen option is echoed back as the server sent it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PaymentExtra {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub(crate) name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub(crate) version: String,
+    #[serde(default, rename = "feePayer", skip_serializing_if = "Option::is_none")]
+    pub(crate) fee_payer: Option<String>,
+    #[serde(flatten)]
+    pub(crate) other: serde_json::Map<String, Value>,
 }
 
 impl PaymentExtra {
-    /// Token name, e.g. `USD Coin`.
+    /// Token name, e.g. `USD Coin` (EVM; empty when not sent).
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// Token EIP-712 version, e.g. `2`.
+    /// Token EIP-712 version, e.g. `2` (EVM; empty when not sent).
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// The facilitator that pays the fee and co-signs (Solana, `feePayer`).
+    pub fn fee_payer(&self) -> Option<&str> {
+        self.fee_payer.as_deref()
+    }
+
+    /// Other fields (e.g. a Solana `memo`), as sent.
+    pub fn other(&self) -> &serde_json::Map<String, Value> {
+        &self.other
     }
 }
 
@@ -101,8 +117,8 @@ impl PaymentOption {
         self.max_timeout_seconds
     }
 
-    /// Scheme-specific data; for EVM `exact`, the token's EIP-712 domain name and
-    /// version.
+    /// Scheme-specific data: the token's EIP-712 domain name and version on Base, the
+    /// facilitator's fee payer on Solana.
     pub fn extra(&self) -> Option<&PaymentExtra> {
         self.extra.as_ref()
     }
@@ -125,9 +141,15 @@ impl PaymentOption {
         }
     }
 
-    /// Whether this is an `exact` payment on Base, the option this client can sign.
+    /// Whether this is an `exact` payment on Base, the option an EVM wallet signs.
     pub fn is_base_exact(&self) -> bool {
         self.scheme == "exact" && self.evm_chain_id() == Some(8453)
+    }
+
+    /// Whether the network is a Solana cluster (`solana:<genesis hash>`, or the bare
+    /// `solana` of older challenges).
+    pub fn is_solana(&self) -> bool {
+        self.network == "solana" || self.network.starts_with("solana:")
     }
 }
 
@@ -162,6 +184,16 @@ impl PaymentRequirements {
     /// The first `exact` option on Base.
     pub fn base_option(&self) -> Option<&PaymentOption> {
         self.accepts.iter().find(|o| o.is_base_exact())
+    }
+
+    /// The option a Solana wallet pays: the first on Solana mainnet, else the first on
+    /// any Solana cluster (which a Solana top-up then refuses, naming the network).
+    pub fn solana_option(&self) -> Option<&PaymentOption> {
+        let mainnet = |o: &&PaymentOption| {
+            o.network == "solana" || o.network == "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp"
+        };
+        let mut solana = self.accepts.iter().filter(|o| o.is_solana());
+        solana.clone().find(mainnet).or_else(|| solana.next())
     }
 }
 
@@ -273,6 +305,43 @@ mod tests {
     }
 
     #[test]
+    fn solana_options_round_trip_verbatim() {
+        let devnet = json!({
+            "scheme": "exact", "network": "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1",
+            "asset": "x", "amount": "1", "payTo": "p", "extra": {"feePayer": "f"}
+        });
+        let mainnet = json!({
+            "scheme": "exact", "network": "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp",
+            "asset": "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", "amount": "5000000",
+            "payTo": "p", "maxTimeoutSeconds": 300,
+            "extra": {"feePayer": "f", "memo": "m"}
+        });
+        let r = PaymentRequirements::from_json(
+            &json!({"x402Version": 2, "accepts": [base_entry(), devnet, mainnet]}),
+        )
+        .unwrap();
+        let o = r.solana_option().unwrap();
+        assert_eq!(o.extra.as_ref().unwrap().fee_payer.as_deref(), Some("f"));
+        // Echoed as sent: no empty EVM fields added, the memo kept.
+        assert_eq!(serde_json::to_value(o).unwrap(), mainnet);
+        assert_eq!(
+            serde_json::to_value(r.base_option().unwrap()).unwrap(),
+            base_entry()
+        );
+        let only_devnet = PaymentRequirements {
+            accepts: vec![r.accepts[1].clone()],
+            ..PaymentRequirements::default()
+        };
+        assert!(
+            only_devnet
+                .solana_option()
+                .unwrap()
+                .network
+                .ends_with("qa1")
+        );
+    }
+
+    #[test]
     fn networks() {
         let mut o: PaymentOption = serde_json::from_value(base_entry()).unwrap();
         assert!(o.is_base_exact());
@@ -280,6 +349,7 @@ mod tests {
         assert!(o.is_base_exact());
         o.network = "solana".into();
         assert!(!o.is_base_exact());
+        assert!(o.is_solana());
         o.amount = "abc".into();
         assert_eq!(o.amount_units(), None);
     }

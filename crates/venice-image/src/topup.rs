@@ -1,12 +1,13 @@
 //! x402 payments (feature `wallet`): discovering what `POST /x402/top-up` accepts,
-//! signing and submitting a top-up, and the automatic top-up after a wallet 402.
+//! signing and submitting a top-up (USDC on Base for an EVM wallet, USDC on Solana for a
+//! Solana wallet), and the automatic top-up after a wallet 402.
 //!
 //! Works on the client's [`Transport`] and credentials only (not on `Client`), so the
 //! client can call it from inside its send loop without the two modules importing each
 //! other.
 
-use std::sync::Mutex;
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use alloy_primitives::B256;
 use base64_simd::STANDARD as B64;
@@ -15,17 +16,22 @@ use venice_openapi::Uploads;
 use crate::auth::Auth;
 use crate::error::PaymentRequiredKind;
 use crate::error::{Error, PaymentRequired, Result};
-use crate::payment::PaymentRequirements;
+use crate::payment::{PaymentOption, PaymentRequirements};
+use crate::solana_rpc::{self, Endpoint};
 use crate::transport::Transport;
+use crate::wallet::svm::{Pubkey, SolanaPayment, SolanaRequirement};
 use crate::wallet::{
-    AutoTopUp, TopUpReceipt, Wallet, WalletError, payment_payload, sign_authorization,
+    AutoTopUp, EvmSigner, SolanaSigner, SvmError, TopUpReceipt, Wallet, WalletError,
+    payment_payload, sign_authorization, with_timeout,
 };
 
-/// What paying needs from a client: its transport and credentials.
+/// What paying needs from a client: its transport, credentials and Solana endpoint.
 #[derive(Clone, Copy)]
 pub(crate) struct Payer<'a> {
     pub(crate) transport: &'a Transport,
     pub(crate) auth: &'a Auth,
+    /// The user's Solana JSON-RPC URL; `None` uses the provider's proxy.
+    pub(crate) solana_rpc: Option<&'a reqwest::Url>,
 }
 
 /// The auto top-up policy of a client and what it has spent.
@@ -107,38 +113,42 @@ pub(crate) async fn payment_requirements(payer: Payer<'_>) -> Result<PaymentRequ
     }
 }
 
-/// Sign and submit a top-up of `amount_usd` from the client's EVM wallet, using
-/// `known` requirements when they name a Base option.
-pub(crate) async fn top_up(
-    payer: Payer<'_>,
-    amount_usd: f64,
-    known: Option<PaymentRequirements>,
-) -> Result<TopUpReceipt> {
-    let signer = match payer.auth {
-        Auth::Wallet(w) => match w.wallet() {
-            Wallet::Evm(s) => s.clone(),
-            _ => {
-                return Err(WalletError::Unsupported(
-                    "top-up signs USDC on Base: it needs an EVM wallet (Solana top-up needs an RPC node)",
-                )
-                .into());
-            }
-        },
-        _ => {
-            return Err(WalletError::Unsupported(
-                "top-up needs an EVM private key (Auth::evm_wallet)",
-            )
-            .into());
+/// The signer of the client's wallet, by chain.
+enum PayingWallet {
+    Evm(Arc<dyn EvmSigner>),
+    Solana(Arc<dyn SolanaSigner>),
+}
+
+fn paying_wallet(auth: &Auth) -> Result<(PayingWallet, Duration), WalletError> {
+    match auth {
+        Auth::Wallet(w) => {
+            let timeout = w.config().signer_timeout;
+            Ok(match w.wallet() {
+                Wallet::Evm(s) => (PayingWallet::Evm(s.clone()), timeout),
+                Wallet::Solana(s) => (PayingWallet::Solana(s.clone()), timeout),
+            })
         }
-    };
-    let value = usd_to_units(amount_usd)?;
-    let requirements = match known.filter(|r| r.base_option().is_some()) {
+        _ => Err(WalletError::Unsupported(
+            "top-up needs wallet credentials with a signer (Auth::evm_wallet, \
+             Auth::solana_wallet or Auth::wallet_with_signer)",
+        )),
+    }
+}
+
+/// The option of `known` (else of a fresh discovery) that `pick` chooses.
+async fn option_of(
+    payer: Payer<'_>,
+    known: Option<PaymentRequirements>,
+    pick: fn(&PaymentRequirements) -> Option<&PaymentOption>,
+    wanted: &str,
+) -> Result<(PaymentRequirements, PaymentOption)> {
+    let requirements = match known.filter(|r| pick(r).is_some()) {
         Some(r) => r,
         None => payment_requirements(payer).await?,
     };
-    let option = requirements.base_option().ok_or_else(|| {
+    let option = pick(&requirements).cloned().ok_or_else(|| {
         WalletError::Payment(format!(
-            "no `exact` payment on Base among the accepted networks: {}",
+            "no {wanted} payment among the accepted networks: {}",
             requirements
                 .accepts
                 .iter()
@@ -147,24 +157,66 @@ pub(crate) async fn top_up(
                 .join(", ")
         ))
     })?;
-    if let Some(min) = option.amount_units()
-        && value < min
-    {
-        return Err(WalletError::Payment(format!(
-            "${amount_usd} is below the minimum top-up of ${}",
-            min as f64 / 1e6
-        ))
-        .into());
-    }
-    let nonce = B256::try_random()
-        .map_err(|e| WalletError::Signing(format!("no system randomness: {e}")))?;
-    let auth = sign_authorization(&signer, option, value, SystemTime::now(), nonce.0)?;
-    let payload = payment_payload(option, &auth, requirements.resource.as_ref());
-    let header = B64.encode_to_string(payload.to_string());
+    Ok((requirements, option))
+}
+
+/// Sign and submit a top-up of `amount_usd` from the client's wallet, using `known`
+/// requirements when they hold an option for it.
+pub(crate) async fn top_up(
+    payer: Payer<'_>,
+    amount_usd: f64,
+    known: Option<PaymentRequirements>,
+) -> Result<TopUpReceipt> {
+    let (wallet, timeout) = paying_wallet(payer.auth)?;
+    let value = usd_to_units(amount_usd)?;
+    let (header, network, address) = match wallet {
+        PayingWallet::Evm(signer) => {
+            let (requirements, option) = option_of(
+                payer,
+                known,
+                PaymentRequirements::base_option,
+                "`exact` Base",
+            )
+            .await?;
+            if let Some(min) = option.amount_units()
+                && value < min
+            {
+                return Err(WalletError::Payment(format!(
+                    "${amount_usd} is below the minimum top-up of ${}",
+                    min as f64 / 1e6
+                ))
+                .into());
+            }
+            let nonce = B256::try_random()
+                .map_err(|e| WalletError::Signing(format!("no system randomness: {e}")))?;
+            let auth = with_timeout(
+                timeout,
+                sign_authorization(signer.as_ref(), &option, value, SystemTime::now(), nonce.0),
+            )
+            .await?;
+            let payload = payment_payload(&option, &auth, requirements.resource.as_ref());
+            let header = B64.encode_to_string(payload.to_string());
+            (header, option.network, signer.address().to_owned())
+        }
+        PayingWallet::Solana(signer) => {
+            let (requirements, option) =
+                option_of(payer, known, PaymentRequirements::solana_option, "Solana").await?;
+            let header = solana_payment(
+                payer,
+                signer.as_ref(),
+                timeout,
+                &requirements,
+                &option,
+                value,
+            )
+            .await?;
+            (header, option.network, signer.address().to_owned())
+        }
+    };
     tracing::info!(
-        wallet = signer.address(),
+        wallet = address.as_str(),
         amount_usd,
-        network = option.network.as_str(),
+        network = network.as_str(),
         "x402 top-up"
     );
     let response = post_top_up(payer, Some(&header)).await?;
@@ -182,6 +234,64 @@ pub(crate) async fn top_up(
     })
 }
 
+/// The `PAYMENT-SIGNATURE` value of a Solana top-up of `value` units for `option`.
+///
+/// The server's `amount` is the minimum top-up; the payment is for `value` (the caller's
+/// amount), never more. Everything the client can judge is judged before any chain data
+/// is fetched (the provider bills RPC calls): network, mint, scheme, fee payer, amount.
+async fn solana_payment(
+    payer: Payer<'_>,
+    signer: &dyn SolanaSigner,
+    timeout: Duration,
+    requirements: &PaymentRequirements,
+    option: &PaymentOption,
+    value: u128,
+) -> Result<String, WalletError> {
+    let cap = u64::try_from(value).map_err(|_| SvmError::InvalidAmount(value.to_string()))?;
+    if let Some(minimum) = option.amount_units()
+        && minimum > u128::from(cap)
+    {
+        return Err(SvmError::AmountOverCap {
+            amount: u64::try_from(minimum).unwrap_or(u64::MAX),
+            cap,
+        }
+        .into());
+    }
+    let mut entry = serde_json::to_value(option)
+        .map_err(|e| WalletError::Payment(format!("the Solana option is not JSON: {e}")))?;
+    entry["amount"] = serde_json::json!(cap.to_string());
+    let requirement = SolanaRequirement::from_json(&entry)?;
+    let owner = Pubkey::parse(signer.address(), "the wallet address")?;
+    // `prepare` checks these too; checked here as well so that such an offer costs no
+    // RPC call.
+    if owner == *requirement.fee_payer() {
+        return Err(SvmError::OwnerIsFeePayer.into());
+    }
+    if owner == *requirement.pay_to() {
+        return Err(SvmError::OwnerIsPayTo.into());
+    }
+    let endpoint = payer.solana_rpc.map_or(Endpoint::Venice, Endpoint::Url);
+    let chain = solana_rpc::chain_data(payer.transport, endpoint).await?;
+    let payment = SolanaPayment::prepare(&requirement, &chain, &owner, cap)?;
+    let signature = with_timeout(
+        timeout,
+        crate::wallet::sign_solana_transaction(signer, payment.message()),
+    )
+    .await?;
+    tracing::debug!(
+        fee_payer = %requirement.fee_payer(),
+        pay_to = %requirement.pay_to(),
+        source = %payment.source(),
+        destination = %payment.destination(),
+        amount_units = payment.amount(),
+        memo = payment.memo(),
+        "Solana top-up transaction signed"
+    );
+    Ok(payment
+        .into_signed(&signature)?
+        .header_value(requirements.resource.as_ref()))
+}
+
 /// After `err`, top up automatically if the policy allows. `Ok(true)`: topped up,
 /// retry the call; `Ok(false)`: return `err` as is.
 pub(crate) async fn auto_top_up_after(
@@ -195,12 +305,13 @@ pub(crate) async fn auto_top_up_after(
     let Error::PaymentRequired { kind, error: p } = err else {
         return Ok(false);
     };
-    if *kind != PaymentRequiredKind::WalletCredit
-        || !matches!(payer.auth, Auth::Wallet(w) if matches!(w.wallet(), Wallet::Evm(_)))
-    {
+    let Auth::Wallet(wallet) = payer.auth else {
+        return Ok(false);
+    };
+    if *kind != PaymentRequiredKind::WalletCredit {
         return Ok(false);
     }
-    let amount = top_up_amount(&policy, p);
+    let amount = top_up_amount(&policy, p, wallet.wallet());
     {
         let Ok(mut spent) = state.spent.lock() else {
             return Ok(false);
@@ -236,17 +347,22 @@ pub(crate) async fn auto_top_up_after(
     }
 }
 
-/// The policy's amount, raised to the server's minimum and to what the call lacks.
-fn top_up_amount(policy: &AutoTopUp, p: &PaymentRequired) -> f64 {
+/// The policy's amount, raised to the server's minimum (for the wallet's chain) and to
+/// what the call lacks.
+fn top_up_amount(policy: &AutoTopUp, p: &PaymentRequired, wallet: &Wallet) -> f64 {
     let lacking = match (p.minimum_balance_usd, p.current_balance_usd) {
         (Some(need), Some(have)) => need - have,
         _ => 0.0,
+    };
+    let pick = match wallet {
+        Wallet::Solana(_) => PaymentRequirements::solana_option,
+        _ => PaymentRequirements::base_option,
     };
     let minimum = p
         .minimum_top_up_usd
         .or_else(|| {
             p.requirements()
-                .and_then(|r| r.base_option().and_then(|o| o.amount_usd()))
+                .and_then(|r| pick(&r).and_then(PaymentOption::amount_usd))
         })
         .unwrap_or(0.0);
     policy.amount_usd.max(minimum).max(lacking)

@@ -1,7 +1,9 @@
 //! The transport under every operation: a generated client per call (with the call's
 //! uploads and an auth wrapper that keeps the typed cause of a failed signature) and
 //! the one retry loop, which rebuilds and re-sends the request through the generated
-//! builder on every attempt so that credentials are signed afresh each time.
+//! builder on every attempt so that credentials are signed afresh each time, and, with a
+//! [`Pacer`], waits for a rate-limit slot before each attempt (the server counts every
+//! attempt) and reports the answer to it.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +16,8 @@ use venice_openapi::{
 
 use crate::decode::{self, RawError};
 use crate::error::{Error, Result};
-use crate::meta::header;
+use crate::meta::{RateLimit, ResponseMeta, balance_remaining};
+use crate::pacing::{Pacer, Permit};
 use crate::retry::{self, RetryPolicy};
 
 /// What every call shares: the HTTP client, base URL, credentials and policies.
@@ -28,18 +31,29 @@ pub(crate) struct Transport {
     single_use_auth: bool,
     /// Last `X-Balance-Remaining` seen (USD).
     last_balance: Mutex<Option<f64>>,
+    /// Paces the calls that name a rate-limit budget.
+    pacer: Option<Pacer>,
 }
 
 /// One call: the generated client it sends through.
 pub(crate) struct Call {
     raw: venice_openapi::Client,
     auth: Option<Arc<Recording>>,
+    /// The budget (model) each attempt takes a slot of, when the client paces.
+    pace: Option<String>,
 }
 
 impl Call {
     /// The generated client of this call.
     pub(crate) fn raw(&self) -> &venice_openapi::Client {
         &self.raw
+    }
+
+    /// Take a slot of `model`'s rate-limit budget before each attempt (when the client
+    /// has a [`Pacer`]).
+    pub(crate) fn paced(mut self, model: impl Into<String>) -> Call {
+        self.pace = Some(model.into());
+        self
     }
 }
 
@@ -83,6 +97,7 @@ impl Transport {
         state: ClientState,
         retry: RetryPolicy,
         single_use_auth: bool,
+        pacer: Option<Pacer>,
     ) -> Self {
         let raw = venice_openapi::Client::new_with_client(&base_url, http.clone(), state.clone());
         Self {
@@ -93,11 +108,23 @@ impl Transport {
             retry,
             single_use_auth,
             last_balance: Mutex::new(None),
+            pacer,
         }
+    }
+
+    /// The pacer of the client, if it paces.
+    pub(crate) fn pacer(&self) -> Option<&Pacer> {
+        self.pacer.as_ref()
     }
 
     pub(crate) fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// The HTTP client (timeouts, TLS) every request goes through.
+    #[cfg(feature = "wallet")]
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// The generated client with the client's credentials and response cap.
@@ -122,6 +149,7 @@ impl Transport {
         Call {
             raw: venice_openapi::Client::new_with_client(&self.base_url, self.http.clone(), state),
             auth,
+            pace: None,
         }
     }
 
@@ -160,23 +188,44 @@ impl Transport {
         let mut attempt = 1u32;
         loop {
             span.record("attempt", attempt);
+            let permit = match (&self.pacer, &call.pace) {
+                (Some(pacer), Some(model)) => Some(pacer.acquire(model).await),
+                _ => None,
+            };
             let err = match send().await {
                 Ok(value) => {
                     span.record("status", value.status().as_u16());
                     self.note_balance(value.headers());
+                    if let Some(permit) = permit {
+                        permit.observe(rate_limit(value.headers()).as_ref()).await;
+                    }
                     return Ok(value);
                 }
-                Err(RawError::Custom(message)) => Error::Auth(
-                    call.auth
-                        .as_ref()
-                        .and_then(|a| a.failure.lock().ok()?.take())
-                        .unwrap_or_else(|| AuthError::new(message)),
-                ),
-                Err(e) => decode::from_raw(e).await,
+                Err(RawError::Custom(message)) => {
+                    // Signing failed: nothing went out.
+                    if let Some(permit) = permit {
+                        permit.release().await;
+                    }
+                    Error::Auth(
+                        call.auth
+                            .as_ref()
+                            .and_then(|a| a.failure.lock().ok()?.take())
+                            .unwrap_or_else(|| AuthError::new(message)),
+                    )
+                }
+                Err(e) => {
+                    let never_sent = matches!(&e, RawError::InvalidRequest(_))
+                        || matches!(&e, RawError::CommunicationError(c) if c.is_connect());
+                    let err = decode::from_raw(e).await;
+                    if let (Some(pacer), Some(permit)) = (&self.pacer, permit) {
+                        report(pacer, permit, &err, never_sent).await;
+                    }
+                    err
+                }
             };
             if let Some(api) = err.api_error() {
-                span.record("status", api.status);
-                if let Some(balance) = api.meta.balance_remaining_usd {
+                span.record("status", api.status());
+                if let Some(balance) = api.meta().balance_remaining_usd() {
                     self.set_balance(balance);
                 }
             }
@@ -206,10 +255,7 @@ impl Transport {
     }
 
     fn note_balance(&self, headers: &HeaderMap) {
-        if let Some(balance) = header(headers, "x-balance-remaining")
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| v.is_finite())
-        {
+        if let Some(balance) = balance_remaining(headers) {
             self.set_balance(balance);
         }
     }
@@ -222,5 +268,29 @@ impl Transport {
 
     pub(crate) fn last_balance(&self) -> Option<f64> {
         self.last_balance.lock().ok().and_then(|b| *b)
+    }
+}
+
+/// The rate-limit headers of an answer.
+fn rate_limit(headers: &HeaderMap) -> Option<RateLimit> {
+    ResponseMeta::from_headers(0, headers).rate_limit().cloned()
+}
+
+/// Tell the pacer how a failed attempt ended: a 429 holds the budget until the reset
+/// (after learning the window from its headers), an attempt that never left gives its
+/// slot back, any other answer (or a request lost on the way) uses it.
+async fn report(pacer: &Pacer, permit: Permit, err: &Error, never_sent: bool) {
+    if never_sent {
+        return permit.release().await;
+    }
+    let rate_limit = err.api_error().and_then(|api| api.meta().rate_limit());
+    match err {
+        Error::RateLimited { retry_after, .. } => {
+            if let Some(rl) = rate_limit {
+                pacer.observe(permit.model(), rl).await;
+            }
+            permit.rate_limited(*retry_after).await;
+        }
+        _ => permit.observe(rate_limit).await,
     }
 }

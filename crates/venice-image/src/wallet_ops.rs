@@ -14,11 +14,28 @@ use crate::wallet::{
 impl ClientBuilder {
     /// Top up automatically when a wallet call gets a 402 for lack of credit: up to
     /// `max_total_usd` over the client's life, then the call is retried once with a
-    /// fresh header. Off by default; needs an EVM wallet
-    /// ([`Auth::evm_wallet`](crate::Auth::evm_wallet)). Feature `wallet`.
+    /// fresh header. Off by default; needs wallet credentials with a signer, EVM (pays
+    /// USDC on Base) or Solana (pays USDC on Solana, see
+    /// [`solana_rpc_url`](Self::solana_rpc_url)). Feature `wallet`.
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
     pub fn auto_top_up(mut self, policy: AutoTopUp) -> Self {
         self.auto_top_up = Some(policy);
+        self
+    }
+
+    /// The Solana JSON-RPC endpoint a Solana top-up reads its chain data from (a recent
+    /// blockhash, the USDC mint), e.g. your own node or an RPC provider's URL with its
+    /// key. [`Client::from_env`] reads it from `VENICE_SOLANA_RPC_URL`.
+    ///
+    /// Default: the provider's proxy (`POST /crypto/rpc/solana-mainnet` of the API),
+    /// which bills about $0.00004 per top-up from the wallet's credit, so a wallet with
+    /// no credit at all needs an endpoint of its own. The endpoint gets a plain JSON-RPC
+    /// POST to exactly this URL, without Venice credentials; the URL is never printed
+    /// (it may hold a key). [`build`](Self::build) fails on a URL that is not http(s).
+    /// Feature `wallet`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
+    pub fn solana_rpc_url(mut self, url: impl Into<String>) -> Self {
+        self.solana_rpc_url = Some(secrecy::SecretString::from(url.into()));
         self
     }
 }
@@ -110,9 +127,20 @@ impl Client {
         topup::payment_requirements(self.payer()).await
     }
 
-    /// Add `amount_usd` of credit to the signed-in EVM wallet: fetch the accepted
-    /// payments, pick USDC on Base (`exact`), sign an EIP-3009 authorization for it
-    /// (EIP-712) and submit it in `PAYMENT-SIGNATURE`. Feature `wallet`.
+    /// Add `amount_usd` of credit to the signed-in wallet: fetch the accepted payments,
+    /// then
+    /// - EVM wallet: pick USDC on Base (`exact`), sign an EIP-3009 authorization for it
+    ///   (EIP-712);
+    /// - Solana wallet: pick USDC on Solana mainnet (`exact`), read a recent blockhash
+    ///   and the mint from the Solana RPC endpoint
+    ///   ([`ClientBuilder::solana_rpc_url`], `VENICE_SOLANA_RPC_URL`, else the
+    ///   provider's proxy), and sign the transfer transaction (the facilitator pays the
+    ///   fee);
+    ///
+    /// and submit it in `PAYMENT-SIGNATURE`. Refuses to sign (with
+    /// [`WalletError::Solana`] or [`WalletError::Payment`], nothing sent) an offer on
+    /// another network or asset, or one whose minimum exceeds `amount_usd`. Feature
+    /// `wallet`.
     ///
     /// Not retried: on a timeout or `SETTLEMENT_TIMEOUT` check
     /// [`wallet_balance`](Self::wallet_balance) before paying again.

@@ -506,13 +506,16 @@ mod wallet {
         let address = Auth::evm_wallet(EVM_KEY).unwrap().wallet_address().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let (config, broke) = configs(&address, &seen);
-        let header = |nonce: &str| {
-            signed_header(&wallet, &SiwxConfig::default(), SystemTime::now(), nonce).unwrap()
+        let config_siwx = SiwxConfig::default();
+        let header = async |nonce: &str| {
+            signed_header(&wallet, &config_siwx, SystemTime::now(), nonce)
+                .await
+                .unwrap()
         };
         let mut texts = Vec::new();
         let mut headers = Vec::new();
         let server = MockServer::start(config).await.unwrap();
-        let h = header("5a1e0c3b9d7f2e4a");
+        let h = header("5a1e0c3b9d7f2e4a").await;
         headers.push(h.clone());
         let b = builder(&server.base_url()).auth(Auth::siwx_header(h));
         texts.push(format!("{b:?}"));
@@ -525,7 +528,7 @@ mod wallet {
         texts.extend(renderings(&e));
         // 402.
         let broke = MockServer::start(broke).await.unwrap();
-        let h = header("5a1e0c3b9d7f2e4b");
+        let h = header("5a1e0c3b9d7f2e4b").await;
         headers.push(h.clone());
         let e = builder(&broke.base_url())
             .auth(Auth::siwx_header(h))
@@ -537,7 +540,7 @@ mod wallet {
         assert_eq!(e.status(), Some(402), "{e}");
         texts.extend(renderings(&e));
         // Cannot become a header.
-        let bad = format!("{}\n{}", header("5a1e0c3b9d7f2e4c"), "tail");
+        let bad = format!("{}\n{}", header("5a1e0c3b9d7f2e4c").await, "tail");
         headers.push(bad.clone());
         let c = builder(&server.base_url())
             .auth(Auth::siwx_header(bad))

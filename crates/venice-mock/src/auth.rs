@@ -2,8 +2,9 @@
 
 use http::{HeaderMap, StatusCode};
 
-use crate::config::{MockConfig, WalletIdentity};
+use crate::config::MockConfig;
 use crate::response::ApiError;
+use crate::x402::WalletIdentity;
 
 /// Who made a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +67,11 @@ pub fn authenticate(config: &MockConfig, headers: &HeaderMap) -> Result<Principa
     if let Some(value) = siwx_header(headers) {
         return verify_siwx(config, value?).map(Principal::Wallet);
     }
+    authenticate_key(config, headers)
+}
+
+/// Bearer auth only (the account operations): a wallet header is no credential there.
+pub fn authenticate_key(config: &MockConfig, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let token = bearer(headers).ok_or_else(auth_failed)?;
     if config.api_keys.iter().any(|k| k == token) {
         Ok(Principal::ApiKey(token.to_owned()))
@@ -74,15 +80,20 @@ pub fn authenticate(config: &MockConfig, headers: &HeaderMap) -> Result<Principa
     }
 }
 
-/// Optional auth (`/image/styles`): nothing sent is fine, a wrong key is not.
-pub fn authenticate_optional(
+/// Optional Bearer auth (`/models`, `/image/styles`): nothing sent is fine, a wrong key
+/// is a 401. A `SIGN-IN-WITH-X` header is not a credential of these operations: ignored.
+pub fn authenticate_optional_bearer(
     config: &MockConfig,
     headers: &HeaderMap,
 ) -> Result<Option<Principal>, ApiError> {
-    if headers.contains_key(http::header::AUTHORIZATION) || siwx_header(headers).is_some() {
-        authenticate(config, headers).map(Some)
+    if !headers.contains_key(http::header::AUTHORIZATION) {
+        return Ok(None);
+    }
+    let token = bearer(headers).ok_or_else(auth_failed)?;
+    if config.api_keys.iter().any(|k| k == token) {
+        Ok(Some(Principal::ApiKey(token.to_owned())))
     } else {
-        Ok(None)
+        Err(auth_failed())
     }
 }
 

@@ -3,16 +3,27 @@
 //!
 //! # Built-in models
 //!
-//! | id | type | sizing | price (USD) |
-//! |---|---|---|---|
-//! | `venice-sd35` | image | pixels, divisor 16, ≤1280, prompt ≤1500 | 0.01 |
-//! | `qwen-image-2` | image | aspect ratio only (1K) | 0.05 |
-//! | `nano-banana-pro` | image | aspect ratio + 1K/2K/4K, ≤4 style references | 0.18 / 0.23 / 0.35 |
-//! | `gpt-image-2` | image | aspect ratio + 1K/2K/4K + low/medium/high | per tier and quality |
-//! | `flux-dev-legacy` | image | pixels, divisor 8, **deprecated** → `venice-sd35` | 0.01 |
-//! | `firered-image-edit` | inpaint | edit, ≤3 input images | 0.04 |
-//! | `qwen-image-2-edit` | inpaint | edit, ≤3 input images | 0.05 |
-//! | `upscaler` | upscale | 2x / 4x | 0.02 / 0.08 |
+//! By default the mock serves every image, edit (inpaint) and upscale model of the
+//! provider's published catalogue (38 + 21 + 1), written in the mock's own form in
+//! `data/catalog.yaml`: ids, names, privacy, traits and prices are the provider's. Its
+//! catalogue has no constraints, so the mock derives them (each model validates against
+//! the provider's `ModelResponse` schema, required fields included):
+//!
+//! | model | sizing | constraints |
+//! |---|---|---|
+//! | priced per resolution tier (`nano-banana-pro`, `gpt-image-2`, `grok-imagine-image`…) | `aspect_ratio` + `resolution` | `resolutions` = the priced tiers, default `1K`; `qualities` when priced per quality (default `medium`) |
+//! | flat price, hosted by Venice (`venice-sd35`, `z-image-turbo`, `lustify-*`, `chroma`…) and `flux-2-*` | pixels (`width`/`height`) | `widthHeightDivisor` 16 (`venice-sd35`, `z-image-turbo`, `flux-2-*`) or 8 |
+//! | other flat-priced third-party models (`qwen-image-2`, `seedream-v4`, `recraft-v4`…) | `aspect_ratio` only (tier 1K) | `aspectRatios`, default `1:1` |
+//! | edit models | `aspect_ratio` (`auto` or one of the edit ratios) | `combineImages`, at most 3 input images, prompt ≤ 32,768 |
+//!
+//! Every image model also carries `promptCharacterLimit`, `steps` and
+//! `widthHeightDivisor` (the provider requires them in all sizing modes). One model is
+//! not the provider's: `flux-dev-legacy` (pixels, divisor 8), deprecated in favour of
+//! `venice-sd35`, the deterministic trigger of the deprecation headers.
+//!
+//! [`MockConfig::catalogue`](crate::MockConfig) replaces all of this with a `/models`
+//! response captured from the real API ([`Catalog::from_models_response`]): its entries
+//! are served verbatim, and their constraints drive the same rules.
 //!
 //! # Sizing
 //!
@@ -26,6 +37,7 @@
 //! | no `aspect_ratio` | the model's `defaultAspectRatio` (else `1:1`) |
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -40,15 +52,19 @@ pub enum ModelKind {
     Inpaint,
     /// Upscaling (`/image/upscale`).
     Upscale,
+    /// Any other type of a captured catalogue (text, video…): listed, never used.
+    #[serde(other)]
+    Other,
 }
 
 impl ModelKind {
-    /// The `type` string of the spec.
+    /// The `type` string of the spec (`other` for [`ModelKind::Other`]).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Image => "image",
             Self::Inpaint => "inpaint",
             Self::Upscale => "upscale",
+            Self::Other => "other",
         }
     }
 }
@@ -89,6 +105,15 @@ impl Default for UpscalePrices {
     }
 }
 
+/// Price of input images beyond those included (edit models).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct InputImagePrices {
+    /// Input images included in the base price.
+    pub included: u32,
+    /// Price of each additional input image.
+    pub additional: Price,
+}
+
 /// Pricing of a model, shaped like the spec's `ModelPricing`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -96,18 +121,21 @@ pub struct Pricing {
     /// Flat price per image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generation: Option<Price>,
+    /// Price per edit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inpaint: Option<Price>,
     /// Price per resolution tier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolutions: Option<BTreeMap<String, Price>>,
     /// Price per resolution tier and quality.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quality: Option<BTreeMap<String, BTreeMap<String, Price>>>,
+    /// Price of additional input images (edit models).
+    #[serde(rename = "inputImages", skip_serializing_if = "Option::is_none")]
+    pub input_images: Option<InputImagePrices>,
     /// Upscale prices (always present on image models).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upscale: Option<UpscalePrices>,
-    /// Price per edit.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub inpaint: Option<Price>,
 }
 
 /// Inference steps constraint.
@@ -119,20 +147,21 @@ pub struct Steps {
     pub max: u32,
 }
 
-/// Request constraints, shaped like the spec's `ImageModelConstraints`.
+/// Request constraints, shaped like the spec's `ImageModelConstraints` (image models)
+/// and the provider's inpaint constraints (edit models).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Constraints {
     /// Longest accepted prompt.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_character_limit: Option<u32>,
-    /// Width and height divisor (pixel-sized models).
+    /// Width and height divisor.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub width_height_divisor: Option<u32>,
     /// Steps.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Steps>,
-    /// Accepted aspect ratios (aspect-sized models).
+    /// Accepted aspect ratios (aspect-sized and edit models).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aspect_ratios: Option<Vec<String>>,
     /// Default aspect ratio.
@@ -179,6 +208,10 @@ pub struct Deprecation {
     pub replacement_model_id: Option<String>,
 }
 
+fn private() -> String {
+    "private".to_owned()
+}
+
 /// One model of the catalogue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CatalogModel {
@@ -189,6 +222,15 @@ pub struct CatalogModel {
     pub kind: ModelKind,
     /// Display name.
     pub name: String,
+    /// `private` (zero retention) or `anonymized`.
+    #[serde(default = "private")]
+    pub privacy: String,
+    /// Traits (e.g. `default`, `fastest`).
+    #[serde(default)]
+    pub traits: Vec<String>,
+    /// Classified as uncensored.
+    #[serde(default)]
+    pub uncensored: bool,
     /// Accepts `style_references`.
     #[serde(default)]
     pub supports_style_references: bool,
@@ -201,6 +243,10 @@ pub struct CatalogModel {
     /// Deprecation schedule.
     #[serde(default)]
     pub deprecation: Option<Deprecation>,
+    /// The provider's own JSON of this model, when it came from a captured `/models`
+    /// response: served verbatim.
+    #[serde(skip)]
+    pub captured: Option<Value>,
 }
 
 /// Output sizing mode of an image model.
@@ -213,6 +259,9 @@ pub enum SizingMode {
     /// `aspect_ratio` plus `resolution`.
     AspectRatioAndResolution,
 }
+
+/// When the built-in models were released on the mock (Unix seconds).
+const CREATED: u64 = 1_735_689_600;
 
 impl CatalogModel {
     /// The sizing mode implied by the constraints.
@@ -227,21 +276,34 @@ impl CatalogModel {
         }
     }
 
-    /// The model as the spec's `Model` JSON object.
+    /// The `type` string this model is listed under.
+    pub fn type_str(&self) -> &str {
+        match (&self.captured, self.kind) {
+            (Some(raw), _) => raw.get("type").and_then(Value::as_str).unwrap_or("other"),
+            (None, kind) => kind.as_str(),
+        }
+    }
+
+    /// The model as the provider's `ModelResponse` JSON object.
     pub fn to_json(&self) -> Value {
+        if let Some(raw) = &self.captured {
+            return raw.clone();
+        }
         let mut spec = json!({
             "name": self.name,
-            "description": format!("{} (venice-mock)", self.name),
-            "privacy": "private",
+            "privacy": self.privacy,
             "offline": false,
-            "beta": false,
-            "traits": [],
-            "modelSource": "venice-mock",
-            "constraints": self.constraints,
+            "traits": self.traits,
             "pricing": self.pricing,
         });
+        if self.kind != ModelKind::Upscale {
+            spec["constraints"] = json!(self.constraints);
+        }
         if self.kind == ModelKind::Image {
             spec["supportsStyleReferences"] = json!(self.supports_style_references);
+        }
+        if self.uncensored {
+            spec["uncensored"] = json!(true);
         }
         if let Some(dep) = &self.deprecation {
             spec["deprecation"] = json!(dep);
@@ -251,13 +313,13 @@ impl CatalogModel {
             "type": self.kind.as_str(),
             "object": "model",
             "owned_by": "venice.ai",
-            "created": 1_735_689_600,
+            "created": CREATED,
             "model_spec": spec,
         })
     }
 
-    /// USD price of one image at this tier and quality (flat `generation`, else the tier,
-    /// else the edit price).
+    /// USD price of one image at this tier and quality (per quality, else per tier,
+    /// else the flat `generation` or edit price).
     pub fn price_usd(&self, resolution: Option<&str>, quality: Option<&str>) -> f64 {
         let tier = resolution
             .or(self.constraints.default_resolution.as_deref())
@@ -275,6 +337,98 @@ impl CatalogModel {
             .generation
             .or(self.pricing.inpaint)
             .map_or(0.0, |p| p.usd)
+    }
+
+    /// USD surcharge for `images` input images of an edit (those beyond the included
+    /// count are priced per image).
+    pub fn input_images_usd(&self, images: usize) -> f64 {
+        self.pricing.input_images.map_or(0.0, |p| {
+            let extra = images.saturating_sub(p.included as usize);
+            p.additional.usd * extra as f64
+        })
+    }
+
+    /// Parses one entry of a `/models` response (the provider's `ModelResponse`).
+    pub fn from_models_entry(entry: &Value) -> Result<Self, String> {
+        let id = entry
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or("a model has no string `id`")?;
+        let kind = entry
+            .get("type")
+            .and_then(Value::as_str)
+            .map(|t| serde_json::from_value(json!(t)).unwrap_or(ModelKind::Other))
+            .ok_or_else(|| format!("model {id} has no string `type`"))?;
+        let spec = entry.get("model_spec").cloned().unwrap_or(Value::Null);
+        let part = |key: &str| integral(spec.get(key).cloned().unwrap_or(Value::Null));
+        let constraints: Constraints = if kind == ModelKind::Other {
+            Constraints::default()
+        } else {
+            serde_json::from_value(part("constraints"))
+                .map_err(|e| format!("model {id}: constraints: {e}"))?
+        };
+        let pricing: Pricing = if kind == ModelKind::Other {
+            Pricing::default()
+        } else {
+            serde_json::from_value(part("pricing"))
+                .map_err(|e| format!("model {id}: pricing: {e}"))?
+        };
+        let deprecation = match spec.get("deprecation") {
+            None | Some(Value::Null) => None,
+            Some(d) => Some(
+                serde_json::from_value(d.clone())
+                    .map_err(|e| format!("model {id}: deprecation: {e}"))?,
+            ),
+        };
+        let strings = |key: &str| -> Vec<String> {
+            spec.get(key)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Ok(Self {
+            id: id.to_owned(),
+            kind,
+            name: spec
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or(id)
+                .to_owned(),
+            privacy: spec
+                .get("privacy")
+                .and_then(Value::as_str)
+                .unwrap_or("private")
+                .to_owned(),
+            traits: strings("traits"),
+            uncensored: spec.get("uncensored").and_then(Value::as_bool) == Some(true),
+            supports_style_references: spec.get("supportsStyleReferences").and_then(Value::as_bool)
+                == Some(true),
+            constraints,
+            pricing,
+            deprecation,
+            captured: Some(entry.clone()),
+        })
+    }
+}
+
+/// Turns numbers with no fraction (`25.0`) into integers, so integer fields of a
+/// captured catalogue parse whichever way the JSON wrote them.
+fn integral(value: Value) -> Value {
+    match value {
+        Value::Number(n) if n.as_u64().is_none() && n.as_i64().is_none() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&f) => {
+                json!(f as u64)
+            }
+            _ => Value::Number(n),
+        },
+        Value::Array(a) => Value::Array(a.into_iter().map(integral).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, integral(v))).collect()),
+        other => other,
     }
 }
 
@@ -313,168 +467,248 @@ pub fn size_for_ratio(ratio: (u32, u32), long: u32) -> (u32, u32) {
     }
 }
 
+/// Aspect ratios of aspect-sized image models.
+const RATIOS: &[&str] = &[
+    "1:1", "3:2", "2:3", "4:3", "3:4", "16:9", "9:16", "21:9", "4:5", "5:4",
+];
+
+/// Aspect ratios of edit models (the provider's edit `aspect_ratio` values).
+const EDIT_RATIOS: &[&str] = &[
+    "auto", "1:1", "3:2", "16:9", "21:9", "9:16", "2:3", "3:4", "4:5",
+];
+
+/// A sizing profile of `data/catalog.yaml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Profile {
+    #[serde(default)]
+    sizing: Option<String>,
+    #[serde(default)]
+    divisor: Option<u32>,
+    prompt: u32,
+    #[serde(default)]
+    steps: Option<[u32; 2]>,
+    #[serde(default)]
+    max_images: Option<u32>,
+}
+
+/// One model row of `data/catalog.yaml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Row {
+    #[serde(default)]
+    kind: Option<ModelKind>,
+    id: String,
+    name: String,
+    privacy: String,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    usd: Option<f64>,
+    #[serde(default)]
+    tiers: Option<BTreeMap<String, f64>>,
+    #[serde(default)]
+    quality: Option<BTreeMap<String, BTreeMap<String, f64>>>,
+    #[serde(default)]
+    extra_images: Option<ExtraImages>,
+    #[serde(default)]
+    upscale: Option<[f64; 2]>,
+    #[serde(default)]
+    traits: Vec<String>,
+    #[serde(default)]
+    uncensored: bool,
+    #[serde(default)]
+    style_references: Option<u32>,
+    #[serde(default)]
+    deprecation: Option<Deprecation>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtraImages {
+    included: u32,
+    usd: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    profiles: BTreeMap<String, Profile>,
+    image: Vec<Row>,
+    inpaint: Vec<Row>,
+    upscale: Vec<Row>,
+    mock_only: Vec<Row>,
+}
+
+/// The built-in catalogue's data, embedded at build time.
+const CATALOG_YAML: &str = include_str!("../data/catalog.yaml");
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+impl Row {
+    fn into_model(
+        self,
+        kind: ModelKind,
+        profiles: &BTreeMap<String, Profile>,
+    ) -> Result<CatalogModel, String> {
+        let kind = self.kind.unwrap_or(kind);
+        let id = self.id;
+        let profile = match &self.profile {
+            Some(name) => Some(
+                profiles
+                    .get(name)
+                    .ok_or_else(|| format!("{id}: unknown profile {name}"))?,
+            ),
+            None => None,
+        };
+        let tiers: Option<Vec<String>> = self.tiers.as_ref().map(|t| t.keys().cloned().collect());
+        let qualities: Option<Vec<String>> = self.quality.as_ref().map(|q| {
+            let mut names: Vec<String> = Vec::new();
+            for name in ["low", "medium", "high"] {
+                if q.values().any(|per| per.contains_key(name)) {
+                    names.push(name.to_owned());
+                }
+            }
+            names
+        });
+        let default_quality = qualities.as_ref().map(|q| {
+            if q.iter().any(|n| n == "medium") {
+                "medium".to_owned()
+            } else {
+                q.first().cloned().unwrap_or_default()
+            }
+        });
+        let default_tier = tiers.as_ref().map(|_| "1K".to_owned());
+        let mut constraints = Constraints::default();
+        if let Some(p) = profile {
+            constraints.prompt_character_limit = Some(p.prompt);
+            match kind {
+                ModelKind::Image => {
+                    constraints.width_height_divisor = p.divisor;
+                    constraints.steps = p.steps.map(|[default, max]| Steps { default, max });
+                    match p.sizing.as_deref() {
+                        Some("pixels") => {}
+                        Some("aspect_ratio") => {
+                            constraints.aspect_ratios = Some(strings(RATIOS));
+                            constraints.default_aspect_ratio = Some("1:1".to_owned());
+                        }
+                        Some("resolution") => {
+                            constraints.aspect_ratios = Some(strings(RATIOS));
+                            constraints.default_aspect_ratio = Some("1:1".to_owned());
+                            constraints.resolutions = tiers.clone();
+                            constraints.default_resolution = default_tier.clone();
+                            if constraints.resolutions.is_none() {
+                                return Err(format!("{id}: resolution sizing without tiers"));
+                            }
+                        }
+                        other => return Err(format!("{id}: unknown sizing {other:?}")),
+                    }
+                }
+                ModelKind::Inpaint => {
+                    constraints.aspect_ratios = Some(strings(EDIT_RATIOS));
+                    constraints.combine_images = Some(true);
+                    constraints.max_input_images = p.max_images;
+                    constraints.resolutions = tiers.clone();
+                    constraints.default_resolution = default_tier.clone();
+                }
+                ModelKind::Upscale | ModelKind::Other => {}
+            }
+            constraints.qualities = qualities;
+            constraints.default_quality = default_quality;
+            constraints.max_style_references = self.style_references;
+        }
+        let price_map = |m: &BTreeMap<String, f64>| -> BTreeMap<String, Price> {
+            m.iter().map(|(k, v)| (k.clone(), Price::usd(*v))).collect()
+        };
+        let flat = self.usd.map(Price::usd);
+        let pricing = Pricing {
+            generation: flat.filter(|_| kind != ModelKind::Inpaint),
+            inpaint: flat.filter(|_| kind == ModelKind::Inpaint),
+            resolutions: self.tiers.as_ref().map(price_map),
+            quality: self.quality.as_ref().map(|q| {
+                q.iter()
+                    .map(|(t, per)| (t.clone(), price_map(per)))
+                    .collect()
+            }),
+            input_images: self.extra_images.map(|e| InputImagePrices {
+                included: e.included,
+                additional: Price::usd(e.usd),
+            }),
+            upscale: match (kind, self.upscale) {
+                (_, Some([x2, x4])) => Some(UpscalePrices {
+                    x2: Price::usd(x2),
+                    x4: Price::usd(x4),
+                }),
+                (ModelKind::Image, None) => Some(UpscalePrices::default()),
+                _ => None,
+            },
+        };
+        Ok(CatalogModel {
+            id,
+            kind,
+            name: self.name,
+            privacy: self.privacy,
+            traits: self.traits,
+            uncensored: self.uncensored,
+            supports_style_references: self.style_references.is_some(),
+            constraints,
+            pricing,
+            deprecation: self.deprecation,
+            captured: None,
+        })
+    }
+}
+
+fn parse_builtin(text: &str) -> Result<Vec<CatalogModel>, String> {
+    let file: CatalogFile = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    let groups = [
+        (ModelKind::Image, file.image),
+        (ModelKind::Inpaint, file.inpaint),
+        (ModelKind::Upscale, file.upscale),
+        (ModelKind::Image, file.mock_only),
+    ];
+    let mut models = Vec::new();
+    for (kind, rows) in groups {
+        for row in rows {
+            models.push(row.into_model(kind, &file.profiles)?);
+        }
+    }
+    Ok(models)
+}
+
+static BUILTIN: LazyLock<Result<Vec<CatalogModel>, String>> =
+    LazyLock::new(|| parse_builtin(CATALOG_YAML));
+
 /// The model catalogue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Catalog {
     models: Vec<CatalogModel>,
 }
 
-fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn tiers(p1: f64, p2: f64, p4: f64) -> BTreeMap<String, Price> {
-    BTreeMap::from([
-        ("1K".to_owned(), Price::usd(p1)),
-        ("2K".to_owned(), Price::usd(p2)),
-        ("4K".to_owned(), Price::usd(p4)),
-    ])
-}
-
-fn qualities(low: f64, medium: f64, high: f64) -> BTreeMap<String, Price> {
-    BTreeMap::from([
-        ("low".to_owned(), Price::usd(low)),
-        ("medium".to_owned(), Price::usd(medium)),
-        ("high".to_owned(), Price::usd(high)),
-    ])
-}
-
-const RATIOS: &[&str] = &["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3"];
-
 impl Catalog {
-    /// The built-in catalogue (see the module docs).
+    /// The built-in catalogue (see the module docs). Empty only if the embedded data
+    /// were broken, which the unit tests rule out.
     pub fn builtin() -> Self {
-        let flat = |usd: f64| Pricing {
-            generation: Some(Price::usd(usd)),
-            upscale: Some(UpscalePrices::default()),
-            ..Pricing::default()
-        };
-        let pixel = |divisor: u32, limit: u32| Constraints {
-            prompt_character_limit: Some(limit),
-            width_height_divisor: Some(divisor),
-            steps: Some(Steps {
-                default: 25,
-                max: 30,
-            }),
-            ..Constraints::default()
-        };
-        let edit = |id: &str, name: &str, usd: f64| CatalogModel {
-            id: id.to_owned(),
-            kind: ModelKind::Inpaint,
-            name: name.to_owned(),
-            supports_style_references: false,
-            constraints: Constraints {
-                prompt_character_limit: Some(32_768),
-                combine_images: Some(true),
-                max_input_images: Some(3),
-                ..Constraints::default()
-            },
-            pricing: Pricing {
-                inpaint: Some(Price::usd(usd)),
-                ..Pricing::default()
-            },
-            deprecation: None,
-        };
-        let models = vec![
-            CatalogModel {
-                id: "venice-sd35".to_owned(),
-                kind: ModelKind::Image,
-                name: "Venice SD35".to_owned(),
-                supports_style_references: false,
-                constraints: pixel(16, 1500),
-                pricing: flat(0.01),
-                deprecation: None,
-            },
-            CatalogModel {
-                id: "qwen-image-2".to_owned(),
-                kind: ModelKind::Image,
-                name: "Qwen Image 2".to_owned(),
-                supports_style_references: false,
-                constraints: Constraints {
-                    prompt_character_limit: Some(7500),
-                    aspect_ratios: Some(strings(RATIOS)),
-                    default_aspect_ratio: Some("1:1".to_owned()),
-                    ..Constraints::default()
-                },
-                pricing: flat(0.05),
-                deprecation: None,
-            },
-            CatalogModel {
-                id: "nano-banana-pro".to_owned(),
-                kind: ModelKind::Image,
-                name: "Nano Banana Pro".to_owned(),
-                supports_style_references: true,
-                constraints: Constraints {
-                    prompt_character_limit: Some(7500),
-                    aspect_ratios: Some(strings(RATIOS)),
-                    default_aspect_ratio: Some("1:1".to_owned()),
-                    resolutions: Some(strings(&["1K", "2K", "4K"])),
-                    default_resolution: Some("1K".to_owned()),
-                    max_style_references: Some(4),
-                    ..Constraints::default()
-                },
-                pricing: Pricing {
-                    resolutions: Some(tiers(0.18, 0.23, 0.35)),
-                    upscale: Some(UpscalePrices::default()),
-                    ..Pricing::default()
-                },
-                deprecation: None,
-            },
-            CatalogModel {
-                id: "gpt-image-2".to_owned(),
-                kind: ModelKind::Image,
-                name: "GPT Image 2".to_owned(),
-                supports_style_references: false,
-                constraints: Constraints {
-                    prompt_character_limit: Some(7500),
-                    aspect_ratios: Some(strings(RATIOS)),
-                    default_aspect_ratio: Some("1:1".to_owned()),
-                    resolutions: Some(strings(&["1K", "2K", "4K"])),
-                    default_resolution: Some("1K".to_owned()),
-                    qualities: Some(strings(&["low", "medium", "high"])),
-                    default_quality: Some("medium".to_owned()),
-                    ..Constraints::default()
-                },
-                pricing: Pricing {
-                    resolutions: Some(tiers(0.27, 0.51, 0.84)),
-                    quality: Some(BTreeMap::from([
-                        ("1K".to_owned(), qualities(0.02, 0.07, 0.26)),
-                        ("2K".to_owned(), qualities(0.03, 0.13, 0.5)),
-                        ("4K".to_owned(), qualities(0.05, 0.21, 0.83)),
-                    ])),
-                    upscale: Some(UpscalePrices::default()),
-                    ..Pricing::default()
-                },
-                deprecation: None,
-            },
-            CatalogModel {
-                id: "flux-dev-legacy".to_owned(),
-                kind: ModelKind::Image,
-                name: "FLUX Dev (legacy)".to_owned(),
-                supports_style_references: false,
-                constraints: pixel(8, 2048),
-                pricing: flat(0.01),
-                deprecation: Some(Deprecation {
-                    auto_remap: false,
-                    date: "2026-12-31T00:00:00.000Z".to_owned(),
-                    removes_at: "2026-12-31T00:00:00.000Z".to_owned(),
-                    starts_at: Some("2026-06-01T00:00:00.000Z".to_owned()),
-                    replacement_model_id: Some("venice-sd35".to_owned()),
-                }),
-            },
-            edit("firered-image-edit", "FireRed Image Edit", 0.04),
-            edit("qwen-image-2-edit", "Qwen Image 2 Edit", 0.05),
-            CatalogModel {
-                id: "upscaler".to_owned(),
-                kind: ModelKind::Upscale,
-                name: "Upscaler".to_owned(),
-                supports_style_references: false,
-                constraints: Constraints::default(),
-                pricing: flat(0.01),
-                deprecation: None,
-            },
-        ];
-        Self { models }
+        Self {
+            models: BUILTIN.as_ref().map(Clone::clone).unwrap_or_default(),
+        }
+    }
+
+    /// A catalogue from a `/models` response captured from the real API: an object with
+    /// `data` (as `GET /models?type=all` answers) or a bare array of models.
+    pub fn from_models_response(response: &Value) -> Result<Self, String> {
+        let entries = response
+            .get("data")
+            .unwrap_or(response)
+            .as_array()
+            .ok_or("a /models response is an object with a `data` array, or an array")?;
+        let models = entries
+            .iter()
+            .map(CatalogModel::from_models_entry)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { models })
     }
 
     /// Adds (or replaces, by id) models.
@@ -502,11 +736,42 @@ impl Catalog {
             .iter()
             .filter(move |m| kind.is_none_or(|k| m.kind == k))
     }
+
+    /// Models listed under a `type` filter of `GET /models` (`all` lists every model).
+    pub fn listed_as<'a>(&'a self, filter: &'a str) -> impl Iterator<Item = &'a CatalogModel> {
+        self.models
+            .iter()
+            .filter(move |m| filter == "all" || m.type_str() == filter)
+    }
+
+    /// The model a request without a known model falls back to: the image model with
+    /// the `default` trait, else the first image model.
+    pub fn default_image_model(&self) -> Option<&CatalogModel> {
+        self.of_kind(Some(ModelKind::Image))
+            .find(|m| m.traits.iter().any(|t| t == "default"))
+            .or_else(|| self.of_kind(Some(ModelKind::Image)).next())
+    }
 }
 
 impl Default for Catalog {
     fn default() -> Self {
         Self::builtin()
+    }
+}
+
+impl Serialize for Catalog {
+    /// As a `/models` response (`{"object":"list","data":[…]}`).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let data: Vec<Value> = self.models.iter().map(CatalogModel::to_json).collect();
+        json!({ "object": "list", "type": "all", "data": data }).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Catalog {
+    /// From a `/models` response (see [`Catalog::from_models_response`]).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        Self::from_models_response(&value).map_err(serde::de::Error::custom)
     }
 }
 
@@ -524,11 +789,95 @@ mod tests {
     }
 
     #[test]
-    fn gpt_prices() {
+    fn the_embedded_catalogue_parses_with_the_providers_counts() {
+        let models = parse_builtin(CATALOG_YAML);
+        let models = models.as_deref().unwrap_or_default();
+        let count = |k| models.iter().filter(|m| m.kind == k).count();
+        // 38 image models of the provider + the mock-only deprecated one.
+        assert_eq!(
+            (
+                count(ModelKind::Image),
+                count(ModelKind::Inpaint),
+                count(ModelKind::Upscale)
+            ),
+            (39, 21, 1)
+        );
+    }
+
+    #[test]
+    fn every_sizing_mode_is_represented() {
         let c = Catalog::builtin();
-        let m = c
-            .get("gpt-image-2")
-            .map(|m| m.price_usd(Some("2K"), Some("high")));
-        assert_eq!(m, Some(0.5));
+        let mode = |id: &str| c.get(id).map(CatalogModel::sizing_mode);
+        assert_eq!(mode("venice-sd35"), Some(SizingMode::Pixels));
+        assert_eq!(mode("z-image-turbo"), Some(SizingMode::Pixels));
+        assert_eq!(mode("flux-2-max"), Some(SizingMode::Pixels));
+        assert_eq!(mode("qwen-image-2"), Some(SizingMode::AspectRatio));
+        assert_eq!(
+            mode("nano-banana-pro"),
+            Some(SizingMode::AspectRatioAndResolution)
+        );
+        assert_eq!(
+            mode("grok-imagine-image"),
+            Some(SizingMode::AspectRatioAndResolution)
+        );
+    }
+
+    #[test]
+    fn prices_per_tier_quality_and_input_image() {
+        let c = Catalog::builtin();
+        let price = |id: &str, tier, q| c.get(id).map(|m| m.price_usd(tier, q));
+        assert_eq!(price("gpt-image-2", Some("2K"), Some("high")), Some(0.5));
+        assert_eq!(price("gpt-image-2", None, None), Some(0.07));
+        assert_eq!(price("nano-banana-pro", Some("4K"), None), Some(0.35));
+        assert_eq!(price("venice-sd35", None, None), Some(0.01));
+        assert_eq!(price("firered-image-edit", None, None), Some(0.04));
+        let extra = c.get("flux-2-max-edit").map(|m| m.input_images_usd(3));
+        assert_eq!(extra, Some(0.0345 * 2.0));
+    }
+
+    #[test]
+    fn image_models_carry_the_required_constraints() {
+        for m in Catalog::builtin().of_kind(Some(ModelKind::Image)) {
+            let c = &m.constraints;
+            assert!(
+                c.prompt_character_limit.is_some()
+                    && c.steps.is_some()
+                    && c.width_height_divisor.is_some(),
+                "{}",
+                m.id
+            );
+            assert!(m.pricing.upscale.is_some(), "{}", m.id);
+        }
+        let default = Catalog::builtin()
+            .default_image_model()
+            .map(|m| m.id.clone());
+        assert_eq!(default.as_deref(), Some("z-image-turbo"));
+    }
+
+    #[test]
+    fn a_captured_response_round_trips_and_is_served_verbatim() {
+        let entry = json!({"id":"new-model","type":"image","object":"model","owned_by":"venice.ai",
+            "model_spec":{"name":"New","privacy":"private","traits":["fastest"],
+                "constraints":{"promptCharacterLimit":2048.0,"steps":{"default":20,"max":30},
+                    "widthHeightDivisor":8,"aspectRatios":["1:1"],"resolutions":["1K","2K"]},
+                "pricing":{"resolutions":{"1K":{"usd":0.1,"diem":0.1}},
+                    "upscale":{"2x":{"usd":0.02,"diem":0.02},"4x":{"usd":0.08,"diem":0.08}}},
+                "futureField":{"x":1}}});
+        let text =
+            json!({"object":"list","data":[entry, {"id":"llm","type":"text","model_spec":{}}]});
+        let c = Catalog::from_models_response(&text);
+        let c = c.as_ref().ok();
+        let m = c.and_then(|c| c.get("new-model"));
+        assert_eq!(
+            m.map(|m| m.sizing_mode()),
+            Some(SizingMode::AspectRatioAndResolution)
+        );
+        assert_eq!(
+            m.and_then(|m| m.constraints.prompt_character_limit),
+            Some(2048)
+        );
+        assert_eq!(m.map(CatalogModel::to_json), Some(entry));
+        assert_eq!(c.map(|c| c.listed_as("text").count()), Some(1));
+        assert!(Catalog::from_models_response(&json!({"data": 3})).is_err());
     }
 }

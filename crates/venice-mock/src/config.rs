@@ -1,15 +1,16 @@
 //! Server configuration: accounts, limits, faults, extra models and pluggable verifiers.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::CatalogModel;
+use crate::catalog::{Catalog, CatalogModel};
 use crate::faults::FaultPlan;
-use crate::x402::{PaymentPolicy, SiwxPolicy};
+use crate::svm::{RecentBlockhashes, SvmPaymentPolicy};
+use crate::x402::{PaymentPolicy, PaymentVerifier, SiwxPolicy, SiwxVerifier};
 
 /// The Bearer API key accepted by [`MockConfig::default`].
 pub const DEFAULT_API_KEY: &str = "venice-mock-key";
@@ -17,47 +18,13 @@ pub const DEFAULT_API_KEY: &str = "venice-mock-key";
 /// Default largest accepted request body (40 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 40 * 1024 * 1024;
 
-/// Who a `SIGN-IN-WITH-X` header authenticated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WalletIdentity {
-    /// The wallet address (EVM `0x…` or Solana base58).
-    pub address: String,
-    /// The chain, e.g. `eip155:8453`.
-    pub chain_id: String,
-}
-
-/// Verifies a `SIGN-IN-WITH-X` (or legacy `X-Sign-In-With-X`) header value.
-///
-/// The default is [`crate::x402::DefaultSiwxVerifier`] (real signature checks under
-/// [`MockConfig::siwx_policy`]); plug another in, e.g. one that trusts the `address`
-/// field, to test without signing.
-pub trait SiwxVerifier: Send + Sync {
-    /// Verifies the raw header value and returns the wallet it proves, or a reason.
-    fn verify(&self, header_value: &str) -> Result<WalletIdentity, String>;
-}
-
-/// The outcome of a verified x402 payment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VerifiedPayment {
-    /// The wallet to credit.
-    pub wallet: String,
-    /// The amount to credit in USD.
-    pub amount_usd: f64,
-}
-
-/// Verifies a `PAYMENT-SIGNATURE` header value on `POST /x402/top-up`.
-pub trait PaymentVerifier: Send + Sync {
-    /// Verifies the raw header value and returns what to credit, or a reason.
-    fn verify(&self, header_value: &str) -> Result<VerifiedPayment, String>;
-}
-
 /// A fixed-window rate limit applied per API key (or wallet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateLimitConfig {
     /// Requests allowed per window.
     pub requests: u32,
     /// Window length (in JSON: seconds as a number).
-    #[serde(with = "crate::config::duration_secs")]
+    #[serde(with = "crate::serde_duration::secs")]
     pub window: Duration,
 }
 
@@ -70,6 +37,77 @@ impl Default for RateLimitConfig {
     }
 }
 
+/// Per-model request limits of the inference operations (generate, OpenAI generations,
+/// edit, multi-edit, upscale, background removal), counted per API key (or wallet) and
+/// model, and advertised by `GET /api_keys/rate_limits` exactly as enforced.
+///
+/// The provider's window is a minute (`RPM`); here it is [`window`](Self::window), so tests
+/// can scale it down (e.g. 10 requests per 2 s): the advertised `RPM` amount is then
+/// "requests per window". Windows are aligned to the Unix epoch, like the key-wide
+/// limiter's. `RPD` counts per UTC day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelRateLimits {
+    /// Requests per window and model (advertised as `RPM`).
+    pub requests: u32,
+    /// Window length (in JSON: seconds as a number); the provider's is 60 s.
+    #[serde(with = "crate::serde_duration::secs")]
+    pub window: Duration,
+    /// Requests per UTC day and model (advertised as `RPD`); `None`: no daily limit.
+    #[serde(default)]
+    pub per_day: Option<u32>,
+    /// Models whose requests per window differ from [`requests`](Self::requests).
+    #[serde(default)]
+    pub overrides: BTreeMap<String, u32>,
+}
+
+impl ModelRateLimits {
+    /// `requests` per `window` for every model, no daily limit.
+    pub fn new(requests: u32, window: Duration) -> Self {
+        Self {
+            requests,
+            window,
+            per_day: None,
+            overrides: BTreeMap::new(),
+        }
+    }
+
+    /// Requests per window of `model`.
+    pub fn requests_of(&self, model: &str) -> u32 {
+        self.overrides.get(model).copied().unwrap_or(self.requests)
+    }
+}
+
+/// The account behind the API keys: what `GET /billing/balance` and `GET
+/// /api_keys/rate_limits` report (the USD balance is [`MockConfig::api_key_balance`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AccountConfig {
+    /// API tier id (`paid`).
+    pub tier: String,
+    /// DIEM left in the current epoch; `None`: not staking. Paid requests spend DIEM
+    /// first when it covers the price, then USD.
+    pub diem_balance: Option<f64>,
+    /// DIEM allocated per epoch.
+    pub diem_epoch_allocation: f64,
+    /// When the key expires (as the provider writes it); `None`: never.
+    pub key_expiration: Option<String>,
+    /// Per-model limits of the inference operations; `None`: none beyond the key-wide
+    /// [`MockConfig::rate_limit`], which is then what every model advertises.
+    pub model_rate_limits: Option<ModelRateLimits>,
+}
+
+impl Default for AccountConfig {
+    fn default() -> Self {
+        Self {
+            tier: "paid".to_owned(),
+            diem_balance: None,
+            diem_epoch_allocation: 0.0,
+            key_expiration: None,
+            model_rate_limits: None,
+        }
+    }
+}
+
 /// Configuration of a [`crate::MockServer`]. Deserializable from JSON (the
 /// verifiers are code and are skipped).
 #[derive(Clone, Serialize, Deserialize)]
@@ -77,15 +115,25 @@ impl Default for RateLimitConfig {
 pub struct MockConfig {
     /// Accepted Bearer API keys.
     pub api_keys: Vec<String>,
-    /// USD balance shared by API-key accounts; `None` means unlimited.
+    /// USD balance shared by API-key accounts; `None` means unlimited (reported as `null`
+    /// by `GET /billing/balance`).
     pub api_key_balance: Option<f64>,
+    /// Tier, DIEM and per-model rate limits of the API keys' account.
+    pub account: AccountConfig,
     /// Initial USD credit of wallets (address → balance), for SIWX-authenticated calls.
     pub wallet_balances: HashMap<String, f64>,
-    /// Rate limit; `None` disables limiting (headers are still sent).
+    /// Key-wide rate limit of every request; `None` disables it (headers are still
+    /// sent). Inference requests also count against
+    /// [`AccountConfig::model_rate_limits`] when set.
     pub rate_limit: Option<RateLimitConfig>,
     /// Faults to inject into paid requests.
     pub faults: FaultPlan,
-    /// Models added to the built-in catalogue (same id replaces a built-in one).
+    /// The catalogue to serve instead of the built-in one: a `/models` response
+    /// captured from the real API (JSON: that response, e.g. from
+    /// `GET /models?type=all`), so tests run against exactly the models an account
+    /// sees. `None` serves the provider's published catalogue (see [`crate::catalog`]).
+    pub catalogue: Option<Catalog>,
+    /// Models added to the catalogue (same id replaces a model).
     pub extra_models: Vec<CatalogModel>,
     /// Largest accepted request body in bytes (413 above).
     pub max_body_bytes: usize,
@@ -102,6 +150,11 @@ pub struct MockConfig {
     pub siwx_policy: SiwxPolicy,
     /// What the built-in payment verifier accepts (payee, asset, minimum).
     pub payment_policy: PaymentPolicy,
+    /// The Solana top-up the mock offers and verifies (mint, payTo, fee payer, minimum);
+    /// also the mint `POST /crypto/rpc/solana-mainnet` serves. Solana payments go to
+    /// [`crate::svm::SvmPaymentVerifier`] with this policy, whatever
+    /// [`payment_verifier`](Self::payment_verifier) is.
+    pub svm_payment_policy: SvmPaymentPolicy,
     /// Verifier of `SIGN-IN-WITH-X` headers; `None` uses
     /// [`crate::x402::DefaultSiwxVerifier`] with [`siwx_policy`](Self::siwx_policy).
     #[serde(skip)]
@@ -111,6 +164,11 @@ pub struct MockConfig {
     /// [`payment_policy`](Self::payment_policy).
     #[serde(skip)]
     pub payment_verifier: Option<Arc<dyn PaymentVerifier>>,
+    /// The blockhashes the Solana RPC route issues and the Solana verifier accepts (one
+    /// store shared by both); `None` makes a fresh [`RecentBlockhashes`]. Give one to
+    /// insert fixed blockhashes, e.g. to submit known-answer transactions.
+    #[serde(skip)]
+    pub solana_blockhashes: Option<Arc<RecentBlockhashes>>,
 }
 
 impl Default for MockConfig {
@@ -118,16 +176,20 @@ impl Default for MockConfig {
         Self {
             api_keys: vec![DEFAULT_API_KEY.to_owned()],
             api_key_balance: None,
+            account: AccountConfig::default(),
             wallet_balances: HashMap::new(),
             rate_limit: Some(RateLimitConfig::default()),
             faults: FaultPlan::default(),
+            catalogue: None,
             extra_models: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             siwx_policy: SiwxPolicy::default(),
             payment_policy: PaymentPolicy::default(),
+            svm_payment_policy: SvmPaymentPolicy::default(),
             bench_image_bytes: None,
             siwx_verifier: None,
             payment_verifier: None,
+            solana_blockhashes: None,
         }
     }
 }
@@ -137,16 +199,23 @@ impl fmt::Debug for MockConfig {
         f.debug_struct("MockConfig")
             .field("api_keys", &self.api_keys.len())
             .field("api_key_balance", &self.api_key_balance)
+            .field("account", &self.account)
             .field("wallet_balances", &self.wallet_balances)
             .field("rate_limit", &self.rate_limit)
             .field("faults", &self.faults)
+            .field(
+                "catalogue",
+                &self.catalogue.as_ref().map(|c| c.models().len()),
+            )
             .field("extra_models", &self.extra_models.len())
             .field("max_body_bytes", &self.max_body_bytes)
             .field("siwx_policy", &self.siwx_policy)
             .field("payment_policy", &self.payment_policy)
+            .field("svm_payment_policy", &self.svm_payment_policy)
             .field("bench_image_bytes", &self.bench_image_bytes)
             .field("siwx_verifier", &self.siwx_verifier.is_some())
             .field("payment_verifier", &self.payment_verifier.is_some())
+            .field("solana_blockhashes", &self.solana_blockhashes.is_some())
             .finish()
     }
 }
@@ -160,39 +229,4 @@ pub enum MockError {
     /// The configuration is invalid.
     #[error("invalid mock configuration: {0}")]
     Config(String),
-}
-
-/// Serde helper: a [`Duration`] as a number of seconds (fractions allowed).
-pub mod duration_secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Serializes as seconds.
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    /// Deserializes from seconds.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let secs = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
-    }
-}
-
-/// Serde helper: a [`Duration`] as a number of milliseconds.
-pub mod duration_millis {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Serializes as milliseconds.
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    /// Deserializes from milliseconds.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_millis(u64::deserialize(d)?))
-    }
 }

@@ -141,93 +141,48 @@ pub fn check_requests(requests: &[RecordedRequest]) -> ContractReport {
 /// Checks one request: returns the operation it matched (if any) and every problem.
 pub fn check_request(request: &RecordedRequest) -> (Option<&'static str>, Vec<String>) {
     let mut problems = Vec::new();
-    let Some(rest) = strip_base_path(&request.path) else {
-        problems.push(format!(
-            "path is not under the server's base path {:?}",
-            base_path()
-        ));
+    let spec = spec::embedded();
+    let matched = match spec::match_operation(&request.method, &request.path) {
+        Ok(m) => m,
+        Err(miss) => {
+            let base = spec.base_path();
+            let message = match (request.path.strip_prefix(base), miss) {
+                (None, _) => format!("path is not under the server's base path {base:?}"),
+                (Some(rest), spec::RouteMiss::NotFound) => {
+                    format!("no operation of the spec has the path {rest:?}")
+                }
+                (Some(rest), spec::RouteMiss::MethodNotAllowed(_)) => format!(
+                    "{rest} has no {} operation",
+                    request.method.to_ascii_uppercase()
+                ),
+            };
+            problems.push(message);
+            return (None, problems);
+        }
+    };
+    let operation_id = matched.operation_id;
+    let Some(op) = spec.operation(operation_id) else {
+        problems.push(format!("{operation_id} has no operation object"));
         return (None, problems);
     };
-    let Some((template, item, path_values)) = match_path(rest) else {
-        problems.push(format!("no operation of the spec has the path {rest:?}"));
-        return (None, problems);
-    };
-    let method = request.method.to_ascii_lowercase();
-    let Some(op) = item.get(method.as_str()).filter(|o| o.is_object()) else {
-        problems.push(format!(
-            "{template} has no {} operation",
-            request.method.to_ascii_uppercase()
-        ));
-        return (None, problems);
-    };
-    let operation_id = op.get("operationId").and_then(Value::as_str);
+    let item = spec
+        .document()
+        .pointer(&format!(
+            "/paths/{}",
+            matched.template.replace('~', "~0").replace('/', "~1")
+        ))
+        .unwrap_or(&Value::Null);
     let params = parameters(item, op);
-    check_path_params(&params, &path_values, &mut problems);
+    check_path_params(&params, &matched.path_params, &mut problems);
     check_query(&params, request.query.as_deref(), &mut problems);
     check_header_params(&params, request, &mut problems);
     check_security(op, request, &mut problems);
-    check_body(op, operation_id, request, &mut problems);
-    (operation_id, problems)
-}
-
-fn base_path() -> &'static str {
-    spec::document()
-        .pointer("/servers/0/url")
-        .and_then(Value::as_str)
-        .and_then(|u| u.split_once("://").map(|(_, rest)| rest))
-        .and_then(|rest| rest.find('/').map(|i| &rest[i..]))
-        .map_or("", |p| p.trim_end_matches('/'))
-}
-
-fn strip_base_path(path: &str) -> Option<&str> {
-    let base = base_path();
-    let rest = path.strip_prefix(base)?;
-    (rest.starts_with('/')).then_some(rest)
+    check_body(op, Some(operation_id), request, &mut problems);
+    (Some(operation_id), problems)
 }
 
 fn resolve(value: &'static Value) -> &'static Value {
-    let mut current = value;
-    for _ in 0..16 {
-        match current
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| r.strip_prefix('#'))
-            .and_then(|p| spec::document().pointer(p))
-        {
-            Some(next) => current = next,
-            None => break,
-        }
-    }
-    current
-}
-
-fn decode(segment: &str) -> Option<String> {
-    percent_encoding::percent_decode_str(segment)
-        .decode_utf8()
-        .ok()
-        .map(|s| s.into_owned())
-}
-
-type PathMatch = (&'static str, &'static Value, Vec<(String, String)>);
-
-fn match_path(path: &str) -> Option<PathMatch> {
-    let paths = spec::document().get("paths")?.as_object()?;
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    paths.iter().find_map(|(template, item)| {
-        let parts: Vec<&str> = template.trim_start_matches('/').split('/').collect();
-        if parts.len() != segments.len() {
-            return None;
-        }
-        let mut values = Vec::new();
-        for (part, seg) in parts.iter().zip(&segments) {
-            match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                Some(name) => values.push((name.to_owned(), decode(seg)?)),
-                None if part == seg => {}
-                None => return None,
-            }
-        }
-        Some((template.as_str(), item, values))
-    })
+    spec::embedded().resolve(value)
 }
 
 /// Path-item and operation parameters, the operation's winning on (name, in).
@@ -256,7 +211,11 @@ fn name_of(p: &Value) -> &str {
 
 /// Types a text value by its schema's `type`, so `limit=5` validates as an integer.
 fn typed(schema: &Value, text: &str) -> Value {
-    match resolve_static(schema).get("type").and_then(Value::as_str) {
+    match spec::embedded()
+        .resolve(schema)
+        .get("type")
+        .and_then(Value::as_str)
+    {
         Some("integer") => text
             .parse::<i64>()
             .map_or_else(|_| Value::String(text.to_owned()), Value::from),
@@ -269,18 +228,6 @@ fn typed(schema: &Value, text: &str) -> Value {
             _ => Value::String(text.to_owned()),
         },
         _ => Value::String(text.to_owned()),
-    }
-}
-
-fn resolve_static(schema: &Value) -> &Value {
-    match schema
-        .get("$ref")
-        .and_then(Value::as_str)
-        .and_then(|r| r.strip_prefix('#'))
-        .and_then(|p| spec::document().pointer(p))
-    {
-        Some(target) => target,
-        None => schema,
     }
 }
 
@@ -318,19 +265,7 @@ fn check_path_params(
 
 fn check_query(params: &[&'static Value], query: Option<&str>, problems: &mut Vec<String>) {
     let documented = param_in(params, "query");
-    let pairs: Vec<(String, String)> = query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|s| !s.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let plus = |s: &str| s.replace('+', " ");
-            (
-                decode(&plus(k)).unwrap_or_else(|| k.to_owned()),
-                decode(&plus(v)).unwrap_or_else(|| v.to_owned()),
-            )
-        })
-        .collect();
+    let pairs = spec::query_pairs(query);
     for (name, value) in &pairs {
         match documented.iter().find(|p| name_of(p) == name) {
             Some(p) => check_value("query parameter", p, value, problems),
@@ -456,7 +391,9 @@ fn check_body(
     }
     match &request.body {
         Some(body) => {
-            if let Some(validator) = operation_id.and_then(spec::request_validator)
+            let media = media.as_deref().unwrap_or("application/json");
+            if let Some(validator) =
+                operation_id.and_then(|id| spec::request_validator_for(id, media))
                 && let Err(issues) = validator.validate(body)
             {
                 problems.extend(issues.iter().map(|i| format!("body {i}")));

@@ -7,20 +7,30 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// One injected failure.
+/// One injected failure. Faults apply to paid operations only (generate, OpenAI
+/// generations, upscale, edit, multi-edit, background removal), after authentication
+/// and body validation, before anything is charged.
+///
+/// Timing: every fault answers at once except [`Fault::Latency`];
+/// [`Fault::Status429`] and [`Fault::Status503`] advise `Retry-After:`
+/// [`FaultPlan::retry_after`] (1 s by default), so a "fails, then succeeds" test
+/// waits about a second per fault.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Fault {
     /// 500 `{"error":"Inference processing failed","code":"INFERENCE_FAILED"}`.
     Status500,
-    /// 503 `MODEL_AT_CAPACITY` with `Retry-After: 1`.
+    /// 503 `MODEL_AT_CAPACITY` with `Retry-After` = [`FaultPlan::retry_after`].
     Status503,
-    /// 429 `RATE_LIMIT_EXCEEDED` with `Retry-After` and reset headers.
+    /// 429 `RATE_LIMIT_EXCEEDED` with `Retry-After` = [`FaultPlan::retry_after`],
+    /// `x-ratelimit-remaining-requests: 0` and `x-ratelimit-reset-requests` at the same
+    /// instant (not the end of the real rate-limit window).
     Status429,
     /// Waits this long (JSON: milliseconds) and then answers normally.
-    Latency(#[serde(with = "crate::config::duration_millis")] Duration),
+    Latency(#[serde(with = "crate::serde_duration::millis")] Duration),
     /// Closes the TCP connection without any response.
     ResetConnection,
-    /// Sends the real response with a `Content-Length` larger than the bytes sent.
+    /// Sends the real response with a `Content-Length` larger than the bytes sent (half
+    /// the body), then closes the connection after 50 ms.
     TruncatedBody,
     /// 200 `application/json` whose body is not JSON.
     MalformedJson,
@@ -55,13 +65,27 @@ pub struct FaultMix {
 }
 
 /// Faults configured up front.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FaultPlan {
     /// Faults for the next paid requests, in order.
     pub queue: Vec<Fault>,
     /// A random mix applied once the queue is empty.
     pub mix: Option<FaultMix>,
+    /// `Retry-After` of [`Fault::Status429`] and [`Fault::Status503`] (JSON: seconds,
+    /// rounded up to whole seconds on the wire; default 1).
+    #[serde(with = "crate::serde_duration::secs")]
+    pub retry_after: Duration,
+}
+
+impl Default for FaultPlan {
+    fn default() -> Self {
+        Self {
+            queue: Vec::new(),
+            mix: None,
+            retry_after: Duration::from_secs(1),
+        }
+    }
 }
 
 /// Runtime fault state.
@@ -69,6 +93,7 @@ pub struct FaultPlan {
 pub struct FaultInjector {
     queue: Mutex<VecDeque<Fault>>,
     mix: Mutex<Option<(FaultMix, u64)>>,
+    retry_after: Duration,
 }
 
 fn splitmix(state: &mut u64) -> f64 {
@@ -83,10 +108,18 @@ fn splitmix(state: &mut u64) -> f64 {
 impl FaultInjector {
     /// State from a plan.
     pub fn new(plan: &FaultPlan) -> Self {
-        let this = Self::default();
+        let this = Self {
+            retry_after: plan.retry_after,
+            ..Self::default()
+        };
         this.push(plan.queue.clone());
         this.set_mix(plan.mix.clone());
         this
+    }
+
+    /// `Retry-After` of the 429 and 503 faults.
+    pub fn retry_after(&self) -> Duration {
+        self.retry_after
     }
 
     /// Appends faults to the queue.
@@ -151,8 +184,8 @@ mod tests {
         };
         let run = || {
             let f = FaultInjector::new(&FaultPlan {
-                queue: vec![],
                 mix: Some(mix.clone()),
+                ..FaultPlan::default()
             });
             (0..50).map(|_| f.next()).collect::<Vec<_>>()
         };

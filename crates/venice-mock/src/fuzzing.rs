@@ -13,8 +13,8 @@ pub mod __fuzz {
 
     use crate::config::{DEFAULT_API_KEY, MockConfig};
     use crate::response::ApiError;
-    use crate::routes::{AuthMode, match_route};
-    use crate::server::{finish, pipeline, rate_headers};
+    use crate::router::{AuthMode, BodySlot, pipeline, policy, rate_headers, route};
+    use crate::server::finish;
     use crate::state::AppState;
 
     /// What the mock answered to one fuzz input.
@@ -95,22 +95,24 @@ pub mod __fuzz {
         let Some(req) = parse_request(data) else {
             return Ok(None);
         };
-        let method = req.method().clone();
-        let path = req.uri().path().to_owned();
-        let query = req.uri().query().map(str::to_owned);
-        let headers = req.headers().clone();
-        let route = match_route(&method, &path).ok();
-        let operation = route.as_ref().map(|r| r.operation_id());
-        let decision = h.state.limiter.check(&crate::auth::rate_key(&headers));
+        let (parts, req_body) = req.into_parts();
+        let method = parts.method;
+        let path = parts.uri.path().to_owned();
+        let query = parts.uri.query().map(str::to_owned);
+        let headers = parts.headers;
+        let operation = route(&method, &path).ok().map(|m| m.operation_id);
+        let mut decision = h.state.limiter.check(&crate::auth::rate_key(&headers));
         let mut recorded_body = None;
+        let mut slot = BodySlot(Some(req_body));
         let (status, response_headers, body) = h.rt.block_on(async {
             let mut reply = match pipeline(
                 &h.state,
-                req,
+                &headers,
+                &mut slot,
                 &method,
                 &path,
                 query.as_deref(),
-                &decision,
+                &mut decision,
                 &mut recorded_body,
             )
             .await
@@ -129,7 +131,7 @@ pub mod __fuzz {
             (parts.status.as_u16(), parts.headers, body)
         });
         let outcome = Outcome { operation, status };
-        let Some(route) = route else {
+        let Some((operation_id, policy)) = operation.and_then(|id| Some((id, policy(id)?))) else {
             return if matches!(status, 404 | 405) {
                 Ok(Some(outcome))
             } else {
@@ -138,18 +140,18 @@ pub mod __fuzz {
         };
         let valid_key = crate::auth::bearer(&headers) == Some(DEFAULT_API_KEY)
             && crate::auth::siwx_header(&headers).is_none();
-        if route.auth() == AuthMode::Required && !valid_key && status != 401 {
+        if policy.auth == AuthMode::Required && !valid_key && status != 401 {
             return Err(format!(
                 "{method} {path} without valid credentials answered {status}"
             ));
         }
-        if route.paid() && (200..300).contains(&status) {
+        if policy.paid && (200..300).contains(&status) {
             return Err(format!(
                 "{method} {path} succeeded although the balance is negative"
             ));
         }
         if let Err(problems) =
-            crate::spec::validate_response(route.operation_id(), status, &response_headers, &body)
+            crate::spec::validate_response(operation_id, status, &response_headers, &body)
         {
             return Err(format!(
                 "{method} {path} → {status} breaks the spec: {problems:?} body {:?}",
@@ -170,8 +172,8 @@ pub mod __fuzz {
     #[derive(Debug)]
     struct PinnedSiwx(crate::x402::DefaultSiwxVerifier);
 
-    impl crate::config::SiwxVerifier for PinnedSiwx {
-        fn verify(&self, header_value: &str) -> Result<crate::config::WalletIdentity, String> {
+    impl crate::x402::SiwxVerifier for PinnedSiwx {
+        fn verify(&self, header_value: &str) -> Result<crate::x402::WalletIdentity, String> {
             self.0.verify_at(header_value, siwx_fuzz_now())
         }
     }

@@ -1,7 +1,7 @@
 //! One handler per operation. Bodies arrive already validated against the spec's
 //! request schema; handlers add the catalogue rules and produce replies.
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -12,10 +12,11 @@ use crate::auth::Principal;
 use crate::catalog::{self, CatalogModel, ModelKind, SizingMode};
 use crate::images::{self, ImageKey, InputImageError, OutputFormat};
 use crate::response::{ApiError, Reply};
-use crate::routes::query_pairs;
-use crate::state::{
-    AppState, MIN_TOP_UP_USD, SUGGESTED_TOP_UP_USD, b64_json, payment_requirements,
-};
+use crate::shapes;
+use crate::spec::{OperationMatch, query_pairs};
+use crate::state::{AppState, rfc3339, unix_secs, wallet_key};
+use crate::svm;
+use crate::x402::{MIN_TOP_UP_USD, SUGGESTED_TOP_UP_USD};
 
 /// Style names of `GET /image/styles`.
 pub const STYLES: &[&str] = &[
@@ -44,7 +45,8 @@ pub(crate) struct Ctx<'a> {
     pub body: Value,
     pub query: Option<&'a str>,
     pub headers: &'a HeaderMap,
-    pub path: &'a str,
+    /// The operation and its path parameters.
+    pub operation: &'a OperationMatch<'static>,
 }
 
 fn s<'v>(body: &'v Value, key: &str) -> Option<&'v str> {
@@ -119,7 +121,8 @@ fn deprecation_headers(mut reply: Reply, model: &CatalogModel) -> Reply {
     reply
 }
 
-fn balance_header(reply: Reply, remaining: Option<f64>) -> Reply {
+/// `X-Balance-Remaining` for a wallet caller after a charge.
+pub(crate) fn balance_header(reply: Reply, remaining: Option<f64>) -> Reply {
     match remaining {
         Some(r) => reply.header("x-balance-remaining", format!("{r:.6}")),
         None => reply,
@@ -349,9 +352,7 @@ pub(crate) async fn generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         .unwrap_or_else(|| random_seed(ctx.state));
     let prompt = s(body, "prompt").unwrap_or_default();
     let price = model.price_usd(tier.as_deref(), quality) * f64::from(variants);
-    let remaining = ctx
-        .state
-        .charge(ctx.principal.as_ref(), price, &model.id, ctx.path)?;
+    let remaining = ctx.state.charge(ctx.principal.as_ref(), price, &model.id)?;
 
     let exif = b(body, "embed_exif_metadata").unwrap_or(false);
     if let Some(bench) = ctx
@@ -427,7 +428,7 @@ pub(crate) async fn simple_generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         .catalog
         .get(requested)
         .filter(|m| m.kind == ModelKind::Image)
-        .or_else(|| ctx.state.catalog.get("venice-sd35"))
+        .or_else(|| ctx.state.catalog.default_image_model())
         .ok_or_else(|| not_found(requested))?;
     let (width, height) = match s(body, "size").unwrap_or("auto") {
         "256x256" => (256, 256),
@@ -446,7 +447,6 @@ pub(crate) async fn simple_generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         ctx.principal.as_ref(),
         model.price_usd(None, None),
         &model.id,
-        ctx.path,
     )?;
     let safe_mode = s(body, "moderation") != Some("low");
     if let Some(bench) = ctx
@@ -497,38 +497,47 @@ pub(crate) fn styles() -> Reply {
     Reply::json(StatusCode::OK, &json!({ "data": STYLES, "object": "list" }))
 }
 
-/// `GET /models`.
+/// Values of the `type` filter of `GET /models` (the provider's).
+const MODEL_TYPES: &[&str] = &[
+    "asr",
+    "embedding",
+    "image",
+    "music",
+    "text",
+    "tts",
+    "upscale",
+    "inpaint",
+    "video",
+    "all",
+    "code",
+];
+
+/// `GET /models`: like the provider, no `type` lists text models (none in the built-in
+/// catalogue, so an empty list), `all` lists every model, any other known type lists
+/// that type; an unknown type is a 400.
 pub(crate) fn models(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     let pairs = query_pairs(ctx.query);
     let filter = pairs
         .iter()
         .find(|(k, _)| k == "type")
         .map_or("text", |(_, v)| v.as_str());
-    let kind = match filter {
-        "image" => Some(Some(ModelKind::Image)),
-        "inpaint" => Some(Some(ModelKind::Inpaint)),
-        "upscale" => Some(Some(ModelKind::Upscale)),
-        "all" => Some(None),
-        "asr" | "embedding" | "music" | "text" | "tts" | "video" | "code" => None,
-        other => {
-            return Err(ApiError::validation(&[crate::spec::Issue {
-                code: "invalid_enum_value".to_owned(),
-                message: format!(
-                    "Invalid enum value. Expected 'asr' | 'embedding' | 'image' | 'music' | 'text' | 'tts' | 'upscale' | 'inpaint' | 'video' | 'all' | 'code', received '{other}'"
-                ),
-                path: vec![json!("type")],
-            }]));
-        }
-    };
-    let data: Vec<Value> = match kind {
-        Some(k) => ctx
-            .state
-            .catalog
-            .of_kind(k)
-            .map(CatalogModel::to_json)
-            .collect(),
-        None => Vec::new(),
-    };
+    if !MODEL_TYPES.contains(&filter) {
+        let expected: Vec<String> = MODEL_TYPES.iter().map(|t| format!("'{t}'")).collect();
+        return Err(ApiError::validation(&[crate::spec::Issue {
+            code: "invalid_enum_value".to_owned(),
+            message: format!(
+                "Invalid enum value. Expected {}, received '{filter}'",
+                expected.join(" | ")
+            ),
+            path: vec![json!("type")],
+        }]));
+    }
+    let data: Vec<Value> = ctx
+        .state
+        .catalog
+        .listed_as(filter)
+        .map(CatalogModel::to_json)
+        .collect();
     Ok(Reply::json(
         StatusCode::OK,
         &json!({ "data": data, "object": "list", "type": filter }),
@@ -589,8 +598,9 @@ async fn encode(img: image::DynamicImage, format: OutputFormat) -> Result<Bytes,
 pub(crate) async fn upscale(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     let body = &ctx.body;
     let scale = body.get("scale").and_then(Value::as_f64).unwrap_or(2.0);
-    let model = ctx.state.catalog.get("upscaler");
+    let model = ctx.state.catalog.of_kind(Some(ModelKind::Upscale)).next();
     let prices = model.and_then(|m| m.pricing.upscale).unwrap_or_default();
+    let model_id = model.map_or("upscaler", |m| m.id.as_str());
     let price = if scale <= 2.0 {
         prices.x2.usd
     } else {
@@ -604,9 +614,7 @@ pub(crate) async fn upscale(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         "image",
     )
     .await?;
-    let remaining = ctx
-        .state
-        .charge(ctx.principal.as_ref(), price, "upscaler", ctx.path)?;
+    let remaining = ctx.state.charge(ctx.principal.as_ref(), price, model_id)?;
     let out = tokio::task::spawn_blocking(move || images::upscale(&img, scale))
         .await
         .map_err(internal)?;
@@ -667,7 +675,7 @@ pub(crate) async fn edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     let body = &ctx.body;
     let requested = s(body, "model")
         .or_else(|| s(body, "modelId"))
-        .unwrap_or("firered-image-edit");
+        .unwrap_or(DEFAULT_EDIT_MODEL);
     let model = edit_model(&ctx, requested)?;
     check_prompt(model, body)?;
     let img = decode(
@@ -681,7 +689,6 @@ pub(crate) async fn edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         ctx.principal.as_ref(),
         model.price_usd(s(body, "resolution"), None),
         &model.id,
-        ctx.path,
     )?;
     let prompt = s(body, "prompt").unwrap_or_default().to_owned();
     let img = apply_ratio(img, body);
@@ -696,7 +703,7 @@ pub(crate) async fn edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
 /// `POST /image/multi-edit`.
 pub(crate) async fn multi_edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     let body = &ctx.body;
-    let requested = s(body, "modelId").unwrap_or("firered-image-edit");
+    let requested = s(body, "modelId").unwrap_or(DEFAULT_EDIT_MODEL);
     let model = edit_model(&ctx, requested)?;
     check_prompt(model, body)?;
     let inputs: Vec<String> = body
@@ -720,12 +727,9 @@ pub(crate) async fn multi_edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     for input in inputs {
         decoded.push(decode(input, 65_536, images::MAX_EDIT_INPUT_PIXELS, "images").await?);
     }
-    let remaining = ctx.state.charge(
-        ctx.principal.as_ref(),
-        model.price_usd(s(body, "resolution"), s(body, "quality")),
-        &model.id,
-        ctx.path,
-    )?;
+    let price = model.price_usd(s(body, "resolution"), s(body, "quality"))
+        + model.input_images_usd(decoded.len());
+    let remaining = ctx.state.charge(ctx.principal.as_ref(), price, &model.id)?;
     let prompt = s(body, "prompt").unwrap_or_default().to_owned();
     let mut iter = decoded.into_iter();
     let base = iter
@@ -741,8 +745,15 @@ pub(crate) async fn multi_edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     Ok(finish_edit(&ctx, model, bytes, format, remaining))
 }
 
-/// Price of a background removal in USD.
+/// Price of a background removal in USD, when the catalogue has no
+/// `bria-bg-remover` (the built-in one prices it the same).
 pub const BACKGROUND_REMOVE_USD: f64 = 0.03;
+
+/// The catalogue model a background removal is charged as.
+const BACKGROUND_REMOVE_MODEL: &str = "bria-bg-remover";
+
+/// The model of an edit or multi-edit that names none.
+const DEFAULT_EDIT_MODEL: &str = "firered-image-edit";
 
 /// `POST /image/background-remove`.
 pub(crate) async fn background_remove(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
@@ -765,12 +776,14 @@ pub(crate) async fn background_remove(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     // Upstream states no pixel limit here; the edit limit keeps the mock's memory
     // bounded against decompression bombs.
     let img = decode(image, 1, images::MAX_EDIT_INPUT_PIXELS, "image").await?;
-    let remaining = ctx.state.charge(
-        ctx.principal.as_ref(),
-        BACKGROUND_REMOVE_USD,
-        "bria-bg-remover",
-        ctx.path,
-    )?;
+    let (price, model_id) = ctx
+        .state
+        .catalog
+        .get(BACKGROUND_REMOVE_MODEL)
+        .map_or((BACKGROUND_REMOVE_USD, BACKGROUND_REMOVE_MODEL), |m| {
+            (m.price_usd(None, None), m.id.as_str())
+        });
+    let remaining = ctx.state.charge(ctx.principal.as_ref(), price, model_id)?;
     let out = tokio::task::spawn_blocking(move || images::remove_background(&img))
         .await
         .map_err(internal)?;
@@ -790,11 +803,7 @@ fn check_wallet(ctx: &Ctx<'_>, wallet: &str) -> Result<(), ApiError> {
         return Err(ApiError::field("walletAddress", "Invalid wallet address"));
     }
     match &ctx.principal {
-        Some(Principal::Wallet(id))
-            if crate::state::wallet_key(&id.address) == crate::state::wallet_key(wallet) =>
-        {
-            Ok(())
-        }
+        Some(Principal::Wallet(id)) if wallet_key(&id.address) == wallet_key(wallet) => Ok(()),
         _ => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "The signed-in wallet does not match the requested wallet",
@@ -803,14 +812,22 @@ fn check_wallet(ctx: &Ctx<'_>, wallet: &str) -> Result<(), ApiError> {
     }
 }
 
-/// `GET /x402/balance/{wallet}`.
-pub(crate) fn balance(ctx: &Ctx<'_>, wallet: &str) -> Result<Reply, ApiError> {
+/// The wallet of the path (`walletAddress`).
+fn path_wallet<'a>(ctx: &'a Ctx<'_>) -> &'a str {
+    ctx.operation
+        .path_param("walletAddress")
+        .unwrap_or_default()
+}
+
+/// `GET /x402/balance/{walletAddress}`.
+pub(crate) fn balance(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    let wallet = path_wallet(ctx);
     check_wallet(ctx, wallet)?;
     let bal = ctx.state.wallet_balance(wallet);
     Ok(Reply::json(
         StatusCode::OK,
         &json!({ "success": true, "data": {
-            "walletAddress": crate::state::wallet_key(wallet),
+            "walletAddress": wallet_key(wallet),
             "balanceUsd": bal,
             "canConsume": bal > 0.0,
             "minimumTopUpUsd": MIN_TOP_UP_USD,
@@ -819,8 +836,9 @@ pub(crate) fn balance(ctx: &Ctx<'_>, wallet: &str) -> Result<Reply, ApiError> {
     ))
 }
 
-/// `GET /x402/transactions/{wallet}`.
-pub(crate) fn transactions(ctx: &Ctx<'_>, wallet: &str) -> Result<Reply, ApiError> {
+/// `GET /x402/transactions/{walletAddress}`.
+pub(crate) fn transactions(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    let wallet = path_wallet(ctx);
     check_wallet(ctx, wallet)?;
     let pairs = query_pairs(ctx.query);
     let get = |name: &str, default: u64, min: u64, max: u64| -> Result<u64, ApiError> {
@@ -845,7 +863,7 @@ pub(crate) fn transactions(ctx: &Ctx<'_>, wallet: &str) -> Result<Reply, ApiErro
     Ok(Reply::json(
         StatusCode::OK,
         &json!({ "success": true, "data": {
-            "walletAddress": crate::state::wallet_key(wallet),
+            "walletAddress": wallet_key(wallet),
             "currentBalance": ctx.state.wallet_balance(wallet),
             "transactions": &all[start..end],
             "pagination": { "limit": limit, "offset": offset, "hasMore": end < all.len() },
@@ -861,50 +879,166 @@ pub(crate) fn payment_header(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// `POST /x402/top-up`.
+/// `POST /x402/top-up`: without a payment header the x402 discovery 402; with one,
+/// the verified payment is credited. A payment whose `accepted.network` is Solana goes
+/// to the Solana verifier ([`crate::svm::SvmPaymentVerifier`]), any other to the
+/// configured EVM verifier.
 pub(crate) fn top_up(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    let policy = &ctx.state.config.payment_policy;
     let Some(payment) = payment_header(ctx.headers) else {
-        let requirements = payment_requirements(ctx.path);
-        return Err(
-            ApiError::with_body(StatusCode::PAYMENT_REQUIRED, &requirements)
-                .header("payment-required", b64_json(&requirements)),
-        );
-    };
-    let Some(verifier) = &ctx.state.config.payment_verifier else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Payment verification is not configured in this mock",
-            Some("PAYMENT_VERIFICATION_UNAVAILABLE"),
+        return Err(shapes::discovery_402(
+            policy,
+            &ctx.state.config.svm_payment_policy,
         ));
     };
-    let verified = verifier.verify(payment).map_err(|reason| {
-        // The provider's x402 error shape (`error` = code), plus `code` like other errors.
-        ApiError::with_body(
+    let invalid = |message: &str, reason: &str| {
+        shapes::x402_error(
             StatusCode::BAD_REQUEST,
-            &json!({
-                "error": "X402_INVALID_PAYMENT",
-                "code": "X402_INVALID_PAYMENT",
-                "message": format!("Invalid payment: {reason}"),
-                "details": { "reason": reason },
-            }),
+            "X402_INVALID_PAYMENT",
+            &format!("Invalid payment: {message}"),
+            reason,
         )
-    })?;
-    let new_balance = ctx.state.credit(&verified.wallet, verified.amount_usd);
+    };
+    let (wallet, amount_usd, network, transaction) =
+        if svm::payment_network(payment).is_some_and(|n| svm::is_solana_network(&n)) {
+            let paid = ctx
+                .state
+                .svm_verifier
+                .verify_at(payment, SystemTime::now())
+                .map_err(|r| invalid(&r.to_string(), r.reason()))?;
+            (paid.wallet, paid.amount_usd, paid.network, paid.signature)
+        } else {
+            let Some(verifier) = &ctx.state.config.payment_verifier else {
+                return Err(shapes::x402_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "X402_VERIFICATION_UNAVAILABLE",
+                    "Payment verification is not configured in this mock",
+                    "no_verifier",
+                ));
+            };
+            let paid = verifier
+                .verify(payment)
+                .map_err(|reason| invalid(&reason, &reason))?;
+            (
+                paid.wallet,
+                paid.amount_usd,
+                format!("eip155:{}", policy.chain_id),
+                String::new(),
+            )
+        };
+    let new_balance = ctx.state.credit(&wallet, amount_usd);
     let payment_id = format!("pay-{}", ctx.state.next_id());
+    // An EVM settlement's transaction hash is made up from the payment id; a Solana
+    // one is the wallet's signature, which is the transaction id on that chain.
+    let transaction = if transaction.is_empty() {
+        format!("0x{:064x}", images::fnv64(&[payment_id.as_bytes()]))
+    } else {
+        transaction
+    };
     let settlement = json!({
         "success": true,
-        "network": "eip155:8453",
-        "payer": verified.wallet,
-        "transaction": format!("0x{:064x}", images::fnv64(&[payment_id.as_bytes()])),
+        "network": network,
+        "payer": wallet,
+        "transaction": transaction,
     });
     Ok(Reply::json(
         StatusCode::OK,
         &json!({ "success": true, "data": {
-            "walletAddress": crate::state::wallet_key(&verified.wallet),
-            "amountCredited": verified.amount_usd,
+            "walletAddress": wallet_key(&wallet),
+            "amountCredited": amount_usd,
             "newBalance": new_balance,
             "paymentId": payment_id,
         }}),
     )
-    .header("payment-response", b64_json(&settlement)))
+    .header("payment-response", shapes::b64_json(&settlement)))
+}
+
+/// The model an inference request is served by, as its per-model rate limit counts it:
+/// the model it names, or the operation's default (the default image model for an
+/// unknown OpenAI-compatible model; the upscaler; the background remover).
+pub(crate) fn served_model(state: &AppState, operation_id: &str, body: &Value) -> Option<String> {
+    let named = s(body, "model").or_else(|| s(body, "modelId"));
+    let model = match operation_id {
+        "generateImage" => named?.to_owned(),
+        "simpleGenerateImage" => named
+            .and_then(|m| state.catalog.get(m))
+            .filter(|m| m.kind == ModelKind::Image)
+            .or_else(|| state.catalog.default_image_model())?
+            .id
+            .clone(),
+        "editImage" | "multiEditImage" => named.unwrap_or(DEFAULT_EDIT_MODEL).to_owned(),
+        "upscaleImage" => state
+            .catalog
+            .of_kind(Some(ModelKind::Upscale))
+            .next()
+            .map_or("upscaler", |m| m.id.as_str())
+            .to_owned(),
+        "backgroundRemoveImage" => BACKGROUND_REMOVE_MODEL.to_owned(),
+        _ => return None,
+    };
+    Some(model)
+}
+
+/// `GET /billing/balance`: the API-key account's balances. An unlimited USD balance
+/// (no [`MockConfig::api_key_balance`](crate::MockConfig)) is reported as `null`.
+pub(crate) fn billing_balance(ctx: &Ctx<'_>) -> Reply {
+    let (usd, diem) = ctx.state.api_balances();
+    let has_diem = diem.is_some_and(|d| d > 0.0);
+    Reply::json(
+        StatusCode::OK,
+        &json!({
+            "canConsume": usd.is_none_or(|u| u > 0.0) || has_diem,
+            "consumptionCurrency": if has_diem { "DIEM" } else { "USD" },
+            "balances": { "diem": diem, "usd": usd },
+            "diemEpochAllocation": ctx.state.config.account.diem_epoch_allocation,
+        }),
+    )
+}
+
+/// `GET /api_keys/rate_limits`: tier, balances and, for every model of the catalogue,
+/// the limits the server enforces: the per-model limits when configured, else the
+/// key-wide limit (every request counts against it, so no model can do more).
+pub(crate) fn api_key_rate_limits(ctx: &Ctx<'_>) -> Reply {
+    let config = &ctx.state.config;
+    let account = &config.account;
+    let (usd, diem) = ctx.state.api_balances();
+    let mut balances = serde_json::Map::new();
+    if let Some(usd) = usd {
+        balances.insert("USD".into(), json!(usd));
+    }
+    if let Some(diem) = diem {
+        balances.insert("DIEM".into(), json!(diem));
+    }
+    let limits_of = |model: &str| -> Vec<Value> {
+        match (&account.model_rate_limits, &config.rate_limit) {
+            (Some(m), _) => {
+                let mut v = vec![json!({"amount": m.requests_of(model), "type": "RPM"})];
+                if let Some(per_day) = m.per_day {
+                    v.push(json!({"amount": per_day, "type": "RPD"}));
+                }
+                v
+            }
+            (None, Some(key_wide)) => vec![json!({"amount": key_wide.requests, "type": "RPM"})],
+            (None, None) => Vec::new(),
+        }
+    };
+    let models: Vec<Value> = ctx
+        .state
+        .catalog
+        .models()
+        .iter()
+        .map(|m| json!({ "apiModelId": m.id, "rateLimits": limits_of(&m.id) }))
+        .collect();
+    let next_epoch = (unix_secs() / 86_400 + 1) * 86_400;
+    Reply::json(
+        StatusCode::OK,
+        &json!({ "data": {
+            "accessPermitted": true,
+            "apiTier": { "id": account.tier, "isCharged": true },
+            "balances": balances,
+            "keyExpiration": account.key_expiration,
+            "nextEpochBegins": rfc3339(next_epoch),
+            "rateLimits": models,
+        }}),
+    )
 }

@@ -7,6 +7,7 @@
 //! let server = MockServer::start(MockConfig::default()).await?;
 //! let url = format!("{}/image/generate", server.base_url());
 //! // POST {"model":"venice-sd35","prompt":"a cat","width":256,"height":256}
+//! // (any model of the provider's catalogue works: GET /models?type=image lists them)
 //! // with `Authorization: Bearer venice-mock-key`, then inspect `server.requests()`.
 //! # let _ = (url, DEFAULT_API_KEY);
 //! # Ok(()) }
@@ -14,18 +15,31 @@
 //!
 //! # Behaviour
 //!
-//! * Serves every operation of `openapi/venice-image.yaml` under `/api/v1`; request
-//!   bodies are validated against the spec's own schemas ([`spec`]), giving 400 in the
-//!   provider's validation shape; wrong `Content-Type` → 415, malformed JSON → 400,
-//!   oversized body → 413, unknown path → JSON 404, wrong method → JSON 405.
-//! * Auth: `Authorization: Bearer <key>` ([`DEFAULT_API_KEY`] by default) or
-//!   `SIGN-IN-WITH-X` through a pluggable [`SiwxVerifier`], by default the real
-//!   [`DefaultSiwxVerifier`] (EIP-4361 / SIWS messages, EIP-191 recovery or Ed25519,
-//!   domain/chain/lifetime policy in [`SiwxPolicy`], nonces burned). `/models` needs
-//!   none, `/image/styles` accepts none.
+//! * Serves every operation of `openapi/venice-image.yaml` under `/api/v1`, routed by
+//!   the `operationId` the spec matches ([`spec::match_operation`]); request bodies
+//!   (JSON, and `multipart/form-data` where the spec lists it) are validated against
+//!   the spec's own schemas ([`spec`]), giving 400 in the provider's validation shape;
+//!   wrong `Content-Type` → 415, malformed JSON or multipart → 400, oversized body →
+//!   413 once the upload has been read, unknown path → JSON 404, wrong method → JSON
+//!   405. A body the request was refused before reading is read to its end first, so a
+//!   client still uploading sees the answer, not a reset connection.
+//! * Auth, per the operation's `security` in the spec: `Authorization: Bearer <key>`
+//!   ([`DEFAULT_API_KEY`] by default) or `SIGN-IN-WITH-X` through a pluggable
+//!   [`SiwxVerifier`], by default the real [`DefaultSiwxVerifier`] (EIP-4361 / SIWS
+//!   messages, EIP-191 recovery or Ed25519, domain/chain/lifetime policy in
+//!   [`SiwxPolicy`], nonces burned). `/models` and `/image/styles` accept anonymous
+//!   requests (a wrong key is still a 401).
 //! * x402: wallet credit debited by the model price (`X-Balance-Remaining`), 402 with
-//!   `accepts`/`PAYMENT-REQUIRED`, and top-ups verified by [`DefaultPaymentVerifier`]
-//!   (EIP-712 `TransferWithAuthorization` recovery, payee, asset, amount, window).
+//!   `accepts`/`PAYMENT-REQUIRED` (a Base and a Solana USDC entry), and top-ups verified
+//!   by [`DefaultPaymentVerifier`] (EIP-712 `TransferWithAuthorization` recovery, payee,
+//!   asset, amount, window) or, for a Solana `accepted.network`, by
+//!   [`svm::SvmPaymentVerifier`] (its own decoding of the v0 transaction: fee payer, the
+//!   four instructions, mint, amount, token accounts, Ed25519 signature, a blockhash the
+//!   mock issued, no replay; a rejection's slug is in the 400's `details.reason`).
+//! * The crypto RPC proxy for `solana-mainnet` (`getLatestBlockhash` from the blockhash
+//!   store the Solana verifier trusts, `getAccountInfo` of the USDC mint), billed per
+//!   credit as the provider bills it (`X-Venice-RPC-Credits`, `X-Venice-RPC-Cost-USD`, a
+//!   wallet's credit debited, `Idempotency-Key` replays); see the `crypto_rpc` module.
 //! * Images are real and deterministic for (model, prompt, seed, variant) at the exact
 //!   size in the requested format (webp default). EXIF (`ImageDescription` = prompt) is
 //!   embedded with `embed_exif_metadata`.
@@ -41,7 +55,10 @@
 //!   65,536 pixels → 400 `IMAGE_TOO_SMALL`, more than the operation's maximum (read from
 //!   the header, before decoding) → 400 `IMAGE_TOO_LARGE`, undecodable → 400
 //!   `CORRUPTED_IMAGE`; nothing is charged for a refused input.
-//! * Rate limiting per key ([`RateLimitConfig`]), faults on demand ([`Fault`],
+//! * Rate limiting per key ([`RateLimitConfig`]) and, for inference, per key and model
+//!   ([`ModelRateLimits`]: requests per window, per UTC day); `GET /api_keys/rate_limits`
+//!   advertises exactly the limits enforced and `GET /billing/balance` the account's
+//!   balances ([`AccountConfig`]; DIEM is spent before USD). Faults on demand ([`Fault`],
 //!   [`FaultMix`]), an in-memory balance ledger (API key and x402 wallets).
 //!
 //! The catalogue and the sizing table (tier → pixels) are documented in [`catalog`].
@@ -56,9 +73,11 @@ pub mod bench;
 #[cfg(not(feature = "__internal"))]
 #[path = "bench_off.rs"]
 mod bench;
+mod body;
 pub mod catalog;
 mod config;
 pub mod contract;
+mod crypto_rpc;
 mod faults;
 #[cfg(feature = "__internal")]
 mod fuzzing;
@@ -67,8 +86,10 @@ pub mod images;
 mod log;
 mod ratelimit;
 mod response;
-mod routes;
+mod router;
+mod serde_duration;
 mod server;
+mod shapes;
 pub mod spec;
 mod state;
 pub mod svm;
@@ -77,8 +98,8 @@ pub mod x402;
 pub use auth::Principal;
 pub use catalog::{Catalog, CatalogModel, Constraints, Deprecation, ModelKind, Price, Pricing};
 pub use config::{
-    DEFAULT_API_KEY, DEFAULT_MAX_BODY_BYTES, MockConfig, MockError, PaymentVerifier,
-    RateLimitConfig, SiwxVerifier, VerifiedPayment, WalletIdentity, duration_millis, duration_secs,
+    AccountConfig, DEFAULT_API_KEY, DEFAULT_MAX_BODY_BYTES, MockConfig, MockError, ModelRateLimits,
+    RateLimitConfig,
 };
 pub use contract::{ContractReport, Violation};
 pub use faults::{Fault, FaultMix, FaultPlan};
@@ -87,8 +108,12 @@ pub use faults::{Fault, FaultMix, FaultPlan};
 pub use fuzzing::__fuzz;
 pub use handlers::{BACKGROUND_REMOVE_USD, STYLES};
 pub use log::{REDACTED, REDACTED_HEADERS, RecordedRequest};
+pub use serde_duration::{millis as duration_millis, secs as duration_secs};
 pub use server::MockServer;
-pub use x402::{DefaultPaymentVerifier, DefaultSiwxVerifier, PaymentPolicy, SiwxPolicy};
+pub use x402::{
+    DefaultPaymentVerifier, DefaultSiwxVerifier, PaymentPolicy, PaymentVerifier, SiwxPolicy,
+    SiwxVerifier, VerifiedPayment, WalletIdentity,
+};
 
 /// The README's code blocks, compiled as doctests.
 #[cfg(doctest)]

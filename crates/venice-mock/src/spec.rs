@@ -1,10 +1,14 @@
 //! The project's OpenAPI spec (`openapi/venice-image.yaml`), read at build time, turned
-//! into JSON Schema, and used to validate requests and responses.
+//! into JSON Schema, and used to route and to validate requests and responses.
 //!
 //! This module is the shared helper of the contract tests: [`request_validator`] checks a
 //! request body against an operation's request schema and [`validate_response`] checks
 //! a whole response (status, headers, media type and body) against what the spec
-//! documents for that operation and status.
+//! documents for that operation and status. [`match_operation`] finds the operation a
+//! method and path select, which is how the server routes: no path is typed twice.
+//!
+//! The same checks run against any other OpenAPI 3.0 document loaded with
+//! [`Spec::from_yaml`] (the contract tests use it with the provider's published spec).
 //!
 //! OpenAPI 3.0 schemas are converted to JSON Schema draft 2020-12 by [`to_json_schema`]:
 //! `nullable: true` becomes `anyOf: [schema, {type: null}]`, boolean
@@ -14,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use serde_json::{Map, Value, json};
 
@@ -48,23 +52,302 @@ impl std::fmt::Display for Issue {
     }
 }
 
-struct Spec {
+/// An OpenAPI 3.0 document ready for validation: the document as JSON, its component
+/// schemas converted to JSON Schema, and a cache of compiled validators.
+pub struct Spec {
     doc: Value,
     defs: Value,
+    cache: Mutex<HashMap<String, Arc<SchemaValidator>>>,
 }
 
-static SPEC: LazyLock<Spec> = LazyLock::new(|| {
+impl std::fmt::Debug for Spec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spec")
+            .field("title", &self.doc.pointer("/info/title"))
+            .finish_non_exhaustive()
+    }
+}
+
+static EMBEDDED: LazyLock<Spec> = LazyLock::new(|| {
     // The embedded spec is part of this crate; the unit tests prove it parses.
-    let doc: Value = serde_yaml::from_str(SPEC_YAML).unwrap_or(Value::Null);
-    let defs = doc
-        .pointer("/components/schemas")
-        .map_or_else(|| json!({}), to_json_schema);
-    Spec { doc, defs }
+    Spec::from_yaml(SPEC_YAML).unwrap_or_else(|_| Spec::from_value(Value::Null))
 });
+
+/// Our spec (`openapi/venice-image.yaml`), parsed once.
+pub fn embedded() -> &'static Spec {
+    &EMBEDDED
+}
 
 /// The whole spec as JSON.
 pub fn document() -> &'static Value {
-    &SPEC.doc
+    &EMBEDDED.doc
+}
+
+/// Why no operation matched a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteMiss {
+    /// No path of the spec (under the server's base path) matches.
+    NotFound,
+    /// The path exists, but not with this method; the methods it has, upper case.
+    MethodNotAllowed(Vec<String>),
+}
+
+/// The operation a request selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationMatch<'s> {
+    /// Its `operationId`.
+    pub operation_id: &'s str,
+    /// The path template, e.g. `/x402/balance/{walletAddress}`.
+    pub template: &'s str,
+    /// Decoded path parameters, by name.
+    pub path_params: Vec<(String, String)>,
+}
+
+impl OperationMatch<'_> {
+    /// A path parameter by name.
+    pub fn path_param(&self, name: &str) -> Option<&str> {
+        self.path_params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// A decoded path segment, or `None` when it could step out of its place (empty,
+/// `.`, `..`, or an encoded `/` or `\`): such a path matches nothing.
+fn decode_segment(segment: &str) -> Option<String> {
+    let decoded = percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .ok()?;
+    if decoded.is_empty() || decoded == "." || decoded == ".." || decoded.contains(['/', '\\']) {
+        return None;
+    }
+    Some(decoded.into_owned())
+}
+
+/// Parses a query string into decoded pairs (`+` is a space).
+pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let dec = |s: &str| {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
+            (dec(k), dec(v))
+        })
+        .collect()
+}
+
+impl Spec {
+    /// Parses an OpenAPI 3.0 document (YAML 1.2 or JSON).
+    pub fn from_yaml(text: &str) -> Result<Self, String> {
+        let doc: Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        if !doc.get("paths").is_some_and(Value::is_object) {
+            return Err("the document has no `paths`".to_owned());
+        }
+        Ok(Self::from_value(doc))
+    }
+
+    fn from_value(doc: Value) -> Self {
+        let defs = doc
+            .pointer("/components/schemas")
+            .map_or_else(|| json!({}), to_json_schema);
+        Self {
+            doc,
+            defs,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The document as JSON.
+    pub fn document(&self) -> &Value {
+        &self.doc
+    }
+
+    /// The path part of the first server URL, e.g. `/api/v1` (empty when none).
+    pub fn base_path(&self) -> &str {
+        self.doc
+            .pointer("/servers/0/url")
+            .and_then(Value::as_str)
+            .and_then(|u| u.split_once("://").map(|(_, rest)| rest))
+            .and_then(|rest| rest.find('/').map(|i| &rest[i..]))
+            .map_or("", |p| p.trim_end_matches('/'))
+    }
+
+    /// Follows a local `$ref` (any `#/…` pointer) until a non-reference object.
+    pub fn resolve<'a>(&'a self, value: &'a Value) -> &'a Value {
+        let mut current = value;
+        for _ in 0..16 {
+            match current
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix('#'))
+                .and_then(|p| self.doc.pointer(p))
+            {
+                Some(next) => current = next,
+                None => return current,
+            }
+        }
+        current
+    }
+
+    /// Every operation: (method, path template, operation object).
+    fn operations(&self) -> impl Iterator<Item = (&str, &str, &Value)> {
+        self.doc
+            .get("paths")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(template, item)| Some((template.as_str(), item.as_object()?)))
+            .flat_map(|(template, item)| {
+                item.iter()
+                    .filter(|(m, op)| METHODS.contains(&m.as_str()) && op.is_object())
+                    .map(move |(m, op)| (m.as_str(), template, op))
+            })
+    }
+
+    /// An operation object by `operationId`.
+    pub fn operation(&self, operation_id: &str) -> Option<&Value> {
+        self.operations()
+            .find(|(_, _, op)| op.get("operationId").and_then(Value::as_str) == Some(operation_id))
+            .map(|(_, _, op)| op)
+    }
+
+    /// The method (upper case) and full path template (with the base path) of an
+    /// operation, e.g. `("POST", "/api/v1/x402/top-up")`, for messages that name it.
+    pub fn operation_route(&self, operation_id: &str) -> Option<(String, String)> {
+        self.operations()
+            .find(|(_, _, op)| op.get("operationId").and_then(Value::as_str) == Some(operation_id))
+            .map(|(m, t, _)| (m.to_ascii_uppercase(), format!("{}{t}", self.base_path())))
+    }
+
+    /// Every `operationId`.
+    pub fn operation_ids(&self) -> Vec<&str> {
+        self.operations()
+            .filter_map(|(_, _, op)| op.get("operationId").and_then(Value::as_str))
+            .collect()
+    }
+
+    /// Finds the operation of a method and a raw request path (with the base path).
+    /// Segments are percent-decoded; a segment that decodes to empty, `.`, `..` or
+    /// contains a slash matches nothing, so `…/balance/../../models` is not the model
+    /// list.
+    pub fn match_operation(
+        &self,
+        method: &str,
+        raw_path: &str,
+    ) -> Result<OperationMatch<'_>, RouteMiss> {
+        let rest = raw_path
+            .strip_prefix(self.base_path())
+            .and_then(|r| r.strip_prefix('/'))
+            .ok_or(RouteMiss::NotFound)?;
+        let segments: Option<Vec<String>> = rest.split('/').map(decode_segment).collect();
+        let segments = segments.ok_or(RouteMiss::NotFound)?;
+        let paths = self
+            .doc
+            .get("paths")
+            .and_then(Value::as_object)
+            .ok_or(RouteMiss::NotFound)?;
+        for (template, item) in paths {
+            let parts: Vec<&str> = template.trim_start_matches('/').split('/').collect();
+            if parts.len() != segments.len() {
+                continue;
+            }
+            let mut params = Vec::new();
+            let fits = parts.iter().zip(&segments).all(|(part, seg)| {
+                match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    Some(name) => {
+                        params.push((name.to_owned(), seg.clone()));
+                        true
+                    }
+                    None => part == seg,
+                }
+            });
+            if !fits {
+                continue;
+            }
+            let method = method.to_ascii_lowercase();
+            if let Some(op) = item.get(method.as_str()).filter(|o| o.is_object()) {
+                let operation_id = op
+                    .get("operationId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                return Ok(OperationMatch {
+                    operation_id,
+                    template: template.as_str(),
+                    path_params: params,
+                });
+            }
+            let allowed = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(m, op)| METHODS.contains(&m.as_str()) && op.is_object())
+                .map(|(m, _)| m.to_ascii_uppercase())
+                .collect();
+            return Err(RouteMiss::MethodNotAllowed(allowed));
+        }
+        Err(RouteMiss::NotFound)
+    }
+
+    /// The request body schema of an operation for a media type (`None` when the
+    /// operation takes no body of that type).
+    pub fn request_schema(&self, operation_id: &str, media: &str) -> Option<&Value> {
+        let body = self.resolve(self.operation(operation_id)?.get("requestBody")?);
+        body.get("content")?.get(media)?.get("schema")
+    }
+
+    /// The media type object (`schema`, `encoding`) of an operation's request body.
+    pub fn request_media(&self, operation_id: &str, media: &str) -> Option<&Value> {
+        let body = self.resolve(self.operation(operation_id)?.get("requestBody")?);
+        body.get("content")?.get(media)
+    }
+
+    /// The media types an operation's request body may have (empty: no body).
+    pub fn request_media_types(&self, operation_id: &str) -> Vec<&str> {
+        self.operation(operation_id)
+            .and_then(|op| op.get("requestBody"))
+            .map(|b| self.resolve(b))
+            .and_then(|b| b.get("content"))
+            .and_then(Value::as_object)
+            .map(|c| c.keys().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    /// A validator compiled against this document, cached under `key`.
+    pub fn cached_validator(
+        &self,
+        key: String,
+        schema: &Value,
+    ) -> Result<Arc<SchemaValidator>, String> {
+        let mut cache = self.cache.lock().map_err(|e| e.to_string())?;
+        if let Some(v) = cache.get(&key) {
+            return Ok(Arc::clone(v));
+        }
+        let compiled = Arc::new(SchemaValidator::compile_with(&self.defs, schema)?);
+        cache.insert(key, Arc::clone(&compiled));
+        Ok(compiled)
+    }
+
+    /// The validator of an operation's request body of one media type.
+    pub fn request_validator_for(
+        &self,
+        operation_id: &str,
+        media: &str,
+    ) -> Option<Arc<SchemaValidator>> {
+        let schema = self.request_schema(operation_id, media)?;
+        self.cached_validator(format!("req:{operation_id}:{media}"), schema)
+            .ok()
+    }
 }
 
 /// Converts an OpenAPI 3.0 schema object to a JSON Schema (draft 2020-12) object.
@@ -151,16 +434,21 @@ pub fn to_json_schema(schema: &Value) -> Value {
     }
 }
 
-/// Makes a converted schema self-contained: adds every component schema as `$defs`.
+/// Makes a converted schema self-contained: adds every component schema of our spec as
+/// `$defs`.
 pub fn schema_with_defs(converted: &Value) -> Value {
+    with_defs(&EMBEDDED.defs, converted)
+}
+
+fn with_defs(defs: &Value, converted: &Value) -> Value {
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$defs": SPEC.defs,
+        "$defs": defs,
         "allOf": [converted],
     })
 }
 
-/// A compiled JSON Schema validator for one schema of the spec.
+/// A compiled JSON Schema validator for one schema of a spec.
 pub struct SchemaValidator {
     validator: jsonschema::Validator,
 }
@@ -172,9 +460,13 @@ impl std::fmt::Debug for SchemaValidator {
 }
 
 impl SchemaValidator {
-    /// Compiles an OpenAPI 3.0 schema (converted first) against the spec's components.
+    /// Compiles an OpenAPI 3.0 schema (converted first) against our spec's components.
     pub fn compile(openapi_schema: &Value) -> Result<Self, String> {
-        let root = schema_with_defs(&to_json_schema(openapi_schema));
+        Self::compile_with(&EMBEDDED.defs, openapi_schema)
+    }
+
+    fn compile_with(defs: &Value, openapi_schema: &Value) -> Result<Self, String> {
+        let root = with_defs(defs, &to_json_schema(openapi_schema));
         jsonschema::draft202012::options()
             .build(&root)
             .map(|validator| Self { validator })
@@ -249,54 +541,22 @@ fn issue_from(error: jsonschema::ValidationError<'_>) -> Issue {
     }
 }
 
-/// An operation of the spec found by `operationId`.
-fn operation(operation_id: &str) -> Option<&'static Value> {
-    SPEC.doc
-        .get("paths")?
-        .as_object()?
-        .values()
-        .find_map(|item| {
-            item.as_object()?
-                .values()
-                .find(|op| op.get("operationId").and_then(Value::as_str) == Some(operation_id))
-        })
-}
-
-/// Every `operationId` of the spec.
+/// Every `operationId` of our spec.
 pub fn operation_ids() -> Vec<&'static str> {
-    let Some(paths) = SPEC.doc.get("paths").and_then(Value::as_object) else {
-        return Vec::new();
-    };
-    paths
-        .values()
-        .filter_map(Value::as_object)
-        .flat_map(|item| item.values())
-        .filter_map(|op| op.get("operationId").and_then(Value::as_str))
-        .collect()
+    EMBEDDED.operation_ids()
 }
 
-/// Follows a local `$ref` (any `#/…` pointer) until a non-reference object.
-fn resolve(value: &'static Value) -> &'static Value {
-    let mut current = value;
-    for _ in 0..16 {
-        match current.get("$ref").and_then(Value::as_str) {
-            Some(r) => match r.strip_prefix('#').and_then(|p| SPEC.doc.pointer(p)) {
-                Some(next) => current = next,
-                None => return current,
-            },
-            None => return current,
-        }
-    }
-    current
+/// Finds the operation of our spec that a method and raw path select (see
+/// [`Spec::match_operation`]).
+pub fn match_operation(method: &str, raw_path: &str) -> Result<OperationMatch<'static>, RouteMiss> {
+    EMBEDDED.match_operation(method, raw_path)
 }
 
 static REQUEST_VALIDATORS: LazyLock<HashMap<&'static str, SchemaValidator>> = LazyLock::new(|| {
     operation_ids()
         .into_iter()
         .filter_map(|id| {
-            let op = operation(id)?;
-            let body = resolve(op.get("requestBody")?);
-            let schema = body.pointer("/content/application~1json/schema")?;
+            let schema = EMBEDDED.request_schema(id, "application/json")?;
             SchemaValidator::compile(schema).ok().map(|v| (id, v))
         })
         .collect()
@@ -308,17 +568,9 @@ pub fn request_validator(operation_id: &str) -> Option<&'static SchemaValidator>
     REQUEST_VALIDATORS.get(operation_id)
 }
 
-static SCHEMA_CACHE: LazyLock<std::sync::Mutex<HashMap<String, &'static SchemaValidator>>> =
-    LazyLock::new(Default::default);
-
-fn cached_validator(key: String, schema: &Value) -> Result<&'static SchemaValidator, String> {
-    let mut cache = SCHEMA_CACHE.lock().map_err(|e| e.to_string())?;
-    if let Some(v) = cache.get(&key) {
-        return Ok(v);
-    }
-    let compiled: &'static SchemaValidator = Box::leak(Box::new(SchemaValidator::compile(schema)?));
-    cache.insert(key, compiled);
-    Ok(compiled)
+/// The validator of an operation's request body of one media type in our spec.
+pub fn request_validator_for(operation_id: &str, media: &str) -> Option<Arc<SchemaValidator>> {
+    EMBEDDED.request_validator_for(operation_id, media)
 }
 
 fn decode_body(headers: &http::HeaderMap, body: &[u8]) -> Result<Vec<u8>, String> {
@@ -358,7 +610,8 @@ pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
 }
 
 fn check_headers(
-    declared: Option<&'static Value>,
+    spec: &Spec,
+    declared: Option<&Value>,
     headers: &http::HeaderMap,
     problems: &mut Vec<String>,
 ) {
@@ -366,8 +619,8 @@ fn check_headers(
         return;
     };
     for (name, header) in declared {
-        let header = resolve(header);
-        let Some(schema) = header.get("schema").map(resolve) else {
+        let header = spec.resolve(header);
+        let Some(schema) = header.get("schema").map(|s| spec.resolve(s)) else {
             continue;
         };
         let values: Vec<&http::HeaderValue> = headers.get_all(name.as_str()).iter().collect();
@@ -408,7 +661,7 @@ fn check_headers(
                 _ => Value::String(text.to_owned()),
             };
             // `format` is an annotation in 2020-12, so date-time is not enforced here.
-            match cached_validator(format!("header:{name}"), schema) {
+            match spec.cached_validator(format!("header:{name}"), schema) {
                 Ok(v) => {
                     if let Err(issues) = v.validate(&typed) {
                         for i in issues {
@@ -435,7 +688,7 @@ fn media_type(headers: &http::HeaderMap) -> Option<String> {
         })
 }
 
-fn check_json(key: String, schema: &Value, body: &[u8], problems: &mut Vec<String>) {
+fn check_json(spec: &Spec, key: String, schema: &Value, body: &[u8], problems: &mut Vec<String>) {
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
@@ -443,7 +696,7 @@ fn check_json(key: String, schema: &Value, body: &[u8], problems: &mut Vec<Strin
             return;
         }
     };
-    match cached_validator(key, schema) {
+    match spec.cached_validator(key, schema) {
         Ok(v) => {
             if let Err(issues) = v.validate(&value) {
                 problems.extend(issues.iter().map(|i| format!("body {i}")));
@@ -484,81 +737,128 @@ pub fn validate_response(
     headers: &http::HeaderMap,
     body: &[u8],
 ) -> Result<(), Vec<String>> {
-    let mut problems = Vec::new();
-    let Some(op) = operation(operation_id) else {
-        return Err(vec![format!("unknown operationId {operation_id:?}")]);
-    };
-    let responses = op.get("responses");
-    let Some(response) = responses
-        .and_then(|r| r.get(status.to_string()).or_else(|| r.get("default")))
-        .map(resolve)
-    else {
-        return Err(vec![format!(
-            "status {status} is not documented for {operation_id}"
-        )]);
-    };
-    check_headers(response.get("headers"), headers, &mut problems);
+    EMBEDDED.validate_response(operation_id, status, headers, body)
+}
 
-    let body = match decode_body(headers, body) {
-        Ok(b) => b,
-        Err(e) => {
-            problems.push(e);
-            return Err(problems);
-        }
-    };
-    let content = response.get("content").and_then(Value::as_object);
-    let media = media_type(headers);
-    match content {
-        None => {
-            if !body.is_empty() {
-                problems.push(format!(
-                    "status {status} documents no body, got {} bytes",
-                    body.len()
-                ));
-            }
-        }
-        Some(content) => {
-            let Some(media) = media else {
-                problems.push("Content-Type header is missing".to_owned());
-                return Err(problems);
-            };
-            let extension = response
-                .get("x-venice-media-types")
-                .and_then(Value::as_object);
-            if let Some(ext) = extension {
-                match ext.get(&media).and_then(Value::as_str) {
-                    Some("binary") => check_binary(&media, &body, &mut problems),
-                    Some(reference) => {
-                        let schema = json!({ "$ref": reference });
-                        check_json(format!("ref:{reference}"), &schema, &body, &mut problems);
-                    }
-                    None => problems.push(format!(
-                        "Content-Type {media} is not one of {:?}",
-                        ext.keys().collect::<Vec<_>>()
-                    )),
-                }
-            } else if let Some(entry) = content.get(&media) {
-                let schema = entry.get("schema");
-                let is_binary =
-                    schema.and_then(|s| s.get("format")).and_then(Value::as_str) == Some("binary");
-                if is_binary {
-                    check_binary(&media, &body, &mut problems);
-                } else if let Some(schema) = schema {
-                    let key = format!("resp:{operation_id}:{status}:{media}");
-                    check_json(key, schema, &body, &mut problems);
-                }
-            } else {
-                problems.push(format!(
-                    "Content-Type {media} is not one of {:?}",
-                    content.keys().collect::<Vec<_>>()
-                ));
-            }
-        }
+impl Spec {
+    /// Checks a response against this document (see the module function
+    /// [`validate_response`]).
+    pub fn validate_response(
+        &self,
+        operation_id: &str,
+        status: u16,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<(), Vec<String>> {
+        let Some(op) = self.operation(operation_id) else {
+            return Err(vec![format!("unknown operationId {operation_id:?}")]);
+        };
+        self.validate_operation_response(op, status, headers, body)
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems)
+
+    /// The operation object of a method and path template (e.g. `("get",
+    /// "/image/styles")`), for documents whose operations lack an `operationId`.
+    pub fn operation_at(&self, method: &str, template: &str) -> Option<&Value> {
+        self.doc
+            .get("paths")?
+            .get(template)?
+            .get(method.to_ascii_lowercase())
+            .filter(|op| op.is_object())
+    }
+
+    /// Checks a response against one operation object of this document (see
+    /// [`validate_response`]).
+    pub fn validate_operation_response(
+        &self,
+        op: &Value,
+        status: u16,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        // Caches are keyed by operation: its id, or where it sits in the document.
+        let operation_id = op
+            .get("operationId")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("{op:p}"), str::to_owned);
+        let responses = op.get("responses");
+        let Some(response) = responses
+            .and_then(|r| r.get(status.to_string()).or_else(|| r.get("default")))
+            .map(|r| self.resolve(r))
+        else {
+            return Err(vec![format!(
+                "status {status} is not documented for {operation_id}"
+            )]);
+        };
+        check_headers(self, response.get("headers"), headers, &mut problems);
+
+        let body = match decode_body(headers, body) {
+            Ok(b) => b,
+            Err(e) => {
+                problems.push(e);
+                return Err(problems);
+            }
+        };
+        let content = response.get("content").and_then(Value::as_object);
+        let media = media_type(headers);
+        match content {
+            None => {
+                if !body.is_empty() {
+                    problems.push(format!(
+                        "status {status} documents no body, got {} bytes",
+                        body.len()
+                    ));
+                }
+            }
+            Some(content) => {
+                let Some(media) = media else {
+                    problems.push("Content-Type header is missing".to_owned());
+                    return Err(problems);
+                };
+                let extension = response
+                    .get("x-venice-media-types")
+                    .and_then(Value::as_object);
+                if let Some(ext) = extension {
+                    match ext.get(&media).and_then(Value::as_str) {
+                        Some("binary") => check_binary(&media, &body, &mut problems),
+                        Some(reference) => {
+                            let schema = json!({ "$ref": reference });
+                            check_json(
+                                self,
+                                format!("ref:{reference}"),
+                                &schema,
+                                &body,
+                                &mut problems,
+                            );
+                        }
+                        None => problems.push(format!(
+                            "Content-Type {media} is not one of {:?}",
+                            ext.keys().collect::<Vec<_>>()
+                        )),
+                    }
+                } else if let Some(entry) = content.get(&media) {
+                    let schema = entry.get("schema");
+                    let is_binary = schema.and_then(|s| s.get("format")).and_then(Value::as_str)
+                        == Some("binary");
+                    if is_binary {
+                        check_binary(&media, &body, &mut problems);
+                    } else if let Some(schema) = schema {
+                        let key = format!("resp:{operation_id}:{status}:{media}");
+                        check_json(self, key, schema, &body, &mut problems);
+                    }
+                } else {
+                    problems.push(format!(
+                        "Content-Type {media} is not one of {:?}",
+                        content.keys().collect::<Vec<_>>()
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 }
 

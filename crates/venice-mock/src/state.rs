@@ -1,12 +1,11 @@
 //! Shared server state: configuration, catalogue, limiter, faults, log, cache and the
-//! in-memory ledger of balances.
+//! in-memory ledger of balances (charges and credits).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
 use http::StatusCode;
 use serde_json::{Value, json};
 
@@ -17,28 +16,49 @@ use crate::config::MockConfig;
 use crate::faults::FaultInjector;
 use crate::images::ImageCache;
 use crate::log::RequestLog;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{ModelLimiter, RateLimiter};
 use crate::response::ApiError;
+use crate::svm::{MintAccount, RecentBlockhashes, SvmPaymentVerifier};
+use crate::x402::{DefaultPaymentVerifier, DefaultSiwxVerifier};
 
-/// Minimum x402 top-up in USD.
-pub(crate) const MIN_TOP_UP_USD: f64 = 5.0;
-/// Suggested x402 top-up in USD.
-pub(crate) const SUGGESTED_TOP_UP_USD: f64 = 10.0;
-/// USDC on Base.
-pub(crate) const USDC_BASE: &str = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
-/// Receiver of mock payments.
-pub(crate) const PAY_TO: &str = "0x2670B922ef37C7Df47158725C0CC407b5382293F";
+/// How long an `Idempotency-Key` answer of the RPC proxy is replayed (the provider's 24 h).
+const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Most idempotent answers remembered; expired ones are dropped past it.
+const IDEMPOTENCY_CAPACITY: usize = 4096;
+
+/// A cached answer of the RPC proxy under one idempotency key.
+#[derive(Debug, Clone)]
+pub(crate) struct CachedRpc {
+    /// The request body it answered (another body under the same key is a 400).
+    pub request: Value,
+    /// The answer.
+    pub response: Value,
+    /// Credits billed for it.
+    pub credits: u64,
+    at: SystemTime,
+}
 
 pub(crate) struct AppState {
     pub config: MockConfig,
     pub catalog: Catalog,
     pub limiter: RateLimiter,
+    /// Per-(key, model) limits of inference, when configured.
+    pub model_limiter: Option<ModelLimiter>,
     pub faults: FaultInjector,
     pub log: RequestLog,
     pub cache: ImageCache,
     pub bench: Option<BenchPayload>,
+    /// Blockhashes issued by `getLatestBlockhash` and accepted in Solana payments.
+    pub blockhashes: Arc<RecentBlockhashes>,
+    /// Verifies Solana top-ups (the EVM ones go to `config.payment_verifier`).
+    pub svm_verifier: SvmPaymentVerifier,
+    /// The USDC mint the Solana RPC route serves (`None` only for a policy that
+    /// `MockServer::start` refuses).
+    pub mint: Option<MintAccount>,
+    rpc_answers: Mutex<HashMap<(String, String), CachedRpc>>,
     wallets: Mutex<HashMap<String, f64>>,
     api_balance: Mutex<Option<f64>>,
+    diem_balance: Mutex<Option<f64>>,
     ledger: Mutex<HashMap<String, Vec<Value>>>,
     counter: AtomicU64,
 }
@@ -53,10 +73,18 @@ pub(crate) fn wallet_key(address: &str) -> String {
 }
 
 pub(crate) fn now_rfc3339() -> String {
-    let secs = SystemTime::now()
+    rfc3339(unix_secs())
+}
+
+pub(crate) fn unix_secs() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
-        .as_secs();
+        .as_secs()
+}
+
+/// `secs` (Unix time) as an RFC 3339 UTC timestamp with milliseconds.
+pub(crate) fn rfc3339(secs: u64) -> String {
     // Civil-from-days (Howard Hinnant), UTC.
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let rem = secs % 86_400;
@@ -77,47 +105,32 @@ pub(crate) fn now_rfc3339() -> String {
     )
 }
 
-/// The x402 discovery body of a 402.
-pub(crate) fn payment_requirements(resource: &str) -> Value {
-    json!({
-        "x402Version": 2,
-        "error": "Payment required",
-        "resource": {
-            "url": resource,
-            "description": "Venice API credit top-up",
-            "mimeType": "application/json",
-        },
-        "accepts": [{
-            "scheme": "exact",
-            "network": "eip155:8453",
-            "asset": USDC_BASE,
-            "amount": "5000000",
-            "payTo": PAY_TO,
-            "maxTimeoutSeconds": 300,
-            "extra": { "name": "USD Coin", "version": "2" },
-        }],
-    })
-}
-
-/// Base64 of a JSON value (for `PAYMENT-REQUIRED` / `PAYMENT-RESPONSE`).
-pub(crate) fn b64_json(value: &Value) -> String {
-    base64::engine::general_purpose::STANDARD.encode(value.to_string())
-}
-
 impl AppState {
     pub fn new(mut config: MockConfig) -> Self {
         // Real verification unless the caller plugged in its own verifiers.
         if config.siwx_verifier.is_none() {
-            config.siwx_verifier = Some(std::sync::Arc::new(
-                crate::x402::DefaultSiwxVerifier::new(config.siwx_policy.clone()),
-            ));
+            config.siwx_verifier = Some(std::sync::Arc::new(DefaultSiwxVerifier::new(
+                config.siwx_policy.clone(),
+            )));
         }
         if config.payment_verifier.is_none() {
-            config.payment_verifier = Some(std::sync::Arc::new(
-                crate::x402::DefaultPaymentVerifier::new(config.payment_policy.clone()),
-            ));
+            config.payment_verifier = Some(std::sync::Arc::new(DefaultPaymentVerifier::new(
+                config.payment_policy.clone(),
+            )));
         }
-        let catalog = Catalog::builtin().with_models(config.extra_models.clone());
+        let catalog = config
+            .catalogue
+            .clone()
+            .unwrap_or_else(Catalog::builtin)
+            .with_models(config.extra_models.clone());
+        let blockhashes = config
+            .solana_blockhashes
+            .clone()
+            .unwrap_or_else(|| Arc::new(RecentBlockhashes::default()));
+        let svm_verifier = SvmPaymentVerifier::new(
+            config.svm_payment_policy.clone(),
+            Arc::clone(&blockhashes) as Arc<dyn crate::svm::BlockhashStore>,
+        );
         let wallets = config
             .wallet_balances
             .iter()
@@ -126,17 +139,71 @@ impl AppState {
         Self {
             catalog,
             limiter: RateLimiter::new(config.rate_limit),
+            model_limiter: config
+                .account
+                .model_rate_limits
+                .clone()
+                .map(ModelLimiter::new),
             faults: FaultInjector::new(&config.faults),
             log: RequestLog::default(),
             cache: ImageCache::new(256),
             bench: config
                 .bench_image_bytes
                 .and_then(|n| BenchPayload::new(n).ok()),
+            mint: config.svm_payment_policy.mint_account().ok(),
+            blockhashes,
+            svm_verifier,
+            rpc_answers: Mutex::new(HashMap::new()),
             wallets: Mutex::new(wallets),
             api_balance: Mutex::new(config.api_key_balance),
+            diem_balance: Mutex::new(config.account.diem_balance),
             ledger: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(0),
             config,
+        }
+    }
+
+    /// The cached RPC answer of `key` for `caller`, if still fresh.
+    pub fn cached_rpc(&self, caller: &str, key: &str, now: SystemTime) -> Option<CachedRpc> {
+        let cache = self.rpc_answers.lock().ok()?;
+        cache
+            .get(&(caller.to_owned(), key.to_owned()))
+            .filter(|c| {
+                now.duration_since(c.at)
+                    .is_ok_and(|age| age <= IDEMPOTENCY_TTL)
+            })
+            .cloned()
+    }
+
+    /// Remember the RPC answer of `key` for `caller`.
+    pub fn cache_rpc(
+        &self,
+        caller: &str,
+        key: &str,
+        request: Value,
+        response: Value,
+        credits: u64,
+    ) {
+        let Ok(mut cache) = self.rpc_answers.lock() else {
+            return;
+        };
+        let now = SystemTime::now();
+        if cache.len() >= IDEMPOTENCY_CAPACITY {
+            cache.retain(|_, c| {
+                now.duration_since(c.at)
+                    .is_ok_and(|age| age <= IDEMPOTENCY_TTL)
+            });
+        }
+        if cache.len() < IDEMPOTENCY_CAPACITY {
+            cache.insert(
+                (caller.to_owned(), key.to_owned()),
+                CachedRpc {
+                    request,
+                    response,
+                    credits,
+                    at: now,
+                },
+            );
         }
     }
 
@@ -190,17 +257,32 @@ impl AppState {
         after
     }
 
+    /// The API-key account's (USD, DIEM) balances; `None` USD means unlimited, `None`
+    /// DIEM not staking.
+    pub fn api_balances(&self) -> (Option<f64>, Option<f64>) {
+        let usd = self.api_balance.lock().ok().and_then(|b| *b);
+        let diem = self.diem_balance.lock().ok().and_then(|b| *b);
+        (usd, diem)
+    }
+
     /// Charges a paid call; returns the wallet's remaining balance for wallet callers.
     pub fn charge(
         &self,
         principal: Option<&Principal>,
         usd: f64,
         model: &str,
-        resource: &str,
     ) -> Result<Option<f64>, ApiError> {
         match principal {
             None => Ok(None),
             Some(Principal::ApiKey(_)) => {
+                // DIEM is spent first, when it covers the price.
+                if let Ok(mut diem) = self.diem_balance.lock()
+                    && let Some(d) = diem.as_mut()
+                    && *d + 1e-9 >= usd
+                {
+                    *d -= usd;
+                    return Ok(None);
+                }
                 let Ok(mut balance) = self.api_balance.lock() else {
                     return Ok(None);
                 };
@@ -226,7 +308,17 @@ impl AppState {
                     if *b + 1e-9 < usd {
                         let current = *b;
                         drop(w);
-                        return Err(self.wallet_payment_required(current, usd, resource));
+                        let nonce = format!(
+                            "{:016x}",
+                            self.next_id().wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                        );
+                        return Err(crate::shapes::wallet_without_credit(
+                            &self.config.payment_policy,
+                            &self.config.svm_payment_policy,
+                            current,
+                            usd,
+                            &nonce,
+                        ));
                     }
                     *b -= usd;
                     *b
@@ -235,50 +327,5 @@ impl AppState {
                 Ok(Some(after))
             }
         }
-    }
-
-    fn wallet_payment_required(&self, current: f64, needed: f64, resource: &str) -> ApiError {
-        let requirements = payment_requirements(resource);
-        let body = json!({
-            "error": "Payment required",
-            "code": "PAYMENT_REQUIRED",
-            "reason": "insufficient_balance",
-            "message": "Wallet credit is too low for this request; top up with POST /x402/top-up.",
-            "currentBalanceUsd": current,
-            "minimumBalanceUsd": needed,
-            "minimumTopUpUsd": MIN_TOP_UP_USD,
-            "suggestedTopUpUsd": SUGGESTED_TOP_UP_USD,
-            "supportedTokens": ["USDC"],
-            "supportedChains": ["base"],
-            "topUpInstructions": {
-                "step1": "Sign an x402 payment for one entry of `accepts`.",
-                "step2": "POST /api/v1/x402/top-up with the PAYMENT-SIGNATURE header.",
-                "step3": "Retry this request with a fresh SIGN-IN-WITH-X header.",
-                "receiverWallet": PAY_TO,
-                "tokenAddress": USDC_BASE,
-                "tokenDecimals": 6,
-                "network": "base",
-                "minimumAmountUsd": MIN_TOP_UP_USD,
-            },
-            "siwxChallenge": {
-                "info": {
-                    "domain": "api.venice.ai",
-                    "uri": "https://api.venice.ai",
-                    "version": "1",
-                    "nonce": format!("{:016x}", self.next_id().wrapping_mul(0x9E37_79B9_7F4A_7C15)),
-                    "issuedAt": now_rfc3339(),
-                    "expirationTime": humantime::format_rfc3339_millis(
-                        SystemTime::now() + std::time::Duration::from_secs(300)
-                    ).to_string(),
-                    "statement": "Sign in to Venice AI",
-                },
-                "supportedChains": [
-                    { "chainId": "eip155:8453", "type": "eip191" },
-                    { "chainId": "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp", "type": "ed25519" },
-                ],
-            },
-        });
-        ApiError::with_body(StatusCode::PAYMENT_REQUIRED, &body)
-            .header("payment-required", b64_json(&requirements))
     }
 }

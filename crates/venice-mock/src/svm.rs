@@ -30,7 +30,7 @@ pub use rpc::{
 };
 pub use wire::{Address, CompiledInstruction, Transaction, decode as decode_transaction};
 
-use crate::config::{PaymentVerifier, VerifiedPayment};
+use crate::x402::{PaymentVerifier, VerifiedPayment};
 
 /// CAIP-2 id of Solana mainnet.
 pub const SOLANA_MAINNET_NETWORK: &str = "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp";
@@ -120,6 +120,32 @@ impl SvmPaymentPolicy {
             supply: 9_000_000_000_000_000,
         })
     }
+
+    /// Check that every address of the policy is a Solana address and that it names a
+    /// network, so a misconfigured mock fails at start instead of on every payment.
+    pub fn validate(&self) -> Result<(), String> {
+        self.mint_account()?;
+        address(&self.pay_to, "svm_payment_policy.pay_to")?;
+        address(&self.fee_payer, "svm_payment_policy.fee_payer")?;
+        if self.networks.is_empty() {
+            return Err("svm_payment_policy.networks is empty".into());
+        }
+        Ok(())
+    }
+}
+
+/// Whether an x402 `network` names a Solana cluster (`solana` or `solana:<genesis>`).
+pub fn is_solana_network(network: &str) -> bool {
+    network == "solana" || network.starts_with("solana:")
+}
+
+/// The `accepted.network` of a `PAYMENT-SIGNATURE` value, to route the payment to its
+/// verifier; `None` when the value is not base64 JSON with that field.
+pub fn payment_network(header_value: &str) -> Option<String> {
+    let v: Value = serde_json::from_slice(&b64(header_value)?).ok()?;
+    v.pointer("/accepted/network")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 /// Why a Solana payment was rejected; [`reason`](Self::reason) gives a stable slug

@@ -19,8 +19,48 @@ use ed25519_dalek::{Verifier as _, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::{PaymentVerifier, SiwxVerifier, VerifiedPayment, WalletIdentity};
-use crate::state::{PAY_TO, USDC_BASE};
+/// Minimum x402 top-up in USD.
+pub const MIN_TOP_UP_USD: f64 = 5.0;
+/// Suggested x402 top-up in USD.
+pub const SUGGESTED_TOP_UP_USD: f64 = 10.0;
+/// USDC on Base, the asset of the mock's payment offer.
+pub const USDC_BASE: &str = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
+/// Receiver of the mock's payments (`payTo`).
+pub const PAY_TO: &str = "0x2670B922ef37C7Df47158725C0CC407b5382293F";
+
+/// Who a `SIGN-IN-WITH-X` header authenticated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalletIdentity {
+    /// The wallet address (EVM `0x…` or Solana base58).
+    pub address: String,
+    /// The chain, e.g. `eip155:8453`.
+    pub chain_id: String,
+}
+
+/// Verifies a `SIGN-IN-WITH-X` (or legacy `X-Sign-In-With-X`) header value.
+///
+/// The default is [`crate::x402::DefaultSiwxVerifier`] (real signature checks under
+/// [`MockConfig::siwx_policy`](crate::MockConfig::siwx_policy)); plug another in, e.g. one that trusts the `address`
+/// field, to test without signing.
+pub trait SiwxVerifier: Send + Sync {
+    /// Verifies the raw header value and returns the wallet it proves, or a reason.
+    fn verify(&self, header_value: &str) -> Result<WalletIdentity, String>;
+}
+
+/// The outcome of a verified x402 payment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifiedPayment {
+    /// The wallet to credit.
+    pub wallet: String,
+    /// The amount to credit in USD.
+    pub amount_usd: f64,
+}
+
+/// Verifies a `PAYMENT-SIGNATURE` header value on `POST /x402/top-up`.
+pub trait PaymentVerifier: Send + Sync {
+    /// Verifies the raw header value and returns what to credit, or a reason.
+    fn verify(&self, header_value: &str) -> Result<VerifiedPayment, String>;
+}
 
 /// Solana mainnet's CAIP-2 reference.
 pub const SOLANA_MAINNET: &str = "5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp";
@@ -30,8 +70,9 @@ pub const SOLANA_MAINNET: &str = "5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SiwxPolicy {
-    /// Accepted message domains, compared case-insensitively (default `api.venice.ai`
-    /// and `venice.ai`; add `outerface.venice.ai` for clients such as venice-py).
+    /// Accepted message domains, compared case-insensitively. Default: `api.venice.ai`
+    /// (the documented domain), `venice.ai`, and `outerface.venice.ai` (the provider's
+    /// API backend, which venice-py signs for and the provider accepts).
     pub domains: Vec<String>,
     /// Oldest accepted `Issued At`, in seconds (default 300: the server's 5 minutes).
     pub max_age_secs: u64,
@@ -50,7 +91,11 @@ pub struct SiwxPolicy {
 impl Default for SiwxPolicy {
     fn default() -> Self {
         Self {
-            domains: vec!["api.venice.ai".into(), "venice.ai".into()],
+            domains: vec![
+                "api.venice.ai".into(),
+                "venice.ai".into(),
+                "outerface.venice.ai".into(),
+            ],
             max_age_secs: 300,
             future_skew_secs: 30,
             timestamp_skew_secs: 30,

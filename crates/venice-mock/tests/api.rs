@@ -252,7 +252,7 @@ async fn generate_rejections_name_the_field() {
             "width",
         ),
         (
-            json!({"model":"qwen-image-2","prompt":"x","aspect_ratio":"21:9"}),
+            json!({"model":"qwen-image-2","prompt":"x","aspect_ratio":"7:3"}),
             400,
             "aspect_ratio",
         ),
@@ -781,6 +781,10 @@ async fn x402_wallet_flow() {
     assert_eq!(r.status, 402);
     let v = r.json();
     assert_eq!(v["x402Version"], 2);
+    // The provider's closed discovery shape: no `error`, no `resource`.
+    let mut keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["accepts", "x402Version"]);
     assert_eq!(v["accepts"][0]["amount"], "5000000");
     assert_eq!(
         v["accepts"][0]["asset"],

@@ -158,8 +158,8 @@ async fn seeded_mix_is_reproducible_and_configurable() {
     };
     let config = MockConfig {
         faults: FaultPlan {
-            queue: vec![],
             mix: Some(mix.clone()),
+            ..FaultPlan::default()
         },
         ..MockConfig::default()
     };
@@ -174,8 +174,11 @@ async fn seeded_mix_is_reproducible_and_configurable() {
 #[test]
 fn config_round_trips_through_json() {
     let text = r#"{"api_keys":["k"],"rate_limit":{"requests":5,"window":1.5},
-        "faults":{"queue":["Status500",{"Latency":20}]}}"#;
+        "faults":{"queue":["Status500",{"Latency":20}],"retry_after":3}}"#;
     let config: MockConfig = serde_json::from_str(text).unwrap();
+    assert_eq!(config.faults.retry_after, Duration::from_secs(3));
+    let default: MockConfig = serde_json::from_str("{}").unwrap();
+    assert_eq!(default.faults.retry_after, Duration::from_secs(1));
     assert_eq!(
         config.rate_limit.unwrap().window,
         Duration::from_millis(1500)

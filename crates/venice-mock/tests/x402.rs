@@ -302,24 +302,46 @@ async fn domain_policy_is_explicit_and_configurable() {
     let key = evm_key(11);
     let addr = address_of(&key);
     let mut s = SignIn::new();
+    // The provider's API backend, which venice-py signs for: accepted by default.
     s.domain = "outerface.venice.ai".into();
-    let strict = start(&[], SiwxPolicy::default()).await;
-    assert_invalid_sign_in(&balance(&strict, &addr, &s.evm(&key)).await, "wrong domain");
-    let mut policy = SiwxPolicy::default();
-    policy.domains.push("outerface.venice.ai".into());
-    let liberal = start(&[], policy).await;
+    let default = start(&[], SiwxPolicy::default()).await;
     // The legacy header name, as venice-py sends it.
     let r = check(
         "getX402Balance",
         client()
-            .get(format!("{}/x402/balance/{addr}", liberal.base_url()))
+            .get(format!("{}/x402/balance/{addr}", default.base_url()))
             .header("X-Sign-In-With-X", b64(&s.evm(&key)))
             .send()
             .await
             .unwrap(),
     )
     .await;
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // Any other domain stays refused, and the policy narrows to what a test asks.
+    let mut evil = SignIn::new();
+    evil.domain = "venice.ai.evil.example".into();
+    assert_invalid_sign_in(
+        &balance(&default, &addr, &evil.evm(&key)).await,
+        "wrong domain",
+    );
+    let strict = start(
+        &[],
+        SiwxPolicy {
+            domains: vec!["api.venice.ai".into()],
+            ..SiwxPolicy::default()
+        },
+    )
+    .await;
+    let mut again = SignIn::new();
+    again.domain = "outerface.venice.ai".into();
+    assert_invalid_sign_in(
+        &balance(&strict, &addr, &again.evm(&key)).await,
+        "wrong domain",
+    );
+    assert_eq!(
+        SiwxPolicy::default().domains,
+        ["api.venice.ai", "venice.ai", "outerface.venice.ai"]
+    );
     // The policy round-trips through the JSON config file.
     let json = serde_json::to_value(MockConfig::default()).unwrap();
     assert_eq!(json["siwx_policy"]["max_age_secs"], 300);
@@ -453,7 +475,9 @@ async fn top_up(server: &MockServer, header: Option<&str>) -> common::Checked {
 fn assert_invalid_payment(r: &common::Checked, reason: &str) {
     assert_eq!(r.status, 400, "{reason}");
     let v = r.json();
-    assert_eq!(v["code"], "X402_INVALID_PAYMENT", "{v}");
+    // The provider's closed x402 error shape: `error` is the code, no `code` field.
+    assert_eq!(v["error"], "X402_INVALID_PAYMENT", "{v}");
+    assert!(v.get("code").is_none(), "{v}");
     assert!(
         v["details"]["reason"].as_str().unwrap().contains(reason),
         "expected {reason:?} in {v}"

@@ -8,6 +8,101 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    ///Balances of the key's account.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ApiKeyBalances {
+        ///DIEM balance.
+        #[serde(rename = "DIEM", skip_serializing_if = "::std::option::Option::is_none")]
+        pub diem: ::std::option::Option<f64>,
+        ///USD balance.
+        #[serde(rename = "USD", skip_serializing_if = "::std::option::Option::is_none")]
+        pub usd: ::std::option::Option<f64>,
+    }
+    impl ApiKeyBalances {
+        pub fn builder() -> builder::ApiKeyBalances {
+            Default::default()
+        }
+    }
+    ///The API key's tier, balances and per-model rate limits.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ApiKeyRateLimits {
+        ///Whether the key may use the inference APIs.
+        #[serde(rename = "accessPermitted")]
+        pub access_permitted: bool,
+        #[serde(rename = "apiTier")]
+        pub api_tier: ApiTier,
+        pub balances: ApiKeyBalances,
+        ///When the key expires (e.g. `2025-06-01 00:00:00+00:00`); null if never.
+        #[serde(
+            rename = "keyExpiration",
+            deserialize_with = "::std::option::Option::deserialize"
+        )]
+        pub key_expiration: ::std::option::Option<::std::string::String>,
+        ///When the next epoch (UTC day) begins; daily limits and DIEM reset then.
+        #[serde(rename = "nextEpochBegins")]
+        pub next_epoch_begins: ::std::string::String,
+        ///One entry per model.
+        #[serde(rename = "rateLimits")]
+        pub rate_limits: ::std::vec::Vec<ModelRateLimits>,
+    }
+    impl ApiKeyRateLimits {
+        pub fn builder() -> builder::ApiKeyRateLimits {
+            Default::default()
+        }
+    }
+    ///Envelope of the API key's tier, balances and limits.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ApiKeyRateLimitsResponse {
+        pub data: ApiKeyRateLimits,
+    }
+    impl ApiKeyRateLimitsResponse {
+        pub fn builder() -> builder::ApiKeyRateLimitsResponse {
+            Default::default()
+        }
+    }
+    ///The key's API tier.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ApiTier {
+        ///Tier ID, e.g. `paid`.
+        pub id: ::std::string::String,
+        ///Whether use is paid per request (DIEM or USD).
+        #[serde(rename = "isCharged")]
+        pub is_charged: bool,
+    }
+    impl ApiTier {
+        pub fn builder() -> builder::ApiTier {
+            Default::default()
+        }
+    }
     ///Body of `POST /image/background-remove`; exactly one of `image` or `image_url`.
     #[derive(
         ::serde::Deserialize,
@@ -96,6 +191,190 @@ pub mod types {
                 .map_err(|e: self::error::ConversionError| {
                     <D::Error as ::serde::de::Error>::custom(e.to_string())
                 })
+        }
+    }
+    ///Current balance of the authenticated API key's account. Open (unknown fields are allowed) so a field the provider adds does not break decoding.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct BillingBalanceResponse {
+        pub balances: BillingBalances,
+        ///Whether the balance can pay for API requests now.
+        #[serde(rename = "canConsume")]
+        pub can_consume: bool,
+        ///The currency the next request is paid from: `USD`, `DIEM`, `VCU` or `BUNDLED_CREDITS` (an open string: a new currency must not break decoding).
+        #[serde(
+            rename = "consumptionCurrency",
+            deserialize_with = "::std::option::Option::deserialize"
+        )]
+        pub consumption_currency: ::std::option::Option<::std::string::String>,
+        ///DIEM allocated for the current epoch (from staking); with `balances.diem` it gives the share used.
+        #[serde(rename = "diemEpochAllocation")]
+        pub diem_epoch_allocation: f64,
+    }
+    impl BillingBalanceResponse {
+        pub fn builder() -> builder::BillingBalanceResponse {
+            Default::default()
+        }
+    }
+    ///Remaining balances; `null` when the account has none of that kind.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct BillingBalances {
+        ///Remaining DIEM of the current epoch (null when not staking).
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub diem: ::std::option::Option<f64>,
+        ///Remaining USD (null when not available).
+        #[serde(deserialize_with = "::std::option::Option::deserialize")]
+        pub usd: ::std::option::Option<f64>,
+    }
+    impl BillingBalances {
+        pub fn builder() -> builder::BillingBalances {
+            Default::default()
+        }
+    }
+    ///Network slugs of the crypto RPC proxy.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct CryptoRpcNetworks {
+        ///Sorted network slugs.
+        pub networks: ::std::vec::Vec<::std::string::String>,
+    }
+    impl CryptoRpcNetworks {
+        pub fn builder() -> builder::CryptoRpcNetworks {
+            Default::default()
+        }
+    }
+    ///`CryptoRpcProxyIdempotencyKey`
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct CryptoRpcProxyIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for CryptoRpcProxyIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CryptoRpcProxyIdempotencyKey> for ::std::string::String {
+        fn from(value: CryptoRpcProxyIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CryptoRpcProxyIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9_-]{1,255}$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[A-Za-z0-9_-]{1,255}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CryptoRpcProxyIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for CryptoRpcProxyIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CryptoRpcProxyIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///One JSON-RPC request, or a batch of up to 100.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    #[serde(untagged)]
+    pub enum CryptoRpcRequest {
+        JsonRpcRequest(JsonRpcRequest),
+        Array(::std::vec::Vec<JsonRpcRequest>),
+    }
+    impl ::std::convert::From<JsonRpcRequest> for CryptoRpcRequest {
+        fn from(value: JsonRpcRequest) -> Self {
+            Self::JsonRpcRequest(value)
+        }
+    }
+    impl ::std::convert::From<::std::vec::Vec<JsonRpcRequest>> for CryptoRpcRequest {
+        fn from(value: ::std::vec::Vec<JsonRpcRequest>) -> Self {
+            Self::Array(value)
+        }
+    }
+    ///The node's answer: one response, or an array for a batch.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    #[serde(untagged)]
+    pub enum CryptoRpcResponse {
+        JsonRpcResponse(JsonRpcResponse),
+        Array(::std::vec::Vec<JsonRpcResponse>),
+    }
+    impl ::std::convert::From<JsonRpcResponse> for CryptoRpcResponse {
+        fn from(value: JsonRpcResponse) -> Self {
+            Self::JsonRpcResponse(value)
+        }
+    }
+    impl ::std::convert::From<::std::vec::Vec<JsonRpcResponse>> for CryptoRpcResponse {
+        fn from(value: ::std::vec::Vec<JsonRpcResponse>) -> Self {
+            Self::Array(value)
         }
     }
     ///Output aspect ratio of an edit; `auto` infers the closest supported ratio from the input.
@@ -1349,6 +1628,165 @@ pub mod types {
             Default::default()
         }
     }
+    ///A JSON-RPC error object (HTTP status stays 200).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct JsonRpcError {
+        ///Error code, e.g. -32602.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub code: ::std::option::Option<i64>,
+        ///Extra data, method dependent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub data: ::std::option::Option<::serde_json::Value>,
+        ///What went wrong.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message: ::std::option::Option<::std::string::String>,
+    }
+    impl JsonRpcError {
+        pub fn builder() -> builder::JsonRpcError {
+            Default::default()
+        }
+    }
+    ///A JSON-RPC request id, echoed in the response.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    #[serde(untagged)]
+    pub enum JsonRpcId {
+        Integer(i64),
+        String(::std::string::String),
+    }
+    impl ::std::fmt::Display for JsonRpcId {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::Integer(x) => x.fmt(f),
+                Self::String(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for JsonRpcId {
+        fn from(value: i64) -> Self {
+            Self::Integer(value)
+        }
+    }
+    ///One JSON-RPC 2.0 request.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct JsonRpcRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<JsonRpcId>,
+        ///Protocol version, `2.0`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub jsonrpc: ::std::option::Option<JsonRpcRequestJsonrpc>,
+        ///Method name, e.g. `getLatestBlockhash`.
+        pub method: ::std::string::String,
+        ///Method parameters (shape depends on the method).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub params: ::std::vec::Vec<::serde_json::Value>,
+    }
+    impl JsonRpcRequest {
+        pub fn builder() -> builder::JsonRpcRequest {
+            Default::default()
+        }
+    }
+    ///Protocol version, `2.0`.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum JsonRpcRequestJsonrpc {
+        #[serde(rename = "2.0")]
+        X20,
+    }
+    impl ::std::fmt::Display for JsonRpcRequestJsonrpc {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::X20 => f.write_str("2.0"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for JsonRpcRequestJsonrpc {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "2.0" => Ok(Self::X20),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for JsonRpcRequestJsonrpc {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for JsonRpcRequestJsonrpc {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    ///One JSON-RPC 2.0 response.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Default,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct JsonRpcResponse {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<JsonRpcError>,
+        ///The request's id (`null` when the request could not be read).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::serde_json::Value>,
+        ///Protocol version, `2.0`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub jsonrpc: ::std::option::Option<::std::string::String>,
+        ///Method-dependent result; present on success.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub result: ::std::option::Option<::serde_json::Value>,
+    }
+    impl JsonRpcResponse {
+        pub fn builder() -> builder::JsonRpcResponse {
+            Default::default()
+        }
+    }
     ///A model of the catalogue. Image-model fields are modelled; fields of other model types are allowed and ignored.
     #[derive(
         ::serde::Deserialize,
@@ -1469,6 +1907,30 @@ pub mod types {
     }
     impl ModelPricing {
         pub fn builder() -> builder::ModelPricing {
+            Default::default()
+        }
+    }
+    ///The rate limits of one model.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct ModelRateLimits {
+        ///Model ID.
+        #[serde(
+            rename = "apiModelId",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub api_model_id: ::std::option::Option<::std::string::String>,
+        #[serde(rename = "rateLimits")]
+        pub rate_limits: ::std::vec::Vec<RateLimitAmount>,
+    }
+    impl ModelRateLimits {
+        pub fn builder() -> builder::ModelRateLimits {
             Default::default()
         }
     }
@@ -1976,6 +2438,27 @@ pub mod types {
     }
     impl QualityPrices {
         pub fn builder() -> builder::QualityPrices {
+            Default::default()
+        }
+    }
+    ///One limit of a model.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct RateLimitAmount {
+        ///The limit.
+        pub amount: f64,
+        ///The period and unit: `RPM` (requests per minute), `RPD` (requests per day) or `TPM` (tokens per minute); an open string, so a new kind does not break decoding.
+        #[serde(rename = "type")]
+        pub type_: ::std::string::String,
+    }
+    impl RateLimitAmount {
+        pub fn builder() -> builder::RateLimitAmount {
             Default::default()
         }
     }
@@ -3270,6 +3753,312 @@ pub mod types {
     /// Types for composing complex structures.
     pub mod builder {
         #[derive(Clone, Debug)]
+        pub struct ApiKeyBalances {
+            diem: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            usd: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ApiKeyBalances {
+            fn default() -> Self {
+                Self {
+                    diem: Ok(Default::default()),
+                    usd: Ok(Default::default()),
+                }
+            }
+        }
+        impl ApiKeyBalances {
+            pub fn diem<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.diem = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for diem: {e}")
+                    });
+                self
+            }
+            pub fn usd<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.usd = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for usd: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiKeyBalances> for super::ApiKeyBalances {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKeyBalances,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    diem: value.diem?,
+                    usd: value.usd?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiKeyBalances> for ApiKeyBalances {
+            fn from(value: super::ApiKeyBalances) -> Self {
+                Self {
+                    diem: Ok(value.diem),
+                    usd: Ok(value.usd),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ApiKeyRateLimits {
+            access_permitted: ::std::result::Result<bool, ::std::string::String>,
+            api_tier: ::std::result::Result<super::ApiTier, ::std::string::String>,
+            balances: ::std::result::Result<
+                super::ApiKeyBalances,
+                ::std::string::String,
+            >,
+            key_expiration: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            next_epoch_begins: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            rate_limits: ::std::result::Result<
+                ::std::vec::Vec<super::ModelRateLimits>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ApiKeyRateLimits {
+            fn default() -> Self {
+                Self {
+                    access_permitted: Err(
+                        "no value supplied for access_permitted".to_string(),
+                    ),
+                    api_tier: Err("no value supplied for api_tier".to_string()),
+                    balances: Err("no value supplied for balances".to_string()),
+                    key_expiration: Err(
+                        "no value supplied for key_expiration".to_string(),
+                    ),
+                    next_epoch_begins: Err(
+                        "no value supplied for next_epoch_begins".to_string(),
+                    ),
+                    rate_limits: Err("no value supplied for rate_limits".to_string()),
+                }
+            }
+        }
+        impl ApiKeyRateLimits {
+            pub fn access_permitted<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.access_permitted = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for access_permitted: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn api_tier<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ApiTier>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.api_tier = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for api_tier: {e}")
+                    });
+                self
+            }
+            pub fn balances<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ApiKeyBalances>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.balances = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for balances: {e}")
+                    });
+                self
+            }
+            pub fn key_expiration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key_expiration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for key_expiration: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn next_epoch_begins<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_epoch_begins = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for next_epoch_begins: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn rate_limits<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ModelRateLimits>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate_limits = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for rate_limits: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiKeyRateLimits> for super::ApiKeyRateLimits {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKeyRateLimits,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    access_permitted: value.access_permitted?,
+                    api_tier: value.api_tier?,
+                    balances: value.balances?,
+                    key_expiration: value.key_expiration?,
+                    next_epoch_begins: value.next_epoch_begins?,
+                    rate_limits: value.rate_limits?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiKeyRateLimits> for ApiKeyRateLimits {
+            fn from(value: super::ApiKeyRateLimits) -> Self {
+                Self {
+                    access_permitted: Ok(value.access_permitted),
+                    api_tier: Ok(value.api_tier),
+                    balances: Ok(value.balances),
+                    key_expiration: Ok(value.key_expiration),
+                    next_epoch_begins: Ok(value.next_epoch_begins),
+                    rate_limits: Ok(value.rate_limits),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ApiKeyRateLimitsResponse {
+            data: ::std::result::Result<super::ApiKeyRateLimits, ::std::string::String>,
+        }
+        impl ::std::default::Default for ApiKeyRateLimitsResponse {
+            fn default() -> Self {
+                Self {
+                    data: Err("no value supplied for data".to_string()),
+                }
+            }
+        }
+        impl ApiKeyRateLimitsResponse {
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ApiKeyRateLimits>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiKeyRateLimitsResponse>
+        for super::ApiKeyRateLimitsResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiKeyRateLimitsResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { data: value.data? })
+            }
+        }
+        impl ::std::convert::From<super::ApiKeyRateLimitsResponse>
+        for ApiKeyRateLimitsResponse {
+            fn from(value: super::ApiKeyRateLimitsResponse) -> Self {
+                Self { data: Ok(value.data) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ApiTier {
+            id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            is_charged: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for ApiTier {
+            fn default() -> Self {
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                    is_charged: Err("no value supplied for is_charged".to_string()),
+                }
+            }
+        }
+        impl ApiTier {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn is_charged<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_charged = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for is_charged: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ApiTier> for super::ApiTier {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ApiTier,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    is_charged: value.is_charged?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ApiTier> for ApiTier {
+            fn from(value: super::ApiTier) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    is_charged: Ok(value.is_charged),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct BackgroundRemoveImageRequest {
             image: ::std::result::Result<
                 ::std::option::Option<super::BackgroundRemoveImageRequestImage>,
@@ -3334,6 +4123,219 @@ pub mod types {
                 Self {
                     image: Ok(value.image),
                     image_url: Ok(value.image_url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BillingBalanceResponse {
+            balances: ::std::result::Result<
+                super::BillingBalances,
+                ::std::string::String,
+            >,
+            can_consume: ::std::result::Result<bool, ::std::string::String>,
+            consumption_currency: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            diem_epoch_allocation: ::std::result::Result<f64, ::std::string::String>,
+        }
+        impl ::std::default::Default for BillingBalanceResponse {
+            fn default() -> Self {
+                Self {
+                    balances: Err("no value supplied for balances".to_string()),
+                    can_consume: Err("no value supplied for can_consume".to_string()),
+                    consumption_currency: Err(
+                        "no value supplied for consumption_currency".to_string(),
+                    ),
+                    diem_epoch_allocation: Err(
+                        "no value supplied for diem_epoch_allocation".to_string(),
+                    ),
+                }
+            }
+        }
+        impl BillingBalanceResponse {
+            pub fn balances<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BillingBalances>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.balances = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for balances: {e}")
+                    });
+                self
+            }
+            pub fn can_consume<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.can_consume = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for can_consume: {e}")
+                    });
+                self
+            }
+            pub fn consumption_currency<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.consumption_currency = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for consumption_currency: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn diem_epoch_allocation<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<f64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.diem_epoch_allocation = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for diem_epoch_allocation: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BillingBalanceResponse>
+        for super::BillingBalanceResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BillingBalanceResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    balances: value.balances?,
+                    can_consume: value.can_consume?,
+                    consumption_currency: value.consumption_currency?,
+                    diem_epoch_allocation: value.diem_epoch_allocation?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BillingBalanceResponse>
+        for BillingBalanceResponse {
+            fn from(value: super::BillingBalanceResponse) -> Self {
+                Self {
+                    balances: Ok(value.balances),
+                    can_consume: Ok(value.can_consume),
+                    consumption_currency: Ok(value.consumption_currency),
+                    diem_epoch_allocation: Ok(value.diem_epoch_allocation),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BillingBalances {
+            diem: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            usd: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BillingBalances {
+            fn default() -> Self {
+                Self {
+                    diem: Err("no value supplied for diem".to_string()),
+                    usd: Err("no value supplied for usd".to_string()),
+                }
+            }
+        }
+        impl BillingBalances {
+            pub fn diem<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.diem = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for diem: {e}")
+                    });
+                self
+            }
+            pub fn usd<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.usd = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for usd: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BillingBalances> for super::BillingBalances {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BillingBalances,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    diem: value.diem?,
+                    usd: value.usd?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BillingBalances> for BillingBalances {
+            fn from(value: super::BillingBalances) -> Self {
+                Self {
+                    diem: Ok(value.diem),
+                    usd: Ok(value.usd),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct CryptoRpcNetworks {
+            networks: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for CryptoRpcNetworks {
+            fn default() -> Self {
+                Self {
+                    networks: Err("no value supplied for networks".to_string()),
+                }
+            }
+        }
+        impl CryptoRpcNetworks {
+            pub fn networks<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.networks = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for networks: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<CryptoRpcNetworks> for super::CryptoRpcNetworks {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: CryptoRpcNetworks,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { networks: value.networks? })
+            }
+        }
+        impl ::std::convert::From<super::CryptoRpcNetworks> for CryptoRpcNetworks {
+            fn from(value: super::CryptoRpcNetworks) -> Self {
+                Self {
+                    networks: Ok(value.networks),
                 }
             }
         }
@@ -4645,6 +5647,288 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct JsonRpcError {
+            code: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            data: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            message: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for JsonRpcError {
+            fn default() -> Self {
+                Self {
+                    code: Ok(Default::default()),
+                    data: Ok(Default::default()),
+                    message: Ok(Default::default()),
+                }
+            }
+        }
+        impl JsonRpcError {
+            pub fn code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for code: {e}")
+                    });
+                self
+            }
+            pub fn data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
+                self
+            }
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<JsonRpcError> for super::JsonRpcError {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: JsonRpcError,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    code: value.code?,
+                    data: value.data?,
+                    message: value.message?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::JsonRpcError> for JsonRpcError {
+            fn from(value: super::JsonRpcError) -> Self {
+                Self {
+                    code: Ok(value.code),
+                    data: Ok(value.data),
+                    message: Ok(value.message),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct JsonRpcRequest {
+            id: ::std::result::Result<
+                ::std::option::Option<super::JsonRpcId>,
+                ::std::string::String,
+            >,
+            jsonrpc: ::std::result::Result<
+                ::std::option::Option<super::JsonRpcRequestJsonrpc>,
+                ::std::string::String,
+            >,
+            method: ::std::result::Result<::std::string::String, ::std::string::String>,
+            params: ::std::result::Result<
+                ::std::vec::Vec<::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for JsonRpcRequest {
+            fn default() -> Self {
+                Self {
+                    id: Ok(Default::default()),
+                    jsonrpc: Ok(Default::default()),
+                    method: Err("no value supplied for method".to_string()),
+                    params: Ok(Default::default()),
+                }
+            }
+        }
+        impl JsonRpcRequest {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::JsonRpcId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn jsonrpc<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::JsonRpcRequestJsonrpc>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jsonrpc = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for jsonrpc: {e}")
+                    });
+                self
+            }
+            pub fn method<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.method = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for method: {e}")
+                    });
+                self
+            }
+            pub fn params<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.params = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for params: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<JsonRpcRequest> for super::JsonRpcRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: JsonRpcRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    jsonrpc: value.jsonrpc?,
+                    method: value.method?,
+                    params: value.params?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::JsonRpcRequest> for JsonRpcRequest {
+            fn from(value: super::JsonRpcRequest) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    jsonrpc: Ok(value.jsonrpc),
+                    method: Ok(value.method),
+                    params: Ok(value.params),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct JsonRpcResponse {
+            error: ::std::result::Result<
+                ::std::option::Option<super::JsonRpcError>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            jsonrpc: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            result: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for JsonRpcResponse {
+            fn default() -> Self {
+                Self {
+                    error: Ok(Default::default()),
+                    id: Ok(Default::default()),
+                    jsonrpc: Ok(Default::default()),
+                    result: Ok(Default::default()),
+                }
+            }
+        }
+        impl JsonRpcResponse {
+            pub fn error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::JsonRpcError>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn jsonrpc<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jsonrpc = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for jsonrpc: {e}")
+                    });
+                self
+            }
+            pub fn result<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.result = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for result: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<JsonRpcResponse> for super::JsonRpcResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: JsonRpcResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    error: value.error?,
+                    id: value.id?,
+                    jsonrpc: value.jsonrpc?,
+                    result: value.result?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::JsonRpcResponse> for JsonRpcResponse {
+            fn from(value: super::JsonRpcResponse) -> Self {
+                Self {
+                    error: Ok(value.error),
+                    id: Ok(value.id),
+                    jsonrpc: Ok(value.jsonrpc),
+                    result: Ok(value.result),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Model {
             created: ::std::result::Result<
                 ::std::option::Option<i64>,
@@ -5089,6 +6373,70 @@ pub mod types {
                     quality: Ok(value.quality),
                     resolutions: Ok(value.resolutions),
                     upscale: Ok(value.upscale),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ModelRateLimits {
+            api_model_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            rate_limits: ::std::result::Result<
+                ::std::vec::Vec<super::RateLimitAmount>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ModelRateLimits {
+            fn default() -> Self {
+                Self {
+                    api_model_id: Ok(Default::default()),
+                    rate_limits: Err("no value supplied for rate_limits".to_string()),
+                }
+            }
+        }
+        impl ModelRateLimits {
+            pub fn api_model_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.api_model_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for api_model_id: {e}")
+                    });
+                self
+            }
+            pub fn rate_limits<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::RateLimitAmount>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.rate_limits = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for rate_limits: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ModelRateLimits> for super::ModelRateLimits {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ModelRateLimits,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    api_model_id: value.api_model_id?,
+                    rate_limits: value.rate_limits?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ModelRateLimits> for ModelRateLimits {
+            fn from(value: super::ModelRateLimits) -> Self {
+                Self {
+                    api_model_id: Ok(value.api_model_id),
+                    rate_limits: Ok(value.rate_limits),
                 }
             }
         }
@@ -5739,6 +7087,64 @@ pub mod types {
                     high: Ok(value.high),
                     low: Ok(value.low),
                     medium: Ok(value.medium),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RateLimitAmount {
+            amount: ::std::result::Result<f64, ::std::string::String>,
+            type_: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for RateLimitAmount {
+            fn default() -> Self {
+                Self {
+                    amount: Err("no value supplied for amount".to_string()),
+                    type_: Err("no value supplied for type_".to_string()),
+                }
+            }
+        }
+        impl RateLimitAmount {
+            pub fn amount<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<f64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.amount = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for amount: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RateLimitAmount> for super::RateLimitAmount {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RateLimitAmount,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    amount: value.amount?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RateLimitAmount> for RateLimitAmount {
+            fn from(value: super::RateLimitAmount) -> Self {
+                Self {
+                    amount: Ok(value.amount),
+                    type_: Ok(value.type_),
                 }
             }
         }
@@ -8627,6 +10033,69 @@ let response = client.get_x402_transactions()
     pub fn get_x402_transactions(&self) -> builder::GetX402Transactions<'_> {
         builder::GetX402Transactions::new(self)
     }
+    /**List supported crypto RPC networks
+
+The alphabetically sorted network slugs accepted by `POST /crypto/rpc/{network}` (e.g. `solana-mainnet`). Public: no authentication.
+
+Sends a `GET` request to `/crypto/rpc/networks`
+
+```ignore
+let response = client.list_crypto_rpc_networks()
+    .send()
+    .await;
+```*/
+    pub fn list_crypto_rpc_networks(&self) -> builder::ListCryptoRpcNetworks<'_> {
+        builder::ListCryptoRpcNetworks::new(self)
+    }
+    /**Proxy a JSON-RPC request to a blockchain node
+
+Forwards one JSON-RPC 2.0 request object, or a batch (array) of up to 100, to a node of `network` and answers the node's JSON-RPC response (HTTP 200 also when an item is a JSON-RPC error). Billed per credit: `baseCredits[chain] × methodTier` per item (30 for a standard Solana method such as `getLatestBlockhash` or `getAccountInfo`), 5 credits for an item answered with a JSON-RPC error; about $7e-7 per credit. A wallet without credit gets 402. `Idempotency-Key` makes a retry within 24 hours replay the cached answer (`Idempotent-Replayed: true`) instead of forwarding and billing again. Accepts a Bearer key or a `SIGN-IN-WITH-X` header.
+
+Sends a `POST` request to `/crypto/rpc/{network}`
+
+Arguments:
+- `network`: Network slug from `GET /crypto/rpc/networks`, e.g. `solana-mainnet`.
+- `idempotency_key`: Makes retries safe: the same key with the same body within 24 hours replays the cached answer; the same key with another body is a 400.
+- `body`
+```ignore
+let response = client.crypto_rpc_proxy()
+    .network(network)
+    .idempotency_key(idempotency_key)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn crypto_rpc_proxy(&self) -> builder::CryptoRpcProxy<'_> {
+        builder::CryptoRpcProxy::new(self)
+    }
+    /**API key balance
+
+The remaining USD and DIEM balances of the authenticated API key's account, the currency the next request is paid from, and whether it can pay at all. DIEM is credit per epoch (a UTC day) from staking, spent before USD. API keys only.
+
+Sends a `GET` request to `/billing/balance`
+
+```ignore
+let response = client.get_billing_balance()
+    .send()
+    .await;
+```*/
+    pub fn get_billing_balance(&self) -> builder::GetBillingBalance<'_> {
+        builder::GetBillingBalance::new(self)
+    }
+    /**API key tier, balances and per-model rate limits
+
+The API key's tier, its balances and the rate limits of every model: requests per minute (`RPM`), per day (`RPD`) and, for text models, tokens per minute (`TPM`). Limits apply per key and model. API keys only.
+
+Sends a `GET` request to `/api_keys/rate_limits`
+
+```ignore
+let response = client.get_api_key_rate_limits()
+    .send()
+    .await;
+```*/
+    pub fn get_api_key_rate_limits(&self) -> builder::GetApiKeyRateLimits<'_> {
+        builder::GetApiKeyRateLimits::new(self)
+    }
 }
 /// Types for composing operation parameters.
 #[allow(clippy::all)]
@@ -9980,6 +11449,348 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::list_crypto_rpc_networks`]
+
+[`Client::list_crypto_rpc_networks`]: super::Client::list_crypto_rpc_networks*/
+    #[derive(Debug, Clone)]
+    pub struct ListCryptoRpcNetworks<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> ListCryptoRpcNetworks<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/crypto/rpc/networks`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CryptoRpcNetworks>, Error<types::VeniceError>> {
+            let Self { client } = self;
+            let url = format!("{}/crypto/rpc/networks", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "list_crypto_rpc_networks",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::crypto_rpc_proxy`]
+
+[`Client::crypto_rpc_proxy`]: super::Client::crypto_rpc_proxy*/
+    #[derive(Debug, Clone)]
+    pub struct CryptoRpcProxy<'a> {
+        client: &'a super::Client,
+        network: Result<::std::string::String, String>,
+        idempotency_key: Result<Option<types::CryptoRpcProxyIdempotencyKey>, String>,
+        body: Result<types::CryptoRpcRequest, String>,
+    }
+    impl<'a> CryptoRpcProxy<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                network: Err("network was not initialized".to_string()),
+                idempotency_key: Ok(None),
+                body: Err("body was not initialized".to_string()),
+            }
+        }
+        pub fn network<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.network = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for network failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CryptoRpcProxyIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CryptoRpcProxyIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CryptoRpcRequest>,
+        {
+            self.body = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `CryptoRpcRequest` for body failed".to_string()
+                });
+            self
+        }
+        ///Sends a `POST` request to `/crypto/rpc/{network}`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::CryptoRpcResponse>, Error<types::VeniceError>> {
+            let Self { client, network, idempotency_key, body } = self;
+            let network = network.map_err(Error::InvalidRequest)?;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/crypto/rpc/{}", client.baseurl, encode_path(& network.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "crypto_rpc_proxy",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                402u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_billing_balance`]
+
+[`Client::get_billing_balance`]: super::Client::get_billing_balance*/
+    #[derive(Debug, Clone)]
+    pub struct GetBillingBalance<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetBillingBalance<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/billing/balance`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::BillingBalanceResponse>,
+            Error<types::VeniceError>,
+        > {
+            let Self { client } = self;
+            let url = format!("{}/billing/balance", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_billing_balance",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_api_key_rate_limits`]
+
+[`Client::get_api_key_rate_limits`]: super::Client::get_api_key_rate_limits*/
+    #[derive(Debug, Clone)]
+    pub struct GetApiKeyRateLimits<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetApiKeyRateLimits<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/api_keys/rate_limits`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<types::ApiKeyRateLimitsResponse>,
+            Error<types::VeniceError>,
+        > {
+            let Self { client } = self;
+            let url = format!("{}/api_keys/rate_limits", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_api_key_rate_limits",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
 }
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
@@ -9994,6 +11805,15 @@ pub mod operations {
             id: "background_remove_image",
             method: "POST",
             path: "/image/background-remove",
+            security: OperationSecurity {
+                anonymous: false,
+                schemes: &[Scheme::Bearer, Scheme::Siwx],
+            },
+        },
+        Operation {
+            id: "crypto_rpc_proxy",
+            method: "POST",
+            path: "/crypto/rpc/{network}",
             security: OperationSecurity {
                 anonymous: false,
                 schemes: &[Scheme::Bearer, Scheme::Siwx],
@@ -10018,6 +11838,24 @@ pub mod operations {
             },
         },
         Operation {
+            id: "get_api_key_rate_limits",
+            method: "GET",
+            path: "/api_keys/rate_limits",
+            security: OperationSecurity {
+                anonymous: false,
+                schemes: &[Scheme::Bearer],
+            },
+        },
+        Operation {
+            id: "get_billing_balance",
+            method: "GET",
+            path: "/billing/balance",
+            security: OperationSecurity {
+                anonymous: false,
+                schemes: &[Scheme::Bearer],
+            },
+        },
+        Operation {
             id: "get_x402_balance",
             method: "GET",
             path: "/x402/balance/{walletAddress}",
@@ -10033,6 +11871,15 @@ pub mod operations {
             security: OperationSecurity {
                 anonymous: false,
                 schemes: &[Scheme::Siwx],
+            },
+        },
+        Operation {
+            id: "list_crypto_rpc_networks",
+            method: "GET",
+            path: "/crypto/rpc/networks",
+            security: OperationSecurity {
+                anonymous: true,
+                schemes: &[],
             },
         },
         Operation {

@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+pub mod redis;
+
 use assert_cmd::cargo::CommandCargoExt;
 use venice_mock::MockServer;
 

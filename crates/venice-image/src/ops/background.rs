@@ -4,7 +4,7 @@ use venice_openapi::{Uploads, types};
 
 use super::input::ImageInput;
 use crate::error::ValidationError;
-use crate::wire::convert;
+use crate::wire::{builder_error, convert};
 
 /// A background removal: the image (file, bytes, base64 or URL). The answer is always
 /// a PNG with an alpha channel. There are no pixel limits, only the 25 MB one, which
@@ -56,16 +56,16 @@ impl RemoveBackgroundRequest {
         uploads: &mut Uploads,
     ) -> Result<types::BackgroundRemoveImageRequest, ValidationError> {
         let value = self.image.wire_value(uploads)?;
-        Ok(if self.image.is_url() {
-            types::BackgroundRemoveImageRequest {
-                image: None,
-                image_url: Some(value),
-            }
+        // Built through the generated builder: a field the spec adds later keeps its
+        // (unset) default instead of breaking this code.
+        let wire = types::BackgroundRemoveImageRequest::builder();
+        let wire = if self.image.is_url() {
+            wire.image_url(Some(value))
         } else {
-            types::BackgroundRemoveImageRequest {
-                image: Some(convert("image", value)?),
-                image_url: None,
-            }
-        })
+            wire.image(Some(
+                convert::<types::BackgroundRemoveImageRequestImage, _>("image", value)?,
+            ))
+        };
+        wire.try_into().map_err(builder_error)
     }
 }

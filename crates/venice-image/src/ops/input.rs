@@ -385,6 +385,15 @@ mod tests {
     }
 
     #[test]
+    fn every_image_field_type_takes_the_unsent_marker() {
+        use venice_openapi::types;
+        let _: types::UpscaleImageRequestImage = unsent_image();
+        let _: types::EditImageRequestImage = unsent_image();
+        let _: types::MultiEditImageRequestImagesItem = unsent_image();
+        let _: types::BackgroundRemoveImageRequestImage = unsent_image();
+    }
+
+    #[test]
     fn debug_hides_content_and_url_path() {
         let i = ImageInput::from_url("https://cdn.example.com/a.png?sig=s3cr3t").unwrap();
         let d = format!("{i:?}");

@@ -115,7 +115,8 @@ impl Client {
     pub async fn upscale(&self, req: &UpscaleRequest) -> Result<Response<Image>> {
         let mut uploads = Uploads::new();
         let wire = req.wire_for(&mut uploads)?;
-        let call = self.call(uploads);
+        // The upscaler is implicit: its budget is named after the operation.
+        let call = self.call(uploads).paced("upscale_image");
         self.image_op("upscale_image", &call, Format::Png, || {
             call.raw().upscale_image().body(wire.clone()).send()
         })
@@ -139,7 +140,9 @@ impl Client {
     pub async fn edit(&self, req: &EditRequest) -> Result<Response<Image>> {
         let mut uploads = Uploads::new();
         let wire = req.wire_for(&mut uploads)?;
-        let call = self.call(uploads);
+        let call = self
+            .call(uploads)
+            .paced(req.model().unwrap_or("edit_image"));
         let fallback = req.output_format().unwrap_or(Format::Png);
         self.image_op("edit_image", &call, fallback, || {
             call.raw().edit_image().body(wire.clone()).send()
@@ -163,7 +166,9 @@ impl Client {
     pub async fn multi_edit(&self, req: &MultiEditRequest) -> Result<Response<Image>> {
         let mut uploads = Uploads::new();
         let wire = req.wire_for(&mut uploads)?;
-        let call = self.call(uploads);
+        let call = self
+            .call(uploads)
+            .paced(req.model().unwrap_or("multi_edit_image"));
         let fallback = req.output_format().unwrap_or(Format::Png);
         self.image_op("multi_edit_image", &call, fallback, || {
             call.raw().multi_edit_image().body(wire.clone()).send()
@@ -191,7 +196,7 @@ impl Client {
     ) -> Result<Response<Image>> {
         let mut uploads = Uploads::new();
         let wire = req.wire_for(&mut uploads)?;
-        let call = self.call(uploads);
+        let call = self.call(uploads).paced("background_remove_image");
         self.image_op("background_remove_image", &call, Format::Png, || {
             call.raw()
                 .background_remove_image()
@@ -229,7 +234,9 @@ impl Client {
         );
         async {
             let start = Instant::now();
-            let call = self.call(Uploads::new());
+            let call = self
+                .call(Uploads::new())
+                .paced(req.model().unwrap_or("simple_generate_image"));
             let response = self
                 .send(&call, || {
                     call.raw()

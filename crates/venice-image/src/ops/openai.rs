@@ -287,4 +287,26 @@ mod tests {
                 .is_err()
         );
     }
+
+    #[test]
+    fn every_value_is_one_the_spec_accepts() {
+        // A value dropped from the spec's enum fails here, not on the wire.
+        for size in OpenAiSize::ALL {
+            let r = OpenAiGenerateRequest::builder("p").size(*size).build();
+            assert!(r.is_ok(), "{size}: {r:?}");
+        }
+        for format in ResponseFormat::ALL {
+            let r = OpenAiGenerateRequest::builder("p")
+                .response_format(*format)
+                .build()
+                .unwrap();
+            assert_eq!(r.response_format(), Some(*format));
+        }
+        for moderation in Moderation::ALL {
+            let r = OpenAiGenerateRequest::builder("p")
+                .moderation(*moderation)
+                .build();
+            assert!(r.is_ok(), "{moderation}: {r:?}");
+        }
+    }
 }

@@ -8,7 +8,7 @@ use crate::limits::{
     MAX_UPSCALE_CREATIVITY, MAX_UPSCALE_OUTPUT_PIXELS, MAX_UPSCALE_SCALE, MIN_INPUT_PIXELS,
     MIN_UPSCALE_SCALE,
 };
-use crate::wire::convert;
+use crate::wire::{builder_error, convert};
 
 /// A validated upscale request: the image (file, bytes or base64; not a URL), the
 /// scale factor and how much detail the upscaler may invent.
@@ -37,14 +37,11 @@ pub struct UpscaleRequest {
 impl UpscaleRequest {
     /// A builder for upscaling `image`.
     pub fn builder(image: ImageInput) -> UpscaleRequestBuilder {
-        UpscaleRequestBuilder {
-            image,
-            wire: types::UpscaleImageRequest {
-                image: unsent_image(),
-                scale: None,
-                creativity: None,
-            },
-        }
+        let wire = types::UpscaleImageRequest::builder()
+            .image(unsent_image::<types::UpscaleImageRequestImage>())
+            .try_into()
+            .map_err(builder_error);
+        UpscaleRequestBuilder { image, wire }
     }
 
     /// The body to send, with the image registered in `uploads`.
@@ -92,27 +89,32 @@ impl UpscaleRequest {
 #[must_use]
 pub struct UpscaleRequestBuilder {
     image: ImageInput,
-    wire: types::UpscaleImageRequest,
+    wire: Result<types::UpscaleImageRequest, ValidationError>,
 }
 
 impl UpscaleRequestBuilder {
     /// Scale factor in `[2, 4]` (server default 2). Upstream documents 2 and 4; the
     /// schema allows any number in between.
     pub fn scale(mut self, scale: f64) -> Self {
-        self.wire.scale = Some(scale);
+        if let Ok(w) = &mut self.wire {
+            w.scale = Some(scale);
+        }
         self
     }
 
     /// Detail the upscaler adds, `[0, 0.02]` (server default 0.01).
     pub fn creativity(mut self, creativity: f64) -> Self {
-        self.wire.creativity = Some(creativity);
+        if let Ok(w) = &mut self.wire {
+            w.creativity = Some(creativity);
+        }
         self
     }
 
     /// Check the rules: scale in `[2, 4]`, creativity in `[0, 0.02]`, the image not a
     /// URL and, when its header was readable, at least 65,536 pixels.
     pub fn build(self) -> Result<UpscaleRequest, ValidationError> {
-        if let Some(s) = self.wire.scale
+        let wire = self.wire?;
+        if let Some(s) = wire.scale
             && !(MIN_UPSCALE_SCALE..=MAX_UPSCALE_SCALE).contains(&s)
         {
             return Err(ValidationError::new(
@@ -120,7 +122,7 @@ impl UpscaleRequestBuilder {
                 format!("must be in [2, 4], got {s}"),
             ));
         }
-        if let Some(c) = self.wire.creativity
+        if let Some(c) = wire.creativity
             && !(0.0..=MAX_UPSCALE_CREATIVITY).contains(&c)
         {
             return Err(ValidationError::new(
@@ -132,7 +134,7 @@ impl UpscaleRequestBuilder {
         self.image.check_pixels("image", MIN_INPUT_PIXELS, None)?;
         Ok(UpscaleRequest {
             image: self.image,
-            wire: self.wire,
+            wire,
         })
     }
 }

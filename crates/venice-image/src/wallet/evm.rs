@@ -1,5 +1,6 @@
-//! [`EvmSigner`]: a secp256k1 private key that signs EIP-191 messages and EIP-712
-//! digests, through alloy's primitives and RustCrypto's `k256`.
+//! [`LocalEvmSigner`]: a secp256k1 private key in process memory that signs EIP-191
+//! messages and EIP-712 digests, through alloy's primitives and RustCrypto's `k256`; the
+//! in-memory implementation of [`EvmSigner`].
 
 use std::fmt;
 
@@ -7,26 +8,28 @@ use alloy_primitives::{Address, B256, Signature, eip191_hash_message, hex};
 use k256::ecdsa::SigningKey;
 use zeroize::Zeroizing;
 
-use super::WalletError;
+use super::{EvmSigner, SignerError, WalletError};
 
-/// An EVM private key. The key is zeroized on drop (`k256::SigningKey` does it) and
-/// never printed: `Debug` shows the address only.
+/// An EVM private key held in process memory: the [`EvmSigner`] of
+/// [`Auth::evm_wallet`](crate::Auth::evm_wallet). The key is zeroized on drop
+/// (`k256::SigningKey` does it) and never printed: `Debug` shows the address only. To
+/// keep the key out of the process, implement [`EvmSigner`] over a KMS or a signing
+/// service instead.
 #[derive(Clone)]
-pub struct EvmSigner {
+pub struct LocalEvmSigner {
     key: SigningKey,
-    address: Address,
     checksummed: String,
 }
 
-impl fmt::Debug for EvmSigner {
+impl fmt::Debug for LocalEvmSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EvmSigner")
+        f.debug_struct("LocalEvmSigner")
             .field("address", &self.checksummed)
             .finish_non_exhaustive()
     }
 }
 
-impl EvmSigner {
+impl LocalEvmSigner {
     /// A signer from a hex private key (64 hex digits, `0x` optional).
     pub fn from_hex(private_key: &str) -> Result<Self, WalletError> {
         let s = private_key.trim();
@@ -51,12 +54,8 @@ impl EvmSigner {
         let key = SigningKey::from_slice(bytes).map_err(|_| {
             WalletError::InvalidKey("not a valid secp256k1 private key (zero or above the order)")
         })?;
-        let address = Address::from_private_key(&key);
-        Ok(Self {
-            key,
-            checksummed: address.to_checksum(None),
-            address,
-        })
+        let checksummed = Address::from_private_key(&key).to_checksum(None);
+        Ok(Self { key, checksummed })
     }
 
     /// A new random key (e.g. an ephemeral wallet for the offline mock).
@@ -75,23 +74,28 @@ impl EvmSigner {
         &self.checksummed
     }
 
-    pub(crate) fn address_raw(&self) -> Address {
-        self.address
-    }
-
-    /// Sign a 32-byte digest; returns `r ‖ s ‖ v` with `v` ∈ {27, 28} (low `s`).
-    pub fn sign_hash(&self, hash: &[u8; 32]) -> Result<[u8; 65], WalletError> {
+    /// Sign a 32-byte prehash; `r ‖ s ‖ v` with `v` ∈ {27, 28} (low `s`).
+    fn sign_prehash(&self, hash: &[u8; 32]) -> Result<[u8; 65], SignerError> {
         let (sig, recid) = self
             .key
             .sign_prehash_recoverable(hash)
-            .map_err(|e| WalletError::Signing(format!("ECDSA signing failed: {e}")))?;
+            .map_err(|e| SignerError::with_source("ECDSA signing failed", e))?;
         Ok(Signature::from_signature_and_parity(sig, recid.is_y_odd()).as_bytes())
     }
+}
 
-    /// EIP-191 `personal_sign` of `message`: signs
-    /// `keccak256("\x19Ethereum Signed Message:\n" ‖ len ‖ message)`.
-    pub fn sign_message(&self, message: &[u8]) -> Result<[u8; 65], WalletError> {
-        self.sign_hash(&eip191_hash_message(message).0)
+#[venice_openapi::async_trait]
+impl EvmSigner for LocalEvmSigner {
+    fn address(&self) -> &str {
+        &self.checksummed
+    }
+
+    async fn sign_message(&self, message: &[u8]) -> Result<[u8; 65], SignerError> {
+        self.sign_prehash(&eip191_hash_message(message).0)
+    }
+
+    async fn sign_hash(&self, digest: &[u8; 32]) -> Result<[u8; 65], SignerError> {
+        self.sign_prehash(digest)
     }
 }
 
@@ -103,16 +107,16 @@ mod tests {
     const KEY1: &str = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
 
     // Vector 1 (web3.js `accounts.sign` documentation).
-    #[test]
-    fn eip191_vector() {
-        let s = EvmSigner::from_hex(KEY1).unwrap();
+    #[tokio::test]
+    async fn eip191_vector() {
+        let s = LocalEvmSigner::from_hex(KEY1).unwrap();
         assert_eq!(s.address(), "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23");
         assert_eq!(
             hex::encode(eip191_hash_message(b"Some data")),
             "1da44b586eb0729ff70a73c326926f6ed5a25f5b056e7f47fbc6e58d86871655"
         );
         assert_eq!(
-            hex::encode(s.sign_message(b"Some data").unwrap()),
+            hex::encode(s.sign_message(b"Some data").await.unwrap()),
             "b91467e570a6466aa9e9876cbcd013baba02900b8979d43fe208a4a4f339f5fd6007e74cd82e037b800186422fc2da167c747ef045e5d18a5f5d4300f8e1a0291c"
         );
     }
@@ -120,7 +124,7 @@ mod tests {
     // Vector 2: private key 1.
     #[test]
     fn key_one_address() {
-        let s = EvmSigner::from_hex(&format!("{:064x}", 1)).unwrap();
+        let s = LocalEvmSigner::from_hex(&format!("{:064x}", 1)).unwrap();
         assert_eq!(s.address(), "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf");
     }
 
@@ -133,17 +137,17 @@ mod tests {
             &"0".repeat(64),
             &"f".repeat(64),
         ] {
-            let e = EvmSigner::from_hex(bad).unwrap_err().to_string();
+            let e = LocalEvmSigner::from_hex(bad).unwrap_err().to_string();
             assert!(!e.is_empty());
         }
-        let s = EvmSigner::from_hex(KEY1).unwrap();
+        let s = LocalEvmSigner::from_hex(KEY1).unwrap();
         let d = format!("{s:?}");
         assert!(
             d.contains("0x2c7536E3605D9C16a7a3D7b1898e529396a65c23"),
             "{d}"
         );
         assert!(!d.to_lowercase().contains(&KEY1[2..12]), "{d}");
-        let r = EvmSigner::random().unwrap();
+        let r = LocalEvmSigner::random().unwrap();
         assert_ne!(r.address(), s.address());
     }
 }

@@ -1,5 +1,6 @@
 //! x402 wallet auth (feature `wallet`): Sign-In-With-X headers signed per request by
-//! an EVM or Solana key, and EIP-3009 top-up payments.
+//! an EVM or Solana key, and top-ups: EIP-3009 USDC on Base, or a USDC transfer on
+//! Solana.
 //!
 //! ```no_run
 //! use venice_image::{Auth, Client};
@@ -15,12 +16,44 @@
 //! ```
 //!
 //! Each request gets a fresh header with a new nonce (the server burns nonces), so a
-//! retried request is signed again. Keys are zeroized on drop and never printed.
+//! retried request is signed again.
+//!
+//! # Keys
+//!
+//! A wallet is a signer: [`EvmSigner`] or [`SolanaSigner`]. [`LocalEvmSigner`] and
+//! [`LocalSolanaSigner`] hold the key in process memory (zeroized on drop, never
+//! printed); to keep keys in a KMS, an HSM, a hardware wallet or a signing service,
+//! implement one of the traits over it and sign in with
+//! [`Auth::wallet_with_signer`](crate::Auth::wallet_with_signer). The client only ever
+//! asks for signatures (of SIWX messages, EIP-712 digests and Solana transaction
+//! messages) and checks each one against the signer's address.
+//!
+//! A signer that fails or does not answer within
+//! [`SiwxConfig::signer_timeout`] fails the call without sending it:
+//! [`Error::Auth`](crate::Error::Auth) when it was signing a request's
+//! `SIGN-IN-WITH-X` header (the auth hook's error, like any credential failure),
+//! [`Error::Wallet`](crate::Error::Wallet) with [`WalletError::Signer`] or
+//! [`WalletError::SignerTimeout`] when it was signing a top-up payment (no payment was
+//! sent, so nothing is charged). The signer's own error is in the source chain.
+//!
+//! # Solana top-up
+//!
+//! [`Client::top_up`](crate::Client::top_up) with a Solana wallet builds the x402
+//! `exact` payment on Solana: a v0 transaction (compute budget, USDC `TransferChecked`
+//! between the associated token accounts, memo) with the provider's facilitator as fee
+//! payer, signed by the wallet only. It refuses to sign for another network than Solana
+//! mainnet, another mint than USDC, or more than the amount asked. The recent blockhash
+//! and the mint's token program come from a Solana JSON-RPC endpoint: the provider's
+//! proxy (`cryptoRpcProxy`, network `solana-mainnet`, billed per credit from the
+//! wallet's credit, so a wallet with none cannot use it), or your own endpoint set with
+//! [`ClientBuilder::solana_rpc_url`](crate::ClientBuilder::solana_rpc_url) or
+//! `VENICE_SOLANA_RPC_URL` (read by [`Client::from_env`](crate::Client::from_env)).
 
 mod evm;
+mod signer;
 mod siwx;
 mod solana;
-mod svm;
+pub(crate) mod svm;
 mod x402;
 
 use std::fmt;
@@ -34,10 +67,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use venice_openapi::{AuthContext, AuthError, RequestAuth, Scheme};
 
-pub use crate::error::WalletError;
-pub use evm::EvmSigner;
+pub use crate::error::{SignerError, SvmError, WalletError};
+pub use evm::LocalEvmSigner;
+pub use signer::{EvmSigner, SolanaSigner};
+pub(crate) use signer::{solana_transaction as sign_solana_transaction, with_timeout};
 pub use siwx::{SOLANA_MAINNET, SiwxConfig, SiwxMessage, signed_header};
-pub use solana::SolanaSigner;
+pub use solana::LocalSolanaSigner;
 pub use x402::{
     SignedAuthorization, TransferWithAuthorization, payment_payload, sign_authorization,
 };
@@ -52,9 +87,9 @@ pub const PAYMENT_SIGNATURE_HEADER: &str = "payment-signature";
 #[non_exhaustive]
 pub enum Wallet {
     /// An EVM (Base) wallet.
-    Evm(Arc<EvmSigner>),
+    Evm(Arc<dyn EvmSigner>),
     /// A Solana wallet.
-    Solana(Arc<SolanaSigner>),
+    Solana(Arc<dyn SolanaSigner>),
 }
 
 impl fmt::Debug for Wallet {
@@ -67,14 +102,27 @@ impl fmt::Debug for Wallet {
 }
 
 impl Wallet {
-    /// An EVM wallet from a hex private key.
+    /// An EVM wallet from a hex private key, held in memory ([`LocalEvmSigner`]).
     pub fn evm(private_key: &str) -> Result<Self, WalletError> {
-        Ok(Wallet::Evm(Arc::new(EvmSigner::from_hex(private_key)?)))
+        Ok(Wallet::Evm(Arc::new(LocalEvmSigner::from_hex(
+            private_key,
+        )?)))
     }
 
-    /// A Solana wallet from a keypair string (see [`SolanaSigner::parse`]).
+    /// A Solana wallet from a keypair string (see [`LocalSolanaSigner::parse`]), held
+    /// in memory.
     pub fn solana(keypair: &str) -> Result<Self, WalletError> {
-        Ok(Wallet::Solana(Arc::new(SolanaSigner::parse(keypair)?)))
+        Ok(Wallet::Solana(Arc::new(LocalSolanaSigner::parse(keypair)?)))
+    }
+
+    /// An EVM wallet whose key stays in `signer` (a KMS, a signing service...).
+    pub fn evm_signer(signer: impl EvmSigner + 'static) -> Self {
+        Wallet::Evm(Arc::new(signer))
+    }
+
+    /// A Solana wallet whose key stays in `signer` (a KMS, a signing service...).
+    pub fn solana_signer(signer: impl SolanaSigner + 'static) -> Self {
+        Wallet::Solana(Arc::new(signer))
     }
 
     /// The address (EIP-55 or base58).
@@ -100,6 +148,14 @@ impl WalletAuth {
         Ok(Self { wallet, config })
     }
 
+    /// Authenticate as `wallet` with the default configuration (always valid).
+    pub(crate) fn with_default_config(wallet: Wallet) -> Self {
+        Self {
+            wallet,
+            config: SiwxConfig::default(),
+        }
+    }
+
     /// The wallet.
     pub fn wallet(&self) -> &Wallet {
         &self.wallet
@@ -110,14 +166,16 @@ impl WalletAuth {
         &self.config
     }
 
-    /// A new header value: current time, new random nonce.
-    pub fn header(&self) -> Result<String, WalletError> {
-        signed_header(
-            &self.wallet,
-            &self.config,
-            SystemTime::now(),
-            &siwx::random_nonce()?,
+    /// A new header value: current time, new random nonce; fails with
+    /// [`WalletError::SignerTimeout`] when the signer takes longer than
+    /// [`SiwxConfig::signer_timeout`].
+    pub async fn header(&self) -> Result<String, WalletError> {
+        let nonce = siwx::random_nonce()?;
+        with_timeout(
+            self.config.signer_timeout,
+            signed_header(&self.wallet, &self.config, SystemTime::now(), &nonce),
         )
+        .await
     }
 }
 
@@ -143,8 +201,11 @@ impl RequestAuth for WalletAuth {
         request: &mut reqwest::Request,
         _ctx: &AuthContext<'_>,
     ) -> Result<(), AuthError> {
+        // A signer failure stays the typed source (WalletError → SignerError → its
+        // cause), so `Error::Auth` says which signer failed and why.
         let header = self
             .header()
+            .await
             .map_err(|e| AuthError::with_source("could not sign the SIGN-IN-WITH-X header", e))?;
         insert_sensitive(request, &header)
     }

@@ -7,7 +7,7 @@ use alloy_primitives::{FixedBytes, hex};
 use base64_simd::STANDARD as B64;
 use serde_json::json;
 
-use super::{Wallet, WalletError};
+use super::{Wallet, WalletError, signer};
 
 /// Solana mainnet's CAIP-2 chain reference (genesis hash prefix).
 pub const SOLANA_MAINNET: &str = "5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp";
@@ -27,6 +27,12 @@ pub struct SiwxConfig {
     pub ttl: Duration,
     /// EVM chain id (default 8453, Base).
     pub evm_chain_id: u64,
+    /// Longest wait for the wallet's signer, per signature (default 30 s): a remote
+    /// signer that hangs fails the call (a SIWX header: [`Error::Auth`]; a top-up:
+    /// [`WalletError::SignerTimeout`]) instead of hanging it.
+    ///
+    /// [`Error::Auth`]: crate::Error::Auth
+    pub signer_timeout: Duration,
 }
 
 impl Default for SiwxConfig {
@@ -37,6 +43,7 @@ impl Default for SiwxConfig {
             statement: "Sign in to Venice API".into(),
             ttl: Duration::from_secs(300),
             evm_chain_id: 8453,
+            signer_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -70,6 +77,13 @@ impl SiwxConfig {
         self
     }
 
+    /// Set the longest wait for the signer per signature.
+    #[must_use]
+    pub fn signer_timeout(mut self, timeout: Duration) -> Self {
+        self.signer_timeout = timeout;
+        self
+    }
+
     /// Check the fields against the EIP-4361 grammar (strict servers reject the rest).
     pub fn validate(&self) -> Result<(), WalletError> {
         let printable = |s: &str| !s.is_empty() && s.bytes().all(|b| (0x20..0x7f).contains(&b));
@@ -91,6 +105,11 @@ impl SiwxConfig {
         if self.ttl.is_zero() {
             return Err(WalletError::InvalidConfig(
                 "the SIWX lifetime must be positive",
+            ));
+        }
+        if self.signer_timeout.is_zero() {
+            return Err(WalletError::InvalidConfig(
+                "the signer timeout must be positive",
             ));
         }
         Ok(())
@@ -156,8 +175,9 @@ pub(crate) fn random_nonce() -> Result<String, WalletError> {
     Ok(hex::encode(b))
 }
 
-/// Build a signed `SIGN-IN-WITH-X` header value for `wallet` at `now` with `nonce`.
-pub fn signed_header(
+/// Build a signed `SIGN-IN-WITH-X` header value for `wallet` at `now` with `nonce`: the
+/// wallet's signer signs the message, and the signature is checked against its address.
+pub async fn signed_header(
     wallet: &Wallet,
     config: &SiwxConfig,
     now: SystemTime,
@@ -190,7 +210,7 @@ pub fn signed_header(
         .as_millis() as u64;
     let payload = match wallet {
         Wallet::Evm(s) => {
-            let sig = s.sign_message(message.as_bytes())?;
+            let sig = signer::evm_message(s.as_ref(), message.as_bytes()).await?;
             json!({
                 "address": s.address(),
                 "message": message,
@@ -199,14 +219,17 @@ pub fn signed_header(
                 "chainId": config.evm_chain_id,
             })
         }
-        Wallet::Solana(s) => json!({
-            "address": s.address(),
-            "message": message,
-            "signature": bs58::encode(s.sign(message.as_bytes())).into_string(),
-            "timestamp": timestamp,
-            "chainId": format!("solana:{SOLANA_MAINNET}"),
-            "type": "ed25519",
-        }),
+        Wallet::Solana(s) => {
+            let sig = signer::solana_message(s.as_ref(), message.as_bytes()).await?;
+            json!({
+                "address": s.address(),
+                "message": message,
+                "signature": bs58::encode(sig).into_string(),
+                "timestamp": timestamp,
+                "chainId": format!("solana:{SOLANA_MAINNET}"),
+                "type": "ed25519",
+            })
+        }
     };
     Ok(B64.encode_to_string(payload.to_string()))
 }
@@ -225,7 +248,7 @@ pub(crate) fn header_address(value: &str) -> Option<String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::wallet::{EvmSigner, SolanaSigner};
+    use crate::wallet::{LocalEvmSigner, LocalSolanaSigner};
     use alloy_primitives::{Signature, eip191_hash_message};
     use std::sync::Arc;
 
@@ -284,15 +307,17 @@ mod tests {
         serde_json::from_slice(&B64.decode_to_vec(h).unwrap()).unwrap()
     }
 
-    #[test]
-    fn evm_header_layout_and_signature() {
-        let signer = EvmSigner::from_hex(
+    #[tokio::test]
+    async fn evm_header_layout_and_signature() {
+        let signer = LocalEvmSigner::from_hex(
             "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318",
         )
         .unwrap();
         let w = Wallet::Evm(Arc::new(signer));
         let now = UNIX_EPOCH + Duration::from_millis(1_795_902_007_077);
-        let h = signed_header(&w, &SiwxConfig::default(), now, "0123456789abcdef").unwrap();
+        let h = signed_header(&w, &SiwxConfig::default(), now, "0123456789abcdef")
+            .await
+            .unwrap();
         let v = decode(&h);
         let msg = v["message"].as_str().unwrap();
         assert_eq!(
@@ -313,18 +338,20 @@ mod tests {
         assert_eq!(header_address(&h).as_deref(), v["address"].as_str());
     }
 
-    #[test]
-    fn solana_header_verifies() {
+    #[tokio::test]
+    async fn solana_header_verifies() {
         use ed25519_dalek::{Signature, Verifier, VerifyingKey};
         let w = Wallet::Solana(Arc::new(
-            SolanaSigner::from_bytes(
+            LocalSolanaSigner::from_bytes(
                 &hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
                     .unwrap(),
             )
             .unwrap(),
         ));
         let now = UNIX_EPOCH + Duration::from_secs(1_795_902_007);
-        let h = signed_header(&w, &SiwxConfig::default(), now, "00000000000000ff").unwrap();
+        let h = signed_header(&w, &SiwxConfig::default(), now, "00000000000000ff")
+            .await
+            .unwrap();
         let v = decode(&h);
         let msg = v["message"].as_str().unwrap();
         assert!(msg.starts_with(
@@ -349,10 +376,10 @@ mod tests {
             .unwrap();
     }
 
-    #[test]
-    fn config_rules() {
+    #[tokio::test]
+    async fn config_rules() {
         assert!(SiwxConfig::default().validate().is_ok());
-        let w = Wallet::Evm(Arc::new(EvmSigner::random().unwrap()));
+        let w = Wallet::Evm(Arc::new(LocalEvmSigner::random().unwrap()));
         for bad in [
             SiwxConfig::default().statement("Connexion à Venice"),
             SiwxConfig::default().statement("two\nlines"),
@@ -360,9 +387,10 @@ mod tests {
             SiwxConfig::default().domain("a b"),
             SiwxConfig::default().uri("nouri"),
             SiwxConfig::default().ttl(Duration::ZERO),
+            SiwxConfig::default().signer_timeout(Duration::ZERO),
         ] {
             assert!(matches!(
-                signed_header(&w, &bad, SystemTime::now(), "0000000000000000"),
+                signed_header(&w, &bad, SystemTime::now(), "0000000000000000").await,
                 Err(WalletError::InvalidConfig(_))
             ));
         }

@@ -1,29 +1,33 @@
-//! [`SolanaSigner`]: an Ed25519 keypair (via `ed25519-dalek`) with a base58 address.
+//! [`LocalSolanaSigner`]: an Ed25519 keypair in process memory (via `ed25519-dalek`)
+//! with a base58 address; the in-memory implementation of [`SolanaSigner`].
 
 use std::fmt;
 
 use ed25519_dalek::{Signer as _, SigningKey};
 use zeroize::Zeroizing;
 
-use super::WalletError;
+use super::{SignerError, SolanaSigner, WalletError};
 
-/// A Solana keypair. The secret is zeroized on drop (`ed25519_dalek::SigningKey`
-/// does it) and never printed: `Debug` shows the address only.
+/// A Solana keypair held in process memory: the [`SolanaSigner`] of
+/// [`Auth::solana_wallet`](crate::Auth::solana_wallet). The secret is zeroized on drop
+/// (`ed25519_dalek::SigningKey` does it) and never printed: `Debug` shows the address
+/// only. To keep the key out of the process, implement [`SolanaSigner`] over a KMS or a
+/// signing service instead.
 #[derive(Clone)]
-pub struct SolanaSigner {
+pub struct LocalSolanaSigner {
     key: SigningKey,
     address: String,
 }
 
-impl fmt::Debug for SolanaSigner {
+impl fmt::Debug for LocalSolanaSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SolanaSigner")
+        f.debug_struct("LocalSolanaSigner")
             .field("address", &self.address)
             .finish_non_exhaustive()
     }
 }
 
-impl SolanaSigner {
+impl LocalSolanaSigner {
     /// A signer from a keypair string: base58 of the 64-byte keypair (secret ‖ public,
     /// as wallets export it) or of the 32-byte secret, or the JSON byte array of a
     /// `solana-keygen` file (`[12, 34, …]`).
@@ -62,6 +66,17 @@ impl SolanaSigner {
         Ok(Self { key, address })
     }
 
+    /// A new random keypair (e.g. an ephemeral wallet for the offline mock).
+    pub fn random() -> Result<Self, WalletError> {
+        // The bytes are a secret until the key owns them.
+        let secret = Zeroizing::new(
+            alloy_primitives::B256::try_random()
+                .map_err(|e| WalletError::Signing(format!("no system randomness: {e}")))?
+                .0,
+        );
+        Self::from_bytes(secret.as_slice())
+    }
+
     /// The base58 public key (the wallet address).
     pub fn address(&self) -> &str {
         &self.address
@@ -70,6 +85,21 @@ impl SolanaSigner {
     /// Ed25519 signature of `message`.
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.key.sign(message).to_bytes()
+    }
+}
+
+#[venice_openapi::async_trait]
+impl SolanaSigner for LocalSolanaSigner {
+    fn address(&self) -> &str {
+        &self.address
+    }
+
+    async fn sign_message(&self, message: &[u8]) -> Result<[u8; 64], SignerError> {
+        Ok(self.sign(message))
+    }
+
+    async fn sign_transaction(&self, message: &[u8]) -> Result<[u8; 64], SignerError> {
+        Ok(self.sign(message))
     }
 }
 
@@ -86,7 +116,7 @@ mod tests {
     #[test]
     fn rfc8032_test1() {
         let secret = hex::decode(SECRET).unwrap();
-        let s = SolanaSigner::from_bytes(&secret).unwrap();
+        let s = LocalSolanaSigner::from_bytes(&secret).unwrap();
         assert_eq!(s.address(), "FVen3X669xLzsi6N2V91DoiyzHzg1uAgqiT8jZ9nS96Z");
         assert_eq!(
             hex::encode(bs58::decode(s.address()).into_vec().unwrap()),
@@ -103,18 +133,22 @@ mod tests {
         let mut pair = hex::decode(SECRET).unwrap();
         pair.extend(hex::decode(PUBLIC).unwrap());
         let b58 = bs58::encode(&pair).into_string();
-        let a = SolanaSigner::parse(&b58).unwrap();
+        let a = LocalSolanaSigner::parse(&b58).unwrap();
         let json = serde_json::to_string(&pair).unwrap();
-        let b = SolanaSigner::parse(&json).unwrap();
-        let c = SolanaSigner::parse(&bs58::encode(&pair[..32]).into_string()).unwrap();
+        let b = LocalSolanaSigner::parse(&json).unwrap();
+        let c = LocalSolanaSigner::parse(&bs58::encode(&pair[..32]).into_string()).unwrap();
         assert_eq!(a.address(), b.address());
         assert_eq!(a.address(), c.address());
         pair[40] ^= 1;
-        assert!(SolanaSigner::parse(&bs58::encode(&pair).into_string()).is_err());
-        assert!(SolanaSigner::parse("0OIl").is_err());
-        assert!(SolanaSigner::parse("abc").is_err());
+        assert!(LocalSolanaSigner::parse(&bs58::encode(&pair).into_string()).is_err());
+        assert!(LocalSolanaSigner::parse("0OIl").is_err());
+        assert!(LocalSolanaSigner::parse("abc").is_err());
         let d = format!("{a:?}");
         assert!(d.contains("FVen3X669"), "{d}");
+        assert_ne!(
+            LocalSolanaSigner::random().unwrap().address(),
+            LocalSolanaSigner::random().unwrap().address()
+        );
         assert!(!d.contains(&b58[..12]), "{d}");
     }
 }

@@ -9,9 +9,6 @@
 //! The v0 message is encoded by hand (no `solana-sdk`): one fixed shape of four
 //! instructions, checked byte for byte against the `solders` implementation in the tests.
 
-// Not wired into the client yet (issue 20): the top-up flow will use it.
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -20,6 +17,8 @@ use alloy_primitives::{FixedBytes, hex};
 use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
+
+pub use crate::error::SvmError;
 
 /// CAIP-2 id of Solana mainnet, as x402 v2 names it.
 pub const SOLANA_MAINNET_NETWORK: &str = "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp";
@@ -72,96 +71,12 @@ const REQUIREMENT_FIELDS: [&str; 7] = [
     "extra",
 ];
 
-/// Why a Solana payment cannot be built or its chain data read. Texts hold addresses
-/// and amounts, never key material or signatures.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SvmError {
-    /// The requirement's scheme is not `exact`.
-    #[error("unsupported payment scheme {0:?} (only `exact`)")]
-    WrongScheme(String),
-    /// The network is not Solana mainnet.
-    #[error("refusing to pay on network {0:?}: only Solana mainnet")]
-    WrongNetwork(String),
-    /// The asset is not the USDC mint.
-    #[error("refusing to pay asset {0:?}: only the USDC mint {USDC_MINT}")]
-    WrongAsset(String),
-    /// The amount is missing, zero, or not a u64.
-    #[error("invalid payment amount {0:?}")]
-    InvalidAmount(String),
-    /// The requirement asks for more than the caller allows.
-    #[error("the requirement asks {amount} units, above the cap of {cap}")]
-    AmountOverCap {
-        /// Units asked.
-        amount: u64,
-        /// Units allowed.
-        cap: u64,
-    },
-    /// `extra.feePayer` is missing.
-    #[error("the Solana requirement has no extra.feePayer")]
-    MissingFeePayer,
-    /// A field is not a base58 32-byte address.
-    #[error("{field} is not a Solana address: {value:?}")]
-    InvalidAddress {
-        /// Which field.
-        field: &'static str,
-        /// What was given.
-        value: String,
-    },
-    /// `extra.memo` is longer than [`MAX_MEMO_BYTES`].
-    #[error("extra.memo holds {0} bytes, at most {MAX_MEMO_BYTES} are allowed")]
-    MemoTooLong(usize),
-    /// The requirement is not shaped as an x402 `accepts` entry.
-    #[error("malformed payment requirement: {0}")]
-    InvalidRequirement(&'static str),
-    /// The paying wallet is the fee payer: the facilitator would sign our transfer.
-    #[error("the wallet is the requirement's fee payer")]
-    OwnerIsFeePayer,
-    /// The paying wallet is the receiver.
-    #[error("the wallet is the requirement's payTo")]
-    OwnerIsPayTo,
-    /// The mint's decimals are not USDC's.
-    #[error("the mint has {0} decimals, USDC has {USDC_DECIMALS}")]
-    UnexpectedDecimals(u8),
-    /// The mint's owner is neither SPL Token nor Token-2022.
-    #[error("the mint is owned by {0}, not a token program")]
-    UnknownTokenProgram(String),
-    /// No bump gives an off-curve address (never happens for real inputs).
-    #[error("no program address for these seeds")]
-    NoProgramAddress,
-    /// The signature does not verify for the wallet over the message.
-    #[error("the signature does not verify for the wallet over the transaction message")]
-    BadSignature,
-    /// No system randomness for the memo nonce.
-    #[error("no system randomness: {0}")]
-    Randomness(String),
-    /// The JSON-RPC endpoint answered an error object.
-    #[error("Solana RPC error {code}: {message}")]
-    Rpc {
-        /// JSON-RPC error code.
-        code: i64,
-        /// Its message.
-        message: String,
-    },
-    /// The JSON-RPC answer does not have the expected shape.
-    #[error("malformed Solana RPC answer: {0}")]
-    RpcMalformed(&'static str),
-    /// `getAccountInfo` found no account at the mint address.
-    #[error("the mint account does not exist")]
-    MintNotFound,
-    /// The mint account data is shorter than a mint.
-    #[error("the mint account holds {0} bytes, a mint needs {MINT_LEN}")]
-    MintTooShort(usize),
-    /// The mint account is not initialized.
-    #[error("the mint account is not initialized")]
-    MintNotInitialized,
-}
-
 /// A Solana address (Ed25519 public key or program address): 32 bytes, base58 text.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pubkey([u8; 32]);
 
 impl Pubkey {
+    #[cfg(test)] // only the tests need it
     /// From raw bytes.
     pub const fn new(bytes: [u8; 32]) -> Self {
         Self(bytes)
@@ -285,6 +200,7 @@ pub fn is_solana_mainnet(network: &str) -> bool {
     network == SOLANA_MAINNET_NETWORK || network == SOLANA_BARE_NETWORK
 }
 
+#[cfg(test)] // only the tests need it
 /// Whether `network` names any Solana cluster (`solana` or `solana:*`), to pick the
 /// Solana entry of an `accepts` list before [`SolanaRequirement::from_json`] judges it.
 pub fn is_solana_network(network: &str) -> bool {
@@ -357,16 +273,12 @@ impl SolanaRequirement {
         })
     }
 
-    /// The network, as the server wrote it.
-    pub fn network(&self) -> &str {
-        &self.network
-    }
-
     /// The receiver (owner of the destination token account).
     pub fn pay_to(&self) -> &Pubkey {
         &self.pay_to
     }
 
+    #[cfg(test)] // only the tests need it
     /// Amount in USDC units (6 decimals).
     pub fn amount(&self) -> u64 {
         self.amount
@@ -377,6 +289,7 @@ impl SolanaRequirement {
         &self.fee_payer
     }
 
+    #[cfg(test)] // only the tests need it
     /// The memo the server asked for, if any.
     pub fn memo(&self) -> Option<&str> {
         self.memo.as_deref()
@@ -621,11 +534,6 @@ impl SolanaPayment {
         &self.message
     }
 
-    /// The paying wallet.
-    pub fn owner(&self) -> &Pubkey {
-        &self.owner
-    }
-
     /// The wallet's USDC token account (debited).
     pub fn source(&self) -> &Pubkey {
         &self.source
@@ -673,6 +581,7 @@ pub struct SignedSolanaPayment {
 }
 
 impl SignedSolanaPayment {
+    #[cfg(test)] // only the tests need it
     /// The serialized versioned transaction.
     pub fn transaction(&self) -> &[u8] {
         &self.transaction

@@ -8,7 +8,7 @@ use alloy_primitives::{Address, B256, U256, hex};
 use alloy_sol_types::{Eip712Domain, SolStruct, sol};
 use serde_json::{Value, json};
 
-use super::{EvmSigner, WalletError};
+use super::{EvmSigner, WalletError, signer};
 use crate::payment::PaymentOption;
 
 sol! {
@@ -71,9 +71,10 @@ pub(crate) fn token_domain(option: &PaymentOption) -> Result<Eip712Domain, Walle
 }
 
 /// Sign an EIP-3009 authorization of `value` token units to the option's `payTo`,
-/// valid from `now − 600 s` to `now + maxTimeoutSeconds`.
-pub fn sign_authorization(
-    signer: &EvmSigner,
+/// valid from `now − 600 s` to `now + maxTimeoutSeconds`: `signer` signs the EIP-712
+/// digest, and the signature is checked against its address.
+pub async fn sign_authorization(
+    signer: &dyn EvmSigner,
     option: &PaymentOption,
     value: u128,
     now: SystemTime,
@@ -87,8 +88,9 @@ pub fn sign_authorization(
     let valid_before =
         now.saturating_add(option.max_timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECS));
     let to = parse_address(&option.pay_to, "payTo")?;
+    let from = parse_address(signer.address(), "the signer's address")?;
     let message = TransferWithAuthorization {
-        from: signer.address_raw(),
+        from,
         to,
         value: U256::from(value),
         validAfter: U256::from(valid_after),
@@ -96,9 +98,9 @@ pub fn sign_authorization(
         nonce: B256::from(nonce),
     };
     let digest = message.eip712_signing_hash(&token_domain(option)?);
-    let sig = signer.sign_hash(&digest.0)?;
+    let sig = signer::evm_hash(signer, &digest.0).await?;
     Ok(SignedAuthorization {
-        from: signer.address().to_owned(),
+        from: from.to_checksum(None),
         to: to.to_checksum(None),
         value,
         valid_after,
@@ -141,6 +143,7 @@ pub fn payment_payload(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::wallet::LocalEvmSigner;
     use alloy_primitives::{Signature, keccak256};
 
     fn usdc_option() -> PaymentOption {
@@ -154,17 +157,19 @@ mod tests {
     }
 
     // Vector 4: EIP-3009 on Base USDC.
-    #[test]
-    fn eip3009_vector() {
+    #[tokio::test]
+    async fn eip3009_vector() {
         let option = usdc_option();
         let domain = token_domain(&option).unwrap();
         assert_eq!(
             hex::encode(domain.separator()),
             "02fa7265e7c5d81118673727957699e4d68f74cd74b7db77da710fe8a2c7834f"
         );
-        let signer =
-            EvmSigner::from_hex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
-                .unwrap();
+        let signer = LocalEvmSigner::from_hex(
+            "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318",
+        )
+        .unwrap();
+        let from: Address = signer.address().parse().unwrap();
         let nonce: [u8; 32] =
             hex::decode("f3746613c2d920b5fdabc0856f2aeb2d4f88ee6037b8cc5d04a71a4462f13480")
                 .unwrap()
@@ -172,14 +177,16 @@ mod tests {
                 .unwrap();
         // validAfter = now - 600 and validBefore = now + 65 give the vector's window.
         let now = UNIX_EPOCH + std::time::Duration::from_secs(1_740_672_089 + 600);
-        let a = sign_authorization(&signer, &option, 5_000_000, now, nonce).unwrap();
+        let a = sign_authorization(&signer, &option, 5_000_000, now, nonce)
+            .await
+            .unwrap();
         assert_eq!(
             (a.valid_after, a.valid_before),
             (1_740_672_089, 1_740_672_754)
         );
         // The vector's validBefore is 1740672154: sign that exact message too.
         let msg = TransferWithAuthorization {
-            from: signer.address_raw(),
+            from,
             to: option.pay_to.parse().unwrap(),
             value: U256::from(5_000_000u64),
             validAfter: U256::from(1_740_672_089u64),
@@ -196,7 +203,7 @@ mod tests {
             "a8bf993a9f719c0b0c74faf18395c14fbf7f78b73a8252accee8ad56c245538d"
         );
         assert_eq!(
-            hex::encode(signer.sign_hash(&digest.0).unwrap()),
+            hex::encode(signer.sign_hash(&digest.0).await.unwrap()),
             "36f6872f4019a1f3b6f8c1878786b08a99e10af8f1c9395234561c79b24938fe3591cca081614f589115c3e34969564cb4db82d082e8cd4a2a40daccf0e6e03d1b"
         );
         // And what sign_authorization produced recovers to the payer.
@@ -208,13 +215,13 @@ mod tests {
         assert_eq!(
             sig.recover_address_from_prehash(&signed.eip712_signing_hash(&domain))
                 .unwrap(),
-            signer.address_raw()
+            from
         );
     }
 
     // Vector 3: EIP-712 "Mail" example of the EIP's reference Example.js.
-    #[test]
-    fn eip712_mail_vector() {
+    #[tokio::test]
+    async fn eip712_mail_vector() {
         sol! {
             struct Person { string name; address wallet; }
             struct Mail { Person from; Person to; string contents; }
@@ -254,12 +261,12 @@ mod tests {
             hex::encode(digest),
             "be609aee343fb3c4b28e1df9e632fca64fcfaede20f02e86244efddf30957bd2"
         );
-        let signer = EvmSigner::from_bytes(keccak256("cow").as_slice()).unwrap();
+        let signer = LocalEvmSigner::from_bytes(keccak256("cow").as_slice()).unwrap();
         assert_eq!(
             signer.address(),
             "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"
         );
-        let sig = signer.sign_hash(&digest.0).unwrap();
+        let sig = signer.sign_hash(&digest.0).await.unwrap();
         assert_eq!(
             hex::encode(&sig[..32]),
             "4355c47d63924e8a72e509b65029052eb6c299d53a04e167c5775fd466751c9d"
@@ -271,12 +278,13 @@ mod tests {
         assert_eq!(sig[64], 28);
     }
 
-    #[test]
-    fn payload_shape() {
-        let signer = EvmSigner::random().unwrap();
+    #[tokio::test]
+    async fn payload_shape() {
+        let signer = LocalEvmSigner::random().unwrap();
         let option = usdc_option();
-        let a =
-            sign_authorization(&signer, &option, 7_000_000, SystemTime::now(), [7; 32]).unwrap();
+        let a = sign_authorization(&signer, &option, 7_000_000, SystemTime::now(), [7; 32])
+            .await
+            .unwrap();
         let p = payment_payload(&option, &a, Some(&json!({"url": "/x"})));
         assert_eq!(p["x402Version"], 2);
         assert_eq!(p["accepted"]["amount"], "7000000");
@@ -290,9 +298,17 @@ mod tests {
         assert_eq!(auth["nonce"].as_str().unwrap().len(), 66);
         let mut bad = option.clone();
         bad.extra = None;
-        assert!(sign_authorization(&signer, &bad, 1, SystemTime::now(), [0; 32]).is_err());
+        assert!(
+            sign_authorization(&signer, &bad, 1, SystemTime::now(), [0; 32])
+                .await
+                .is_err()
+        );
         let mut bad = option;
         bad.pay_to = "nope".into();
-        assert!(sign_authorization(&signer, &bad, 1, SystemTime::now(), [0; 32]).is_err());
+        assert!(
+            sign_authorization(&signer, &bad, 1, SystemTime::now(), [0; 32])
+                .await
+                .is_err()
+        );
     }
 }

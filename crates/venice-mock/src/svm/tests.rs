@@ -803,6 +803,14 @@ fn rpc_errors() {
     );
     assert_eq!(unknown.body["id"], 9);
     assert_eq!(unknown.credits, CREDITS_PER_ERROR);
+    // No `id` asked, none answered (never `null`).
+    for request in [
+        json!({"jsonrpc": "2.0", "method": "getLatestBlockhash"}),
+        json!({"jsonrpc": "2.0", "method": "nope"}),
+    ] {
+        let body = rpc_answer(&s, request).body;
+        assert!(body.get("id").is_none(), "{body}");
+    }
 }
 
 #[test]

@@ -1,0 +1,281 @@
+//! The signer seam: [`EvmSigner`] and [`SolanaSigner`] hold a key somewhere (process
+//! memory, a KMS, an HSM, a hardware wallet, a signing service) and sign what the client
+//! asks; the client never needs the key.
+//!
+//! Every signature a signer returns is checked here against its address before it is
+//! used, so a misconfigured remote signer (another key, a truncated answer) fails with a
+//! clear [`WalletError::Signer`] instead of a 401 or a rejected payment later.
+
+use std::future::Future;
+use std::time::Duration;
+
+use alloy_primitives::{Address, B256, Signature, eip191_hash_message};
+use ed25519_dalek::{Verifier as _, VerifyingKey};
+
+use crate::error::{SignerError, WalletError};
+
+/// Holds an EVM (secp256k1) key and signs with it: the in-memory
+/// [`LocalEvmSigner`](super::LocalEvmSigner), or a KMS, an HSM, a hardware wallet or a
+/// remote signing service behind the same two calls.
+///
+/// Signatures are 65 bytes `r ‖ s ‖ v` (`v` ∈ {27, 28}, or {0, 1}). Implementations
+/// must not put key material in their errors or logs.
+///
+/// ```
+/// use venice_image::async_trait;
+/// use venice_image::wallet::{EvmSigner, LocalEvmSigner, SignerError};
+///
+/// /// A signer that asks a KMS (here: a local key standing in for it).
+/// struct Kms {
+///     key: LocalEvmSigner,
+/// }
+///
+/// #[async_trait]
+/// impl EvmSigner for Kms {
+///     fn address(&self) -> &str {
+///         self.key.address()
+///     }
+///
+///     async fn sign_message(&self, message: &[u8]) -> Result<[u8; 65], SignerError> {
+///         // e.g. `kms.sign(key_id, eip191_hash(message)).await`
+///         self.key.sign_message(message).await
+///     }
+///
+///     async fn sign_hash(&self, digest: &[u8; 32]) -> Result<[u8; 65], SignerError> {
+///         self.key.sign_hash(digest).await
+///     }
+/// }
+/// ```
+#[venice_openapi::async_trait]
+pub trait EvmSigner: Send + Sync {
+    /// The EIP-55 checksummed address of the key.
+    fn address(&self) -> &str;
+
+    /// EIP-191 `personal_sign` of `message` (a Sign-In-With-X text): the signature of
+    /// `keccak256("\x19Ethereum Signed Message:\n" ‖ len ‖ message)`.
+    async fn sign_message(&self, message: &[u8]) -> Result<[u8; 65], SignerError>;
+
+    /// The signature of a 32-byte digest: the EIP-712 signing hash of a top-up's
+    /// `TransferWithAuthorization` (USDC on Base).
+    async fn sign_hash(&self, digest: &[u8; 32]) -> Result<[u8; 65], SignerError>;
+}
+
+/// Holds a Solana (Ed25519) key and signs with it: the in-memory
+/// [`LocalSolanaSigner`](super::LocalSolanaSigner), or a KMS, an HSM, a hardware wallet
+/// or a remote signing service behind the same two calls.
+///
+/// The two calls are apart, as wallets keep them, so a signer can apply its own policy
+/// to transactions (a top-up's transaction moves USDC) and not to sign-in messages.
+#[venice_openapi::async_trait]
+pub trait SolanaSigner: Send + Sync {
+    /// The base58 public key (the wallet address).
+    fn address(&self) -> &str;
+
+    /// The Ed25519 signature of an off-chain message (a Sign-In-With-Solana text).
+    async fn sign_message(&self, message: &[u8]) -> Result<[u8; 64], SignerError>;
+
+    /// The Ed25519 signature of a serialized transaction message (a v0 message, its
+    /// `0x80` version prefix included): a top-up's USDC transfer, of which the wallet is
+    /// the second signer (the facilitator pays the fee and signs the first slot).
+    async fn sign_transaction(&self, message: &[u8]) -> Result<[u8; 64], SignerError>;
+}
+
+/// Run a signer call under `timeout`.
+pub(crate) async fn with_timeout<T>(
+    timeout: Duration,
+    call: impl Future<Output = Result<T, WalletError>>,
+) -> Result<T, WalletError> {
+    tokio::time::timeout(timeout, call)
+        .await
+        .unwrap_or(Err(WalletError::SignerTimeout { after: timeout }))
+}
+
+fn evm_address(signer: &dyn EvmSigner) -> Result<Address, WalletError> {
+    signer.address().trim().parse().map_err(|_| {
+        WalletError::Signer(SignerError::new(
+            "the EVM signer's address is not an EVM address",
+        ))
+    })
+}
+
+fn check_evm(
+    signer: &dyn EvmSigner,
+    prehash: &B256,
+    signature: [u8; 65],
+) -> Result<[u8; 65], WalletError> {
+    let expected = evm_address(signer)?;
+    let recovered = Signature::from_raw(&signature)
+        .ok()
+        .and_then(|s| s.recover_address_from_prehash(prehash).ok());
+    if recovered != Some(expected) {
+        return Err(WalletError::Signer(SignerError::new(
+            "the EVM signer returned a signature that does not recover to its address",
+        )));
+    }
+    Ok(signature)
+}
+
+/// `signer`'s EIP-191 signature of `message`, checked against its address.
+pub(crate) async fn evm_message(
+    signer: &dyn EvmSigner,
+    message: &[u8],
+) -> Result<[u8; 65], WalletError> {
+    let signature = signer
+        .sign_message(message)
+        .await
+        .map_err(WalletError::Signer)?;
+    check_evm(signer, &eip191_hash_message(message), signature)
+}
+
+/// `signer`'s signature of an EIP-712 `digest`, checked against its address.
+pub(crate) async fn evm_hash(
+    signer: &dyn EvmSigner,
+    digest: &[u8; 32],
+) -> Result<[u8; 65], WalletError> {
+    let signature = signer
+        .sign_hash(digest)
+        .await
+        .map_err(WalletError::Signer)?;
+    check_evm(signer, &B256::from(*digest), signature)
+}
+
+fn check_solana(
+    signer: &dyn SolanaSigner,
+    message: &[u8],
+    signature: [u8; 64],
+) -> Result<[u8; 64], WalletError> {
+    let key = bs58::decode(signer.address().trim())
+        .into_vec()
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+        .ok_or_else(|| {
+            WalletError::Signer(SignerError::new(
+                "the Solana signer's address is not an Ed25519 public key",
+            ))
+        })?;
+    key.verify(message, &ed25519_dalek::Signature::from_bytes(&signature))
+        .map_err(|_| {
+            WalletError::Signer(SignerError::new(
+                "the Solana signer returned a signature that does not verify for its address",
+            ))
+        })?;
+    Ok(signature)
+}
+
+/// `signer`'s signature of an off-chain `message`, checked against its address.
+pub(crate) async fn solana_message(
+    signer: &dyn SolanaSigner,
+    message: &[u8],
+) -> Result<[u8; 64], WalletError> {
+    let signature = signer
+        .sign_message(message)
+        .await
+        .map_err(WalletError::Signer)?;
+    check_solana(signer, message, signature)
+}
+
+/// `signer`'s signature of a transaction `message`, checked against its address.
+pub(crate) async fn solana_transaction(
+    signer: &dyn SolanaSigner,
+    message: &[u8],
+) -> Result<[u8; 64], WalletError> {
+    let signature = signer
+        .sign_transaction(message)
+        .await
+        .map_err(WalletError::Signer)?;
+    check_solana(signer, message, signature)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::wallet::{LocalEvmSigner, LocalSolanaSigner};
+
+    /// Signs with another key than the one it claims.
+    struct Impostor {
+        claims: String,
+        signs: LocalEvmSigner,
+    }
+
+    #[venice_openapi::async_trait]
+    impl EvmSigner for Impostor {
+        fn address(&self) -> &str {
+            &self.claims
+        }
+        async fn sign_message(&self, message: &[u8]) -> Result<[u8; 65], SignerError> {
+            self.signs.sign_message(message).await
+        }
+        async fn sign_hash(&self, digest: &[u8; 32]) -> Result<[u8; 65], SignerError> {
+            self.signs.sign_hash(digest).await
+        }
+    }
+
+    struct SolanaImpostor {
+        claims: String,
+        signs: LocalSolanaSigner,
+    }
+
+    #[venice_openapi::async_trait]
+    impl SolanaSigner for SolanaImpostor {
+        fn address(&self) -> &str {
+            &self.claims
+        }
+        async fn sign_message(&self, message: &[u8]) -> Result<[u8; 64], SignerError> {
+            Ok(self.signs.sign(message))
+        }
+        async fn sign_transaction(&self, message: &[u8]) -> Result<[u8; 64], SignerError> {
+            Ok(self.signs.sign(message))
+        }
+    }
+
+    #[tokio::test]
+    async fn signatures_are_checked_against_the_address() {
+        let honest = LocalEvmSigner::random().unwrap();
+        assert!(evm_message(&honest, b"hi").await.is_ok());
+        assert!(evm_hash(&honest, &[7; 32]).await.is_ok());
+        let impostor = Impostor {
+            claims: honest.address().to_owned(),
+            signs: LocalEvmSigner::random().unwrap(),
+        };
+        for r in [
+            evm_message(&impostor, b"hi").await,
+            evm_hash(&impostor, &[7; 32]).await,
+        ] {
+            assert!(matches!(r, Err(WalletError::Signer(_))), "{r:?}");
+        }
+
+        let honest = LocalSolanaSigner::from_bytes(&[3; 32]).unwrap();
+        assert!(solana_message(&honest, b"hi").await.is_ok());
+        assert!(solana_transaction(&honest, b"tx").await.is_ok());
+        let impostor = SolanaImpostor {
+            claims: honest.address().to_owned(),
+            signs: LocalSolanaSigner::from_bytes(&[4; 32]).unwrap(),
+        };
+        assert!(matches!(
+            solana_transaction(&impostor, b"tx").await,
+            Err(WalletError::Signer(_))
+        ));
+        let nonsense = SolanaImpostor {
+            claims: "not-base58-0OIl".into(),
+            signs: LocalSolanaSigner::from_bytes(&[4; 32]).unwrap(),
+        };
+        assert!(matches!(
+            solana_message(&nonsense, b"hi").await,
+            Err(WalletError::Signer(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_slow_signer_times_out() {
+        let r: Result<(), _> = with_timeout(Duration::from_millis(20), async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok(())
+        })
+        .await;
+        assert!(
+            matches!(r, Err(WalletError::SignerTimeout { after }) if after == Duration::from_millis(20))
+        );
+    }
+}

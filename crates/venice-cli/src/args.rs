@@ -31,6 +31,18 @@ pub struct GlobalArgs {
     /// Skip the model-catalogue check before sending.
     #[arg(long, global = true)]
     pub no_validate: bool,
+    /// Refuse to send when the model catalogue cannot be read (by default a warning,
+    /// and the request goes out unchecked).
+    #[arg(long, global = true, conflicts_with = "no_validate")]
+    pub strict_validate: bool,
+    /// Wallet: when a request is refused for lack of credit, top up this many USD (at
+    /// least the server's minimum) and retry it once.
+    #[arg(long, global = true, value_name = "USD")]
+    pub auto_top_up: Option<f64>,
+    /// Wallet: the most USD `--auto-top-up` may spend in this command (default: one
+    /// top-up of the --auto-top-up amount).
+    #[arg(long, global = true, value_name = "USD", requires = "auto_top_up")]
+    pub max_top_up: Option<f64>,
 }
 
 /// Subcommands.
@@ -56,6 +68,9 @@ pub enum Command {
     Balance(BalanceArgs),
     /// Show the API key's balance, tier and the rate limits of the image models.
     Account(ListArgs),
+    /// Add USD credit to the x402 wallet (USDC on Base or Solana), after showing the
+    /// payment and asking.
+    TopUp(TopUpArgs),
 }
 
 /// Options of `balance`.
@@ -356,4 +371,18 @@ pub struct RemoveBgArgs {
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `top-up`.
+#[derive(Debug, Args)]
+pub struct TopUpArgs {
+    /// USD to add (at least the server's minimum top-up, $5 on Venice).
+    #[arg(value_name = "USD")]
+    pub usd: f64,
+    /// Sign without asking (needed when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print the receipt as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -93,7 +93,7 @@ pub struct ManifestState {
 impl ManifestState {
     /// Load a manifest, cutting off a torn last line (a crash mid-append).
     pub fn load(path: &Path) -> Result<ManifestState, CliError> {
-        let io = |e: std::io::Error| CliError::Other(format!("manifest {}: {e}", path.display()));
+        let io = |e: std::io::Error| CliError::Io(format!("manifest {}: {e}", path.display()));
         let mut state = ManifestState::default();
         let Ok(bytes) = std::fs::read(path) else {
             return Ok(state);
@@ -151,7 +151,7 @@ impl ManifestWriter {
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| CliError::Other(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| CliError::Io(format!("cannot open {}: {e}", path.display())))?;
         Ok(ManifestWriter { file })
     }
 
@@ -163,7 +163,7 @@ impl ManifestWriter {
         self.file
             .write_all(&line)
             .and_then(|()| self.file.sync_data())
-            .map_err(|e| CliError::Other(format!("cannot write the manifest: {e}")))
+            .map_err(|e| CliError::Io(format!("cannot write the manifest: {e}")))
     }
 }
 
@@ -278,7 +278,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
         return Err(CliError::Usage("--concurrency must be at least 1".into()));
     }
     std::fs::create_dir_all(&args.out)
-        .map_err(|e| CliError::Other(format!("cannot create {}: {e}", args.out.display())))?;
+        .map_err(|e| CliError::Io(format!("cannot create {}: {e}", args.out.display())))?;
     let manifest_path = args.out.join(MANIFEST);
     if manifest_path.exists() && !args.resume {
         return Err(CliError::Usage(format!(
@@ -344,6 +344,11 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
             }
             _ => todo.push(job),
         }
+    }
+
+    // An unreadable catalogue: a warning now, or (strict) an error before any job.
+    if !todo.is_empty() {
+        session.models.catalogue(&session.client).await?;
     }
 
     // What each job still to run is estimated to cost (a job that cannot be estimated
@@ -438,6 +443,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
             hash: job.hash.clone(),
         })?;
         let client = session.client.clone();
+        let models = session.models.clone();
         let (writer, outcomes, target, bar) = (
             writer.clone(),
             outcomes.clone(),
@@ -447,7 +453,13 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
         tasks.spawn(async move {
             let _permit = permit;
             // The client paces each attempt (see `Session::open`).
-            let result = client.generate(&job.request).await;
+            let result = match models.check(&client, &job.request).await {
+                Ok(()) => client
+                    .generate(&job.request)
+                    .await
+                    .map_err(CliError::Client),
+                Err(e) => Err(e),
+            };
             let outcome = match result {
                 Ok(generation) => {
                     match save_generation(
@@ -477,7 +489,11 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
                         Err(e) => Err((e.to_string(), true)),
                     }
                 }
-                Err(e) => Err((e.to_string(), e.may_have_been_charged())),
+                Err(e) => Err((
+                    crate::report::headline(&e),
+                    e.client()
+                        .is_some_and(venice_image::Error::may_have_been_charged),
+                )),
             };
             if let Err((reason, charged)) = &outcome {
                 let _ = lock(&writer).and_then(|mut w| {

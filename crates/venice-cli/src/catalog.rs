@@ -172,7 +172,7 @@ pub async fn balance(session: &Session, args: BalanceArgs) -> Result<ExitCode, C
         if balance.can_consume() {
             "can pay for requests"
         } else {
-            "top up needed (POST /x402/top-up)"
+            "top up needed: `venice-image top-up USD`"
         }
     );
     if let Some(t) = transactions {

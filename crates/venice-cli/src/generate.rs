@@ -36,6 +36,7 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
     let spec = JobSpec::from_args(args.prompt.clone(), &args.job);
     let request = spec.to_request(args.binary)?;
     let client = &session.client;
+    session.models.check(client, &request).await?;
 
     if args.dry_run {
         let cost = client.estimate_cost(&request).await?;

@@ -1,39 +1,46 @@
 //! `venice-image`: generate images with Venice.ai from the command line.
 //!
-//! Exit codes: 0 ok, 2 usage or validation, 3 API error (or a blurred result with
-//! `--fail-on-blurred`), 4 payment required, 5 partial batch failure.
+//! Exit codes (the table `exit::EXIT_CODES`, printed at the end of `--help` and in the
+//! README): 0 success, 1 internal error, 2 usage or validation (nothing sent), 3 API
+//! error (or a blurred result with `--fail-on-blurred`, an unreadable catalogue with
+//! `--strict-validate`), 4 payment required, 5 partial batch failure, 6 local I/O.
 
 mod account;
 mod args;
 mod batch;
 mod catalog;
+mod credentials;
 mod exit;
 mod generate;
+mod hints;
 mod job;
 mod ops;
 mod output;
+mod precheck;
+mod report;
 mod session;
+mod topup;
+mod trace;
 mod ui;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::args::{Cli, Command};
 use crate::exit::CliError;
+use crate::hints::HintContext;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    quiet_broken_pipe();
+    let matches = Cli::command().after_help(exit::help_table()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let verbose = cli.global.verbose;
-    // The library reports what it works around (Redis unreachable for shared pacing, a
-    // catalogue that cannot be read) as tracing warnings: show them on stderr.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
-        .without_time()
-        .with_target(false)
-        .with_ansi(false)
-        .init();
+    trace::init(verbose);
+    let ctx = hint_context(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -41,15 +48,52 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(exit::INTERNAL);
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(err) => {
-            err.report(verbose);
+            report::report(&err, &ctx, verbose);
             ExitCode::from(err.exit_code())
         }
+    }
+}
+
+/// A reader that goes away (`venice-image models | head -1`) ends the command quietly:
+/// printing to a closed pipe makes `println!` panic, and this hook turns that one panic
+/// into a silent exit (success: the reader has what it wanted).
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.starts_with("failed printing to std") && text.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
+/// What hints may say, known before the command runs.
+fn hint_context(cli: &Cli) -> HintContext {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    let wallet_command = matches!(cli.command, Command::Balance(_) | Command::TopUp(_));
+    HintContext {
+        wallet: (cli.global.offline && wallet_command)
+            || (!cli.global.offline && credentials::CREDENTIAL_VARS[1..].iter().any(|v| set(v))),
+        base_url: if cli.global.offline {
+            "the embedded mock".to_owned()
+        } else {
+            cli.global
+                .base_url
+                .clone()
+                .unwrap_or_else(|| venice_image::DEFAULT_BASE_URL.to_owned())
+        },
     }
 }
 
@@ -59,7 +103,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         _ => session::Pacing::Off,
     };
     let session = session::Session::open(&cli.global, &pacing).await?;
-    match cli.command {
+    let result = match cli.command {
         Command::Generate(args) => generate::run(&session, *args).await,
         Command::Batch(args) => batch::run(&session, *args).await,
         Command::Models(args) => catalog::models(&session, args).await,
@@ -70,5 +114,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Edit(args) => ops::edit(&session, *args).await,
         Command::MultiEdit(args) => ops::multi_edit(&session, *args).await,
         Command::RemoveBg(args) => ops::remove_bg(&session, *args).await,
-    }
+        Command::TopUp(args) => topup::run(&session, args).await,
+    };
+    session.report_auto_top_up();
+    result
 }

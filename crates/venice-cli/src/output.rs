@@ -76,7 +76,7 @@ impl Target {
             return Ok(());
         }
         std::fs::create_dir_all(&dir)
-            .map_err(|e| CliError::Other(format!("cannot create {}: {e}", dir.display())))
+            .map_err(|e| CliError::Io(format!("cannot create {}: {e}", dir.display())))
     }
 }
 
@@ -111,7 +111,7 @@ pub fn sidecar_path(image: &Path) -> PathBuf {
 /// Write `value` as pretty JSON to `path` atomically: temp file, fsync, rename. A crash
 /// leaves either the old file, or the new one, never half of one.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), CliError> {
-    let io = |e: std::io::Error| CliError::Other(format!("cannot write {}: {e}", path.display()));
+    let io = |e: std::io::Error| CliError::Io(format!("cannot write {}: {e}", path.display()));
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".partial");
     let tmp = PathBuf::from(tmp);

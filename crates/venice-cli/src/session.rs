@@ -3,12 +3,14 @@
 use std::sync::Arc;
 
 use venice_image::pacing::{Pacer, RedisOptions};
-use venice_image::wallet::{LocalEvmSigner, SiwxConfig, Wallet};
+use venice_image::wallet::{AutoTopUp, LocalEvmSigner, SiwxConfig, Wallet};
 use venice_image::{Auth, Client, ClientBuilder};
 use venice_mock::{MockConfig, MockServer};
 
 use crate::args::GlobalArgs;
+use crate::credentials;
 use crate::exit::CliError;
+use crate::precheck::ModelCheck;
 
 /// USD credit of the ephemeral `--offline` wallet.
 pub const OFFLINE_WALLET_USD: f64 = 10.0;
@@ -39,6 +41,14 @@ pub struct Session {
     pub wallet_address: Option<String>,
     /// The credentials authenticate one request only (a static `SIGN-IN-WITH-X` value).
     pub single_use: bool,
+    /// The wallet holds a key that can sign payments (not a static header), and it
+    /// is a Solana wallet (`Some(true)`) or an EVM one (`Some(false)`).
+    pub paying_wallet: Option<bool>,
+    /// The catalogue check before each generation (`--no-validate`,
+    /// `--strict-validate`).
+    pub models: Arc<ModelCheck>,
+    /// The `--auto-top-up` policy in force, if any.
+    pub auto_top_up: Option<AutoTopUp>,
     // Kept alive for the whole command: dropping it stops the server.
     _mock: Option<MockServer>,
 }
@@ -53,6 +63,8 @@ impl Session {
     /// Build the client from flags and the environment, pacing its image requests as
     /// `pacing` says.
     pub async fn open(args: &GlobalArgs, pacing: &Pacing) -> Result<Session, CliError> {
+        let models = Arc::new(ModelCheck::new(args));
+        let auto_top_up = auto_top_up(args)?;
         if args.offline {
             // A throwaway wallet with seeded mock credit, so wallet commands work offline.
             let signer = LocalEvmSigner::random().map_err(venice_image::Error::from)?;
@@ -67,26 +79,39 @@ impl Session {
                 Client::builder()
                     .base_url(mock.base_url())
                     .auth(Auth::api_key(venice_mock::DEFAULT_API_KEY))
-                    .model_validation(!args.no_validate),
+                    // The CLI checks the catalogue itself (`ModelCheck`), visibly.
+                    .model_validation(false),
                 pacing,
                 venice_mock::DEFAULT_API_KEY,
             )?
             .build()?;
             let wallet_auth = Auth::wallet(Wallet::Evm(Arc::new(signer)), SiwxConfig::default())?;
             let wallet_address = wallet_auth.wallet_address();
-            let offline_wallet = Client::builder()
+            let mut wallet_builder = Client::builder()
                 .base_url(mock.base_url())
                 .auth(wallet_auth)
-                .build()?;
+                .model_validation(false);
+            if let Some(policy) = auto_top_up {
+                wallet_builder = wallet_builder.auto_top_up(policy);
+            }
+            let offline_wallet = wallet_builder.build()?;
             return Ok(Session {
                 client,
                 offline: true,
                 offline_wallet: Some(offline_wallet),
                 wallet_address,
                 single_use: false,
+                paying_wallet: Some(false),
+                models,
+                auto_top_up,
                 _mock: Some(mock),
             });
         }
+        credentials::check_env()?;
+        let base_url = match &args.base_url {
+            Some(url) => Some(credentials::checked("--base-url / VENICE_BASE_URL", url)?),
+            None => None,
+        };
         let auth = Auth::from_env().map_err(|e| match e {
             venice_image::Error::Config { what, source } => CliError::Usage(format!(
                 "{what}{}; or pass --offline to run on the embedded mock server",
@@ -96,6 +121,18 @@ impl Session {
         })?;
         let wallet_address = auth.wallet_address();
         let single_use = auth.is_single_use();
+        let paying_wallet = match &auth {
+            Auth::Wallet(w) => Some(matches!(w.wallet(), Wallet::Solana(_))),
+            _ => None,
+        };
+        if auto_top_up.is_some() && paying_wallet.is_none() {
+            return Err(CliError::Usage(
+                "--auto-top-up pays from a wallet and needs VENICE_WALLET_PRIVATE_KEY or \
+                 VENICE_SOLANA_KEYPAIR (an API key's balance is topped up at \
+                 https://venice.ai/settings/api; a VENICE_SIWX_HEADER value cannot sign a payment)"
+                    .into(),
+            ));
+        }
         // The rate limits are per API key, or per wallet: that names the shared budgets
         // (hashed; the key itself never reaches Redis).
         let identity = match &wallet_address {
@@ -107,14 +144,18 @@ impl Session {
                 .unwrap_or_default(),
         };
         let mut builder = paced(
-            Client::builder()
-                .auth(auth)
-                .model_validation(!args.no_validate),
+            Client::builder().auth(auth).model_validation(false),
             pacing,
             &identity,
         )?;
-        if let Some(url) = &args.base_url {
-            builder = builder.base_url(url.clone());
+        if let Some(url) = base_url {
+            builder = builder.base_url(url);
+        }
+        if let Some(url) = credentials::read("VENICE_SOLANA_RPC_URL")? {
+            builder = builder.solana_rpc_url(url);
+        }
+        if let Some(policy) = auto_top_up {
+            builder = builder.auto_top_up(policy);
         }
         Ok(Session {
             client: builder.build()?,
@@ -122,8 +163,55 @@ impl Session {
             offline_wallet: None,
             wallet_address,
             single_use,
+            paying_wallet,
+            models,
+            auto_top_up,
             _mock: None,
         })
+    }
+}
+
+/// The `--auto-top-up` / `--max-top-up` policy, checked.
+fn auto_top_up(args: &GlobalArgs) -> Result<Option<AutoTopUp>, CliError> {
+    let Some(amount) = args.auto_top_up else {
+        return Ok(None);
+    };
+    let max = args.max_top_up.unwrap_or(amount);
+    if !(amount.is_finite() && amount > 0.0) {
+        return Err(CliError::Usage(format!(
+            "--auto-top-up must be a positive number of USD, got {amount}"
+        )));
+    }
+    if !(max.is_finite() && max >= amount) {
+        return Err(CliError::Usage(format!(
+            "--max-top-up (${max}) must be at least --auto-top-up (${amount})"
+        )));
+    }
+    Ok(Some(AutoTopUp {
+        amount_usd: amount,
+        max_total_usd: max,
+    }))
+}
+
+impl Session {
+    /// The client that pays from a wallet: the credentials' own, or the offline
+    /// wallet's.
+    pub fn wallet_client(&self) -> &Client {
+        self.offline_wallet.as_ref().unwrap_or(&self.client)
+    }
+
+    /// Say how much `--auto-top-up` added during the command (nothing when off).
+    pub fn report_auto_top_up(&self) {
+        let Some(policy) = self.auto_top_up else {
+            return;
+        };
+        let spent = self.wallet_client().auto_top_up_spent_usd();
+        if spent > 0.0 {
+            eprintln!(
+                "auto top-up: ${spent:.2} added to the wallet during this command (cap ${:.2})",
+                policy.max_total_usd
+            );
+        }
     }
 }
 

@@ -149,6 +149,20 @@ impl Client {
         topup::top_up(self.payer(), amount_usd, None).await
     }
 
+    /// [`top_up`](Self::top_up) paying one of `requirements` (from
+    /// [`payment_requirements`](Self::payment_requirements)), so that what a person was
+    /// shown and confirmed (amount, asset, network, payee) is what gets signed; a new
+    /// discovery is made only when `requirements` hold no option for the wallet's chain.
+    /// Same checks and refusals as `top_up`. Feature `wallet`.
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
+    pub async fn top_up_with(
+        &self,
+        amount_usd: f64,
+        requirements: &PaymentRequirements,
+    ) -> Result<TopUpReceipt> {
+        topup::top_up(self.payer(), amount_usd, Some(requirements.clone())).await
+    }
+
     /// USD committed to automatic top-ups by this client so far. Feature `wallet`.
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
     pub fn auto_top_up_spent_usd(&self) -> f64 {

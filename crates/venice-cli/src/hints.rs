@@ -1,0 +1,101 @@
+//! What a person can do about an error: one hint per cause.
+
+use venice_image::{Error, ErrorCode, PaymentRequiredKind};
+
+use crate::exit::CliError;
+
+/// What the hint may say about the run: the credentials kind and the server.
+#[derive(Debug, Clone, Default)]
+pub struct HintContext {
+    /// The credentials are a wallet (or the command used the offline wallet).
+    pub wallet: bool,
+    /// The base URL requests went to.
+    pub base_url: String,
+}
+
+/// The hint for `err`, if there is one worth printing.
+pub fn hint(err: &CliError, ctx: &HintContext) -> Option<String> {
+    match err {
+        CliError::Funds(_) if ctx.wallet => Some(top_up_hint(None)),
+        CliError::Io(_) => Some(
+            "check that --out names a directory (or a file path) you can write to, and that \
+             no regular file stands where a directory is needed"
+                .into(),
+        ),
+        CliError::Catalogue(e) => client_hint(e, ctx)
+            .or_else(|| Some("or pass --no-validate to send without the check".into())),
+        CliError::Client(e) => client_hint(e, ctx),
+        _ => None,
+    }
+}
+
+fn top_up_hint(amount: Option<f64>) -> String {
+    let amount = amount.map_or_else(|| "USD".to_owned(), |a| format!("{a}"));
+    format!(
+        "top up the wallet with `venice-image top-up {amount}`, or pass `--auto-top-up USD \
+         --max-top-up USD` to top up when a request needs it"
+    )
+}
+
+fn wrong_url(ctx: &HintContext) -> String {
+    format!(
+        "the server at {} has no such endpoint: check --base-url / VENICE_BASE_URL (it \
+         ends in /api/v1), or this server does not offer the operation",
+        if ctx.base_url.is_empty() {
+            "the base URL"
+        } else {
+            &ctx.base_url
+        }
+    )
+}
+
+fn client_hint(e: &Error, ctx: &HintContext) -> Option<String> {
+    match e {
+        Error::PaymentRequired { kind, error } => Some(match kind {
+            PaymentRequiredKind::AccountBalance if !ctx.wallet => {
+                "top up the API key's balance at https://venice.ai/settings/api".into()
+            }
+            _ => top_up_hint(
+                error
+                    .suggested_top_up_usd()
+                    .or(error.minimum_top_up_usd())
+                    .filter(|a| a.is_finite() && *a > 0.0),
+            ),
+        }),
+        Error::RateLimited { .. } => {
+            Some("slow down: lower --concurrency or wait for the rate-limit window".into())
+        }
+        Error::Validation(_) => {
+            Some("see `venice-image models` for each model's sizes, ratios and limits".into())
+        }
+        Error::Timeout { .. } | Error::Transport(_) => Some(format!(
+            "check your network and --base-url / VENICE_BASE_URL ({}), or use --offline for \
+             the embedded mock",
+            ctx.base_url
+        )),
+        Error::Io { .. } => hint(&CliError::Io(String::new()), ctx),
+        Error::Auth(_) if ctx.wallet => Some(
+            "a VENICE_SIWX_HEADER value signs in for one request only; for commands that \
+             send several, set VENICE_WALLET_PRIVATE_KEY or VENICE_SOLANA_KEYPAIR instead"
+                .into(),
+        ),
+        _ => match (e.status(), e.code()) {
+            (_, Some(ErrorCode::ModelNotFound | ErrorCode::InvalidModel)) => {
+                Some("list the image models with `venice-image models`".into())
+            }
+            (Some(404 | 405), _) => Some(wrong_url(ctx)),
+            (_, Some(ErrorCode::AuthenticationFailed)) if ctx.wallet => Some(
+                "the server refused the wallet sign-in: check the wallet variable and the \
+                 machine's clock"
+                    .into(),
+            ),
+            (_, Some(ErrorCode::AuthenticationFailed)) => {
+                Some("check VENICE_API_KEY (or pass --offline)".into())
+            }
+            (_, Some(ErrorCode::ModelAtCapacity)) => {
+                Some("the model is busy; try again shortly or pick another".into())
+            }
+            _ => None,
+        },
+    }
+}

@@ -77,7 +77,16 @@ pub fn client_line(e: &Error) -> String {
             api.status(),
             first_line(api.message(), MESSAGE_CHARS)
         );
-        let mut facts = vec![body_size(api)];
+        let mut facts = Vec::new();
+        if let Error::PaymentRequired { error, .. } = e {
+            if let Some(have) = error.current_balance_usd() {
+                facts.push(format!("credit ${have:.4}"));
+            }
+            if let Some(need) = error.minimum_balance_usd() {
+                facts.push(format!("needs ${need:.4}"));
+            }
+        }
+        facts.push(body_size(api));
         if let Some(id) = api.request_id() {
             facts.push(format!("request {id}"));
         }

@@ -9,6 +9,8 @@ use crate::exit::CliError;
 pub struct HintContext {
     /// The credentials are a wallet (or the command used the offline wallet).
     pub wallet: bool,
+    /// The credentials are a single-use `SIGN-IN-WITH-X` value.
+    pub single_use: bool,
     /// The base URL requests went to.
     pub base_url: String,
 }
@@ -74,7 +76,7 @@ fn client_hint(e: &Error, ctx: &HintContext) -> Option<String> {
             ctx.base_url
         )),
         Error::Io { .. } => hint(&CliError::Io(String::new()), ctx),
-        Error::Auth(_) if ctx.wallet => Some(
+        Error::Auth(_) if ctx.single_use => Some(
             "a VENICE_SIWX_HEADER value signs in for one request only; for commands that \
              send several, set VENICE_WALLET_PRIVATE_KEY or VENICE_SOLANA_KEYPAIR instead"
                 .into(),

@@ -86,6 +86,7 @@ fn hint_context(cli: &Cli) -> HintContext {
     HintContext {
         wallet: (cli.global.offline && wallet_command)
             || (!cli.global.offline && credentials::CREDENTIAL_VARS[1..].iter().any(|v| set(v))),
+        single_use: !cli.global.offline && set("VENICE_SIWX_HEADER"),
         base_url: if cli.global.offline {
             "the embedded mock".to_owned()
         } else {

@@ -192,6 +192,10 @@ mod tests {
             c.top_up(5.0).await,
             Err(Error::Wallet(WalletError::Unsupported(_)))
         ));
+        assert!(matches!(
+            c.top_up_with(5.0, &PaymentRequirements::default()).await,
+            Err(Error::Wallet(WalletError::Unsupported(_)))
+        ));
         let c = Client::builder()
             .base_url("http://127.0.0.1:1")
             .auth(Auth::siwx_header("e30="))
@@ -214,6 +218,7 @@ mod tests {
         // Auto top-up runs inside `generate`'s send loop: it must keep it `Send`.
         send(&c.generate(&req));
         send(&c.top_up(5.0));
+        send(&c.top_up_with(5.0, &PaymentRequirements::default()));
         send(&c.wallet_balance());
         send(&c.wallet_transactions(1, 0));
     }

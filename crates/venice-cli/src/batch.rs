@@ -607,6 +607,17 @@ async fn check_balance(session: &Session, estimate: f64, jobs: usize) -> Result<
         }
         return Ok(());
     };
+    // A wallet with --auto-top-up may add up to its cap while the batch runs.
+    let (available, detail) = match session.auto_top_up {
+        Some(policy) if session.client_is_wallet() => (
+            available + policy.max_total_usd,
+            format!(
+                "{detail} + --auto-top-up up to ${:.2}",
+                policy.max_total_usd
+            ),
+        ),
+        _ => (available, detail),
+    };
     if estimate > available + 1e-9 {
         return Err(CliError::Funds(format!(
             "the estimated cost of the {jobs} job(s) to run, ${estimate:.4}, exceeds the balance, \

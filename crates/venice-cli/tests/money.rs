@@ -336,3 +336,40 @@ fn a_signing_wallet_signs_a_fresh_proof_for_every_request_of_a_batch() {
     assert_eq!(sent.len(), 4, "{sent:?}");
     assert!(sent.iter().all(|(_, status)| *status == 200), "{sent:?}");
 }
+
+#[test]
+fn a_wallet_batch_with_auto_top_up_counts_the_cap_as_spendable() {
+    let rt = rt();
+    let server = mock_with(&rt, EVM_ADDRESS, 0.001);
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = dir.path().join("jobs.jsonl");
+    std::fs::write(
+        &jobs,
+        "{\"prompt\":\"one\",\"size\":\"256x256\"}\n{\"prompt\":\"two\",\"size\":\"256x256\"}\n",
+    )
+    .unwrap();
+    let batch = |out: &str, extra: &[&str]| {
+        let mut c = wallet(&server, "VENICE_WALLET_PRIVATE_KEY", EVM_KEY);
+        c.args(extra).args([
+            "batch",
+            jobs.to_str().unwrap(),
+            "--out",
+            dir.path().join(out).to_str().unwrap(),
+            "--concurrency",
+            "1",
+        ]);
+        run(&mut c)
+    };
+    // Without it the balance check stops the batch before the first request.
+    let (code, _, stderr) = batch("a", &[]);
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("exceeds the balance"), "{stderr}");
+    let (code, stdout, stderr) = batch("b", &["--auto-top-up", "5"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("done 2,"), "{stdout}");
+    assert_eq!(paid_top_ups(&server), 1);
+    assert!(
+        stderr.contains("auto top-up: $5.00 added to the wallet during this command"),
+        "{stderr}"
+    );
+}

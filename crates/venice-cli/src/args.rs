@@ -73,10 +73,10 @@ pub struct BalanceArgs {
 #[derive(Debug, Args, Clone, Copy, Default)]
 pub struct SafeModeArgs {
     /// Blur adult content (the server default).
-    #[arg(long, overrides_with = "no_safe_mode")]
+    #[arg(long, conflicts_with = "no_safe_mode")]
     pub safe_mode: bool,
     /// Do not blur adult content.
-    #[arg(long, overrides_with = "safe_mode")]
+    #[arg(long)]
     pub no_safe_mode: bool,
 }
 
@@ -125,7 +125,7 @@ pub struct JobArgs {
     #[arg(long)]
     pub style: Option<String>,
     /// CFG scale (0, 20].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub cfg_scale: Option<f64>,
     /// `--safe-mode` / `--no-safe-mode`.
     #[command(flatten)]
@@ -142,6 +142,28 @@ pub struct JobArgs {
     /// Let the model search the web (extra charge; some models).
     #[arg(long)]
     pub web_search: bool,
+    /// Request fields beyond the common ones.
+    #[command(flatten)]
+    pub more: MoreJobArgs,
+}
+
+/// The less common fields of a generation (steps, LoRA, style references...).
+#[derive(Debug, Args, Clone, Default)]
+pub struct MoreJobArgs {
+    /// Inference steps (the catalogue gives each model's maximum).
+    #[arg(long, allow_negative_numbers = true)]
+    pub steps: Option<i64>,
+    /// LoRA strength, 0 to 100.
+    #[arg(long, allow_negative_numbers = true)]
+    pub lora_strength: Option<i64>,
+    /// Skip the model's prompt-optimisation thinking step.
+    #[arg(long)]
+    pub disable_prompt_optimization_thinking: bool,
+    /// An image guiding the style: a PNG/JPEG/WebP file, an http(s) URL or a data URI,
+    /// optionally `::STRENGTH` (0.1 to 1). Repeat for more (up to the model's
+    /// `maxStyleReferences`).
+    #[arg(long = "style-reference", value_name = "PATH_OR_URL[::STRENGTH]")]
+    pub style_references: Vec<String>,
 }
 
 /// `generate`.
@@ -167,6 +189,9 @@ pub struct GenerateArgs {
     /// Exit with code 3 when the server blurred the result.
     #[arg(long)]
     pub fail_on_blurred: bool,
+    /// Cost cap, overwriting and preview.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// `batch`.
@@ -233,30 +258,36 @@ mod tests {
     }
 
     #[test]
-    fn safe_mode_flags_are_tri_state_and_the_last_one_wins() {
+    fn safe_mode_flags_are_tri_state_and_exclusive() {
         assert_eq!(safe_mode_of(&["venice-image", "generate", "p"]), None);
         let g = ["venice-image", "generate", "p", "--safe-mode"];
         assert_eq!(safe_mode_of(&g), Some(true));
         let g = ["venice-image", "generate", "p", "--no-safe-mode"];
         assert_eq!(safe_mode_of(&g), Some(false));
-        let g = [
-            "venice-image",
-            "generate",
-            "p",
-            "--no-safe-mode",
-            "--safe-mode",
-        ];
-        assert_eq!(safe_mode_of(&g), Some(true));
-        let e = [
-            "venice-image",
-            "edit",
-            "p",
-            "in.png",
-            "--safe-mode",
-            "--no-safe-mode",
-        ];
-        assert_eq!(safe_mode_of(&e), Some(false));
         assert_eq!(safe_mode_of(&["venice-image", "edit", "p", "in.png"]), None);
+        for both in [
+            ["venice-image", "generate", "p", "--no-safe-mode", "--safe-mode"],
+            ["venice-image", "edit", "p", "--safe-mode", "--no-safe-mode"],
+        ] {
+            let e = Cli::try_parse_from(both).expect_err("contradictory");
+            assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        }
+    }
+
+    #[test]
+    fn negative_numbers_parse_without_an_equals_sign() {
+        let cli = Cli::try_parse_from(["venice-image", "generate", "p", "--cfg-scale", "-1"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Command::Generate(g) = cli.command else {
+            panic!("unexpected command")
+        };
+        assert_eq!(g.job.cfg_scale, Some(-1.0));
+        let cli = Cli::try_parse_from(["venice-image", "generate", "p", "--steps", "-2"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Command::Generate(g) = cli.command else {
+            panic!("unexpected command")
+        };
+        assert_eq!(g.job.more.steps, Some(-2));
     }
 }
 
@@ -269,9 +300,26 @@ pub struct OutputArgs {
     /// Print one JSON object instead of the path.
     #[arg(long)]
     pub json: bool,
-    /// Check the inputs and print the request without sending it.
+    /// Check the inputs and print the request and its estimated cost without sending it.
     #[arg(long)]
     pub dry_run: bool,
+    /// Cost cap, overwriting and preview.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Options of every command that pays for one image request.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    /// Refuse (before sending) when the estimated cost is above this many USD.
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// Replace an existing file at --out (refused otherwise).
+    #[arg(long)]
+    pub force: bool,
+    /// Open the saved image(s) with the system viewer (or VENICE_IMAGE_OPENER).
+    #[arg(long)]
+    pub open: bool,
 }
 
 /// `upscale`.
@@ -312,6 +360,9 @@ pub struct EditOptions {
     /// Let the server rewrite the prompt from the image first (extra charge).
     #[arg(long)]
     pub enhance_prompt: bool,
+    /// Skip the model's prompt-optimisation thinking step (models that support it).
+    #[arg(long)]
+    pub disable_prompt_optimization_thinking: bool,
 }
 
 /// `edit`.

@@ -7,12 +7,17 @@ mod account;
 mod args;
 mod batch;
 mod catalog;
+mod cost;
 mod exit;
 mod generate;
+mod inputs;
 mod job;
 mod ops;
 mod output;
+mod overwrite;
+mod preview;
 mod session;
+mod style;
 mod ui;
 
 use std::process::ExitCode;

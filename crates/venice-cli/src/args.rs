@@ -41,7 +41,7 @@ pub enum Command {
     /// Run many generation jobs from a JSONL file, resumably.
     Batch(Box<BatchArgs>),
     /// List image models with their sizing mode, limits and price.
-    Models(ListArgs),
+    Models(ModelsArgs),
     /// List image style presets.
     Styles(ListArgs),
     /// Upscale an image 2x to 4x (PNG).
@@ -56,6 +56,51 @@ pub enum Command {
     Balance(BalanceArgs),
     /// Show the API key's balance, tier and the rate limits of the image models.
     Account(ListArgs),
+    /// Generate through the OpenAI-compatible endpoint (one image).
+    Openai(Box<OpenAiArgs>),
+}
+
+/// `openai`: every field of the OpenAI-compatible request.
+#[derive(Debug, Args)]
+pub struct OpenAiArgs {
+    /// What to draw (at most 1500 characters).
+    pub prompt: String,
+    /// Image model ID (server default: the catalogue's default image model).
+    #[arg(long, short = 'm')]
+    pub model: Option<String>,
+    /// Size: auto, 256x256, 512x512, 1024x1024, 1536x1024, 1024x1536, 1792x1024, 1024x1792.
+    #[arg(long)]
+    pub size: Option<String>,
+    /// Output format (png, jpeg, webp; server default png).
+    #[arg(long)]
+    pub output_format: Option<String>,
+    /// How the image comes back: b64_json or url (a data URL); both are saved the same.
+    #[arg(long)]
+    pub response_format: Option<String>,
+    /// Moderation: auto (safe mode on, the default) or low (off).
+    #[arg(long)]
+    pub moderation: Option<String>,
+    /// Number of images; Venice returns one, so only 1 is accepted.
+    #[arg(long = "n", value_name = "N", allow_negative_numbers = true)]
+    pub n: Option<i64>,
+    /// OpenAI's quality (auto, high, medium, low, hd, standard; accepted, not used).
+    #[arg(long)]
+    pub quality: Option<String>,
+    /// OpenAI's style (vivid, natural; accepted, not used).
+    #[arg(long)]
+    pub style: Option<String>,
+    /// OpenAI's background (transparent, opaque, auto; accepted, not used).
+    #[arg(long)]
+    pub background: Option<String>,
+    /// OpenAI's output compression, 0-100 (accepted, not used).
+    #[arg(long, allow_negative_numbers = true)]
+    pub output_compression: Option<i64>,
+    /// OpenAI's end-user identifier (accepted, not used).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Options of `balance`.
@@ -236,6 +281,18 @@ pub struct BatchArgs {
     pub json: bool,
 }
 
+/// `models`.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// `--json`.
+    #[command(flatten)]
+    pub list: ListArgs,
+    /// With --json: print the whole catalogue (every model type) byte for byte as the
+    /// server sent it, e.g. to serve it with `venice-mock --catalogue FILE`.
+    #[arg(long)]
+    pub raw: bool,
+}
+
 /// `models`, `styles`, `account`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -266,7 +323,13 @@ mod tests {
         assert_eq!(safe_mode_of(&g), Some(false));
         assert_eq!(safe_mode_of(&["venice-image", "edit", "p", "in.png"]), None);
         for both in [
-            ["venice-image", "generate", "p", "--no-safe-mode", "--safe-mode"],
+            [
+                "venice-image",
+                "generate",
+                "p",
+                "--no-safe-mode",
+                "--safe-mode",
+            ],
             ["venice-image", "edit", "p", "--safe-mode", "--no-safe-mode"],
         ] {
             let e = Cli::try_parse_from(both).expect_err("contradictory");

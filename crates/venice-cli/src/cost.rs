@@ -145,7 +145,9 @@ pub fn price(models: &[Model], what: Priced<'_>) -> Result<Estimate, CliError> {
                 .iter()
                 .find(|m| m.id == BACKGROUND_REMOVAL_MODEL)
                 .and_then(|m| m.model_spec.pricing.as_ref()?.generation.clone())
-                .ok_or_else(|| unpriced(format!("a background removal ({BACKGROUND_REMOVAL_MODEL})")))?;
+                .ok_or_else(|| {
+                    unpriced(format!("a background removal ({BACKGROUND_REMOVAL_MODEL})"))
+                })?;
             Ok(Estimate {
                 usd: price.usd,
                 priced_as: BACKGROUND_REMOVAL_MODEL.to_owned(),
@@ -231,8 +233,12 @@ mod tests {
 
     #[test]
     fn upscale_is_priced_by_factor() {
-        let m = models(json!([entry("upscaler", "upscale", json!({
-            "upscale": {"2x": {"usd": 0.02, "diem": 0}, "4x": {"usd": 0.08, "diem": 0}}}))]));
+        let m = models(json!([entry(
+            "upscaler",
+            "upscale",
+            json!({
+            "upscale": {"2x": {"usd": 0.02, "diem": 0}, "4x": {"usd": 0.08, "diem": 0}}})
+        )]));
         let two = price(&m, Priced::Upscale { scale: 2.0 }).expect("priced");
         assert_eq!((two.usd, two.priced_as.as_str()), (0.02, "upscaler 2x"));
         let three = price(&m, Priced::Upscale { scale: 3.0 }).expect("priced");
@@ -243,10 +249,18 @@ mod tests {
     #[test]
     fn edits_are_priced_by_quality_then_tier_then_flat() {
         let m = models(json!([
-            entry("flat", "inpaint", json!({"inpaint": {"usd": 0.04, "diem": 0}})),
-            entry("tiered", "inpaint", json!({"inpaint": {"usd": 0.1, "diem": 0},
+            entry(
+                "flat",
+                "inpaint",
+                json!({"inpaint": {"usd": 0.04, "diem": 0}})
+            ),
+            entry(
+                "tiered",
+                "inpaint",
+                json!({"inpaint": {"usd": 0.1, "diem": 0},
                 "resolutions": {"1K": {"usd": 0.1, "diem": 0}, "2K": {"usd": 0.14, "diem": 0}},
-                "quality": {"2K": {"low": {"usd": 0.03, "diem": 0}}}})),
+                "quality": {"2K": {"low": {"usd": 0.03, "diem": 0}}}})
+            ),
         ]));
         let e = |model, resolution, quality| {
             price(

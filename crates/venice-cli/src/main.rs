@@ -12,6 +12,7 @@ mod exit;
 mod generate;
 mod inputs;
 mod job;
+mod openai;
 mod ops;
 mod output;
 mod overwrite;
@@ -75,5 +76,6 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Edit(args) => ops::edit(&session, *args).await,
         Command::MultiEdit(args) => ops::multi_edit(&session, *args).await,
         Command::RemoveBg(args) => ops::remove_bg(&session, *args).await,
+        Command::Openai(args) => openai::run(&session, *args).await,
     }
 }

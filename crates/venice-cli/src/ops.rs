@@ -19,9 +19,9 @@ use crate::inputs::image_input as input;
 use crate::args::{EditArgs, EditOptions, MultiEditArgs, OutputArgs, RemoveBgArgs, UpscaleArgs};
 use crate::exit::CliError;
 use crate::output::{self, Target};
-use crate::{overwrite, preview};
 use crate::session::Session;
 use crate::ui::{endpoint, pretty, spinner, warn_about};
+use crate::{overwrite, preview};
 
 /// What the sidecar and `--json` say about an input (never a URL's path or query).
 fn describe(arg: &str, image: &ImageInput) -> serde_json::Value {

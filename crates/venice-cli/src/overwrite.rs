@@ -57,7 +57,10 @@ mod tests {
         assert!(check_free(&target, 1, "png", false).is_ok());
         std::fs::write(&file, b"old").expect("write");
         let e = check_free(&target, 1, "png", false).expect_err("exists");
-        assert!(e.to_string().starts_with(&file.display().to_string()), "{e}");
+        assert!(
+            e.to_string().starts_with(&file.display().to_string()),
+            "{e}"
+        );
         assert_eq!(e.exit_code(), crate::exit::USAGE);
         assert!(check_free(&target, 1, "png", true).is_ok());
         // The format decides the extension: cat.webp is free although cat.png is not.

@@ -25,7 +25,11 @@ pub fn suggest<'a>(name: &str, styles: &'a [String]) -> Vec<&'a str> {
         .filter(|(score, _)| *score >= 0.75)
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    scored.into_iter().take(SUGGESTIONS).map(|(_, s)| s).collect()
+    scored
+        .into_iter()
+        .take(SUGGESTIONS)
+        .map(|(_, s)| s)
+        .collect()
 }
 
 /// The refusal of `name`, which is not in `styles`.
@@ -71,9 +75,15 @@ mod tests {
     use super::*;
 
     fn styles() -> Vec<String> {
-        ["3D Model", "Analog Film", "Anime", "Cinematic", "Comic Book"]
-            .map(String::from)
-            .to_vec()
+        [
+            "3D Model",
+            "Analog Film",
+            "Anime",
+            "Cinematic",
+            "Comic Book",
+        ]
+        .map(String::from)
+        .to_vec()
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub enum Command {
     /// Run many generation jobs from a JSONL file, resumably.
     Batch(Box<BatchArgs>),
     /// List image models with their sizing mode, limits and price.
-    Models(ListArgs),
+    Models(ModelsArgs),
     /// List image style presets.
     Styles(ListArgs),
     /// Upscale an image 2x to 4x (PNG).
@@ -71,6 +71,51 @@ pub enum Command {
     /// Add USD credit to the x402 wallet (USDC on Base or Solana), after showing the
     /// payment and asking.
     TopUp(TopUpArgs),
+    /// Generate through the OpenAI-compatible endpoint (one image).
+    Openai(Box<OpenAiArgs>),
+}
+
+/// `openai`: every field of the OpenAI-compatible request.
+#[derive(Debug, Args)]
+pub struct OpenAiArgs {
+    /// What to draw (at most 1500 characters).
+    pub prompt: String,
+    /// Image model ID (server default: the catalogue's default image model).
+    #[arg(long, short = 'm')]
+    pub model: Option<String>,
+    /// Size: auto, 256x256, 512x512, 1024x1024, 1536x1024, 1024x1536, 1792x1024, 1024x1792.
+    #[arg(long)]
+    pub size: Option<String>,
+    /// Output format (png, jpeg, webp; server default png).
+    #[arg(long)]
+    pub output_format: Option<String>,
+    /// How the image comes back: b64_json or url (a data URL); both are saved the same.
+    #[arg(long)]
+    pub response_format: Option<String>,
+    /// Moderation: auto (safe mode on, the default) or low (off).
+    #[arg(long)]
+    pub moderation: Option<String>,
+    /// Number of images; Venice returns one, so only 1 is accepted.
+    #[arg(long = "n", value_name = "N", allow_negative_numbers = true)]
+    pub n: Option<i64>,
+    /// OpenAI's quality (auto, high, medium, low, hd, standard; accepted, not used).
+    #[arg(long)]
+    pub quality: Option<String>,
+    /// OpenAI's style (vivid, natural; accepted, not used).
+    #[arg(long)]
+    pub style: Option<String>,
+    /// OpenAI's background (transparent, opaque, auto; accepted, not used).
+    #[arg(long)]
+    pub background: Option<String>,
+    /// OpenAI's output compression, 0-100 (accepted, not used).
+    #[arg(long, allow_negative_numbers = true)]
+    pub output_compression: Option<i64>,
+    /// OpenAI's end-user identifier (accepted, not used).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Options of `balance`.
@@ -88,10 +133,10 @@ pub struct BalanceArgs {
 #[derive(Debug, Args, Clone, Copy, Default)]
 pub struct SafeModeArgs {
     /// Blur adult content (the server default).
-    #[arg(long, overrides_with = "no_safe_mode")]
+    #[arg(long, conflicts_with = "no_safe_mode")]
     pub safe_mode: bool,
     /// Do not blur adult content.
-    #[arg(long, overrides_with = "safe_mode")]
+    #[arg(long)]
     pub no_safe_mode: bool,
 }
 
@@ -140,7 +185,7 @@ pub struct JobArgs {
     #[arg(long)]
     pub style: Option<String>,
     /// CFG scale (0, 20].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub cfg_scale: Option<f64>,
     /// `--safe-mode` / `--no-safe-mode`.
     #[command(flatten)]
@@ -157,6 +202,28 @@ pub struct JobArgs {
     /// Let the model search the web (extra charge; some models).
     #[arg(long)]
     pub web_search: bool,
+    /// Request fields beyond the common ones.
+    #[command(flatten)]
+    pub more: MoreJobArgs,
+}
+
+/// The less common fields of a generation (steps, LoRA, style references...).
+#[derive(Debug, Args, Clone, Default)]
+pub struct MoreJobArgs {
+    /// Inference steps (the catalogue gives each model's maximum).
+    #[arg(long, allow_negative_numbers = true)]
+    pub steps: Option<i64>,
+    /// LoRA strength, 0 to 100.
+    #[arg(long, allow_negative_numbers = true)]
+    pub lora_strength: Option<i64>,
+    /// Skip the model's prompt-optimisation thinking step.
+    #[arg(long)]
+    pub disable_prompt_optimization_thinking: bool,
+    /// An image guiding the style: a PNG/JPEG/WebP file, an http(s) URL or a data URI,
+    /// optionally `::STRENGTH` (0.1 to 1). Repeat for more (up to the model's
+    /// `maxStyleReferences`).
+    #[arg(long = "style-reference", value_name = "PATH_OR_URL[::STRENGTH]")]
+    pub style_references: Vec<String>,
 }
 
 /// `generate`.
@@ -182,6 +249,9 @@ pub struct GenerateArgs {
     /// Exit with code 3 when the server blurred the result.
     #[arg(long)]
     pub fail_on_blurred: bool,
+    /// Cost cap, overwriting and preview.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// `batch`.
@@ -226,6 +296,18 @@ pub struct BatchArgs {
     pub json: bool,
 }
 
+/// `models`.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// `--json`.
+    #[command(flatten)]
+    pub list: ListArgs,
+    /// With --json: print the whole catalogue (every model type) byte for byte as the
+    /// server sent it, e.g. to serve it with `venice-mock --catalogue FILE`.
+    #[arg(long)]
+    pub raw: bool,
+}
+
 /// `models`, `styles`, `account`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -248,30 +330,42 @@ mod tests {
     }
 
     #[test]
-    fn safe_mode_flags_are_tri_state_and_the_last_one_wins() {
+    fn safe_mode_flags_are_tri_state_and_exclusive() {
         assert_eq!(safe_mode_of(&["venice-image", "generate", "p"]), None);
         let g = ["venice-image", "generate", "p", "--safe-mode"];
         assert_eq!(safe_mode_of(&g), Some(true));
         let g = ["venice-image", "generate", "p", "--no-safe-mode"];
         assert_eq!(safe_mode_of(&g), Some(false));
-        let g = [
-            "venice-image",
-            "generate",
-            "p",
-            "--no-safe-mode",
-            "--safe-mode",
-        ];
-        assert_eq!(safe_mode_of(&g), Some(true));
-        let e = [
-            "venice-image",
-            "edit",
-            "p",
-            "in.png",
-            "--safe-mode",
-            "--no-safe-mode",
-        ];
-        assert_eq!(safe_mode_of(&e), Some(false));
         assert_eq!(safe_mode_of(&["venice-image", "edit", "p", "in.png"]), None);
+        for both in [
+            [
+                "venice-image",
+                "generate",
+                "p",
+                "--no-safe-mode",
+                "--safe-mode",
+            ],
+            ["venice-image", "edit", "p", "--safe-mode", "--no-safe-mode"],
+        ] {
+            let e = Cli::try_parse_from(both).expect_err("contradictory");
+            assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        }
+    }
+
+    #[test]
+    fn negative_numbers_parse_without_an_equals_sign() {
+        let cli = Cli::try_parse_from(["venice-image", "generate", "p", "--cfg-scale", "-1"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Command::Generate(g) = cli.command else {
+            panic!("unexpected command")
+        };
+        assert_eq!(g.job.cfg_scale, Some(-1.0));
+        let cli = Cli::try_parse_from(["venice-image", "generate", "p", "--steps", "-2"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Command::Generate(g) = cli.command else {
+            panic!("unexpected command")
+        };
+        assert_eq!(g.job.more.steps, Some(-2));
     }
 }
 
@@ -284,9 +378,26 @@ pub struct OutputArgs {
     /// Print one JSON object instead of the path.
     #[arg(long)]
     pub json: bool,
-    /// Check the inputs and print the request without sending it.
+    /// Check the inputs and print the request and its estimated cost without sending it.
     #[arg(long)]
     pub dry_run: bool,
+    /// Cost cap, overwriting and preview.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Options of every command that pays for one image request.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    /// Refuse (before sending) when the estimated cost is above this many USD.
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// Replace an existing file at --out (refused otherwise).
+    #[arg(long)]
+    pub force: bool,
+    /// Open the saved image(s) with the system viewer (or VENICE_IMAGE_OPENER).
+    #[arg(long)]
+    pub open: bool,
 }
 
 /// `upscale`.
@@ -327,6 +438,9 @@ pub struct EditOptions {
     /// Let the server rewrite the prompt from the image first (extra charge).
     #[arg(long)]
     pub enhance_prompt: bool,
+    /// Skip the model's prompt-optimisation thinking step (models that support it).
+    #[arg(long)]
+    pub disable_prompt_optimization_thinking: bool,
 }
 
 /// `edit`.

@@ -469,6 +469,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
                         &job.spec,
                         &job.request,
                         Some(&job.id),
+                        false,
                     )
                     .await
                     {

@@ -5,13 +5,30 @@ use std::process::ExitCode;
 use venice_image::limits::MAX_PIXEL_SIDE;
 use venice_image::models::{ImageModel, SizingMode};
 
-use crate::args::{BalanceArgs, ListArgs};
+use std::io::Write;
+
+use venice_image::Client;
+use venice_image::raw::ClientInfo;
+use venice_image::raw::operations;
+use venice_image::raw::types::ModelTypeFilter;
+
+use crate::args::{BalanceArgs, ListArgs, ModelsArgs};
 use crate::exit::CliError;
 use crate::session::{OFFLINE_WALLET_USD, Session};
 use crate::ui::pretty;
 
 /// `venice-image models`.
-pub async fn models(session: &Session, args: ListArgs) -> Result<ExitCode, CliError> {
+pub async fn models(session: &Session, args: ModelsArgs) -> Result<ExitCode, CliError> {
+    if args.raw {
+        let body = raw_catalogue(&session.client).await?;
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(&body)
+            .and_then(|()| stdout.flush())
+            .map_err(|e| CliError::Other(format!("cannot write the catalogue: {e}")))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let args = args.list;
     let models = session.client.image_models().await?;
     if args.json {
         let rows: Vec<_> = models.iter().map(model_json).collect();
@@ -44,6 +61,36 @@ pub async fn models(session: &Session, args: ListArgs) -> Result<ExitCode, CliEr
         println!("{}", line.trim_end());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The body of `GET /models?type=all`, untouched (the generated client would parse it
+/// and drop the fields our spec does not model). The path comes from the spec's table;
+/// the operation is public, so no credentials are sent.
+async fn raw_catalogue(client: &Client) -> Result<Vec<u8>, CliError> {
+    let op = operations::find("list_models")
+        .ok_or_else(|| CliError::Other("the spec has no list_models operation".into()))?;
+    let raw = client.raw();
+    let url = format!("{}{}?type={}", raw.baseurl(), op.path, ModelTypeFilter::All);
+    let failed = |e: &dyn std::fmt::Display| {
+        CliError::Other(format!("cannot read the model catalogue: {e}"))
+    };
+    let response = raw
+        .client()
+        .get(url)
+        .header("accept", "application/json")
+        .header("api-version", venice_image::raw::Client::api_version())
+        .send()
+        .await
+        .map_err(|e| failed(&e))?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(|e| failed(&e))?;
+    if !status.is_success() {
+        return Err(failed(&format!(
+            "the server answered {status} ({} bytes)",
+            body.len()
+        )));
+    }
+    Ok(body.to_vec())
 }
 
 fn sizing(m: &ImageModel) -> String {

@@ -5,14 +5,17 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use serde::Serialize;
-use venice_image::{GenerateRequest, Generation, Image, Response, ResponseMeta};
+use venice_image::models::Cost;
+use venice_image::{Format, GenerateRequest, Generation, Image, Response, ResponseMeta};
 
 use crate::args::GenerateArgs;
+use crate::cost::{self, Estimate};
 use crate::exit::CliError;
 use crate::job::JobSpec;
 use crate::output::{self, Sidecar, Target};
 use crate::session::Session;
 use crate::ui::{pretty, spinner, warn_about};
+use crate::{overwrite, preview};
 
 /// One image written to disk.
 #[derive(Debug, Clone, Serialize)]
@@ -38,13 +41,20 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
     let client = &session.client;
     session.models.check(client, &request).await?;
 
+    if let Some(style) = &spec.style {
+        crate::style::check(client, style).await?;
+    }
+    if args.dry_run || args.run.max_cost.is_some() {
+        client.validate_for_model(&request).await?;
+    }
     if args.dry_run {
         let cost = client.estimate_cost(&request).await?;
+        cost::check_cap(Some(&estimate_of(&cost, &spec)), args.run.max_cost)?;
         let out = serde_json::json!({
             "dry_run": true,
             "offline": session.offline,
             "endpoint": crate::ui::endpoint(client, "generate_image"),
-            "request": request.to_json(),
+            "request": abbreviated(request.to_json()),
             "estimated_cost_usd": cost.total_usd(),
             "images": cost.images(),
             "usd_per_image": cost.usd_per_image(),
@@ -53,7 +63,14 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
         return Ok(ExitCode::SUCCESS);
     }
 
+    if args.run.max_cost.is_some() {
+        let cost = client.estimate_cost(&request).await?;
+        cost::check_cap(Some(&estimate_of(&cost, &spec)), args.run.max_cost)?;
+    }
     let target = Target::from_out(&args.out);
+    let ext = request.output_format().unwrap_or(Format::Webp).extension();
+    let count = usize::from(request.variants().unwrap_or(1));
+    overwrite::check_free(&target, count, ext, args.run.force)?;
     target.prepare()?;
     let base = match spec.seed {
         Some(seed) => format!("{}-{seed}", output::slug(&spec.prompt, 40)),
@@ -69,6 +86,7 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
         let meta = image.meta().clone();
         let ext = image.format().extension();
         let path = target.image_path(&stem, 0, 1, ext);
+        overwrite::make_room(&path, args.run.force)?;
         let path = image.save(&path).await?;
         let (width, height) = dimensions_of(&path);
         let saved = write_sidecar(
@@ -93,7 +111,16 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
         let result = client.generate(&request).await;
         spinner.finish_and_clear();
         let generation = result?;
-        let saved = save_generation(&generation, &target, &stem, &spec, &request, None).await?;
+        let saved = save_generation(
+            &generation,
+            &target,
+            &stem,
+            &spec,
+            &request,
+            None,
+            args.run.force,
+        )
+        .await?;
         warn_about(generation.meta());
         (saved, generation.meta().clone())
     };
@@ -115,6 +142,10 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
             println!("{}", img.path.display());
         }
     }
+    if args.run.open {
+        let paths: Vec<PathBuf> = images.iter().map(|i| i.path.clone()).collect();
+        preview::open(&paths);
+    }
     if args.fail_on_blurred && meta.is_blurred() {
         return Err(CliError::Refused(
             "the server blurred the result (safe mode) and --fail-on-blurred is set".into(),
@@ -131,12 +162,14 @@ pub async fn save_generation(
     spec: &JobSpec,
     request: &GenerateRequest,
     job: Option<&str>,
+    force: bool,
 ) -> Result<Vec<SavedImage>, CliError> {
     let count = generation.images().len();
     let mut saved = Vec::with_capacity(count);
     for image in generation.images() {
         let ext = image.format().extension();
         let path = target.image_path(stem, image.index(), count, ext);
+        overwrite::make_room(&path, force)?;
         let path = image.save(&path).await?;
         saved.push(write_sidecar(
             spec,
@@ -217,6 +250,33 @@ fn write_sidecar(
         format: image.format.to_string(),
         request_id: sidecar.request_id.clone(),
     })
+}
+
+/// The request as printed by `--dry-run`: a style reference's base64 is shown by its
+/// length, not pasted (up to 8 MB each).
+fn abbreviated(mut request: serde_json::Value) -> serde_json::Value {
+    if let Some(refs) = request
+        .get_mut("style_references")
+        .and_then(|r| r.as_array_mut())
+    {
+        for r in refs {
+            if let Some(image) = r.get_mut("image")
+                && let Some(text) = image.as_str()
+                && !text.starts_with("http://")
+                && !text.starts_with("https://")
+            {
+                *image = serde_json::json!(format!("<base64, {} characters>", text.len()));
+            }
+        }
+    }
+    request
+}
+
+fn estimate_of(cost: &Cost, spec: &JobSpec) -> Estimate {
+    Estimate {
+        usd: cost.total_usd(),
+        priced_as: format!("{} x{}", spec.model(), cost.images()),
+    }
 }
 
 fn dimensions_of(path: &std::path::Path) -> (Option<u32>, Option<u32>) {

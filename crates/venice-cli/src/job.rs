@@ -1,7 +1,10 @@
 //! One generation job: its fields (from flags or a JSONL line) and the request it makes.
 
 use serde::{Deserialize, Serialize};
-use venice_image::{AspectRatio, Format, GenerateRequest, Quality, Resolution, Size};
+use venice_image::limits::MAX_LORA_STRENGTH;
+use venice_image::{
+    AspectRatio, Format, GenerateRequest, Quality, Resolution, Size, ValidationError,
+};
 
 use crate::args::JobArgs;
 use crate::exit::CliError;
@@ -63,6 +66,18 @@ pub struct JobSpec {
     /// Web search.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub web_search: bool,
+    /// Inference steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<i64>,
+    /// LoRA strength (0-100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lora_strength: Option<i64>,
+    /// Skip the prompt-optimisation thinking step.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disable_prompt_optimization_thinking: bool,
+    /// Style references, each `PATH_OR_URL[::STRENGTH]` as for `--style-reference`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub style_references: Vec<String>,
 }
 
 /// The model used when none is given.
@@ -90,6 +105,10 @@ impl JobSpec {
             exif: a.exif,
             enhance_prompt: a.enhance_prompt,
             web_search: a.web_search,
+            steps: a.more.steps,
+            lora_strength: a.more.lora_strength,
+            disable_prompt_optimization_thinking: a.more.disable_prompt_optimization_thinking,
+            style_references: a.more.style_references.clone(),
         }
     }
 
@@ -184,6 +203,29 @@ impl JobSpec {
         if self.web_search {
             b = b.enable_web_search(true);
         }
+        if let Some(steps) = self.steps {
+            let steps = u32::try_from(steps)
+                .map_err(|_| invalid("steps", format!("must be at least 0, got {steps}")))?;
+            b = b.steps(steps);
+        }
+        if let Some(l) = self.lora_strength {
+            let l = u8::try_from(l)
+                .ok()
+                .filter(|v| *v <= MAX_LORA_STRENGTH)
+                .ok_or_else(|| {
+                    invalid(
+                        "lora_strength",
+                        format!("must be in 0..={MAX_LORA_STRENGTH}, got {l}"),
+                    )
+                })?;
+            b = b.lora_strength(l);
+        }
+        if self.disable_prompt_optimization_thinking {
+            b = b.disable_prompt_optimization_thinking(true);
+        }
+        for r in &self.style_references {
+            b = b.style_reference(crate::inputs::style_reference(r)?);
+        }
         if binary {
             b = b.return_binary(true);
         }
@@ -194,6 +236,13 @@ impl JobSpec {
 
 fn usage(msg: impl Into<String>) -> CliError {
     CliError::Usage(msg.into())
+}
+
+/// A value the library's types cannot hold, reported like the library's own checks.
+fn invalid(field: &'static str, rule: String) -> CliError {
+    CliError::Client(venice_image::Error::Validation(ValidationError::new(
+        field, rule,
+    )))
 }
 
 #[cfg(test)]

@@ -9,16 +9,22 @@ mod account;
 mod args;
 mod batch;
 mod catalog;
+mod cost;
 mod credentials;
 mod exit;
 mod generate;
 mod hints;
+mod inputs;
 mod job;
+mod openai;
 mod ops;
 mod output;
+mod overwrite;
 mod precheck;
+mod preview;
 mod report;
 mod session;
+mod style;
 mod topup;
 mod trace;
 mod ui;
@@ -116,6 +122,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::MultiEdit(args) => ops::multi_edit(&session, *args).await,
         Command::RemoveBg(args) => ops::remove_bg(&session, *args).await,
         Command::TopUp(args) => topup::run(&session, args).await,
+        Command::Openai(args) => openai::run(&session, *args).await,
     };
     session.report_auto_top_up();
     result

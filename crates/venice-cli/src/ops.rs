@@ -13,29 +13,15 @@ use venice_image::{
     RemoveBackgroundRequest, Resolution, Response, UpscaleRequest, ValidationError,
 };
 
+use crate::cost::{self, Priced};
+use crate::inputs::image_input as input;
+
 use crate::args::{EditArgs, EditOptions, MultiEditArgs, OutputArgs, RemoveBgArgs, UpscaleArgs};
 use crate::exit::CliError;
 use crate::output::{self, Target};
 use crate::session::Session;
 use crate::ui::{endpoint, pretty, spinner, warn_about};
-
-/// Read an input argument: an http(s) URL, a data URI, or a file path.
-fn input(arg: &str) -> Result<ImageInput, CliError> {
-    let lower = arg.trim_start().to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        return Ok(ImageInput::from_url(arg)?);
-    }
-    if lower.starts_with("data:") {
-        return Ok(ImageInput::from_base64(arg)?);
-    }
-    ImageInput::from_path(arg).map_err(|e| match e {
-        // A missing or unreadable input is a usage error, not an API one.
-        Error::Io { path, source } => {
-            CliError::Usage(format!("cannot read {}: {source}", path.display()))
-        }
-        other => CliError::Client(other),
-    })
-}
+use crate::{overwrite, preview};
 
 /// What the sidecar and `--json` say about an input (never a URL's path or query).
 fn describe(arg: &str, image: &ImageInput) -> serde_json::Value {
@@ -97,6 +83,10 @@ struct Plan<'a> {
     inputs: Vec<serde_json::Value>,
     options: serde_json::Value,
     stem: String,
+    /// How the catalogue prices it.
+    priced: Priced<'a>,
+    /// The format the answer should have (to refuse an existing `--out` before paying).
+    expected: Format,
 }
 
 fn stem_of(arg: &str, suffix: &str) -> String {
@@ -117,6 +107,19 @@ async fn finish<F>(
 where
     F: std::future::Future<Output = venice_image::Result<Response<Image>>>,
 {
+    // Priced only when someone asked: a dry run shows it, a cap checks it.
+    let estimate = if out.dry_run || out.run.max_cost.is_some() {
+        match cost::estimate(&session.client, plan.priced).await {
+            Ok(e) => Some(e),
+            Err(e) if out.dry_run && out.run.max_cost.is_none() => {
+                eprintln!("warning: no cost estimate: {e}");
+                None
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
     if out.dry_run {
         let v = serde_json::json!({
             "dry_run": true,
@@ -127,11 +130,15 @@ where
             "prompt": plan.prompt,
             "inputs": plan.inputs,
             "options": plan.options,
+            "estimated_cost_usd": estimate.as_ref().map(|e| e.usd),
+            "priced_as": estimate.as_ref().map(|e| e.priced_as.as_str()),
         });
         println!("{}", pretty(&v));
-        return Ok(ExitCode::SUCCESS);
+        return cost::check_cap(estimate.as_ref(), out.run.max_cost).map(|()| ExitCode::SUCCESS);
     }
+    cost::check_cap(estimate.as_ref(), out.run.max_cost)?;
     let target = Target::from_out(&out.out);
+    overwrite::check_free(&target, 1, plan.expected.extension(), out.run.force)?;
     target.prepare()?;
     let stem = target.unique_stem(&plan.stem);
     let started = Instant::now();
@@ -144,9 +151,9 @@ where
     bar.finish_and_clear();
     let image = result?;
     let format = image.format();
-    let path = image
-        .save(target.image_path(&stem, 0, 1, format.extension()))
-        .await?;
+    let path = target.image_path(&stem, 0, 1, format.extension());
+    overwrite::make_room(&path, out.run.force)?;
+    let path = image.save(path).await?;
     let meta = image.meta();
     let sidecar = OpSidecar {
         image: path
@@ -192,6 +199,9 @@ where
     } else {
         println!("{}", path.display());
     }
+    if out.run.open {
+        preview::open(std::slice::from_ref(&path));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -217,6 +227,8 @@ pub async fn upscale(session: &Session, args: UpscaleArgs) -> Result<ExitCode, C
             "expected_height": request.expected_output().map(|d| d.1),
         }),
         stem: stem_of(&args.image, &format!("x{}", args.scale)),
+        priced: Priced::Upscale { scale: args.scale },
+        expected: Format::Png,
     };
     finish(
         session,
@@ -246,6 +258,7 @@ fn edit_choices(o: &EditOptions) -> Result<EditChoices, CliError> {
         "output_format": format.map(|f| f.as_str()),
         "safe_mode": safe_mode,
         "enhance_prompt": o.enhance_prompt,
+        "disable_prompt_optimization_thinking": o.disable_prompt_optimization_thinking,
     });
     Ok(EditChoices {
         aspect,
@@ -253,6 +266,15 @@ fn edit_choices(o: &EditOptions) -> Result<EditChoices, CliError> {
         format,
         safe_mode,
         json,
+    })
+}
+
+/// The format an edit answers with: the one asked for, else the server's default (PNG at
+/// 1K, JPEG at 2K and 4K).
+fn expected_edit_format(asked: Option<Format>, resolution: Option<&str>) -> Format {
+    asked.unwrap_or(match resolution.map(str::to_ascii_uppercase).as_deref() {
+        Some("2K" | "4K") => Format::Jpeg,
+        _ => Format::Png,
     })
 }
 
@@ -277,6 +299,9 @@ macro_rules! apply_edit_choices {
         if $o.enhance_prompt {
             b = b.enhance_prompt(true);
         }
+        if $o.disable_prompt_optimization_thinking {
+            b = b.disable_prompt_optimization_thinking(true);
+        }
         b
     }};
 }
@@ -298,6 +323,12 @@ pub async fn edit(session: &Session, args: EditArgs) -> Result<ExitCode, CliErro
         inputs: vec![described],
         options: choices.json,
         stem: stem_of(&args.image, "edit"),
+        priced: Priced::Edit {
+            model: args.options.model.as_deref(),
+            resolution: args.options.resolution.as_deref(),
+            quality: None,
+        },
+        expected: expected_edit_format(choices.format, args.options.resolution.as_deref()),
     };
     finish(session, &args.output, plan, session.client.edit(&request)).await
 }
@@ -333,6 +364,12 @@ pub async fn multi_edit(session: &Session, args: MultiEditArgs) -> Result<ExitCo
         inputs: described,
         options: choices.json,
         stem: stem_of(&args.images[0], "multi-edit"),
+        priced: Priced::Edit {
+            model: args.options.model.as_deref(),
+            resolution: args.options.resolution.as_deref(),
+            quality: args.quality.as_deref(),
+        },
+        expected: expected_edit_format(choices.format, args.options.resolution.as_deref()),
     };
     finish(
         session,
@@ -358,6 +395,8 @@ pub async fn remove_bg(session: &Session, args: RemoveBgArgs) -> Result<ExitCode
         inputs: vec![described],
         options: serde_json::json!({}),
         stem: stem_of(&args.image, "nobg"),
+        priced: Priced::RemoveBackground,
+        expected: Format::Png,
     };
     finish(
         session,

@@ -172,6 +172,9 @@ fn exit_codes() {
     let ok = input(dir.path(), "ok.png", 256, 256);
     let text = dir.path().join("notes.png");
     std::fs::write(&text, "not an image at all").unwrap();
+    // PNG by its first bytes, broken after them: only the server can tell.
+    let corrupt = dir.path().join("corrupt.png");
+    std::fs::write(&corrupt, b"\x89PNG\r\n\x1a\nnot an image after all").unwrap();
     let d = s(dir.path());
     for (args, want) in [
         (vec!["upscale", "--offline", "missing.png"], 2),
@@ -179,7 +182,8 @@ fn exit_codes() {
         (vec!["upscale", "--offline", "https://example.com/a.png"], 2),
         (vec!["edit", "--offline", "x", s(&small)], 2),
         (vec!["edit", "--offline", "x", s(&ok), "--aspect", "5:4"], 2),
-        (vec!["remove-bg", "--offline", s(&text), "--out", d], 3),
+        (vec!["remove-bg", "--offline", s(&text), "--out", d], 2),
+        (vec!["remove-bg", "--offline", s(&corrupt), "--out", d], 3),
         (
             vec![
                 "edit",
@@ -199,6 +203,11 @@ fn exit_codes() {
         assert!(stderr.starts_with("error: "), "{stderr}");
     }
     let (_, _, stderr) = run(bin().args(["remove-bg", "--offline", s(&text), "--out", d]));
+    assert!(
+        stderr.contains("is not a PNG, JPEG or WebP image"),
+        "{stderr}"
+    );
+    let (_, _, stderr) = run(bin().args(["remove-bg", "--offline", s(&corrupt), "--out", d]));
     assert!(stderr.contains("CORRUPTED_IMAGE"), "{stderr}");
 
     // Out of credit: 402 → exit 4.

@@ -90,9 +90,9 @@ pub use image::{Generation, Image, ImageStream};
 pub use meta::{Deprecation, RateLimit, Response, ResponseMeta};
 pub use ops::{
     EditAspectRatio, EditRequest, EditRequestBuilder, ImageInput, Moderation, MultiEditRequest,
-    MultiEditRequestBuilder, OpenAiGenerateRequest, OpenAiGenerateRequestBuilder, OpenAiSize,
-    RemoveBackgroundRequest, RemoveBackgroundRequestBuilder, ResponseFormat, UpscaleRequest,
-    UpscaleRequestBuilder,
+    MultiEditRequestBuilder, OpenAiBackground, OpenAiGenerateRequest, OpenAiGenerateRequestBuilder,
+    OpenAiQuality, OpenAiSize, OpenAiStyle, RemoveBackgroundRequest,
+    RemoveBackgroundRequestBuilder, ResponseFormat, UpscaleRequest, UpscaleRequestBuilder,
 };
 pub use retry::{RetryPolicy, RetryPolicyBuilder};
 pub use sizing::{AspectRatio, Quality, Resolution, Size};

@@ -361,7 +361,9 @@ impl CatalogModel {
             .ok_or_else(|| format!("model {id} has no string `type`"))?;
         let spec = entry.get("model_spec").cloned().unwrap_or(Value::Null);
         let part = |key: &str| integral(spec.get(key).cloned().unwrap_or(Value::Null));
-        let constraints: Constraints = if kind == ModelKind::Other {
+        // The provider lists edit and upscale models without `constraints`.
+        let constraints: Constraints = if kind == ModelKind::Other || part("constraints").is_null()
+        {
             Constraints::default()
         } else {
             serde_json::from_value(part("constraints"))

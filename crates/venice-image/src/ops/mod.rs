@@ -33,7 +33,8 @@ pub use edit::{
 };
 pub use input::ImageInput;
 pub use openai::{
-    Moderation, OpenAiGenerateRequest, OpenAiGenerateRequestBuilder, OpenAiSize, ResponseFormat,
+    Moderation, OpenAiBackground, OpenAiGenerateRequest, OpenAiGenerateRequestBuilder,
+    OpenAiQuality, OpenAiSize, OpenAiStyle, ResponseFormat,
 };
 pub use upscale::{UpscaleRequest, UpscaleRequestBuilder};
 

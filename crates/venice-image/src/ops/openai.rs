@@ -99,9 +99,50 @@ wire_enum!(
     }
 );
 
-/// A validated OpenAI-compatible generation. Venice returns one image per request
-/// (OpenAI's `n` is always 1, so there is no setter for it); fields OpenAI has but
-/// Venice ignores (`quality`, `style`, `background`, ...) are left out.
+wire_enum!(
+    /// OpenAI's `quality` (accepted by Venice for compatibility, not used).
+    OpenAiQuality, "quality" {
+        /// The server's choice (the default).
+        Auto => "auto",
+        /// High.
+        High => "high",
+        /// Medium.
+        Medium => "medium",
+        /// Low.
+        Low => "low",
+        /// DALL-E 3's `hd`.
+        Hd => "hd",
+        /// DALL-E 3's `standard`.
+        Standard => "standard",
+    }
+);
+
+wire_enum!(
+    /// OpenAI's `style` (accepted by Venice for compatibility, not used).
+    OpenAiStyle, "style" {
+        /// Vivid.
+        Vivid => "vivid",
+        /// Natural (the default).
+        Natural => "natural",
+    }
+);
+
+wire_enum!(
+    /// OpenAI's `background` (accepted by Venice for compatibility, not used).
+    OpenAiBackground, "background" {
+        /// Transparent.
+        Transparent => "transparent",
+        /// Opaque.
+        Opaque => "opaque",
+        /// The server's choice (the default).
+        Auto => "auto",
+    }
+);
+
+/// A validated OpenAI-compatible generation. Venice returns one image per request (`n`
+/// must be 1). The fields OpenAI has and Venice accepts without using them (`quality`,
+/// `style`, `background`, `output_compression`, `user`) have setters too, so an OpenAI
+/// request can be replayed as is.
 ///
 /// ```
 /// use venice_image::{Format, Moderation, OpenAiGenerateRequest, OpenAiSize, ResponseFormat};
@@ -243,6 +284,59 @@ impl OpenAiGenerateRequestBuilder {
         })
     }
 
+    /// Number of images: Venice returns one per request, so only 1 is accepted (server
+    /// default 1); any other value fails [`build`](Self::build).
+    pub fn n(self, n: u8) -> Self {
+        self.set(|w| {
+            if n != 1 {
+                return Err(ValidationError::new(
+                    "n",
+                    format!("must be 1 (Venice returns one image per request), got {n}"),
+                ));
+            }
+            w.n = std::num::NonZeroU64::new(1);
+            Ok(())
+        })
+    }
+
+    /// OpenAI's `quality` (accepted, not used by Venice).
+    pub fn quality(self, quality: OpenAiQuality) -> Self {
+        self.set(|w| {
+            w.quality = Some(convert("quality", quality.as_str())?);
+            Ok(())
+        })
+    }
+
+    /// OpenAI's `style` (accepted, not used by Venice).
+    pub fn style(self, style: OpenAiStyle) -> Self {
+        self.set(|w| {
+            w.style = Some(convert("style", style.as_str())?);
+            Ok(())
+        })
+    }
+
+    /// OpenAI's `background` (accepted, not used by Venice).
+    pub fn background(self, background: OpenAiBackground) -> Self {
+        self.set(|w| {
+            w.background = Some(convert("background", background.as_str())?);
+            Ok(())
+        })
+    }
+
+    /// OpenAI's `output_compression`, 0..=100 (accepted, not used by Venice).
+    pub fn output_compression(self, compression: u8) -> Self {
+        self.set(|w| {
+            if compression > 100 {
+                return Err(ValidationError::new(
+                    "output_compression",
+                    format!("must be in 0..=100, got {compression}"),
+                ));
+            }
+            w.output_compression = Some(i64::from(compression));
+            Ok(())
+        })
+    }
+
     /// OpenAI's end-user identifier (accepted, not used by Venice).
     pub fn user(self, user: impl Into<String>) -> Self {
         let user = user.into();
@@ -286,6 +380,54 @@ mod tests {
                 .build()
                 .is_err()
         );
+        let r = OpenAiGenerateRequest::builder("p")
+            .n(1)
+            .quality(OpenAiQuality::Hd)
+            .style(OpenAiStyle::Vivid)
+            .background(OpenAiBackground::Opaque)
+            .output_compression(80)
+            .user("u")
+            .build()
+            .unwrap();
+        assert_eq!(
+            r.to_json(),
+            serde_json::json!({"prompt": "p", "n": 1, "quality": "hd", "style": "vivid",
+                               "background": "opaque", "output_compression": 80, "user": "u"})
+        );
+        let n2 = OpenAiGenerateRequest::builder("p")
+            .n(2)
+            .build()
+            .unwrap_err();
+        assert_eq!(n2.field, "n");
+        let c = OpenAiGenerateRequest::builder("p")
+            .output_compression(101)
+            .build()
+            .unwrap_err();
+        assert_eq!(c.field, "output_compression");
+        for q in OpenAiQuality::ALL {
+            assert!(
+                OpenAiGenerateRequest::builder("p")
+                    .quality(*q)
+                    .build()
+                    .is_ok()
+            );
+        }
+        for s in OpenAiStyle::ALL {
+            assert!(
+                OpenAiGenerateRequest::builder("p")
+                    .style(*s)
+                    .build()
+                    .is_ok()
+            );
+        }
+        for b in OpenAiBackground::ALL {
+            assert!(
+                OpenAiGenerateRequest::builder("p")
+                    .background(*b)
+                    .build()
+                    .is_ok()
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,168 @@
+//! `venice-image openai`: the OpenAI-compatible `/images/generations`, every field of
+//! its request, with the conventions of the other commands (`--dry-run` with the
+//! estimated cost, `--max-cost`, a JSON sidecar, `--json`, `--force`, `--open`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::time::Instant;
+
+use venice_image::{
+    Error, Format, Moderation, OpenAiBackground, OpenAiGenerateRequest, OpenAiQuality, OpenAiSize,
+    OpenAiStyle, ResponseFormat, ValidationError,
+};
+
+use crate::args::OpenAiArgs;
+use crate::cost;
+use crate::exit::CliError;
+use crate::output::{self, Target};
+use crate::session::Session;
+use crate::ui::{endpoint, pretty, spinner, warn_about};
+use crate::{overwrite, preview};
+
+fn parse<T: FromStr<Err = ValidationError>>(value: Option<&str>) -> Result<Option<T>, CliError> {
+    value
+        .map(|v| v.parse::<T>().map_err(|e| CliError::Client(Error::from(e))))
+        .transpose()
+}
+
+/// A number the request's type cannot hold, reported like the library's checks.
+fn out_of_range(field: &'static str, rule: &str, got: i64) -> CliError {
+    CliError::Client(Error::Validation(ValidationError::new(
+        field,
+        format!("{rule}, got {got}"),
+    )))
+}
+
+/// The validated request the flags describe.
+pub fn request(a: &OpenAiArgs) -> Result<OpenAiGenerateRequest, CliError> {
+    let mut b = OpenAiGenerateRequest::builder(a.prompt.clone());
+    if let Some(m) = &a.model {
+        b = b.model(m.clone());
+    }
+    if let Some(v) = parse::<OpenAiSize>(a.size.as_deref())? {
+        b = b.size(v);
+    }
+    if let Some(v) = parse::<Format>(a.output_format.as_deref())? {
+        b = b.output_format(v);
+    }
+    if let Some(v) = parse::<ResponseFormat>(a.response_format.as_deref())? {
+        b = b.response_format(v);
+    }
+    if let Some(v) = parse::<Moderation>(a.moderation.as_deref())? {
+        b = b.moderation(v);
+    }
+    if let Some(n) = a.n {
+        let n = u8::try_from(n).map_err(|_| out_of_range("n", "must be 1", n))?;
+        b = b.n(n);
+    }
+    if let Some(v) = parse::<OpenAiQuality>(a.quality.as_deref())? {
+        b = b.quality(v);
+    }
+    if let Some(v) = parse::<OpenAiStyle>(a.style.as_deref())? {
+        b = b.style(v);
+    }
+    if let Some(v) = parse::<OpenAiBackground>(a.background.as_deref())? {
+        b = b.background(v);
+    }
+    if let Some(c) = a.output_compression {
+        let c = u8::try_from(c)
+            .map_err(|_| out_of_range("output_compression", "must be in 0..=100", c))?;
+        b = b.output_compression(c);
+    }
+    if let Some(u) = &a.user {
+        b = b.user(u.clone());
+    }
+    Ok(b.build().map_err(Error::from)?)
+}
+
+/// Run `openai`.
+pub async fn run(session: &Session, args: OpenAiArgs) -> Result<ExitCode, CliError> {
+    let request = request(&args)?;
+    let out = &args.output;
+    let client = &session.client;
+    let estimate = if out.dry_run || out.run.max_cost.is_some() {
+        Some(cost::estimate_openai(client, &request).await?)
+    } else {
+        None
+    };
+    if out.dry_run {
+        let v = serde_json::json!({
+            "dry_run": true,
+            "offline": session.offline,
+            "operation": "openai",
+            "endpoint": endpoint(client, "simple_generate_image"),
+            "request": request.to_json(),
+            "estimated_cost_usd": estimate.as_ref().map(|e| e.usd),
+            "priced_as": estimate.as_ref().map(|e| e.priced_as.as_str()),
+        });
+        println!("{}", pretty(&v));
+        return cost::check_cap(estimate.as_ref(), out.run.max_cost).map(|()| ExitCode::SUCCESS);
+    }
+    cost::check_cap(estimate.as_ref(), out.run.max_cost)?;
+    let target = Target::from_out(&out.out);
+    let ext = request.output_format().unwrap_or(Format::Png).extension();
+    overwrite::check_free(&target, 1, ext, out.run.force)?;
+    target.prepare()?;
+    let stem = target.unique_stem(&output::slug(request.prompt(), 40));
+    let started = Instant::now();
+    let bar = spinner(&format!(
+        "openai via {}",
+        endpoint(client, "simple_generate_image")
+    ));
+    let result = client.openai_generate(&request).await;
+    bar.finish_and_clear();
+    let generation = result?;
+    let meta = generation.meta();
+    let count = generation.images().len();
+    let mut saved: Vec<PathBuf> = Vec::with_capacity(count);
+    let mut described = Vec::with_capacity(count);
+    for image in generation.images() {
+        let path = target.image_path(&stem, image.index(), count, image.format().extension());
+        overwrite::make_room(&path, out.run.force)?;
+        let path = image.save(&path).await?;
+        let sidecar = serde_json::json!({
+            "image": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "operation": "openai",
+            "model": request.model().or(meta.model_id()),
+            "prompt": request.prompt(),
+            "request": request.to_json(),
+            "format": image.format().as_str(),
+            "width": image.width(),
+            "height": image.height(),
+            "request_id": meta.request_id(),
+            "elapsed_ms": started.elapsed().as_millis(),
+            "blurred": meta.is_blurred(),
+            "content_violation": meta.is_content_violation(),
+            "created_unix": output::now_unix(),
+        });
+        let sidecar_path = output::sidecar_path(&path);
+        output::write_json_atomic(&sidecar_path, &sidecar)?;
+        described.push(serde_json::json!({
+            "path": path, "sidecar": sidecar_path, "width": image.width(),
+            "height": image.height(), "format": image.format().as_str(),
+        }));
+        saved.push(path);
+    }
+    warn_about(meta);
+    if out.json {
+        let v = serde_json::json!({
+            "operation": "openai",
+            "images": described,
+            "request_id": meta.request_id(),
+            "blurred": meta.is_blurred(),
+            "content_violation": meta.is_content_violation(),
+            "elapsed_ms": started.elapsed().as_millis(),
+            "offline": session.offline,
+        });
+        println!("{}", pretty(&v));
+    } else {
+        for p in &saved {
+            println!("{}", p.display());
+        }
+    }
+    if out.run.open {
+        preview::open(&saved);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -274,6 +274,12 @@ struct Summary {
 /// Run `batch`.
 pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliError> {
     let jobs = read_jobs(&args.jobs)?;
+    crate::style::check_all(
+        &session.client,
+        jobs.iter()
+            .filter_map(|j| Some((Some(j.id.as_str()), j.spec.style.as_deref()?))),
+    )
+    .await?;
     if args.concurrency == 0 {
         return Err(CliError::Usage("--concurrency must be at least 1".into()));
     }

@@ -3,8 +3,8 @@
 //! refuses a request above its cap before anything is sent.
 //!
 //! The prices are read from the catalogue's generated wire types (`pricing.upscale`,
-//! `pricing.inpaint`, `pricing.resolutions`, `pricing.quality`, `pricing.generation`), so
-//! a renamed field is a compile error here, not a silent zero.
+//! `pricing.inpaint`, `pricing.inputImages`, `pricing.resolutions`, `pricing.quality`,
+//! `pricing.generation`), so a renamed field is a compile error here, not a silent zero.
 
 use serde::Serialize;
 use venice_image::raw::types::{Model, ModelPricing, ModelTypeFilter, Price};
@@ -45,6 +45,10 @@ pub enum Priced<'a> {
         resolution: Option<&'a str>,
         /// Quality (multi-edit; default: the model's).
         quality: Option<&'a str>,
+        /// The input images of a multi-edit (base and layers), `None` for an edit: a
+        /// multi-edit's images beyond the model's included count are charged per image
+        /// (`pricing.inputImages`), as the mock charges them.
+        images: Option<usize>,
     },
     /// A background removal.
     RemoveBackground,
@@ -114,6 +118,7 @@ pub fn price(models: &[Model], what: Priced<'_>) -> Result<Estimate, CliError> {
             model,
             resolution,
             quality,
+            images,
         } => {
             let id = model.unwrap_or(DEFAULT_EDIT_MODEL);
             let m = models.iter().find(|m| m.id == id).ok_or_else(|| {
@@ -129,15 +134,27 @@ pub fn price(models: &[Model], what: Priced<'_>) -> Result<Estimate, CliError> {
             let quality = quality
                 .map(str::to_owned)
                 .or_else(|| constraints.and_then(|c| c.default_quality.clone()));
-            let price = m
-                .model_spec
-                .pricing
-                .as_ref()
+            let pricing = m.model_spec.pricing.as_ref();
+            let price = pricing
                 .and_then(|p| edit_price(p, &tier, quality.as_deref()))
                 .ok_or_else(|| unpriced(format!("model {id} at {tier}")))?;
+            let (extra, surcharge) = pricing
+                .and_then(|p| Some((p.input_images.as_ref()?, images?)))
+                .map_or((0, 0.0), |(p, images)| {
+                    // `included` is a JSON number; a negative or fractional one counts as
+                    // its whole part, never below zero.
+                    let included = p.included.max(0.0) as usize;
+                    let extra = images.saturating_sub(included);
+                    (extra, p.additional.usd * extra as f64)
+                });
+            let priced_as = match extra {
+                0 => format!("{id} {tier}"),
+                1 => format!("{id} {tier} + 1 extra input image"),
+                n => format!("{id} {tier} + {n} extra input images"),
+            };
             Ok(Estimate {
-                usd: price.usd,
-                priced_as: format!("{id} {tier}"),
+                usd: price.usd + surcharge,
+                priced_as,
             })
         }
         Priced::RemoveBackground => {
@@ -269,6 +286,7 @@ mod tests {
                     model: Some(model),
                     resolution,
                     quality,
+                    images: None,
                 },
             )
             .map(|e| e.usd)
@@ -278,6 +296,44 @@ mod tests {
         assert_eq!(e("tiered", Some("2k"), None).ok(), Some(0.14));
         assert_eq!(e("tiered", Some("2K"), Some("low")).ok(), Some(0.03));
         assert!(matches!(e("nope", None, None), Err(CliError::Usage(_))));
+    }
+
+    #[test]
+    fn input_images_beyond_the_included_ones_are_charged_each() {
+        let m = models(json!([entry(
+            "multi",
+            "inpaint",
+            json!({"inpaint": {"usd": 0.07, "diem": 0},
+                   "inputImages": {"included": 1, "additional": {"usd": 0.0345, "diem": 0}}})
+        )]));
+        let e = |images| {
+            price(
+                &m,
+                Priced::Edit {
+                    model: Some("multi"),
+                    resolution: None,
+                    quality: None,
+                    images: Some(images),
+                },
+            )
+            .expect("priced")
+        };
+        assert_eq!(e(1).usd, 0.07);
+        let edit = Priced::Edit {
+            model: Some("multi"),
+            resolution: None,
+            quality: None,
+            images: None,
+        };
+        assert_eq!(price(&m, edit).expect("priced").usd, 0.07, "an edit");
+        assert_eq!(e(1).priced_as, "multi 1K");
+        let three = e(3);
+        assert!(
+            (three.usd - (0.07 + 2.0 * 0.0345)).abs() < 1e-12,
+            "{}",
+            three.usd
+        );
+        assert_eq!(three.priced_as, "multi 1K + 2 extra input images");
     }
 
     #[test]

@@ -327,6 +327,7 @@ pub async fn edit(session: &Session, args: EditArgs) -> Result<ExitCode, CliErro
             model: args.options.model.as_deref(),
             resolution: args.options.resolution.as_deref(),
             quality: None,
+            images: None,
         },
         expected: expected_edit_format(choices.format, args.options.resolution.as_deref()),
     };
@@ -368,6 +369,7 @@ pub async fn multi_edit(session: &Session, args: MultiEditArgs) -> Result<ExitCo
             model: args.options.model.as_deref(),
             resolution: args.options.resolution.as_deref(),
             quality: args.quality.as_deref(),
+            images: Some(args.images.len()),
         },
         expected: expected_edit_format(choices.format, args.options.resolution.as_deref()),
     };

@@ -57,6 +57,20 @@ pub fn refusal(name: &str, styles: &[String]) -> CliError {
 /// listed spelling is named). A list that cannot be read is a warning: the server
 /// decides.
 pub async fn check(client: &Client, name: &str) -> Result<(), CliError> {
+    check_all(client, [(None, name)]).await
+}
+
+/// Refuse the first of `names` that the server does not list, each with where it comes
+/// from (a batch job's ID) for the message; one request for all of them, none when
+/// `names` is empty. A list that cannot be read is a warning: the server decides.
+pub async fn check_all<'a>(
+    client: &Client,
+    names: impl IntoIterator<Item = (Option<&'a str>, &'a str)>,
+) -> Result<(), CliError> {
+    let mut names = names.into_iter().peekable();
+    if names.peek().is_none() {
+        return Ok(());
+    }
     let styles = match client.image_styles().await {
         Ok(s) => s,
         Err(e) => {
@@ -64,10 +78,17 @@ pub async fn check(client: &Client, name: &str) -> Result<(), CliError> {
             return Ok(());
         }
     };
-    if styles.iter().any(|s| s == name) {
-        return Ok(());
+    for (origin, name) in names {
+        if styles.iter().any(|s| s == name) {
+            continue;
+        }
+        let refused = refusal(name, &styles);
+        return Err(match origin {
+            Some(job) => CliError::Usage(format!("job {job}: {refused}")),
+            None => refused,
+        });
     }
-    Err(refusal(name, &styles))
+    Ok(())
 }
 
 #[cfg(test)]

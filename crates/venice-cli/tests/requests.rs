@@ -236,7 +236,14 @@ fn dry_runs_show_the_input_size_and_the_cost_of_every_paid_operation() {
             "2K",
         ],
     );
-    assert_eq!(cost(&v), 0.03);
+    // 0.03 for low quality at 2K, plus one input image beyond the one included.
+    assert!((cost(&v) - (0.03 + 0.0092)).abs() < 1e-9, "{v}");
+    assert_eq!(v["priced_as"], "gpt-image-2-edit 2K + 1 extra input image");
+    let v = dry_run(
+        &server,
+        &["multi-edit", "merge", p, p, p, "-m", "flux-2-max-edit"],
+    );
+    assert!((cost(&v) - (0.12 + 2.0 * 0.0345)).abs() < 1e-9, "{v}");
     let v = dry_run(&server, &["remove-bg", p]);
     assert_eq!(
         (cost(&v), v["priced_as"].as_str()),
@@ -335,6 +342,34 @@ fn an_unknown_style_is_refused_with_suggestions_before_spending() {
         run(against(&server).args(["generate", "p", "--style", real, "--out", s(dir.path())]));
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(sent(&server, "/image/generate").len(), 1);
+}
+
+#[test]
+fn a_batch_job_with_an_unknown_style_stops_the_batch_before_spending() {
+    let (_rt, server) = mock();
+    let real = venice_mock::STYLES[0];
+    let typo = format!("{}x", real.to_lowercase());
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = dir.path().join("jobs.jsonl");
+    std::fs::write(
+        &jobs,
+        format!(
+            "{{\"prompt\": \"a\", \"style\": {real:?}}}\n{{\"id\": \"fox\", \"prompt\": \"b\", \"style\": {typo:?}}}\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let (code, _, stderr) =
+        run(against(&server).args(["batch", s(&jobs), "--out", s(&out), "--ignore-balance"]));
+    assert_eq!(code, 2, "{stderr}");
+    let line = first_line(&stderr);
+    assert!(
+        line.starts_with(&format!(
+            "error: job fox: unknown style \"{typo}\" (see `venice-image styles`); did you mean \"{real}\""
+        )),
+        "{line}"
+    );
+    assert!(sent(&server, "/image/generate").is_empty());
 }
 
 #[test]

@@ -1628,6 +1628,25 @@ pub mod types {
             Default::default()
         }
     }
+    ///Input-image pricing of an edit model: the base price covers `included` input images; each additional input image adds `additional` per output image.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct InputImagePrices {
+        pub additional: Price,
+        ///Input images included in the base price.
+        pub included: f64,
+    }
+    impl InputImagePrices {
+        pub fn builder() -> builder::InputImagePrices {
+            Default::default()
+        }
+    }
     ///A JSON-RPC error object (HTTP status stays 200).
     #[derive(
         ::serde::Deserialize,
@@ -1875,7 +1894,7 @@ pub mod types {
             Default::default()
         }
     }
-    ///Image pricing per generated image: `generation` (flat), or `resolutions` (per tier, replaces `generation`), optionally refined by `quality` (per tier and quality). Edit models price per edit (`inpaint`).
+    ///Image pricing per generated image: `generation` (flat), or `resolutions` (per tier, replaces `generation`), optionally refined by `quality` (per tier and quality). Edit models price per edit (`inpaint`), plus `inputImages` beyond the included count.
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -1890,6 +1909,11 @@ pub mod types {
         pub generation: ::std::option::Option<Price>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub inpaint: ::std::option::Option<Price>,
+        #[serde(
+            rename = "inputImages",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub input_images: ::std::option::Option<InputImagePrices>,
         ///Price per resolution tier and quality.
         #[serde(
             default,
@@ -5647,6 +5671,64 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct InputImagePrices {
+            additional: ::std::result::Result<super::Price, ::std::string::String>,
+            included: ::std::result::Result<f64, ::std::string::String>,
+        }
+        impl ::std::default::Default for InputImagePrices {
+            fn default() -> Self {
+                Self {
+                    additional: Err("no value supplied for additional".to_string()),
+                    included: Err("no value supplied for included".to_string()),
+                }
+            }
+        }
+        impl InputImagePrices {
+            pub fn additional<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::Price>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.additional = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for additional: {e}")
+                    });
+                self
+            }
+            pub fn included<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<f64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.included = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for included: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<InputImagePrices> for super::InputImagePrices {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: InputImagePrices,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    additional: value.additional?,
+                    included: value.included?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::InputImagePrices> for InputImagePrices {
+            fn from(value: super::InputImagePrices) -> Self {
+                Self {
+                    additional: Ok(value.additional),
+                    included: Ok(value.included),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct JsonRpcError {
             code: ::std::result::Result<
                 ::std::option::Option<i64>,
@@ -6258,6 +6340,10 @@ pub mod types {
                 ::std::option::Option<super::Price>,
                 ::std::string::String,
             >,
+            input_images: ::std::result::Result<
+                ::std::option::Option<super::InputImagePrices>,
+                ::std::string::String,
+            >,
             quality: ::std::result::Result<
                 ::std::collections::HashMap<::std::string::String, super::QualityPrices>,
                 ::std::string::String,
@@ -6276,6 +6362,7 @@ pub mod types {
                 Self {
                     generation: Ok(Default::default()),
                     inpaint: Ok(Default::default()),
+                    input_images: Ok(Default::default()),
                     quality: Ok(Default::default()),
                     resolutions: Ok(Default::default()),
                     upscale: Ok(Default::default()),
@@ -6304,6 +6391,20 @@ pub mod types {
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for inpaint: {e}")
+                    });
+                self
+            }
+            pub fn input_images<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::InputImagePrices>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.input_images = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for input_images: {e}")
                     });
                 self
             }
@@ -6359,6 +6460,7 @@ pub mod types {
                 Ok(Self {
                     generation: value.generation?,
                     inpaint: value.inpaint?,
+                    input_images: value.input_images?,
                     quality: value.quality?,
                     resolutions: value.resolutions?,
                     upscale: value.upscale?,
@@ -6370,6 +6472,7 @@ pub mod types {
                 Self {
                     generation: Ok(value.generation),
                     inpaint: Ok(value.inpaint),
+                    input_images: Ok(value.input_images),
                     quality: Ok(value.quality),
                     resolutions: Ok(value.resolutions),
                     upscale: Ok(value.upscale),

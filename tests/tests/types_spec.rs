@@ -58,6 +58,7 @@ generated![
     ImageModelConstraints,
     StepsConstraint,
     Price,
+    InputImagePrices,
     QualityPrices,
     UpscalePrices,
     ModelPricing,

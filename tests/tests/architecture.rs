@@ -104,6 +104,11 @@ fn violations(code: &str, prefixes: &BTreeSet<String>) -> Vec<String> {
             ".post(",
             ".put(",
             ".delete(",
+            ".patch(",
+            // `.get(` alone is every map's lookup: a GET is caught on a reqwest client.
+            "client().get(",
+            "Client::new().get(",
+            "reqwest::get(",
             "Method::POST",
             "Method::GET",
         ] {
@@ -191,13 +196,16 @@ fn the_literal_check_catches_a_hand_written_path() {
             let url = format!("{}/image/generate", base);
             c.post(url);
         }
+        fn sneaky_get(raw: &venice_openapi::Client, url: String) {
+            let _ = raw.client().get(url);
+        }
         #[cfg(test)]
         mod tests {
             fn fine() { let _ = "/image/generate"; }
         }
     "#;
     let found = violations(&code_of(planted), &prefixes);
-    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found.len(), 3, "{found:?}");
     // A path in a comment or a test module is allowed.
     assert!(violations(&code_of("// POST \"/image/edit\"\n"), &prefixes).is_empty());
 }

@@ -500,3 +500,52 @@ async fn a_non_json_error_page_is_a_typed_error_with_its_status_and_headers() {
     assert_eq!(status, 500);
     assert_eq!(e.message.as_deref(), Some("oops!"));
 }
+
+/// `BodyCopy` keeps a success body exactly as sent, beside the typed decoding: the bytes
+/// of `GET /models` equal a plain GET's, hold what the typed `ModelList` leaves out, and
+/// each response replaces the previous copy.
+#[tokio::test]
+async fn a_body_copy_keeps_the_answer_as_sent() {
+    let server = MockServer::start(MockConfig::default()).await.unwrap();
+    let copy = venice_openapi::BodyCopy::new();
+    let client = Client::new(
+        &server.base_url(),
+        ClientState::anonymous().copy_body(copy.clone()),
+    );
+    let typed = client
+        .list_models()
+        .type_(types::ModelTypeFilter::All)
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    let bytes = copy.take();
+    let plain = venice_openapi::reqwest::get(format!("{}/models?type=all", server.base_url()))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(bytes, plain.to_vec(), "the copy is the body as sent");
+    let raw: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let retyped = serde_json::to_value(&typed).unwrap();
+    assert_eq!(raw["data"].as_array().unwrap().len(), typed.data.len());
+    assert_ne!(
+        raw, retyped,
+        "the typed list drops fields the spec does not model"
+    );
+
+    let styles = client
+        .list_image_styles()
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    let again: serde_json::Value = serde_json::from_slice(&copy.take()).unwrap();
+    assert_eq!(
+        again["data"].as_array().unwrap().len(),
+        styles.data.len(),
+        "the next response replaced the copy"
+    );
+    assert!(copy.take().is_empty(), "take empties the copy");
+}

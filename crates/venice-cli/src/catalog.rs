@@ -8,9 +8,8 @@ use venice_image::models::{ImageModel, SizingMode};
 use std::io::Write;
 
 use venice_image::Client;
-use venice_image::raw::ClientInfo;
-use venice_image::raw::operations;
 use venice_image::raw::types::ModelTypeFilter;
+use venice_image::raw::{BodyCopy, ClientInfo};
 
 use crate::args::{BalanceArgs, ListArgs, ModelsArgs};
 use crate::exit::CliError;
@@ -22,11 +21,13 @@ pub async fn models(session: &Session, args: ModelsArgs) -> Result<ExitCode, Cli
     if args.raw {
         let body = raw_catalogue(&session.client).await?;
         let mut stdout = std::io::stdout().lock();
-        stdout
-            .write_all(&body)
-            .and_then(|()| stdout.flush())
-            .map_err(|e| CliError::Other(format!("cannot write the catalogue: {e}")))?;
-        return Ok(ExitCode::SUCCESS);
+        return match stdout.write_all(&body).and_then(|()| stdout.flush()) {
+            // A reader that stopped early (`| head`) is not a failure.
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Io(format!(
+                "cannot write the catalogue to standard output: {e}"
+            ))),
+            _ => Ok(ExitCode::SUCCESS),
+        };
     }
     let args = args.list;
     let models = session.client.image_models().await?;
@@ -63,34 +64,30 @@ pub async fn models(session: &Session, args: ModelsArgs) -> Result<ExitCode, Cli
     Ok(ExitCode::SUCCESS)
 }
 
-/// The body of `GET /models?type=all`, untouched (the generated client would parse it
-/// and drop the fields our spec does not model). The path comes from the spec's table;
-/// the operation is public, so no credentials are sent.
+/// The body of `GET /models?type=all` exactly as the server sent it: the generated
+/// builder sends the request (the spec's path, the client's hooks, retries and typed
+/// errors) and decodes it, and a [`BodyCopy`] keeps the bytes, fields our spec does not
+/// model included. The operation is public, so no credentials are sent.
 async fn raw_catalogue(client: &Client) -> Result<Vec<u8>, CliError> {
-    let op = operations::find("list_models")
-        .ok_or_else(|| CliError::Other("the spec has no list_models operation".into()))?;
-    let raw = client.raw();
-    let url = format!("{}{}?type={}", raw.baseurl(), op.path, ModelTypeFilter::All);
-    let failed = |e: &dyn std::fmt::Display| {
-        CliError::Other(format!("cannot read the model catalogue: {e}"))
-    };
-    let response = raw
-        .client()
-        .get(url)
-        .header("accept", "application/json")
-        .header("api-version", venice_image::raw::Client::api_version())
-        .send()
-        .await
-        .map_err(|e| failed(&e))?;
-    let status = response.status();
-    let body = response.bytes().await.map_err(|e| failed(&e))?;
-    if !status.is_success() {
-        return Err(failed(&format!(
-            "the server answered {status} ({} bytes)",
-            body.len()
-        )));
-    }
-    Ok(body.to_vec())
+    let copy = BodyCopy::new();
+    client
+        .send_raw(|raw| {
+            let state = raw.inner().clone().copy_body(copy.clone());
+            let copying = venice_image::raw::Client::new_with_client(
+                raw.baseurl(),
+                raw.client().clone(),
+                state,
+            );
+            async move {
+                copying
+                    .list_models()
+                    .type_(ModelTypeFilter::All)
+                    .send()
+                    .await
+            }
+        })
+        .await?;
+    Ok(copy.take())
 }
 
 fn sizing(m: &ImageModel) -> String {

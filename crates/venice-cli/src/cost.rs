@@ -58,12 +58,8 @@ pub enum Priced<'a> {
 /// credentials are spent).
 async fn models_of(client: &Client, kind: ModelTypeFilter) -> Result<Vec<Model>, CliError> {
     let list = client
-        .raw()
-        .list_models()
-        .type_(kind)
-        .send()
-        .await
-        .map_err(|e| CliError::Other(format!("cannot read the model catalogue: {e}")))?;
+        .send_raw(|raw| async move { raw.list_models().type_(kind).send().await })
+        .await?;
     Ok(list.into_inner().data)
 }
 

@@ -36,13 +36,13 @@ pub fn make_room(path: &Path, force: bool) -> Result<(), CliError> {
         return Ok(());
     }
     if !force {
-        return Err(CliError::Other(format!(
+        return Err(CliError::Io(format!(
             "{} appeared while the request ran; not overwritten",
             path.display()
         )));
     }
     std::fs::remove_file(path)
-        .map_err(|e| CliError::Other(format!("cannot replace {}: {e}", path.display())))
+        .map_err(|e| CliError::Io(format!("cannot replace {}: {e}", path.display())))
 }
 
 #[cfg(test)]

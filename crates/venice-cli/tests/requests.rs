@@ -577,3 +577,22 @@ fn models_raw_is_the_catalogue_byte_for_byte_and_round_trips_through_the_mock() 
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(first, second);
 }
+
+#[test]
+fn models_raw_failures_are_api_errors_with_the_base_url_hint() {
+    let (_rt, server) = mock();
+    let wrong = format!("{}/nope", server.base_url());
+    let (code, stdout, stderr) = run(bin()
+        .env("VENICE_API_KEY", venice_mock::DEFAULT_API_KEY)
+        .args(["--base-url", &wrong, "models", "--json", "--raw"]));
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stdout.is_empty(), "nothing printed: {stdout}");
+    assert_eq!(
+        first_line(&stderr),
+        "error: API error 404 NOT_FOUND: Not found (40-byte body)"
+    );
+    assert!(
+        stderr.contains("has no such endpoint: check --base-url"),
+        "the hint: {stderr}"
+    );
+}

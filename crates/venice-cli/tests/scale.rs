@@ -322,11 +322,6 @@ fn a_killed_process_leaves_the_others_unharmed_and_its_resume_has_no_duplicates(
     children[0].kill().unwrap(); // SIGKILL
     children[0].wait().unwrap();
     let done_at_kill = done_events(&out0);
-    let in_flight: Vec<usize> = generations(&server)
-        .iter()
-        .filter(|((p, i), _)| *p == 0 && !done_at_kill.contains_key(&format!("job-{i:03}")))
-        .map(|((_, i), _)| *i)
-        .collect();
     for (p, child) in children.into_iter().enumerate().skip(1) {
         let out = child.wait_with_output().unwrap();
         let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
@@ -338,6 +333,14 @@ fn a_killed_process_leaves_the_others_unharmed_and_its_resume_has_no_duplicates(
         );
         assert_eq!(summary["done"], JOBS, "process {p}: {summary}");
     }
+    // What the killed process had sent without saving the answer: read only now, after
+    // the others finished, because a request the kill caught half-written can reach the
+    // server (and be recorded) a moment after the process is gone.
+    let in_flight: Vec<usize> = generations(&server)
+        .iter()
+        .filter(|((p, i), _)| *p == 0 && !done_at_kill.contains_key(&format!("job-{i:03}")))
+        .map(|((_, i), _)| *i)
+        .collect();
     let (code, stdout, stderr) = run(&mut batch(&server, dir.path(), 0, Some(&url), true));
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let summary: Value = serde_json::from_str(&stdout).unwrap();

@@ -318,6 +318,60 @@ impl Client {
         self.inner.transport.raw()
     }
 
+    /// Send one request of the generated client through this client: its credentials
+    /// (signed per attempt), retry policy, automatic top-up and typed [`Error`]s. For
+    /// operations this crate does not wrap, or to keep an answer exactly as sent (a
+    /// [`BodyCopy`](venice_openapi::BodyCopy) in the state of the client `send` gets).
+    ///
+    /// `send` is called once per attempt with this call's generated client; it builds
+    /// the request with the generated builder and sends it. Not paced: a
+    /// [`Pacer`] budgets image models, and `send_raw` does not know the model.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = venice_mock::MockServer::start(venice_mock::MockConfig::default()).await?;
+    /// # let (url, key) = (server.base_url(), venice_mock::DEFAULT_API_KEY);
+    /// use venice_image::raw::types::ModelTypeFilter;
+    /// use venice_image::raw::{BodyCopy, ClientInfo as _};
+    /// use venice_image::{Auth, Client};
+    ///
+    /// let client = Client::builder().base_url(url).auth(Auth::api_key(key)).build()?;
+    /// // The upscale models, which the facade's catalogue (image models) leaves out.
+    /// let upscalers = client
+    ///     .send_raw(|raw| async move { raw.list_models().type_(ModelTypeFilter::Upscale).send().await })
+    ///     .await?
+    ///     .into_inner();
+    /// assert!(!upscalers.data.is_empty());
+    ///
+    /// // The whole catalogue exactly as the server sent it.
+    /// let copy = BodyCopy::new();
+    /// client
+    ///     .send_raw(|raw| {
+    ///         let state = raw.inner().clone().copy_body(copy.clone());
+    ///         let raw = venice_image::raw::Client::new_with_client(raw.baseurl(), raw.client().clone(), state);
+    ///         async move { raw.list_models().type_(ModelTypeFilter::All).send().await }
+    ///     })
+    ///     .await?;
+    /// let catalogue: serde_json::Value = serde_json::from_slice(&copy.take())?;
+    /// assert_eq!(catalogue["object"], "list");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn send_raw<T, F, Fut>(&self, send: F) -> Result<ResponseValue<T>>
+    where
+        F: Fn(venice_openapi::Client) -> Fut,
+        Fut: Future<
+            Output = std::result::Result<
+                ResponseValue<T>,
+                venice_openapi::Error<types::VeniceError>,
+            >,
+        >,
+    {
+        let call = self.call(Uploads::new());
+        self.send(&call, || send(call.raw().clone())).await
+    }
+
     /// The pacer of this client's image operations, if it paces
     /// ([`ClientBuilder::pacing`]).
     pub fn pacer(&self) -> Option<&Pacer> {

@@ -75,7 +75,11 @@ impl ClientHooks<ClientState> for Client {
     ) -> reqwest::Result<reqwest::Response> {
         let response = self.client().execute(request).await?;
         Ok(if response.status().is_success() {
-            limit_body(response, self.inner().response_cap())
+            limit_body(
+                response,
+                self.inner().response_cap(),
+                self.inner().body_copy().cloned(),
+            )
         } else {
             normalise_error(response).await
         })

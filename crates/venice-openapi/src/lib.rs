@@ -9,7 +9,8 @@
 //! - add credentials per attempt through a [`RequestAuth`] (async, so a KMS or a remote
 //!   signer can sign), only for operations whose `security` accepts them;
 //! - stream large upload values into JSON bodies ([`Uploads`]);
-//! - cap success bodies ([`ClientState::max_response_bytes`], [`ResponseTooLarge`]);
+//! - cap success bodies ([`ClientState::max_response_bytes`], [`ResponseTooLarge`]) and,
+//!   when asked, keep them as sent ([`BodyCopy`]);
 //! - turn every error body into a JSON [`types::VeniceError`] with status and headers
 //!   intact, so an HTML page from a proxy is a typed error too.
 //!
@@ -33,6 +34,7 @@
 mod generated;
 
 mod auth;
+mod body_copy;
 mod hooks;
 mod response;
 mod state;
@@ -46,6 +48,7 @@ pub use generated::*;
 mod readme {}
 
 pub use auth::{AuthContext, AuthError, Operation, OperationSecurity, RequestAuth, Scheme};
+pub use body_copy::BodyCopy;
 pub use response::{
     DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY, NON_JSON_BODY, ResponseTooLarge,
     error_body_as_json, summary,

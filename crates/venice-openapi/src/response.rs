@@ -12,6 +12,8 @@ use reqwest::ResponseBuilderExt as _;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
+use crate::body_copy::BodyCopy;
+
 /// Most bytes of an error body read (and kept).
 pub const MAX_ERROR_BODY: usize = 64 * 1024;
 
@@ -71,8 +73,12 @@ impl Head {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Cap a success body at `limit` bytes.
-pub(crate) fn limit_body(response: reqwest::Response, limit: u64) -> reqwest::Response {
+/// Cap a success body at `limit` bytes, copying it into `copy` when there is one.
+pub(crate) fn limit_body(
+    response: reqwest::Response,
+    limit: u64,
+    copy: Option<BodyCopy>,
+) -> reqwest::Response {
     use futures::TryStreamExt;
     let head = Head::of(&response);
     let declared = head
@@ -81,6 +87,9 @@ pub(crate) fn limit_body(response: reqwest::Response, limit: u64) -> reqwest::Re
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let too_large = ResponseTooLarge { limit, declared };
+    if let Some(copy) = &copy {
+        copy.clear();
+    }
     let body = if declared.is_some_and(|n| n > limit) {
         reqwest::Body::wrap_stream(futures::stream::once(
             async move { Err::<Bytes, _>(too_large) },
@@ -95,6 +104,9 @@ pub(crate) fn limit_body(response: reqwest::Response, limit: u64) -> reqwest::Re
                 std::future::ready(if seen > limit {
                     Err(BoxError::from(too_large))
                 } else {
+                    if let Some(copy) = &copy {
+                        copy.extend(&chunk);
+                    }
                     Ok(chunk)
                 })
             });

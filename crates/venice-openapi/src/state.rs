@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::{Arc, Once};
 
 use crate::auth::RequestAuth;
+use crate::body_copy::BodyCopy;
 use crate::response::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::upload::Uploads;
 
@@ -30,6 +31,7 @@ pub struct ClientState {
     auth: Option<Arc<dyn RequestAuth>>,
     max_response_bytes: u64,
     uploads: Option<Arc<Uploads>>,
+    body_copy: Option<BodyCopy>,
 }
 
 impl Default for ClientState {
@@ -46,6 +48,7 @@ impl ClientState {
             auth: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             uploads: None,
+            body_copy: None,
         }
     }
 
@@ -73,6 +76,14 @@ impl ClientState {
         self
     }
 
+    /// Keep a copy of each success body, as the server sent it, in `copy` (for a caller
+    /// that must pass the answer on untouched; the generated code still decodes it).
+    #[must_use]
+    pub fn copy_body(mut self, copy: BodyCopy) -> Self {
+        self.body_copy = Some(copy);
+        self
+    }
+
     /// Replace the credentials.
     #[must_use]
     pub fn auth(mut self, auth: Option<Arc<dyn RequestAuth>>) -> Self {
@@ -95,6 +106,10 @@ impl ClientState {
         self.max_response_bytes
     }
 
+    pub(crate) fn body_copy(&self) -> Option<&BodyCopy> {
+        self.body_copy.as_ref()
+    }
+
     pub(crate) fn pending_uploads(&self) -> Option<&Uploads> {
         self.uploads.as_deref()
     }
@@ -107,6 +122,7 @@ impl fmt::Debug for ClientState {
             .field("authenticated", &self.auth.is_some())
             .field("max_response_bytes", &self.max_response_bytes)
             .field("uploads", &self.uploads.is_some())
+            .field("body_copy", &self.body_copy.is_some())
             .finish()
     }
 }

@@ -109,7 +109,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Batch(args) => batch::pacing(args),
         _ => session::Pacing::Off,
     };
-    let session = session::Session::open(&cli.global, &pacing).await?;
+    let public = matches!(cli.command, Command::Models(_) | Command::Styles(_));
+    let session = session::Session::open(&cli.global, &pacing, public).await?;
     let result = match cli.command {
         Command::Generate(args) => generate::run(&session, *args).await,
         Command::Batch(args) => batch::run(&session, *args).await,

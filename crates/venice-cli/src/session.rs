@@ -61,8 +61,13 @@ impl Session {
     }
 
     /// Build the client from flags and the environment, pacing its image requests as
-    /// `pacing` says.
-    pub async fn open(args: &GlobalArgs, pacing: &Pacing) -> Result<Session, CliError> {
+    /// `pacing` says. A `public` command (the catalogue and the styles, which the spec
+    /// lets anyone read) runs without credentials when none are set.
+    pub async fn open(
+        args: &GlobalArgs,
+        pacing: &Pacing,
+        public: bool,
+    ) -> Result<Session, CliError> {
         let models = Arc::new(ModelCheck::new(args));
         let auto_top_up = auto_top_up(args)?;
         if args.offline {
@@ -107,12 +112,17 @@ impl Session {
                 _mock: Some(mock),
             });
         }
-        credentials::check_env()?;
+        let in_use = credentials::check_env()?;
         let base_url = match &args.base_url {
             Some(url) => Some(credentials::checked("--base-url / VENICE_BASE_URL", url)?),
             None => None,
         };
-        let auth = Auth::from_env().map_err(|e| match e {
+        let auth = if public && in_use.is_none() {
+            Ok(Auth::None)
+        } else {
+            Auth::from_env()
+        };
+        let auth = auth.map_err(|e| match e {
             venice_image::Error::Config { what, source } => CliError::Usage(format!(
                 "{what}{}; or pass --offline to run on the embedded mock server",
                 source.map(|s| format!(": {s}")).unwrap_or_default()

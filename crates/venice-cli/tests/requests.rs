@@ -596,3 +596,31 @@ fn models_raw_failures_are_api_errors_with_the_base_url_hint() {
         "the hint: {stderr}"
     );
 }
+
+#[test]
+fn the_catalogue_and_the_styles_need_no_credentials_and_paid_commands_do() {
+    let (_rt, server) = mock();
+    let base = server.base_url();
+    for command in [
+        vec!["models"],
+        vec!["styles"],
+        vec!["models", "--json", "--raw"],
+    ] {
+        let (code, stdout, stderr) = run(bin().args(["--base-url", &base]).args(&command));
+        assert_eq!(code, 0, "{command:?}: {stderr}");
+        assert!(!stdout.is_empty(), "{command:?}");
+    }
+    let sent_auth = server
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+        })
+        .count();
+    assert_eq!(sent_auth, 0, "nothing to sign in with, nothing sent");
+    let (code, _, stderr) = run(bin().args(["--base-url", &base, "generate", "p"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(first_line(&stderr).starts_with("error: no credentials: set VENICE_API_KEY"));
+}

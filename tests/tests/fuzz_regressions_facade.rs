@@ -49,7 +49,10 @@ fn error_decoder_inputs() {
     for (name, data) in inputs("error_decoder") {
         let err = __fuzz::error_input(&data);
         if let Some(api) = err.api_error() {
-            assert!(api.body_excerpt().len() <= 512, "{name}");
+            assert!(
+                api.body_excerpt().len() <= venice_image::limits::MAX_ERROR_BODY_EXCERPT,
+                "{name}"
+            );
         }
     }
     // The 402 seed decodes its base64 PAYMENT-REQUIRED header.

@@ -7,8 +7,8 @@ use venice_image::{ApiError, Error};
 use crate::exit::CliError;
 use crate::hints::{HintContext, hint};
 
-/// Bytes of an error body the library keeps (`ApiError::body_excerpt`: "at most 512").
-const EXCERPT_CAP: usize = 512;
+/// Bytes of an error body the library keeps (`ApiError::body_excerpt`).
+const EXCERPT_CAP: usize = venice_image::limits::MAX_ERROR_BODY_EXCERPT;
 /// Most characters of a server message on the error line.
 const MESSAGE_CHARS: usize = 200;
 

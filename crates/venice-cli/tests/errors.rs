@@ -16,7 +16,14 @@ use std::time::Duration;
 use common::*;
 use venice_mock::{Fault, MockConfig, MockServer};
 
-const HTML: &str = "<html>\n<head><title>404 Not Found</title></head>\n<body>\n<h1>Not Found</h1>\n</body>\n</html>\n";
+/// A proxy's 404 page, longer than a screen line and than the 512 bytes the library once
+/// kept: `-v` must still show all of it.
+fn html() -> String {
+    format!(
+        "<html>\n<head><title>404 Not Found</title></head>\n<body>\n<h1>Not Found</h1>\n<!-- {} -->\n</body>\n</html>\n",
+        "padding ".repeat(100)
+    )
+}
 
 /// A server on 127.0.0.1 that answers every request with an HTML 404 (a wrong base
 /// URL, or a server without the operation); counts POSTs.
@@ -46,10 +53,11 @@ fn html_404() -> (String, Arc<AtomicUsize>) {
             }
             let mut body = vec![0; length];
             let _ = reader.read_exact(&mut body);
+            let page = html();
             let _ = write!(
                 stream,
-                "HTTP/1.1 404 Not Found\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{HTML}",
-                HTML.len()
+                "HTTP/1.1 404 Not Found\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                page.len()
             );
         }
     });
@@ -68,7 +76,9 @@ fn a_404_without_a_model_code_points_at_the_base_url_in_one_line() {
         "hint: the server at {url} has no such endpoint: check --base-url / VENICE_BASE_URL \
          (it ends in /api/v1), or this server does not offer the operation"
     );
-    let summary = "API error 404 (no error code): 404 Not Found (91-byte body)";
+    let size = html().len();
+    assert!(size > 512);
+    let summary = format!("API error 404 (no error code): 404 Not Found ({size}-byte body)");
 
     // `balance` against a server without the x402 routes.
     let (code, _, stderr) = run(bin()
@@ -118,8 +128,12 @@ fn a_404_without_a_model_code_points_at_the_base_url_in_one_line() {
     let (code, _, stderr) = run(c.arg("-v"));
     assert_eq!(code, 3, "{stderr}");
     assert!(
-        stderr.contains("  body (91-byte):\n    <html>\n"),
+        stderr.contains(&format!("  body ({size}-byte):\n    <html>\n")),
         "{stderr}"
+    );
+    assert!(
+        stderr.contains("    </html>\n"),
+        "the whole page, to its end: {stderr}"
     );
     assert!(stderr.contains("    <h1>Not Found</h1>\n"), "{stderr}");
     let last = stderr.lines().last().unwrap();

@@ -26,7 +26,7 @@ pub use stream::GenerationDecoder;
 pub(crate) type RawError = venice_openapi::Error<VeniceError>;
 
 /// Most bytes of an error body kept in [`ApiError::body_excerpt`].
-pub(crate) const EXCERPT_LIMIT: usize = 512;
+pub(crate) const EXCERPT_LIMIT: usize = crate::limits::MAX_ERROR_BODY_EXCERPT;
 /// Largest body pre-allocation taken from `Content-Length`.
 const MAX_PREALLOC: u64 = 512 * 1024 * 1024;
 
@@ -471,7 +471,7 @@ mod tests {
 
     #[test]
     fn non_json_body_keeps_status_and_excerpt() {
-        let body = format!("<html>{}</html>", "x".repeat(2000));
+        let body = format!("<html>{}</html>", "x".repeat(EXCERPT_LIMIT + 2000));
         let e = error_from_parts(502, &HeaderMap::new(), body.as_bytes());
         let a = api_of(&e);
         assert_eq!(a.status, 502);
@@ -480,7 +480,11 @@ mod tests {
         // The message is the page's text in one line, not its markup.
         assert_eq!(a.message, "x".repeat(200));
         // multi-byte chars at the cut never panic
-        let e = error_from_parts(500, &HeaderMap::new(), "é".repeat(600).as_bytes());
+        let e = error_from_parts(
+            500,
+            &HeaderMap::new(),
+            "é".repeat(EXCERPT_LIMIT / 2 + 1).as_bytes(),
+        );
         assert!(api_of(&e).body_excerpt.len() <= EXCERPT_LIMIT);
         let e = error_from_parts(500, &HeaderMap::new(), &[0xff, 0xfe, 0x00]);
         assert_eq!(e.status(), Some(500));

@@ -535,7 +535,9 @@ impl ApiError {
         self.request_id.as_deref()
     }
 
-    /// At most 512 bytes of the body, for diagnostics.
+    /// The body as the server sent it, for diagnostics: at most
+    /// [`MAX_ERROR_BODY_EXCERPT`](crate::limits::MAX_ERROR_BODY_EXCERPT) bytes (an HTML
+    /// page as its text, a JSON body as JSON).
     pub fn body_excerpt(&self) -> &str {
         &self.body_excerpt
     }

@@ -55,6 +55,11 @@ pub const MAX_UPSCALE_CREATIVITY: f64 = 0.02;
 /// Most pixels of an upscaled image; the server lowers the scale to stay within it.
 pub const MAX_UPSCALE_OUTPUT_PIXELS: u64 = 16_777_216;
 
+/// Most bytes of an error body an [`ApiError`](crate::ApiError) keeps
+/// ([`ApiError::body_excerpt`](crate::ApiError::body_excerpt)): 64 KiB, as many as the
+/// client reads of an error body, so a page or message of ordinary size is kept whole.
+pub const MAX_ERROR_BODY_EXCERPT: usize = venice_openapi::MAX_ERROR_BODY;
+
 /// Default of [`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes):
 /// 1 GiB, counted after decompression. Four 16 MP PNGs of pure noise are about 200 MB,
 /// 270 MB as base64 JSON; real responses are far smaller.

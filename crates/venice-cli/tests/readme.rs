@@ -10,7 +10,8 @@ use common::*;
 
 /// The README section about the binary.
 fn section() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+    // The crate's own README: it ships in the package, so the packaged tests run too.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
     let readme = std::fs::read_to_string(path).unwrap();
     let start = readme
         .find("## The `venice-image` command line")

@@ -221,9 +221,12 @@ fn read_jobs(path: &Path) -> Result<Vec<Job>, CliError> {
             errors.push(format!("line {line_no}: job id `{id}` repeats line {prev}"));
             continue;
         }
+        // The line as written identifies the job for `--resume`, wherever it runs from.
+        let hash = fnv1a(&serde_json::to_vec(&spec).unwrap_or_default());
+        let mut spec = spec;
+        spec.resolve_paths_from(path.parent().unwrap_or(Path::new("")));
         match spec.to_request(false) {
             Ok(request) => {
-                let hash = fnv1a(&serde_json::to_vec(&spec).unwrap_or_default());
                 jobs.push(Job {
                     id,
                     hash,

@@ -84,6 +84,18 @@ pub fn split_strength(arg: &str) -> Result<(&str, Option<f64>), CliError> {
     }
 }
 
+/// `arg` (`PATH_OR_URL[::STRENGTH]`) with a relative file path taken from `dir` (a jobs
+/// file's directory), so a jobs file and its reference images can move together and run
+/// from any current directory. URLs, data URIs and absolute paths are kept.
+pub fn style_reference_from(arg: &str, dir: &Path) -> String {
+    let image = split_strength(arg).map_or(arg, |(image, _)| image);
+    if !matches!(kind(image), Kind::Path) || Path::new(image).is_absolute() {
+        return arg.to_owned();
+    }
+    // `image` is a prefix of `arg`: the rest is the `::STRENGTH` suffix, if any.
+    format!("{}{}", dir.join(image).display(), &arg[image.len()..])
+}
+
 /// The format of a file from its first bytes, or `None` when it is none of the three.
 fn sniff_file(path: &Path) -> Result<Option<Format>, CliError> {
     let mut head = [0u8; 16];
@@ -128,6 +140,17 @@ pub fn style_reference(arg: &str) -> Result<StyleReference, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_file_references_are_relative_to_its_directory() {
+        let dir = Path::new("jobs");
+        assert_eq!(style_reference_from("a.png::0.7", dir), "jobs/a.png::0.7");
+        assert_eq!(style_reference_from("img/a.png", dir), "jobs/img/a.png");
+        assert_eq!(style_reference_from("/abs/a.png::1", dir), "/abs/a.png::1");
+        let url = "https://example.com/a.png::0.5";
+        assert_eq!(style_reference_from(url, dir), url);
+        assert_eq!(style_reference_from("a.png", Path::new("")), "a.png");
+    }
 
     #[test]
     fn strengths_split_off_only_when_numeric() {

@@ -112,6 +112,14 @@ impl JobSpec {
         }
     }
 
+    /// Take the relative file paths of the style references from `dir` (the jobs file's
+    /// directory; `generate` flags stay relative to the current directory).
+    pub fn resolve_paths_from(&mut self, dir: &std::path::Path) {
+        for r in &mut self.style_references {
+            *r = crate::inputs::style_reference_from(r, dir);
+        }
+    }
+
     /// The model this job uses.
     pub fn model(&self) -> &str {
         self.model.as_deref().unwrap_or(DEFAULT_MODEL)

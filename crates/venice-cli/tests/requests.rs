@@ -130,13 +130,34 @@ fn batch_job_lines_take_the_same_fields() {
         "style_references": [format!("{}::0.3", s(&style))],
         "steps": 12, "lora_strength": 5, "disable_prompt_optimization_thinking": true,
     });
-    std::fs::write(&jobs, format!("{line}\n")).unwrap();
+    // A relative reference is taken from the jobs file's directory (the binary runs in
+    // another one), so a jobs file and its images can move together.
+    let relative = serde_json::json!({
+        "id": "b", "prompt": "a hen", "model": "nano-banana-pro",
+        "style_references": ["style.png::0.6"],
+    });
+    std::fs::write(&jobs, format!("{line}\n{relative}\n")).unwrap();
     let out = dir.path().join("out");
-    let (code, _, stderr) = run(against(&server).args(["batch", s(&jobs), "--out", s(&out)]));
+    let (code, _, stderr) = run(against(&server)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["batch", s(&jobs), "--out", s(&out)]));
     assert_eq!(code, 0, "{stderr}");
     let requests = sent(&server, "/image/generate");
-    assert_eq!(requests.len(), 1);
-    let body = requests[0].body.as_ref().unwrap();
+    assert_eq!(requests.len(), 2);
+    let mut strengths: Vec<f64> = requests
+        .iter()
+        .map(|r| {
+            r.body.as_ref().unwrap()["style_references"][0]["strength"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect();
+    strengths.sort_by(f64::total_cmp);
+    assert_eq!(strengths, [0.3, 0.6]);
+    let body = requests
+        .iter()
+        .find_map(|r| r.body.as_ref().filter(|b| b["prompt"] == "a fox"))
+        .unwrap();
     assert_eq!(body["style_references"][0]["strength"], 0.3);
     assert_eq!(
         (&body["steps"], &body["lora_strength"]),

@@ -26,6 +26,23 @@ pub fn upstream_spec_path() -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
+/// The committed inputs of one fuzz target (`fuzz/regressions/<target>/`: seeds and
+/// minimised crashers) as `(file name, bytes)`, sorted by name, for the replay tests.
+pub fn fuzz_regressions(target: &str) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let dir = workspace_root().join("fuzz/regressions").join(target);
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push((name, std::fs::read(&path)?));
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// The workspace README's code blocks, compiled as doctests of this crate (which has
 /// every workspace crate as a dev-dependency).
 #[cfg(doctest)]

@@ -12,21 +12,8 @@ fn inputs() -> Vec<(String, Vec<u8>)> {
 }
 
 fn inputs_of(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/regressions")
-        .join(target);
-    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| {
-            let p = e.unwrap().path();
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
+    contract_tests::fuzz_regressions(target)
+        .unwrap_or_else(|e| panic!("fuzz/regressions/{target}: {e}"))
 }
 
 #[test]

@@ -8,14 +8,16 @@
 #![cfg(feature = "wallet")]
 #![allow(clippy::unwrap_used, missing_docs)]
 
+#[path = "common/log_capture.rs"]
+mod log_capture;
 #[path = "../examples/remote_signer/service.rs"]
 mod service;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, Once};
 use std::time::Duration;
 
+use log_capture::init_tracing;
 use service::{Mode, RemoteEvmSigner, RemoteSolanaSigner, SigningService, set_mode};
 use venice_image::wallet::{LocalEvmSigner, LocalSolanaSigner, SiwxConfig, Wallet, WalletError};
 use venice_image::{Auth, Client, Error, GenerateRequest, Size};
@@ -96,33 +98,6 @@ impl Drop for ServiceProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-static CAPTURED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Capture;
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        CAPTURED.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every log record of this process (all targets, TRACE; `log` records of reqwest and
-/// hyper forwarded) into [`CAPTURED`].
-fn init_tracing() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(|| Capture)
-            .try_init()
-            .unwrap();
-    });
 }
 
 /// Key material in any form a log or a Debug could carry it: hex (either case, with or
@@ -225,7 +200,7 @@ async fn siwx_and_top_ups_are_signed_by_a_service_in_another_process() {
         "the mock's request log",
         &format!("{:?}", server.requests()),
     );
-    let logs = String::from_utf8_lossy(&CAPTURED.lock().unwrap()).into_owned();
+    let logs = log_capture::captured();
     assert!(logs.contains("x402 top-up"), "the capture works");
     assert_no_key("the logs", &logs);
 }

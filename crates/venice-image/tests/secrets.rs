@@ -9,44 +9,15 @@
 //! not keys: they must not appear at INFO or above (what is logged below is printed).
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::io::Write;
-use std::sync::{Mutex, Once};
 use std::time::Duration;
 
 use venice_image::{Auth, Client, ClientBuilder, GenerateRequest, RetryPolicy, Size};
 use venice_mock::{Fault, MockConfig, MockServer};
 
-/// Everything tracing wrote in this test binary.
-static CAPTURED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+#[path = "common/log_capture.rs"]
+mod log_capture;
 
-struct Capture;
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        CAPTURED.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A global TRACE subscriber (every target; `log` records of reqwest and friends are
-/// forwarded) writing into [`CAPTURED`].
-fn init_tracing() {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(|| Capture)
-            .try_init()
-            .unwrap();
-    });
-}
-
-fn captured() -> String {
-    String::from_utf8_lossy(&CAPTURED.lock().unwrap()).into_owned()
-}
+use log_capture::{captured, init_tracing};
 
 /// The secret and fragments of it that must not appear either: every 10-character
 /// window of it (a prefix, a distinctive suffix, a middle part) and its base64 (as a

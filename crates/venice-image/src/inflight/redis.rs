@@ -134,3 +134,121 @@ impl Drop for Lease {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    use crate::inflight::WalletSlots;
+    use crate::pacing::testkit::RedisServer;
+    use crate::pacing::{Pacer, RedisOptions};
+
+    const WALLET: &str = "0x2c7536e3605d9c16a7a3d7b1898e529396a65c23";
+
+    /// The slots of one "process": its own pacer, connection and local semaphore.
+    fn process(server: &RedisServer, lease: Duration) -> WalletSlots {
+        let options = RedisOptions::new(server.url()).slot_lease(lease);
+        let pacer = Pacer::with_redis(WALLET, options).unwrap();
+        let slots = WalletSlots::shared(&pacer, 5);
+        assert!(slots.is_shared());
+        slots
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn three_processes_share_five_slots() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let processes: Vec<WalletSlots> = (0..3)
+            .map(|_| process(&server, Duration::from_secs(5)))
+            .collect();
+        let now = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..45 {
+            let slots = processes[i % 3].clone();
+            let (now, peak) = (Arc::clone(&now), Arc::clone(&peak));
+            tasks.spawn(async move {
+                let slot = slots.acquire().await;
+                let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(n, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(15)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                drop(slot);
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r.unwrap();
+        }
+        assert_eq!(peak.load(Ordering::SeqCst), 5);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dead_holders_slots_come_back_within_the_lease() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let lease = Duration::from_millis(800);
+        // A "process" takes three slots and dies: no renewal, no release.
+        let url = server.url();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async {
+                let options = RedisOptions::new(url).slot_lease(lease);
+                let slots = WalletSlots::shared(&Pacer::with_redis(WALLET, options).unwrap(), 5);
+                for _ in 0..3 {
+                    std::mem::forget(slots.acquire().await);
+                }
+            });
+            rt.shutdown_background();
+        })
+        .join()
+        .unwrap();
+        let died = Instant::now();
+        let survivor = process(&server, lease);
+        let free: Vec<_> = futures::future::join_all((0..2).map(|_| survivor.acquire())).await;
+        assert!(died.elapsed() < lease / 2, "the two free slots waited");
+        let back: Vec<_> = futures::future::join_all((0..3).map(|_| survivor.acquire())).await;
+        let waited = died.elapsed();
+        println!("the dead holder's slots came back after {waited:?} (lease {lease:?})");
+        assert!(waited >= lease / 2 && waited <= lease + Duration::from_millis(400), "{waited:?}");
+        drop((free, back));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_longer_than_the_lease_keeps_its_slot() {
+        let Some(server) = RedisServer::start() else {
+            return;
+        };
+        let lease = Duration::from_millis(300);
+        let long = process(&server, lease);
+        let other = process(&server, lease);
+        let held = long.acquire().await;
+        let four: Vec<_> = futures::future::join_all((0..4).map(|_| other.acquire())).await;
+        // Four lease lengths later the long request still holds its slot: no fifth.
+        let fifth = tokio::time::timeout(lease * 4, other.acquire()).await;
+        assert!(fifth.is_err(), "the renewed slot was handed out");
+        drop(held);
+        let fifth = tokio::time::timeout(Duration::from_secs(1), other.acquire()).await;
+        assert!(fifth.is_ok(), "the released slot did not come back");
+        drop(four);
+    }
+
+    #[tokio::test]
+    async fn without_redis_each_process_keeps_to_the_cap_alone() {
+        // Nothing listens there: the slots fall back to this process's own five.
+        let options = RedisOptions::new("redis://127.0.0.1:9").timeout(Duration::from_millis(50));
+        let slots = WalletSlots::shared(&Pacer::with_redis(WALLET, options).unwrap(), 5);
+        let held: Vec<_> = futures::future::join_all((0..5).map(|_| slots.acquire())).await;
+        assert_eq!(slots.in_flight(), 5);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), slots.acquire())
+                .await
+                .is_err()
+        );
+        drop(held);
+    }
+}

@@ -42,7 +42,7 @@ pub(crate) mod redis;
 #[cfg(test)]
 mod scenarios;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 
 use std::fmt;
 use std::sync::Arc;

@@ -24,6 +24,7 @@ mod precheck;
 mod preview;
 mod report;
 mod session;
+mod stop_rules;
 mod style;
 mod topup;
 mod trace;

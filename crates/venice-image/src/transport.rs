@@ -313,7 +313,8 @@ impl Transport {
             if spent || !policy.should_retry(&err) {
                 return Err(err);
             }
-            let delay = if retry::is_busy_wallet(&err) {
+            let busy_wallet = retry::is_busy_wallet(&err);
+            let delay = if busy_wallet {
                 // Another program holds the wallet's slots: a short wait, no attempt used.
                 let (since, refusals) = busy.get_or_insert((Instant::now(), 0));
                 *refusals += 1;
@@ -327,7 +328,6 @@ impl Transport {
                 else {
                     return Err(err);
                 };
-                attempt += 1;
                 delay
             };
             tracing::info!(
@@ -338,6 +338,9 @@ impl Transport {
                 "retrying"
             );
             tokio::time::sleep(delay).await;
+            if !busy_wallet {
+                attempt += 1;
+            }
         }
     }
 

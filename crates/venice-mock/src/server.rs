@@ -32,6 +32,8 @@ pub struct LimitStats {
     /// The most requests one wallet had in flight at once on the inference and RPC
     /// routes, counting a request refused for arriving over the cap.
     pub wallet_peak_in_flight: usize,
+    /// The most requests one wallet has in flight now.
+    pub wallet_in_flight: usize,
     /// Requests refused with 429 `X402_CONCURRENCY_LIMIT`.
     pub concurrency_refusals: u64,
 }
@@ -128,6 +130,7 @@ impl MockServer {
             lockouts: self.state.error_budget.lockouts(),
             budget_failures: self.state.error_budget.failures(),
             wallet_peak_in_flight: self.state.wallet_in_flight.peak(),
+            wallet_in_flight: self.state.wallet_in_flight.now(),
             concurrency_refusals: self.state.wallet_in_flight.refused(),
         }
     }

@@ -78,6 +78,14 @@ impl WalletInFlight {
         self.peak.load(Ordering::Relaxed)
     }
 
+    /// The most requests one wallet has in flight now.
+    pub(crate) fn now(&self) -> usize {
+        self.counts
+            .lock()
+            .map(|c| c.values().copied().max().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
     /// Requests refused with `X402_CONCURRENCY_LIMIT`.
     pub(crate) fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)

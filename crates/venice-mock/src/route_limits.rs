@@ -10,11 +10,9 @@ use std::net::IpAddr;
 use http::StatusCode;
 use serde_json::json;
 
-use crate::auth::Principal;
 use crate::config::{RateLimitConfig, RouteLimits};
 use crate::ratelimit::RateLimiter;
 use crate::response::ApiError;
-use crate::state::wallet_key;
 
 /// One limiter per limited route.
 #[derive(Debug)]
@@ -29,13 +27,6 @@ fn limiter(config: Option<RateLimitConfig>) -> Option<RateLimiter> {
     config.map(|c| RateLimiter::new(Some(c)))
 }
 
-fn who(principal: Option<&Principal>) -> Option<String> {
-    match principal? {
-        Principal::ApiKey(k) => Some(format!("key:{k}")),
-        Principal::Wallet(w) => Some(format!("wallet:{}", wallet_key(&w.address))),
-    }
-}
-
 impl RouteLimiters {
     pub(crate) fn new(limits: RouteLimits) -> Self {
         Self {
@@ -46,18 +37,19 @@ impl RouteLimiters {
         }
     }
 
-    /// Counts a request of `operation_id` against its route's limiter, if it has one.
+    /// Counts a request of `operation_id` by `caller` (the API key or wallet, normalised)
+    /// against its route's limiter, if it has one.
     pub(crate) fn check(
         &self,
         operation_id: &str,
-        principal: Option<&Principal>,
+        caller: Option<String>,
         peer: IpAddr,
     ) -> Result<(), ApiError> {
         let (limiter, name) = match operation_id {
             "topUpX402Balance" => (&self.top_up, Some(format!("ip:{peer}"))),
-            "getX402Balance" => (&self.balance, who(principal)),
-            "getX402Transactions" => (&self.transactions, who(principal)),
-            "cryptoRpcProxy" => (&self.crypto_rpc, who(principal)),
+            "getX402Balance" => (&self.balance, caller),
+            "getX402Transactions" => (&self.transactions, caller),
+            "cryptoRpcProxy" => (&self.crypto_rpc, caller),
             _ => return Ok(()),
         };
         let (Some(limiter), Some(name)) = (limiter, name) else {

@@ -23,7 +23,7 @@ use crate::handlers::{self, Ctx};
 use crate::ratelimit::RateDecision;
 use crate::response::{ApiError, Delivery, Reply};
 use crate::spec::{self, OperationMatch, RouteMiss};
-use crate::state::AppState;
+use crate::state::{AppState, wallet_key};
 use crate::wallet_inflight::InFlight;
 
 /// How an operation authenticates, from its `security` requirements.
@@ -343,10 +343,13 @@ async fn pipeline<B: BodyIn>(
                 .map_err(|e| judged(state, ticket, e))?,
         ),
     };
-    if let Err(e) =
-        state
-            .route_limits
-            .check(operation.operation_id, principal.as_ref(), peer)
+    let caller = principal.as_ref().map(|p| match p {
+        Principal::ApiKey(k) => format!("key:{k}"),
+        Principal::Wallet(w) => format!("wallet:{}", wallet_key(&w.address)),
+    });
+    if let Err(e) = state
+        .route_limits
+        .check(operation.operation_id, caller, peer)
     {
         ticket.bare = true;
         return Err(e);
@@ -399,7 +402,7 @@ async fn pipeline<B: BodyIn>(
     if policy.paid
         && let Some(Principal::Wallet(wallet)) = &principal
     {
-        match state.wallet_in_flight.enter(&wallet.address) {
+        match state.wallet_in_flight.enter(&wallet_key(&wallet.address)) {
             Ok(guard) => ticket._in_flight = Some(guard),
             Err(e) => {
                 ticket.bare = true;

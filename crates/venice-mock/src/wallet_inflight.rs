@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use http::StatusCode;
 
 use crate::response::ApiError;
-use crate::state::wallet_key;
 
 /// Requests in flight per wallet.
 #[derive(Debug, Default)]
@@ -51,10 +50,10 @@ impl WalletInFlight {
         }
     }
 
-    /// A request of `address` arrives: in flight until the guard is dropped, or refused
-    /// when the wallet already has `limit` requests in flight.
-    pub(crate) fn enter(&self, address: &str) -> Result<InFlight, ApiError> {
-        let wallet = wallet_key(address);
+    /// A request of `wallet` (its normalised address) arrives: in flight until the guard
+    /// is dropped, or refused when the wallet already has `limit` requests in flight.
+    pub(crate) fn enter(&self, wallet: &str) -> Result<InFlight, ApiError> {
+        let wallet = wallet.to_owned();
         let limit = self.limit.unwrap_or(usize::MAX);
         let Ok(mut counts) = self.counts.lock() else {
             return Err(refusal(limit));
@@ -109,9 +108,9 @@ mod tests {
     #[test]
     fn the_request_over_the_cap_is_refused_and_counted_in_the_peak() {
         let w = WalletInFlight::new(Some(2));
-        let a = w.enter("0xAB").unwrap();
+        let a = w.enter("0xab").unwrap();
         let _b = w.enter("0xab").unwrap();
-        let refused = w.enter("0xAb").unwrap_err();
+        let refused = w.enter("0xab").unwrap_err();
         assert_eq!(refused.0.status, StatusCode::TOO_MANY_REQUESTS);
         assert_eq!((w.peak(), w.refused()), (3, 1));
         // Another wallet has its own count; a finished request frees its place.

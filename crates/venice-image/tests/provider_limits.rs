@@ -350,3 +350,37 @@ async fn a_busy_wallet_is_waited_for_and_never_reported_as_a_rate_limit() {
     a.unwrap();
     b.unwrap();
 }
+
+/// A slot is held for one exchange only: five requests refused with 402 do not keep the
+/// wallet's slots while the client tops up and sends them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_waiting_on_a_top_up_hold_no_slot() {
+    let mut config = wallet_mock(Vec::new(), Some(5));
+    config.wallet_balances.insert(WALLET.to_owned(), 0.0);
+    let server = MockServer::start(config).await.unwrap();
+    let c = Client::builder()
+        .base_url(server.base_url())
+        .auth(Auth::evm_wallet(WALLET_KEY).unwrap())
+        .model_validation(false)
+        .auto_top_up(venice_image::wallet::AutoTopUp {
+            amount_usd: 5.0,
+            max_total_usd: 50.0,
+        })
+        .build()
+        .unwrap();
+    let all = futures::future::join_all((0..8).map(|i| {
+        let c = c.clone();
+        async move { c.generate(&request(&format!("paid {i}"))).await }
+    }));
+    let results = tokio::time::timeout(Duration::from_secs(30), all)
+        .await
+        .expect("the wallet's slots deadlocked the top-up");
+    for r in results {
+        r.unwrap();
+    }
+    assert!(c.auto_top_up_spent_usd() >= 5.0);
+    let stats = server.limit_stats();
+    assert!(stats.wallet_peak_in_flight <= 5, "{stats:?}");
+    assert_eq!(stats.concurrency_refusals, 0);
+    assert_eq!(c.wallet_slots().unwrap().in_flight(), 0);
+}

@@ -33,7 +33,10 @@ pub fn hint(err: &CliError, ctx: &HintContext) -> Option<String> {
 
 fn rate_limit_hint(kind: RateLimitKind, wait: Option<std::time::Duration>) -> String {
     let wait = wait.map_or_else(String::new, |d| {
-        format!(" (the server asked to wait {:.0} s)", d.as_secs_f64().ceil())
+        format!(
+            " (the server asked to wait {:.0} s)",
+            d.as_secs_f64().ceil()
+        )
     });
     match kind {
         RateLimitKind::Overloaded => format!(

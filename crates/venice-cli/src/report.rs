@@ -75,9 +75,10 @@ pub fn client_line(e: &Error) -> String {
             } => format!("rate limited ({kind}{}): ", wait(retry_after)),
             Error::ErrorBudgetExhausted(lockout) => format!(
                 "error budget exhausted ({}{}): ",
-                lockout
-                    .model()
-                    .map_or_else(|| "requests naming no model".to_owned(), |m| format!("model {m}")),
+                lockout.model().map_or_else(
+                    || "requests naming no model".to_owned(),
+                    |m| format!("model {m}")
+                ),
                 wait(&lockout.retry_after())
             ),
             _ => String::new(),

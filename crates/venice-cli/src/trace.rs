@@ -39,7 +39,10 @@ pub fn current_wait() -> Option<String> {
     let wait = WAIT.lock().ok()?;
     let (what, until) = wait.as_ref()?;
     let left = until.checked_duration_since(Instant::now())?;
-    Some(format!("waiting {:.0} s: {what}", left.as_secs_f64().ceil()))
+    Some(format!(
+        "waiting {:.0} s: {what}",
+        left.as_secs_f64().ceil()
+    ))
 }
 
 /// Keeps the transport's `retrying` and `paused` events for the progress line, and

@@ -171,7 +171,10 @@ fn a_batch_the_balance_cannot_pay_stops_before_the_first_request() {
     assert!(failed <= 4 && stopped >= 1, "{v}");
     assert_eq!(generations(&server) - sent_before, 1 + failed);
     let why = v["stopped"].as_str().unwrap();
-    assert!(why.contains("first 402") && why.contains("--resume"), "{why}");
+    assert!(
+        why.contains("first 402") && why.contains("--resume"),
+        "{why}"
+    );
     assert!(stderr.contains(why), "{stderr}");
 }
 

@@ -111,7 +111,10 @@ fn a_batch_larger_than_one_window_finishes_at_the_advertised_rate() {
         "12 jobs at 5 per 3 s: {elapsed:.1?} (ideal 6 s: the third window's jobs start when it opens), {n429} × 429"
     );
     // Three windows' worth: the last starts 6 s after the first; never a 30 s stall.
-    assert!(elapsed >= window * 2 - Duration::from_millis(200), "{elapsed:?}");
+    assert!(
+        elapsed >= window * 2 - Duration::from_millis(200),
+        "{elapsed:?}"
+    );
     assert!(elapsed < window * 3, "{elapsed:?}");
     assert_eq!(n429, 0, "{statuses:?}");
 }
@@ -125,7 +128,13 @@ fn a_batch_whose_every_job_is_refused_stops_before_the_error_budget_runs_out() {
     let (_rt, server) = mock(MockConfig::default());
     let dir = tempfile::tempdir().unwrap();
     // A quality for a model that takes none: the server's 400 (sent unchecked).
-    let file = jobs(dir.path(), "refused", 80, "venice-sd35", r#","quality":"high""#);
+    let file = jobs(
+        dir.path(),
+        "refused",
+        80,
+        "venice-sd35",
+        r#","quality":"high""#,
+    );
     let concurrency = 8;
     let start = Instant::now();
     let (code, stdout, stderr) = run(against(&server).args([
@@ -172,7 +181,12 @@ fn wallet_mock(faults: FaultPlan) -> MockConfig {
     config
 }
 
-fn wallet_batch(server: &MockServer, file: &Path, out: &Path, extra: &[&str]) -> std::process::Command {
+fn wallet_batch(
+    server: &MockServer,
+    file: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> std::process::Command {
     let mut c = bin();
     c.env("VENICE_WALLET_PRIVATE_KEY", WALLET_KEY)
         .args(["--base-url", &server.base_url(), "batch"])
@@ -240,7 +254,13 @@ fn three_wallet_processes_share_five_slots_through_redis() {
             &server,
             &file,
             &dir.path().join(format!("out-{name}")),
-            &["--concurrency", "5", "--json", "--pacing-redis", &redis.url()],
+            &[
+                "--concurrency",
+                "5",
+                "--json",
+                "--pacing-redis",
+                &redis.url(),
+            ],
         )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -269,7 +289,11 @@ fn three_wallet_processes_share_five_slots_through_redis() {
             .filter(|(prompt, s)| prompt.starts_with(p) && *s == 200)
             .count()
     };
-    assert_eq!(served_by("b ") + served_by("c "), 0, "B or C took a held slot");
+    assert_eq!(
+        served_by("b ") + served_by("c "),
+        0,
+        "B or C took a held slot"
+    );
     assert_eq!(server.limit_stats().concurrency_refusals, 0);
     // Killed while its requests run: its slots come back when their leases run out.
     a.kill().unwrap();

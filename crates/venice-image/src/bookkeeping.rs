@@ -53,9 +53,7 @@ pub(crate) async fn refused(
             Error::ErrorBudgetExhausted(lockout) => {
                 Some(Outcome::LockedOut(lockout.retry_after().unwrap_or(LOCKOUT)))
             }
-            e if e.api_error().is_some() => Some(Outcome::Answered {
-                failed: counts(e),
-            }),
+            e if e.api_error().is_some() => Some(Outcome::Answered { failed: counts(e) }),
             _ => None,
         };
         if let Some(outcome) = outcome {
@@ -65,7 +63,9 @@ pub(crate) async fn refused(
     let (Some(pacer), Some(permit)) = (pacer, permit) else {
         return;
     };
-    if never_sent || matches!(err, Error::ErrorBudgetExhausted(_)) || crate::retry::is_busy_wallet(err)
+    if never_sent
+        || matches!(err, Error::ErrorBudgetExhausted(_))
+        || crate::retry::is_busy_wallet(err)
     {
         return permit.release().await;
     }
@@ -153,7 +153,11 @@ mod tests {
         for (status, body, expected) in [
             (400, r#"{"error": "Invalid request parameters"}"#, true),
             (401, r#"{"error": "Authentication failed"}"#, true),
-            (402, r#"{"error": "Insufficient USD or Diem balance"}"#, true),
+            (
+                402,
+                r#"{"error": "Insufficient USD or Diem balance"}"#,
+                true,
+            ),
             (403, r#"{"error": "blocked in your region"}"#, true),
             (404, r#"{"error": "Specified model not found"}"#, true),
             (422, r#"{"error": "Content policy violation"}"#, true),

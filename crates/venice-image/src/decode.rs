@@ -136,7 +136,10 @@ fn strings(v: &Value, k: &str) -> Vec<String> {
 /// `Retry-After` in seconds (an HTTP date is not used by the provider and is ignored).
 fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
     let v = header(headers, "retry-after")?;
-    let secs = v.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0)?;
+    let secs = v
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)?;
     Duration::try_from_secs_f64(secs).ok()
 }
 
@@ -187,10 +190,7 @@ fn too_many_requests(api: ApiError, explicit_wait: bool) -> Error {
         .error_budget()
         .is_some_and(|b| b.remaining == Some(0) && b.resets_at.is_some());
     let lockout = api.message.starts_with(LOCKOUT_MESSAGE)
-        || (budget_spent
-            && !model_exhausted
-            && !explicit_wait
-            && api.meta.route_limit().is_none());
+        || (budget_spent && !model_exhausted && !explicit_wait && api.meta.route_limit().is_none());
     if lockout {
         return Error::ErrorBudgetExhausted(Box::new(Lockout {
             model: None,

@@ -93,13 +93,13 @@ pub use fuzzing::__fuzz;
 pub use generate::{GenerateRequest, GenerateRequestBuilder, StyleReference};
 pub use image::{Generation, Image, ImageStream};
 pub use meta::{Deprecation, Response, ResponseMeta};
-pub use rate_headers::{ErrorBudget, RateLimit, RouteLimit};
 pub use ops::{
     EditAspectRatio, EditRequest, EditRequestBuilder, ImageInput, Moderation, MultiEditRequest,
     MultiEditRequestBuilder, OpenAiBackground, OpenAiGenerateRequest, OpenAiGenerateRequestBuilder,
     OpenAiQuality, OpenAiSize, OpenAiStyle, RemoveBackgroundRequest,
     RemoveBackgroundRequestBuilder, ResponseFormat, UpscaleRequest, UpscaleRequestBuilder,
 };
+pub use rate_headers::{ErrorBudget, RateLimit};
 pub use retry::{RetryPolicy, RetryPolicyBuilder};
 pub use sizing::{AspectRatio, Quality, Resolution, Size};
 pub use venice_openapi::{AuthContext, AuthError, RequestAuth, Scheme, async_trait};

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::header::HeaderMap;
 use serde::{Serialize, Serializer};
 
-use crate::rate_headers::{self, ErrorBudget, RateLimit, RouteLimit};
+use crate::rate_headers::{self, ErrorBudget, RateLimit};
 
 /// What a charged operation answered: the value, the metadata of the response and the
 /// wall time of the call. Derefs to the value, so `response.save(..)` or
@@ -81,7 +81,7 @@ pub struct ResponseMeta {
     pub(crate) balance_remaining_usd: Option<f64>,
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) error_budget: Option<ErrorBudget>,
-    pub(crate) route_limit: Option<RouteLimit>,
+    pub(crate) route_limit: Option<RateLimit>,
     pub(crate) enhanced_prompt: Option<String>,
     pub(crate) model_id: Option<String>,
 }
@@ -136,7 +136,7 @@ impl ResponseMeta {
 
     /// A route's own cap (`X-RateLimit-Limit/-Remaining/-Reset`, reset in Unix
     /// seconds): the crypto RPC proxy's, on its 429.
-    pub fn route_limit(&self) -> Option<&RouteLimit> {
+    pub fn route_limit(&self) -> Option<&RateLimit> {
         self.route_limit.as_ref()
     }
 

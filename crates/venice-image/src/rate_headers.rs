@@ -1,6 +1,6 @@
-//! One reading of every rate-limit header the provider sends, family by family:
-//! [`RateLimit`] (a model's request window), [`ErrorBudget`] (the failed-request budget)
-//! and [`RouteLimit`] (the crypto RPC proxy's per-minute cap).
+//! One reading of every rate-limit header the provider sends, family by family: a
+//! model's request window and the crypto RPC proxy's per-minute cap (both a
+//! [`RateLimit`]), and the failed-request budget ([`ErrorBudget`]).
 //!
 //! | headers | family | reset unit |
 //! |---|---|---|
@@ -20,8 +20,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::header::HeaderMap;
 use serde::{Serialize, Serializer};
 
-/// A model's request window (`x-ratelimit-{limit,remaining,reset}-requests`), per API key
-/// (or wallet) and model, on the inference routes.
+/// A request window: a model's (`x-ratelimit-{limit,remaining,reset}-requests`, per API
+/// key or wallet and model, on the inference routes;
+/// [`ResponseMeta::rate_limit`](crate::ResponseMeta::rate_limit)) or the crypto RPC
+/// proxy's per-minute cap (`X-RateLimit-Limit/-Remaining/-Reset`, on its 429;
+/// [`ResponseMeta::route_limit`](crate::ResponseMeta::route_limit)).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct RateLimit {
@@ -72,40 +75,12 @@ impl ErrorBudget {
     }
 }
 
-/// A route's own per-minute cap (`X-RateLimit-Limit`, `-Remaining`, `-Reset`, reset in
-/// Unix **seconds**): sent by the crypto RPC proxy on its 429.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct RouteLimit {
-    pub(crate) limit: Option<u64>,
-    pub(crate) remaining: Option<u64>,
-    #[serde(rename = "reset_at_unix", serialize_with = "serialize_unix")]
-    pub(crate) reset_at: Option<SystemTime>,
-}
-
-impl RouteLimit {
-    /// Requests allowed per window.
-    pub fn limit(&self) -> Option<u64> {
-        self.limit
-    }
-
-    /// Requests left in the window.
-    pub fn remaining(&self) -> Option<u64> {
-        self.remaining
-    }
-
-    /// When the window resets.
-    pub fn reset_at(&self) -> Option<SystemTime> {
-        self.reset_at
-    }
-}
-
 /// The three families of one answer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Families {
     pub model: Option<RateLimit>,
     pub budget: Option<ErrorBudget>,
-    pub route: Option<RouteLimit>,
+    pub route: Option<RateLimit>,
 }
 
 /// Serialise an optional instant as Unix seconds (a float).
@@ -161,7 +136,7 @@ pub(crate) fn read(h: &HeaderMap, now: SystemTime) -> Families {
     };
     // `-reset` is the proxy's: it claims the shared `x-ratelimit-remaining`.
     let route_reset = text(h, "x-ratelimit-reset");
-    let route = route_reset.is_some().then(|| RouteLimit {
+    let route = route_reset.is_some().then(|| RateLimit {
         limit: number(h, "x-ratelimit-limit"),
         remaining: number(h, "x-ratelimit-remaining"),
         reset_at: instant("x-ratelimit-reset"),

@@ -18,11 +18,11 @@ use venice_openapi::{
     AuthContext, AuthError, ByteStream, ClientState, RequestAuth, ResponseValue, Scheme, Uploads,
 };
 
+use crate::bookkeeping;
 use crate::decode::{self, RawError};
 use crate::error::{Error, Lockout, Result};
 use crate::error_budget::{self, Bucket, LockoutPolicy};
 use crate::inflight::{WalletSlot, WalletSlots};
-use crate::bookkeeping;
 use crate::meta::balance_remaining;
 use crate::pacing::Pacer;
 use crate::retry::{self, RetryPolicy};
@@ -294,8 +294,7 @@ impl Transport {
                 }
             };
             drop(slot);
-            if let (Error::ErrorBudgetExhausted(lockout), Some(bucket)) = (&mut err, &call.bucket)
-            {
+            if let (Error::ErrorBudgetExhausted(lockout), Some(bucket)) = (&mut err, &call.bucket) {
                 lockout.model = bucket.model().map(str::to_owned);
             }
             if let Some(api) = err.api_error() {

@@ -15,6 +15,10 @@ use venice_mock::{
     ModelRateLimits,
 };
 
+#[path = "common/mock_log.rs"]
+mod mock_log;
+use mock_log::generate_statuses;
+
 /// Test vector 1 of x402-facts.md: a throwaway key.
 const WALLET_KEY: &str = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
 const WALLET: &str = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23";
@@ -51,15 +55,6 @@ fn client(server: &MockServer, retry: RetryPolicy) -> Client {
         .unwrap()
 }
 
-fn generations(server: &MockServer) -> Vec<u16> {
-    server
-        .requests()
-        .iter()
-        .filter(|r| r.path.ends_with("/image/generate"))
-        .map(|r| r.status)
-        .collect()
-}
-
 /// The bug: a window's reset in Unix milliseconds read as seconds put the reset in the
 /// year ~58,000, so the first model-window 429 failed at once (the wait exceeded
 /// `max_delay`). Read as milliseconds, it is waited for and the request is served.
@@ -80,7 +75,7 @@ async fn a_model_window_429_is_waited_for_until_its_millisecond_reset() {
     for i in 0..3 {
         c.generate(&request(&format!("job {i}"))).await.unwrap();
     }
-    let statuses = generations(&server);
+    let statuses = generate_statuses(&server);
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 3);
     // At most one 429 per window the run crossed, each retried after the reset.
     assert!(
@@ -126,8 +121,12 @@ async fn an_overloaded_model_is_waited_for_as_long_as_the_server_asks() {
         .generate(&request("busy model"))
         .await
         .unwrap();
-    assert!(start.elapsed() >= Duration::from_secs(2), "{:?}", start.elapsed());
-    assert_eq!(generations(&server), [429, 200]);
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(generate_statuses(&server), [429, 200]);
     // The provider's 30 s is within the default cap of 60 s.
     assert!(RetryPolicy::default().max_delay() >= Duration::from_secs(60));
 
@@ -175,7 +174,10 @@ async fn a_lockout_is_its_own_error_and_is_not_sent_into_again() {
     let server = small_budget(window).await;
     let once = client(&server, RetryPolicy::none());
     for i in 0..4 {
-        let e = once.generate(&refused(&format!("bad {i}"))).await.unwrap_err();
+        let e = once
+            .generate(&refused(&format!("bad {i}")))
+            .await
+            .unwrap_err();
         assert_eq!(e.status(), Some(400), "{e:?}");
         // Every credentialed answer tells the budget left.
         let budget = e.api_error().unwrap().meta().error_budget().unwrap();
@@ -194,7 +196,7 @@ async fn a_lockout_is_its_own_error_and_is_not_sent_into_again() {
         !matches!(e, Error::RateLimited { .. }),
         "a lockout is not a rate limit"
     );
-    let sent = generations(&server).len();
+    let sent = generate_statuses(&server).len();
     // ...and the client sends nothing more into it: fail fast...
     let fast = Client::builder()
         .base_url(server.base_url())
@@ -210,12 +212,12 @@ async fn a_lockout_is_its_own_error_and_is_not_sent_into_again() {
     };
     assert!(lockout.api_error().is_none(), "{e}");
     assert!(e.to_string().contains("not sent"), "{e}");
-    assert_eq!(generations(&server).len(), sent);
+    assert_eq!(generate_statuses(&server).len(), sent);
     // ...or wait for the lockout's end (the default), then send once.
     let start = Instant::now();
     once.generate(&request("good")).await.unwrap();
     assert!(start.elapsed() >= window / 2, "{:?}", start.elapsed());
-    assert_eq!(generations(&server).len(), sent + 1);
+    assert_eq!(generate_statuses(&server).len(), sent + 1);
     assert_eq!(server.limit_stats().lockouts, 1);
 }
 
@@ -233,7 +235,7 @@ async fn a_lockout_answer_is_retried_after_its_end_when_the_policy_allows() {
     let start = Instant::now();
     other.generate(&request("good")).await.unwrap();
     assert!(start.elapsed() >= window / 2);
-    let statuses = generations(&server);
+    let statuses = generate_statuses(&server);
     assert_eq!(&statuses[statuses.len() - 2..], [429, 200], "{statuses:?}");
 }
 
@@ -270,12 +272,10 @@ async fn a_wallet_never_has_more_than_five_requests_in_flight() {
     .unwrap();
     let c = wallet_client(&server, None);
     assert_eq!(c.wallet_slots().unwrap().max_in_flight(), 5);
-    let results = futures::future::join_all(
-        (0..12).map(|i| {
-            let c = c.clone();
-            async move { c.generate(&request(&format!("wallet {i}"))).await }
-        }),
-    )
+    let results = futures::future::join_all((0..12).map(|i| {
+        let c = c.clone();
+        async move { c.generate(&request(&format!("wallet {i}"))).await }
+    }))
     .await;
     for r in results {
         r.unwrap();
@@ -289,7 +289,11 @@ async fn a_wallet_never_has_more_than_five_requests_in_flight() {
     assert_eq!(stats.concurrency_refusals, 0);
     assert_eq!(c.wallet_slots().unwrap().in_flight(), 0);
     // API-key clients have no wallet slots.
-    assert!(client(&server, RetryPolicy::none()).wallet_slots().is_none());
+    assert!(
+        client(&server, RetryPolicy::none())
+            .wallet_slots()
+            .is_none()
+    );
 }
 
 /// Another program holds the wallet's slots: the server refuses with 429

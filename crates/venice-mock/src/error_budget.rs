@@ -19,9 +19,9 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 #[cfg(test)]
 use std::time::Duration;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
@@ -63,8 +63,8 @@ impl Bucket {
     /// The bucket narrowed to the model and OpenAI `user` a JSON body names (a
     /// multipart body keeps the credential-wide bucket).
     pub(crate) fn narrowed(mut self, headers: &HeaderMap, body: &Value) -> Bucket {
-        let multipart = crate::body::media_type(headers)
-            .is_some_and(|m| m.starts_with("multipart/"));
+        let multipart =
+            crate::body::media_type(headers).is_some_and(|m| m.starts_with("multipart/"));
         if !multipart {
             let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
             self.model = text("model").or_else(|| text("modelId"));
@@ -104,8 +104,7 @@ pub(crate) struct ErrorBudget {
 }
 
 fn unix_ms(t: SystemTime) -> u64 {
-    u64::try_from(t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis())
-        .unwrap_or(u64::MAX)
+    u64::try_from(t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis()).unwrap_or(u64::MAX)
 }
 
 impl ErrorBudget {
@@ -286,18 +285,27 @@ mod tests {
     fn what_the_provider_refuses_before_the_budget_does_not_count() {
         use serde_json::json;
         let reply = |status: StatusCode, body: Value| Reply::json(status, &body);
-        assert!(counts(&reply(StatusCode::BAD_REQUEST, json!({"error": "bad"}))));
+        assert!(counts(&reply(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "bad"})
+        )));
         assert!(counts(&reply(StatusCode::UNAUTHORIZED, json!({}))));
         assert!(counts(&reply(StatusCode::PAYMENT_REQUIRED, json!({}))));
         assert!(counts(&reply(StatusCode::NOT_FOUND, json!({}))));
         assert!(!counts(&reply(StatusCode::TOO_MANY_REQUESTS, json!({}))));
         assert!(!counts(&reply(StatusCode::OK, json!({}))));
-        assert!(!counts(&reply(StatusCode::INTERNAL_SERVER_ERROR, json!({}))));
+        assert!(!counts(&reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({})
+        )));
         assert!(!counts(&reply(
             StatusCode::BAD_REQUEST,
             json!({"code": "INVALID_JSON"})
         )));
-        assert!(!counts(&reply(StatusCode::UNSUPPORTED_MEDIA_TYPE, json!({}))));
+        assert!(!counts(&reply(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            json!({})
+        )));
         assert!(!counts(&reply(StatusCode::PAYLOAD_TOO_LARGE, json!({}))));
     }
 

@@ -331,16 +331,15 @@ async fn pipeline<B: BodyIn>(
         AuthMode::None => None,
         AuthMode::Optional => auth::authenticate_optional_bearer(&state.config, headers)
             .map_err(|e| judged(state, ticket, e))?,
-        AuthMode::Required => Some(
-            auth::authenticate(&state.config, headers).map_err(|e| judged(state, ticket, e))?,
-        ),
+        AuthMode::Required => {
+            Some(auth::authenticate(&state.config, headers).map_err(|e| judged(state, ticket, e))?)
+        }
         AuthMode::Wallet => Some(Principal::Wallet(
             auth::authenticate_wallet(&state.config, headers)
                 .map_err(|e| judged(state, ticket, e))?,
         )),
         AuthMode::Key => Some(
-            auth::authenticate_key(&state.config, headers)
-                .map_err(|e| judged(state, ticket, e))?,
+            auth::authenticate_key(&state.config, headers).map_err(|e| judged(state, ticket, e))?,
         ),
     };
     let caller = principal.as_ref().map(|p| match p {

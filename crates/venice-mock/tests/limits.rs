@@ -38,12 +38,20 @@ async fn more_than_fifty_failures_in_a_bucket_lock_it_with_the_providers_answer(
     for i in 0..50 {
         let r = check(
             "generateImage",
-            post(&server, "/image/generate", &refused_generation("venice-sd35")).await,
+            post(
+                &server,
+                "/image/generate",
+                &refused_generation("venice-sd35"),
+            )
+            .await,
         )
         .await;
         assert_eq!(r.status, 400);
         // Every credentialed answer tells the budget left and its reset (Unix ms).
-        assert_eq!(r.header("x-ratelimit-remaining"), Some(&*(49 - i).to_string()));
+        assert_eq!(
+            r.header("x-ratelimit-remaining"),
+            Some(&*(49 - i).to_string())
+        );
         let resets = header_u128(&r, "x-ratelimit-resets");
         assert!(resets > now_ms() && resets <= now_ms() + 30_000, "{resets}");
     }
@@ -80,7 +88,12 @@ async fn more_than_fifty_failures_in_a_bucket_lock_it_with_the_providers_answer(
     assert_eq!(server.limit_stats().budget_failures, 50);
 
     // The 51st failure locks the bucket: every request in it, valid or not, gets 429.
-    let r = post(&server, "/image/generate", &refused_generation("venice-sd35")).await;
+    let r = post(
+        &server,
+        "/image/generate",
+        &refused_generation("venice-sd35"),
+    )
+    .await;
     assert_eq!(r.status(), 400);
     let r = check(
         "generateImage",
@@ -172,9 +185,7 @@ async fn the_openai_user_string_splits_the_budget_and_multipart_uploads_share_th
     })
     .await
     .unwrap();
-    let openai = |user: &str, size: &str| {
-        json!({"model": "venice-sd35", "prompt": "x", "size": size, "user": user})
-    };
+    let openai = |user: &str, size: &str| json!({"model": "venice-sd35", "prompt": "x", "size": size, "user": user});
     for _ in 0..2 {
         let r = post(&server, "/images/generations", &openai("alice", "13x13")).await;
         assert_eq!(r.status(), 400);
@@ -267,7 +278,10 @@ async fn a_wallet_gets_five_requests_in_flight_and_the_sixth_is_refused() {
         assert_eq!(task.await.unwrap().unwrap().status(), 200);
     }
     let stats = server.limit_stats();
-    assert_eq!((stats.wallet_peak_in_flight, stats.concurrency_refusals), (6, 1));
+    assert_eq!(
+        (stats.wallet_peak_in_flight, stats.concurrency_refusals),
+        (6, 1)
+    );
     // Done: the wallet has its five places back.
     assert_eq!(send().await.unwrap().status(), 200);
     // Refusals are not failures of the error budget.
@@ -363,7 +377,10 @@ async fn the_crypto_rpc_cap_answers_with_its_own_headers_in_unix_seconds() {
     assert_eq!(r.header("x-ratelimit-remaining"), Some("0"));
     let reset: u128 = r.header("x-ratelimit-reset").unwrap().parse().unwrap();
     let now_s = now_ms() / 1000;
-    assert!(reset > now_s && reset <= now_s + 61, "{reset} is Unix seconds");
+    assert!(
+        reset > now_s && reset <= now_s + 61,
+        "{reset} is Unix seconds"
+    );
     // The error budget's own headers would reuse `x-ratelimit-remaining`: not on this
     // answer.
     assert_eq!(r.header("x-ratelimit-resets"), None);

@@ -155,7 +155,8 @@ mod tests {
     #[tokio::test]
     async fn the_sixth_waits_for_one_of_five_to_finish() {
         let slots = WalletSlots::new(5);
-        let held: Vec<WalletSlot> = futures::future::join_all((0..5).map(|_| slots.acquire())).await;
+        let held: Vec<WalletSlot> =
+            futures::future::join_all((0..5).map(|_| slots.acquire())).await;
         assert_eq!(slots.in_flight(), 5);
         let sixth = tokio::time::timeout(Duration::from_millis(50), slots.acquire()).await;
         assert!(sixth.is_err(), "a sixth slot was handed out");

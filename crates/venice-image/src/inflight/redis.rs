@@ -214,7 +214,10 @@ mod tests {
         let back: Vec<_> = futures::future::join_all((0..3).map(|_| survivor.acquire())).await;
         let waited = died.elapsed();
         println!("the dead holder's slots came back after {waited:?} (lease {lease:?})");
-        assert!(waited >= lease / 2 && waited <= lease + Duration::from_millis(400), "{waited:?}");
+        assert!(
+            waited >= lease / 2 && waited <= lease + Duration::from_millis(400),
+            "{waited:?}"
+        );
         drop((free, back));
     }
 

@@ -213,24 +213,10 @@ impl RedisBudgets {
     /// Run one operation on `model`'s budget; `None` when Redis cannot be reached (the
     /// caller paces locally).
     pub(crate) async fn call(&self, model: &str, op: Op<'_>) -> Option<Reply> {
-        let mut conn = self.connection().await?;
-        let invocation = self.invocation(model, op, None);
-        let answer = tokio::time::timeout(
-            self.options.timeout,
-            invocation.invoke_async::<(i64, i64)>(&mut conn),
-        )
-        .await;
-        match answer {
-            Ok(Ok(reply)) => Some(reply_of(op, reply)),
-            Ok(Err(e)) => {
-                self.failed(&e.to_string()).await;
-                None
-            }
-            Err(_) => {
-                self.failed("no answer within the timeout").await;
-                None
-            }
-        }
+        let reply = self
+            .invoke::<(i64, i64)>(self.invocation(model, op, None))
+            .await?;
+        Some(reply_of(op, reply))
     }
 
     /// Run another script on keys of this API key's namespace (`keys` are suffixes of
@@ -241,7 +227,6 @@ impl RedisBudgets {
         keys: &[&str],
         args: &[String],
     ) -> Option<T> {
-        let mut conn = self.connection().await?;
         let mut invocation = script.prepare_invoke();
         for key in keys {
             invocation.key(format!("{}:{key}", self.namespace));
@@ -249,6 +234,15 @@ impl RedisBudgets {
         for arg in args {
             invocation.arg(arg);
         }
+        self.invoke(invocation).await
+    }
+
+    /// One script call within the timeout; a failure marks Redis down (logged once).
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        invocation: ScriptInvocation<'_>,
+    ) -> Option<T> {
+        let mut conn = self.connection().await?;
         match tokio::time::timeout(
             self.options.timeout,
             invocation.invoke_async::<T>(&mut conn),

@@ -4,7 +4,7 @@
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::Stream;
@@ -15,9 +15,6 @@ use crate::error_budget::{self, Bucket, Outcome};
 use crate::inflight::WalletSlot;
 use crate::pacing::{Pacer, Permit};
 use crate::rate_headers;
-
-/// How long a lockout lasts when its answer does not say (the provider's 30 s).
-const LOCKOUT: Duration = error_budget::WINDOW;
 
 /// A served answer (2xx) of `bucket`: the pacer learns the model window's headers.
 pub(crate) async fn served(bucket: Option<&Bucket>, permit: Option<Permit>, headers: &HeaderMap) {
@@ -51,7 +48,9 @@ pub(crate) async fn refused(
     {
         let outcome = match err {
             Error::ErrorBudgetExhausted(lockout) => {
-                Some(Outcome::LockedOut(lockout.retry_after().unwrap_or(LOCKOUT)))
+                Some(Outcome::LockedOut(
+                    lockout.retry_after().unwrap_or(error_budget::WINDOW),
+                ))
             }
             e if e.api_error().is_some() => Some(Outcome::Answered { failed: counts(e) }),
             _ => None,

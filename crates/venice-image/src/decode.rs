@@ -170,9 +170,6 @@ pub(crate) fn retry_after(status: u16, headers: &HeaderMap, now: SystemTime) -> 
 /// The provider's text of a lockout: "Too many failed attempts (> 50) resulting in …".
 const LOCKOUT_MESSAGE: &str = "Too many failed attempts";
 
-/// How long a lockout lasts when its answer does not say (the provider's 30 s).
-const LOCKOUT_DEFAULT: Duration = Duration::from_secs(30);
-
 /// A 429 told apart by what refused it: the error budget (a lockout), a busy wallet
 /// (`X402_CONCURRENCY_LIMIT`, not a rate limit), or a rate limit of some kind.
 fn too_many_requests(api: ApiError, explicit_wait: bool) -> Error {
@@ -194,7 +191,8 @@ fn too_many_requests(api: ApiError, explicit_wait: bool) -> Error {
     if lockout {
         return Error::ErrorBudgetExhausted(Box::new(Lockout {
             model: None,
-            retry_after: api.retry_after.or(Some(LOCKOUT_DEFAULT)),
+            // When its answer does not say, a lockout lasts the provider's 30 s.
+            retry_after: api.retry_after.or(Some(crate::error_budget::WINDOW)),
             answer: Some(api),
         }));
     }

@@ -109,6 +109,7 @@ impl StopRules {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use venice_image::raw::reqwest::header::{HeaderMap, HeaderValue};
 

@@ -47,11 +47,9 @@ pub(crate) async fn refused(
         && !never_sent
     {
         let outcome = match err {
-            Error::ErrorBudgetExhausted(lockout) => {
-                Some(Outcome::LockedOut(
-                    lockout.retry_after().unwrap_or(error_budget::WINDOW),
-                ))
-            }
+            Error::ErrorBudgetExhausted(lockout) => Some(Outcome::LockedOut(
+                lockout.retry_after().unwrap_or(error_budget::WINDOW),
+            )),
             e if e.api_error().is_some() => Some(Outcome::Answered { failed: counts(e) }),
             _ => None,
         };

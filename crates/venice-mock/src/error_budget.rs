@@ -239,6 +239,7 @@ fn left(state: BudgetState, now: SystemTime) -> Duration {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

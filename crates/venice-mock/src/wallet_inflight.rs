@@ -102,6 +102,7 @@ fn refusal(limit: usize) -> ApiError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -3,6 +3,7 @@
 
 use std::process::Command;
 
+pub mod chromium;
 pub mod redis;
 
 use assert_cmd::cargo::CommandCargoExt;

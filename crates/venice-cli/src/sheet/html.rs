@@ -363,7 +363,10 @@ fn details(out: &mut String, tile: &Tile) {
     let size = match (tile.dimensions, &tile.sizing) {
         (Some((w, h)), Some(s)) => Some(format!("{w}×{h} ({})", text(s))),
         (Some((w, h)), None) => Some(format!("{w}×{h}")),
-        (None, Some(s)) => Some(text(s)),
+        (None, Some(s)) => Some(match s.split_once('x') {
+            Some((w, h)) if [w, h].iter().all(|n| n.parse::<u32>().is_ok()) => format!("{w}×{h}"),
+            _ => text(s),
+        }),
         (None, None) => None,
     };
     if let Some(size) = size {

@@ -55,13 +55,17 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> CliError + '_ {
 pub fn write(dir: &Path, options: Options) -> Result<Written, CliError> {
     let path = dir.join(INDEX);
     // Someone's own index.html is not ours to replace.
-    if let Ok(existing) = std::fs::read_to_string(&path)
-        && !existing.contains(&format!("content=\"{}\"", html::GENERATOR))
-    {
-        return Err(CliError::Usage(format!(
-            "{} exists and was not written by `venice-image sheet`; move it away first",
-            path.display()
-        )));
+    let marker = format!("content=\"{}\"", html::GENERATOR);
+    match std::fs::read(&path) {
+        Ok(existing) if !existing.windows(marker.len()).any(|w| w == marker.as_bytes()) => {
+            return Err(CliError::Usage(format!(
+                "{} exists and was not written by `venice-image sheet`; move it away first",
+                path.display()
+            )));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(&path)(e)),
     }
     let mut sheet = model::read(dir).map_err(io(dir))?;
     if sheet.tiles.is_empty() && !options.live {

@@ -158,19 +158,11 @@ fn embed_inlines_the_thumbnails_so_the_page_travels_alone() {
 #[cfg(unix)]
 #[test]
 fn open_hands_the_sheet_to_the_viewer() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let (code, _, stderr) = run(bin().args(["--offline", "generate", "a boat", "--out", s(&out)]));
     assert_eq!(code, 0, "{stderr}");
-    let log = dir.path().join("opened.txt");
-    let viewer = dir.path().join("viewer.sh");
-    std::fs::write(
-        &viewer,
-        format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", s(&log)),
-    )
-    .unwrap();
-    std::fs::set_permissions(&viewer, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (viewer, log) = recording_viewer(dir.path());
     let (code, _, stderr) =
         run(bin()
             .env("VENICE_IMAGE_OPENER", &viewer)

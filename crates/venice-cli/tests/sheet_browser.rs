@@ -82,6 +82,19 @@ fn tile_orders(browser: &mut Chromium) -> Vec<u64> {
         .collect()
 }
 
+/// The tiles' costs in page order (an unpriced tile: -1).
+fn tile_costs(browser: &mut Chromium) -> Vec<f64> {
+    let costs = browser.eval(
+        "Array.from(document.querySelectorAll('#grid .tile')).map(t => t.dataset.cost === undefined ? -1 : Number(t.dataset.cost))",
+    );
+    costs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_f64().unwrap())
+        .collect()
+}
+
 #[test]
 fn the_sheet_of_a_batch_shows_every_job_safely_and_offline() {
     let dir = tempfile::tempdir().unwrap();
@@ -210,15 +223,7 @@ fn the_sheet_of_a_batch_shows_every_job_safely_and_offline() {
     );
     let after = tile_orders(&mut browser);
     assert_ne!(before, after);
-    let costs = browser.eval(
-        "Array.from(document.querySelectorAll('#grid .tile')).map(t => t.dataset.cost === undefined ? -1 : Number(t.dataset.cost))",
-    );
-    let costs: Vec<f64> = costs
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_f64().unwrap())
-        .collect();
+    let costs = tile_costs(&mut browser);
     assert!(costs.windows(2).all(|w| w[0] >= w[1]), "{costs:?}");
     assert!(costs[0] > costs[1], "nano-banana-pro costs more: {costs:?}");
     // Grouping by prompt puts both foxes under one heading; the filter narrows.
@@ -354,16 +359,8 @@ fn a_thousand_job_sheet_loads_sorts_and_filters_in_the_browser() {
         &mut browser,
         "const s = document.getElementById('sort'); s.value = 'cost'; s.dispatchEvent(new Event('change'))",
     );
-    let costs = browser.eval(
-        "Array.from(document.querySelectorAll('#grid .tile')).map(t => Number(t.dataset.cost))",
-    );
-    let costs: Vec<f64> = costs
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_f64().unwrap())
-        .collect();
-    assert!(costs.windows(2).all(|w| w[0] >= w[1]));
+    let costs = tile_costs(&mut browser);
+    assert!(costs.windows(2).all(|w| w[0] >= w[1]) && costs[999] > 0.0);
     let group_ms = timed(
         &mut browser,
         "const g = document.getElementById('group'); g.value = 'model'; g.dispatchEvent(new Event('change'))",

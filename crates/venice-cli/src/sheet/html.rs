@@ -418,30 +418,16 @@ fn details(out: &mut String, tile: &Tile) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sheet::model::Totals;
+    use crate::sheet::model::{JobSummary, Totals};
 
     fn tile(prompt: &str, status: Status) -> Tile {
-        Tile {
-            status,
-            image: None,
-            job: Some("j1".into()),
-            operation: "generate".into(),
-            prompt: Some(prompt.into()),
-            negative_prompt: None,
-            enhanced_prompt: None,
-            model: Some("m\"odel".into()),
-            sizing: None,
-            dimensions: None,
-            seed: None,
-            variant: None,
-            format: None,
-            cost: None,
-            elapsed_ms: None,
-            request_id: None,
-            blurred: false,
-            content_violation: false,
-            created_unix: None,
-        }
+        let job = JobSummary {
+            id: "j1".into(),
+            prompt: prompt.into(),
+            model: "m\"odel".into(),
+            ..JobSummary::default()
+        };
+        Tile::pending("j1", status, Some(&job))
     }
 
     #[test]

@@ -57,7 +57,11 @@ pub fn write(dir: &Path, options: Options) -> Result<Written, CliError> {
     // Someone's own index.html is not ours to replace.
     let marker = format!("content=\"{}\"", html::GENERATOR);
     match std::fs::read(&path) {
-        Ok(existing) if !existing.windows(marker.len()).any(|w| w == marker.as_bytes()) => {
+        Ok(existing)
+            if !existing
+                .windows(marker.len())
+                .any(|w| w == marker.as_bytes()) =>
+        {
             return Err(CliError::Usage(format!(
                 "{} exists and was not written by `venice-image sheet`; move it away first",
                 path.display()

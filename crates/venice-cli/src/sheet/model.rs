@@ -129,7 +129,8 @@ pub struct Tile {
 }
 
 impl Tile {
-    fn pending(job: &str, status: Status, summary: Option<&JobSummary>) -> Tile {
+    /// The tile of batch job `job` that has no image (yet), with what its job line says.
+    pub fn pending(job: &str, status: Status, summary: Option<&JobSummary>) -> Tile {
         Tile {
             status,
             image: None,

@@ -50,6 +50,9 @@ fn glyph(c: char, size: RasterHeight) -> Option<RasterizedChar> {
 /// lines; a cut ends the last line with `...`. Whitespace (newlines included) separates
 /// words; a word longer than a line is split.
 fn wrap(text: &str, cols: usize, max_lines: usize) -> Vec<String> {
+    if cols == 0 || max_lines == 0 {
+        return Vec::new();
+    }
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     let mut cut = false;
@@ -190,6 +193,7 @@ mod tests {
         let cut = wrap("one two three four five six", 9, 2);
         assert_eq!(cut, ["one two", "three..."]);
         assert!(wrap("", 10, 3).is_empty());
+        assert!(wrap("word", 0, 3).is_empty() && wrap("word", 5, 0).is_empty());
         let long = "word ".repeat(10_000);
         assert_eq!(wrap(&long, 20, 3).len(), 3);
     }

@@ -156,7 +156,7 @@ pub fn render(sheet: &Sheet, previews: &[Preview], page: &Page<'_>) -> String {
     let mut previews = previews.iter();
     for (order, tile) in sheet.tiles.iter().enumerate() {
         let preview = tile.image.as_ref().and_then(|_| previews.next());
-        render_tile(&mut out, order, tile, preview);
+        render_tile(&mut out, order, tile, preview, page.live);
     }
     let _ = write!(
         out,
@@ -236,12 +236,16 @@ fn totals(out: &mut String, sheet: &Sheet) {
     out.push_str("</p>\n");
 }
 
-fn render_tile(out: &mut String, order: usize, tile: &Tile, preview: Option<&Preview>) {
-    let (class, label) = match &tile.status {
-        Status::Done => ("done", ""),
-        Status::Failed { .. } => ("failed", "failed"),
-        Status::Started => ("pending", "running"),
-        Status::NotStarted => ("pending", "not started"),
+fn render_tile(out: &mut String, order: usize, tile: &Tile, preview: Option<&Preview>, live: bool) {
+    // Once the batch is over, a job still marked started was cut short (killed: `--resume`
+    // recovers or re-runs it) and one never started was skipped (budget, Ctrl-C).
+    let (class, label) = match (&tile.status, live) {
+        (Status::Done, _) => ("done", ""),
+        (Status::Failed { .. }, _) => ("failed", "failed"),
+        (Status::Started, true) => ("pending", "running"),
+        (Status::Started, false) => ("pending", "interrupted"),
+        (Status::NotStarted, true) => ("pending", "queued"),
+        (Status::NotStarted, false) => ("pending", "not run"),
     };
     let prompt = tile.prompt.as_deref().unwrap_or("");
     let model = tile.model.as_deref().unwrap_or("");

@@ -8,7 +8,7 @@
 //! `batch`'s types because `batch` calls the sheet (and the sheet must never repair a
 //! manifest a running batch appends to, as `--resume` does).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -350,8 +350,9 @@ pub fn read(dir: &Path) -> std::io::Result<Sheet> {
             .map(|j| j.id.as_str())
             .filter(|id| !manifest.last.contains_key(*id)),
     );
+    let with_image: HashSet<String> = tiles.iter().filter_map(|t| t.job.clone()).collect();
     for id in pending_ids {
-        if tiles.iter().any(|t| t.job.as_deref() == Some(id)) {
+        if with_image.contains(id) {
             continue;
         }
         let status = match manifest.event(id) {

@@ -237,13 +237,14 @@ fn totals(out: &mut String, sheet: &Sheet) {
 }
 
 fn render_tile(out: &mut String, order: usize, tile: &Tile, preview: Option<&Preview>, live: bool) {
-    // Once the batch is over, a job still marked started was cut short (killed: `--resume`
-    // recovers or re-runs it) and one never started was skipped (budget, Ctrl-C).
+    // Without a live batch, a job still marked started has no result: cut short (killed:
+    // `--resume` recovers or re-runs it) or in a batch run without `--sheet`; one never
+    // started was skipped (budget, Ctrl-C).
     let (class, label) = match (&tile.status, live) {
         (Status::Done, _) => ("done", ""),
         (Status::Failed { .. }, _) => ("failed", "failed"),
         (Status::Started, true) => ("pending", "running"),
-        (Status::Started, false) => ("pending", "interrupted"),
+        (Status::Started, false) => ("pending", "unfinished"),
         (Status::NotStarted, true) => ("pending", "queued"),
         (Status::NotStarted, false) => ("pending", "not run"),
     };
@@ -467,6 +468,34 @@ mod tests {
         assert!(page.contains("data-model=\"m&quot;odel\""));
         // In attributes the quotes are escaped too (in text they are harmless).
         assert!(page.contains("alert(2)&lt;/script&gt;&quot;&#39; onmouseover"));
+    }
+
+    #[test]
+    fn unfinished_jobs_read_as_running_only_while_the_batch_runs() {
+        let sheet = Sheet {
+            tiles: vec![tile("a", Status::Started), tile("b", Status::NotStarted)],
+            totals: Totals::default(),
+            unreadable: Vec::new(),
+        };
+        let page = |live| {
+            render(
+                &sheet,
+                &[],
+                &Page {
+                    title: "t",
+                    live,
+                    written: "now",
+                },
+            )
+        };
+        let running = page(true);
+        assert!(running.contains("<meta http-equiv=\"refresh\" content=\"3\">"));
+        assert!(running.contains(">running</div>") && running.contains(">queued</div>"));
+        let after = page(false);
+        assert!(
+            !after.contains("http-equiv=\"refresh\"") && !after.contains("The batch is running")
+        );
+        assert!(after.contains(">unfinished</div>") && after.contains(">not run</div>"));
     }
 
     #[test]

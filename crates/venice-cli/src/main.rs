@@ -130,6 +130,7 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::RemoveBg(args) => ops::remove_bg(&session, *args).await,
         Command::TopUp(args) => topup::run(&session, args).await,
         Command::Openai(args) => openai::run(&session, *args).await,
+        // Returned above, before a session; the same call if that ever changes.
         Command::Sheet(args) => sheet::run(args).await,
     };
     session.report_auto_top_up();

@@ -83,6 +83,7 @@ mod faults;
 mod fuzzing;
 mod handlers;
 pub mod images;
+mod label;
 mod log;
 mod ratelimit;
 mod response;

@@ -287,6 +287,11 @@ struct Summary {
 /// Run `batch`.
 pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliError> {
     let jobs = read_jobs(&args.jobs)?;
+    let sheet_jobs = args.sheet.then(|| {
+        jobs.iter()
+            .map(|j| crate::sheet::JobSummary::of(&j.id, &j.spec))
+            .collect::<Vec<_>>()
+    });
     crate::style::check_all(
         &session.client,
         jobs.iter()
@@ -398,6 +403,10 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
         return Err(e);
     }
     seed_pacing(session, &estimated).await;
+    let sheet = match &sheet_jobs {
+        Some(jobs) => Some(crate::sheet::Live::start(&args.out, jobs)?),
+        None => None,
+    };
 
     let bar = ProgressBar::new(summary.total as u64);
     if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} jobs [{elapsed}] {msg}") {
@@ -506,6 +515,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
                         &job.request,
                         Some(&job.id),
                         false,
+                        Some(cost),
                     )
                     .await
                     {
@@ -558,6 +568,9 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
     while tasks.join_next().await.is_some() {}
     waits.abort();
     bar.finish_and_clear();
+    if let Some(sheet) = sheet {
+        sheet.finish().await;
+    }
     summary.stopped = rules
         .lock()
         .ok()

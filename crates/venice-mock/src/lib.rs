@@ -84,6 +84,7 @@ mod faults;
 mod fuzzing;
 mod handlers;
 pub mod images;
+mod label;
 mod log;
 mod ratelimit;
 mod response;

@@ -25,6 +25,7 @@ mod preview;
 mod report;
 mod session;
 mod sheet;
+mod stop_rules;
 mod style;
 mod topup;
 mod trace;

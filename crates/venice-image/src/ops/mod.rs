@@ -143,7 +143,8 @@ impl Client {
         let wire = req.wire_for(&mut uploads)?;
         let call = self
             .call(uploads)
-            .paced(req.model().unwrap_or("edit_image"));
+            .paced(req.model().unwrap_or("edit_image"))
+            .budgeted(req.model(), None);
         let fallback = req.output_format().unwrap_or(Format::Png);
         self.image_op("edit_image", &call, fallback, || {
             call.raw().edit_image().body(wire.clone()).send()
@@ -169,7 +170,8 @@ impl Client {
         let wire = req.wire_for(&mut uploads)?;
         let call = self
             .call(uploads)
-            .paced(req.model().unwrap_or("multi_edit_image"));
+            .paced(req.model().unwrap_or("multi_edit_image"))
+            .budgeted(req.model(), None);
         let fallback = req.output_format().unwrap_or(Format::Png);
         self.image_op("multi_edit_image", &call, fallback, || {
             call.raw().multi_edit_image().body(wire.clone()).send()
@@ -237,7 +239,8 @@ impl Client {
             let start = Instant::now();
             let call = self
                 .call(Uploads::new())
-                .paced(req.model().unwrap_or("simple_generate_image"));
+                .paced(req.model().unwrap_or("simple_generate_image"))
+                .budgeted(req.model(), req.wire().user.as_deref());
             let response = self
                 .send(&call, || {
                     call.raw()

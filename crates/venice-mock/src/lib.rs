@@ -74,25 +74,37 @@ pub mod bench;
 #[path = "bench_off.rs"]
 mod bench;
 mod body;
+pub mod cassette;
 pub mod catalog;
+pub mod check;
 mod config;
 pub mod contract;
 mod crypto_rpc;
 mod faults;
+mod form;
 #[cfg(feature = "__internal")]
 mod fuzzing;
 mod handlers;
 pub mod images;
+mod listen;
 mod log;
+pub mod matching;
 mod ratelimit;
+#[cfg(feature = "record")]
+#[cfg_attr(docsrs, doc(cfg(feature = "record")))]
+pub mod record;
+pub mod replay;
 mod response;
 mod router;
+pub mod scrub;
 mod serde_duration;
 mod server;
 mod shapes;
+pub mod shrink;
 pub mod spec;
 mod state;
 pub mod svm;
+pub mod timeshift;
 pub mod x402;
 
 pub use auth::Principal;

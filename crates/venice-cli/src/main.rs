@@ -126,5 +126,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Openai(args) => openai::run(&session, *args).await,
     };
     session.report_auto_top_up();
-    result
+    let recorded = session.finish_recording().await;
+    let code = result?;
+    recorded?;
+    Ok(code)
 }

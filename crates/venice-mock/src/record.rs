@@ -472,12 +472,15 @@ struct Ended {
     cut_off: Option<String>,
 }
 
-/// A body stream that copies every chunk, and reports the copy when it ends (or is
-/// dropped before its end).
+/// A body stream that copies every chunk, and reports the copy when it ends: at its
+/// last chunk, at its declared length (a reader that knows the length stops polling
+/// there), or when it is dropped before.
 struct Tee<S> {
     inner: S,
     copy: Option<Copy>,
     done: Option<oneshot::Sender<Ended>>,
+    expected: Option<u64>,
+    seen: u64,
 }
 
 impl<S> Tee<S> {
@@ -490,7 +493,8 @@ impl<S> Tee<S> {
 
 impl<S> Drop for Tee<S> {
     fn drop(&mut self) {
-        self.end(Some("the body was not read to its end".to_owned()));
+        let whole = self.expected.is_some_and(|n| self.seen >= n);
+        self.end((!whole).then(|| "the body was not read to its end".to_owned()));
     }
 }
 
@@ -505,8 +509,12 @@ where
         let polled = self.inner.poll_next_unpin(cx);
         match &polled {
             Poll::Ready(Some(Ok(chunk))) => {
+                self.seen += chunk.len() as u64;
                 if let Some(copy) = &mut self.copy {
                     copy.push(chunk);
+                }
+                if self.expected.is_some_and(|n| self.seen >= n) {
+                    self.end(None);
                 }
             }
             Poll::Ready(Some(Err(e))) => {
@@ -520,16 +528,25 @@ where
     }
 }
 
-fn tee<S>(inner: S, copy: Copy) -> (Tee<S>, oneshot::Receiver<Ended>) {
+fn tee<S>(inner: S, copy: Copy, expected: Option<u64>) -> (Tee<S>, oneshot::Receiver<Ended>) {
     let (tx, rx) = oneshot::channel();
     (
         Tee {
             inner,
             copy: Some(copy),
             done: Some(tx),
+            expected,
+            seen: 0,
         },
         rx,
     )
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
 }
 
 fn header_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, &[u8])> {
@@ -593,10 +610,16 @@ async fn forward(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         role,
     };
     let request_copy = Copy::new(side("request"), &scrubber, content_encoding(&parts.headers).as_deref());
-    let has_body = !hyper::body::Body::is_end_stream(&incoming);
+    let has_body = !hyper::body::Body::is_end_stream(&incoming)
+        && content_length(&parts.headers) != Some(0);
     let (request_stream, request_done) = tee(
         http_body_util::BodyDataStream::new(incoming),
         request_copy,
+        if has_body {
+            content_length(&parts.headers)
+        } else {
+            Some(0)
+        },
     );
     let mut upstream = shared.client.request(parts.method.clone(), url);
     for (name, value) in parts.headers.iter() {
@@ -649,7 +672,8 @@ async fn forward(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         recorded_headers.retain(|(n, _)| n != "content-encoding");
     }
     let response_copy = Copy::new(side("response"), &scrubber, encoding.as_deref());
-    let (stream, response_done) = tee(Box::pin(response.bytes_stream()), response_copy);
+    let expected = content_length(&headers);
+    let (stream, response_done) = tee(Box::pin(response.bytes_stream()), response_copy, expected);
     let answered = PendingResponse {
         status: status.as_u16(),
         headers: recorded_headers,

@@ -460,6 +460,8 @@ async fn answer(cassette: &Cassette, exchange: &Exchange) -> Answer {
                 if truncated {
                     cut_off(stream_of(chunks))
                 } else {
+                    // Streamed from disk: the length is known, so no chunked encoding.
+                    builder = builder.header(http::header::CONTENT_LENGTH, body.len);
                     stream_of(chunks)
                 }
             }
@@ -477,10 +479,13 @@ fn stream_of(
     http_body_util::StreamBody::new(stream.map(|c| c.map(Frame::data))).boxed_unsync()
 }
 
-/// The body, then a failure: the client sees the connection end early.
+/// The body, then a failure: the client sees the connection end early. The failure
+/// waits a moment so the head and the bytes reach the client first (as the mock's
+/// `TruncatedBody` fault does).
 fn cut_off(body: listen::Body) -> listen::Body {
     use futures_util::StreamExt as _;
     let fail = futures_util::stream::once(async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         Err::<Frame<Bytes>, _>(std::io::Error::new(
             std::io::ErrorKind::UnexpectedEof,
             "recorded body was cut off",

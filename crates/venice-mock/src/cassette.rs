@@ -434,10 +434,16 @@ impl CassetteWriter {
         &self.path
     }
 
+    /// The directory of side files (`<cassette file name>.d`, next to it; it exists only
+    /// once a side file was made).
+    pub fn side_dir(&self) -> PathBuf {
+        self.path.with_file_name(&self.side_dir_name)
+    }
+
     /// A new side file for exchange `seq` (`role`: `request` or `response`): its name
     /// relative to the cassette's directory, and its path (the directory is created).
     pub fn side_file(&self, seq: u64, role: &str, ext: &str) -> std::io::Result<(String, PathBuf)> {
-        let dir = self.path.with_file_name(&self.side_dir_name);
+        let dir = self.side_dir();
         std::fs::create_dir_all(&dir)?;
         let name = format!("{seq:06}-{role}.{ext}");
         Ok((format!("{}/{name}", self.side_dir_name), dir.join(name)))

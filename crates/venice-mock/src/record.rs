@@ -297,11 +297,14 @@ impl Recorder {
         if !errors.is_empty() {
             return Err(RecordError::Incomplete(errors.join("; ")));
         }
-        let cassette = shared
+        let (cassette, side_dir) = shared
             .writer
             .lock()
-            .map(|w| w.path().to_path_buf())
+            .map(|w| (w.path().to_path_buf(), w.side_dir()))
             .unwrap_or_default();
+        // Bodies that spilled to disk and were then shrunk into their line leave the
+        // side directory empty: no empty directory next to the cassette.
+        let _ = std::fs::remove_dir(side_dir);
         Ok(RecordSummary {
             cassette,
             exchanges: shared.written.load(Ordering::SeqCst),
@@ -962,9 +965,22 @@ fn assemble(
             response.as_ref().and_then(|r| r.2.as_ref()),
         ];
         for finished in bodies.into_iter().flatten() {
+            let Some(stored) = &finished.stored else {
+                continue;
+            };
+            // Side files are read back when they are text; a binary one (an image) is
+            // scrubbed of what was known while it passed.
+            let textual = finished.json
+                || finished.media.starts_with("text/")
+                || finished.media.starts_with("multipart/");
+            if !(textual || matches!(stored, Stored::Memory(_))) {
+                continue;
+            }
+            let Ok(bytes) = bytes_of(stored) else {
+                continue;
+            };
+            learned |= secrets.learn_signatures(&bytes);
             if finished.json
-                && let Some(stored) = &finished.stored
-                && let Ok(bytes) = bytes_of(stored)
                 && let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes)
             {
                 learned |= secrets.learn_json(&value);

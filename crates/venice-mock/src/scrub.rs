@@ -227,7 +227,30 @@ impl Secrets {
             "x-api-key" | "api-key" => self.add(value),
             _ => {}
         }
+        self.learn_signatures(value.as_bytes());
         (self.values.len(), self.wallets.len()) != before
+    }
+
+    /// Learns every EVM signature in `bytes` (`0x` and exactly 130 hex digits: the 65
+    /// bytes r‖s‖v of a SIWX or EIP-3009 signature; hashes and addresses are shorter),
+    /// so a signature is scrubbed wherever it appears, even before its header is seen.
+    /// Returns whether anything new was learned.
+    pub fn learn_signatures(&mut self, bytes: &[u8]) -> bool {
+        let before = self.values.len();
+        let mut at = 0;
+        while let Some(i) = bytes[at..].windows(2).position(|w| w == b"0x" || w == b"0X") {
+            let start = at + i;
+            let digits = bytes[start + 2..]
+                .iter()
+                .take_while(|b| b.is_ascii_hexdigit())
+                .count();
+            let preceded = start > 0 && bytes[start - 1].is_ascii_alphanumeric();
+            if digits == 130 && !preceded {
+                self.add(&bytes[start..start + 132]);
+            }
+            at = start + 2 + digits;
+        }
+        self.values.len() != before
     }
 
     /// Learns every string under a secret-named field of a JSON value
@@ -258,6 +281,15 @@ impl Secrets {
         for secret in &self.values {
             let mut found = Vec::new();
             forms(secret, true, &mut found);
+            // Any of those forms may itself sit inside a base64 payload (a prompt with
+            // an encoded key, echoed in an image's EXIF, the image sent as base64).
+            let mut nested = Vec::new();
+            for (form, _) in &found {
+                if form.len() >= MIN_SECRET_LEN {
+                    base64_middles(form, &mut nested);
+                }
+            }
+            found.extend(nested);
             for (form, alphabet) in found {
                 if form.len() >= MIN_SECRET_LEN {
                     let replacement = mask(form.len(), alphabet);
@@ -337,20 +369,7 @@ fn forms(secret: &[u8], decode: bool, out: &mut Vec<(Vec<u8>, Alphabet)>) {
     for engine in [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD] {
         out.push((engine.encode(secret).into_bytes(), Alphabet::Text));
     }
-    // Inside a longer base64 string the secret starts at byte 0, 1 or 2 of a 3-byte
-    // group: the characters that depend on the secret alone differ per alignment.
-    for lead in 0..3usize {
-        let mut shifted = vec![0u8; lead];
-        shifted.extend_from_slice(secret);
-        let first = (8 * lead).div_ceil(6);
-        let end = (8 * (lead + secret.len())) / 6;
-        for engine in [STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
-            let encoded = engine.encode(&shifted);
-            if first < end && end <= encoded.len() {
-                out.push((encoded[first..end].as_bytes().to_vec(), Alphabet::Text));
-            }
-        }
-    }
+    base64_middles(secret, out);
     if secret.len() <= 256 {
         out.push((bs58::encode(secret).into_string().into_bytes(), Alphabet::Text));
     }
@@ -364,6 +383,24 @@ fn forms(secret: &[u8], decode: bool, out: &mut Vec<(Vec<u8>, Alphabet)>) {
     for decoded in decoded_forms(text) {
         if decoded.len() >= MIN_SECRET_LEN {
             forms(&decoded, false, out);
+        }
+    }
+}
+
+/// The base64 characters that depend on `bytes` alone inside a longer base64 string,
+/// where `bytes` starts at byte 0, 1 or 2 of a 3-byte group (both alphabets).
+fn base64_middles(bytes: &[u8], out: &mut Vec<(Vec<u8>, Alphabet)>) {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    for lead in 0..3usize {
+        let mut shifted = vec![0u8; lead];
+        shifted.extend_from_slice(bytes);
+        let first = (8 * lead).div_ceil(6);
+        let end = (8 * (lead + bytes.len())) / 6;
+        for engine in [STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
+            let encoded = engine.encode(&shifted);
+            if first < end && end <= encoded.len() {
+                out.push((encoded[first..end].as_bytes().to_vec(), Alphabet::Text));
+            }
         }
     }
 }
@@ -714,6 +751,16 @@ mod tests {
         assert_eq!(s.len(), 2);
         let out = s.scrubber().text("abcdefgh12345678 sig-sig-sig-sig keep me");
         assert_eq!(out, "SCRUBBEDSCRUBBED SCRUBBEDSCRUBBE keep me");
+    }
+
+    #[test]
+    fn evm_signatures_are_recognised_anywhere() {
+        let sig = format!("0x{}", "ab".repeat(65));
+        let mut s = Secrets::new();
+        let text = format!("a {sig} b 0x{} c x0x{}", "cd".repeat(32), "ef".repeat(65));
+        assert!(s.learn_signatures(text.as_bytes()));
+        assert_eq!(s.len(), 1, "a 32-byte hash and a glued run are not signatures");
+        assert!(!s.scrubber().text(&text).contains(&sig));
     }
 
     #[test]

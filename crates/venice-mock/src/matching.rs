@@ -39,6 +39,9 @@ pub(crate) struct Fields {
     pub operation: String,
     /// Field name → value.
     pub fields: BTreeMap<String, Value>,
+    /// For a shrunk image: the digest of the small image the cassette holds, which
+    /// matches too (a request re-sent from the cassette itself).
+    pub alternatives: BTreeMap<String, Value>,
 }
 
 /// One field in which a request differs from a recorded one.
@@ -106,10 +109,13 @@ fn flatten_json(
     name: String,
     pointer: String,
     notes: &[ImageNote],
-    out: &mut BTreeMap<String, Value>,
+    out: &mut Flat,
 ) {
     if let Some(note) = notes.iter().find(|n| n.at == pointer) {
-        out.insert(name, digest(note));
+        if let Some(bytes) = value.as_str().and_then(shrink::base64_image) {
+            out.alternatives.insert(name.clone(), bytes_digest(&bytes));
+        }
+        out.fields.insert(name, digest(note));
         return;
     }
     match value {
@@ -133,12 +139,19 @@ fn flatten_json(
                 Some(bytes) => bytes_digest(&bytes),
                 None => value.clone(),
             };
-            out.insert(name, v);
+            out.fields.insert(name, v);
         }
         other => {
-            out.insert(name, other.clone());
+            out.fields.insert(name, other.clone());
         }
     }
+}
+
+/// Fields being collected, with the alternatives of shrunk images.
+#[derive(Default)]
+struct Flat {
+    fields: BTreeMap<String, Value>,
+    alternatives: BTreeMap<String, Value>,
 }
 
 fn media(headers: &[(String, String)]) -> String {
@@ -148,12 +161,7 @@ fn media(headers: &[(String, String)]) -> String {
         .unwrap_or_default()
 }
 
-fn body_fields(
-    headers: &[(String, String)],
-    body: &[u8],
-    notes: &[ImageNote],
-    out: &mut BTreeMap<String, Value>,
-) {
+fn body_fields(headers: &[(String, String)], body: &[u8], notes: &[ImageNote], out: &mut Flat) {
     if body.is_empty() {
         return;
     }
@@ -183,7 +191,10 @@ fn body_fields(
             };
             *n += 1;
             let value = match notes.iter().find(|note| note.at == at) {
-                Some(note) => digest(note),
+                Some(note) => {
+                    out.alternatives.insert(name.clone(), bytes_digest(&part.data));
+                    digest(note)
+                }
                 None => match (&part.filename, std::str::from_utf8(&part.data)) {
                     (None, Ok(text)) if shrink::note("", &part.data).is_none() => {
                         Value::String(text.to_owned())
@@ -191,20 +202,24 @@ fn body_fields(
                     _ => bytes_digest(&part.data),
                 },
             };
-            out.insert(name, value);
+            out.fields.insert(name, value);
         }
         return;
     }
     let value = match notes.iter().find(|n| n.at.is_empty()) {
-        Some(note) => digest(note),
+        Some(note) => {
+            out.alternatives.insert("body".to_owned(), bytes_digest(body));
+            digest(note)
+        }
         None => bytes_digest(body),
     };
-    out.insert("body".to_owned(), value);
+    out.fields.insert("body".to_owned(), value);
 }
 
 /// The fields of a request (`notes`: the images a recording shrunk in its body).
 pub(crate) fn fields(request: &Incoming<'_>, notes: &[ImageNote]) -> Fields {
-    let mut out = BTreeMap::new();
+    let mut flat = Flat::default();
+    let out = &mut flat.fields;
     out.insert(
         "credentials".to_owned(),
         Value::String(credentials(request.headers)),
@@ -230,10 +245,11 @@ pub(crate) fn fields(request: &Incoming<'_>, notes: &[ImageNote]) -> Fields {
         };
         out.insert(format!("query.{k}"), v);
     }
-    body_fields(request.headers, request.body, notes, &mut out);
+    body_fields(request.headers, request.body, notes, &mut flat);
     Fields {
         operation,
-        fields: out,
+        fields: flat.fields,
+        alternatives: flat.alternatives,
     }
 }
 
@@ -300,7 +316,7 @@ pub(crate) fn differences(recorded: &Fields, received: &Fields, redacted_wallets
         let (a, b) = (recorded.fields.get(name), received.fields.get(name));
         let same = match (a, b) {
             (Some(a), Some(_)) if wildcard(name, a, redacted_wallets) => true,
-            (Some(a), Some(b)) => a == b,
+            (Some(a), Some(b)) => a == b || recorded.alternatives.get(name) == Some(b),
             _ => false,
         };
         if !same {

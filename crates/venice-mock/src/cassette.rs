@@ -141,7 +141,8 @@ pub struct Body {
     /// A side file, relative to the cassette's directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
-    /// SHA-256 (hex) of the side file's bytes.
+    /// SHA-256 (hex) of the side file's bytes; absent for a binary body streamed to
+    /// disk as it passed (its `len` is checked instead).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     /// The `Content-Encoding` (`gzip`, `br`) the body arrived in; it is stored decoded.
@@ -197,11 +198,11 @@ impl Body {
     }
 
     /// A body in a side file (`file` relative to the cassette's directory).
-    pub fn side_file(file: String, len: u64, sha256: String) -> Self {
+    pub fn side_file(file: String, len: u64, sha256: Option<String>) -> Self {
         Body {
             len,
             file: Some(file),
-            sha256: Some(sha256),
+            sha256,
             ..Body::default()
         }
     }
@@ -241,6 +242,12 @@ impl Body {
             ));
         };
         let bytes = std::fs::read(&path)?;
+        if bytes.len() as u64 != self.len {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} has {} bytes, the cassette says {}", path.display(), bytes.len(), self.len),
+            ));
+        }
         if let Some(expected) = &self.sha256
             && !expected.eq_ignore_ascii_case(&sha256_hex(&bytes))
         {
@@ -515,7 +522,7 @@ mod tests {
             response: Some(Response {
                 status: 200,
                 headers: vec![("x-b".into(), "1".into()), ("x-a".into(), "2".into())],
-                body: Some(Body::side_file(name, 10, sha256_hex(b"side bytes"))),
+                body: Some(Body::side_file(name, 10, Some(sha256_hex(b"side bytes")))),
             }),
             error: None,
         };
@@ -533,8 +540,8 @@ mod tests {
             e.request.body.as_ref().unwrap().load(c.dir()).unwrap(),
             &br#"{"prompt":"p"}"#[..]
         );
-        // A tampered side file is refused.
-        std::fs::write(&side, b"other").unwrap();
+        // A tampered side file is refused (same length, other bytes).
+        std::fs::write(&side, b"other byte").unwrap();
         assert!(resp.body.as_ref().unwrap().load(c.dir()).is_err());
         // A newer format is refused with a message that says so.
         std::fs::write(&path, "{\"venice_cassette\":99,\"recorded_by\":\"x\",\"upstream\":\"u\",\"started\":\"s\"}\n").unwrap();

@@ -281,15 +281,6 @@ impl Secrets {
         for secret in &self.values {
             let mut found = Vec::new();
             forms(secret, true, &mut found);
-            // Any of those forms may itself sit inside a base64 payload (a prompt with
-            // an encoded key, echoed in an image's EXIF, the image sent as base64).
-            let mut nested = Vec::new();
-            for (form, _) in &found {
-                if form.len() >= MIN_SECRET_LEN {
-                    base64_middles(form, &mut nested);
-                }
-            }
-            found.extend(nested);
             for (form, alphabet) in found {
                 if form.len() >= MIN_SECRET_LEN {
                     let replacement = mask(form.len(), alphabet);
@@ -523,9 +514,59 @@ impl Scrubber {
         }
     }
 
-    /// `text` with every occurrence overwritten.
+    /// `text` with every occurrence overwritten, also inside base64 runs.
     pub fn text(&self, text: &str) -> String {
-        String::from_utf8_lossy(&self.bytes(text.as_bytes())).into_owned()
+        let once = self.bytes(text.as_bytes());
+        let nested = self.inside_base64(&once).unwrap_or_else(|| once.into_owned());
+        String::from_utf8_lossy(&nested).into_owned()
+    }
+
+    /// Scrubs inside every base64 run of `text` (a prompt holding an encoded key, echoed
+    /// in an image's EXIF, the image sent as base64): each run is decoded, scrubbed, and
+    /// encoded again in its alphabet and padding. The masks keep lengths, so the text
+    /// keeps its length. `None` when nothing changed.
+    pub fn inside_base64(&self, text: &[u8]) -> Option<Vec<u8>> {
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+        self.matcher.as_ref()?;
+        let is_b64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=');
+        let mut out: Option<Vec<u8>> = None;
+        let mut i = 0;
+        while i < text.len() {
+            if !is_b64(text[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < text.len() && is_b64(text[i]) {
+                i += 1;
+            }
+            let run = &text[start..i];
+            if run.len() < 2 * MIN_SECRET_LEN {
+                continue;
+            }
+            let Ok(run_text) = std::str::from_utf8(run) else {
+                continue;
+            };
+            let url = run_text.contains(['-', '_']);
+            let padded = run_text.ends_with('=');
+            let engine = match (url, padded) {
+                (false, true) => STANDARD,
+                (false, false) => STANDARD_NO_PAD,
+                (true, true) => URL_SAFE,
+                (true, false) => URL_SAFE_NO_PAD,
+            };
+            let Ok(decoded) = engine.decode(run_text) else {
+                continue;
+            };
+            if let Cow::Owned(scrubbed) = self.bytes(&decoded) {
+                let encoded = engine.encode(scrubbed);
+                if encoded.len() == run.len() {
+                    out.get_or_insert_with(|| text.to_vec())[start..i]
+                        .copy_from_slice(encoded.as_bytes());
+                }
+            }
+        }
+        out
     }
 
     /// A recorded copy of headers: credential headers become placeholders, base64 JSON
@@ -751,6 +792,23 @@ mod tests {
         assert_eq!(s.len(), 2);
         let out = s.scrubber().text("abcdefgh12345678 sig-sig-sig-sig keep me");
         assert_eq!(out, "SCRUBBEDSCRUBBED SCRUBBEDSCRUBBE keep me");
+    }
+
+    #[test]
+    fn an_encoded_secret_inside_a_base64_payload_is_masked() {
+        let sc = scrubber_for(KEY);
+        // An image whose metadata holds the key's base64, sent as base64 in JSON.
+        let mut image = b"\x89PNG....tEXtDescription\0".to_vec();
+        image.extend_from_slice(STANDARD.encode(KEY).as_bytes());
+        image.extend_from_slice(b"....IEND");
+        let body = format!("{{\"images\":[\"{}\"]}}", STANDARD.encode(&image));
+        assert_eq!(sc.bytes(body.as_bytes()), body.as_bytes(), "not visible as is");
+        let nested = sc.inside_base64(body.as_bytes()).unwrap();
+        assert_eq!(nested.len(), body.len());
+        let text = String::from_utf8(nested).unwrap();
+        let inner = STANDARD.decode(&text[12..text.len() - 3]).unwrap();
+        assert!(!inner.windows(8).any(|w| w == &STANDARD.encode(KEY).as_bytes()[..8]));
+        assert!(sc.text(&body).len() == body.len());
     }
 
     #[test]

@@ -83,7 +83,7 @@ async fn record_by_hand(dir: &Path, calls: Vec<Call>) -> PathBuf {
         let response_body = if bytes.len() > INLINE_MAX {
             let (name, file) = writer.side_file(seq, "response", "bin").unwrap();
             std::fs::write(&file, &bytes).unwrap();
-            Body::side_file(name, bytes.len() as u64, sha256_hex(&bytes))
+            Body::side_file(name, bytes.len() as u64, Some(sha256_hex(&bytes)))
         } else {
             Body::inline(&bytes, json)
         };

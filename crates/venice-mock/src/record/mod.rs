@@ -29,31 +29,32 @@
 //! # Ok(()) }
 //! ```
 
-use std::io::Write as _;
+mod copy;
+mod known;
+mod lines;
+mod tee;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::pin::Pin;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::Bytes;
-use futures_util::{Stream, StreamExt as _};
+use futures_util::StreamExt as _;
 use http::{HeaderMap, Request, Response};
 use http_body_util::BodyExt as _;
 use hyper::body::{Frame, Incoming};
-use sha2::{Digest as _, Sha256};
 use tokio::sync::{Notify, oneshot};
 
-use crate::cassette::{
-    Body, CassetteError, CassetteWriter, Exchange, Header, INLINE_MAX, Message, Response as Answered,
-    rfc3339,
-};
+use crate::cassette::{CassetteError, CassetteWriter, Header, Message};
 use crate::listen::{self, Answer, Listening};
-use crate::scrub::{Scrubber, Secrets, StreamScrub};
+use crate::scrub::Secrets;
 use crate::server::MockServer;
-use crate::shrink;
+
+use copy::{Copy, SideFile};
+use known::SecretsCell;
+use lines::{Completed, Lines};
+use tee::{Ended, tee};
 
 /// How long [`Recorder::finish`] waits for exchanges still in flight.
 pub const FINISH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -163,8 +164,8 @@ pub struct RecordSummary {
 struct Shared {
     client: reqwest::Client,
     origin: String,
-    writer: Mutex<CassetteWriter>,
-    secrets: Mutex<Secrets>,
+    writer: Arc<Mutex<CassetteWriter>>,
+    secrets: SecretsCell,
     shrink_images: bool,
     seq: AtomicU64,
     in_flight: AtomicU64,
@@ -236,8 +237,8 @@ impl Recorder {
         let shared = Arc::new(Shared {
             client,
             origin,
-            writer: Mutex::new(writer),
-            secrets: Mutex::new(options.secrets),
+            writer: Arc::new(Mutex::new(writer)),
+            secrets: SecretsCell::new(options.secrets),
             shrink_images: options.shrink_images,
             seq: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
@@ -312,239 +313,6 @@ impl Recorder {
     }
 }
 
-/// A body copy being made: decoded, scrubbed, kept in memory or in a side file.
-struct Copy {
-    decoder: Decoder,
-    error: Option<String>,
-}
-
-enum Decoder {
-    Identity(Store),
-    Gzip(flate2::write::GzDecoder<Store>),
-    Brotli(Box<brotli::DecompressorWriter<Store>>),
-}
-
-/// Where scrubbed bytes go: memory up to [`INLINE_MAX`], then a side file.
-struct Store {
-    scrub: Option<StreamScrub>,
-    scratch: Vec<u8>,
-    memory: Vec<u8>,
-    file: Option<(std::fs::File, PathBuf, String)>,
-    side: SideFile,
-    len: u64,
-    hash: Sha256,
-}
-
-/// How to name a side file when one is needed.
-#[derive(Clone)]
-struct SideFile {
-    shared: Arc<Shared>,
-    seq: u64,
-    role: &'static str,
-}
-
-impl Store {
-    fn write_scrubbed(&mut self, data: &[u8]) -> std::io::Result<()> {
-        self.len += data.len() as u64;
-        self.hash.update(data);
-        if let Some((file, _, _)) = &mut self.file {
-            return file.write_all(data);
-        }
-        self.memory.extend_from_slice(data);
-        if self.memory.len() > INLINE_MAX {
-            let (name, path) = self
-                .side
-                .shared
-                .writer
-                .lock()
-                .map_err(|_| std::io::Error::other("cassette writer poisoned"))?
-                .side_file(self.side.seq, self.side.role, "part")?;
-            let mut file = std::fs::File::create(&path)?;
-            file.write_all(&self.memory)?;
-            self.memory = Vec::new();
-            self.file = Some((file, path, name));
-        }
-        Ok(())
-    }
-
-    fn finish(mut self) -> std::io::Result<Stored> {
-        let mut tail = Vec::new();
-        if let Some(scrub) = self.scrub.take() {
-            scrub.finish(&mut tail);
-        }
-        self.write_scrubbed(&tail)?;
-        let sha256 = crate::cassette::hex(&self.hash.finalize());
-        Ok(match self.file {
-            Some((mut file, path, name)) => {
-                file.flush()?;
-                Stored::File {
-                    path,
-                    name,
-                    len: self.len,
-                    sha256,
-                }
-            }
-            None => Stored::Memory(self.memory),
-        })
-    }
-}
-
-impl std::io::Write for Store {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        match &mut self.scrub {
-            Some(scrub) => scrub.push(buf, &mut scratch),
-            None => scratch.extend_from_slice(buf),
-        }
-        let result = self.write_scrubbed(&scratch);
-        self.scratch = scratch;
-        result.map(|()| buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A finished body copy.
-enum Stored {
-    Memory(Vec<u8>),
-    File {
-        path: PathBuf,
-        name: String,
-        len: u64,
-        sha256: String,
-    },
-}
-
-impl Copy {
-    fn new(side: SideFile, scrubber: &Scrubber, encoding: Option<&str>) -> Self {
-        let store = Store {
-            scrub: Some(scrubber.stream()),
-            scratch: Vec::new(),
-            memory: Vec::new(),
-            file: None,
-            side,
-            len: 0,
-            hash: Sha256::new(),
-        };
-        let decoder = match encoding {
-            Some("gzip") | Some("x-gzip") => Decoder::Gzip(flate2::write::GzDecoder::new(store)),
-            Some("br") => Decoder::Brotli(Box::new(brotli::DecompressorWriter::new(store, 64 * 1024))),
-            _ => Decoder::Identity(store),
-        };
-        Self {
-            decoder,
-            error: None,
-        }
-    }
-
-    fn push(&mut self, chunk: &[u8]) {
-        if self.error.is_some() {
-            return;
-        }
-        let result = match &mut self.decoder {
-            Decoder::Identity(s) => s.write_all(chunk),
-            Decoder::Gzip(d) => d.write_all(chunk),
-            Decoder::Brotli(d) => d.write_all(chunk),
-        };
-        if let Err(e) = result {
-            self.error = Some(format!("copying the body: {e}"));
-        }
-    }
-
-    fn finish(self) -> (std::io::Result<Stored>, Option<String>) {
-        let store = match self.decoder {
-            Decoder::Identity(s) => Ok(s),
-            Decoder::Gzip(d) => d.finish(),
-            Decoder::Brotli(d) => d.into_inner().map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, "incomplete brotli stream")
-            }),
-        };
-        match store {
-            Ok(store) => (store.finish(), self.error),
-            Err(e) => (Err(e), self.error),
-        }
-    }
-}
-
-/// The end of a copied body: the copy and, if the body did not end cleanly, why.
-struct Ended {
-    copy: Copy,
-    cut_off: Option<String>,
-}
-
-/// A body stream that copies every chunk, and reports the copy when it ends: at its
-/// last chunk, at its declared length (a reader that knows the length stops polling
-/// there), or when it is dropped before.
-struct Tee<S> {
-    inner: S,
-    copy: Option<Copy>,
-    done: Option<oneshot::Sender<Ended>>,
-    expected: Option<u64>,
-    seen: u64,
-}
-
-impl<S> Tee<S> {
-    fn end(&mut self, cut_off: Option<String>) {
-        if let (Some(copy), Some(done)) = (self.copy.take(), self.done.take()) {
-            let _ = done.send(Ended { copy, cut_off });
-        }
-    }
-}
-
-impl<S> Drop for Tee<S> {
-    fn drop(&mut self) {
-        let whole = self.expected.is_some_and(|n| self.seen >= n);
-        self.end((!whole).then(|| "the body was not read to its end".to_owned()));
-    }
-}
-
-impl<S, E> Stream for Tee<S>
-where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    type Item = Result<Bytes, E>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let polled = self.inner.poll_next_unpin(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(chunk))) => {
-                self.seen += chunk.len() as u64;
-                if let Some(copy) = &mut self.copy {
-                    copy.push(chunk);
-                }
-                if self.expected.is_some_and(|n| self.seen >= n) {
-                    self.end(None);
-                }
-            }
-            Poll::Ready(Some(Err(e))) => {
-                let why = e.to_string();
-                self.end(Some(why));
-            }
-            Poll::Ready(None) => self.end(None),
-            Poll::Pending => {}
-        }
-        polled
-    }
-}
-
-fn tee<S>(inner: S, copy: Copy, expected: Option<u64>) -> (Tee<S>, oneshot::Receiver<Ended>) {
-    let (tx, rx) = oneshot::channel();
-    (
-        Tee {
-            inner,
-            copy: Some(copy),
-            done: Some(tx),
-            expected,
-            seen: 0,
-        },
-        rx,
-    )
-}
-
 fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(http::header::CONTENT_LENGTH)
@@ -581,17 +349,15 @@ async fn forward(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
     let at = SystemTime::now();
     let started = Instant::now();
     let (parts, incoming) = req.into_parts();
-    let scrubber = {
-        let Ok(mut secrets) = shared.secrets.lock() else {
-            return None;
-        };
+    let scrubber = shared.secrets.learn(|secrets| {
+        let mut learned = false;
         for (name, value) in parts.headers.iter() {
             if let Ok(value) = value.to_str() {
-                secrets.learn_header(name.as_str(), value);
+                learned |= secrets.learn_header(name.as_str(), value);
             }
         }
-        secrets.scrubber()
-    };
+        learned
+    })?;
     let request = Message {
         method: parts.method.to_string(),
         path: parts.uri.path().to_owned(),
@@ -608,7 +374,7 @@ async fn forward(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         parts.uri.path_and_query().map_or("/", |p| p.as_str())
     );
     let side = |role| SideFile {
-        shared: Arc::clone(&shared),
+        writer: Arc::clone(&shared.writer),
         seq,
         role,
     };
@@ -658,17 +424,15 @@ async fn forward(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
     };
     let status = response.status();
     let headers = response.headers().clone();
-    let scrubber = {
-        let Ok(mut secrets) = shared.secrets.lock() else {
-            return None;
-        };
+    let scrubber = shared.secrets.learn(|secrets| {
+        let mut learned = false;
         for value in headers.get_all(http::header::SET_COOKIE) {
             if let Ok(v) = value.to_str() {
-                secrets.learn_header("set-cookie", v);
+                learned |= secrets.learn_header("set-cookie", v);
             }
         }
-        secrets.scrubber()
-    };
+        learned
+    })?;
     let encoding = content_encoding(&headers);
     let mut recorded_headers = scrubber.headers(header_pairs(&headers));
     if encoding.is_some() {
@@ -738,6 +502,7 @@ struct Pending {
     _guard: InFlight,
 }
 
+/// The response half, waiting for its body.
 struct PendingResponse {
     status: u16,
     headers: Vec<(String, String)>,
@@ -745,15 +510,6 @@ struct PendingResponse {
     json: bool,
     media: String,
     done: oneshot::Receiver<Ended>,
-}
-
-/// A finished body copy, with what to record about it.
-struct Finished {
-    stored: Option<Stored>,
-    json: bool,
-    media: String,
-    encoding: Option<String>,
-    cut_off: Option<String>,
 }
 
 impl Pending {
@@ -772,19 +528,14 @@ impl Pending {
             done,
         } = response;
         let ended = done.await.ok();
-        let finished = ended.map(|e| finish_copy(e, json, media, encoding));
+        let finished = ended.map(|e| lines::finish(e, json, media, encoding));
         self.write(Some((status, headers, finished)), None).await;
     }
 
-    async fn write(
-        mut self,
-        response: Option<(u16, Vec<(String, String)>, Option<Finished>)>,
-        error: Option<String>,
-    ) {
+    async fn write(mut self, response: Option<lines::Answer>, error: Option<String>) {
         let request_ended = (&mut self.request_done).await.ok();
-        let request_finished = request_ended.map(|e| {
-            finish_copy(e, self.request_json, self.request_media.clone(), None)
-        });
+        let request_body = request_ended
+            .map(|e| lines::finish(e, self.request_json, self.request_media.clone(), None));
         let duration_ms = self.started.elapsed().as_millis() as u64;
         let shared = Arc::clone(&self.shared);
         // Scrubbing again, shrinking and writing touch files: off the runtime.
@@ -796,16 +547,20 @@ impl Pending {
                 request,
                 ..
             } = self;
-            assemble(
-                &shared,
+            let lines = Lines {
+                secrets: &shared.secrets,
+                writer: &shared.writer,
+                shrink_images: shared.shrink_images,
+            };
+            lines.append(Completed {
                 seq,
                 at,
                 duration_ms,
                 request,
-                request_finished,
+                request_body,
                 response,
                 error,
-            )
+            })
         })
         .await;
         let outcome = match result {
@@ -824,213 +579,6 @@ impl Pending {
             }
         }
     }
-}
-
-fn finish_copy(ended: Ended, json: bool, media: String, encoding: Option<String>) -> Finished {
-    let (stored, error) = ended.copy.finish();
-    let cut_off = ended.cut_off.or(error).or_else(|| stored.as_ref().err().map(|e| e.to_string()));
-    Finished {
-        stored: stored.ok(),
-        json,
-        media,
-        encoding,
-        cut_off,
-    }
-}
-
-/// A body's bytes for post-processing: memory, or the side file read back.
-fn bytes_of(stored: &Stored) -> std::io::Result<Vec<u8>> {
-    match stored {
-        Stored::Memory(b) => Ok(b.clone()),
-        Stored::File { path, .. } => std::fs::read(path),
-    }
-}
-
-fn is_empty(stored: &Stored) -> bool {
-    match stored {
-        Stored::Memory(b) => b.is_empty(),
-        Stored::File { len, .. } => *len == 0,
-    }
-}
-
-/// What goes in the line for a finished body: scrubbed again with everything known
-/// now, shrunk when asked, inline or in a side file named by its kind.
-fn record_body(
-    shared: &Shared,
-    scrubber: &Scrubber,
-    finished: Option<Finished>,
-    rescrub: bool,
-) -> std::io::Result<Option<Body>> {
-    let Some(finished) = finished else {
-        return Ok(None);
-    };
-    let Some(stored) = finished.stored else {
-        return Ok(None);
-    };
-    if is_empty(&stored) && finished.cut_off.is_none() {
-        return Ok(None);
-    }
-    let json = finished.json;
-    let in_memory = matches!(stored, Stored::Memory(_));
-    // Side files are read back only when something may change them.
-    let mut changed: Option<Vec<u8>> = None;
-    let mut images = Vec::new();
-    if rescrub || shared.shrink_images || in_memory {
-        let mut bytes = bytes_of(&stored)?;
-        if rescrub {
-            bytes = scrubber.bytes(&bytes).into_owned();
-        }
-        if shared.shrink_images {
-            let shrunk = if json {
-                shrink::shrink_json(&bytes)
-            } else if finished.media.to_ascii_lowercase().starts_with("multipart/form-data") {
-                shrink::shrink_form(&finished.media, &bytes)
-            } else {
-                shrink::small_image(&bytes, "").map(|(b, note)| (b, vec![note]))
-            };
-            if let Some((small, notes)) = shrunk {
-                bytes = small;
-                images = notes;
-            }
-        }
-        changed = Some(bytes);
-    }
-    let mut body = match (changed, stored) {
-        (Some(bytes), stored) if bytes.len() <= INLINE_MAX => {
-            if let Stored::File { path, .. } = &stored {
-                std::fs::remove_file(path)?;
-            }
-            Body::inline(&bytes, json)
-        }
-        (Some(bytes), Stored::File { path, name, .. }) => {
-            std::fs::write(&path, &bytes)?;
-            let (name, _) = rename_side(&path, &name, &bytes, json)?;
-            Body::side_file(name, bytes.len() as u64, crate::cassette::sha256_hex(&bytes))
-        }
-        // A body that was small enough to stay in memory stays in the line.
-        (Some(bytes), Stored::Memory(_)) => Body::inline(&bytes, json),
-        (None, Stored::File { path, name, len, sha256 }) => {
-            let mut head = vec![0u8; 16];
-            let n = std::io::Read::read(&mut std::fs::File::open(&path)?, &mut head)?;
-            head.truncate(n);
-            let (name, _) = rename_side(&path, &name, &head, json)?;
-            Body::side_file(name, len, sha256)
-        }
-        (None, Stored::Memory(bytes)) => Body::inline(&bytes, json),
-    };
-    body.images = images;
-    body.encoding = finished.encoding;
-    body.truncated = finished.cut_off.is_some();
-    Ok(Some(body))
-}
-
-/// Renames a side file `….part` after what it holds (`.json`, `.png`, `.bin`…).
-fn rename_side(path: &Path, name: &str, head: &[u8], json: bool) -> std::io::Result<(String, PathBuf)> {
-    let ext = if json {
-        "json"
-    } else {
-        match crate::spec::sniff_image(head) {
-            Some("jpeg") => "jpg",
-            Some(kind) => kind,
-            None => "bin",
-        }
-    };
-    let new_name = format!("{}.{ext}", name.trim_end_matches(".part"));
-    let new_path = path.with_extension(ext);
-    std::fs::rename(path, &new_path)?;
-    Ok((new_name, new_path))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn assemble(
-    shared: &Shared,
-    seq: u64,
-    at: SystemTime,
-    duration_ms: u64,
-    mut request: Message,
-    request_body: Option<Finished>,
-    response: Option<(u16, Vec<(String, String)>, Option<Finished>)>,
-    mut error: Option<String>,
-) -> std::io::Result<()> {
-    // Secrets in JSON fields (a key, a signature) are learned from both bodies first,
-    // so each body is scrubbed of what the other revealed.
-    let mut learned = false;
-    {
-        let mut secrets = shared
-            .secrets
-            .lock()
-            .map_err(|_| std::io::Error::other("secrets poisoned"))?;
-        let bodies = [
-            request_body.as_ref(),
-            response.as_ref().and_then(|r| r.2.as_ref()),
-        ];
-        for finished in bodies.into_iter().flatten() {
-            let Some(stored) = &finished.stored else {
-                continue;
-            };
-            // Side files are read back when they are text; a binary one (an image) is
-            // scrubbed of what was known while it passed.
-            let textual = finished.json
-                || finished.media.starts_with("text/")
-                || finished.media.starts_with("multipart/");
-            if !(textual || matches!(stored, Stored::Memory(_))) {
-                continue;
-            }
-            let Ok(bytes) = bytes_of(stored) else {
-                continue;
-            };
-            learned |= secrets.learn_signatures(&bytes);
-            if finished.json
-                && let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes)
-            {
-                learned |= secrets.learn_json(&value);
-            }
-        }
-    }
-    let scrubber = shared
-        .secrets
-        .lock()
-        .map_err(|_| std::io::Error::other("secrets poisoned"))?
-        .scrubber();
-    let rescrub_text = |pairs: Vec<(String, String)>| -> Vec<(String, String)> {
-        pairs
-            .into_iter()
-            .map(|(n, v)| (n, scrubber.text(&v)))
-            .collect()
-    };
-    request.path = scrubber.text(&request.path);
-    request.query = request.query.map(|q| scrubber.text(&q));
-    request.headers = rescrub_text(request.headers);
-    if let Some(cut) = request_body.as_ref().and_then(|f| f.cut_off.clone()) {
-        error.get_or_insert(format!("request body: {cut}"));
-    }
-    request.body = record_body(shared, &scrubber, request_body, learned)?;
-    let response = match response {
-        Some((status, headers, finished)) => {
-            if let Some(cut) = finished.as_ref().and_then(|f| f.cut_off.clone()) {
-                error.get_or_insert(format!("response body: {cut}"));
-            }
-            Some(Answered {
-                status,
-                headers: rescrub_text(headers),
-                body: record_body(shared, &scrubber, finished, learned)?,
-            })
-        }
-        None => None,
-    };
-    let exchange = Exchange {
-        seq,
-        at: rfc3339(at),
-        duration_ms,
-        request,
-        response,
-        error,
-    };
-    shared
-        .writer
-        .lock()
-        .map_err(|_| std::io::Error::other("cassette writer poisoned"))?
-        .append(&exchange)
 }
 
 #[cfg(test)]

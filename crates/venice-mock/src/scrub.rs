@@ -640,26 +640,71 @@ pub struct StreamScrub {
 impl StreamScrub {
     /// Feeds a chunk; appends what is final to `out`.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        self.push_with(chunk, &mut |bytes| out.extend_from_slice(bytes));
+    }
+
+    /// Feeds a chunk; gives what is final to `emit`, in order: unchanged runs are
+    /// slices of `chunk` itself (no copy), replacements come from the pattern table.
+    /// Only the last bytes that could begin a secret are held back (copied).
+    pub fn push_with(&mut self, chunk: &[u8], emit: &mut dyn FnMut(&[u8])) {
         let Some(matcher) = &self.scrubber.matcher else {
-            out.extend_from_slice(chunk);
+            emit(chunk);
             return;
         };
-        self.carry.extend_from_slice(chunk);
-        let buf = std::mem::take(&mut self.carry);
-        // A match starting before `safe` is wholly inside the buffer.
-        let safe = buf.len().saturating_sub(self.scrubber.max_len.saturating_sub(1));
+        let keep = self.scrubber.max_len.saturating_sub(1);
+        if self.carry.len() + chunk.len() < 2 * self.scrubber.max_len {
+            // Small pieces: collect them until there is enough to decide.
+            self.carry.extend_from_slice(chunk);
+            let buf = std::mem::take(&mut self.carry);
+            let safe = buf.len().saturating_sub(keep);
+            let mut at = 0;
+            for m in matcher.find_iter(&buf) {
+                if m.start() >= safe {
+                    break;
+                }
+                emit(&buf[at..m.start()]);
+                emit(&self.scrubber.replacements[m.pattern().as_usize()]);
+                at = m.end();
+            }
+            let keep_from = at.max(safe);
+            emit(&buf[at..keep_from]);
+            self.carry = buf[keep_from..].to_vec();
+            return;
+        }
+        // 1. Matches that start in the held-back bytes: search them with the head of
+        //    this chunk (a match is at most `max_len` long, so it ends inside).
+        let carried = self.carry.len();
+        let mut joint = std::mem::take(&mut self.carry);
+        joint.extend_from_slice(&chunk[..keep.min(chunk.len())]);
         let mut at = 0;
-        for m in matcher.find_iter(&buf) {
+        for m in matcher.find_iter(&joint) {
+            if m.start() >= carried {
+                break;
+            }
+            emit(&joint[at..m.start()]);
+            emit(&self.scrubber.replacements[m.pattern().as_usize()]);
+            at = m.end();
+        }
+        if at < carried {
+            emit(&joint[at..carried]);
+        }
+        // 2. The chunk itself, searched where it lies (past what step 1 replaced).
+        let body = &chunk[at.saturating_sub(carried)..];
+        let safe = body.len().saturating_sub(keep);
+        let mut pos = 0;
+        for m in matcher.find_iter(body) {
             if m.start() >= safe {
                 break;
             }
-            out.extend_from_slice(&buf[at..m.start()]);
-            out.extend_from_slice(&self.scrubber.replacements[m.pattern().as_usize()]);
-            at = m.end();
+            emit(&body[pos..m.start()]);
+            emit(&self.scrubber.replacements[m.pattern().as_usize()]);
+            pos = m.end();
         }
-        let keep_from = at.max(safe);
-        out.extend_from_slice(&buf[at..keep_from]);
-        self.carry = buf[keep_from..].to_vec();
+        let keep_from = pos.max(safe);
+        emit(&body[pos..keep_from]);
+        joint.clear();
+        joint.extend_from_slice(&body[keep_from..]);
+        self.carry = joint;
     }
 
     /// Ends the body; appends the rest to `out`.
@@ -748,7 +793,9 @@ mod tests {
         let sc = scrubber_for(KEY);
         let text = format!("aa{KEY}bb{}cc{KEY}", STANDARD.encode(KEY)).repeat(3);
         let whole = sc.bytes(text.as_bytes()).into_owned();
-        for chunk in [1usize, 2, 3, 7, 13, 64] {
+        let text = format!("{text}{}{text}", "x".repeat(300));
+        let whole = sc.bytes(text.as_bytes()).into_owned();
+        for chunk in [1usize, 2, 3, 7, 13, 64, 100, 150, 1000] {
             let mut out = Vec::new();
             let mut s = sc.stream();
             for piece in text.as_bytes().chunks(chunk) {

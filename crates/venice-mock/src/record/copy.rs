@@ -47,7 +47,6 @@ impl Stored {
 /// Scrubbed bytes go here: memory, then a side file.
 struct Store {
     scrub: Option<StreamScrub>,
-    scratch: Vec<u8>,
     memory: Vec<u8>,
     file: Option<(std::fs::File, PathBuf, String)>,
     side: SideFile,
@@ -98,14 +97,18 @@ impl Store {
 
 impl std::io::Write for Store {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        match &mut self.scrub {
-            Some(scrub) => scrub.push(buf, &mut scratch),
-            None => scratch.extend_from_slice(buf),
+        let mut result = Ok(());
+        match self.scrub.take() {
+            Some(mut scrub) => {
+                scrub.push_with(buf, &mut |bytes| {
+                    if result.is_ok() {
+                        result = self.write_scrubbed(bytes);
+                    }
+                });
+                self.scrub = Some(scrub);
+            }
+            None => result = self.write_scrubbed(buf),
         }
-        let result = self.write_scrubbed(&scratch);
-        self.scratch = scratch;
         result.map(|()| buf.len())
     }
 
@@ -131,7 +134,6 @@ impl Copy {
     pub fn new(side: SideFile, scrubber: &Scrubber, encoding: Option<&str>) -> Self {
         let store = Store {
             scrub: Some(scrubber.stream()),
-            scratch: Vec::new(),
             memory: Vec::new(),
             file: None,
             side,

@@ -50,7 +50,11 @@ struct Accepted {
 }
 
 fn kind_name(kind: DriftKind) -> String {
-    serde_json::to_value(kind).unwrap().as_str().unwrap().to_owned()
+    serde_json::to_value(kind)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 impl Accepted {
@@ -88,7 +92,9 @@ fn every_cassette_agrees_with_the_spec_or_its_drift_is_accepted() {
     for (a, used) in accepted.iter().zip(used) {
         assert!(!a.reason.trim().is_empty(), "{a:?} gives no reason");
         if !used {
-            report.push(format!("stale entry in accepted-drift.json (nothing matches it): {a:?}"));
+            report.push(format!(
+                "stale entry in accepted-drift.json (nothing matches it): {a:?}"
+            ));
         }
     }
     assert!(
@@ -140,7 +146,9 @@ async fn stream_bytes(stream: venice_openapi::ByteStream) -> Vec<u8> {
 }
 
 fn json_of<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> T {
-    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("{what}: the recorded body does not parse as the request type: {e}"))
+    serde_json::from_slice(bytes).unwrap_or_else(|e| {
+        panic!("{what}: the recorded body does not parse as the request type: {e}")
+    })
 }
 
 fn query(exchange: &Exchange, name: &str) -> Option<String> {
@@ -151,11 +159,7 @@ fn query(exchange: &Exchange, name: &str) -> Option<String> {
 }
 
 /// Sends the recorded request of `exchange` again through the facade.
-async fn resend(
-    clients: &Clients,
-    cassette: &Cassette,
-    exchange: &Exchange,
-) -> (String, Outcome) {
+async fn resend(clients: &Clients, cassette: &Cassette, exchange: &Exchange) -> (String, Outcome) {
     let request = &exchange.request;
     let body = match &request.body {
         Some(b) => b.load(cassette.dir()).unwrap().to_vec(),
@@ -176,7 +180,10 @@ async fn resend(
     if multipart {
         // The facade's uploads are JSON: a recorded form is sent as recorded.
         let r = reqwest::Client::new()
-            .request(request.method.parse().unwrap(), format!("http://{}{}", clients.addr, request.path))
+            .request(
+                request.method.parse().unwrap(),
+                format!("http://{}{}", clients.addr, request.path),
+            )
             .header("authorization", "Bearer replay")
             .header("content-type", header(headers, "content-type").unwrap())
             .body(body)
@@ -190,30 +197,83 @@ async fn resend(
     let result = match op.as_str() {
         "generateImage" => {
             let b: types::GenerateImageRequest = json_of(&body, &op);
-            outcome(c.send_raw(|raw| { let b = b.clone(); async move { raw.generate_image().body(b).send().await } }).await, stream_bytes).await
+            outcome(
+                c.send_raw(|raw| {
+                    let b = b.clone();
+                    async move { raw.generate_image().body(b).send().await }
+                })
+                .await,
+                stream_bytes,
+            )
+            .await
         }
         "simpleGenerateImage" => {
             let b: types::SimpleGenerateImageRequest = json_of(&body, &op);
-            outcome(c.send_raw(|raw| { let b = b.clone(); async move { raw.simple_generate_image().body(b).send().await } }).await, async |v| serde_json::to_vec(&v).unwrap()).await
+            outcome(
+                c.send_raw(|raw| {
+                    let b = b.clone();
+                    async move { raw.simple_generate_image().body(b).send().await }
+                })
+                .await,
+                async |v| serde_json::to_vec(&v).unwrap(),
+            )
+            .await
         }
         "upscaleImage" => {
             let b: types::UpscaleImageRequest = json_of(&body, &op);
-            outcome(c.send_raw(|raw| { let b = b.clone(); async move { raw.upscale_image().body(b).send().await } }).await, stream_bytes).await
+            outcome(
+                c.send_raw(|raw| {
+                    let b = b.clone();
+                    async move { raw.upscale_image().body(b).send().await }
+                })
+                .await,
+                stream_bytes,
+            )
+            .await
         }
         "editImage" => {
             let b: types::EditImageRequest = json_of(&body, &op);
-            outcome(c.send_raw(|raw| { let b = b.clone(); async move { raw.edit_image().body(b).send().await } }).await, stream_bytes).await
+            outcome(
+                c.send_raw(|raw| {
+                    let b = b.clone();
+                    async move { raw.edit_image().body(b).send().await }
+                })
+                .await,
+                stream_bytes,
+            )
+            .await
         }
         "multiEditImage" => {
             let b: types::MultiEditImageRequest = json_of(&body, &op);
-            outcome(c.send_raw(|raw| { let b = b.clone(); async move { raw.multi_edit_image().body(b).send().await } }).await, stream_bytes).await
+            outcome(
+                c.send_raw(|raw| {
+                    let b = b.clone();
+                    async move { raw.multi_edit_image().body(b).send().await }
+                })
+                .await,
+                stream_bytes,
+            )
+            .await
         }
         "backgroundRemoveImage" => {
             let b: types::BackgroundRemoveImageRequest = json_of(&body, &op);
-            outcome(c.send_raw(|raw| { let b = b.clone(); async move { raw.background_remove_image().body(b).send().await } }).await, stream_bytes).await
+            outcome(
+                c.send_raw(|raw| {
+                    let b = b.clone();
+                    async move { raw.background_remove_image().body(b).send().await }
+                })
+                .await,
+                stream_bytes,
+            )
+            .await
         }
         "listImageStyles" => {
-            outcome(c.send_raw(|raw| async move { raw.list_image_styles().send().await }).await, async |v| serde_json::to_vec(&v).unwrap()).await
+            outcome(
+                c.send_raw(|raw| async move { raw.list_image_styles().send().await })
+                    .await,
+                async |v| serde_json::to_vec(&v).unwrap(),
+            )
+            .await
         }
         "listModels" => {
             let kind = query(exchange, "type");
@@ -234,11 +294,25 @@ async fn resend(
         }
         "getX402Balance" => {
             let wallet = path_param("walletAddress");
-            outcome(c.send_raw(|raw| { let w = wallet.clone(); async move { raw.get_x402_balance().wallet_address(w.as_str()).send().await } }).await, async |v| serde_json::to_vec(&v).unwrap()).await
+            outcome(
+                c.send_raw(|raw| {
+                    let w = wallet.clone();
+                    async move {
+                        raw.get_x402_balance()
+                            .wallet_address(w.as_str())
+                            .send()
+                            .await
+                    }
+                })
+                .await,
+                async |v| serde_json::to_vec(&v).unwrap(),
+            )
+            .await
         }
         "getX402Transactions" => {
             let wallet = path_param("walletAddress");
-            let limit = query(exchange, "limit").map(|l| l.parse::<std::num::NonZeroU64>().unwrap());
+            let limit =
+                query(exchange, "limit").map(|l| l.parse::<std::num::NonZeroU64>().unwrap());
             let offset = query(exchange, "offset").map(|o| o.parse::<u64>().unwrap());
             outcome(
                 c.send_raw(|raw| {
@@ -277,7 +351,12 @@ async fn resend(
             .await
         }
         "listCryptoRpcNetworks" => {
-            outcome(c.send_raw(|raw| async move { raw.list_crypto_rpc_networks().send().await }).await, async |v| serde_json::to_vec(&v).unwrap()).await
+            outcome(
+                c.send_raw(|raw| async move { raw.list_crypto_rpc_networks().send().await })
+                    .await,
+                async |v| serde_json::to_vec(&v).unwrap(),
+            )
+            .await
         }
         "cryptoRpcProxy" => {
             let b: types::CryptoRpcRequest = json_of(&body, &op);
@@ -300,10 +379,20 @@ async fn resend(
             .await
         }
         "getBillingBalance" => {
-            outcome(c.send_raw(|raw| async move { raw.get_billing_balance().send().await }).await, async |v| serde_json::to_vec(&v).unwrap()).await
+            outcome(
+                c.send_raw(|raw| async move { raw.get_billing_balance().send().await })
+                    .await,
+                async |v| serde_json::to_vec(&v).unwrap(),
+            )
+            .await
         }
         "getApiKeyRateLimits" => {
-            outcome(c.send_raw(|raw| async move { raw.get_api_key_rate_limits().send().await }).await, async |v| serde_json::to_vec(&v).unwrap()).await
+            outcome(
+                c.send_raw(|raw| async move { raw.get_api_key_rate_limits().send().await })
+                    .await,
+                async |v| serde_json::to_vec(&v).unwrap(),
+            )
+            .await
         }
         other => panic!("no facade call for {other}: add one to tests/tests/cassettes.rs"),
     };
@@ -331,7 +420,10 @@ async fn every_recorded_response_decodes_through_the_facade() {
             api: client(&base, Auth::api_key("replay")),
             wallet: client(
                 &base,
-                Auth::evm_wallet("0x0000000000000000000000000000000000000000000000000000000000000001").unwrap(),
+                Auth::evm_wallet(
+                    "0x0000000000000000000000000000000000000000000000000000000000000001",
+                )
+                .unwrap(),
             ),
             anonymous: client(&base, Auth::None),
         };
@@ -339,7 +431,9 @@ async fn every_recorded_response_decodes_through_the_facade() {
             let (op, outcome) = resend(&clients, &cassette, exchange).await;
             let what = format!("{name} seq {} ({op})", exchange.seq);
             let Some(recorded) = &exchange.response else {
-                let Outcome::Failure(e) = outcome else { panic!("{what}: answered") };
+                let Outcome::Failure(e) = outcome else {
+                    panic!("{what}: answered")
+                };
                 assert_eq!(e.status(), Some(502), "{what}: {e:?}");
                 continue;
             };
@@ -349,17 +443,24 @@ async fn every_recorded_response_decodes_through_the_facade() {
                     assert_eq!(status, recorded.status, "{what}");
                     let body = body.unwrap_or_default();
                     if content_type.starts_with("image/") {
-                        let image = Image::from_bytes(body.clone())
-                            .unwrap_or_else(|e| panic!("{what}: the facade cannot read the image: {e}"));
+                        let image = Image::from_bytes(body.clone()).unwrap_or_else(|e| {
+                            panic!("{what}: the facade cannot read the image: {e}")
+                        });
                         assert!(image.width() > 0 && image.height() > 0, "{what}");
                     } else if op == "generateImage" {
                         let decoded = venice_image::__fuzz::decode_generation(&body)
-                            .unwrap_or_else(|e| panic!("{what}: the facade cannot decode the generation: {e}"));
+                            .unwrap_or_else(|e| {
+                                panic!("{what}: the facade cannot decode the generation: {e}")
+                            });
                         assert!(!decoded.image_lens.is_empty(), "{what}");
                     }
                 }
                 Outcome::Failure(e) => {
-                    assert!(recorded.status >= 400, "{what}: a recorded {} failed in the facade: {e:?}", recorded.status);
+                    assert!(
+                        recorded.status >= 400,
+                        "{what}: a recorded {} failed in the facade: {e:?}",
+                        recorded.status
+                    );
                     assert_eq!(e.status(), Some(recorded.status), "{what}: {e:?}");
                     match recorded.status {
                         402 => assert!(matches!(e, Error::PaymentRequired { .. }), "{what}: {e:?}"),

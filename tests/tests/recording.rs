@@ -89,7 +89,9 @@ impl Upstream {
                 };
             }
         }
-        panic!("the upstream process ended without saying its URL");
+        let _ = child.kill();
+        let status = child.wait();
+        panic!("the upstream process ended without saying its URL ({status:?})");
     }
 }
 
@@ -151,8 +153,7 @@ fn upstream_process() {
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let config: MockConfig =
-            serde_json::from_str(&std::env::var(CONFIG_ENV).unwrap()).unwrap();
+        let config: MockConfig = serde_json::from_str(&std::env::var(CONFIG_ENV).unwrap()).unwrap();
         let server = MockServer::start(config).await.unwrap();
         let (url, ca) = if mode == "tls" {
             let (addr, ca) = tls_front(server.addr()).await;
@@ -336,7 +337,10 @@ async fn run_everything(base: &str) -> Vec<(&'static str, Vec<u8>)> {
         .send()
         .await
         .unwrap();
-    out.push(("multipart upscale status", r.status().as_str().as_bytes().to_vec()));
+    out.push((
+        "multipart upscale status",
+        r.status().as_str().as_bytes().to_vec(),
+    ));
     out.push(("multipart upscale", r.bytes().await.unwrap().to_vec()));
     let r = raw
         .post(format!("{base}/crypto/rpc/solana-mainnet"))
@@ -356,7 +360,10 @@ async fn run_everything(base: &str) -> Vec<(&'static str, Vec<u8>)> {
     let e = api
         .generate(
             &GenerateRequest::builder("no-such-model", "p")
-                .size(Size::Pixels { width: 256, height: 256 })
+                .size(Size::Pixels {
+                    width: 256,
+                    height: 256,
+                })
                 .build()
                 .unwrap(),
         )
@@ -374,7 +381,9 @@ async fn run_everything(base: &str) -> Vec<(&'static str, Vec<u8>)> {
     out.push(("wallet balance", serde_json::to_vec(&b).unwrap()));
     // $0.09375 a call: paid from $0.105, then too little is left.
     let request = GenerateRequest::builder("wan-2-7-pro-text-to-image", "a wallet picture")
-        .size(Size::AspectRatio(venice_image::AspectRatio::new(1, 1).unwrap()))
+        .size(Size::AspectRatio(
+            venice_image::AspectRatio::new(1, 1).unwrap(),
+        ))
         .output_format(Format::Webp)
         .build()
         .unwrap();
@@ -388,7 +397,10 @@ async fn run_everything(base: &str) -> Vec<(&'static str, Vec<u8>)> {
     out.push(("top-up", serde_json::to_vec(&receipt).unwrap()));
     let again = wallet.generate(&request).await.unwrap();
     out.push(("wallet generate after top-up", meta(again.meta())));
-    out.push(("wallet image after top-up", again.images()[0].bytes().to_vec()));
+    out.push((
+        "wallet image after top-up",
+        again.images()[0].bytes().to_vec(),
+    ));
     let ledger = wallet.wallet_transactions(10, 0).await.unwrap();
     out.push(("wallet transactions", serde_json::to_vec(&ledger).unwrap()));
     out
@@ -411,7 +423,11 @@ fn assert_same_results(recorded: &[(&str, Vec<u8>)], replayed: &[(&str, Vec<u8>)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_recorded_over_https_replays_byte_identical() {
     let upstream = Upstream::spawn(&upstream_config(), true);
-    assert!(upstream.url.starts_with("https://127.0.0.1:"), "{}", upstream.url);
+    assert!(
+        upstream.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        upstream.url
+    );
     let dir = scratch("https");
     let path = dir.join("traffic.cassette");
     let recorder = MockServer::record(
@@ -467,14 +483,22 @@ async fn an_unreachable_upstream_is_recorded_and_replayed_as_a_502() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/api/v1", closed.local_addr().unwrap());
     drop(closed);
-    let recorder = MockServer::record(RecordOptions::new(&url, &path)).await.unwrap();
+    let recorder = MockServer::record(RecordOptions::new(&url, &path))
+        .await
+        .unwrap();
     let api = client(&recorder.base_url(), Auth::api_key(DEFAULT_API_KEY));
     let first = api.image_styles().await.unwrap_err();
     assert_eq!(first.status(), Some(502), "{first:?}");
     recorder.finish().await.unwrap();
     let cassette = Cassette::open(&path).unwrap();
     assert!(cassette.exchanges[0].response.is_none());
-    assert!(cassette.exchanges[0].error.as_deref().unwrap().contains("did not answer"));
+    assert!(
+        cassette.exchanges[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("did not answer")
+    );
     let replay = MockServer::replay(&path).await.unwrap();
     let again = client(&replay.base_url(), Auth::api_key("k"))
         .image_styles()
@@ -500,11 +524,10 @@ async fn record_the_suite_cassette() {
     let upstream = MockServer::start(upstream_config()).await.unwrap();
     let path = suite_cassette();
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let recorder = MockServer::record(
-        RecordOptions::new(upstream.base_url(), &path).shrink_images(true),
-    )
-    .await
-    .unwrap();
+    let recorder =
+        MockServer::record(RecordOptions::new(upstream.base_url(), &path).shrink_images(true))
+            .await
+            .unwrap();
     run_everything(&recorder.base_url()).await;
     let summary = recorder.finish().await.unwrap();
     assert_eq!(summary.exchanges, EXCHANGES);
@@ -548,11 +571,9 @@ fn forms(secret: &str) -> Vec<Vec<u8>> {
         out.push(bs58::encode(bytes).into_string().into_bytes());
     };
     add_forms(secret.as_bytes(), &mut out);
-    out.push(
-        percent_encode(secret).into_bytes(),
-    );
+    out.push(percent_encode(secret).into_bytes());
     let hex = secret.trim_start_matches("0x");
-    if hex.len() % 2 == 0 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if hex.len().is_multiple_of(2) && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         let bytes: Vec<u8> = (0..hex.len())
             .step_by(2)
             .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
@@ -578,10 +599,7 @@ fn percent_encode(s: &str) -> String {
 /// of every base64 string and base64 header in them (images with EXIF, x402 headers).
 fn recorded_bytes(path: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files = vec![(path.display().to_string(), std::fs::read(path).unwrap())];
-    let side = path.with_file_name(format!(
-        "{}.d",
-        path.file_name().unwrap().to_string_lossy()
-    ));
+    let side = path.with_file_name(format!("{}.d", path.file_name().unwrap().to_string_lossy()));
     if let Ok(entries) = std::fs::read_dir(&side) {
         for entry in entries {
             let p = entry.unwrap().path();
@@ -618,9 +636,10 @@ async fn the_scrub_test_finds_no_secret_in_any_form() {
     // VENICE_WALLET_PRIVATE_KEY.
     let mut secrets = Secrets::new();
     secrets.add(WALLET_KEY);
-    let recorder = MockServer::record(RecordOptions::new(upstream.base_url(), &path).secrets(secrets))
-        .await
-        .unwrap();
+    let recorder =
+        MockServer::record(RecordOptions::new(upstream.base_url(), &path).secrets(secrets))
+            .await
+            .unwrap();
     let base = recorder.base_url();
     let raw = reqwest::Client::new();
 
@@ -634,7 +653,9 @@ async fn the_scrub_test_finds_no_secret_in_any_form() {
     .await
     .unwrap();
     let siwx_json: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::STANDARD.decode(&siwx).unwrap(),
+        &base64::engine::general_purpose::STANDARD
+            .decode(&siwx)
+            .unwrap(),
     )
     .unwrap();
     let siwx_signature = siwx_json["signature"].as_str().unwrap().to_owned();
@@ -650,14 +671,24 @@ async fn the_scrub_test_finds_no_secret_in_any_form() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|a| a["network"].as_str().is_some_and(|n| n.starts_with("eip155")))
+        .find(|a| {
+            a["network"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("eip155"))
+        })
         .map(|a| serde_json::from_value(a.clone()).unwrap())
         .unwrap();
     let signer = venice_image::wallet::LocalEvmSigner::from_hex(WALLET_KEY).unwrap();
     let amount = option.amount_units().unwrap();
-    let auth = sign_authorization(&signer, &option, amount, std::time::SystemTime::now(), [7u8; 32])
-        .await
-        .unwrap();
+    let auth = sign_authorization(
+        &signer,
+        &option,
+        amount,
+        std::time::SystemTime::now(),
+        [7u8; 32],
+    )
+    .await
+    .unwrap();
     let eip3009_signature = auth.signature.clone();
     let payment = base64::engine::general_purpose::STANDARD
         .encode(payment_payload(&option, &auth, None).to_string());
@@ -729,7 +760,10 @@ async fn the_scrub_test_finds_no_secret_in_any_form() {
     assert_eq!(summary.exchanges, 6);
 
     let files = recorded_bytes(&path);
-    assert!(files.iter().any(|(n, _)| n.ends_with(".png")), "the binary image is a side file");
+    assert!(
+        files.iter().any(|(n, _)| n.ends_with(".png")),
+        "the binary image is a side file"
+    );
     let secrets = [
         ("API key", api_key.to_owned()),
         ("wallet private key", WALLET_KEY.to_owned()),
@@ -769,15 +803,20 @@ async fn redacted_wallets_are_replaced_everywhere_and_still_replay() {
     let upstream = MockServer::start(upstream_config()).await.unwrap();
     let dir = scratch("redact");
     let path = dir.join("redacted.cassette");
-    let recorder = MockServer::record(RecordOptions::new(upstream.base_url(), &path).redact_wallets(true))
-        .await
-        .unwrap();
+    let recorder =
+        MockServer::record(RecordOptions::new(upstream.base_url(), &path).redact_wallets(true))
+            .await
+            .unwrap();
     let wallet = client(&recorder.base_url(), Auth::evm_wallet(WALLET_KEY).unwrap());
     let recorded = wallet.wallet_balance().await.unwrap();
     let ledger = wallet.wallet_transactions(5, 0).await.unwrap();
     recorder.finish().await.unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
-    for form in [WALLET.to_owned(), WALLET.to_lowercase(), WALLET[2..].to_lowercase()] {
+    for form in [
+        WALLET.to_owned(),
+        WALLET.to_lowercase(),
+        WALLET[2..].to_lowercase(),
+    ] {
         assert!(!text.contains(&form), "{form} survived");
     }
     assert!(text.contains("/x402/balance/0x0000000000000000000000000000000000000001"));
@@ -797,14 +836,20 @@ async fn twenty_shrunk_generations_stay_under_100_kb() {
     let upstream = MockServer::start(MockConfig::default()).await.unwrap();
     let dir = scratch("shrink");
     let path = dir.join("twenty.cassette");
-    let recorder = MockServer::record(RecordOptions::new(upstream.base_url(), &path).shrink_images(true))
-        .await
-        .unwrap();
+    let recorder =
+        MockServer::record(RecordOptions::new(upstream.base_url(), &path).shrink_images(true))
+            .await
+            .unwrap();
     let api = client(&recorder.base_url(), Auth::api_key(DEFAULT_API_KEY));
     let mut originals = Vec::new();
     for i in 0..20 {
         let g = api
-            .generate(&generate_request(&format!("picture {i}"), Format::Webp, 1024, 1))
+            .generate(&generate_request(
+                &format!("picture {i}"),
+                Format::Webp,
+                1024,
+                1,
+            ))
             .await
             .unwrap();
         originals.push(g.images()[0].bytes().len());
@@ -815,8 +860,18 @@ async fn twenty_shrunk_generations_stay_under_100_kb() {
     assert!(!path.with_file_name("twenty.cassette.d").exists());
     let cassette = Cassette::open(&path).unwrap();
     for (exchange, original) in cassette.exchanges.iter().zip(&originals) {
-        let note = &exchange.response.as_ref().unwrap().body.as_ref().unwrap().images[0];
-        assert_eq!((note.format.as_str(), note.width, note.height), ("webp", 1024, 1024));
+        let note = &exchange
+            .response
+            .as_ref()
+            .unwrap()
+            .body
+            .as_ref()
+            .unwrap()
+            .images[0];
+        assert_eq!(
+            (note.format.as_str(), note.width, note.height),
+            ("webp", 1024, 1024)
+        );
         assert_eq!(note.bytes, *original as u64);
     }
     // The shrunk images still replay as images of the same format and aspect.
@@ -827,5 +882,8 @@ async fn twenty_shrunk_generations_stay_under_100_kb() {
         .await
         .unwrap();
     let image = &g.images()[0];
-    assert_eq!((image.format(), image.width(), image.height()), (Format::Webp, 16, 16));
+    assert_eq!(
+        (image.format(), image.width(), image.height()),
+        (Format::Webp, 16, 16)
+    );
 }

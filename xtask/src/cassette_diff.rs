@@ -75,12 +75,16 @@ pub fn differences_of(cassette: &str, d: &Drift) -> Vec<Difference> {
         DriftKind::UnknownOperation => one(format!("{op}.operation.removed")),
         DriftKind::Request => one(format!("{op}.request.violation")),
         DriftKind::UndocumentedStatus => one(format!("{op}.response.{status}.removed")),
-        DriftKind::UndocumentedHeader => {
-            one(format!("{op}.response.{status}.header.{}.removed", d.detail))
-        }
+        DriftKind::UndocumentedHeader => one(format!(
+            "{op}.response.{status}.header.{}.removed",
+            d.detail
+        )),
         DriftKind::UnknownField => {
             let (pointer, message) = d.detail.split_once(": ").unwrap_or(("", &d.detail));
-            let base = join(&format!("{op}.response.{status}.body"), &field_path(pointer));
+            let base = join(
+                &format!("{op}.response.{status}.body"),
+                &field_path(pointer),
+            );
             let keys = unrecognized_keys(message);
             if keys.is_empty() {
                 return one(format!("{base}.shape"));
@@ -175,7 +179,11 @@ mod tests {
             ["generateImage.response.200.header.x-new.removed"]
         );
         assert_eq!(
-            keys(&drift(DriftKind::UndocumentedStatus, "status 418 is not documented for generateImage", Some(418))),
+            keys(&drift(
+                DriftKind::UndocumentedStatus,
+                "status 418 is not documented for generateImage",
+                Some(418)
+            )),
             ["generateImage.response.418.removed"]
         );
         assert_eq!(
@@ -190,11 +198,19 @@ mod tests {
             ]
         );
         assert_eq!(
-            keys(&drift(DriftKind::UnknownField, "/: Unrecognized key(s) in object: 'x' (unrecognized_keys)", Some(200))),
+            keys(&drift(
+                DriftKind::UnknownField,
+                "/: Unrecognized key(s) in object: 'x' (unrecognized_keys)",
+                Some(200)
+            )),
             ["generateImage.response.200.body.x.removed"]
         );
         assert_eq!(
-            keys(&drift(DriftKind::SchemaViolation, "body /id: 5 is not of type \"string\" (invalid_type)", Some(200))),
+            keys(&drift(
+                DriftKind::SchemaViolation,
+                "body /id: 5 is not of type \"string\" (invalid_type)",
+                Some(200)
+            )),
             ["generateImage.response.200.body.id.violation"]
         );
     }

@@ -154,7 +154,11 @@ fn check() -> Result<()> {
     Ok(())
 }
 
-fn spec_diff_cmd(upstream: Option<&str>, cassettes: &[std::path::PathBuf], verbose: bool) -> Result<()> {
+fn spec_diff_cmd(
+    upstream: Option<&str>,
+    cassettes: &[std::path::PathBuf],
+    verbose: bool,
+) -> Result<()> {
     let root = workspace_root();
     let dev_path = deviations_path(&root);
     let text = std::fs::read_to_string(&dev_path)

@@ -140,11 +140,14 @@ fn the_command_exits_non_zero_on_an_unlisted_difference() {
 
 #[test]
 fn a_cassette_is_another_source_of_upstream_differences() {
-    use venice_mock::cassette::{Body, CassetteWriter, Exchange, Header, Message, Response, rfc3339};
+    use venice_mock::cassette::{
+        Body, CassetteWriter, Exchange, Header, Message, Response, rfc3339,
+    };
     use xtask::cassette_diff::cassette_differences;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("live.cassette");
-    let mut w = CassetteWriter::create(&path, &Header::new("https://api.venice.ai/api/v1")).unwrap();
+    let mut w =
+        CassetteWriter::create(&path, &Header::new("https://api.venice.ai/api/v1")).unwrap();
     let styles = serde_json::to_vec(&json!({"data": ["3D Model"], "object": "list"})).unwrap();
     w.append(&Exchange {
         seq: 0,

@@ -16,8 +16,10 @@ const WALLET_KEY: &str = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468
 const WALLET: &str = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23";
 
 fn config() -> MockConfig {
-    let mut c = MockConfig::default();
-    c.api_keys = vec![KEY.to_owned()];
+    let mut c = MockConfig {
+        api_keys: vec![KEY.to_owned()],
+        ..MockConfig::default()
+    };
     c.wallet_balances.insert(WALLET.to_owned(), 3.0);
     c
 }
@@ -35,7 +37,10 @@ fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.push((p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap()));
+                out.push((
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                ));
             }
         }
     }
@@ -57,13 +62,19 @@ fn without_elapsed(json: &[u8]) -> String {
 }
 
 fn png(path: &Path) {
-    let img = image::RgbImage::from_fn(300, 256, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 40]));
+    let img = image::RgbImage::from_fn(300, 256, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 40])
+    });
     img.save(path).unwrap();
 }
 
 /// Runs `args` with `--record`, then the same against a replay of the recording; the
 /// files written under the two `out` directories and the standard outputs must agree.
-fn record_then_replay(name: &str, args: &[&str], auth: (&str, &str)) -> (PathBuf, (String, String)) {
+fn record_then_replay(
+    name: &str,
+    args: &[&str],
+    auth: (&str, &str),
+) -> (PathBuf, (String, String)) {
     let rt = rt();
     let upstream = rt.block_on(MockServer::start(config())).unwrap();
     let dir = tempfile::tempdir().unwrap().keep();
@@ -72,7 +83,10 @@ fn record_then_replay(name: &str, args: &[&str], auth: (&str, &str)) -> (PathBuf
     let cassette = dir.join(format!("{name}.cassette"));
     let with = |out: &str| -> Vec<String> {
         args.iter()
-            .map(|a| a.replace("{in}", &input.to_string_lossy()).replace("{out}", &dir.join(out).to_string_lossy()))
+            .map(|a| {
+                a.replace("{in}", &input.to_string_lossy())
+                    .replace("{out}", &dir.join(out).to_string_lossy())
+            })
             .collect()
     };
     let (code, recorded_stdout, stderr) = run(bin()
@@ -81,7 +95,10 @@ fn record_then_replay(name: &str, args: &[&str], auth: (&str, &str)) -> (PathBuf
         .arg(&cassette)
         .args(with("recorded")));
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("recorded ") && stderr.contains("exchange(s) to"), "{stderr}");
+    assert!(
+        stderr.contains("recorded ") && stderr.contains("exchange(s) to"),
+        "{stderr}"
+    );
     drop(upstream);
 
     let replay = rt.block_on(MockServer::replay(&cassette)).unwrap();
@@ -112,21 +129,37 @@ fn record_then_replay(name: &str, args: &[&str], auth: (&str, &str)) -> (PathBuf
         }
     }
     let normalise = |s: &str| s.replace("recorded", "OUT").replace("replayed", "OUT");
-    (cassette, (normalise(&recorded_stdout), normalise(&replayed_stdout)))
+    (
+        cassette,
+        (normalise(&recorded_stdout), normalise(&replayed_stdout)),
+    )
 }
 
 #[test]
 fn generate_recorded_with_record_replays_byte_identical() {
     let (cassette, stdout) = record_then_replay(
         "generate",
-        &["generate", "a lighthouse", "--size", "256x256", "--variants", "2", "--out", "{out}/"],
+        &[
+            "generate",
+            "a lighthouse",
+            "--size",
+            "256x256",
+            "--variants",
+            "2",
+            "--out",
+            "{out}/",
+        ],
         ("VENICE_API_KEY", KEY),
     );
     let (recorded, replayed) = stdout;
     assert_eq!(recorded, replayed);
     let c = Cassette::open(&cassette).unwrap();
     // The catalogue check, then the generation.
-    let paths: Vec<&str> = c.exchanges.iter().map(|e| e.request.path.as_str()).collect();
+    let paths: Vec<&str> = c
+        .exchanges
+        .iter()
+        .map(|e| e.request.path.as_str())
+        .collect();
     assert_eq!(paths, ["/api/v1/models", "/api/v1/image/generate"]);
     let text = std::fs::read_to_string(&cassette).unwrap();
     assert!(!text.contains(KEY));
@@ -136,9 +169,26 @@ fn generate_recorded_with_record_replays_byte_identical() {
 #[test]
 fn uploads_and_json_output_replay_byte_identical() {
     for (name, args) in [
-        ("upscale", &["upscale", "{in}", "--scale", "2", "--out", "{out}/up.png"][..]),
-        ("remove-bg", &["remove-bg", "{in}", "--out", "{out}/nobg.png"][..]),
-        ("edit", &["edit", "make it dusk", "{in}", "--format", "png", "--out", "{out}/edit.png"][..]),
+        (
+            "upscale",
+            &["upscale", "{in}", "--scale", "2", "--out", "{out}/up.png"][..],
+        ),
+        (
+            "remove-bg",
+            &["remove-bg", "{in}", "--out", "{out}/nobg.png"][..],
+        ),
+        (
+            "edit",
+            &[
+                "edit",
+                "make it dusk",
+                "{in}",
+                "--format",
+                "png",
+                "--out",
+                "{out}/edit.png",
+            ][..],
+        ),
         ("models", &["models", "--json"][..]),
         ("account", &["account", "--json"][..]),
     ] {
@@ -159,9 +209,18 @@ fn a_wallet_command_records_without_its_private_key() {
     assert_eq!(recorded, replayed);
     let text = std::fs::read_to_string(&cassette).unwrap();
     let hex = &WALLET_KEY[2..];
-    let bytes: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
-    for form in [hex.to_owned(), hex.to_uppercase(), bs58::encode(&bytes).into_string()] {
-        assert!(!text.contains(&form), "the private key reached the cassette as {form}");
+    let bytes: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    for form in [
+        hex.to_owned(),
+        hex.to_uppercase(),
+        bs58::encode(&bytes).into_string(),
+    ] {
+        assert!(
+            !text.contains(&form),
+            "the private key reached the cassette as {form}"
+        );
     }
     assert!(text.contains("<scrubbed:sign-in-with-x>"));
 }
@@ -179,8 +238,12 @@ fn offline_commands_record_the_embedded_mock() {
     assert_eq!(c.exchanges.len(), 1);
     assert_eq!(c.exchanges[0].response.as_ref().unwrap().status, 200);
     // A file that cannot be written is a local I/O error before anything is sent.
-    let (code, _, stderr) = run(bin()
-        .args(["--offline", "--record", "/nonexistent-dir/x.cassette", "styles"]));
+    let (code, _, stderr) = run(bin().args([
+        "--offline",
+        "--record",
+        "/nonexistent-dir/x.cassette",
+        "styles",
+    ]));
     assert_eq!(code, 6, "{stderr}");
     assert!(stderr.contains("--record"), "{stderr}");
 }

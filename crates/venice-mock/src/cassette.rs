@@ -245,7 +245,12 @@ impl Body {
         if bytes.len() as u64 != self.len {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
-                format!("{} has {} bytes, the cassette says {}", path.display(), bytes.len(), self.len),
+                format!(
+                    "{} has {} bytes, the cassette says {}",
+                    path.display(),
+                    bytes.len(),
+                    self.len
+                ),
             ));
         }
         if let Some(expected) = &self.sha256
@@ -355,8 +360,7 @@ impl Cassette {
             line,
             kind,
         };
-        let file =
-            std::fs::File::open(&path).map_err(|e| err(None, CassetteErrorKind::Io(e)))?;
+        let file = std::fs::File::open(&path).map_err(|e| err(None, CassetteErrorKind::Io(e)))?;
         let mut lines = std::io::BufReader::new(file).lines();
         let first = match lines.next() {
             Some(Ok(line)) => line,
@@ -494,10 +498,7 @@ mod tests {
         assert!(b.base64.is_some());
         assert_eq!(b.inline_bytes().unwrap(), &bin[..]);
         let not_json = b"{oops";
-        assert_eq!(
-            Body::inline(not_json, true).text.as_deref(),
-            Some("{oops")
-        );
+        assert_eq!(Body::inline(not_json, true).text.as_deref(), Some("{oops"));
     }
 
     #[test]
@@ -544,7 +545,11 @@ mod tests {
         std::fs::write(&side, b"other byte").unwrap();
         assert!(resp.body.as_ref().unwrap().load(c.dir()).is_err());
         // A newer format is refused with a message that says so.
-        std::fs::write(&path, "{\"venice_cassette\":99,\"recorded_by\":\"x\",\"upstream\":\"u\",\"started\":\"s\"}\n").unwrap();
+        std::fs::write(
+            &path,
+            "{\"venice_cassette\":99,\"recorded_by\":\"x\",\"upstream\":\"u\",\"started\":\"s\"}\n",
+        )
+        .unwrap();
         let e = Cassette::open(&path).unwrap_err();
         assert!(e.to_string().contains("version 99"), "{e}");
         std::fs::write(&path, "hello\n").unwrap();

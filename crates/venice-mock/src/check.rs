@@ -234,7 +234,11 @@ fn check_exchange(cassette: &Cassette, exchange: &Exchange, line: usize, out: &m
     let request_body = match request_body {
         Some(Ok(b)) => b,
         Some(Err(e)) => {
-            push(None, DriftKind::Request, format!("request body unreadable: {e}"));
+            push(
+                None,
+                DriftKind::Request,
+                format!("request body unreadable: {e}"),
+            );
             Bytes::new()
         }
         None => Bytes::new(),
@@ -295,7 +299,10 @@ fn check_exchange(cassette: &Cassette, exchange: &Exchange, line: usize, out: &m
         && let Err(strict_problems) =
             strict.validate_response(operation, response.status, &headers, &body)
     {
-        for p in strict_problems.into_iter().filter(|p| !problems.contains(p)) {
+        for p in strict_problems
+            .into_iter()
+            .filter(|p| !problems.contains(p))
+        {
             let detail = p.strip_prefix("body ").unwrap_or(&p).to_owned();
             push(Some(operation), DriftKind::UnknownField, detail);
         }

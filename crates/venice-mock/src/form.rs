@@ -96,6 +96,14 @@ mod tests {
         assert_eq!(parts[1].data, &b"hello"[..]);
         let again = parse("b", Bytes::from(write("b", &parts))).unwrap();
         assert_eq!(again, parts);
-        assert!(parse("b", Bytes::from_static(b"--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nunterminated")).is_none());
+        assert!(
+            parse(
+                "b",
+                Bytes::from_static(
+                    b"--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nunterminated"
+                )
+            )
+            .is_none()
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! What a replayed request is matched on, and how two requests differ.
 //!
-//! A request becomes a flat list of fields ([`Fields`]): its operation (the
+//! A request becomes a flat list of fields: its operation (the
 //! `operationId` the spec matches, as the server routes; `METHOD path` when none does),
 //! the kind of credentials it carries (`credentials`: `api-key`, `sign-in-with-x`,
 //! `payment-signature`, `none`; never their values), its path parameters
@@ -104,13 +104,7 @@ fn bytes_digest(bytes: &[u8]) -> Value {
 
 /// Flattens a JSON value into `prefix.key` / `prefix[i]` fields; base64 images
 /// become digests (or the recorded note's digest at that JSON pointer).
-fn flatten_json(
-    value: &Value,
-    name: String,
-    pointer: String,
-    notes: &[ImageNote],
-    out: &mut Flat,
-) {
+fn flatten_json(value: &Value, name: String, pointer: String, notes: &[ImageNote], out: &mut Flat) {
     if let Some(note) = notes.iter().find(|n| n.at == pointer) {
         if let Some(bytes) = value.as_str().and_then(shrink::base64_image) {
             out.alternatives.insert(name.clone(), bytes_digest(&bytes));
@@ -131,7 +125,13 @@ fn flatten_json(
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                flatten_json(v, format!("{name}[{i}]"), format!("{pointer}/{i}"), notes, out);
+                flatten_json(
+                    v,
+                    format!("{name}[{i}]"),
+                    format!("{pointer}/{i}"),
+                    notes,
+                    out,
+                );
             }
         }
         Value::String(s) => {
@@ -166,21 +166,23 @@ fn body_fields(headers: &[(String, String)], body: &[u8], notes: &[ImageNote], o
         return;
     }
     let media = media(headers);
-    if media == "application/json" || media.ends_with("+json") {
-        if let Ok(value) = serde_json::from_slice::<Value>(body) {
-            flatten_json(&value, "body".to_owned(), String::new(), notes, out);
-            return;
-        }
+    if (media == "application/json" || media.ends_with("+json"))
+        && let Ok(value) = serde_json::from_slice::<Value>(body)
+    {
+        flatten_json(&value, "body".to_owned(), String::new(), notes, out);
+        return;
     }
     if let Some(parts) = header(headers, "content-type")
         .and_then(form::boundary)
         .and_then(|b| form::parse(&b, Bytes::copy_from_slice(body)))
     {
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        let totals = parts.iter().fold(BTreeMap::<&str, usize>::new(), |mut m, p| {
-            *m.entry(p.name.as_str()).or_default() += 1;
-            m
-        });
+        let totals = parts
+            .iter()
+            .fold(BTreeMap::<&str, usize>::new(), |mut m, p| {
+                *m.entry(p.name.as_str()).or_default() += 1;
+                m
+            });
         for part in &parts {
             let n = counts.entry(part.name.as_str()).or_default();
             let at = format!("part:{}#{n}", part.name);
@@ -192,7 +194,8 @@ fn body_fields(headers: &[(String, String)], body: &[u8], notes: &[ImageNote], o
             *n += 1;
             let value = match notes.iter().find(|note| note.at == at) {
                 Some(note) => {
-                    out.alternatives.insert(name.clone(), bytes_digest(&part.data));
+                    out.alternatives
+                        .insert(name.clone(), bytes_digest(&part.data));
                     digest(note)
                 }
                 None => match (&part.filename, std::str::from_utf8(&part.data)) {
@@ -208,7 +211,8 @@ fn body_fields(headers: &[(String, String)], body: &[u8], notes: &[ImageNote], o
     }
     let value = match notes.iter().find(|n| n.at.is_empty()) {
         Some(note) => {
-            out.alternatives.insert("body".to_owned(), bytes_digest(body));
+            out.alternatives
+                .insert("body".to_owned(), bytes_digest(body));
             digest(note)
         }
         None => bytes_digest(body),
@@ -301,7 +305,11 @@ fn shorten(v: Option<&Value>) -> Value {
 }
 
 /// How `received` differs from `recorded` (empty: they match).
-pub(crate) fn differences(recorded: &Fields, received: &Fields, redacted_wallets: bool) -> Vec<Difference> {
+pub(crate) fn differences(
+    recorded: &Fields,
+    received: &Fields,
+    redacted_wallets: bool,
+) -> Vec<Difference> {
     let mut out = Vec::new();
     if recorded.operation != received.operation {
         out.push(Difference {
@@ -310,8 +318,11 @@ pub(crate) fn differences(recorded: &Fields, received: &Fields, redacted_wallets
             received: Value::String(received.operation.clone()),
         });
     }
-    let names: std::collections::BTreeSet<&String> =
-        recorded.fields.keys().chain(received.fields.keys()).collect();
+    let names: std::collections::BTreeSet<&String> = recorded
+        .fields
+        .keys()
+        .chain(received.fields.keys())
+        .collect();
     for name in names {
         let (a, b) = (recorded.fields.get(name), received.fields.get(name));
         let same = match (a, b) {
@@ -336,10 +347,19 @@ mod tests {
     use super::*;
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
     }
 
-    fn of(method: &str, path: &str, query: Option<&str>, headers: &[(&str, &str)], body: &str) -> Fields {
+    fn of(
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Fields {
         fields(
             &Incoming {
                 method,
@@ -354,30 +374,87 @@ mod tests {
 
     #[test]
     fn requests_are_matched_by_operation_credentials_and_fields() {
-        let json = [("content-type", "application/json"), ("authorization", "Bearer <scrubbed:api-key>")];
-        let a = of("POST", "/api/v1/image/generate", None, &json, r#"{"model":"m","prompt":"a cat","seed":1}"#);
+        let json = [
+            ("content-type", "application/json"),
+            ("authorization", "Bearer <scrubbed:api-key>"),
+        ];
+        let a = of(
+            "POST",
+            "/api/v1/image/generate",
+            None,
+            &json,
+            r#"{"model":"m","prompt":"a cat","seed":1}"#,
+        );
         assert_eq!(a.operation, "generateImage");
         assert_eq!(a.fields["credentials"], "api-key");
-        let same = of("POST", "/api/v1/image/generate", None, &[("content-type", "application/json"), ("authorization", "Bearer real-key")], r#"{"seed":1,"prompt":"a cat","model":"m"}"#);
+        let same = of(
+            "POST",
+            "/api/v1/image/generate",
+            None,
+            &[
+                ("content-type", "application/json"),
+                ("authorization", "Bearer real-key"),
+            ],
+            r#"{"seed":1,"prompt":"a cat","model":"m"}"#,
+        );
         assert!(differences(&a, &same, false).is_empty());
-        let other = of("POST", "/api/v1/image/generate", None, &json, r#"{"model":"m","prompt":"a dog"}"#);
+        let other = of(
+            "POST",
+            "/api/v1/image/generate",
+            None,
+            &json,
+            r#"{"model":"m","prompt":"a dog"}"#,
+        );
         let d = differences(&a, &other, false);
         let names: Vec<&str> = d.iter().map(|d| d.field.as_str()).collect();
         assert_eq!(names, ["body.prompt", "body.seed"]);
         assert_eq!(d[0].recorded, "a cat");
         assert_eq!(d[1].received, Value::Null);
-        let wallet = of("POST", "/api/v1/image/generate", None, &[("content-type", "application/json"), ("sign-in-with-x", "x")], r#"{"model":"m","prompt":"a cat","seed":1}"#);
+        let wallet = of(
+            "POST",
+            "/api/v1/image/generate",
+            None,
+            &[
+                ("content-type", "application/json"),
+                ("sign-in-with-x", "x"),
+            ],
+            r#"{"model":"m","prompt":"a cat","seed":1}"#,
+        );
         assert_eq!(differences(&a, &wallet, false)[0].field, "credentials");
     }
 
     #[test]
     fn scrubbed_random_and_redacted_values_match_anything() {
-        let rec = of("GET", "/api/v1/x402/balance/0x0000000000000000000000000000000000000001", None, &[], "");
-        let got = of("GET", "/api/v1/x402/balance/0x2c7536E3605D9C16a7a3D7b1898e529396a65c23", None, &[], "");
+        let rec = of(
+            "GET",
+            "/api/v1/x402/balance/0x0000000000000000000000000000000000000001",
+            None,
+            &[],
+            "",
+        );
+        let got = of(
+            "GET",
+            "/api/v1/x402/balance/0x2c7536E3605D9C16a7a3D7b1898e529396a65c23",
+            None,
+            &[],
+            "",
+        );
         assert!(differences(&rec, &got, true).is_empty());
         let json = [("content-type", "application/json")];
-        let rec = of("POST", "/api/v1/crypto/rpc/solana-mainnet", None, &json, r#"{"jsonrpc":"2.0","id":7,"method":"getLatestBlockhash","note":"SCRUBBEDSCRUB"}"#);
-        let got = of("POST", "/api/v1/crypto/rpc/solana-mainnet", None, &json, r#"{"jsonrpc":"2.0","id":"x1","method":"getLatestBlockhash","note":"my secret"}"#);
+        let rec = of(
+            "POST",
+            "/api/v1/crypto/rpc/solana-mainnet",
+            None,
+            &json,
+            r#"{"jsonrpc":"2.0","id":7,"method":"getLatestBlockhash","note":"SCRUBBEDSCRUB"}"#,
+        );
+        let got = of(
+            "POST",
+            "/api/v1/crypto/rpc/solana-mainnet",
+            None,
+            &json,
+            r#"{"jsonrpc":"2.0","id":"x1","method":"getLatestBlockhash","note":"my secret"}"#,
+        );
         assert!(differences(&rec, &got, false).is_empty());
         let q1 = of("GET", "/api/v1/models", Some("type=image"), &[], "");
         let q2 = of("GET", "/api/v1/models", Some("type=all"), &[], "");

@@ -200,7 +200,12 @@ impl ReplayServer {
 
     /// The `seq` of every recorded exchange no request has used yet.
     pub fn unused(&self) -> Vec<u64> {
-        let used = self.state.used.lock().map(|u| u.clone()).unwrap_or_default();
+        let used = self
+            .state
+            .used
+            .lock()
+            .map(|u| u.clone())
+            .unwrap_or_default();
         self.state
             .cassette
             .exchanges
@@ -213,7 +218,11 @@ impl ReplayServer {
 
     /// Every request that matched no recorded exchange, with its `501` body.
     pub fn misses(&self) -> Vec<ReplayMiss> {
-        self.state.misses.lock().map(|m| m.clone()).unwrap_or_default()
+        self.state
+            .misses
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
     }
 
     /// Asserts that no request missed and every recorded exchange was used.
@@ -343,7 +352,9 @@ fn miss(state: &State, used: &[bool], method: &str, path: &str, received: &Field
     let what = format!("{method} {path} ({})", received.operation);
     let Some(((_, _, was_used, i), differences)) = nearest else {
         return ReplayMiss {
-            error: format!("venice-mock replay: {what} matches nothing: the cassette has no exchanges"),
+            error: format!(
+                "venice-mock replay: {what} matches nothing: the cassette has no exchanges"
+            ),
             code: "REPLAY_NO_MATCH".to_owned(),
             request,
             nearest: None,
@@ -414,7 +425,10 @@ const NOT_REPLAYED: &[&str] = &[
 
 async fn answer(cassette: &Cassette, exchange: &Exchange) -> Answer {
     let Some(recorded) = exchange.response.as_ref() else {
-        let why = exchange.error.as_deref().unwrap_or("no answer was recorded");
+        let why = exchange
+            .error
+            .as_deref()
+            .unwrap_or("no answer was recorded");
         return Some(listen::upstream_unreachable(why));
     };
     let delta = timeshift::delta_ms(exchange.at_time(), SystemTime::now());
@@ -472,9 +486,7 @@ async fn answer(cassette: &Cassette, exchange: &Exchange) -> Answer {
 
 type Chunk = Result<Bytes, std::io::Error>;
 
-fn stream_of(
-    stream: impl futures_util::Stream<Item = Chunk> + Send + 'static,
-) -> listen::Body {
+fn stream_of(stream: impl futures_util::Stream<Item = Chunk> + Send + 'static) -> listen::Body {
     use futures_util::StreamExt as _;
     http_body_util::StreamBody::new(stream.map(|c| c.map(Frame::data))).boxed_unsync()
 }

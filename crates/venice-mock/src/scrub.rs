@@ -238,7 +238,10 @@ impl Secrets {
     pub fn learn_signatures(&mut self, bytes: &[u8]) -> bool {
         let before = self.values.len();
         let mut at = 0;
-        while let Some(i) = bytes[at..].windows(2).position(|w| w == b"0x" || w == b"0X") {
+        while let Some(i) = bytes[at..]
+            .windows(2)
+            .position(|w| w == b"0x" || w == b"0X")
+        {
             let start = at + i;
             let digits = bytes[start + 2..]
                 .iter()
@@ -362,7 +365,10 @@ fn forms(secret: &[u8], decode: bool, out: &mut Vec<(Vec<u8>, Alphabet)>) {
     }
     base64_middles(secret, out);
     if secret.len() <= 256 {
-        out.push((bs58::encode(secret).into_string().into_bytes(), Alphabet::Text));
+        out.push((
+            bs58::encode(secret).into_string().into_bytes(),
+            Alphabet::Text,
+        ));
     }
     if !decode {
         return;
@@ -390,7 +396,7 @@ fn base64_middles(bytes: &[u8], out: &mut Vec<(Vec<u8>, Alphabet)>) {
         for engine in [STANDARD_NO_PAD, URL_SAFE_NO_PAD] {
             let encoded = engine.encode(&shifted);
             if first < end && end <= encoded.len() {
-                out.push((encoded[first..end].as_bytes().to_vec(), Alphabet::Text));
+                out.push((encoded.as_bytes()[first..end].to_vec(), Alphabet::Text));
             }
         }
     }
@@ -404,7 +410,7 @@ fn decoded_forms(text: &str) -> Vec<Vec<u8>> {
         .or_else(|| text.strip_prefix("0X"))
         .unwrap_or(text);
     if hex.len() >= 32
-        && hex.len() % 2 == 0
+        && hex.len().is_multiple_of(2)
         && hex.bytes().all(|b| b.is_ascii_hexdigit())
         && let Some(bytes) = (0..hex.len())
             .step_by(2)
@@ -454,7 +460,10 @@ fn wallet_forms(address: &str, index: usize) -> Vec<(String, String)> {
             hex.to_ascii_lowercase(),
             hex.to_ascii_uppercase(),
         ];
-        if let Ok(parsed) = address.to_ascii_lowercase().parse::<alloy_primitives::Address>() {
+        if let Ok(parsed) = address
+            .to_ascii_lowercase()
+            .parse::<alloy_primitives::Address>()
+        {
             variants.push(parsed.to_checksum(None)[2..].to_owned());
         }
         variants.sort();
@@ -517,7 +526,9 @@ impl Scrubber {
     /// `text` with every occurrence overwritten, also inside base64 runs.
     pub fn text(&self, text: &str) -> String {
         let once = self.bytes(text.as_bytes());
-        let nested = self.inside_base64(&once).unwrap_or_else(|| once.into_owned());
+        let nested = self
+            .inside_base64(&once)
+            .unwrap_or_else(|| once.into_owned());
         String::from_utf8_lossy(&nested).into_owned()
     }
 
@@ -526,9 +537,12 @@ impl Scrubber {
     /// encoded again in its alphabet and padding. The masks keep lengths, so the text
     /// keeps its length. `None` when nothing changed.
     pub fn inside_base64(&self, text: &[u8]) -> Option<Vec<u8>> {
-        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
         self.matcher.as_ref()?;
-        let is_b64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=');
+        let is_b64 =
+            |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=');
         let mut out: Option<Vec<u8>> = None;
         let mut i = 0;
         while i < text.len() {
@@ -791,9 +805,9 @@ mod tests {
     #[test]
     fn streaming_gives_the_same_bytes_as_one_piece() {
         let sc = scrubber_for(KEY);
-        let text = format!("aa{KEY}bb{}cc{KEY}", STANDARD.encode(KEY)).repeat(3);
-        let whole = sc.bytes(text.as_bytes()).into_owned();
-        let text = format!("{text}{}{text}", "x".repeat(300));
+        let part = format!("aa{KEY}bb{}cc{KEY}", STANDARD.encode(KEY)).repeat(3);
+        // Long enough for chunks that take the in-place path.
+        let text = format!("{part}{}{part}", "x".repeat(300));
         let whole = sc.bytes(text.as_bytes()).into_owned();
         for chunk in [1usize, 2, 3, 7, 13, 64, 100, 150, 1000] {
             let mut out = Vec::new();
@@ -822,10 +836,16 @@ mod tests {
         let headers = sc.headers([
             ("Authorization", format!("Bearer {KEY}").as_bytes()),
             ("sign-in-with-x", siwx.as_bytes()),
-            ("x-echo", format!("sig {}", &siwx_json["signature"].as_str().unwrap()[2..]).as_bytes()),
+            (
+                "x-echo",
+                format!("sig {}", &siwx_json["signature"].as_str().unwrap()[2..]).as_bytes(),
+            ),
             ("x-wallet", b"0x2c7536e3605d9c16a7a3d7b1898e529396a65c23"),
         ]);
-        assert_eq!(headers[0], ("authorization".into(), "Bearer <scrubbed:api-key>".into()));
+        assert_eq!(
+            headers[0],
+            ("authorization".into(), "Bearer <scrubbed:api-key>".into())
+        );
         assert_eq!(headers[1].1, "<scrubbed:sign-in-with-x>");
         assert!(headers[2].1.contains("5c0bbed"), "{:?}", headers[2]);
         assert_eq!(headers[3].1, format!("0x{:040}", 1));
@@ -834,10 +854,14 @@ mod tests {
     #[test]
     fn secret_named_json_fields_are_learned() {
         let mut s = Secrets::new();
-        s.learn_json(&serde_json::json!({"a": {"privateKey": "abcdefgh12345678", "api_key": "k"},
-            "list": [{"signature": "sig-sig-sig-sig"}], "prompt": "keep me"}));
+        s.learn_json(
+            &serde_json::json!({"a": {"privateKey": "abcdefgh12345678", "api_key": "k"},
+            "list": [{"signature": "sig-sig-sig-sig"}], "prompt": "keep me"}),
+        );
         assert_eq!(s.len(), 2);
-        let out = s.scrubber().text("abcdefgh12345678 sig-sig-sig-sig keep me");
+        let out = s
+            .scrubber()
+            .text("abcdefgh12345678 sig-sig-sig-sig keep me");
         assert_eq!(out, "SCRUBBEDSCRUBBED SCRUBBEDSCRUBBE keep me");
     }
 
@@ -849,12 +873,20 @@ mod tests {
         image.extend_from_slice(STANDARD.encode(KEY).as_bytes());
         image.extend_from_slice(b"....IEND");
         let body = format!("{{\"images\":[\"{}\"]}}", STANDARD.encode(&image));
-        assert_eq!(sc.bytes(body.as_bytes()), body.as_bytes(), "not visible as is");
+        assert_eq!(
+            sc.bytes(body.as_bytes()),
+            body.as_bytes(),
+            "not visible as is"
+        );
         let nested = sc.inside_base64(body.as_bytes()).unwrap();
         assert_eq!(nested.len(), body.len());
         let text = String::from_utf8(nested).unwrap();
         let inner = STANDARD.decode(&text[12..text.len() - 3]).unwrap();
-        assert!(!inner.windows(8).any(|w| w == &STANDARD.encode(KEY).as_bytes()[..8]));
+        assert!(
+            !inner
+                .windows(8)
+                .any(|w| w == &STANDARD.encode(KEY).as_bytes()[..8])
+        );
         assert!(sc.text(&body).len() == body.len());
     }
 
@@ -864,7 +896,11 @@ mod tests {
         let mut s = Secrets::new();
         let text = format!("a {sig} b 0x{} c x0x{}", "cd".repeat(32), "ef".repeat(65));
         assert!(s.learn_signatures(text.as_bytes()));
-        assert_eq!(s.len(), 1, "a 32-byte hash and a glued run are not signatures");
+        assert_eq!(
+            s.len(),
+            1,
+            "a 32-byte hash and a glued run are not signatures"
+        );
         assert!(!s.scrubber().text(&text).contains(&sig));
     }
 

@@ -81,7 +81,11 @@ pub(crate) fn small_image(bytes: &[u8], at: &str) -> Option<(Vec<u8>, ImageNote)
         .flatten()
         .map(|img| img.thumbnail_exact(tw, th));
     let thumb = thumb.unwrap_or_else(|| {
-        DynamicImage::ImageRgb8(image::RgbImage::from_pixel(tw, th, image::Rgb([128, 128, 128])))
+        DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+            tw,
+            th,
+            image::Rgb([128, 128, 128]),
+        ))
     });
     let thumb = match format {
         ImageFormat::Jpeg => DynamicImage::ImageRgb8(thumb.to_rgb8()),
@@ -200,7 +204,10 @@ mod tests {
     fn a_small_image_keeps_format_and_aspect() {
         let original = png(640, 320);
         let (small, note) = small_image(&original, "").unwrap();
-        assert_eq!((note.format.as_str(), note.width, note.height), ("png", 640, 320));
+        assert_eq!(
+            (note.format.as_str(), note.width, note.height),
+            ("png", 640, 320)
+        );
         assert_eq!(note.bytes, original.len() as u64);
         let (format, w, h) = probe(&small).unwrap();
         assert_eq!((format, w, h), ("png", 16, 8));
@@ -211,7 +218,9 @@ mod tests {
     #[test]
     fn json_images_are_shrunk_in_place() {
         let b64 = base64::engine::general_purpose::STANDARD.encode(png(100, 50));
-        let body = format!(r#"{{"id":"x","images":["{b64}"],"data":[{{"b64_json":"data:image/png;base64,{b64}"}}]}}"#);
+        let body = format!(
+            r#"{{"id":"x","images":["{b64}"],"data":[{{"b64_json":"data:image/png;base64,{b64}"}}]}}"#
+        );
         let (out, notes) = shrink_json(body.as_bytes()).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with(r#"{"id":"x","images":[""#));
@@ -221,16 +230,25 @@ mod tests {
         let v: Value = serde_json::from_str(&text).unwrap();
         let small = base64_image(v["images"][0].as_str().unwrap()).unwrap();
         assert_eq!(probe(&small).unwrap(), ("png", 16, 8));
-        assert!(v["data"][0]["b64_json"].as_str().unwrap().starts_with("data:image/png;base64,"));
+        assert!(
+            v["data"][0]["b64_json"]
+                .as_str()
+                .unwrap()
+                .starts_with("data:image/png;base64,")
+        );
         assert!(shrink_json(br#"{"a":"b"}"#).is_none());
     }
 
     #[test]
     fn form_files_are_shrunk() {
         let image = png(64, 64);
-        let mut body = b"--b\r\ncontent-disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n".to_vec();
+        let mut body =
+            b"--b\r\ncontent-disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\n"
+                .to_vec();
         body.extend_from_slice(&image);
-        body.extend_from_slice(b"\r\n--b\r\ncontent-disposition: form-data; name=\"prompt\"\r\n\r\nhi\r\n--b--\r\n");
+        body.extend_from_slice(
+            b"\r\n--b\r\ncontent-disposition: form-data; name=\"prompt\"\r\n\r\nhi\r\n--b--\r\n",
+        );
         let (out, notes) = shrink_form("multipart/form-data; boundary=b", &body).unwrap();
         assert_eq!(notes[0].at, "part:image#0");
         assert_eq!(notes[0].sha256, sha256_hex(&image));

@@ -167,12 +167,18 @@ mod tests {
 
     #[test]
     fn reset_headers_move_in_their_unit() {
-        assert_eq!(header("x-ratelimit-reset-requests", "1765000000", 5_000), "1765000005");
+        assert_eq!(
+            header("x-ratelimit-reset-requests", "1765000000", 5_000),
+            "1765000005"
+        );
         assert_eq!(
             header("x-ratelimit-resets", "1765000000000", 5_000),
             "1765000005000"
         );
-        assert_eq!(header("x-ratelimit-remaining", "1765000000", 5_000), "1765000000");
+        assert_eq!(
+            header("x-ratelimit-remaining", "1765000000", 5_000),
+            "1765000000"
+        );
         assert_eq!(header("x-ratelimit-reset-requests", "30", 5_000), "30");
     }
 
@@ -188,7 +194,9 @@ mod tests {
         let header_json = base64::engine::general_purpose::STANDARD
             .encode(r#"{"extensions":{"siwx":{"expiresAt":1765000000000}}}"#);
         let moved = header("payment-required", &header_json, 1_000);
-        let decoded = base64::engine::general_purpose::STANDARD.decode(moved).unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(moved)
+            .unwrap();
         assert_eq!(
             String::from_utf8(decoded).unwrap(),
             r#"{"extensions":{"siwx":{"expiresAt":1765000001000}}}"#

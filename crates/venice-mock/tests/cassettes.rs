@@ -18,7 +18,10 @@ use venice_mock::replay::ReplayMiss;
 
 /// A scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("venice-mock-cassettes-{}-{name}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "venice-mock-cassettes-{}-{name}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -50,7 +53,9 @@ fn get(path: &str) -> Call {
 /// Sends each call to a fresh mock and writes request and answer as exchanges, the
 /// way a recorder would (without scrubbing: the mock's key is public).
 async fn record_by_hand(dir: &Path, calls: Vec<Call>) -> PathBuf {
-    let server = MockServer::start(venice_mock::MockConfig::default()).await.unwrap();
+    let server = MockServer::start(venice_mock::MockConfig::default())
+        .await
+        .unwrap();
     let path = dir.join("hand.cassette");
     let mut writer = CassetteWriter::create(&path, &Header::new(&server.base_url())).unwrap();
     let http = common::client();
@@ -61,11 +66,16 @@ async fn record_by_hand(dir: &Path, calls: Vec<Call>) -> PathBuf {
         let mut request = http
             .request(call.method.parse().unwrap(), &url)
             .header("authorization", format!("Bearer {KEY}"));
-        let mut headers = vec![("authorization".to_owned(), "Bearer <scrubbed:api-key>".to_owned())];
+        let mut headers = vec![(
+            "authorization".to_owned(),
+            "Bearer <scrubbed:api-key>".to_owned(),
+        )];
         let mut body = None;
         if let Some(b) = &call.body {
             let text = b.to_string();
-            request = request.header("content-type", "application/json").body(text.clone());
+            request = request
+                .header("content-type", "application/json")
+                .body(text.clone());
             headers.push(("content-type".to_owned(), "application/json".to_owned()));
             body = Some(Body::inline(text.as_bytes(), true));
         }
@@ -119,13 +129,20 @@ fn generate_body(prompt: &str) -> Value {
     json!({"model": "venice-sd35", "prompt": prompt, "width": 256, "height": 256})
 }
 
-async fn send(http: &reqwest::Client, base: &str, call: &Call, key: &str) -> (u16, reqwest::header::HeaderMap, bytes::Bytes) {
+async fn send(
+    http: &reqwest::Client,
+    base: &str,
+    call: &Call,
+    key: &str,
+) -> (u16, reqwest::header::HeaderMap, bytes::Bytes) {
     let url = format!("{base}{}", call.path.trim_start_matches("/api/v1"));
     let mut request = http
         .request(call.method.parse().unwrap(), &url)
         .header("authorization", format!("Bearer {key}"));
     if let Some(b) = &call.body {
-        request = request.header("content-type", "application/json").body(b.to_string());
+        request = request
+            .header("content-type", "application/json")
+            .body(b.to_string());
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
@@ -162,7 +179,17 @@ async fn replay_answers_byte_for_byte_in_recorded_order() {
     let cassette = Cassette::open(&path).unwrap();
     // The mock seeds each call anew: two calls with one body answered different images.
     assert_ne!(recorded_body(&cassette, 0), recorded_body(&cassette, 1));
-    assert!(cassette.exchanges[3].response.as_ref().unwrap().body.as_ref().unwrap().file.is_some());
+    assert!(
+        cassette.exchanges[3]
+            .response
+            .as_ref()
+            .unwrap()
+            .body
+            .as_ref()
+            .unwrap()
+            .file
+            .is_some()
+    );
 
     let replay = MockServer::replay(&path).await.unwrap();
     let http = common::client();
@@ -215,7 +242,10 @@ async fn an_edited_request_gets_a_501_naming_the_nearest_exchange_and_the_differ
         &dir,
         vec![
             get("/api/v1/image/styles"),
-            post("/api/v1/image/generate", generate_body("a lighthouse at dusk")),
+            post(
+                "/api/v1/image/generate",
+                generate_body("a lighthouse at dusk"),
+            ),
         ],
     )
     .await;
@@ -241,7 +271,11 @@ async fn an_edited_request_gets_a_501_naming_the_nearest_exchange_and_the_differ
     assert_eq!(
         fields,
         [
-            ("body.prompt", &json!("a lighthouse at dusk"), &json!("a lighthouse at dawn")),
+            (
+                "body.prompt",
+                &json!("a lighthouse at dusk"),
+                &json!("a lighthouse at dawn")
+            ),
             ("body.width", &json!(256), &json!(512)),
         ]
     );
@@ -264,9 +298,14 @@ async fn an_edited_request_gets_a_501_naming_the_nearest_exchange_and_the_differ
 }
 
 /// A cassette of hand-made exchanges recorded `ago` before now.
-fn write_cassette(dir: &Path, ago: Duration, exchanges: Vec<(Message, Option<Response>, Option<&str>)>) -> PathBuf {
+fn write_cassette(
+    dir: &Path,
+    ago: Duration,
+    exchanges: Vec<(Message, Option<Response>, Option<&str>)>,
+) -> PathBuf {
     let path = dir.join("made.cassette");
-    let mut writer = CassetteWriter::create(&path, &Header::new("http://upstream.test/api/v1")).unwrap();
+    let mut writer =
+        CassetteWriter::create(&path, &Header::new("http://upstream.test/api/v1")).unwrap();
     let at = SystemTime::now() - ago;
     for (seq, (request, response, error)) in exchanges.into_iter().enumerate() {
         writer
@@ -288,7 +327,10 @@ fn message(method: &str, path: &str) -> Message {
         method: method.to_owned(),
         path: path.to_owned(),
         query: None,
-        headers: vec![("authorization".to_owned(), "Bearer <scrubbed:api-key>".to_owned())],
+        headers: vec![(
+            "authorization".to_owned(),
+            "Bearer <scrubbed:api-key>".to_owned(),
+        )],
         body: None,
     }
 }
@@ -319,7 +361,10 @@ async fn absolute_times_move_to_the_replay_clock() {
                     ("content-type".to_owned(), "application/json".to_owned()),
                     ("x-ratelimit-reset-requests".to_owned(), reset_s.to_string()),
                     ("x-ratelimit-resets".to_owned(), reset_ms.to_string()),
-                    ("date".to_owned(), "Mon, 01 Jan 2001 00:00:00 GMT".to_owned()),
+                    (
+                        "date".to_owned(),
+                        "Mon, 01 Jan 2001 00:00:00 GMT".to_owned(),
+                    ),
                 ],
                 body: Some(Body::inline(body.as_bytes(), true)),
             }),
@@ -334,14 +379,21 @@ async fn absolute_times_move_to_the_replay_clock() {
         .await
         .unwrap();
     let now = unix_secs(SystemTime::now());
-    let header = |n: &str| response.headers()[n].to_str().unwrap().parse::<u64>().unwrap();
+    let header = |n: &str| {
+        response.headers()[n]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
     let moved_s = header("x-ratelimit-reset-requests");
     assert!(moved_s.abs_diff(now + 30) <= 2, "{moved_s} vs {now}");
     let moved_ms = header("x-ratelimit-resets");
     assert!((moved_ms / 1000).abs_diff(now + 20) <= 2, "{moved_ms}");
     assert_ne!(response.headers()["date"], "Mon, 01 Jan 2001 00:00:00 GMT");
     let v: Value = response.json().await.unwrap();
-    let issued_now = humantime::parse_rfc3339(v["siwxChallenge"]["info"]["issuedAt"].as_str().unwrap()).unwrap();
+    let issued_now =
+        humantime::parse_rfc3339(v["siwxChallenge"]["info"]["issuedAt"].as_str().unwrap()).unwrap();
     assert!(unix_secs(issued_now).abs_diff(now) <= 2);
     // Informational times stay as recorded.
     assert_eq!(v["created"], unix_secs(then));
@@ -356,7 +408,11 @@ async fn unanswered_and_cut_off_exchanges_replay_the_same_way() {
         &dir,
         Duration::ZERO,
         vec![
-            (message("GET", "/api/v1/models"), None, Some("the upstream did not answer: connection refused")),
+            (
+                message("GET", "/api/v1/models"),
+                None,
+                Some("the upstream did not answer: connection refused"),
+            ),
             (
                 message("GET", "/api/v1/image/styles"),
                 Some(Response {
@@ -373,12 +429,22 @@ async fn unanswered_and_cut_off_exchanges_replay_the_same_way() {
     );
     let replay = MockServer::replay(&path).await.unwrap();
     let http = common::client();
-    let r = http.get(format!("{}/models", replay.base_url())).bearer_auth("k").send().await.unwrap();
+    let r = http
+        .get(format!("{}/models", replay.base_url()))
+        .bearer_auth("k")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 502);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["code"], "UPSTREAM_UNREACHABLE");
     assert!(v["error"].as_str().unwrap().contains("connection refused"));
-    let r = http.get(format!("{}/image/styles", replay.base_url())).bearer_auth("k").send().await.unwrap();
+    let r = http
+        .get(format!("{}/image/styles", replay.base_url()))
+        .bearer_auth("k")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.bytes().await.is_err(), "a cut-off body must fail to read");
 }
@@ -397,7 +463,11 @@ async fn check_passes_a_clean_recording_and_names_a_planted_field_and_status() {
     )
     .await;
     let bin = env!("CARGO_BIN_EXE_venice-mock");
-    let out = std::process::Command::new(bin).arg("check").arg(&path).output().unwrap();
+    let out = std::process::Command::new(bin)
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("all 4 exchanges agree"), "{stdout}");
@@ -407,7 +477,9 @@ async fn check_passes_a_clean_recording_and_names_a_planted_field_and_status() {
     let text = std::fs::read_to_string(&path).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let mut generation: Value = serde_json::from_str(&lines[1]).unwrap();
-    let body = generation["response"]["body"]["json"].as_object_mut().unwrap();
+    let body = generation["response"]["body"]["json"]
+        .as_object_mut()
+        .unwrap();
     body.insert("surpriseField".to_owned(), json!(1));
     lines[1] = generation.to_string();
     let mut styles: Value = serde_json::from_str(&lines[2]).unwrap();
@@ -421,21 +493,44 @@ async fn check_passes_a_clean_recording_and_names_a_planted_field_and_status() {
     lines[3] = models.to_string();
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
 
-    let out = std::process::Command::new(bin).arg("check").arg(&path).output().unwrap();
+    let out = std::process::Command::new(bin)
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("surpriseField") && stdout.contains("unknown field"), "{stdout}");
-    assert!(stdout.contains("418") && stdout.contains("undocumented status"), "{stdout}");
-    assert!(stdout.contains("x-venice-new-header") && stdout.contains("undocumented header"), "{stdout}");
+    assert!(
+        stdout.contains("surpriseField") && stdout.contains("unknown field"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("418") && stdout.contains("undocumented status"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("x-venice-new-header") && stdout.contains("undocumented header"),
+        "{stdout}"
+    );
 
-    let out = std::process::Command::new(bin).args(["check", "--json"]).arg(&path).output().unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["check", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let kinds: Vec<(&str, u64, &str)> = report["drift"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["kind"].as_str().unwrap(), d["line"].as_u64().unwrap(), d["detail"].as_str().unwrap()))
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap(),
+                d["line"].as_u64().unwrap(),
+                d["detail"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(kinds.len(), 3, "{kinds:?}");
     assert_eq!((kinds[0].0, kinds[0].1), ("unknown_field", 2));
@@ -445,7 +540,11 @@ async fn check_passes_a_clean_recording_and_names_a_planted_field_and_status() {
 
     // Not a cassette: exit 2 with the reason.
     std::fs::write(dir.join("bad.cassette"), "hello\n").unwrap();
-    let out = std::process::Command::new(bin).arg("check").arg(dir.join("bad.cassette")).output().unwrap();
+    let out = std::process::Command::new(bin)
+        .arg("check")
+        .arg(dir.join("bad.cassette"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a cassette header"));
 }
@@ -461,7 +560,10 @@ fn the_record_subcommand_explains_what_it_cannot_do() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     if cfg!(feature = "record") {
-        assert!(stderr.contains("is not an http:// or https:// URL"), "{stderr}");
+        assert!(
+            stderr.contains("is not an http:// or https:// URL"),
+            "{stderr}"
+        );
     } else {
         assert!(stderr.contains("--features record"), "{stderr}");
     }

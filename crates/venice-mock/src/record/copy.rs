@@ -119,7 +119,7 @@ impl std::io::Write for Store {
 
 enum Decoder {
     Identity(Store),
-    Gzip(flate2::write::GzDecoder<Store>),
+    Gzip(Box<flate2::write::GzDecoder<Store>>),
     Brotli(Box<brotli::DecompressorWriter<Store>>),
 }
 
@@ -140,11 +140,12 @@ impl Copy {
             len: 0,
         };
         let decoder = match encoding {
-            Some("gzip") | Some("x-gzip") => Decoder::Gzip(flate2::write::GzDecoder::new(store)),
-            Some("br") => Decoder::Brotli(Box::new(brotli::DecompressorWriter::new(
-                store,
-                64 * 1024,
-            ))),
+            Some("gzip") | Some("x-gzip") => {
+                Decoder::Gzip(Box::new(flate2::write::GzDecoder::new(store)))
+            }
+            Some("br") => {
+                Decoder::Brotli(Box::new(brotli::DecompressorWriter::new(store, 64 * 1024)))
+            }
             _ => Decoder::Identity(store),
         };
         Self {

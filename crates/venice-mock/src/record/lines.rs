@@ -8,8 +8,7 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use crate::cassette::{
-    Body, CassetteWriter, Exchange, INLINE_MAX, Message, Response as Answered, rfc3339,
-    sha256_hex,
+    Body, CassetteWriter, Exchange, INLINE_MAX, Message, Response as Answered, rfc3339, sha256_hex,
 };
 use crate::scrub::Scrubber;
 use crate::shrink;
@@ -36,7 +35,12 @@ impl Finished {
 }
 
 /// Ends a copy.
-pub(super) fn finish(ended: Ended, json: bool, media: String, encoding: Option<String>) -> Finished {
+pub(super) fn finish(
+    ended: Ended,
+    json: bool,
+    media: String,
+    encoding: Option<String>,
+) -> Finished {
     let (stored, error) = ended.copy.finish();
     let cut_off = ended
         .cut_off
@@ -188,7 +192,11 @@ impl Lines<'_> {
             if self.shrink_images {
                 let shrunk = if json {
                     shrink::shrink_json(&bytes)
-                } else if finished.media.to_ascii_lowercase().starts_with("multipart/form-data") {
+                } else if finished
+                    .media
+                    .to_ascii_lowercase()
+                    .starts_with("multipart/form-data")
+                {
                     shrink::shrink_form(&finished.media, &bytes)
                 } else {
                     shrink::small_image(&bytes, "").map(|(b, note)| (b, vec![note]))

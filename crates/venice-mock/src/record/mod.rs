@@ -7,7 +7,7 @@
 //! (compressed bodies stay compressed), both ways streamed chunk by chunk with no extra
 //! buffering. Meanwhile each body is copied, decoded from its `Content-Encoding` and
 //! scrubbed ([`crate::scrub`]) as it passes; the copy stays in memory up to
-//! [`INLINE_MAX`] bytes and goes to a side file beyond, so memory stays flat whatever the
+//! [`INLINE_MAX`](crate::cassette::INLINE_MAX) bytes and goes to a side file beyond, so memory stays flat whatever the
 //! body size. When an exchange completes its line is appended to the cassette: secrets
 //! never reach the file, not even a side file, because scrubbing happens before writing.
 //!
@@ -207,7 +207,12 @@ fn split_upstream(url: &str) -> Option<(String, String)> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
     };
-    (!host.is_empty()).then(|| (format!("{scheme}://{host}"), path.trim_end_matches('/').to_owned()))
+    (!host.is_empty()).then(|| {
+        (
+            format!("{scheme}://{host}"),
+            path.trim_end_matches('/').to_owned(),
+        )
+    })
 }
 
 impl Recorder {
@@ -378,9 +383,13 @@ async fn forward(shared: Arc<Shared>, req: Request<Incoming>) -> Answer {
         seq,
         role,
     };
-    let request_copy = Copy::new(side("request"), &scrubber, content_encoding(&parts.headers).as_deref());
-    let has_body = !hyper::body::Body::is_end_stream(&incoming)
-        && content_length(&parts.headers) != Some(0);
+    let request_copy = Copy::new(
+        side("request"),
+        &scrubber,
+        content_encoding(&parts.headers).as_deref(),
+    );
+    let has_body =
+        !hyper::body::Body::is_end_stream(&incoming) && content_length(&parts.headers) != Some(0);
     let (request_stream, request_done) = tee(
         http_body_util::BodyDataStream::new(incoming),
         request_copy,
@@ -485,7 +494,12 @@ fn media(headers: &HeaderMap) -> String {
 
 fn is_json(headers: &HeaderMap) -> bool {
     let media = media(headers).to_ascii_lowercase();
-    let media = media.split(';').next().unwrap_or_default().trim().to_owned();
+    let media = media
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     media == "application/json" || media.ends_with("+json")
 }
 

@@ -43,7 +43,11 @@ pub(super) struct Tee<S> {
 
 /// Taps `inner`; the receiver gets the finished copy. `expected` is the declared length:
 /// a reader that knows it stops polling there, which ends the copy too.
-pub(super) fn tee<S>(inner: S, copy: Copy, expected: Option<u64>) -> (Tee<S>, oneshot::Receiver<Ended>) {
+pub(super) fn tee<S>(
+    inner: S,
+    copy: Copy,
+    expected: Option<u64>,
+) -> (Tee<S>, oneshot::Receiver<Ended>) {
     let (to_copier, mut chunks) = mpsc::unbounded_channel::<Msg>();
     let (done, ended) = oneshot::channel();
     tokio::task::spawn_blocking(move || {

@@ -171,8 +171,8 @@ async fn record(args: RecordArgs, addr: SocketAddr) -> anyhow::Result<()> {
 async fn record(_: RecordArgs, _: SocketAddr) -> anyhow::Result<()> {
     anyhow::bail!(
         "this venice-mock was built without the `record` feature; build it with \
-         `cargo install venice-mock --features record` (or `cargo run -p venice-mock \
-         --features record -- record …`)"
+         `cargo install --path crates/venice-mock --features record` (or `cargo run -p \
+         venice-mock --features record -- record …`)"
     )
 }
 

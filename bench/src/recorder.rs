@@ -4,22 +4,13 @@
 //! then prints `{"vm_hwm_kib": N, "exchanges": N, "bytes": N}` (`bytes`: the cassette and
 //! its side files).
 
+mod proc_status;
+
 use std::io::Read as _;
 
 use venice_mock::MockServer;
 use venice_mock::record::RecordOptions;
 
-fn vm_hwm_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 fn size_of(path: &std::path::Path) -> u64 {
     let mut total = std::fs::metadata(path).map_or(0, |m| m.len());
@@ -50,7 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{}",
         serde_json::json!({
-            "vm_hwm_kib": vm_hwm_kib(),
+            "vm_hwm_kib": proc_status::vm_hwm_kib(),
             "exchanges": summary.exchanges,
             "bytes": size_of(&summary.cassette),
         })

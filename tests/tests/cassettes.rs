@@ -7,10 +7,13 @@
 //! scrubbed recording of a provider bug becomes a regression test by adding one file.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod common;
+
 use std::path::PathBuf;
 
+use common::client;
 use serde::Deserialize;
-use venice_image::{Auth, Client, Error, Image, RetryPolicy};
+use venice_image::{Auth, Client, Error, Image};
 use venice_mock::MockServer;
 use venice_mock::cassette::{Cassette, Exchange, header};
 use venice_mock::check::{Drift, DriftKind};
@@ -103,16 +106,6 @@ fn every_cassette_agrees_with_the_spec_or_its_drift_is_accepted() {
          it with a reason in tests/cassettes/accepted-drift.json):\n  {}",
         report.join("\n  ")
     );
-}
-
-fn client(base: &str, auth: Auth) -> Client {
-    Client::builder()
-        .base_url(base)
-        .auth(auth)
-        .retry(RetryPolicy::none())
-        .model_validation(false)
-        .build()
-        .unwrap()
 }
 
 /// The status a facade call ended with, and the decoded body of a success.

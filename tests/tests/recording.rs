@@ -8,6 +8,8 @@
 //! `cargo xtask cassette`, which runs the ignored test `record_the_suite_cassette`.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod common;
+
 use std::io::{BufRead as _, BufReader, Cursor};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,13 +17,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use base64::Engine as _;
+use common::client;
 use serde_json::{Value, json};
 use venice_image::payment::PaymentOption;
 use venice_image::wallet::{WalletAuth, payment_payload, sign_authorization};
 use venice_image::{
-    Auth, Client, EditRequest, Error, Format, GenerateRequest, ImageInput, MultiEditRequest,
-    OpenAiGenerateRequest, OpenAiSize, RemoveBackgroundRequest, ResponseMeta, RetryPolicy, Size,
-    UpscaleRequest,
+    Auth, EditRequest, Error, Format, GenerateRequest, ImageInput, MultiEditRequest,
+    OpenAiGenerateRequest, OpenAiSize, RemoveBackgroundRequest, ResponseMeta, Size, UpscaleRequest,
 };
 use venice_mock::cassette::Cassette;
 use venice_mock::record::RecordOptions;
@@ -174,16 +176,6 @@ fn upstream_process() {
 // Every operation, as a list of results that must not change between a recording and
 // its replay.
 // ---------------------------------------------------------------------------------------
-
-fn client(base: &str, auth: Auth) -> Client {
-    Client::builder()
-        .base_url(base)
-        .auth(auth)
-        .retry(RetryPolicy::none())
-        .model_validation(false)
-        .build()
-        .unwrap()
-}
 
 /// A deterministic input picture (PNG), larger than the upload minimum of 65,536 px.
 fn picture(w: u32, h: u32) -> Vec<u8> {

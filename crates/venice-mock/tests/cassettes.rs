@@ -162,10 +162,9 @@ fn recorded_body(cassette: &Cassette, i: usize) -> bytes::Bytes {
         .unwrap()
 }
 
-#[tokio::test]
-async fn replay_answers_byte_for_byte_in_recorded_order() {
-    let dir = scratch("order");
-    let calls = vec![
+/// Two equal generations, the catalogue, a large binary image, an empty prompt (a 400).
+fn ordered_calls() -> Vec<Call> {
+    vec![
         post("/api/v1/image/generate", generate_body("a cat")),
         post("/api/v1/image/generate", generate_body("a cat")),
         get("/api/v1/models?type=image"),
@@ -174,8 +173,13 @@ async fn replay_answers_byte_for_byte_in_recorded_order() {
             json!({"model": "venice-sd35", "prompt": "big", "width": 1024, "height": 1024, "return_binary": true, "format": "png"}),
         ),
         post("/api/v1/image/generate", generate_body("")),
-    ];
-    let path = record_by_hand(&dir, calls).await;
+    ]
+}
+
+#[tokio::test]
+async fn replay_answers_byte_for_byte_in_recorded_order() {
+    let dir = scratch("order");
+    let path = record_by_hand(&dir, ordered_calls()).await;
     let cassette = Cassette::open(&path).unwrap();
     // The mock seeds each call anew: two calls with one body answered different images.
     assert_ne!(recorded_body(&cassette, 0), recorded_body(&cassette, 1));
@@ -194,17 +198,8 @@ async fn replay_answers_byte_for_byte_in_recorded_order() {
     let replay = MockServer::replay(&path).await.unwrap();
     let http = common::client();
     let base = replay.base_url();
-    // Any key: credentials are matched by kind, never verified.
-    let calls = [
-        post("/api/v1/image/generate", generate_body("a cat")),
-        post("/api/v1/image/generate", generate_body("a cat")),
-        get("/api/v1/models?type=image"),
-        post(
-            "/api/v1/image/generate",
-            json!({"model": "venice-sd35", "prompt": "big", "width": 1024, "height": 1024, "return_binary": true, "format": "png"}),
-        ),
-        post("/api/v1/image/generate", generate_body("")),
-    ];
+    // The same calls with any key: credentials are matched by kind, never verified.
+    let calls = ordered_calls();
     for (i, call) in calls.iter().enumerate() {
         let (status, headers, body) = send(&http, &base, call, "any-key").await;
         let recorded = cassette.exchanges[i].response.as_ref().unwrap();

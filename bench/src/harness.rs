@@ -645,6 +645,7 @@ fn direct_and_recorded(
     through: &str,
     calls: usize,
     rounds: usize,
+    side_files: Option<&Path>,
 ) -> Result<(Samples, Samples), BoxError> {
     let (mut a, mut b) = (Samples::default(), Samples::default());
     for round in 0..rounds {
@@ -654,6 +655,15 @@ fn direct_and_recorded(
             let Some(s) = run_client(o, None, kind, url, calls, 1)? else {
                 continue;
             };
+            // The direct client deletes each image it saved; the recorder's copies go
+            // too, so both paths start every run with the same amount of dirty cache.
+            if let Some(dir) = side_files.filter(|_| !is_direct)
+                && let Ok(entries) = std::fs::read_dir(dir)
+            {
+                for e in entries.flatten() {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
             let into = if is_direct { &mut a } else { &mut b };
             into.micros.extend(s.micros);
             into.rss_kib.extend(s.rss_kib);
@@ -673,7 +683,8 @@ fn recording(o: &Opts, rounds: usize, r: &mut Report) -> Result<String, BoxError
     let server = Server::start(o, 1024, None)?;
     let rec = RecorderProc::start(o, &server.url, &dir.join("small.cassette"), false)?;
     let calls = if o.quick { 100 } else { 300 };
-    let (direct, through) = direct_and_recorded(o, "raw", &server.url, &rec.url, calls, rounds)?;
+    let (direct, through) =
+        direct_and_recorded(o, "raw", &server.url, &rec.url, calls, rounds, None)?;
     let small_rec = rec.stop()?;
     server.stop()?;
     let overhead = through.median() - direct.median();
@@ -685,8 +696,15 @@ fn recording(o: &Opts, rounds: usize, r: &mut Report) -> Result<String, BoxError
     let server = Server::start(o, 96 * MIB, None)?;
     let rec = RecorderProc::start(o, &server.url, &dir.join("big.cassette"), false)?;
     let big_calls = if o.quick { 2 } else { 3 };
-    let (big_direct, big_through) =
-        direct_and_recorded(o, "facade-binary", &server.url, &rec.url, big_calls, rounds)?;
+    let (big_direct, big_through) = direct_and_recorded(
+        o,
+        "facade-binary",
+        &server.url,
+        &rec.url,
+        big_calls,
+        rounds,
+        Some(&dir.join("big.cassette.d")),
+    )?;
     let big_rec = rec.stop()?;
     server.stop()?;
     let _ = std::fs::remove_dir_all(dir.join("big.cassette.d"));

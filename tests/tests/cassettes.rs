@@ -420,7 +420,10 @@ async fn every_recorded_response_decodes_through_the_facade() {
             ),
             anonymous: client(&base, Auth::None),
         };
-        for exchange in &cassette.exchanges {
+        // In the order the requests were made (lines are in completion order).
+        let mut exchanges: Vec<&Exchange> = cassette.exchanges.iter().collect();
+        exchanges.sort_by_key(|e| e.seq);
+        for exchange in exchanges {
             let (op, outcome) = resend(&clients, &cassette, exchange).await;
             let what = format!("{name} seq {} ({op})", exchange.seq);
             let Some(recorded) = &exchange.response else {

@@ -342,6 +342,12 @@ async fn run_everything(base: &str) -> Vec<(&'static str, Vec<u8>)> {
         .await
         .unwrap();
     out.push(("crypto rpc", r.bytes().await.unwrap().to_vec()));
+    let r = raw
+        .get(format!("{base}/crypto/rpc/networks"))
+        .send()
+        .await
+        .unwrap();
+    out.push(("crypto rpc networks", r.bytes().await.unwrap().to_vec()));
 
     let balance = api.account_balance().await.unwrap();
     out.push(("account balance", serde_json::to_vec(&balance).unwrap()));
@@ -399,10 +405,10 @@ async fn run_everything(base: &str) -> Vec<(&'static str, Vec<u8>)> {
 }
 
 /// Requests `run_everything` makes (the facade's top-up is two: discovery and payment).
-const EXCHANGES: u64 = 22;
+const EXCHANGES: u64 = 23;
 
 /// Results `run_everything` returns.
-const RESULTS: usize = 27;
+const RESULTS: usize = 28;
 
 fn assert_same_results(recorded: &[(&str, Vec<u8>)], replayed: &[(&str, Vec<u8>)]) {
     assert_eq!(recorded.len(), replayed.len());

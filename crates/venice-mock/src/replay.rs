@@ -2,8 +2,8 @@
 //!
 //! Each request is matched to a recorded one by operation and fields ([`crate::matching`]
 //! documents what is compared and what is ignored); among equal recorded requests the
-//! first not yet used in file order answers, so repeated calls get their answers in the
-//! order they were recorded. The answer is the recorded one: status, headers in their
+//! unused one that arrived first (lowest `seq`; lines are in completion order) answers,
+//! so repeated calls get their answers in the order they were made. The answer is the recorded one: status, headers in their
 //! order (hop-by-hop and length headers recomputed, a `Content-Encoding` the recording
 //! decoded dropped, the `Date` set now) and the body byte for byte, with absolute times
 //! moved to the replay's clock ([`crate::timeshift`]). An exchange recorded without an
@@ -309,9 +309,16 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Answer {
         let Ok(mut used) = state.used.lock() else {
             return None;
         };
-        let found = state.entries.iter().enumerate().find(|(i, e)| {
-            !used[*i] && matching::differences(&e.fields, &received, redacted).is_empty()
-        });
+        // Lines are in completion order; equal requests get their answers in the order
+        // they arrived (`seq`).
+        let found = state
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| {
+                !used[*i] && matching::differences(&e.fields, &received, redacted).is_empty()
+            })
+            .min_by_key(|(i, _)| state.cassette.exchanges[*i].seq);
         match found {
             Some((i, _)) => {
                 used[i] = true;

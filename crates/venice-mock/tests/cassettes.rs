@@ -563,3 +563,43 @@ fn the_record_subcommand_explains_what_it_cannot_do() {
         assert!(stderr.contains("--features record"), "{stderr}");
     }
 }
+
+#[tokio::test]
+async fn equal_requests_get_their_answers_in_arrival_order_not_line_order() {
+    let dir = scratch("seq");
+    let path = dir.join("out-of-order.cassette");
+    let mut writer =
+        CassetteWriter::create(&path, &Header::new("http://upstream.test/api/v1")).unwrap();
+    // The second request's (short) answer completed first, so its line comes first.
+    for (seq, status) in [(1u64, 402u16), (0, 200)] {
+        let body = json!({"answer": seq}).to_string();
+        writer
+            .append(&Exchange {
+                seq,
+                at: rfc3339(SystemTime::now()),
+                duration_ms: 1,
+                request: message("GET", "/api/v1/image/styles"),
+                response: Some(Response {
+                    status,
+                    headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+                    body: Some(Body::inline(body.as_bytes(), true)),
+                }),
+                error: None,
+            })
+            .unwrap();
+    }
+    let replay = MockServer::replay(&path).await.unwrap();
+    let http = common::client();
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let r = http
+            .get(format!("{}/image/styles", replay.base_url()))
+            .bearer_auth("k")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 402]);
+    replay.assert_all_used();
+}

@@ -2,11 +2,12 @@
 //! `bench-server` on loopback, alternating the client order round by round so machine
 //! drift hits all clients alike, and writes `BENCHMARKS.md`.
 //!
-//! `bench-harness --workspace DIR --cli PATH [--quick] [--no-python] [--only batch|recording] [--out FILE]`
+//! `bench-harness --workspace DIR --cli PATH [--quick] [--no-python] [--only batch|recording|mock-images] [--out FILE]`
 //!
-//! `--only batch` runs just the batch pacing section and prints it; it writes a file only
-//! when `--out` is given, so a partial run never replaces the full `BENCHMARKS.md`.
-//! `--only recording` runs just the recorder's section and prints it.
+//! `--only batch` runs just the batch pacing section and prints it, `--only mock-images`
+//! just the mock's image synthesis; either writes a file only when `--out` is given, so a
+//! partial run never replaces the full `BENCHMARKS.md`. `--only recording` runs just the
+//! recorder's section and prints it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -56,6 +57,8 @@ struct Opts {
     only_batch: bool,
     /// Run only the recording section.
     only_recording: bool,
+    /// Run only the mock image synthesis section.
+    only_mock_images: bool,
     out: PathBuf,
 }
 
@@ -71,6 +74,7 @@ fn parse_opts() -> Result<Opts, BoxError> {
         python: true,
         only_batch: false,
         only_recording: false,
+        only_mock_images: false,
         out: PathBuf::new(),
     };
     while let Some(a) = args.next() {
@@ -83,12 +87,17 @@ fn parse_opts() -> Result<Opts, BoxError> {
             "--only" => match args.next().as_deref() {
                 Some("batch") => o.only_batch = true,
                 Some("recording") => o.only_recording = true,
-                other => return Err(format!("--only batch|recording (got {other:?})").into()),
+                Some("mock-images") => o.only_mock_images = true,
+                other => {
+                    return Err(
+                        format!("--only batch|recording|mock-images (got {other:?})").into(),
+                    );
+                }
             },
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
-    if o.out.as_os_str().is_empty() && !o.only_batch && !o.only_recording {
+    if o.out.as_os_str().is_empty() && !o.only_batch && !o.only_recording && !o.only_mock_images {
         o.out = o.workspace.join("BENCHMARKS.md");
     }
     Ok(o)
@@ -368,6 +377,21 @@ fn main() -> Result<(), BoxError> {
         std::io::stdout().write_all(md.as_bytes())?;
         return Ok(());
     }
+    if o.only_mock_images {
+        let mut r = Report {
+            md: String::new(),
+            verdicts: Vec::new(),
+        };
+        let mut md = mock_images(&o, &mut r)?;
+        for (what, ok) in &r.verdicts {
+            let _ = writeln!(md, "- {} {what}", if *ok { "✅" } else { "❌" });
+        }
+        if !o.out.as_os_str().is_empty() {
+            std::fs::write(&o.out, &md)?;
+        }
+        std::io::stdout().write_all(md.as_bytes())?;
+        return Ok(());
+    }
     let started = Instant::now();
     let rounds = if o.quick { 2 } else { 3 };
     let python = setup_python(&o);
@@ -507,7 +531,10 @@ fn main() -> Result<(), BoxError> {
     // 7: the recorder (`venice-mock record`): overhead, throughput, memory, size.
     let recording_md = recording(&o, rounds, &mut r)?;
 
-    // 8: batch pacing through the CLI, one process and several.
+    // 8: the mock's image synthesis, with and without the drawn request.
+    let images = mock_images(&o, &mut r)?;
+
+    // 9: batch pacing through the CLI, one process and several.
     let batch = match &o.cli {
         Some(cli) => batch(&o, cli, &mut r)? + &batch_processes(&o, cli, &mut r)?,
         None => "skipped: no `--cli` binary given\n".to_owned(),
@@ -591,6 +618,8 @@ fn main() -> Result<(), BoxError> {
     let _ = writeln!(md, "|---|---:|---:|---:|");
     md.push_str(&small_rows);
     md.push_str(&recording_md);
+    md.push('\n');
+    md.push_str(&images);
     let _ = writeln!(
         md,
         "\n## Batch pacing (`venice-image batch` against a rate-limited mock)\n"
@@ -610,6 +639,61 @@ fn main() -> Result<(), BoxError> {
     stdout.write_all(r.md.as_bytes())?;
     eprintln!("wrote {}", o.out.display());
     Ok(())
+}
+
+/// The mock's generated images (`ImageKey::produce`: render, then encode), with the
+/// request drawn on them and without (`render_pattern` + `encode`, the images before the
+/// text), alternated in this process; medians. Bench payload mode does not draw.
+fn mock_images(o: &Opts, r: &mut Report) -> Result<String, BoxError> {
+    use venice_mock::images::{ImageKey, OutputFormat, encode, render_pattern};
+    let reps = if o.quick { 3 } else { 7 };
+    let prompt = "a lighthouse at dusk, oil painting, dramatic sky over a rough sea";
+    let mut rows = String::new();
+    for (w, h, label) in [(1024u32, 1024u32, "1024×1024"), (2048, 2048, "2048×2048 (4 MP)")] {
+        for (format, name) in [
+            (OutputFormat::Webp, "webp"),
+            (OutputFormat::Png, "png"),
+            (OutputFormat::Jpeg, "jpeg"),
+        ] {
+            let key = ImageKey {
+                model: "venice-sd35".into(),
+                prompt: prompt.into(),
+                seed: 7,
+                variant: 0,
+                format,
+                width: w,
+                height: h,
+                exif: false,
+            };
+            let (mut with_text, mut pattern) = (Vec::new(), Vec::new());
+            for _ in 0..reps {
+                let t = Instant::now();
+                key.produce()?;
+                with_text.push(t.elapsed().as_micros() as u64);
+                let t = Instant::now();
+                let img = render_pattern(&key.model, &key.prompt, 7, 0, w, h);
+                encode(&image::DynamicImage::ImageRgb8(img), format, None)?;
+                pattern.push(t.elapsed().as_micros() as u64);
+            }
+            let (a, b) = (median(&pattern), median(&with_text));
+            let ratio = b / a;
+            let _ = writeln!(
+                rows,
+                "| {label} | {name} | {} | {} | {ratio:.2}× |",
+                fmt_ms(a),
+                fmt_ms(b)
+            );
+            if format == OutputFormat::Webp {
+                r.verdict(
+                    format!("mock image {label} webp (the default): with the drawn request {ratio:.2}× the pattern alone (≤ 1.10×)"),
+                    ratio <= 1.10,
+                );
+            }
+        }
+    }
+    Ok(format!(
+        "## Mock image synthesis (`ImageKey::produce`, in process)\n\nWhat `/image/generate` costs the mock per image outside bench payload mode: render and encode, with the request drawn on the image (prompt, model, size, seed, variant) and without it (the pattern alone, as before the text); {reps} alternated runs each, medians.\n\n| size | format | pattern alone | with the drawn request | ratio |\n|---|---|---:|---:|---:|\n{rows}"
+    ))
 }
 
 /// `--only batch`: the batch pacing section and its verdicts, nothing else.

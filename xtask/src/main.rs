@@ -65,7 +65,7 @@ enum Command {
         #[arg(long)]
         no_python: bool,
         /// Run one section only and print it instead of writing BENCHMARKS.md.
-        #[arg(long, value_parser = ["batch", "recording"])]
+        #[arg(long, value_parser = ["batch", "recording", "mock-images"])]
         only: Option<String>,
     },
     /// Run third-party Python clients (openai, venice-py) against a started mock;

@@ -277,6 +277,11 @@ struct Summary {
 /// Run `batch`.
 pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliError> {
     let jobs = read_jobs(&args.jobs)?;
+    let sheet_jobs = args.sheet.then(|| {
+        jobs.iter()
+            .map(|j| crate::sheet::JobSummary::of(&j.id, &j.spec))
+            .collect::<Vec<_>>()
+    });
     crate::style::check_all(
         &session.client,
         jobs.iter()
@@ -387,6 +392,10 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
         return Err(e);
     }
     seed_pacing(session, &estimated).await;
+    let sheet = match &sheet_jobs {
+        Some(jobs) => Some(crate::sheet::Live::start(&args.out, jobs)?),
+        None => None,
+    };
 
     let bar = ProgressBar::new(summary.total as u64);
     if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} jobs [{elapsed}] {msg}") {
@@ -479,6 +488,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
                         &job.request,
                         Some(&job.id),
                         false,
+                        Some(cost),
                     )
                     .await
                     {
@@ -527,6 +537,9 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
     }
     while tasks.join_next().await.is_some() {}
     bar.finish_and_clear();
+    if let Some(sheet) = sheet {
+        sheet.finish().await;
+    }
 
     for (job, outcome) in outcomes.lock().await.drain(..) {
         match outcome {

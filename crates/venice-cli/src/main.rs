@@ -24,6 +24,7 @@ mod precheck;
 mod preview;
 mod report;
 mod session;
+mod sheet;
 mod style;
 mod topup;
 mod trace;
@@ -105,6 +106,11 @@ fn hint_context(cli: &Cli) -> HintContext {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    // A sheet reads local files only: no session, no credentials, no server.
+    let cli = match cli.command {
+        Command::Sheet(args) => return sheet::run(args).await,
+        command => Cli { command, ..cli },
+    };
     let pacing = match &cli.command {
         Command::Batch(args) => batch::pacing(args),
         _ => session::Pacing::Off,
@@ -124,6 +130,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::RemoveBg(args) => ops::remove_bg(&session, *args).await,
         Command::TopUp(args) => topup::run(&session, args).await,
         Command::Openai(args) => openai::run(&session, *args).await,
+        // Returned above, before a session; the same call if that ever changes.
+        Command::Sheet(args) => sheet::run(args).await,
     };
     session.report_auto_top_up();
     let recorded = session.finish_recording().await;

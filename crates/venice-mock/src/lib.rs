@@ -86,6 +86,7 @@ mod form;
 mod fuzzing;
 mod handlers;
 pub mod images;
+mod label;
 mod listen;
 mod log;
 pub mod matching;

@@ -634,6 +634,27 @@ impl Scrubber {
         self.text(text)
     }
 
+    /// Gives `emit` the bytes of `hay` up to the end of the last match that starts
+    /// before `limit`, every such match replaced; returns where that end is.
+    fn replace_before(
+        &self,
+        matcher: &AhoCorasick,
+        hay: &[u8],
+        limit: usize,
+        emit: &mut dyn FnMut(&[u8]),
+    ) -> usize {
+        let mut at = 0;
+        for m in matcher.find_iter(hay) {
+            if m.start() >= limit {
+                break;
+            }
+            emit(&hay[at..m.start()]);
+            emit(&self.replacements[m.pattern().as_usize()]);
+            at = m.end();
+        }
+        at
+    }
+
     /// An incremental scrubber for a body that arrives in chunks.
     pub fn stream(&self) -> StreamScrub {
         StreamScrub {
@@ -671,15 +692,7 @@ impl StreamScrub {
             self.carry.extend_from_slice(chunk);
             let buf = std::mem::take(&mut self.carry);
             let safe = buf.len().saturating_sub(keep);
-            let mut at = 0;
-            for m in matcher.find_iter(&buf) {
-                if m.start() >= safe {
-                    break;
-                }
-                emit(&buf[at..m.start()]);
-                emit(&self.scrubber.replacements[m.pattern().as_usize()]);
-                at = m.end();
-            }
+            let at = self.scrubber.replace_before(matcher, &buf, safe, emit);
             let keep_from = at.max(safe);
             emit(&buf[at..keep_from]);
             self.carry = buf[keep_from..].to_vec();
@@ -690,30 +703,14 @@ impl StreamScrub {
         let carried = self.carry.len();
         let mut joint = std::mem::take(&mut self.carry);
         joint.extend_from_slice(&chunk[..keep.min(chunk.len())]);
-        let mut at = 0;
-        for m in matcher.find_iter(&joint) {
-            if m.start() >= carried {
-                break;
-            }
-            emit(&joint[at..m.start()]);
-            emit(&self.scrubber.replacements[m.pattern().as_usize()]);
-            at = m.end();
-        }
+        let at = self.scrubber.replace_before(matcher, &joint, carried, emit);
         if at < carried {
             emit(&joint[at..carried]);
         }
         // 2. The chunk itself, searched where it lies (past what step 1 replaced).
         let body = &chunk[at.saturating_sub(carried)..];
         let safe = body.len().saturating_sub(keep);
-        let mut pos = 0;
-        for m in matcher.find_iter(body) {
-            if m.start() >= safe {
-                break;
-            }
-            emit(&body[pos..m.start()]);
-            emit(&self.scrubber.replacements[m.pattern().as_usize()]);
-            pos = m.end();
-        }
+        let pos = self.scrubber.replace_before(matcher, body, safe, emit);
         let keep_from = pos.max(safe);
         emit(&body[pos..keep_from]);
         joint.clear();

@@ -5,6 +5,8 @@
 //! one JSON line: per-call microseconds, decoded bytes per call, and the process's peak
 //! RSS (`VmHWM`).
 
+mod proc_status;
+
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -31,17 +33,6 @@ fn body(variants: u32, binary: bool) -> String {
     .to_string()
 }
 
-fn vm_hwm_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 enum Runner {
     Facade(venice_image::Client, venice_image::GenerateRequest),
@@ -200,7 +191,7 @@ async fn main() -> Result<(), BoxError> {
     }
     println!(
         "{}",
-        serde_json::json!({"kind": kind, "micros": micros, "decoded_bytes": decoded, "vm_hwm_kib": vm_hwm_kib()})
+        serde_json::json!({"kind": kind, "micros": micros, "decoded_bytes": decoded, "vm_hwm_kib": proc_status::vm_hwm_kib()})
     );
     Ok(())
 }

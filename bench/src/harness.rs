@@ -2,11 +2,12 @@
 //! `bench-server` on loopback, alternating the client order round by round so machine
 //! drift hits all clients alike, and writes `BENCHMARKS.md`.
 //!
-//! `bench-harness --workspace DIR --cli PATH [--quick] [--no-python] [--only batch|mock-images] [--out FILE]`
+//! `bench-harness --workspace DIR --cli PATH [--quick] [--no-python] [--only batch|recording|mock-images] [--out FILE]`
 //!
 //! `--only batch` runs just the batch pacing section and prints it, `--only mock-images`
 //! just the mock's image synthesis; either writes a file only when `--out` is given, so a
-//! partial run never replaces the full `BENCHMARKS.md`.
+//! partial run never replaces the full `BENCHMARKS.md`. `--only recording` runs just the
+//! recorder's section and prints it.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -54,6 +55,8 @@ struct Opts {
     python: bool,
     /// Run only the batch pacing section.
     only_batch: bool,
+    /// Run only the recording section.
+    only_recording: bool,
     /// Run only the mock image synthesis section.
     only_mock_images: bool,
     out: PathBuf,
@@ -70,6 +73,7 @@ fn parse_opts() -> Result<Opts, BoxError> {
         quick: false,
         python: true,
         only_batch: false,
+        only_recording: false,
         only_mock_images: false,
         out: PathBuf::new(),
     };
@@ -82,15 +86,18 @@ fn parse_opts() -> Result<Opts, BoxError> {
             "--out" => o.out = args.next().ok_or("--out FILE")?.into(),
             "--only" => match args.next().as_deref() {
                 Some("batch") => o.only_batch = true,
+                Some("recording") => o.only_recording = true,
                 Some("mock-images") => o.only_mock_images = true,
                 other => {
-                    return Err(format!("--only batch|mock-images (got {other:?})").into());
+                    return Err(
+                        format!("--only batch|recording|mock-images (got {other:?})").into(),
+                    );
                 }
             },
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
-    if o.out.as_os_str().is_empty() && !o.only_batch && !o.only_mock_images {
+    if o.out.as_os_str().is_empty() && !o.only_batch && !o.only_recording && !o.only_mock_images {
         o.out = o.workspace.join("BENCHMARKS.md");
     }
     Ok(o)
@@ -175,6 +182,39 @@ impl Server {
             }
         }
         Ok((counts, v["limit_stats"].clone()))
+    }
+}
+
+/// `bench-recorder` in its own process, forwarding to an upstream.
+struct RecorderProc {
+    child: Child,
+    url: String,
+}
+
+impl RecorderProc {
+    fn start(o: &Opts, upstream: &str, cassette: &Path, shrink: bool) -> Result<Self, BoxError> {
+        let mut c = command(o.bin_dir.join("bench-recorder"));
+        c.arg(upstream).arg(cassette);
+        if shrink {
+            c.arg("shrink");
+        }
+        let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+        let stdout = child.stdout.as_mut().ok_or("no recorder stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let url = line.trim().to_owned();
+        if !url.starts_with("http") {
+            return Err(format!("bench-recorder said {url:?}").into());
+        }
+        Ok(Self { child, url })
+    }
+
+    /// Stop recording: `{vm_hwm_kib, exchanges, bytes}`.
+    fn stop(mut self) -> Result<Value, BoxError> {
+        drop(self.child.stdin.take());
+        let out = self.child.wait_with_output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(serde_json::from_str(text.lines().last().unwrap_or("{}"))?)
     }
 }
 
@@ -337,6 +377,19 @@ fn main() -> Result<(), BoxError> {
     if o.only_batch {
         return only_batch(&o);
     }
+    if o.only_recording {
+        let mut r = Report {
+            md: String::new(),
+            verdicts: Vec::new(),
+        };
+        let mut md = recording(&o, if o.quick { 2 } else { 3 }, &mut r)?;
+        md.push('\n');
+        for (what, ok) in &r.verdicts {
+            let _ = writeln!(md, "- {} {what}", if *ok { "✅" } else { "❌" });
+        }
+        std::io::stdout().write_all(md.as_bytes())?;
+        return Ok(());
+    }
     if o.only_mock_images {
         let mut r = Report {
             md: String::new(),
@@ -488,10 +541,13 @@ fn main() -> Result<(), BoxError> {
         );
     }
 
-    // 7: the mock's image synthesis, with and without the drawn request.
+    // 7: the recorder (`venice-mock record`): overhead, throughput, memory, size.
+    let recording_md = recording(&o, rounds, &mut r)?;
+
+    // 8: the mock's image synthesis, with and without the drawn request.
     let images = mock_images(&o, &mut r)?;
 
-    // 8: batch pacing through the CLI, one process and several.
+    // 9: batch pacing through the CLI, one process and several.
     let batch = match &o.cli {
         Some(cli) => {
             batch(&o, cli, &mut r)?
@@ -578,6 +634,7 @@ fn main() -> Result<(), BoxError> {
     let _ = writeln!(md, "| client | median | min–max | vs raw |");
     let _ = writeln!(md, "|---|---:|---:|---:|");
     md.push_str(&small_rows);
+    md.push_str(&recording_md);
     md.push('\n');
     md.push_str(&images);
     let _ = writeln!(
@@ -679,6 +736,153 @@ fn only_batch(o: &Opts) -> Result<(), BoxError> {
     }
     std::io::stdout().write_all(md.as_bytes())?;
     Ok(())
+}
+
+/// Runs `kind` against `direct` and `through` (the recorder) round by round,
+/// alternating which goes first.
+fn direct_and_recorded(
+    o: &Opts,
+    kind: &str,
+    direct: &str,
+    through: &str,
+    calls: usize,
+    rounds: usize,
+    side_files: Option<&Path>,
+) -> Result<(Samples, Samples), BoxError> {
+    let (mut a, mut b) = (Samples::default(), Samples::default());
+    for round in 0..rounds {
+        let order = if round % 2 == 0 { [true, false] } else { [false, true] };
+        for is_direct in order {
+            let url = if is_direct { direct } else { through };
+            let Some(s) = run_client(o, None, kind, url, calls, 1)? else {
+                continue;
+            };
+            // The direct client deletes each image it saved; the recorder's copies go
+            // too, so both paths start every run with the same amount of dirty cache.
+            if let Some(dir) = side_files.filter(|_| !is_direct)
+                && let Ok(entries) = std::fs::read_dir(dir)
+            {
+                for e in entries.flatten() {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+            let into = if is_direct { &mut a } else { &mut b };
+            into.micros.extend(s.micros);
+            into.rss_kib.extend(s.rss_kib);
+            into.decoded = s.decoded;
+        }
+    }
+    Ok((a, b))
+}
+
+/// The recorder's costs: per small request, on a 96 MiB binary body (throughput and
+/// the recorder's own peak RSS), and the size of 20 shrunk generations.
+fn recording(o: &Opts, rounds: usize, r: &mut Report) -> Result<String, BoxError> {
+    let dir = o.workspace.join("target/bench-recording");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+
+    let server = Server::start(o, 1024, None)?;
+    let rec = RecorderProc::start(o, &server.url, &dir.join("small.cassette"), false)?;
+    let calls = if o.quick { 100 } else { 300 };
+    let (direct, through) =
+        direct_and_recorded(o, "raw", &server.url, &rec.url, calls, rounds, None)?;
+    let small_rec = rec.stop()?;
+    server.stop()?;
+    let overhead = through.median() - direct.median();
+    r.verdict(
+        format!("recording: overhead per small request {overhead:.0} µs < 1000 µs"),
+        overhead < 1000.0,
+    );
+
+    let server = Server::start(o, 96 * MIB, None)?;
+    let rec = RecorderProc::start(o, &server.url, &dir.join("big.cassette"), false)?;
+    let big_calls = if o.quick { 2 } else { 3 };
+    let (big_direct, big_through) = direct_and_recorded(
+        o,
+        "facade-binary",
+        &server.url,
+        &rec.url,
+        big_calls,
+        rounds,
+        Some(&dir.join("big.cassette.d")),
+    )?;
+    let big_rec = rec.stop()?;
+    server.stop()?;
+    let _ = std::fs::remove_dir_all(dir.join("big.cassette.d"));
+    let mib_s = |s: &Samples| s.decoded as f64 / MIB as f64 / (s.median() / 1e6);
+    let ratio = big_direct.median() / big_through.median();
+    let small_rss = mib(small_rec["vm_hwm_kib"].as_u64().unwrap_or(0));
+    let big_rss = mib(big_rec["vm_hwm_kib"].as_u64().unwrap_or(0));
+    r.verdict(
+        format!(
+            "recording: a 96 MiB binary body keeps {:.0}% of direct throughput (≥ 90%)",
+            ratio * 100.0
+        ),
+        ratio >= 0.90,
+    );
+    // Flat: what the recorder holds does not grow with the body, only its copier's
+    // 8 MiB in-flight budget and the sockets' read and write buffers come on top.
+    let flat = small_rss + 8.0 + 16.0;
+    r.verdict(
+        format!(
+            "recording: recorder peak RSS {big_rss:.0} MiB after {} × 96 MiB bodies, {small_rss:.0} MiB after small ones (flat: ≤ {small_rss:.0} + 8 MiB copier budget + 16 MiB buffers = {flat:.0} MiB)",
+            big_rec["exchanges"].as_u64().unwrap_or(0)
+        ),
+        big_rss <= flat,
+    );
+
+    let server = Server::start(o, 3 * MIB / 2, None)?;
+    let path = dir.join("twenty.cassette");
+    let rec = RecorderProc::start(o, &server.url, &path, true)?;
+    // One warm-up and 19 timed calls: 20 generations of a ~1.5 MiB PNG each.
+    run_client(o, None, "raw", &rec.url, 19, 1)?;
+    let twenty = rec.stop()?;
+    server.stop()?;
+    let bytes = twenty["bytes"].as_u64().unwrap_or(0);
+    let exchanges = twenty["exchanges"].as_u64().unwrap_or(0);
+    r.verdict(
+        format!("recording: {exchanges} generations with --shrink-images take {bytes} bytes (< 100 KB)"),
+        exchanges == 20 && bytes < 100_000,
+    );
+
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "\n## Recording (`venice-mock record`, the forwarder behind `venice-image --record`)\n"
+    );
+    let _ = writeln!(
+        md,
+        "The same client straight to the server and through `bench-recorder` (the recorder in its own process, writing a cassette), alternating order round by round. The recorder's peak RSS is its own process's `VmHWM`.\n"
+    );
+    let _ = writeln!(md, "| case | direct | through the recorder | cost |");
+    let _ = writeln!(md, "|---|---:|---:|---:|");
+    let _ = writeln!(
+        md,
+        "| small request (raw reqwest, ~3 KiB PNG in JSON), median | {} | {} | {overhead:+.0} µs per request |",
+        fmt_ms(direct.median()),
+        fmt_ms(through.median())
+    );
+    let _ = writeln!(
+        md,
+        "| 96 MiB binary image streamed to disk (`generate_binary` + `save`), median | {} ({:.0} MiB/s) | {} ({:.0} MiB/s) | {:.0}% of direct throughput |",
+        fmt_ms(big_direct.median()),
+        mib_s(&big_direct),
+        fmt_ms(big_through.median()),
+        mib_s(&big_through),
+        ratio * 100.0
+    );
+    let _ = writeln!(
+        md,
+        "| recorder peak RSS | | {small_rss:.0} MiB (small requests), {big_rss:.0} MiB ({} × 96 MiB bodies) | |",
+        big_rec["exchanges"].as_u64().unwrap_or(0)
+    );
+    let _ = writeln!(
+        md,
+        "| 20 generations (~1.5 MiB PNG each) recorded with `--shrink-images` | | {bytes} bytes ({exchanges} exchanges) | {:.1} KB per generation |",
+        bytes as f64 / 1000.0 / exchanges.max(1) as f64
+    );
+    Ok(md)
 }
 
 fn binary_row(

@@ -4,6 +4,7 @@
 //!    build a request by hand) appears in the library or CLI code outside the generated
 //!    client: requests go through `venice-openapi`'s generated builders, whose paths come
 //!    from `openapi/venice-image.yaml`. The path prefixes checked are read from the spec.
+//!    The mock's recording forwarder is checked too, with its one documented exemption.
 //! 2. **Modules form layers.** Inside each crate no two top-level modules depend on each
 //!    other, directly or through others (a `crate::name` reference is an edge).
 
@@ -124,12 +125,24 @@ fn violations(code: &str, prefixes: &BTreeSet<String>) -> Vec<String> {
 /// client: `(file, exact line, why)`. Each line must exist exactly as written (a stale
 /// entry fails), and only that line of that file is exempt; its file is still checked
 /// for API paths.
-const NOT_VENICE_REQUESTS: &[(&str, &str, &str)] = &[(
-    "crates/venice-image/src/solana_rpc.rs",
-    ".post(url.clone())",
-    "a JSON-RPC POST to the user's own Solana node (VENICE_SOLANA_RPC_URL), to exactly the \
-     URL the user gave: a third-party host, no Venice path, no Venice credentials",
-)];
+const NOT_VENICE_REQUESTS: &[(&str, &str, &str)] = &[
+    (
+        "crates/venice-image/src/solana_rpc.rs",
+        ".post(url.clone())",
+        "a JSON-RPC POST to the user's own Solana node (VENICE_SOLANA_RPC_URL), to exactly the \
+         URL the user gave: a third-party host, no Venice path, no Venice credentials",
+    ),
+    (
+        "crates/venice-mock/src/record/mod.rs",
+        "let mut upstream = shared.client.request(parts.method.clone(), url);",
+        "the recording forwarder (`venice-mock record`, `venice-image --record`): it forwards \
+         opaque requests, method, path and headers as the client sent them, to the one upstream \
+         it was given; it knows no API path and adds no credentials",
+    ),
+];
+
+/// Code outside the client crates that sends requests and is held to the same rule.
+const ALSO_CHECKED: &[&str] = &["crates/venice-mock/src/record"];
 
 #[test]
 fn no_api_path_or_hand_built_request_outside_the_generated_client() {
@@ -144,6 +157,9 @@ fn no_api_path_or_hand_built_request_outside_the_generated_client() {
         "crates/venice-cli/src",
         "crates/venice-openapi/src",
     ] {
+        rust_files(&root().join(dir), &mut files);
+    }
+    for dir in ALSO_CHECKED {
         rust_files(&root().join(dir), &mut files);
     }
     let mut report: Vec<String> = NOT_VENICE_REQUESTS

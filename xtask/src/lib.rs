@@ -3,10 +3,12 @@
 //! `cargo xtask generate` regenerates `crates/venice-openapi/src/generated.rs` from
 //! `openapi/venice-image.yaml`; `cargo xtask check` fails when the spec is broken or the
 //! committed code is stale; `cargo xtask spec-diff --upstream PATH_OR_URL` compares our
-//! spec with the provider's (see [`spec_diff`]). Both live in this library so tests can run them on a
+//! spec with the provider's (see [`spec_diff`]), and with `--cassette FILE` with a
+//! recording of real traffic ([`cassette_diff`]). Both live in this library so tests can run them on a
 //! mutated spec in a temporary directory. Both also keep the copies that packaged crates
 //! need ([`copies`]: the spec inside the mock's package, the license files).
 
+pub mod cassette_diff;
 pub mod codegen;
 pub mod copies;
 pub mod operations;

@@ -12,7 +12,8 @@ mod regen;
 mod scratch;
 
 use xtask::{
-    codegen, copies, deviations_path, generated_path, spec, spec_diff, spec_path, workspace_root,
+    cassette_diff, codegen, copies, deviations_path, generated_path, spec, spec_diff, spec_path,
+    workspace_root,
 };
 
 #[derive(Parser)]
@@ -34,12 +35,19 @@ enum Command {
     /// difference not accepted in openapi/upstream-deviations.toml.
     SpecDiff {
         /// The provider's spec: a path or an http(s) URL.
-        #[arg(long)]
-        upstream: String,
+        #[arg(long, required_unless_present = "cassette")]
+        upstream: Option<String>,
+        /// A recording of real traffic (`venice-mock record`, `venice-image --record`)
+        /// as another source of what upstream does (repeatable).
+        #[arg(long, value_name = "FILE")]
+        cassette: Vec<std::path::PathBuf>,
         /// Also list the accepted differences with their reasons.
         #[arg(long, short)]
         verbose: bool,
     },
+    /// Re-record the suite's own cassette (tests/cassettes/mock-suite.cassette) from
+    /// the mock: runs the ignored test `record_the_suite_cassette`.
+    Cassette,
     /// In a scratch copy, rename an operation's path and add a field in the spec,
     /// regenerate, add one setter, and check the facade sends both.
     ProveRegeneration,
@@ -57,7 +65,7 @@ enum Command {
         #[arg(long)]
         no_python: bool,
         /// Run one section only and print it instead of writing BENCHMARKS.md.
-        #[arg(long, value_parser = ["batch", "mock-images"])]
+        #[arg(long, value_parser = ["batch", "recording", "mock-images"])]
         only: Option<String>,
     },
     /// Run third-party Python clients (openai, venice-py) against a started mock;
@@ -74,7 +82,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate => generate(),
         Command::Check => check(),
-        Command::SpecDiff { upstream, verbose } => spec_diff_cmd(&upstream, verbose),
+        Command::SpecDiff {
+            upstream,
+            cassette,
+            verbose,
+        } => spec_diff_cmd(upstream.as_deref(), &cassette, verbose),
+        Command::Cassette => record_suite_cassette(),
         Command::ProveRegeneration => regen::prove(&workspace_root()),
         Command::PackageCheck => package::check(&workspace_root()),
         Command::Bench {
@@ -141,23 +154,74 @@ fn check() -> Result<()> {
     Ok(())
 }
 
-fn spec_diff_cmd(upstream: &str, verbose: bool) -> Result<()> {
+fn spec_diff_cmd(
+    upstream: Option<&str>,
+    cassettes: &[std::path::PathBuf],
+    verbose: bool,
+) -> Result<()> {
     let root = workspace_root();
-    let ours = spec_diff::read_spec(&spec_path(&root).to_string_lossy())?;
-    let theirs = spec_diff::read_spec(upstream)?;
     let dev_path = deviations_path(&root);
     let text = std::fs::read_to_string(&dev_path)
         .with_context(|| format!("reading {}", dev_path.display()))?;
     let deviations = spec_diff::load_deviations(&text)?;
-    let report = spec_diff::diff(&ours, &theirs, &deviations);
-    print!("{}", report.render(verbose));
-    if !report.is_clean() {
+    let mut unlisted = 0;
+    if let Some(upstream) = upstream {
+        let ours = spec_diff::read_spec(&spec_path(&root).to_string_lossy())?;
+        let theirs = spec_diff::read_spec(upstream)?;
+        let report = spec_diff::diff(&ours, &theirs, &deviations);
+        print!("{}", report.render(verbose));
+        unlisted += report.unlisted().count();
+    }
+    for path in cassettes {
+        let mut used = vec![false; deviations.len()];
+        let found = cassette_diff::cassette_differences(path, &deviations, &mut used)?;
+        let missing = found.iter().filter(|(_, r)| r.is_none()).count();
+        println!(
+            "\ncassette {}: {} differences from our spec, {} accepted, {missing} NOT LISTED",
+            path.display(),
+            found.len(),
+            found.len() - missing
+        );
+        for (d, reason) in &found {
+            match reason {
+                None => println!("  ✗ {}: seen {}", d.key, d.upstream),
+                Some(r) if verbose => println!("  ✓ {}: seen {}  ({r})", d.key, d.upstream),
+                Some(_) => {}
+            }
+        }
+        unlisted += missing;
+    }
+    if unlisted > 0 {
         anyhow::bail!(
-            "{} differences from upstream are not listed in {}: update openapi/venice-image.yaml \
+            "{unlisted} differences from upstream are not listed in {}: update openapi/venice-image.yaml \
              (then `cargo xtask generate` and `cargo xtask check`) or add a deviation with its reason",
-            report.unlisted().count(),
             dev_path.display()
         );
     }
+    Ok(())
+}
+
+/// `cargo xtask cassette`: the one command that re-records the suite's cassette.
+fn record_suite_cassette() -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(workspace_root())
+        .args([
+            "test",
+            "-p",
+            "contract-tests",
+            "--test",
+            "recording",
+            "--",
+            "--ignored",
+            "--exact",
+            "record_the_suite_cassette",
+        ])
+        .status()
+        .context("running cargo test")?;
+    if !status.success() {
+        anyhow::bail!("recording the suite cassette failed ({status})");
+    }
+    println!("re-recorded tests/cassettes/mock-suite.cassette; review `git diff` and commit it");
     Ok(())
 }

@@ -137,3 +137,70 @@ fn the_command_exits_non_zero_on_an_unlisted_difference() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_cassette_is_another_source_of_upstream_differences() {
+    use venice_mock::cassette::{
+        Body, CassetteWriter, Exchange, Header, Message, Response, rfc3339,
+    };
+    use xtask::cassette_diff::cassette_differences;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.cassette");
+    let mut w =
+        CassetteWriter::create(&path, &Header::new("https://api.venice.ai/api/v1")).unwrap();
+    let styles = serde_json::to_vec(&json!({"data": ["3D Model"], "object": "list"})).unwrap();
+    w.append(&Exchange {
+        seq: 0,
+        at: rfc3339(std::time::SystemTime::now()),
+        duration_ms: 1,
+        request: Message {
+            method: "GET".into(),
+            path: "/api/v1/image/styles".into(),
+            query: None,
+            headers: vec![],
+            body: None,
+        },
+        response: Some(Response {
+            status: 200,
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("x-venice-new".into(), "1".into()),
+            ],
+            body: Some(Body::inline(&styles, true)),
+        }),
+        error: None,
+    })
+    .unwrap();
+    let mut used = vec![];
+    let found = cassette_differences(&path, &[], &mut used).unwrap();
+    let keys: Vec<&str> = found.iter().map(|(d, _)| d.key.as_str()).collect();
+    assert!(
+        keys.contains(&"listImageStyles.response.200.header.x-venice-new.removed"),
+        "{keys:?}"
+    );
+    assert!(found.iter().all(|(_, r)| r.is_none()));
+    let accept = load_deviations(
+        "[[deviation]]\nkey = \"listImageStyles.response.200.header.x-venice-new.removed\"\nreason = \"seen live, documented next release\"\n",
+    )
+    .unwrap();
+    let mut used = vec![false];
+    let found = cassette_differences(&path, &accept, &mut used).unwrap();
+    assert!(used[0]);
+    assert!(
+        found
+            .iter()
+            .any(|(d, r)| d.key.ends_with("x-venice-new.removed") && r.is_some())
+    );
+    // The command fails on it, naming the key.
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["spec-diff", "--cassette"])
+            .arg(&path)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("x-venice-new.removed"));
+}

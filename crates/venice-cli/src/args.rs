@@ -43,6 +43,10 @@ pub struct GlobalArgs {
     /// top-up of the --auto-top-up amount).
     #[arg(long, global = true, value_name = "USD", requires = "auto_top_up")]
     pub max_top_up: Option<f64>,
+    /// Record this command's traffic (scrubbed of credentials) to a cassette FILE, for
+    /// `venice-mock replay` / `check` or a bug report.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 /// Subcommands.

@@ -135,5 +135,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Sheet(args) => sheet::run(args).await,
     };
     session.report_auto_top_up();
-    result
+    let recorded = session.finish_recording().await;
+    let code = result?;
+    recorded?;
+    Ok(code)
 }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use venice_image::pacing::{Pacer, RedisOptions};
 use venice_image::wallet::{AutoTopUp, LocalEvmSigner, SiwxConfig, Wallet};
 use venice_image::{Auth, Client, ClientBuilder};
+use venice_mock::record::{RecordOptions, Recorder};
+use venice_mock::scrub::Secrets;
 use venice_mock::{MockConfig, MockServer};
 
 use crate::args::GlobalArgs;
@@ -49,8 +51,23 @@ pub struct Session {
     pub models: Arc<ModelCheck>,
     /// The `--auto-top-up` policy in force, if any.
     pub auto_top_up: Option<AutoTopUp>,
+    /// With `--record FILE`: the recorder every request goes through.
+    recorder: Option<Recorder>,
     // Kept alive for the whole command: dropping it stops the server.
     _mock: Option<MockServer>,
+}
+
+/// With `--record FILE`, a recorder forwarding to `upstream`, scrubbing the
+/// credentials of the environment besides what the traffic reveals.
+async fn recorder(args: &GlobalArgs, upstream: &str) -> Result<Option<Recorder>, CliError> {
+    let Some(path) = &args.record else {
+        return Ok(None);
+    };
+    let options = RecordOptions::new(upstream, path).secrets(Secrets::from_env());
+    MockServer::record(options)
+        .await
+        .map(Some)
+        .map_err(|e| CliError::Io(format!("--record {}: {e}", path.display())))
 }
 
 impl Session {
@@ -80,9 +97,13 @@ impl Session {
             let mock = MockServer::start(config)
                 .await
                 .map_err(|e| CliError::Other(format!("cannot start the embedded mock: {e}")))?;
+            let recorder = recorder(args, &mock.base_url()).await?;
+            let base_url = recorder
+                .as_ref()
+                .map_or_else(|| mock.base_url(), Recorder::base_url);
             let client = paced(
                 Client::builder()
-                    .base_url(mock.base_url())
+                    .base_url(base_url.clone())
                     .auth(Auth::api_key(venice_mock::DEFAULT_API_KEY))
                     // The CLI checks the catalogue itself (`ModelCheck`), visibly.
                     .model_validation(false),
@@ -93,7 +114,7 @@ impl Session {
             let wallet_auth = Auth::wallet(Wallet::Evm(Arc::new(signer)), SiwxConfig::default())?;
             let wallet_address = wallet_auth.wallet_address();
             let mut wallet_builder = Client::builder()
-                .base_url(mock.base_url())
+                .base_url(base_url)
                 .auth(wallet_auth)
                 .model_validation(false);
             if let Some(policy) = auto_top_up {
@@ -109,6 +130,7 @@ impl Session {
                 paying_wallet: Some(false),
                 models,
                 auto_top_up,
+                recorder,
                 _mock: Some(mock),
             });
         }
@@ -158,9 +180,13 @@ impl Session {
             pacing,
             &identity,
         )?;
-        if let Some(url) = base_url {
-            builder = builder.base_url(url);
-        }
+        let upstream = base_url.unwrap_or_else(|| venice_image::DEFAULT_BASE_URL.to_owned());
+        let recorder = recorder(args, &upstream).await?;
+        builder = builder.base_url(
+            recorder
+                .as_ref()
+                .map_or_else(|| upstream.clone(), Recorder::base_url),
+        );
         if let Some(url) = credentials::read("VENICE_SOLANA_RPC_URL")? {
             builder = builder.solana_rpc_url(url);
         }
@@ -176,6 +202,7 @@ impl Session {
             paying_wallet,
             models,
             auto_top_up,
+            recorder,
             _mock: None,
         })
     }
@@ -208,6 +235,23 @@ impl Session {
     /// wallet's.
     pub fn wallet_client(&self) -> &Client {
         self.offline_wallet.as_ref().unwrap_or(&self.client)
+    }
+
+    /// With `--record FILE`: waits for the last exchanges to be written and says where.
+    pub async fn finish_recording(self) -> Result<(), CliError> {
+        let Some(recorder) = self.recorder else {
+            return Ok(());
+        };
+        let summary = recorder
+            .finish()
+            .await
+            .map_err(|e| CliError::Io(format!("--record: {e}")))?;
+        eprintln!(
+            "recorded {} exchange(s) to {} (credentials scrubbed; check it with `venice-mock check`)",
+            summary.exchanges,
+            summary.cassette.display()
+        );
+        Ok(())
     }
 
     /// Say how much `--auto-top-up` added during the command (nothing when off).

@@ -314,7 +314,7 @@ fn typed(ty: Option<&str>, text: String) -> Value {
 /// `encoding` gives a `contentType`) become base64 strings, text fields are typed by
 /// their schema, repeated file fields of an array property become an array. Any framing
 /// error is a 400.
-async fn parse_multipart(
+pub(crate) async fn parse_multipart(
     content_type: &str,
     bytes: Bytes,
     media: Option<&Value>,

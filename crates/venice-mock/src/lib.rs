@@ -74,28 +74,40 @@ pub mod bench;
 #[path = "bench_off.rs"]
 mod bench;
 mod body;
+pub mod cassette;
 pub mod catalog;
+pub mod check;
 mod config;
 pub mod contract;
 mod crypto_rpc;
 mod error_budget;
 mod faults;
+mod form;
 #[cfg(feature = "__internal")]
 mod fuzzing;
 mod handlers;
 pub mod images;
 mod label;
+mod listen;
 mod log;
+pub mod matching;
 mod ratelimit;
+#[cfg(feature = "record")]
+#[cfg_attr(docsrs, doc(cfg(feature = "record")))]
+pub mod record;
+pub mod replay;
 mod response;
 mod route_limits;
 mod router;
+pub mod scrub;
 mod serde_duration;
 mod server;
 mod shapes;
+pub mod shrink;
 pub mod spec;
 mod state;
 pub mod svm;
+pub mod timeshift;
 mod wallet_inflight;
 pub mod x402;
 

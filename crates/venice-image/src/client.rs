@@ -13,6 +13,7 @@ use venice_openapi::{ClientState, ResponseValue, Uploads};
 
 use crate::auth::Auth;
 use crate::decode::{self, RawError};
+use crate::edit_models::EditModel;
 use crate::error::{Error, Result, ValidationError};
 use crate::format::Format;
 use crate::generate::GenerateRequest;
@@ -57,8 +58,9 @@ pub struct Client {
 pub(crate) struct Inner {
     pub(crate) transport: Transport,
     pub(crate) auth: Auth,
-    model_validation: bool,
+    pub(crate) model_validation: bool,
     models: Mutex<Option<Arc<Vec<ImageModel>>>>,
+    pub(crate) edit_models: Mutex<Option<Arc<Vec<EditModel>>>>,
     #[cfg(feature = "wallet")]
     pub(crate) auto_top_up: crate::topup::AutoTopUpState,
     /// The user's Solana JSON-RPC endpoint for top-ups; `None`: the provider's proxy.
@@ -173,7 +175,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Check requests against the model catalogue before sending (default true).
+    /// Check requests against the model catalogue before sending (default true):
+    /// generations against `GET /models?type=image` (sizing, prompt limit, ratios, tiers,
+    /// qualities, style references), edits and multi-edits against `GET
+    /// /models?type=inpaint` (model, prompt limit, input images, ratios, tiers,
+    /// qualities).
     pub fn model_validation(mut self, on: bool) -> Self {
         self.model_validation = on;
         self
@@ -252,6 +258,7 @@ impl ClientBuilder {
                 auth: self.auth,
                 model_validation: self.model_validation,
                 models: Mutex::new(None),
+                edit_models: Mutex::new(None),
                 #[cfg(feature = "wallet")]
                 auto_top_up: crate::topup::AutoTopUpState::new(self.auto_top_up),
                 #[cfg(feature = "wallet")]

@@ -44,6 +44,7 @@ mod account_ops;
 mod auth;
 mod client;
 mod decode;
+pub mod edit_models;
 mod env;
 mod error;
 mod format;

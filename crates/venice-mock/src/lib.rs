@@ -98,8 +98,8 @@ pub mod x402;
 pub use auth::Principal;
 pub use catalog::{Catalog, CatalogModel, Constraints, Deprecation, ModelKind, Price, Pricing};
 pub use config::{
-    AccountConfig, DEFAULT_API_KEY, DEFAULT_MAX_BODY_BYTES, MockConfig, MockError, ModelRateLimits,
-    RateLimitConfig,
+    AccountConfig, DEFAULT_API_KEY, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_UPLOAD_FILE_BYTES,
+    MockConfig, MockError, ModelRateLimits, RateLimitConfig,
 };
 pub use contract::{ContractReport, Violation};
 pub use faults::{Fault, FaultMix, FaultPlan};

@@ -287,6 +287,7 @@ async fn raw_upload(server: &MockServer, head: &str, body: &[u8]) -> String {
 async fn oversized_and_refused_uploads_are_read_before_the_answer() {
     let server = MockServer::start(MockConfig {
         max_body_bytes: 64 * 1024,
+        max_upload_file_bytes: 64 * 1024,
         ..MockConfig::default()
     })
     .await

@@ -241,6 +241,18 @@ impl EditRequest {
         &self.image
     }
 
+    /// The requested aspect ratio, when set.
+    pub fn aspect_ratio(&self) -> Option<EditAspectRatio> {
+        self.wire
+            .aspect_ratio
+            .and_then(|r| r.to_string().parse().ok())
+    }
+
+    /// The requested resolution tier, when set (as sent, e.g. `2K`).
+    pub fn resolution(&self) -> Option<&str> {
+        self.wire.resolution.as_deref().map(String::as_str)
+    }
+
     /// The body to send, with the image registered in `uploads`.
     pub(crate) fn wire_for(
         &self,
@@ -291,7 +303,9 @@ impl EditRequestBuilder {
 
 /// A validated multi-edit: a base image plus layers (masks, overlays, references),
 /// composed as the prompt says. The most images a model takes is its
-/// `maxInputImages` in the catalogue; the server enforces it.
+/// `maxInputImages` in the catalogue (3 when it gives none, 1 when `combineImages` is
+/// false), checked with the model's other edit rules before anything is uploaded
+/// ([`Client::edit_models`](crate::Client::edit_models)).
 ///
 /// ```
 /// use venice_image::{ImageInput, MultiEditRequest, Quality};
@@ -347,6 +361,23 @@ impl MultiEditRequest {
     /// The requested output format, when set.
     pub fn output_format(&self) -> Option<Format> {
         self.wire.output_format.map(Format::from)
+    }
+
+    /// The requested aspect ratio, when set.
+    pub fn aspect_ratio(&self) -> Option<EditAspectRatio> {
+        self.wire
+            .aspect_ratio
+            .and_then(|r| r.to_string().parse().ok())
+    }
+
+    /// The requested resolution tier, when set (as sent, e.g. `2K`).
+    pub fn resolution(&self) -> Option<&str> {
+        self.wire.resolution.as_deref().map(String::as_str)
+    }
+
+    /// The requested quality, when set.
+    pub fn quality(&self) -> Option<Quality> {
+        self.wire.quality.and_then(|q| q.to_string().parse().ok())
     }
 
     /// The body to send, with the images registered in `uploads`.

@@ -712,7 +712,7 @@ fn known_bad_requests_are_rejected_by_both_validators() {
         .build(),
         b().cfg_scale(0.0).build(),
         b().cfg_scale(21.0).build(),
-        GenerateRequest::builder("m", "a".repeat(7501)).build(),
+        GenerateRequest::builder("m", "a".repeat(32_769)).build(),
         b().variants(5).build(),
         b().seed(1_000_000_000).build(),
         b().size_str("16/9").build(),

@@ -16,7 +16,8 @@ use crate::sizing::Size;
 #[serde(tag = "mode", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SizingMode {
-    /// `width`/`height`, each divisible by `divisor`.
+    /// `width`/`height`, best as multiples of `divisor` (the provider does not enforce
+    /// it; the client warns).
     Pixels {
         /// Width and height must be multiples of this.
         divisor: u32,
@@ -65,7 +66,7 @@ impl ModelConstraints {
         self.prompt_character_limit
     }
 
-    /// Width and height must be divisible by this (pixel models).
+    /// Width and height work best as multiples of this (pixel models; not enforced).
     pub fn width_height_divisor(&self) -> Option<u32> {
         self.width_height_divisor
     }
@@ -416,11 +417,16 @@ impl ImageModel {
         match (req.size(), self.sizing) {
             (None, _) => {}
             (Some(Size::Pixels { width, height }), SizingMode::Pixels { divisor }) => {
+                // The divisor is advice: the provider does not validate it
+                // (venice-image-generate), so an off-divisor size is sent, with a warning.
                 for (field, v) in [("width", width), ("height", height)] {
                     if divisor > 1 && v % divisor != 0 {
-                        return fail(
+                        tracing::warn!(
+                            model = %id,
                             field,
-                            format!("must be divisible by {divisor} for model {id}, got {v}"),
+                            value = v,
+                            divisor,
+                            "size is not a multiple of the model's widthHeightDivisor; the server may adjust it"
                         );
                     }
                 }
@@ -680,19 +686,18 @@ pub(crate) mod tests {
             )
             .is_ok()
         );
-        assert_eq!(
-            field(
-                px.validate(
-                    &b("px")
-                        .size(Size::Pixels {
-                            width: 500,
-                            height: 512
-                        })
-                        .build()
-                        .unwrap()
-                )
-            ),
-            "width"
+        // Off the divisor: sent (the provider does not validate it).
+        assert!(
+            px.validate(
+                &b("px")
+                    .size(Size::Pixels {
+                        width: 500,
+                        height: 512
+                    })
+                    .build()
+                    .unwrap()
+            )
+            .is_ok()
         );
         let ar169 = Size::AspectRatio(AspectRatio::new(16, 9).unwrap());
         assert_eq!(

@@ -39,11 +39,13 @@
 //! | request | output pixels |
 //! |---|---|
 //! | pixel model, nothing sent | 1024 × 1024 |
-//! | pixel model, `width`/`height` | exactly as sent (each divisible by `widthHeightDivisor`) |
+//! | pixel model, `width`/`height` | exactly as sent (`widthHeightDivisor` is advice: not validated, as by the provider) |
 //! | aspect model, tier `1K` / `2K` / `4K` | long side 1024 / 2048 / 4096 |
 //! | aspect-only model | tier `1K` |
 //! | short side | long side × ratio, rounded to a multiple of 16 (at least 16) |
-//! | no `aspect_ratio` | the model's `defaultAspectRatio` (else `1:1`) |
+//! | no `aspect_ratio`, or one the model does not list | the model's `defaultAspectRatio` (else `1:1`) |
+//! | `width`/`height` on an aspect-ratio model | ignored (400 on `qwen-image`, `qwen-image-3`, `qwen-image-3-pro`) |
+//! | `aspect_ratio`/`resolution` on a model that does not take it | ignored |
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -331,8 +333,12 @@ impl CatalogModel {
             "privacy": self.privacy,
             "offline": false,
             "traits": self.traits,
-            "pricing": self.pricing,
         });
+        // A model without any known price is listed without `pricing` (as the provider
+        // lists unpriced models), not with an empty object.
+        if self.pricing != Pricing::default() {
+            spec["pricing"] = json!(self.pricing);
+        }
         if self.kind != ModelKind::Upscale {
             spec["constraints"] = json!(self.constraints);
         }

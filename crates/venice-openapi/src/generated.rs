@@ -865,7 +865,7 @@ pub mod types {
         ///Output format. Server default webp.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub format: ::std::option::Option<GenerateImageRequestFormat>,
-        ///Height in pixels (pixel-sized models; divisible by `widthHeightDivisor`). Server default 1024.
+        ///Height in pixels (pixel-sized models, best a multiple of `widthHeightDivisor`, which the server does not enforce; ignored by aspect-ratio models except qwen-image, qwen-image-3 and qwen-image-3-pro, which refuse it). Server default 1024.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub height: ::std::option::Option<::std::num::NonZeroU64>,
         ///Ask to hide the Venice watermark (may be ignored). Server default false.
@@ -910,7 +910,7 @@ pub mod types {
         ///Number of images (1-4); not allowed above 1 with `return_binary`. Server default 1.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub variants: ::std::option::Option<::std::num::NonZeroU64>,
-        ///Width in pixels (pixel-sized models; divisible by `widthHeightDivisor`). Server default 1024.
+        ///Width in pixels (pixel-sized models, best a multiple of `widthHeightDivisor`, which the server does not enforce; ignored by aspect-ratio models except qwen-image, qwen-image-3 and qwen-image-3-pro, which refuse it). Server default 1024.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub width: ::std::option::Option<::std::num::NonZeroU64>,
     }
@@ -1542,7 +1542,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub supports_style_reference_strength: ::std::option::Option<bool>,
-        ///Width and height must be divisible by this.
+        ///Width and height work best as multiples of this (the server does not validate it).
         #[serde(
             rename = "widthHeightDivisor",
             skip_serializing_if = "::std::option::Option::is_none"

@@ -416,7 +416,8 @@ impl CatalogModel {
             serde_json::from_value(part("constraints"))
                 .map_err(|e| format!("model {id}: constraints: {e}"))?
         };
-        let pricing: Pricing = if kind == ModelKind::Other {
+        // A model without a price (free, internal, or not documented) has no `pricing`.
+        let pricing: Pricing = if kind == ModelKind::Other || part("pricing").is_null() {
             Pricing::default()
         } else {
             serde_json::from_value(part("pricing"))

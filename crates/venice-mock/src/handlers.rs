@@ -340,6 +340,15 @@ pub(crate) async fn generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         .filter(|m| m.kind == ModelKind::Image)
         .ok_or_else(|| not_found(model_id))?;
     check_prompt(model, body)?;
+    // `style_preset` must be a name of `GET /image/styles`, as written (venice-image-generate).
+    if let Some(preset) = s(body, "style_preset")
+        && !STYLES.contains(&preset)
+    {
+        return Err(ApiError::field(
+            "style_preset",
+            format!("style_preset must be one of the names of GET /image/styles, got {preset:.40}"),
+        ));
+    }
     let (width, height, tier) = resolve_size(model, body)?;
     // `quality` is ignored by models without qualities; one a model does not list is a
     // 400.
@@ -900,6 +909,14 @@ const DEFAULT_EDIT_MODEL: &str = "firered-image-edit";
 /// `POST /image/background-remove`.
 pub(crate) async fn background_remove(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     let body = &ctx.body;
+    let form = crate::body::media_type(ctx.headers).as_deref() == Some(crate::body::MULTIPART);
+    if form && body.get("image_url").is_some() {
+        // The provider's multipart schema is one required file in `image`.
+        return Err(ApiError::field(
+            "image_url",
+            "image_url is not accepted in multipart/form-data; send the file in `image`",
+        ));
+    }
     let image = match (s(body, "image"), s(body, "image_url")) {
         (Some(i), None) => i.to_owned(),
         (None, Some(_)) => {

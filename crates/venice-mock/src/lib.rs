@@ -79,6 +79,7 @@ mod config;
 pub mod contract;
 mod crypto_rpc;
 mod faults;
+pub mod fixtures;
 #[cfg(feature = "__internal")]
 mod fuzzing;
 mod handlers;

@@ -100,6 +100,7 @@ fn hint_context(cli: &Cli) -> HintContext {
     };
     HintContext {
         input_urls,
+        edit: matches!(cli.command, Command::Edit(_) | Command::MultiEdit(_)),
         wallet: (cli.global.offline && wallet_command)
             || (!cli.global.offline && credentials::CREDENTIAL_VARS[1..].iter().any(|v| set(v))),
         single_use: !cli.global.offline && set("VENICE_SIWX_HEADER"),

@@ -45,7 +45,8 @@ async fn model(session: &Session, a: &OpenAiArgs) -> Result<String, CliError> {
     }
     let models = session.client.image_models().await.map_err(|e| {
         CliError::Usage(format!(
-            "no --model given and the catalogue's default image model could not be read              ({e}); pass --model"
+            "no --model given and the catalogue's default image model could not be read \
+             ({e}); pass --model"
         ))
     })?;
     models

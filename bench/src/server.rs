@@ -5,6 +5,8 @@
 //! serves until its standard input closes, then prints `{"status_counts": {...}}`. With
 //! `per-model` the limit applies to inference per key and model (as the provider's does,
 //! and advertised by `/api_keys/rate_limits`), else to every request of the key.
+//! `BENCH_MAX_BODY_BYTES` in the environment raises the JSON body limit (the upload rows
+//! compare a 40 MB JSON body, past the provider's 35 MB, with its form).
 
 use std::collections::BTreeMap;
 
@@ -30,6 +32,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         rate_limit,
         ..MockConfig::default()
     };
+    if let Ok(limit) = std::env::var("BENCH_MAX_BODY_BYTES") {
+        config.max_body_bytes = limit.parse()?;
+    }
     if args.get(3).map(String::as_str) == Some("per-model")
         && let Some(limit) = config.rate_limit.take()
     {

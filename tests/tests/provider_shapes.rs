@@ -33,6 +33,8 @@ const UNDOCUMENTED_UPSTREAM: &[(&str, u16)] = &[
     ("generateImage", 404),
     ("editImage", 404),
     ("multiEditImage", 404),
+    ("editImage", 422),
+    ("multiEditImage", 422),
     ("generateImage", 413),
     ("simpleGenerateImage", 413),
     ("upscaleImage", 413),
@@ -277,12 +279,16 @@ async fn drive() -> Vec<Seen> {
 
     // OpenAI-compatible.
     for (label, body) in [
-        ("b64", json!({"prompt":"p","size":"256x256"})),
+        (
+            "b64",
+            json!({"model":"z-image-turbo","prompt":"p","size":"256x256"}),
+        ),
         (
             "url",
-            json!({"prompt":"p","size":"256x256","response_format":"url","output_format":"webp"}),
+            json!({"model":"z-image-turbo","prompt":"p","size":"256x256","response_format":"url","output_format":"webp"}),
         ),
-        ("n=2", json!({"prompt":"p","n":2})),
+        ("n=2", json!({"model":"z-image-turbo","prompt":"p","n":2})),
+        ("no model", json!({"prompt":"p"})),
     ] {
         let rb = post(&d, "/images/generations", body);
         d.send("simpleGenerateImage", label, rb).await;
@@ -310,6 +316,21 @@ async fn drive() -> Vec<Seen> {
             "editImage",
             "/image/edit",
             json!({"image": img, "prompt": "blue", "model": "nope"}),
+        ),
+        (
+            "editImage",
+            "/image/edit",
+            json!({"image": "https://example.com/gone.png", "prompt": "blue"}),
+        ),
+        (
+            "editImage",
+            "/image/edit",
+            json!({"image": img, "prompt": "forbidden-content"}),
+        ),
+        (
+            "multiEditImage",
+            "/image/multi-edit",
+            json!({"images": [img], "prompt": "forbidden-content"}),
         ),
         (
             "multiEditImage",

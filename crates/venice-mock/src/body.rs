@@ -48,7 +48,7 @@ impl Limits {
 
 /// A size as the provider words it: whole megabytes as `N MB`, else bytes.
 fn size_words(bytes: usize) -> String {
-    if bytes % 1_000_000 == 0 {
+    if bytes.is_multiple_of(1_000_000) {
         format!("{} MB", bytes / 1_000_000)
     } else {
         format!("{bytes} bytes")

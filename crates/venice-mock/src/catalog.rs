@@ -901,6 +901,7 @@ impl<'de> Deserialize<'de> for Catalog {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -12,11 +12,11 @@ use super::stream::Part;
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum FormError {
     /// The body is not a JSON object.
-    NotAnObject,
+    Body,
     /// A placeholder sits in a field the operation's form does not take files in.
-    NotAFileField(String),
+    FileField(String),
     /// The upload is text (base64, a URL), which a form cannot carry as a file.
-    NotAFile(usize),
+    Text(usize),
 }
 
 /// The file extension of a media type, for the part's file name.
@@ -94,7 +94,7 @@ pub(crate) fn layout(
     upload_of: impl Fn(&str) -> Option<usize>,
 ) -> Result<(Vec<Part>, Vec<usize>), FormError> {
     let object: Map<String, Value> =
-        serde_json::from_slice(body).map_err(|_| FormError::NotAnObject)?;
+        serde_json::from_slice(body).map_err(|_| FormError::Body)?;
     let mut layout = Layout {
         boundary,
         parts: Vec::new(),
@@ -113,13 +113,13 @@ pub(crate) fn layout(
                 Value::String(s) => match upload_of(s) {
                     Some(index) => {
                         if !files.contains(&name.as_str()) {
-                            return Err(FormError::NotAFileField(name.clone()));
+                            return Err(FormError::FileField(name.clone()));
                         }
                         let Some(upload) = uploads.get(index) else {
-                            return Err(FormError::NotAFile(index));
+                            return Err(FormError::Text(index));
                         };
                         if matches!(upload.source, UploadSource::Text(_)) {
-                            return Err(FormError::NotAFile(index));
+                            return Err(FormError::Text(index));
                         }
                         layout.file(name, number, upload);
                         number += 1;
@@ -189,15 +189,15 @@ mod tests {
         ];
         assert_eq!(
             layout(br#"{"prompt":"up:0"}"#, "B", &uploads, &["image"], lookup).unwrap_err(),
-            FormError::NotAFileField("prompt".into())
+            FormError::FileField("prompt".into())
         );
         assert_eq!(
             layout(br#"{"image":"up:1"}"#, "B", &uploads, &["image"], lookup).unwrap_err(),
-            FormError::NotAFile(1)
+            FormError::Text(1)
         );
         assert_eq!(
             layout(b"[1]", "B", &uploads, &["image"], lookup).unwrap_err(),
-            FormError::NotAnObject
+            FormError::Body
         );
     }
 }

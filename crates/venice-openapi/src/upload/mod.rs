@@ -284,11 +284,11 @@ impl Uploads {
         let (parts, used) =
             form::layout(body, &boundary, &self.sources, files, |s| self.index_of(s)).map_err(
                 |e| match e {
-                    FormError::NotAnObject => not_a_form("the body is not a JSON object".into()),
-                    FormError::NotAFileField(field) => {
+                    FormError::Body => not_a_form("the body is not a JSON object".into()),
+                    FormError::FileField(field) => {
                         not_a_form(format!("`{field}` is not a file field of its form"))
                     }
-                    FormError::NotAFile(index) => not_a_form(format!(
+                    FormError::Text(index) => not_a_form(format!(
                         "upload #{index} is text (base64 or a URL), not a file"
                     )),
                 },

@@ -539,18 +539,7 @@ async fn every_built_in_model_validates_against_the_providers_model_response() {
     let Some(provider) = provider() else {
         return;
     };
-    // reqwest is built without a default crypto provider; tests run in any order.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let server = MockServer::start(MockConfig::default()).await.unwrap();
-    // `reqwest::get` needs a crypto provider; another test may or may not have installed
-    // one first (this test failed when it ran first).
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let list: Value = reqwest::get(format!("{}/models?type=all", server.base_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = all_models().await;
     let models = list["data"].as_array().unwrap();
     let schema = json!({"$ref": "#/components/schemas/ModelResponse"});
     let validator = provider.cached_validator("model".into(), &schema).unwrap();
@@ -599,6 +588,20 @@ async fn every_built_in_model_validates_against_the_providers_model_response() {
     }
 }
 
+/// `GET /models?type=all` of a mock with the default configuration.
+async fn all_models() -> Value {
+    // `reqwest::get` needs a crypto provider; another test may or may not have installed
+    // one first (tests run in any order).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = MockServer::start(MockConfig::default()).await.unwrap();
+    reqwest::get(format!("{}/models?type=all", server.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// `a` and `b` are the same JSON, numbers within a relative 1e-9 (the published
 /// catalogue writes `0.028060000000000005` where ours writes `0.02806`).
 fn same_json(a: &Value, b: &Value) -> bool {
@@ -631,14 +634,7 @@ async fn the_built_in_catalogue_keeps_every_model_of_the_published_one() {
         eprintln!("SKIPPED: ../shared/upstream/venice-models-snapshot.json not found");
         return;
     };
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let server = MockServer::start(MockConfig::default()).await.unwrap();
-    let list: Value = reqwest::get(format!("{}/models?type=all", server.base_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = all_models().await;
     let ours = list["data"].as_array().unwrap();
     let published: Vec<&Value> = snapshot
         .as_array()

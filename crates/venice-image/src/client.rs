@@ -586,13 +586,7 @@ impl Client {
 
     /// The image model catalogue, fetched once and cached in the client.
     pub async fn image_models(&self) -> Result<Arc<Vec<ImageModel>>> {
-        let mut guard = self.inner.models.lock().await;
-        if let Some(m) = guard.as_ref() {
-            return Ok(m.clone());
-        }
-        let models = Arc::new(self.fetch_models().await?);
-        *guard = Some(models.clone());
-        Ok(models)
+        cached(&self.inner.models, self.fetch_models()).await
     }
 
     /// Fetch the catalogue again and replace the cached one.
@@ -603,23 +597,28 @@ impl Client {
     }
 
     async fn fetch_models(&self) -> Result<Vec<ImageModel>> {
+        let list = self.model_list(types::ModelTypeFilter::Image).await?;
+        Ok(models::from_wire(list))
+    }
+
+    /// `GET /models?type=…` through the retry loop.
+    pub(crate) async fn model_list(
+        &self,
+        filter: types::ModelTypeFilter,
+    ) -> Result<types::ModelList> {
         let span = tracing::info_span!(
-            "venice.image_models",
+            "venice.models",
             operation = "list_models",
+            model_type = %filter,
             status = field::Empty,
             attempt = field::Empty
         );
         async {
             let call = self.call(Uploads::new());
             let list = self
-                .send(&call, || {
-                    call.raw()
-                        .list_models()
-                        .type_(types::ModelTypeFilter::Image)
-                        .send()
-                })
+                .send(&call, || call.raw().list_models().type_(filter).send())
                 .await?;
-            Ok(models::from_wire(list.into_inner()))
+            Ok(list.into_inner())
         }
         .instrument(span)
         .await
@@ -637,6 +636,21 @@ impl Client {
         let models = self.image_models().await?;
         models::find(&models, req.model())?.estimate_cost(req)
     }
+}
+
+/// The value in `slot`, or `fetch`'s (then kept there): a catalogue fetched once per
+/// client. The lock is held while fetching, so concurrent first calls fetch once.
+pub(crate) async fn cached<T>(
+    slot: &Mutex<Option<Arc<T>>>,
+    fetch: impl Future<Output = Result<T>>,
+) -> Result<Arc<T>> {
+    let mut guard = slot.lock().await;
+    if let Some(value) = guard.as_ref() {
+        return Ok(value.clone());
+    }
+    let value = Arc::new(fetch.await?);
+    *guard = Some(value.clone());
+    Ok(value)
 }
 
 /// The `Content-Type` of a response, or an empty string.

@@ -166,6 +166,18 @@ fn too_large(drained: bool) -> ApiError {
     }
 }
 
+/// The answer to a body that could not be read.
+fn read_failure(e: ReadError) -> ApiError {
+    match e {
+        ReadError::TooLarge { drained } => too_large(drained),
+        ReadError::Broken => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Could not read the request body",
+            None,
+        ),
+    }
+}
+
 /// 400 for a body that is not well-formed, in the validation shape (`details._errors`).
 fn malformed(message: String) -> ApiError {
     ApiError::validation(&[Issue {
@@ -220,14 +232,7 @@ pub(crate) async fn read<B: BodyIn>(
     let read_limit = if chosen == JSON { limit } else { limits.form() };
     let bytes = collect_limited(body, read_limit)
         .await
-        .map_err(|e| match e {
-            ReadError::TooLarge { drained } => too_large(drained),
-            ReadError::Broken => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "Could not read the request body",
-                None,
-            ),
-        })?;
+        .map_err(read_failure)?;
     let value = if chosen == JSON {
         serde_json::from_slice(&bytes).map_err(|e| invalid_json(&e))?
     } else {
@@ -259,14 +264,7 @@ pub(crate) async fn read_unused<B: BodyIn>(
     if body.is_end_stream() {
         return Ok(());
     }
-    let bytes = collect_limited(body, limit).await.map_err(|e| match e {
-        ReadError::TooLarge { drained } => too_large(drained),
-        ReadError::Broken => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Could not read the request body",
-            None,
-        ),
-    })?;
+    let bytes = collect_limited(body, limit).await.map_err(read_failure)?;
     let json = media_type(headers).is_some_and(|m| is_json(&m));
     if json && !bytes.is_empty() {
         // The top-up's errors have the provider's closed x402 shape (no `code`); its

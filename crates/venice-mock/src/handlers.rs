@@ -309,6 +309,23 @@ fn resolve_size(
     }
 }
 
+/// The `quality` of a generation or multi-edit: ignored by models without qualities,
+/// a 400 when the model does not list it.
+fn model_quality<'b>(model: &CatalogModel, body: &'b Value) -> Result<Option<&'b str>, ApiError> {
+    match (s(body, "quality"), &model.constraints.qualities) {
+        (Some(q), Some(list)) if !list.iter().any(|x| x == q) => Err(ApiError::field(
+            "quality",
+            format!(
+                "quality must be one of {} for model {}",
+                list.join(", "),
+                model.id
+            ),
+        )),
+        (Some(q), Some(_)) => Ok(Some(q)),
+        _ => Ok(None),
+    }
+}
+
 fn check_prompt(model: &CatalogModel, body: &Value) -> Result<(), ApiError> {
     if let Some(limit) = model.constraints.prompt_character_limit {
         for field in ["prompt", "negative_prompt"] {
@@ -350,25 +367,7 @@ pub(crate) async fn generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         ));
     }
     let (width, height, tier) = resolve_size(model, body)?;
-    // `quality` is ignored by models without qualities; one a model does not list is a
-    // 400.
-    let quality = s(body, "quality").filter(|_| model.constraints.qualities.is_some());
-    if let Some(q) = quality {
-        match &model.constraints.qualities {
-            None => {}
-            Some(list) if !list.iter().any(|x| x == q) => {
-                return Err(ApiError::field(
-                    "quality",
-                    format!(
-                        "quality must be one of {} for model {}",
-                        list.join(", "),
-                        model.id
-                    ),
-                ));
-            }
-            Some(_) => {}
-        }
-    }
+    let quality = model_quality(model, body)?;
     let refs = body
         .get("style_references")
         .and_then(Value::as_array)
@@ -853,21 +852,7 @@ pub(crate) async fn multi_edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         ));
     }
     let resolution = edit_resolution(model, body, false)?;
-    // Ignored by models without qualities; one a model does not list is a 400.
-    let quality = match (s(body, "quality"), &model.constraints.qualities) {
-        (Some(q), Some(list)) if !list.iter().any(|x| x == q) => {
-            return Err(ApiError::field(
-                "quality",
-                format!(
-                    "quality must be one of {} for model {}",
-                    list.join(", "),
-                    model.id
-                ),
-            ));
-        }
-        (Some(q), Some(_)) => Some(q),
-        _ => None,
-    };
+    let quality = model_quality(model, body)?;
     check_edit_inputs(inputs.iter().map(String::as_str), "images")?;
     let mut decoded = Vec::with_capacity(inputs.len());
     for input in inputs {

@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use tracing::{Instrument, field};
-use venice_openapi::{Uploads, types};
+use venice_openapi::types;
 
-use crate::client::Client;
+use crate::client::{Client, cached};
 use crate::edit_models::{self, EditFacts, EditModel};
 use crate::error::Result;
 
@@ -26,35 +25,10 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn edit_models(&self) -> Result<Arc<Vec<EditModel>>> {
-        let mut guard = self.inner.edit_models.lock().await;
-        if let Some(m) = guard.as_ref() {
-            return Ok(m.clone());
-        }
-        let models = Arc::new(self.fetch_edit_models().await?);
-        *guard = Some(models.clone());
-        Ok(models)
-    }
-
-    async fn fetch_edit_models(&self) -> Result<Vec<EditModel>> {
-        let span = tracing::info_span!(
-            "venice.edit_models",
-            operation = "list_models",
-            status = field::Empty,
-            attempt = field::Empty
-        );
-        async {
-            let call = self.call(Uploads::new());
-            let list = self
-                .send(&call, || {
-                    call.raw()
-                        .list_models()
-                        .type_(types::ModelTypeFilter::Inpaint)
-                        .send()
-                })
-                .await?;
-            Ok(edit_models::from_wire(list.into_inner()))
-        }
-        .instrument(span)
+        cached(&self.inner.edit_models, async {
+            let list = self.model_list(types::ModelTypeFilter::Inpaint).await?;
+            Ok(edit_models::from_wire(list))
+        })
         .await
     }
 

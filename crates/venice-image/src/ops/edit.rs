@@ -117,6 +117,23 @@ fn check_prompt(prompt: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// The getters edit and multi-edit share (fields of their `wire`).
+macro_rules! edit_getters {
+    () => {
+        /// The requested aspect ratio, when set.
+        pub fn aspect_ratio(&self) -> Option<EditAspectRatio> {
+            self.wire
+                .aspect_ratio
+                .and_then(|r| r.to_string().parse().ok())
+        }
+
+        /// The requested resolution tier, when set (as sent, e.g. `2K`).
+        pub fn resolution(&self) -> Option<&str> {
+            self.wire.resolution.as_deref().map(String::as_str)
+        }
+    };
+}
+
 /// The setters edit and multi-edit share: the same wire fields in both bodies.
 macro_rules! edit_setters {
     ($wire:ty) => {
@@ -241,17 +258,7 @@ impl EditRequest {
         &self.image
     }
 
-    /// The requested aspect ratio, when set.
-    pub fn aspect_ratio(&self) -> Option<EditAspectRatio> {
-        self.wire
-            .aspect_ratio
-            .and_then(|r| r.to_string().parse().ok())
-    }
-
-    /// The requested resolution tier, when set (as sent, e.g. `2K`).
-    pub fn resolution(&self) -> Option<&str> {
-        self.wire.resolution.as_deref().map(String::as_str)
-    }
+    edit_getters!();
 
     /// The body to send, with the image registered in `uploads`.
     pub(crate) fn wire_for(
@@ -363,17 +370,7 @@ impl MultiEditRequest {
         self.wire.output_format.map(Format::from)
     }
 
-    /// The requested aspect ratio, when set.
-    pub fn aspect_ratio(&self) -> Option<EditAspectRatio> {
-        self.wire
-            .aspect_ratio
-            .and_then(|r| r.to_string().parse().ok())
-    }
-
-    /// The requested resolution tier, when set (as sent, e.g. `2K`).
-    pub fn resolution(&self) -> Option<&str> {
-        self.wire.resolution.as_deref().map(String::as_str)
-    }
+    edit_getters!();
 
     /// The requested quality, when set.
     pub fn quality(&self) -> Option<Quality> {

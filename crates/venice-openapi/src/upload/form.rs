@@ -93,8 +93,7 @@ pub(crate) fn layout(
     files: &[&str],
     upload_of: impl Fn(&str) -> Option<usize>,
 ) -> Result<(Vec<Part>, Vec<usize>), FormError> {
-    let object: Map<String, Value> =
-        serde_json::from_slice(body).map_err(|_| FormError::Body)?;
+    let object: Map<String, Value> = serde_json::from_slice(body).map_err(|_| FormError::Body)?;
     let mut layout = Layout {
         boundary,
         parts: Vec::new(),

@@ -2,10 +2,11 @@
 //! `bench-server` on loopback, alternating the client order round by round so machine
 //! drift hits all clients alike, and writes `BENCHMARKS.md`.
 //!
-//! `bench-harness --workspace DIR --cli PATH [--quick] [--no-python] [--only batch] [--out FILE]`
+//! `bench-harness --workspace DIR --cli PATH [--quick] [--no-python] [--only batch|mock-images] [--out FILE]`
 //!
-//! `--only batch` runs just the batch pacing section and prints it; it writes a file only
-//! when `--out` is given, so a partial run never replaces the full `BENCHMARKS.md`.
+//! `--only batch` runs just the batch pacing section and prints it, `--only mock-images`
+//! just the mock's image synthesis; either writes a file only when `--out` is given, so a
+//! partial run never replaces the full `BENCHMARKS.md`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -53,6 +54,8 @@ struct Opts {
     python: bool,
     /// Run only the batch pacing section.
     only_batch: bool,
+    /// Run only the mock image synthesis section.
+    only_mock_images: bool,
     out: PathBuf,
 }
 
@@ -67,6 +70,7 @@ fn parse_opts() -> Result<Opts, BoxError> {
         quick: false,
         python: true,
         only_batch: false,
+        only_mock_images: false,
         out: PathBuf::new(),
     };
     while let Some(a) = args.next() {
@@ -78,12 +82,15 @@ fn parse_opts() -> Result<Opts, BoxError> {
             "--out" => o.out = args.next().ok_or("--out FILE")?.into(),
             "--only" => match args.next().as_deref() {
                 Some("batch") => o.only_batch = true,
-                other => return Err(format!("--only batch (got {other:?})").into()),
+                Some("mock-images") => o.only_mock_images = true,
+                other => {
+                    return Err(format!("--only batch|mock-images (got {other:?})").into());
+                }
             },
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
-    if o.out.as_os_str().is_empty() && !o.only_batch {
+    if o.out.as_os_str().is_empty() && !o.only_batch && !o.only_mock_images {
         o.out = o.workspace.join("BENCHMARKS.md");
     }
     Ok(o)
@@ -108,21 +115,24 @@ struct Server {
 
 impl Server {
     fn start(o: &Opts, image_bytes: u64, rate: Option<(u32, f64)>) -> Result<Self, BoxError> {
-        Self::spawn(o, image_bytes, rate, false)
+        Self::spawn(o, image_bytes, rate, false, &[])
     }
 
     /// A server limiting inference to `requests` per `window` seconds per key and model
     /// (the provider's kind of limit; the catalogue and account calls are not counted).
     fn per_model(o: &Opts, image_bytes: u64, requests: u32, window: f64) -> Result<Self, BoxError> {
-        Self::spawn(o, image_bytes, Some((requests, window)), true)
+        Self::spawn(o, image_bytes, Some((requests, window)), true, &[])
+    }
+
+    /// A server with `bench-server` options (`wallet=ADDRESS`, `latency=MS`) and the
+    /// provider's other limits at their defaults.
+    fn with_options(o: &Opts, image_bytes: u64, options: &[String]) -> Result<Self, BoxError> {
+        Self::spawn(o, image_bytes, None, false, options)
     }
 
     /// A server whose JSON body limit is `max_body_bytes` (the upload rows).
     fn with_body_limit(o: &Opts, max_body_bytes: u64) -> Result<Self, BoxError> {
-        let mut c = command(o.bin_dir.join("bench-server"));
-        c.arg("1024")
-            .env("BENCH_MAX_BODY_BYTES", max_body_bytes.to_string());
-        Self::spawn_command(c)
+        Self::with_options(o, 1024, &[format!("max_body={max_body_bytes}")])
     }
 
     fn spawn(
@@ -130,6 +140,7 @@ impl Server {
         image_bytes: u64,
         rate: Option<(u32, f64)>,
         per_model: bool,
+        options: &[String],
     ) -> Result<Self, BoxError> {
         let mut c = command(o.bin_dir.join("bench-server"));
         c.arg(image_bytes.to_string());
@@ -139,10 +150,7 @@ impl Server {
                 c.arg("per-model");
             }
         }
-        Self::spawn_command(c)
-    }
-
-    fn spawn_command(mut c: Command) -> Result<Self, BoxError> {
+        c.args(options);
         let mut child = c.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
         let stdout = child.stdout.as_mut().ok_or("no server stdout")?;
         let mut line = String::new();
@@ -155,7 +163,12 @@ impl Server {
     }
 
     /// Stop the server and return how many responses it sent per status.
-    fn stop(mut self) -> Result<BTreeMap<String, u64>, BoxError> {
+    fn stop(self) -> Result<BTreeMap<String, u64>, BoxError> {
+        Ok(self.stop_with_stats()?.0)
+    }
+
+    /// Stop the server: responses per status, and what its limits saw (`LimitStats`).
+    fn stop_with_stats(mut self) -> Result<(BTreeMap<String, u64>, Value), BoxError> {
         drop(self.child.stdin.take());
         let out = self.child.wait_with_output()?;
         let text = String::from_utf8_lossy(&out.stdout);
@@ -166,7 +179,7 @@ impl Server {
                 counts.insert(k.clone(), n.as_u64().unwrap_or(0));
             }
         }
-        Ok(counts)
+        Ok((counts, v["limit_stats"].clone()))
     }
 }
 
@@ -331,6 +344,21 @@ fn main() -> Result<(), BoxError> {
     if o.only_batch {
         return only_batch(&o);
     }
+    if o.only_mock_images {
+        let mut r = Report {
+            md: String::new(),
+            verdicts: Vec::new(),
+        };
+        let mut md = mock_images(&o, &mut r)?;
+        for (what, ok) in &r.verdicts {
+            let _ = writeln!(md, "- {} {what}", if *ok { "✅" } else { "❌" });
+        }
+        if !o.out.as_os_str().is_empty() {
+            std::fs::write(&o.out, &md)?;
+        }
+        std::io::stdout().write_all(md.as_bytes())?;
+        return Ok(());
+    }
     let started = Instant::now();
     let rounds = if o.quick { 2 } else { 3 };
     let python = setup_python(&o);
@@ -470,9 +498,16 @@ fn main() -> Result<(), BoxError> {
     // 7: uploads, as a form and as JSON.
     let upload_rows = uploads(&o, rounds, &mut r)?;
 
+    // 8: the mock's image synthesis, with and without the drawn request.
+    let images = mock_images(&o, &mut r)?;
+
     // 8: batch pacing through the CLI, one process and several.
     let batch = match &o.cli {
-        Some(cli) => batch(&o, cli, &mut r)? + &batch_processes(&o, cli, &mut r)?,
+        Some(cli) => {
+            batch(&o, cli, &mut r)?
+                + &batch_processes(&o, cli, &mut r)?
+                + &batch_limits(&o, cli, &mut r)?
+        }
         None => "skipped: no `--cli` binary given\n".to_owned(),
     };
 
@@ -553,6 +588,8 @@ fn main() -> Result<(), BoxError> {
     let _ = writeln!(md, "| client | median | min–max | vs raw |");
     let _ = writeln!(md, "|---|---:|---:|---:|");
     md.push_str(&small_rows);
+    md.push('\n');
+    md.push_str(&images);
     let _ = writeln!(
         md,
         "\n## Uploads (`upscale` of a 24 MB PNG, `multi-edit` of three 10 MB PNGs)\n"
@@ -661,6 +698,61 @@ fn uploads(o: &Opts, rounds: usize, r: &mut Report) -> Result<String, BoxError> 
     Ok(rows)
 }
 
+/// The mock's generated images (`ImageKey::produce`: render, then encode), with the
+/// request drawn on them and without (`render_pattern` + `encode`, the images before the
+/// text), alternated in this process; medians. Bench payload mode does not draw.
+fn mock_images(o: &Opts, r: &mut Report) -> Result<String, BoxError> {
+    use venice_mock::images::{ImageKey, OutputFormat, encode, render_pattern};
+    let reps = if o.quick { 3 } else { 7 };
+    let prompt = "a lighthouse at dusk, oil painting, dramatic sky over a rough sea";
+    let mut rows = String::new();
+    for (w, h, label) in [(1024u32, 1024u32, "1024×1024"), (2048, 2048, "2048×2048 (4 MP)")] {
+        for (format, name) in [
+            (OutputFormat::Webp, "webp"),
+            (OutputFormat::Png, "png"),
+            (OutputFormat::Jpeg, "jpeg"),
+        ] {
+            let key = ImageKey {
+                model: "venice-sd35".into(),
+                prompt: prompt.into(),
+                seed: 7,
+                variant: 0,
+                format,
+                width: w,
+                height: h,
+                exif: false,
+            };
+            let (mut with_text, mut pattern) = (Vec::new(), Vec::new());
+            for _ in 0..reps {
+                let t = Instant::now();
+                key.produce()?;
+                with_text.push(t.elapsed().as_micros() as u64);
+                let t = Instant::now();
+                let img = render_pattern(&key.model, &key.prompt, 7, 0, w, h);
+                encode(&image::DynamicImage::ImageRgb8(img), format, None)?;
+                pattern.push(t.elapsed().as_micros() as u64);
+            }
+            let (a, b) = (median(&pattern), median(&with_text));
+            let ratio = b / a;
+            let _ = writeln!(
+                rows,
+                "| {label} | {name} | {} | {} | {ratio:.2}× |",
+                fmt_ms(a),
+                fmt_ms(b)
+            );
+            if format == OutputFormat::Webp {
+                r.verdict(
+                    format!("mock image {label} webp (the default): with the drawn request {ratio:.2}× the pattern alone (≤ 1.10×)"),
+                    ratio <= 1.10,
+                );
+            }
+        }
+    }
+    Ok(format!(
+        "## Mock image synthesis (`ImageKey::produce`, in process)\n\nWhat `/image/generate` costs the mock per image outside bench payload mode: render and encode, with the request drawn on the image (prompt, model, size, seed, variant) and without it (the pattern alone, as before the text); {reps} alternated runs each, medians.\n\n| size | format | pattern alone | with the drawn request | ratio |\n|---|---|---:|---:|---:|\n{rows}"
+    ))
+}
+
 /// `--only batch`: the batch pacing section and its verdicts, nothing else.
 fn only_batch(o: &Opts) -> Result<(), BoxError> {
     let cli = o.cli.as_deref().ok_or("--only batch needs --cli PATH")?;
@@ -673,6 +765,7 @@ fn only_batch(o: &Opts) -> Result<(), BoxError> {
     );
     md.push_str(&batch(o, cli, &mut r)?);
     md.push_str(&batch_processes(o, cli, &mut r)?);
+    md.push_str(&batch_limits(o, cli, &mut r)?);
     md.push('\n');
     for (what, ok) in &r.verdicts {
         let _ = writeln!(md, "- {} {what}", if *ok { "✅" } else { "❌" });
@@ -935,5 +1028,117 @@ fn batch(o: &Opts, cli: &Path, r: &mut Report) -> Result<String, BoxError> {
 starts the jobs of the last window the moment it opens. jobs/s is above the advertised rate because the first window's \
 quota is available at once. The run starts just after a window boundary (the mock's windows are aligned to the Unix epoch).\n",
         pace * 100.0
+    ))
+}
+
+/// The throwaway wallet of the wallet row (test vector 1 of x402-facts.md).
+const WALLET_KEY: &str = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
+const WALLET: &str = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23";
+
+/// The provider's other limits, through the CLI against the mock's defaults: a wallet
+/// batch asking for more concurrency than the wallet's five slots (in-flight maximum,
+/// 429s), and a batch whose every job the server refuses (requests sent before it stops,
+/// lockouts of the error budget).
+fn batch_limits(o: &Opts, cli: &Path, r: &mut Report) -> Result<String, BoxError> {
+    const CONCURRENCY: usize = 8;
+    let dir = o.workspace.join("target/bench-batch-limits");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let jobs = |name: &str, n: usize, extra: &str| -> Result<PathBuf, BoxError> {
+        let mut text = String::new();
+        for i in 0..n {
+            let _ = writeln!(
+                text,
+                r#"{{"id":"j{i}","prompt":"{name} {i}","model":"venice-sd35","size":"1024x1024","format":"png","seed":{i}{extra}}}"#
+            );
+        }
+        let path = dir.join(format!("{name}.jsonl"));
+        std::fs::write(&path, text)?;
+        Ok(path)
+    };
+    let run = |server: &Server, file: &Path, out: &str, wallet: bool| -> Result<(Value, f64), BoxError> {
+        let mut c = command(cli);
+        if wallet {
+            c.env("VENICE_WALLET_PRIVATE_KEY", WALLET_KEY)
+                .env_remove("VENICE_API_KEY");
+        } else {
+            c.env("VENICE_API_KEY", "venice-mock-key")
+                .env_remove("VENICE_WALLET_PRIVATE_KEY")
+                .arg("--no-validate");
+        }
+        let t = Instant::now();
+        let output = c
+            .env_remove("VENICE_PACING_REDIS")
+            .arg("--base-url")
+            .arg(&server.url)
+            .arg("batch")
+            .arg(file)
+            .arg("--out")
+            .arg(dir.join(out))
+            .args(["--concurrency", &CONCURRENCY.to_string(), "--json"])
+            .stderr(Stdio::null())
+            .output()?;
+        let summary: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+        Ok((summary, t.elapsed().as_secs_f64()))
+    };
+    let mut rows = String::new();
+
+    // A wallet batch: 40 jobs of 100 ms each, --concurrency 8.
+    let wallet_jobs = 40;
+    let server = Server::with_options(
+        o,
+        1024,
+        &[format!("wallet={WALLET}"), "latency=100".to_owned()],
+    )?;
+    let (summary, elapsed) = run(&server, &jobs("wallet", wallet_jobs, "")?, "wallet", true)?;
+    let (counts, stats) = server.stop_with_stats()?;
+    let done = summary["done"].as_u64().unwrap_or(0);
+    let peak = stats["wallet_peak_in_flight"].as_u64().unwrap_or(0);
+    let busy = stats["concurrency_refusals"].as_u64().unwrap_or(0);
+    let n429 = counts.get("429").copied().unwrap_or(0);
+    let sent: u64 = counts.values().sum();
+    r.verdict(
+        format!(
+            "wallet batch --concurrency {CONCURRENCY}: in-flight maximum {peak} (≤ 5), {busy} × X402_CONCURRENCY_LIMIT (0)"
+        ),
+        peak <= 5 && busy == 0 && done == wallet_jobs as u64,
+    );
+    let _ = writeln!(
+        rows,
+        "| wallet, 100 ms per request | {wallet_jobs} | {CONCURRENCY} (runs as 5) | {sent} | {done} | {peak} | {n429} ({busy} X402_CONCURRENCY_LIMIT) | {} | {elapsed:.1} s |",
+        stats["lockouts"].as_u64().unwrap_or(0)
+    );
+
+    // A batch the server refuses job after job (a quality the model does not take).
+    let refused_jobs = 80;
+    let server = Server::with_options(o, 1024, &[])?;
+    let (summary, elapsed) = run(
+        &server,
+        &jobs("refused", refused_jobs, r#","quality":"high""#)?,
+        "refused",
+        false,
+    )?;
+    let (counts, stats) = server.stop_with_stats()?;
+    let generations = counts
+        .iter()
+        .filter(|(status, _)| status.as_str() != "200")
+        .map(|(_, n)| n)
+        .sum::<u64>();
+    let lockouts = stats["lockouts"].as_u64().unwrap_or(0);
+    let stopped = summary["skipped_stopped"].as_u64().unwrap_or(0);
+    r.verdict(
+        format!(
+            "refused batch: {generations} requests sent before stopping (≤ {} = concurrency + 5), {lockouts} lockouts (0)",
+            CONCURRENCY + 5
+        ),
+        generations <= (CONCURRENCY + 5) as u64 && lockouts == 0,
+    );
+    let _ = writeln!(
+        rows,
+        "| every job refused (400) | {refused_jobs} | {CONCURRENCY} | {generations} refused, then stopped ({stopped} not started) | 0 | – | {} | {lockouts} | {elapsed:.1} s |",
+        counts.get("429").copied().unwrap_or(0)
+    );
+    Ok(format!(
+        "\n### The provider's other limits (mock defaults)\n\nThe mock enforces five requests in flight per wallet (the sixth: 429 `X402_CONCURRENCY_LIMIT`) and the error budget (more than 50 refused requests in 30 s lock the key out of the model for 30 s). \"in-flight maximum\" counts a request refused for arriving over the cap; \"requests\" counts every answer (catalogue, balance and account calls included) except in the refused row, which counts the refused generations.\n\n| batch | jobs | --concurrency | requests | done | in-flight maximum | 429s | lockouts | elapsed |\n|---|---:|---:|---|---:|---:|---|---:|---:|\n{rows}"
     ))
 }

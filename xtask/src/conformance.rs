@@ -99,7 +99,14 @@ pub fn conformance(root: &Path, schemathesis: bool) -> Result<()> {
     run(&mut pip)?;
 
     let config = target.join("conformance-mock.json");
-    let body = format!(r#"{{"wallet_balances": {{"{WALLET_ADDRESS}": 1.0}}}}"#);
+    // The fuzzer sends thousands of failing requests on purpose, and the clients' runs
+    // read the balance and top up more often than the provider's per-route limiters
+    // allow: both limits are turned off here explicitly (the mock's default is the
+    // provider's behaviour).
+    let body = format!(
+        r#"{{"wallet_balances": {{"{WALLET_ADDRESS}": 1.0}}, "error_budget": null,
+            "route_limits": {{"top_up": null, "balance": null, "transactions": null, "crypto_rpc": null}}}}"#
+    );
     std::fs::write(&config, body).with_context(|| format!("writing {}", config.display()))?;
     let mock = Mock::start(&binary, &config)?;
     println!("mock at {}", mock.base_url);

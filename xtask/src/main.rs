@@ -57,7 +57,7 @@ enum Command {
         #[arg(long)]
         no_python: bool,
         /// Run one section only and print it instead of writing BENCHMARKS.md.
-        #[arg(long, value_parser = ["batch"])]
+        #[arg(long, value_parser = ["batch", "mock-images"])]
         only: Option<String>,
     },
     /// Run third-party Python clients (openai, venice-py) against a started mock;

@@ -73,6 +73,27 @@ pub enum Command {
     TopUp(TopUpArgs),
     /// Generate through the OpenAI-compatible endpoint (one image).
     Openai(Box<OpenAiArgs>),
+    /// Write DIR/index.html, a contact sheet of the images and sidecars in DIR (no
+    /// network, no credentials).
+    Sheet(SheetArgs),
+}
+
+/// `sheet`.
+#[derive(Debug, Args)]
+pub struct SheetArgs {
+    /// The directory: the --out of generate, batch, edit, upscale… (runs of several
+    /// commands may share it).
+    pub dir: PathBuf,
+    /// Inline the thumbnails in index.html, so the one file can be mailed (the
+    /// originals stay links into DIR).
+    #[arg(long)]
+    pub embed: bool,
+    /// Open the sheet with the system viewer (or VENICE_IMAGE_OPENER).
+    #[arg(long)]
+    pub open: bool,
+    /// Print the sheet's path and totals as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `openai`: every field of the OpenAI-compatible request.
@@ -295,6 +316,10 @@ pub struct BatchArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Write OUT/index.html, a contact sheet of the batch, and keep it current while
+    /// the batch runs (it reloads itself; see `venice-image sheet`).
+    #[arg(long)]
+    pub sheet: bool,
 }
 
 /// `models`.

@@ -21,6 +21,11 @@
 //! pacing starts right instead of learning the limits from the first answers. The client
 //! paces every request (retries included), locally or shared through Redis
 //! (`--pacing-redis`).
+//!
+//! It never burns the provider's error budget: [`StopRules`] stop it starting jobs at the
+//! first 401/402/403, after a short run of refusals, or when the budget runs low (exit 5,
+//! resumable), and the client waits through a lockout (the wait shows in the progress
+//! line). A wallet's batch runs at most five jobs at once (the provider's cap per wallet).
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -40,6 +45,7 @@ use crate::generate::save_generation;
 use crate::job::JobSpec;
 use crate::output::Target;
 use crate::session::{Pacing, Session};
+use crate::stop_rules::StopRules;
 use crate::ui::pretty;
 
 /// Name of the manifest inside the output directory.
@@ -270,6 +276,10 @@ struct Summary {
     skipped_charged: Vec<(String, String)>,
     skipped_budget: usize,
     skipped_cancelled: usize,
+    /// Jobs not started because the batch stopped (see `stopped`).
+    skipped_stopped: usize,
+    /// Why the batch stopped starting jobs, when it did.
+    stopped: Option<String>,
     spent_usd: f64,
     spent_before_usd: f64,
 }
@@ -277,6 +287,11 @@ struct Summary {
 /// Run `batch`.
 pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliError> {
     let jobs = read_jobs(&args.jobs)?;
+    let sheet_jobs = args.sheet.then(|| {
+        jobs.iter()
+            .map(|j| crate::sheet::JobSummary::of(&j.id, &j.spec))
+            .collect::<Vec<_>>()
+    });
     crate::style::check_all(
         &session.client,
         jobs.iter()
@@ -286,6 +301,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
     if args.concurrency == 0 {
         return Err(CliError::Usage("--concurrency must be at least 1".into()));
     }
+    let concurrency = wallet_concurrency(session, &args);
     std::fs::create_dir_all(&args.out)
         .map_err(|e| CliError::Io(format!("cannot create {}: {e}", args.out.display())))?;
     let manifest_path = args.out.join(MANIFEST);
@@ -387,6 +403,10 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
         return Err(e);
     }
     seed_pacing(session, &estimated).await;
+    let sheet = match &sheet_jobs {
+        Some(jobs) => Some(crate::sheet::Live::start(&args.out, jobs)?),
+        None => None,
+    };
 
     let bar = ProgressBar::new(summary.total as u64);
     if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} jobs [{elapsed}] {msg}") {
@@ -395,6 +415,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
     bar.set_position(
         (summary.already_done + summary.recovered + summary.skipped_charged.len()) as u64,
     );
+    let waits = show_waits(&bar);
 
     let cancelled = Arc::new(AtomicBool::new(false));
     {
@@ -406,7 +427,8 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
         });
     }
 
-    let semaphore = Arc::new(Semaphore::new(args.concurrency));
+    let semaphore = Arc::new(Semaphore::new(concurrency));
+    let rules = Arc::new(std::sync::Mutex::new(StopRules::new(concurrency)));
     // Err: the reason and whether the job may have been charged.
     let outcomes = Arc::new(Mutex::new(
         Vec::<(String, Result<f64, (String, bool)>)>::new(),
@@ -415,6 +437,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
     let mut tasks = tokio::task::JoinSet::new();
     let mut pending = estimated.into_iter();
     let mut stopped_by_budget = false;
+    let mut stopped_by_rules = false;
     for (job, cost) in pending.by_ref() {
         if cancelled.load(Ordering::SeqCst) {
             summary.skipped_cancelled += 1;
@@ -447,17 +470,23 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
             .acquire_owned()
             .await
             .map_err(|e| CliError::Other(format!("scheduler closed: {e}")))?;
+        if rules.lock().is_ok_and(|r| r.stopped().is_some()) {
+            summary.skipped_stopped += 1;
+            stopped_by_rules = true;
+            break;
+        }
         lock(&writer)?.append(&Event::Started {
             job: job.id.clone(),
             hash: job.hash.clone(),
         })?;
         let client = session.client.clone();
         let models = session.models.clone();
-        let (writer, outcomes, target, bar) = (
+        let (writer, outcomes, target, bar, rules) = (
             writer.clone(),
             outcomes.clone(),
             target.clone(),
             bar.clone(),
+            rules.clone(),
         );
         tasks.spawn(async move {
             let _permit = permit;
@@ -469,6 +498,13 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
                     .map_err(CliError::Client),
                 Err(e) => Err(e),
             };
+            // Before this job gives its place to the next one.
+            if let Ok(mut rules) = rules.lock() {
+                match &result {
+                    Ok(generation) => rules.served(generation.meta()),
+                    Err(e) => rules.failed(e),
+                }
+            }
             let outcome = match result {
                 Ok(generation) => {
                     match save_generation(
@@ -479,6 +515,7 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
                         &job.request,
                         Some(&job.id),
                         false,
+                        Some(cost),
                     )
                     .await
                     {
@@ -518,15 +555,26 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
             outcomes.lock().await.push((job.id, outcome));
         });
     }
-    // Jobs never started: after the cap would be crossed, or after Ctrl-C.
+    // Jobs never started: after the cap would be crossed, after the stop rules stopped
+    // the batch, or after Ctrl-C.
     let rest = pending.count();
     if stopped_by_budget {
         summary.skipped_budget += rest;
+    } else if stopped_by_rules {
+        summary.skipped_stopped += rest;
     } else {
         summary.skipped_cancelled += rest;
     }
     while tasks.join_next().await.is_some() {}
+    waits.abort();
     bar.finish_and_clear();
+    if let Some(sheet) = sheet {
+        sheet.finish().await;
+    }
+    summary.stopped = rules
+        .lock()
+        .ok()
+        .and_then(|r| r.stopped().map(str::to_owned));
 
     for (job, outcome) in outcomes.lock().await.drain(..) {
         match outcome {
@@ -546,11 +594,49 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
     let partial = !summary.failed.is_empty()
         || !summary.skipped_charged.is_empty()
         || summary.skipped_budget > 0
-        || summary.skipped_cancelled > 0;
+        || summary.skipped_cancelled > 0
+        || summary.skipped_stopped > 0;
     Ok(if partial {
         ExitCode::from(exit::PARTIAL)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// The jobs a batch runs at once: `--concurrency`, at most the wallet's in-flight cap
+/// for a wallet (said once when it lowers the flag).
+fn wallet_concurrency(session: &Session, args: &BatchArgs) -> usize {
+    let Some(max) = session
+        .client
+        .wallet_slots()
+        .map(venice_image::inflight::WalletSlots::max_in_flight)
+        .filter(|max| *max < args.concurrency)
+    else {
+        return args.concurrency;
+    };
+    let shared = if args.pacing_redis.is_some() {
+        ", shared with the other processes of the wallet through --pacing-redis"
+    } else {
+        ""
+    };
+    eprintln!(
+        "note: a wallet may have at most {max} requests in flight (the provider refuses more); \
+         --concurrency {} runs as {max}{shared}",
+        args.concurrency
+    );
+    max
+}
+
+/// Show the client's current wait (a server-asked wait, a lockout) in the progress line,
+/// refreshed until the returned task is aborted.
+fn show_waits(bar: &ProgressBar) -> tokio::task::JoinHandle<()> {
+    let bar = bar.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            bar.set_message(crate::trace::current_wait().unwrap_or_default());
+        }
     })
 }
 
@@ -732,10 +818,13 @@ fn print_summary(s: &Summary, json: bool) {
         if let Ok(v) = serde_json::to_value(s) {
             println!("{}", pretty(&v));
         }
+        if let Some(why) = &s.stopped {
+            eprintln!("{why}");
+        }
         return;
     }
     println!(
-        "batch: {} jobs — done {}, recovered {}, already done {}, failed {}, skipped (may have been charged) {}, skipped (budget) {}, skipped (cancelled) {}",
+        "batch: {} jobs — done {}, recovered {}, already done {}, failed {}, skipped (may have been charged) {}, skipped (budget) {}, skipped (cancelled) {}, skipped (stopped) {}",
         s.total,
         s.done,
         s.recovered,
@@ -743,8 +832,12 @@ fn print_summary(s: &Summary, json: bool) {
         s.failed.len(),
         s.skipped_charged.len(),
         s.skipped_budget,
-        s.skipped_cancelled
+        s.skipped_cancelled,
+        s.skipped_stopped
     );
+    if let Some(why) = &s.stopped {
+        println!("{why}");
+    }
     println!(
         "spent (estimated): ${:.4} this run, ${:.4} in total",
         s.spent_usd,

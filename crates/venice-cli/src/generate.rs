@@ -12,7 +12,7 @@ use crate::args::GenerateArgs;
 use crate::cost::{self, Estimate};
 use crate::exit::CliError;
 use crate::job::JobSpec;
-use crate::output::{self, Sidecar, Target};
+use crate::output::{self, ImageCost, Sidecar, Target};
 use crate::session::Session;
 use crate::ui::{pretty, spinner, warn_about};
 use crate::{overwrite, preview};
@@ -63,10 +63,17 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
         return Ok(ExitCode::SUCCESS);
     }
 
-    if args.run.max_cost.is_some() {
-        let cost = client.estimate_cost(&request).await?;
-        cost::check_cap(Some(&estimate_of(&cost, &spec)), args.run.max_cost)?;
+    // Priced before sending (from the cached catalogue): the cap checks it and the
+    // sidecars record it; a request the catalogue cannot price records no cost.
+    let estimate = match client.estimate_cost(&request).await {
+        Ok(cost) => Some(cost),
+        Err(e) if args.run.max_cost.is_some() => return Err(e.into()),
+        Err(_) => None,
+    };
+    if let Some(cost) = &estimate {
+        cost::check_cap(Some(&estimate_of(cost, &spec)), args.run.max_cost)?;
     }
+    let estimate = estimate.map(|c| c.total_usd());
     let target = Target::from_out(&args.out);
     let ext = request.output_format().unwrap_or(Format::Webp).extension();
     let count = usize::from(request.variants().unwrap_or(1));
@@ -103,6 +110,7 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
                 elapsed: started.elapsed(),
                 server_total_ms: None,
                 request_id: None,
+                cost: estimate.map(|usd| image_cost(usd, 1, &request)),
             },
         )?;
         warn_about(&meta);
@@ -119,6 +127,7 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
             &request,
             None,
             args.run.force,
+            estimate,
         )
         .await?;
         warn_about(generation.meta());
@@ -154,7 +163,9 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
     Ok(ExitCode::SUCCESS)
 }
 
-/// Save every image of a generation with its sidecar.
+/// Save every image of a generation with its sidecar; `cost` is the request's
+/// estimated USD (each sidecar records its image's share).
+#[allow(clippy::too_many_arguments)]
 pub async fn save_generation(
     generation: &Response<Generation>,
     target: &Target,
@@ -163,6 +174,7 @@ pub async fn save_generation(
     request: &GenerateRequest,
     job: Option<&str>,
     force: bool,
+    cost: Option<f64>,
 ) -> Result<Vec<SavedImage>, CliError> {
     let count = generation.images().len();
     let mut saved = Vec::with_capacity(count);
@@ -185,6 +197,7 @@ pub async fn save_generation(
                 elapsed: generation.elapsed(),
                 server_total_ms: generation.timing().map(|t| t.total_ms()),
                 request_id: Some(generation.id().to_owned()),
+                cost: cost.map(|usd| image_cost(usd, count, request)),
             },
         )?);
     }
@@ -201,6 +214,12 @@ pub struct SidecarImage {
     elapsed: Duration,
     server_total_ms: Option<f64>,
     request_id: Option<String>,
+    cost: Option<ImageCost>,
+}
+
+/// One image's share of a generation estimated at `total_usd` for `images` images.
+fn image_cost(total_usd: f64, images: usize, request: &GenerateRequest) -> ImageCost {
+    ImageCost::estimated(total_usd, images, format!("{} x{images}", request.model()))
 }
 
 fn write_sidecar(
@@ -238,6 +257,7 @@ fn write_sidecar(
         blurred: meta.is_blurred(),
         content_violation: meta.is_content_violation(),
         enhanced_prompt: meta.enhanced_prompt().map(str::to_owned),
+        cost: image.cost,
         created_unix: output::now_unix(),
     };
     let sidecar_path = output::sidecar_path(&image.path);

@@ -1,6 +1,6 @@
 //! What a person can do about an error: one hint per cause.
 
-use venice_image::{Error, ErrorCode, PaymentRequiredKind};
+use venice_image::{Error, ErrorCode, PaymentRequiredKind, RateLimitKind};
 
 use crate::exit::CliError;
 
@@ -32,6 +32,33 @@ pub fn hint(err: &CliError, ctx: &HintContext) -> Option<String> {
             .or_else(|| Some("or pass --no-validate to send without the check".into())),
         CliError::Client(e) => client_hint(e, ctx),
         _ => None,
+    }
+}
+
+fn rate_limit_hint(kind: RateLimitKind, wait: Option<std::time::Duration>) -> String {
+    let wait = wait.map_or_else(String::new, |d| {
+        format!(
+            " (the server asked to wait {:.0} s)",
+            d.as_secs_f64().ceil()
+        )
+    });
+    match kind {
+        RateLimitKind::Overloaded => format!(
+            "the model is overloaded, a limit of the provider's, not of your account{wait}: try \
+             again then, or pick another model"
+        ),
+        RateLimitKind::ModelWindow => format!(
+            "the model's requests per minute for this key are used up{wait}: wait for the \
+             window's reset; `batch` paces itself to the account's limits (`venice-image \
+             account` lists them)"
+        ),
+        RateLimitKind::CryptoRpc => {
+            format!("the crypto RPC proxy allows 100 requests a minute{wait}: wait for its reset")
+        }
+        _ => format!(
+            "this route allows only a few requests a minute (top-up 10 per IP, balance 30 and \
+             transactions 20 per wallet){wait}: wait a minute and try again"
+        ),
     }
 }
 
@@ -68,9 +95,24 @@ fn client_hint(e: &Error, ctx: &HintContext) -> Option<String> {
                     .filter(|a| a.is_finite() && *a > 0.0),
             ),
         }),
-        Error::RateLimited { .. } => {
-            Some("slow down: lower --concurrency or wait for the rate-limit window".into())
-        }
+        Error::RateLimited {
+            kind, retry_after, ..
+        } => Some(rate_limit_hint(*kind, *retry_after)),
+        Error::ErrorBudgetExhausted(_) => Some(
+            "more than 50 requests of this key (or of this machine's wallets) for this model \
+             failed within 30 s, so the provider refuses all of them for 30 s: fix what fails \
+             (-v shows each answer), then try again"
+                .into(),
+        ),
+        Error::Api {
+            code: ErrorCode::X402ConcurrencyLimit,
+            ..
+        } => Some(
+            "the wallet already has 5 requests in flight (the provider's cap; another program \
+             is using it): wait for them to finish, or let the programs share the cap through \
+             --pacing-redis"
+                .into(),
+        ),
         Error::Validation(_) => {
             Some("see `venice-image models` for each model's sizes, ratios and limits".into())
         }

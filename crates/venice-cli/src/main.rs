@@ -24,6 +24,8 @@ mod precheck;
 mod preview;
 mod report;
 mod session;
+mod sheet;
+mod stop_rules;
 mod style;
 mod topup;
 mod trace;
@@ -116,6 +118,11 @@ fn hint_context(cli: &Cli) -> HintContext {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    // A sheet reads local files only: no session, no credentials, no server.
+    let cli = match cli.command {
+        Command::Sheet(args) => return sheet::run(args).await,
+        command => Cli { command, ..cli },
+    };
     let pacing = match &cli.command {
         Command::Batch(args) => batch::pacing(args),
         _ => session::Pacing::Off,
@@ -135,6 +142,8 @@ async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::RemoveBg(args) => ops::remove_bg(&session, *args).await,
         Command::TopUp(args) => topup::run(&session, args).await,
         Command::Openai(args) => openai::run(&session, *args).await,
+        // Returned above, before a session; the same call if that ever changes.
+        Command::Sheet(args) => sheet::run(args).await,
     };
     session.report_auto_top_up();
     result

@@ -19,7 +19,7 @@ use venice_image::{
 use crate::args::OpenAiArgs;
 use crate::cost;
 use crate::exit::CliError;
-use crate::output::{self, Target};
+use crate::output::{self, ImageCost, Target};
 use crate::session::Session;
 use crate::ui::{endpoint, pretty, spinner, warn_about};
 use crate::{overwrite, preview};
@@ -135,7 +135,18 @@ pub async fn run(session: &Session, args: OpenAiArgs) -> Result<ExitCode, CliErr
         "openai via {}",
         endpoint(client, "simple_generate_image")
     ));
-    let result = client.openai_generate(&request).await;
+    // Priced while the request runs when nobody asked before (for the sidecar).
+    let timed = async {
+        let result = client.openai_generate(&request).await;
+        (result, started.elapsed())
+    };
+    let ((result, elapsed), estimate) = match estimate {
+        Some(e) => (timed.await, Some(e)),
+        None => {
+            let (timed, priced) = tokio::join!(timed, cost::estimate_openai(client, &request));
+            (timed, priced.ok())
+        }
+    };
     bar.finish_and_clear();
     let generation = result?;
     let meta = generation.meta();
@@ -156,9 +167,10 @@ pub async fn run(session: &Session, args: OpenAiArgs) -> Result<ExitCode, CliErr
             "width": image.width(),
             "height": image.height(),
             "request_id": meta.request_id(),
-            "elapsed_ms": started.elapsed().as_millis(),
+            "elapsed_ms": elapsed.as_millis(),
             "blurred": meta.is_blurred(),
             "content_violation": meta.is_content_violation(),
+            "cost": estimate.as_ref().map(|e| ImageCost::estimated(e.usd, count, e.priced_as.clone())),
             "created_unix": output::now_unix(),
         });
         let sidecar_path = output::sidecar_path(&path);
@@ -177,7 +189,7 @@ pub async fn run(session: &Session, args: OpenAiArgs) -> Result<ExitCode, CliErr
             "request_id": meta.request_id(),
             "blurred": meta.is_blurred(),
             "content_violation": meta.is_content_violation(),
-            "elapsed_ms": started.elapsed().as_millis(),
+            "elapsed_ms": elapsed.as_millis(),
             "offline": session.offline,
         });
         println!("{}", pretty(&v));

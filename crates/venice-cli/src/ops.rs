@@ -18,7 +18,7 @@ use crate::inputs::image_input as input;
 
 use crate::args::{EditArgs, EditOptions, MultiEditArgs, OutputArgs, RemoveBgArgs, UpscaleArgs};
 use crate::exit::CliError;
-use crate::output::{self, Target};
+use crate::output::{self, ImageCost, Target};
 use crate::session::Session;
 use crate::ui::{endpoint, pretty, spinner, warn_about};
 use crate::{overwrite, preview};
@@ -70,6 +70,7 @@ struct OpSidecar<'a> {
     content_violation: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     enhanced_prompt: Option<&'a str>,
+    cost: Option<ImageCost>,
     created_unix: u64,
 }
 
@@ -147,7 +148,19 @@ where
         plan.operation,
         endpoint(&session.client, plan.operation_id)
     ));
-    let result = call.await;
+    // The sidecar records the estimate; when nobody asked for it before sending, the
+    // catalogue is read while the request runs (no added wait; unpriced: no cost).
+    let timed = async {
+        let result = call.await;
+        (result, started.elapsed())
+    };
+    let ((result, elapsed), estimate) = match estimate {
+        Some(e) => (timed.await, Some(e)),
+        None => {
+            let (timed, priced) = tokio::join!(timed, cost::estimate(&session.client, plan.priced));
+            (timed, priced.ok())
+        }
+    };
     bar.finish_and_clear();
     let image = result?;
     let format = image.format();
@@ -171,10 +184,11 @@ where
         height: image.height(),
         has_alpha: image.has_alpha(),
         request_id: meta.request_id(),
-        elapsed_ms: started.elapsed().as_millis(),
+        elapsed_ms: elapsed.as_millis(),
         blurred: meta.is_blurred(),
         content_violation: meta.is_content_violation(),
         enhanced_prompt: meta.enhanced_prompt(),
+        cost: estimate.map(|e| ImageCost::estimated(e.usd, 1, e.priced_as)),
         created_unix: output::now_unix(),
     };
     let sidecar_path = output::sidecar_path(&path);
@@ -192,7 +206,7 @@ where
             "request_id": meta.request_id(),
             "blurred": meta.is_blurred(),
             "content_violation": meta.is_content_violation(),
-            "elapsed_ms": started.elapsed().as_millis(),
+            "elapsed_ms": elapsed.as_millis(),
             "offline": session.offline,
         });
         println!("{}", pretty(&v));

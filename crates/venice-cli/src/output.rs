@@ -165,8 +165,46 @@ pub struct Sidecar {
     /// The rewritten prompt, when `enhance_prompt` was used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enhanced_prompt: Option<String>,
+    /// What this image cost (`null`: the catalogue could not price it; absent in
+    /// sidecars written before costs were recorded).
+    #[serde(default)]
+    pub cost: Option<ImageCost>,
     /// Unix time the file was written.
     pub created_unix: u64,
+}
+
+/// What one image cost, as its sidecar records it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct ImageCost {
+    /// USD for this image (a request's price split evenly over its images).
+    pub usd: f64,
+    /// Whether `usd` is an estimate or what the provider reported charging.
+    pub basis: CostBasis,
+    /// What priced it: the catalogue entry and price used (`venice-sd35 x1`,
+    /// `upscaler 2x`…).
+    pub priced_as: String,
+}
+
+/// Where a recorded cost comes from.
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CostBasis {
+    /// Priced from the model catalogue before sending: the provider reports no charge
+    /// per request, so this is what the CLI records today.
+    Estimate,
+    /// The charge the provider reported for the request.
+    Charged,
+}
+
+impl ImageCost {
+    /// Image `1 of images` of a request estimated at `total_usd`.
+    pub fn estimated(total_usd: f64, images: usize, priced_as: impl Into<String>) -> ImageCost {
+        ImageCost {
+            usd: total_usd / images.max(1) as f64,
+            basis: CostBasis::Estimate,
+            priced_as: priced_as.into(),
+        }
+    }
 }
 
 /// Seconds since the Unix epoch.

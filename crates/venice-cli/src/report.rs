@@ -64,12 +64,23 @@ pub fn client_line(e: &Error) -> String {
         } else {
             code
         };
+        let wait = |d: &Option<std::time::Duration>| {
+            d.map_or_else(String::new, |d| {
+                format!(", the server asked to wait {:.0} s", d.as_secs_f64().ceil())
+            })
+        };
         let prefix = match e {
             Error::RateLimited {
-                retry_after: Some(d),
-                ..
-            } => format!("rate limited (retry after {}s): ", d.as_secs_f64()),
-            Error::RateLimited { .. } => "rate limited: ".to_owned(),
+                retry_after, kind, ..
+            } => format!("rate limited ({kind}{}): ", wait(retry_after)),
+            Error::ErrorBudgetExhausted(lockout) => format!(
+                "error budget exhausted ({}{}): ",
+                lockout.model().map_or_else(
+                    || "requests naming no model".to_owned(),
+                    |m| format!("model {m}")
+                ),
+                wait(&lockout.retry_after())
+            ),
             _ => String::new(),
         };
         let mut line = format!(

@@ -148,7 +148,10 @@ fn a_batch_the_balance_cannot_pay_stops_before_the_first_request() {
     assert_eq!(v["done"], 4, "{v}");
     assert_eq!(generations(&server), 4);
 
-    // Told to start anyway: the server refuses what the account cannot pay.
+    // Told to start anyway: the server refuses what the account cannot pay, and the
+    // batch stops starting jobs at the first 402 (every other job would be refused too,
+    // and each refusal counts against the key's error budget).
+    let sent_before = generations(&server);
     let (code, stdout, stderr) = run(against(&server).args([
         "batch",
         jobs.to_str().unwrap(),
@@ -161,7 +164,18 @@ fn a_batch_the_balance_cannot_pay_stops_before_the_first_request() {
     assert_eq!(code, 5, "{stdout}\n{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["done"], 1, "{v}");
-    assert!(v["failed"].as_array().unwrap().len() == 5, "{v}");
+    let failed = v["failed"].as_array().unwrap().len();
+    let stopped = v["skipped_stopped"].as_u64().unwrap() as usize;
+    assert_eq!(failed + stopped, 5, "{v}");
+    // Only the jobs already in flight (the default concurrency is 4) met the 402.
+    assert!(failed <= 4 && stopped >= 1, "{v}");
+    assert_eq!(generations(&server) - sent_before, 1 + failed);
+    let why = v["stopped"].as_str().unwrap();
+    assert!(
+        why.contains("first 402") && why.contains("--resume"),
+        "{why}"
+    );
+    assert!(stderr.contains(why), "{stderr}");
 }
 
 #[test]

@@ -101,6 +101,7 @@ fn a_500_job_batch_under_faults_saves_each_job_once_or_reports_it() {
         status500: 0.03,
         status503: 0.05,
         status429: 0.05,
+        overloaded: 0.0,
         latency: 0.10,
         latency_ms: 20,
         reset_connection: 0.03,

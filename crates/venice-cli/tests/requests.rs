@@ -545,16 +545,8 @@ fn an_existing_out_file_is_refused_unless_forced() {
 #[cfg(unix)]
 #[test]
 fn open_hands_each_saved_image_to_the_viewer() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("opened.txt");
-    let viewer = dir.path().join("viewer.sh");
-    std::fs::write(
-        &viewer,
-        format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", s(&log)),
-    )
-    .unwrap();
-    std::fs::set_permissions(&viewer, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (viewer, log) = recording_viewer(dir.path());
     let out = dir.path().join("out");
     let (code, stdout, stderr) = run(bin().env("VENICE_IMAGE_OPENER", &viewer).args([
         "--offline",

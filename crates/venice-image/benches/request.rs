@@ -1,5 +1,6 @@
-//! Micro-benchmarks of the request builder, its validation and serialization
-//! (`cargo bench -p venice-image --bench request`).
+//! Micro-benchmarks of the request builder, its validation and serialization, and of a
+//! wallet's in-flight slot (`cargo bench -p venice-image --bench request --features
+//! __internal`).
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -27,5 +28,16 @@ fn request(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, request);
+/// What the wallet's in-flight cap costs a call: one slot taken and given back.
+fn limits(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let slots = venice_image::inflight::WalletSlots::new(5);
+    c.bench_function("limits/wallet_slot_acquire_release", |b| {
+        b.iter(|| drop(rt.block_on(slots.acquire())))
+    });
+}
+
+criterion_group!(benches, request, limits);
 criterion_main!(benches);

@@ -61,6 +61,32 @@ impl Auth {
         false
     }
 
+    /// Whose error budget the requests of these credentials count against (`None`
+    /// without credentials: nothing counts): the API key's, or for wallets the host's
+    /// (the provider counts them per IP).
+    pub(crate) fn budget_holder(&self) -> Option<crate::error_budget::Holder> {
+        use crate::error_budget::Holder;
+        match self {
+            Auth::None => None,
+            Auth::ApiKey(k) => Some(Holder::key(k.expose_secret())),
+            Auth::Custom(a) if a.scheme() == Scheme::Siwx => Some(Holder::Host),
+            Auth::Custom(a) => Some(Holder::Custom(Arc::as_ptr(a).cast::<()>() as usize)),
+            #[cfg(feature = "wallet")]
+            Auth::Wallet(_) | Auth::SiwxHeader(_) => Some(Holder::Host),
+        }
+    }
+
+    /// Whether the credentials sign with a wallet (`SIGN-IN-WITH-X`), whose requests in
+    /// flight the provider caps.
+    pub(crate) fn signs_with_wallet(&self) -> bool {
+        match self {
+            Auth::None | Auth::ApiKey(_) => false,
+            Auth::Custom(a) => a.scheme() == Scheme::Siwx,
+            #[cfg(feature = "wallet")]
+            Auth::Wallet(_) | Auth::SiwxHeader(_) => true,
+        }
+    }
+
     /// The per-attempt authenticator of these credentials. Called once per client: a
     /// single-use header is shared by every call of that client, so it is never sent
     /// twice.

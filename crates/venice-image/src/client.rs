@@ -15,14 +15,16 @@ use crate::auth::Auth;
 use crate::decode::{self, RawError};
 use crate::edit_models::EditModel;
 use crate::error::{Error, Result, ValidationError};
+use crate::error_budget::{Bucket, LockoutPolicy};
 use crate::format::Format;
 use crate::generate::GenerateRequest;
 use crate::image::{Generation, Image, ImageStream};
+use crate::inflight::{DEFAULT_MAX_IN_FLIGHT, WalletSlots};
 use crate::meta::{Response, ResponseMeta};
 use crate::models::{self, Cost, ImageModel};
 use crate::pacing::Pacer;
 use crate::retry::RetryPolicy;
-use crate::transport::{Call, Transport};
+use crate::transport::{Call, Limits, Transport};
 
 /// The public Venice API base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.venice.ai/api/v1";
@@ -96,6 +98,9 @@ pub struct ClientBuilder {
     pub(crate) solana_rpc_url: Option<secrecy::SecretString>,
     max_response_bytes: u64,
     pacer: Option<Pacer>,
+    on_lockout: LockoutPolicy,
+    max_wallet_in_flight: usize,
+    wallet_slots: Option<WalletSlots>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -106,6 +111,8 @@ impl fmt::Debug for ClientBuilder {
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
             .field("pacer", &self.pacer)
+            .field("on_lockout", &self.on_lockout)
+            .field("max_wallet_in_flight", &self.max_wallet_in_flight)
             .finish_non_exhaustive()
     }
 }
@@ -127,6 +134,9 @@ impl Default for ClientBuilder {
             solana_rpc_url: None,
             max_response_bytes: crate::limits::DEFAULT_MAX_RESPONSE_BYTES,
             pacer: None,
+            on_lockout: LockoutPolicy::Wait,
+            max_wallet_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            wallet_slots: None,
         }
     }
 }
@@ -209,6 +219,35 @@ impl ClientBuilder {
         self
     }
 
+    /// What to do before a request into an error-budget bucket the client knows is
+    /// locked out (default [`LockoutPolicy::Wait`]): more than 50 failed requests (4xx
+    /// but 429) in 30 s for the key (for wallets, this host) and model make the provider
+    /// refuse every request of the bucket for 30 s. The client counts failures and reads
+    /// the server's lockouts; it never sends into a lockout it knows of.
+    pub fn on_lockout(mut self, policy: LockoutPolicy) -> Self {
+        self.on_lockout = policy;
+        self
+    }
+
+    /// Most requests signed by the wallet in flight at once (default
+    /// [`DEFAULT_MAX_IN_FLIGHT`], the provider's cap of 5 per wallet; a sixth is refused
+    /// with 429 `X402_CONCURRENCY_LIMIT`). Each signed exchange takes a slot and gives it
+    /// back once its answer is read. With a Redis [`pacing`](Self::pacing), the slots are
+    /// shared with every process of the wallet through the same Redis. Ignored unless the
+    /// credentials are a wallet.
+    pub fn max_wallet_in_flight(mut self, max: usize) -> Self {
+        self.max_wallet_in_flight = max.max(1);
+        self
+    }
+
+    /// Share the wallet's in-flight slots with other clients of the same wallet in this
+    /// process (clones of one [`WalletSlots`] share them); replaces
+    /// [`max_wallet_in_flight`](Self::max_wallet_in_flight).
+    pub fn wallet_slots(mut self, slots: WalletSlots) -> Self {
+        self.wallet_slots = Some(slots);
+        self
+    }
+
     /// Build the client.
     pub fn build(self) -> Result<Client> {
         let base_url = self.base_url.trim().trim_end_matches('/').to_owned();
@@ -244,13 +283,31 @@ impl ClientBuilder {
         let state = ClientState::anonymous()
             .auth(self.auth.request_auth())
             .max_response_bytes(self.max_response_bytes);
+        let wallet_slots = self.auth.signs_with_wallet().then(|| {
+            self.wallet_slots.clone().unwrap_or_else(|| {
+                #[cfg(feature = "redis")]
+                if let Some(pacer) = self.pacer.as_ref().filter(|p| p.is_shared()) {
+                    return WalletSlots::shared(pacer, self.max_wallet_in_flight);
+                }
+                WalletSlots::new(self.max_wallet_in_flight)
+            })
+        });
+        let limits = Limits {
+            bucket: self
+                .auth
+                .budget_holder()
+                .map(|holder| Bucket::new(Arc::from(base_url.as_str()), holder)),
+            pacer: self.pacer,
+            on_lockout: self.on_lockout,
+            wallet_slots,
+        };
         let transport = Transport::new(
             base_url,
             http,
             state,
             self.retry,
             self.auth.is_single_use(),
-            self.pacer,
+            limits,
         );
         Ok(Client {
             inner: Arc::new(Inner {
@@ -367,6 +424,7 @@ impl Client {
     /// ```
     pub async fn send_raw<T, F, Fut>(&self, send: F) -> Result<ResponseValue<T>>
     where
+        T: 'static,
         F: Fn(venice_openapi::Client) -> Fut,
         Fut: Future<
             Output = std::result::Result<
@@ -385,6 +443,12 @@ impl Client {
         self.inner.transport.pacer()
     }
 
+    /// The wallet's in-flight slots, when the client signs with a wallet
+    /// ([`ClientBuilder::max_wallet_in_flight`]).
+    pub fn wallet_slots(&self) -> Option<&WalletSlots> {
+        self.inner.transport.wallet_slots()
+    }
+
     /// The last `X-Balance-Remaining` (USD) the server reported to this client: x402
     /// wallet credit after a paid call.
     pub fn last_balance_usd(&self) -> Option<f64> {
@@ -400,6 +464,7 @@ impl Client {
     /// credit, one automatic top-up within its cap (feature `wallet`).
     pub(crate) async fn send<T, F, Fut>(&self, call: &Call, send: F) -> Result<ResponseValue<T>>
     where
+        T: 'static,
         F: Fn() -> Fut,
         Fut: Future<Output = std::result::Result<ResponseValue<T>, RawError>>,
     {
@@ -460,7 +525,10 @@ impl Client {
         &self,
         wire: &types::GenerateImageRequest,
     ) -> Result<ResponseValue<venice_openapi::ByteStream>> {
-        let call = self.call(Uploads::new()).paced(wire.model.as_str());
+        let call = self
+            .call(Uploads::new())
+            .paced(wire.model.as_str())
+            .budgeted(Some(wire.model.as_str()), None);
         self.send(&call, || {
             call.raw().generate_image().body(wire.clone()).send()
         })
@@ -586,7 +654,7 @@ impl Client {
 
     /// The image model catalogue, fetched once and cached in the client.
     pub async fn image_models(&self) -> Result<Arc<Vec<ImageModel>>> {
-        cached(&self.inner.models, self.fetch_models()).await
+        cached(&self.inner.models, || self.fetch_models()).await
     }
 
     /// Fetch the catalogue again and replace the cached one.
@@ -639,15 +707,22 @@ impl Client {
 }
 
 /// The value in `slot`, or `fetch`'s (then kept there): a catalogue fetched once per
-/// client. The lock is held while fetching, so concurrent first calls fetch once.
-pub(crate) async fn cached<T>(
+/// client. The lock is held while fetching, so concurrent first calls fetch once. The
+/// fetch is boxed: it runs once per client, and inlined it nests the whole request
+/// machinery into every operation's future (past the compiler's layout depth limit in
+/// callers that nest futures themselves).
+pub(crate) async fn cached<'a, T, F>(
     slot: &Mutex<Option<Arc<T>>>,
-    fetch: impl Future<Output = Result<T>>,
-) -> Result<Arc<T>> {
+    fetch: impl FnOnce() -> F,
+) -> Result<Arc<T>>
+where
+    F: Future<Output = Result<T>> + Send + 'a,
+{
     let mut guard = slot.lock().await;
     if let Some(value) = guard.as_ref() {
         return Ok(value.clone());
     }
+    let fetch: std::pin::Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>> = Box::pin(fetch());
     let value = Arc::new(fetch.await?);
     *guard = Some(value.clone());
     Ok(value)

@@ -15,8 +15,11 @@ use serde_json::Value;
 use venice_openapi::types::VeniceError;
 use venice_openapi::{ByteStream, NON_JSON_BODY};
 
-use crate::error::{ApiError, Error, ErrorCode, PaymentRequired, Result, ValidationError};
+use crate::error::{
+    ApiError, Error, ErrorCode, Lockout, PaymentRequired, RateLimitKind, Result, ValidationError,
+};
 use crate::meta::{ResponseMeta, header};
+use crate::rate_headers;
 
 mod stream;
 
@@ -130,26 +133,85 @@ fn strings(v: &Value, k: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The wait the server asked for: `Retry-After` (seconds), else, for a 429 only, the
-/// rate-limit window reset.
+/// `Retry-After` in seconds (an HTTP date is not used by the provider and is ignored).
+fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
+    let v = header(headers, "retry-after")?;
+    let secs = v
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)?;
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+/// The wait the server asked for: `Retry-After`, else, for a 429 only, the reset of the
+/// limit that refused: an exhausted model window, the crypto RPC proxy's cap, or the error
+/// budget (its lockout's end).
 ///
-/// `x-ratelimit-reset-requests` is sent on every response but only says when a *429*
-/// clears; taken as the hint of a 500 or 503 it would make a retried call wait for (or,
-/// above `max_delay`, give up because of) an unrelated rate-limit window.
+/// The model window's and the budget's headers are on most answers but only say when a
+/// *429* clears; taken as the hint of a 500 or 503 they would make a retried call wait for
+/// (or, above `max_delay`, give up because of) an unrelated window.
 pub(crate) fn retry_after(status: u16, headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    if let Some(v) = header(headers, "retry-after")
-        && let Ok(secs) = v.parse::<f64>()
-        && secs.is_finite()
-        && secs >= 0.0
-    {
-        return Duration::try_from_secs_f64(secs).ok();
+    if let Some(explicit) = retry_after_header(headers) {
+        return Some(explicit);
     }
     if status != 429 {
         return None;
     }
-    let reset = header(headers, "x-ratelimit-reset-requests")?;
-    let at = crate::meta::reset_instant(reset, now)?;
+    let f = rate_headers::read(headers, now);
+    let exhausted = f.model.as_ref().filter(|m| m.remaining == Some(0));
+    let at = exhausted
+        .and_then(|m| m.reset_at)
+        .or_else(|| f.route.as_ref().and_then(|r| r.reset_at))
+        .or_else(|| f.budget.as_ref().and_then(|b| b.resets_at))
+        .or_else(|| f.model.as_ref().and_then(|m| m.reset_at))?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// The provider's text of a lockout: "Too many failed attempts (> 50) resulting in …".
+const LOCKOUT_MESSAGE: &str = "Too many failed attempts";
+
+/// A 429 told apart by what refused it: the error budget (a lockout), a busy wallet
+/// (`X402_CONCURRENCY_LIMIT`, not a rate limit), or a rate limit of some kind.
+fn too_many_requests(api: ApiError, explicit_wait: bool) -> Error {
+    if api.code == ErrorCode::X402ConcurrencyLimit {
+        return Error::Api {
+            status: 429,
+            code: api.code.clone(),
+            error: Box::new(api),
+        };
+    }
+    let model = api.meta.rate_limit();
+    let model_exhausted = model.is_some_and(|m| m.remaining == Some(0));
+    let budget_spent = api
+        .meta
+        .error_budget()
+        .is_some_and(|b| b.remaining == Some(0) && b.resets_at.is_some());
+    let lockout = api.message.starts_with(LOCKOUT_MESSAGE)
+        || (budget_spent && !model_exhausted && !explicit_wait && api.meta.route_limit().is_none());
+    if lockout {
+        return Error::ErrorBudgetExhausted(Box::new(Lockout {
+            model: None,
+            // When its answer does not say, a lockout lasts the provider's 30 s.
+            retry_after: api.retry_after.or(Some(crate::error_budget::WINDOW)),
+            answer: Some(api),
+        }));
+    }
+    let kind = if model_exhausted {
+        RateLimitKind::ModelWindow
+    } else if api.meta.route_limit().is_some() {
+        RateLimitKind::CryptoRpc
+    } else if explicit_wait {
+        RateLimitKind::Overloaded
+    } else if model.is_some() {
+        RateLimitKind::ModelWindow
+    } else {
+        RateLimitKind::Route
+    };
+    Error::RateLimited {
+        retry_after: api.retry_after,
+        kind,
+        error: Box::new(api),
+    }
 }
 
 /// Decode base64 JSON such as the `PAYMENT-REQUIRED` header.
@@ -287,10 +349,7 @@ fn error_from_json(status: u16, headers: &HeaderMap, json: &Value, body_excerpt:
                 error: Box::new(error),
             }
         }
-        429 => Error::RateLimited {
-            retry_after: api.retry_after,
-            error: Box::new(api),
-        },
+        429 => too_many_requests(api, retry_after_header(headers).is_some()),
         _ => Error::Api {
             status,
             code: api.code.clone(),

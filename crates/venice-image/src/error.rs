@@ -1,6 +1,6 @@
 //! Every error type of the crate, at the bottom of its module layers: [`Error`],
 //! [`ValidationError`], [`ApiError`], [`ErrorCode`], [`PaymentRequired`],
-//! [`PaymentRequiredKind`], [`TimeoutPhase`].
+//! [`PaymentRequiredKind`], [`RateLimitKind`], [`Lockout`], [`TimeoutPhase`].
 
 use std::borrow::Cow;
 use std::fmt;
@@ -69,8 +69,10 @@ pub enum Error {
     /// The request was rejected before sending (builder rules or model constraints).
     #[error("invalid request: {0}")]
     Validation(#[from] ValidationError),
-    /// The API answered with an error status (other than 402 and 429). Match on the
-    /// status or the code; the rest of the answer is in `error`:
+    /// The API answered with an error status (other than 402 and the 429s of a limit).
+    /// Match on the status or the code; the rest of the answer is in `error`. A 429
+    /// `X402_CONCURRENCY_LIMIT` is one of these: the wallet has its five requests in
+    /// flight (the client waits a moment and sends again); it is not a rate limit:
     ///
     /// ```
     /// # fn handle(result: venice_image::Result<()>) {
@@ -100,14 +102,27 @@ pub enum Error {
         /// The whole answer, with the accepted payments.
         error: Box<PaymentRequired>,
     },
-    /// The API rate-limited the call (HTTP 429) and retries did not help.
-    #[error("rate limited{}: {error}", retry_after.map(|d| format!(" (retry after {}s)", d.as_secs_f64())).unwrap_or_default())]
+    /// A limit refused the call (HTTP 429) and retries did not help (or the wait the
+    /// server asked for is above the policy's
+    /// [`max_delay`](crate::RetryPolicyBuilder::max_delay); `retry_after` says how long).
+    #[error("rate limited ({kind}{}): {error}", retry_after.map(|d| format!(", the server asked to wait {}", seconds(d))).unwrap_or_default())]
     RateLimited {
-        /// How long the server asked to wait, if it said.
+        /// How long the server asked to wait, if it said (`Retry-After`, or the window's
+        /// reset).
         retry_after: Option<Duration>,
+        /// Which limit.
+        kind: RateLimitKind,
         /// The error answer.
         error: Box<ApiError>,
     },
+    /// The provider's error budget of the request's bucket is exhausted: more than 50
+    /// failed requests (any 4xx but 429) in 30 s for this API key (or, for wallets, this
+    /// host) and model, so every request of the bucket is refused with 429 until the
+    /// lockout ends. Slowing down does not help; fixing what fails does. The client waits
+    /// through a lockout it knows of, or fails fast with this error, as
+    /// [`ClientBuilder::on_lockout`](crate::ClientBuilder::on_lockout) says.
+    #[error("{0}")]
+    ErrorBudgetExhausted(Box<Lockout>),
     /// The request timed out.
     #[error("request timed out while {phase}")]
     Timeout {
@@ -181,19 +196,23 @@ impl Error {
         self.api_error().map(|a| &a.code)
     }
 
-    /// The API error behind `Api`, `PaymentRequired` and `RateLimited`.
+    /// The API error behind `Api`, `PaymentRequired`, `RateLimited` and an answered
+    /// `ErrorBudgetExhausted`.
     pub fn api_error(&self) -> Option<&ApiError> {
         match self {
             Error::Api { error, .. } | Error::RateLimited { error, .. } => Some(error),
             Error::PaymentRequired { error, .. } => Some(&error.api),
+            Error::ErrorBudgetExhausted(lockout) => lockout.answer.as_ref(),
             _ => None,
         }
     }
 
     /// Whether retrying cannot have been charged and may succeed: rate limits (not
-    /// insufficient balance), 503, and connections that never reached the server.
+    /// insufficient balance), a lockout (after it ends), a busy wallet, 503, and
+    /// connections that never reached the server.
     pub fn is_retryable(&self) -> bool {
         match self {
+            Error::ErrorBudgetExhausted(_) => true,
             Error::RateLimited { error, .. } => error.code != ErrorCode::InsufficientBalance,
             Error::Api { status, code, .. } => {
                 *status == 503 || (*status == 429 && *code != ErrorCode::InsufficientBalance)
@@ -500,6 +519,98 @@ pub enum SvmError {
     MintNotInitialized,
 }
 
+/// Which limit answered a 429 ([`Error::RateLimited`]). Each asks for a different wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RateLimitKind {
+    /// The model's request window for this key (or wallet) is used up
+    /// (`x-ratelimit-remaining-requests: 0`, "Rate limit exceeded"): the window's reset
+    /// says when to send again.
+    ModelWindow,
+    /// The model is overloaded: the server asked to wait `Retry-After` (typically 30 s).
+    Overloaded,
+    /// The crypto RPC proxy's per-minute cap (`X-RateLimit-Reset`, Unix seconds).
+    CryptoRpc,
+    /// A route's own limiter, whose 429 carries no rate-limit header: `/x402/top-up`
+    /// (10 per minute per IP), `/x402/balance` (30 per minute per wallet),
+    /// `/x402/transactions` (20 per minute per wallet); also any 429 nothing explains.
+    Route,
+}
+
+impl fmt::Display for RateLimitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RateLimitKind::ModelWindow => "the model's request window is used up",
+            RateLimitKind::Overloaded => "the model is overloaded",
+            RateLimitKind::CryptoRpc => "the crypto RPC proxy's per-minute cap",
+            RateLimitKind::Route => "the route's own limit",
+        })
+    }
+}
+
+/// A lockout of the provider's error budget ([`Error::ErrorBudgetExhausted`]): which
+/// bucket, how long it lasts, and the server's answer when the request was sent (the
+/// client does not send a request it knows would land in a locked bucket, when asked to
+/// fail fast).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Lockout {
+    pub(crate) model: Option<String>,
+    #[serde(rename = "retry_after_secs", serialize_with = "serialize_secs")]
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) answer: Option<ApiError>,
+}
+
+impl Lockout {
+    /// The model of the locked bucket (`None`: the bucket of requests that name none, such
+    /// as multipart uploads).
+    pub fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+
+    /// How long the lockout still lasts, when known.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// The server's 429, when the request was sent (`None`: refused by the client).
+    pub fn api_error(&self) -> Option<&ApiError> {
+        self.answer.as_ref()
+    }
+}
+
+impl fmt::Display for Lockout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bucket = match &self.model {
+            Some(m) => format!("model {m}"),
+            None => "requests naming no model".to_owned(),
+        };
+        write!(
+            f,
+            "the error budget of {bucket} is exhausted (more than 50 failed requests in 30 s): \
+             the server refuses every request of it"
+        )?;
+        if let Some(wait) = self.retry_after {
+            write!(f, " for another {}", seconds(wait))?;
+        }
+        match &self.answer {
+            Some(api) => write!(f, ": {api}"),
+            None => f.write_str("; not sent"),
+        }
+    }
+}
+
+/// A wait as people read it: `30 s`, `2.5 s`.
+pub(crate) fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if (s - s.round()).abs() < 0.05 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
 /// An error answer of the API: status, Venice code, message, details, request id, a
 /// body excerpt and the response metadata. Read it through [`Error::api_error`] or the
 /// `error` of [`Error::Api`] / [`Error::RateLimited`].
@@ -550,8 +661,8 @@ impl ApiError {
         &self.body_excerpt
     }
 
-    /// How long the server asked to wait (`Retry-After`, or the rate-limit reset of a
-    /// 429).
+    /// How long the server asked to wait (`Retry-After`, or the reset a 429's rate-limit
+    /// headers name: the model window's or the error budget's).
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
     }
@@ -757,6 +868,7 @@ codes! {
     PaymentInProgress => "PAYMENT_IN_PROGRESS", "A payment with the same authorization is being settled.";
     SettlementTimeout => "SETTLEMENT_TIMEOUT", "Settlement did not finish in time.";
     AuthenticationFailed => "AUTHENTICATION_FAILED", "Missing or invalid credentials.";
+    X402ConcurrencyLimit => "X402_CONCURRENCY_LIMIT", "The wallet already has 5 requests in flight (429); sent again after a short wait.";
     InvalidRequest => "INVALID_REQUEST", "The request failed validation.";
 }
 

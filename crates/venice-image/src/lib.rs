@@ -42,22 +42,26 @@
 pub mod account;
 mod account_ops;
 mod auth;
+mod bookkeeping;
 mod client;
 mod decode;
 pub mod edit_models;
 mod env;
 mod error;
+mod error_budget;
 mod format;
 #[cfg(feature = "__internal")]
 mod fuzzing;
 mod generate;
 mod image;
+pub mod inflight;
 pub mod limits;
 mod meta;
 pub mod models;
 mod ops;
 pub mod pacing;
 pub mod payment;
+mod rate_headers;
 mod retry;
 mod save;
 mod sizing;
@@ -79,22 +83,24 @@ pub use auth::Auth;
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use decode::Timing;
 pub use error::{
-    ApiError, Error, ErrorCode, PaymentRequired, PaymentRequiredKind, Result, TimeoutPhase,
-    ValidationError,
+    ApiError, Error, ErrorCode, Lockout, PaymentRequired, PaymentRequiredKind, RateLimitKind,
+    Result, TimeoutPhase, ValidationError,
 };
+pub use error_budget::LockoutPolicy;
 pub use format::Format;
 #[cfg(feature = "__internal")]
 #[doc(hidden)]
 pub use fuzzing::__fuzz;
 pub use generate::{GenerateRequest, GenerateRequestBuilder, StyleReference};
 pub use image::{Generation, Image, ImageStream};
-pub use meta::{Deprecation, RateLimit, Response, ResponseMeta};
+pub use meta::{Deprecation, Response, ResponseMeta};
 pub use ops::{
     EditAspectRatio, EditRequest, EditRequestBuilder, ImageInput, Moderation, MultiEditRequest,
     MultiEditRequestBuilder, OpenAiBackground, OpenAiGenerateRequest, OpenAiGenerateRequestBuilder,
     OpenAiQuality, OpenAiSize, OpenAiStyle, RemoveBackgroundRequest,
     RemoveBackgroundRequestBuilder, ResponseFormat, UpscaleRequest, UpscaleRequestBuilder,
 };
+pub use rate_headers::{ErrorBudget, RateLimit};
 pub use retry::{RetryPolicy, RetryPolicyBuilder};
 pub use sizing::{AspectRatio, Quality, Resolution, Size};
 pub use venice_openapi::{AuthContext, AuthError, RequestAuth, Scheme, async_trait};

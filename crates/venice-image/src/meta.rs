@@ -1,11 +1,14 @@
-//! Response metadata read from headers: [`ResponseMeta`], [`RateLimit`],
-//! [`Deprecation`]; and the [`Response`] wrapper that carries it with a value.
+//! Response metadata read from headers: [`ResponseMeta`], [`Deprecation`] (the
+//! rate-limit families are read by [`crate::rate_headers`]); and the [`Response`] wrapper
+//! that carries it with a value.
 
 use std::ops::Deref;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
 use serde::{Serialize, Serializer};
+
+use crate::rate_headers::{self, ErrorBudget, RateLimit};
 
 /// What a charged operation answered: the value, the metadata of the response and the
 /// wall time of the call. Derefs to the value, so `response.save(..)` or
@@ -77,6 +80,8 @@ pub struct ResponseMeta {
     pub(crate) deprecation: Option<Deprecation>,
     pub(crate) balance_remaining_usd: Option<f64>,
     pub(crate) rate_limit: Option<RateLimit>,
+    pub(crate) error_budget: Option<ErrorBudget>,
+    pub(crate) route_limit: Option<RateLimit>,
     pub(crate) enhanced_prompt: Option<String>,
     pub(crate) model_id: Option<String>,
 }
@@ -117,9 +122,22 @@ impl ResponseMeta {
         self.balance_remaining_usd
     }
 
-    /// Rate-limit window state, when the headers are present.
+    /// The model's request window (`x-ratelimit-*-requests`, reset in Unix ms), when
+    /// the headers are present (inference routes).
     pub fn rate_limit(&self) -> Option<&RateLimit> {
         self.rate_limit.as_ref()
+    }
+
+    /// The error budget of the request's bucket (`x-ratelimit-remaining`,
+    /// `x-ratelimit-resets`), when the headers are present (credentialed routes).
+    pub fn error_budget(&self) -> Option<&ErrorBudget> {
+        self.error_budget.as_ref()
+    }
+
+    /// A route's own cap (`X-RateLimit-Limit/-Remaining/-Reset`, reset in Unix
+    /// seconds): the crypto RPC proxy's, on its 429.
+    pub fn route_limit(&self) -> Option<&RateLimit> {
+        self.route_limit.as_ref()
     }
 
     /// The rewritten prompt (`x-venice-enhanced-prompt`, URL-decoded).
@@ -130,33 +148,6 @@ impl ResponseMeta {
     /// The model that served the request (`x-venice-model-id`).
     pub fn model_id(&self) -> Option<&str> {
         self.model_id.as_deref()
-    }
-}
-
-/// Rate-limit window (`x-ratelimit-*-requests`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct RateLimit {
-    pub(crate) limit: Option<u64>,
-    pub(crate) remaining: Option<u64>,
-    #[serde(rename = "reset_at_unix", serialize_with = "serialize_unix")]
-    pub(crate) reset_at: Option<SystemTime>,
-}
-
-impl RateLimit {
-    /// Requests allowed per window.
-    pub fn limit(&self) -> Option<u64> {
-        self.limit
-    }
-
-    /// Requests left in the window.
-    pub fn remaining(&self) -> Option<u64> {
-        self.remaining
-    }
-
-    /// When the window resets.
-    pub fn reset_at(&self) -> Option<SystemTime> {
-        self.reset_at
     }
 }
 
@@ -197,16 +188,6 @@ pub(crate) fn serialize_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Resul
     d.map(|d| d.as_secs_f64()).serialize(s)
 }
 
-/// Serialise an optional instant as Unix seconds (a float).
-pub(crate) fn serialize_unix<S: Serializer>(
-    t: &Option<SystemTime>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_secs_f64())
-        .serialize(s)
-}
-
 pub(crate) fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name)
         .and_then(|v| v.to_str().ok())
@@ -226,20 +207,6 @@ pub(crate) fn balance_remaining(h: &HeaderMap) -> Option<f64> {
         .find_map(|n| header(h, n))
         .and_then(|v| v.parse::<f64>().ok())
         .filter(|v| v.is_finite())
-}
-
-/// Interpret `x-ratelimit-reset-requests`: Unix seconds, or seconds from now when
-/// the value is too small to be a Unix time (< 1e9).
-pub(crate) fn reset_instant(value: &str, now: SystemTime) -> Option<SystemTime> {
-    let v: f64 = value.trim().parse().ok()?;
-    if !v.is_finite() || v < 0.0 {
-        return None;
-    }
-    if v < 1e9 {
-        now.checked_add(Duration::try_from_secs_f64(v).ok()?)
-    } else {
-        UNIX_EPOCH.checked_add(Duration::try_from_secs_f64(v).ok()?)
-    }
 }
 
 /// Decode `%XX` escapes (and leave everything else, including `+`, as is).
@@ -287,15 +254,7 @@ impl ResponseMeta {
                 },
             );
         let balance_remaining_usd = balance_remaining(h);
-        let limit = header(h, "x-ratelimit-limit-requests").and_then(|v| v.parse().ok());
-        let remaining = header(h, "x-ratelimit-remaining-requests").and_then(|v| v.parse().ok());
-        let reset_at = header(h, "x-ratelimit-reset-requests").and_then(|v| reset_instant(v, now));
-        let rate_limit =
-            (limit.is_some() || remaining.is_some() || reset_at.is_some()).then_some(RateLimit {
-                limit,
-                remaining,
-                reset_at,
-            });
+        let families = rate_headers::read(h, now);
         Self {
             request_id,
             status,
@@ -304,7 +263,9 @@ impl ResponseMeta {
             is_content_violation: flag(h, "x-venice-is-content-violation"),
             deprecation,
             balance_remaining_usd,
-            rate_limit,
+            rate_limit: families.model,
+            error_budget: families.budget,
+            route_limit: families.route,
             enhanced_prompt: header(h, "x-venice-enhanced-prompt").map(percent_decode),
             model_id: header(h, "x-venice-model-id").map(str::to_owned),
         }
@@ -316,6 +277,7 @@ impl ResponseMeta {
 mod tests {
     use super::*;
     use reqwest::header::{HeaderName, HeaderValue};
+    use std::time::UNIX_EPOCH;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -338,7 +300,7 @@ mod tests {
             ("x-balance-remaining", "4.230000"),
             ("x-ratelimit-limit-requests", "20"),
             ("x-ratelimit-remaining-requests", "19"),
-            ("x-ratelimit-reset-requests", "1900000000"),
+            ("x-ratelimit-reset-requests", "1900000000000"),
             ("x-venice-enhanced-prompt", "a%20red%20cat%2C%20%E2%9C%93+x"),
             ("x-venice-model-id", "flux"),
         ]);
@@ -367,7 +329,9 @@ mod tests {
             ("content-type", "image/png"),
             ("x-venice-deprecated", "true"),
             ("x-ratelimit-remaining-requests", "19"),
-            ("x-ratelimit-reset-requests", "1900000000"),
+            ("x-ratelimit-reset-requests", "1900000000000"),
+            ("x-ratelimit-remaining", "48"),
+            ("x-ratelimit-resets", "1900000030000"),
         ]);
         let v = serde_json::to_value(ResponseMeta::from_headers(200, &h)).unwrap();
         assert_eq!(v["request_id"], "req-1");
@@ -376,6 +340,9 @@ mod tests {
         assert_eq!(v["deprecation"]["deprecated"], true);
         assert_eq!(v["rate_limit"]["remaining"], 19);
         assert_eq!(v["rate_limit"]["reset_at_unix"], 1_900_000_000.0);
+        assert_eq!(v["error_budget"]["remaining"], 48);
+        assert_eq!(v["error_budget"]["resets_at_unix"], 1_900_000_030.0);
+        assert!(v["route_limit"].is_null());
         assert!(v["balance_remaining_usd"].is_null());
     }
 
@@ -389,17 +356,6 @@ mod tests {
                 ..Default::default()
             }
         );
-    }
-
-    #[test]
-    fn reset_small_values_are_relative() {
-        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(
-            reset_instant("30", now),
-            Some(now + Duration::from_secs(30))
-        );
-        assert_eq!(reset_instant("-1", now), None);
-        assert_eq!(reset_instant("abc", now), None);
     }
 
     #[test]

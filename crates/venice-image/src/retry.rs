@@ -5,6 +5,12 @@
 //! reached the server. 500/504 and timeouts after sending are retried only with
 //! [`RetryPolicyBuilder::retry_server_errors`]; a classifier
 //! ([`RetryPolicyBuilder::classifier`]) can change any decision.
+//!
+//! Waits the server asks for are honoured up to [`RetryPolicyBuilder::max_delay`] (60 s by
+//! default): an overloaded model's `Retry-After` (typically 30 s), a model window's reset,
+//! an error-budget lockout's end. A busy wallet (429 `X402_CONCURRENCY_LIMIT`) is sent
+//! again after a short wait, without using up attempts, for up to
+//! [`RetryPolicyBuilder::busy_wallet_wait`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,12 +18,18 @@ use std::time::Duration;
 
 use crate::error::{Error, ErrorCode};
 
+/// First wait after a busy-wallet refusal.
+const BUSY_FIRST: Duration = Duration::from_millis(250);
+/// Longest wait after a busy-wallet refusal.
+const BUSY_MAX: Duration = Duration::from_secs(2);
+
 /// Decides whether a failure is retried, given the built-in decision.
 type Classifier = Arc<dyn Fn(&Error, bool) -> bool + Send + Sync>;
 
 /// When and how to retry a failed call. Build one with [`RetryPolicy::builder`];
-/// [`RetryPolicy::default`] is 3 attempts, 0.5 s doubling up to 20 s, full jitter, and
-/// only failures that cannot have been charged.
+/// [`RetryPolicy::default`] is 3 attempts, 0.5 s doubling, full jitter, server-asked waits
+/// of up to 60 s, a busy wallet waited for up to 60 s, and only failures that cannot have
+/// been charged.
 ///
 /// ```
 /// use std::time::Duration;
@@ -38,6 +50,7 @@ pub struct RetryPolicy {
     max_delay: Duration,
     jitter: bool,
     retry_server_errors: bool,
+    busy_wallet_wait: Duration,
     classifier: Option<Classifier>,
 }
 
@@ -49,6 +62,7 @@ impl fmt::Debug for RetryPolicy {
             .field("max_delay", &self.max_delay)
             .field("jitter", &self.jitter)
             .field("retry_server_errors", &self.retry_server_errors)
+            .field("busy_wallet_wait", &self.busy_wallet_wait)
             .field("classifier", &self.classifier.as_ref().map(|_| "custom"))
             .finish()
     }
@@ -59,9 +73,10 @@ impl Default for RetryPolicy {
         Self {
             max_attempts: 3,
             base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(20),
+            max_delay: Duration::from_secs(60),
             jitter: true,
             retry_server_errors: false,
+            busy_wallet_wait: Duration::from_secs(60),
             classifier: None,
         }
     }
@@ -87,10 +102,21 @@ impl RetryPolicyBuilder {
         self
     }
 
-    /// Largest delay (default 20 s); a server-requested wait above it is not waited
-    /// for: the call fails instead.
+    /// Largest delay (default 60 s, above the provider's 30 s waits): the cap of the
+    /// backoff, and of a wait the server asks for (`Retry-After`, a window's reset, a
+    /// lockout's end); above it the call fails at once with an error saying how long the
+    /// server asked to wait.
     pub fn max_delay(mut self, delay: Duration) -> Self {
         self.policy.max_delay = delay;
+        self
+    }
+
+    /// How long to keep sending again a request the server refused because the wallet
+    /// already has five requests in flight (429 `X402_CONCURRENCY_LIMIT`: another
+    /// program uses the wallet); the waits are short (0.25 s doubling up to 2 s) and do
+    /// not use up attempts (default 60 s; zero: fail at the first refusal).
+    pub fn busy_wallet_wait(mut self, wait: Duration) -> Self {
+        self.policy.busy_wallet_wait = wait;
         self
     }
 
@@ -166,6 +192,20 @@ impl RetryPolicy {
         self.retry_server_errors
     }
 
+    /// How long a busy wallet (429 `X402_CONCURRENCY_LIMIT`) is waited for.
+    pub fn busy_wallet_wait(&self) -> Duration {
+        self.busy_wallet_wait
+    }
+
+    /// The wait before sending again after the `n`-th (1-based) busy-wallet refusal:
+    /// 0.25 s doubling up to 2 s, between half and all of it.
+    pub(crate) fn busy_delay(&self, n: u32, random: f64) -> Duration {
+        let cap = BUSY_FIRST
+            .saturating_mul(2u32.saturating_pow(n.saturating_sub(1).min(8)))
+            .min(BUSY_MAX);
+        cap.mul_f64(0.5 + random.clamp(0.0, 1.0) / 2.0)
+    }
+
     /// Whether this failure should be retried under this policy (ignoring the
     /// attempt count): the built-in decision, then the classifier if there is one.
     pub fn should_retry(&self, err: &Error) -> bool {
@@ -222,15 +262,28 @@ impl RetryPolicy {
     }
 }
 
-/// The server-requested wait carried by an error. The decoder only takes the
-/// rate-limit window reset as a hint for 429s (see `decode::retry_after`), so every
-/// hint here is one the server meant for this error.
+/// The server-requested wait carried by an error. The decoder only takes a window's reset
+/// (or a lockout's end) as a hint for 429s (see `decode::retry_after`), so every hint here
+/// is one the server meant for this error.
 pub(crate) fn server_hint(err: &Error) -> Option<Duration> {
     match err {
         Error::RateLimited { retry_after, .. } => *retry_after,
+        Error::ErrorBudgetExhausted(lockout) => lockout.retry_after(),
         Error::Api { error, .. } => error.retry_after,
         _ => None,
     }
+}
+
+/// Whether the error is a busy wallet's refusal (429 `X402_CONCURRENCY_LIMIT`).
+pub(crate) fn is_busy_wallet(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::Api {
+            status: 429,
+            code: ErrorCode::X402ConcurrencyLimit,
+            ..
+        }
+    )
 }
 
 /// A cheap random number in `[0, 1)` for jitter (not cryptographic).
@@ -268,6 +321,7 @@ mod tests {
         if status == 429 {
             Error::RateLimited {
                 retry_after: None,
+                kind: crate::error::RateLimitKind::ModelWindow,
                 error: Box::new(api),
             }
         } else {
@@ -355,8 +409,8 @@ mod tests {
         assert_eq!(p.backoff(1), Duration::from_millis(500));
         assert_eq!(p.backoff(2), Duration::from_secs(1));
         assert_eq!(p.backoff(3), Duration::from_secs(2));
-        assert_eq!(p.backoff(9), Duration::from_secs(20));
-        assert_eq!(p.backoff(u32::MAX), Duration::from_secs(20));
+        assert_eq!(p.backoff(9), Duration::from_secs(60));
+        assert_eq!(p.backoff(u32::MAX), Duration::from_secs(60));
         for i in 0..100 {
             let r = random_unit();
             assert!((0.0..1.0).contains(&r));
@@ -415,7 +469,10 @@ mod tests {
             m
         };
         // The window reset is on every response; only a 429 waits for it.
-        let reset = headers(&[("x-ratelimit-reset-requests", "45")]);
+        let reset = headers(&[
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-reset-requests", "45"),
+        ]);
         for status in [500, 503, 504] {
             let e = crate::decode::error_from_parts(status, &reset, b"{}");
             assert_eq!(server_hint(&e), None, "{status}");
@@ -440,7 +497,29 @@ mod tests {
             p.delay(1, Some(Duration::from_secs(3)), 0.9),
             Some(Duration::from_secs(3))
         );
-        assert_eq!(p.delay(1, Some(Duration::from_secs(60)), 0.9), None);
+        // The provider's 30 s waits are within the default cap; longer ones are not.
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(30)), 0.9),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(p.delay(1, Some(Duration::from_secs(61)), 0.9), None);
         assert!(RetryPolicy::none().delay(1, None, 0.5).is_none());
+    }
+
+    #[test]
+    fn busy_wallet_waits_are_short_and_grow_to_two_seconds() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.busy_wallet_wait(), Duration::from_secs(60));
+        assert_eq!(p.busy_delay(1, 1.0), Duration::from_millis(250));
+        assert_eq!(p.busy_delay(1, 0.0), Duration::from_millis(125));
+        assert_eq!(p.busy_delay(4, 1.0), Duration::from_secs(2));
+        assert_eq!(p.busy_delay(u32::MAX, 1.0), Duration::from_secs(2));
+        let busy = crate::decode::error_from_parts(
+            429,
+            &reqwest::header::HeaderMap::new(),
+            br#"{"error": "too many in flight", "code": "X402_CONCURRENCY_LIMIT"}"#,
+        );
+        assert!(is_busy_wallet(&busy) && busy.is_retryable(), "{busy:?}");
+        assert!(!matches!(busy, Error::RateLimited { .. }));
     }
 }

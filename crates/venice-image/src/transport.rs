@@ -1,23 +1,30 @@
 //! The transport under every operation: a generated client per call (with the call's
-//! uploads and an auth wrapper that keeps the typed cause of a failed signature) and
-//! the one retry loop, which rebuilds and re-sends the request through the generated
-//! builder on every attempt so that credentials are signed afresh each time, and, with a
-//! [`Pacer`], waits for a rate-limit slot before each attempt (the server counts every
-//! attempt) and reports the answer to it.
+//! uploads and an auth wrapper that keeps the typed cause of a failed signature and, for a
+//! wallet, takes one of its in-flight slots for the exchange it signs) and the one retry
+//! loop, which rebuilds and re-sends the request through the generated builder on every
+//! attempt so that credentials are signed afresh each time. Before each attempt it keeps
+//! out of a known error-budget lockout and, with a [`Pacer`], waits for a rate-limit slot
+//! (the server counts every attempt); each answer goes to the pacer and the error budget
+//! ([`crate::bookkeeping`]).
 
+use std::any::Any;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
 
 use reqwest::header::HeaderMap;
 use venice_openapi::{
-    AuthContext, AuthError, ClientState, RequestAuth, ResponseValue, Scheme, Uploads,
+    AuthContext, AuthError, ByteStream, ClientState, RequestAuth, ResponseValue, Scheme, Uploads,
 };
 
+use crate::bookkeeping;
 use crate::decode::{self, RawError};
-use crate::error::{Error, Result};
-use crate::meta::{RateLimit, ResponseMeta, balance_remaining};
-use crate::pacing::{Pacer, Permit};
+use crate::error::{Error, Lockout, Result};
+use crate::error_budget::{self, Bucket, LockoutPolicy};
+use crate::inflight::{WalletSlot, WalletSlots};
+use crate::meta::balance_remaining;
+use crate::pacing::Pacer;
 use crate::retry::{self, RetryPolicy};
 
 /// What every call shares: the HTTP client, base URL, credentials and policies.
@@ -31,8 +38,20 @@ pub(crate) struct Transport {
     single_use_auth: bool,
     /// Last `X-Balance-Remaining` seen (USD).
     last_balance: Mutex<Option<f64>>,
+    limits: Limits,
+}
+
+/// The client-side limits every call keeps to.
+pub(crate) struct Limits {
     /// Paces the calls that name a rate-limit budget.
-    pacer: Option<Pacer>,
+    pub pacer: Option<Pacer>,
+    /// The error-budget bucket of the credentials for requests naming no model (`None`
+    /// without credentials: nothing counts).
+    pub bucket: Option<Bucket>,
+    /// What to do before a request into a known lockout.
+    pub on_lockout: LockoutPolicy,
+    /// The wallet's in-flight slots, when the credentials sign with a wallet.
+    pub wallet_slots: Option<WalletSlots>,
 }
 
 /// One call: the generated client it sends through.
@@ -41,6 +60,8 @@ pub(crate) struct Call {
     auth: Option<Arc<Recording>>,
     /// The budget (model) each attempt takes a slot of, when the client paces.
     pace: Option<String>,
+    /// The error-budget bucket of the call.
+    bucket: Option<Bucket>,
 }
 
 impl Call {
@@ -55,14 +76,32 @@ impl Call {
         self.pace = Some(model.into());
         self
     }
+
+    /// Count the call's failures in the error budget of `model` and the OpenAI `user`
+    /// (by default: the credentials' bucket of requests naming no model, which multipart
+    /// uploads and bodies without a model share).
+    pub(crate) fn budgeted(mut self, model: Option<&str>, user: Option<&str>) -> Call {
+        self.bucket = self.bucket.map(|b| b.narrowed(model, user));
+        self
+    }
 }
 
 /// Wraps the client's credentials for one call: keeps the typed cause of a failure
-/// (the generated hooks can only pass on a message) and whether it signed anything.
+/// (the generated hooks can only pass on a message) and whether it signed anything, and
+/// takes a wallet slot for each exchange it signs with the wallet.
 struct Recording {
     inner: Arc<dyn RequestAuth>,
     failure: Mutex<Option<AuthError>>,
     used: AtomicBool,
+    slots: Option<WalletSlots>,
+    /// The slot of the exchange under way, until the transport takes it back.
+    held: Mutex<Option<WalletSlot>>,
+}
+
+impl Recording {
+    fn take_slot(&self) -> Option<WalletSlot> {
+        self.held.lock().ok()?.take()
+    }
 }
 
 #[venice_openapi::async_trait]
@@ -76,6 +115,15 @@ impl RequestAuth for Recording {
         request: &mut reqwest::Request,
         ctx: &AuthContext<'_>,
     ) -> std::result::Result<(), AuthError> {
+        // The slot is taken before the signature, so a long wait does not age it.
+        if self.inner.scheme() == Scheme::Siwx
+            && let Some(slots) = &self.slots
+        {
+            let slot = slots.acquire().await;
+            if let Ok(mut held) = self.held.lock() {
+                *held = Some(slot);
+            }
+        }
         self.used.store(true, Ordering::Relaxed);
         match self.inner.authorize(request, ctx).await {
             Ok(()) => Ok(()),
@@ -97,7 +145,7 @@ impl Transport {
         state: ClientState,
         retry: RetryPolicy,
         single_use_auth: bool,
-        pacer: Option<Pacer>,
+        limits: Limits,
     ) -> Self {
         let raw = venice_openapi::Client::new_with_client(&base_url, http.clone(), state.clone());
         Self {
@@ -108,13 +156,18 @@ impl Transport {
             retry,
             single_use_auth,
             last_balance: Mutex::new(None),
-            pacer,
+            limits,
         }
     }
 
     /// The pacer of the client, if it paces.
     pub(crate) fn pacer(&self) -> Option<&Pacer> {
-        self.pacer.as_ref()
+        self.limits.pacer.as_ref()
+    }
+
+    /// The wallet's in-flight slots, when the client signs with a wallet.
+    pub(crate) fn wallet_slots(&self) -> Option<&WalletSlots> {
+        self.limits.wallet_slots.as_ref()
     }
 
     pub(crate) fn base_url(&self) -> &str {
@@ -139,6 +192,8 @@ impl Transport {
                 inner: inner.clone(),
                 failure: Mutex::new(None),
                 used: AtomicBool::new(false),
+                slots: self.limits.wallet_slots.clone(),
+                held: Mutex::new(None),
             })
         });
         let state = self
@@ -150,6 +205,7 @@ impl Transport {
             raw: venice_openapi::Client::new_with_client(&self.base_url, self.http.clone(), state),
             auth,
             pace: None,
+            bucket: self.limits.bucket.clone(),
         }
     }
 
@@ -157,6 +213,7 @@ impl Transport {
     /// request with the generated builder, once per attempt.
     pub(crate) async fn run<T, F, Fut>(&self, call: &Call, send: F) -> Result<ResponseValue<T>>
     where
+        T: 'static,
         F: Fn() -> Fut,
         Fut: Future<Output = std::result::Result<ResponseValue<T>, RawError>>,
     {
@@ -168,6 +225,7 @@ impl Transport {
     #[cfg(feature = "wallet")]
     pub(crate) async fn run_once<T, F, Fut>(&self, call: &Call, send: F) -> Result<ResponseValue<T>>
     where
+        T: 'static,
         F: Fn() -> Fut,
         Fut: Future<Output = std::result::Result<ResponseValue<T>, RawError>>,
     {
@@ -181,23 +239,30 @@ impl Transport {
         send: F,
     ) -> Result<ResponseValue<T>>
     where
+        T: 'static,
         F: Fn() -> Fut,
         Fut: Future<Output = std::result::Result<ResponseValue<T>, RawError>>,
     {
         let span = tracing::Span::current();
         let mut attempt = 1u32;
+        let mut busy: Option<(Instant, u32)> = None;
         loop {
             span.record("attempt", attempt);
-            let permit = match (&self.pacer, &call.pace) {
+            self.keep_out_of_lockout(call).await?;
+            let permit = match (&self.limits.pacer, &call.pace) {
                 (Some(pacer), Some(model)) => Some(pacer.acquire(model).await),
                 _ => None,
             };
-            let err = match send().await {
-                Ok(value) => {
+            let sent = send().await;
+            // The exchange is over once the answer is read, or its body stream dropped.
+            let slot = call.auth.as_ref().and_then(|a| a.take_slot());
+            let mut err = match sent {
+                Ok(mut value) => {
                     span.record("status", value.status().as_u16());
                     self.note_balance(value.headers());
-                    if let Some(permit) = permit {
-                        permit.observe(rate_limit(value.headers()).as_ref()).await;
+                    bookkeeping::served(call.bucket.as_ref(), permit, value.headers()).await;
+                    if let Some(slot) = slot {
+                        hold_until_read(&mut value, slot);
                     }
                     return Ok(value);
                 }
@@ -217,12 +282,21 @@ impl Transport {
                     let never_sent = matches!(&e, RawError::InvalidRequest(_))
                         || matches!(&e, RawError::CommunicationError(c) if c.is_connect());
                     let err = decode::from_raw(e).await;
-                    if let (Some(pacer), Some(permit)) = (&self.pacer, permit) {
-                        report(pacer, permit, &err, never_sent).await;
-                    }
+                    bookkeeping::refused(
+                        call.bucket.as_ref(),
+                        self.limits.pacer.as_ref(),
+                        permit,
+                        &err,
+                        never_sent,
+                    )
+                    .await;
                     err
                 }
             };
+            drop(slot);
+            if let (Error::ErrorBudgetExhausted(lockout), Some(bucket)) = (&mut err, &call.bucket) {
+                lockout.model = bucket.model().map(str::to_owned);
+            }
             if let Some(api) = err.api_error() {
                 span.record("status", api.status());
                 if let Some(balance) = api.meta().balance_remaining_usd() {
@@ -238,9 +312,22 @@ impl Transport {
             if spent || !policy.should_retry(&err) {
                 return Err(err);
             }
-            let Some(delay) = policy.delay(attempt, retry::server_hint(&err), retry::random_unit())
-            else {
-                return Err(err);
+            let busy_wallet = retry::is_busy_wallet(&err);
+            let delay = if busy_wallet {
+                // Another program holds the wallet's slots: a short wait, no attempt used.
+                let (since, refusals) = busy.get_or_insert((Instant::now(), 0));
+                *refusals += 1;
+                if since.elapsed() >= policy.busy_wallet_wait() {
+                    return Err(err);
+                }
+                policy.busy_delay(*refusals, retry::random_unit())
+            } else {
+                let Some(delay) =
+                    policy.delay(attempt, retry::server_hint(&err), retry::random_unit())
+                else {
+                    return Err(err);
+                };
+                delay
             };
             tracing::info!(
                 attempt,
@@ -250,7 +337,39 @@ impl Transport {
                 "retrying"
             );
             tokio::time::sleep(delay).await;
-            attempt += 1;
+            if !busy_wallet {
+                attempt += 1;
+            }
+        }
+    }
+
+    /// Before an attempt into a bucket the client knows is locked out: wait until the
+    /// lockout ends, or fail fast, as the client's [`LockoutPolicy`] says.
+    async fn keep_out_of_lockout(&self, call: &Call) -> Result<()> {
+        let Some(bucket) = &call.bucket else {
+            return Ok(());
+        };
+        let now = SystemTime::now();
+        let Some(until) = error_budget::locked_until(bucket, now) else {
+            return Ok(());
+        };
+        let wait = until.duration_since(now).unwrap_or_default();
+        match self.limits.on_lockout {
+            LockoutPolicy::FailFast => Err(Error::ErrorBudgetExhausted(Box::new(Lockout {
+                model: bucket.model().map(str::to_owned),
+                retry_after: Some(wait),
+                answer: None,
+            }))),
+            LockoutPolicy::Wait => {
+                tracing::info!(
+                    reason = "error budget exhausted",
+                    model = bucket.model().unwrap_or(""),
+                    delay_ms = wait.as_millis() as u64,
+                    "paused"
+                );
+                tokio::time::sleep(wait).await;
+                Ok(())
+            }
         }
     }
 
@@ -271,26 +390,15 @@ impl Transport {
     }
 }
 
-/// The rate-limit headers of an answer.
-fn rate_limit(headers: &HeaderMap) -> Option<RateLimit> {
-    ResponseMeta::from_headers(0, headers).rate_limit().cloned()
-}
-
-/// Tell the pacer how a failed attempt ended: a 429 holds the budget until the reset
-/// (after learning the window from its headers), an attempt that never left gives its
-/// slot back, any other answer (or a request lost on the way) uses it.
-async fn report(pacer: &Pacer, permit: Permit, err: &Error, never_sent: bool) {
-    if never_sent {
-        return permit.release().await;
-    }
-    let rate_limit = err.api_error().and_then(|api| api.meta().rate_limit());
-    match err {
-        Error::RateLimited { retry_after, .. } => {
-            if let Some(rl) = rate_limit {
-                pacer.observe(permit.model(), rl).await;
-            }
-            permit.rate_limited(*retry_after).await;
-        }
-        _ => permit.observe(rate_limit).await,
+/// Keep the wallet slot of an answer whose body is streamed until the stream ends or is
+/// dropped (other answers were read whole already: the slot goes back now).
+fn hold_until_read<T: 'static>(value: &mut ResponseValue<T>, slot: WalletSlot) {
+    let inner: &mut dyn Any = &mut **value;
+    if let Some(stream) = inner.downcast_mut::<ByteStream>() {
+        let body = std::mem::replace(stream, ByteStream::new(Box::pin(futures::stream::empty())));
+        *stream = ByteStream::new(Box::pin(bookkeeping::SlotHeld::new(
+            body.into_inner(),
+            slot,
+        )));
     }
 }

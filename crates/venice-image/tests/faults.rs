@@ -266,6 +266,7 @@ async fn every_call_under_a_fault_mix_follows_the_policy() {
         status500: 0.06,
         status503: 0.08,
         status429: 0.08,
+        overloaded: 0.0,
         latency: 0.10,
         latency_ms: 15,
         reset_connection: 0.05,

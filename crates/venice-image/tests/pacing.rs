@@ -12,6 +12,10 @@ use venice_image::{
 };
 use venice_mock::{AccountConfig, DEFAULT_API_KEY, Fault, MockConfig, MockServer, ModelRateLimits};
 
+#[path = "common/mock_log.rs"]
+mod mock_log;
+use mock_log::generate_statuses;
+
 /// A mock whose inference is limited to `requests` per `window` per model (windows
 /// aligned to the Unix epoch); nothing else is limited.
 async fn mock(requests: u32, window: Duration) -> MockServer {
@@ -57,15 +61,6 @@ async fn align(window: Duration) {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let left = window.as_millis() - now.as_millis() % window.as_millis();
     tokio::time::sleep(Duration::from_millis(left as u64 + 30)).await;
-}
-
-fn generate_statuses(server: &MockServer) -> Vec<u16> {
-    server
-        .requests()
-        .iter()
-        .filter(|r| r.path.ends_with("/image/generate"))
-        .map(|r| r.status)
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

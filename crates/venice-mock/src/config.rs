@@ -39,6 +39,75 @@ impl Default for RateLimitConfig {
     }
 }
 
+/// The provider's error budget: more than [`failures`](Self::failures) failed requests
+/// (any 4xx but 429) in [`window`](Self::window) per bucket (API key, or the caller's IP
+/// for wallets; model; OpenAI `user`) lock that bucket for a window: every request in it
+/// is answered 429 "Too many failed attempts (> 50) …". The provider's numbers are 50 per
+/// 30 s ([`ErrorBudgetConfig::default`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBudgetConfig {
+    /// Failed requests a bucket may have per window; one more locks it.
+    pub failures: u32,
+    /// Window length, and how long a lockout lasts (in JSON: seconds as a number).
+    #[serde(with = "crate::serde_duration::secs")]
+    pub window: Duration,
+}
+
+impl Default for ErrorBudgetConfig {
+    fn default() -> Self {
+        Self {
+            failures: 50,
+            window: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The provider's per-route limiters, which answer 429 without rate-limit headers
+/// (`{"error": "Rate limit exceeded. Please try again later."}`), except the crypto RPC
+/// proxy's per-minute cap, whose 429 carries `X-RateLimit-Limit`, `-Remaining` and
+/// `-Reset` (Unix seconds). `None` turns one off; [`RouteLimits::none`] turns all off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RouteLimits {
+    /// `POST /x402/top-up`, per IP (the provider's: 10 per minute).
+    pub top_up: Option<RateLimitConfig>,
+    /// `GET /x402/balance/{wallet}`, per wallet (30 per minute).
+    pub balance: Option<RateLimitConfig>,
+    /// `GET /x402/transactions/{wallet}`, per wallet (20 per minute).
+    pub transactions: Option<RateLimitConfig>,
+    /// `POST /crypto/rpc/{network}`, per API key or wallet (100 per minute).
+    pub crypto_rpc: Option<RateLimitConfig>,
+}
+
+impl RouteLimits {
+    /// No per-route limiter at all.
+    pub fn none() -> Self {
+        Self {
+            top_up: None,
+            balance: None,
+            transactions: None,
+            crypto_rpc: None,
+        }
+    }
+}
+
+impl Default for RouteLimits {
+    fn default() -> Self {
+        let per_minute = |requests| {
+            Some(RateLimitConfig {
+                requests,
+                window: Duration::from_secs(60),
+            })
+        };
+        Self {
+            top_up: per_minute(10),
+            balance: per_minute(30),
+            transactions: per_minute(20),
+            crypto_rpc: per_minute(100),
+        }
+    }
+}
+
 /// Per-model request limits of the inference operations (generate, OpenAI generations,
 /// edit, multi-edit, upscale, background removal), counted per API key (or wallet) and
 /// model, and advertised by `GET /api_keys/rate_limits` exactly as enforced.
@@ -130,6 +199,15 @@ pub struct MockConfig {
     pub rate_limit: Option<RateLimitConfig>,
     /// Faults to inject into paid requests.
     pub faults: FaultPlan,
+    /// The error budget (the provider's 50 failures per 30 s per bucket); `None` turns it
+    /// off (fuzzers and `cargo xtask conformance`, which send thousands of failing
+    /// requests on purpose).
+    pub error_budget: Option<ErrorBudgetConfig>,
+    /// Requests one wallet may have in flight on the inference and RPC routes (the
+    /// provider's 5); one more is answered 429 `X402_CONCURRENCY_LIMIT`. `None`: no cap.
+    pub wallet_max_in_flight: Option<usize>,
+    /// The per-route limiters of the x402 and crypto RPC routes.
+    pub route_limits: RouteLimits,
     /// The catalogue to serve instead of the built-in one: a `/models` response
     /// captured from the real API (JSON: that response, e.g. from
     /// `GET /models?type=all`), so tests run against exactly the models an account
@@ -186,6 +264,9 @@ impl Default for MockConfig {
             wallet_balances: HashMap::new(),
             rate_limit: Some(RateLimitConfig::default()),
             faults: FaultPlan::default(),
+            error_budget: Some(ErrorBudgetConfig::default()),
+            wallet_max_in_flight: Some(5),
+            route_limits: RouteLimits::default(),
             catalogue: None,
             extra_models: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -210,6 +291,9 @@ impl fmt::Debug for MockConfig {
             .field("wallet_balances", &self.wallet_balances)
             .field("rate_limit", &self.rate_limit)
             .field("faults", &self.faults)
+            .field("error_budget", &self.error_budget)
+            .field("wallet_max_in_flight", &self.wallet_max_in_flight)
+            .field("route_limits", &self.route_limits)
             .field(
                 "catalogue",
                 &self.catalogue.as_ref().map(|c| c.models().len()),

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 /// Timing: every fault answers at once except [`Fault::Latency`];
 /// [`Fault::Status429`] and [`Fault::Status503`] advise `Retry-After:`
 /// [`FaultPlan::retry_after`] (1 s by default), so a "fails, then succeeds" test
-/// waits about a second per fault.
+/// waits about a second per fault; [`Fault::Overloaded`] advises the provider's 30 s
+/// ([`FaultPlan::overloaded_retry_after`], shortened by tests).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Fault {
     /// 500 `{"error":"Inference processing failed","code":"INFERENCE_FAILED"}`.
@@ -22,9 +23,13 @@ pub enum Fault {
     /// 503 `MODEL_AT_CAPACITY` with `Retry-After` = [`FaultPlan::retry_after`].
     Status503,
     /// 429 `RATE_LIMIT_EXCEEDED` with `Retry-After` = [`FaultPlan::retry_after`],
-    /// `x-ratelimit-remaining-requests: 0` and `x-ratelimit-reset-requests` at the same
-    /// instant (not the end of the real rate-limit window).
+    /// `x-ratelimit-remaining-requests: 0` and `x-ratelimit-reset-requests` (Unix
+    /// milliseconds) at the same instant (not the end of the real rate-limit window).
     Status429,
+    /// The provider's overloaded model: 429 `{"error": "The model is currently
+    /// overloaded. Please try again later."}` with `Retry-After` =
+    /// [`FaultPlan::overloaded_retry_after`] (30 s by default) and no rate-limit header.
+    Overloaded,
     /// Waits this long (JSON: milliseconds) and then answers normally.
     Latency(#[serde(with = "crate::serde_duration::millis")] Duration),
     /// Closes the TCP connection without any response.
@@ -50,6 +55,8 @@ pub struct FaultMix {
     pub status503: f64,
     /// Probability of [`Fault::Status429`].
     pub status429: f64,
+    /// Probability of [`Fault::Overloaded`].
+    pub overloaded: f64,
     /// Probability of [`Fault::Latency`].
     pub latency: f64,
     /// Delay of a latency fault in milliseconds.
@@ -76,6 +83,10 @@ pub struct FaultPlan {
     /// rounded up to whole seconds on the wire; default 1).
     #[serde(with = "crate::serde_duration::secs")]
     pub retry_after: Duration,
+    /// `Retry-After` of [`Fault::Overloaded`] (JSON: seconds, rounded up to whole
+    /// seconds on the wire; default the provider's 30).
+    #[serde(with = "crate::serde_duration::secs")]
+    pub overloaded_retry_after: Duration,
 }
 
 impl Default for FaultPlan {
@@ -84,6 +95,7 @@ impl Default for FaultPlan {
             queue: Vec::new(),
             mix: None,
             retry_after: Duration::from_secs(1),
+            overloaded_retry_after: Duration::from_secs(30),
         }
     }
 }
@@ -94,6 +106,7 @@ pub struct FaultInjector {
     queue: Mutex<VecDeque<Fault>>,
     mix: Mutex<Option<(FaultMix, u64)>>,
     retry_after: Duration,
+    overloaded_retry_after: Duration,
 }
 
 fn splitmix(state: &mut u64) -> f64 {
@@ -110,6 +123,7 @@ impl FaultInjector {
     pub fn new(plan: &FaultPlan) -> Self {
         let this = Self {
             retry_after: plan.retry_after,
+            overloaded_retry_after: plan.overloaded_retry_after,
             ..Self::default()
         };
         this.push(plan.queue.clone());
@@ -120,6 +134,11 @@ impl FaultInjector {
     /// `Retry-After` of the 429 and 503 faults.
     pub fn retry_after(&self) -> Duration {
         self.retry_after
+    }
+
+    /// `Retry-After` of the overloaded-model fault.
+    pub fn overloaded_retry_after(&self) -> Duration {
+        self.overloaded_retry_after
     }
 
     /// Appends faults to the queue.
@@ -151,6 +170,7 @@ impl FaultInjector {
             (mix.status500, Fault::Status500),
             (mix.status503, Fault::Status503),
             (mix.status429, Fault::Status429),
+            (mix.overloaded, Fault::Overloaded),
             (
                 mix.latency,
                 Fault::Latency(Duration::from_millis(mix.latency_ms)),

@@ -13,7 +13,7 @@ pub mod __fuzz {
 
     use crate::config::{DEFAULT_API_KEY, MockConfig};
     use crate::response::ApiError;
-    use crate::router::{AuthMode, BodySlot, pipeline, policy, rate_headers, route};
+    use crate::router::{AuthMode, BodySlot, answer, policy, route};
     use crate::server::finish;
     use crate::state::AppState;
 
@@ -31,8 +31,8 @@ pub mod __fuzz {
         state: Arc<AppState>,
     }
 
-    /// One shared server state: no rate limit (a limiter would fill up with the fuzzer's
-    /// distinct keys), and a negative API-key balance so that every paid request that
+    /// One shared server state: no rate limit, error budget or per-route limit (they would
+    /// fill up with the fuzzer's distinct keys and failures), and a negative API-key balance so that every paid request that
     /// passes validation stops at the charge with 402 instead of rendering images.
     fn harness() -> Option<&'static Harness> {
         static H: OnceLock<Option<Harness>> = OnceLock::new();
@@ -44,6 +44,8 @@ pub mod __fuzz {
             let config = MockConfig {
                 api_key_balance: Some(-1.0),
                 rate_limit: None,
+                error_budget: None,
+                route_limits: crate::config::RouteLimits::none(),
                 max_body_bytes: 64 * 1024,
                 ..MockConfig::default()
             };
@@ -101,26 +103,20 @@ pub mod __fuzz {
         let query = parts.uri.query().map(str::to_owned);
         let headers = parts.headers;
         let operation = route(&method, &path).ok().map(|m| m.operation_id);
-        let mut decision = h.state.limiter.check(&crate::auth::rate_key(&headers));
         let mut recorded_body = None;
         let mut slot = BodySlot(Some(req_body));
         let (status, response_headers, body) = h.rt.block_on(async {
-            let mut reply = match pipeline(
+            let reply = answer(
                 &h.state,
                 &headers,
                 &mut slot,
                 &method,
                 &path,
                 query.as_deref(),
-                &mut decision,
+                std::net::IpAddr::from([127, 0, 0, 1]),
                 &mut recorded_body,
             )
-            .await
-            {
-                Ok(r) => r,
-                Err(ApiError(r)) => *r,
-            };
-            rate_headers(&mut reply, &decision);
+            .await;
             let response = finish(reply, &headers);
             let (parts, body) = response.into_parts();
             let body = body

@@ -12,6 +12,8 @@ use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;
 use image::{DynamicImage, ExtendedColorType, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
 
+use crate::label::{self, Label};
+
 /// Output format of an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutputFormat {
@@ -65,10 +67,34 @@ fn colour(h: u64, shift: u32) -> [u8; 3] {
     ]
 }
 
-/// Renders the deterministic picture of (model, prompt, seed, variant): a two-colour
-/// gradient whose colours come from a hash of the inputs, overlaid with a checker whose
-/// cell size and phase depend on the variant.
+/// Renders the deterministic picture of (model, prompt, seed, variant): the
+/// [`render_pattern`] with the request written over it (prompt, model, size, seed,
+/// variant) in an embedded 8×8 bitmap font, white on a darkened panel at the top, so
+/// an offline image says what was asked.
 pub fn render(
+    model: &str,
+    prompt: &str,
+    seed: i64,
+    variant: u32,
+    width: u32,
+    height: u32,
+) -> RgbImage {
+    let mut img = render_pattern(model, prompt, seed, variant, width, height);
+    let request = Label {
+        prompt,
+        model,
+        seed,
+        variant,
+    };
+    label::draw(&mut img, &request);
+    img
+}
+
+/// The pattern alone, without the text: a two-colour gradient whose colours come from
+/// a hash of the inputs, overlaid with a checker whose cell size and phase depend on
+/// the variant. (The mock's images before the text was added; the benchmark compares
+/// the two.)
+pub fn render_pattern(
     model: &str,
     prompt: &str,
     seed: i64,

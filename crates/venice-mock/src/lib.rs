@@ -78,15 +78,18 @@ pub mod catalog;
 mod config;
 pub mod contract;
 mod crypto_rpc;
+mod error_budget;
 mod faults;
 pub mod fixtures;
 #[cfg(feature = "__internal")]
 mod fuzzing;
 mod handlers;
 pub mod images;
+mod label;
 mod log;
 mod ratelimit;
 mod response;
+mod route_limits;
 mod router;
 mod serde_duration;
 mod server;
@@ -94,13 +97,14 @@ mod shapes;
 pub mod spec;
 mod state;
 pub mod svm;
+mod wallet_inflight;
 pub mod x402;
 
 pub use auth::Principal;
 pub use catalog::{Catalog, CatalogModel, Constraints, Deprecation, ModelKind, Price, Pricing};
 pub use config::{
     AccountConfig, DEFAULT_API_KEY, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_UPLOAD_FILE_BYTES,
-    MockConfig, MockError, ModelRateLimits, RateLimitConfig,
+    ErrorBudgetConfig, MockConfig, MockError, ModelRateLimits, RateLimitConfig, RouteLimits,
 };
 pub use contract::{ContractReport, Violation};
 pub use faults::{Fault, FaultMix, FaultPlan};
@@ -110,7 +114,7 @@ pub use fuzzing::__fuzz;
 pub use handlers::{BACKGROUND_REMOVE_USD, STYLES};
 pub use log::{REDACTED, REDACTED_HEADERS, RecordedRequest};
 pub use serde_duration::{millis as duration_millis, secs as duration_secs};
-pub use server::MockServer;
+pub use server::{LimitStats, MockServer};
 pub use x402::{
     DefaultPaymentVerifier, DefaultSiwxVerifier, PaymentPolicy, PaymentVerifier, SiwxPolicy,
     SiwxVerifier, VerifiedPayment, WalletIdentity,

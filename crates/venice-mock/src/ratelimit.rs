@@ -16,8 +16,11 @@ pub struct RateDecision {
     pub limit: u32,
     /// Requests left in the window.
     pub remaining: u32,
-    /// Unix seconds when the window resets.
+    /// Unix seconds when the window resets (rounded up: the crypto RPC proxy's unit).
     pub reset_unix: u64,
+    /// Unix milliseconds when the window resets (the unit of the provider's
+    /// `x-ratelimit-reset-requests`).
+    pub reset_unix_ms: u64,
     /// Seconds until the reset (at least 1).
     pub retry_after: u64,
     /// Whether this request is within the limit.
@@ -69,6 +72,7 @@ fn decide(limit: u32, count: u32, current: u128, window_ns: u128, now_ns: u128) 
         limit,
         remaining: limit.saturating_sub(count),
         reset_unix: u64::try_from(reset_ns.div_ceil(1_000_000_000)).unwrap_or(u64::MAX),
+        reset_unix_ms: u64::try_from(reset_ns.div_ceil(1_000_000)).unwrap_or(u64::MAX),
         retry_after: u64::try_from(left_ns.div_ceil(1_000_000_000).max(1)).unwrap_or(u64::MAX),
         allowed: count <= limit,
     }
@@ -77,10 +81,9 @@ fn decide(limit: u32, count: u32, current: u128, window_ns: u128, now_ns: u128) 
 /// A fixed-window limiter per key; with no config every request is allowed.
 ///
 /// Windows are aligned to the Unix epoch (window `n` covers `[n·w, (n+1)·w)`), as common
-/// fixed-window limiters are: with a whole-second window the whole-second
-/// `x-ratelimit-reset-requests` header is then exact, so a client that waits for it loses
-/// no time. (A window opened at a caller's first request would make the advertised reset
-/// up to a second late in every window.)
+/// fixed-window limiters are, and their reset is advertised in Unix milliseconds (the
+/// provider's unit of `x-ratelimit-reset-requests`), so a client that waits for it loses
+/// no time.
 #[derive(Debug)]
 pub struct RateLimiter {
     config: RateLimitConfig,
@@ -167,6 +170,7 @@ impl ModelLimiter {
                 let until = decide(per_day, used, today, day_ns, now_ns);
                 d.remaining = 0;
                 d.reset_unix = until.reset_unix;
+                d.reset_unix_ms = until.reset_unix_ms;
                 d.retry_after = until.retry_after;
                 d.allowed = false;
             }
@@ -207,6 +211,7 @@ mod tests {
             (a.allowed, a.remaining, a.reset_unix, a.retry_after),
             (true, 1, 1_000_010, 7)
         );
+        assert_eq!(a.reset_unix_ms, 1_000_010_000);
         assert!(limiter.check_at("k", t + Duration::from_secs(6)).allowed);
         // Third request in the same window: refused until the advertised reset.
         let c = limiter.check_at("k", t + Duration::from_millis(6_200));

@@ -2,9 +2,11 @@
 //! ([`crate::spec::match_operation`]); this module holds the per-operation policy read
 //! from the spec (credentials from `security`, paid = charged inference, body media
 //! types from `requestBody`) and the one table from `operationId` to handler. Then the
-//! request pipeline: route → rate limit → auth → body → faults → handler.
+//! request pipeline: route → key-wide limit → auth → route limit → body → error budget →
+//! wallet in-flight cap → model limit → faults → handler, and the limits' headers.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::LazyLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,12 +17,14 @@ use serde_json::Value;
 use crate::auth::{self, Principal};
 use crate::body::{self, BodyIn};
 use crate::crypto_rpc;
+use crate::error_budget::{self, Bucket};
 use crate::faults::Fault;
 use crate::handlers::{self, Ctx};
 use crate::ratelimit::RateDecision;
 use crate::response::{ApiError, Delivery, Reply};
 use crate::spec::{self, OperationMatch, RouteMiss};
-use crate::state::AppState;
+use crate::state::{AppState, wallet_key};
+use crate::wallet_inflight::InFlight;
 
 /// Most files of one `multipart/form-data` body (the provider's transport limit).
 const MAX_FORM_FILES: usize = 10;
@@ -164,13 +168,15 @@ const SERVED: &[&str] = &[
     "getApiKeyRateLimits",
 ];
 
-pub(crate) fn rate_limited(retry_after: u64) -> ApiError {
+/// The 429 of a model's (or the key-wide) request window: "Rate limit exceeded", no
+/// `Retry-After` (the provider's may carry none): the window's headers say when it
+/// resets, in Unix milliseconds.
+pub(crate) fn rate_limited() -> ApiError {
     ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "Rate limit exceeded",
         Some("RATE_LIMIT_EXCEEDED"),
     )
-    .header("retry-after", retry_after.to_string())
 }
 
 /// Rate-limit headers of a 429 fault: nothing left until `retry_after` from now (the
@@ -178,63 +184,195 @@ pub(crate) fn rate_limited(retry_after: u64) -> ApiError {
 fn fault_429(retry_after: Duration, limit: u32) -> ApiError {
     let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
     let secs = secs.max(1);
-    let reset = SystemTime::now()
+    let reset_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
-        .as_secs()
-        + secs;
-    rate_limited(secs)
+        .as_millis()
+        + u128::from(secs) * 1000;
+    rate_limited()
+        .header("retry-after", secs.to_string())
         .header("x-ratelimit-limit-requests", limit.to_string())
         .header("x-ratelimit-remaining-requests", "0")
-        .header("x-ratelimit-reset-requests", reset.to_string())
+        .header("x-ratelimit-reset-requests", reset_ms.to_string())
+}
+
+/// The provider's overloaded model: `Retry-After` in seconds, the provider's message.
+fn overloaded(retry_after: Duration) -> ApiError {
+    let secs = (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1);
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "The model is currently overloaded. Please try again later.",
+        None,
+    )
+    .header("retry-after", secs.to_string())
 }
 
 /// A request body not read yet; whatever is left is drained after the answer.
 pub(crate) struct BodySlot<B>(pub Option<B>);
 
-/// One request through the pipeline. `slot` still holds the body when the request was
-/// refused before reading it; `decision` (the key-wide one) is replaced by the model's
-/// when an inference request counts against a per-model limit.
+/// What the pipeline learnt of a request that its answer's headers and the limits need.
+#[derive(Debug, Default)]
+pub(crate) struct Ticket {
+    /// The request window the answer describes (inference operations only: the key-wide
+    /// window, replaced by the model's once the request counts against it).
+    decision: Option<RateDecision>,
+    /// The error-budget bucket of a credentialed request.
+    bucket: Option<Bucket>,
+    /// The answer is judged by the error budget (false for what is refused before the
+    /// budget is looked at, and for the lockout itself).
+    budgeted: bool,
+    /// An answer of a limiter that sends no rate-limit header of any kind.
+    bare: bool,
+    /// The wallet's place among its requests in flight, held until the answer is ready.
+    _in_flight: Option<InFlight>,
+}
+
+/// One request, answered: the key-wide limit, the pipeline, then the limits' bookkeeping
+/// and headers (the model window, the error budget).
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn pipeline<B: BodyIn>(
+pub(crate) async fn answer<B: BodyIn>(
     state: &AppState,
     headers: &HeaderMap,
     slot: &mut BodySlot<B>,
     method: &Method,
     path: &str,
     query: Option<&str>,
-    decision: &mut RateDecision,
+    peer: IpAddr,
+    recorded_body: &mut Option<Value>,
+) -> Reply {
+    let mut ticket = Ticket::default();
+    let mut reply = match pipeline(
+        state,
+        headers,
+        slot,
+        method,
+        path,
+        query,
+        peer,
+        &mut ticket,
+        recorded_body,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(ApiError(r)) => *r,
+    };
+    settle(state, &ticket, &mut reply);
+    reply
+}
+
+/// Count a budgeted failure and put the limits' headers on the answer.
+fn settle(state: &AppState, ticket: &Ticket, reply: &mut Reply) {
+    if ticket.bare {
+        return;
+    }
+    if let Some(bucket) = &ticket.bucket {
+        let now = SystemTime::now();
+        if ticket.budgeted && error_budget::counts(reply) {
+            state.error_budget.fail(bucket, now);
+        }
+        if !reply.headers.contains_key("x-ratelimit-resets")
+            && let Some(budget) = state.error_budget.state(bucket, now)
+        {
+            error_budget::headers(reply, budget);
+        }
+    }
+    if let Some(d) = &ticket.decision {
+        rate_headers(reply, d);
+    }
+}
+
+/// Refuse a request of a locked bucket, or judge its refusal `e` by the budget.
+fn judged(state: &AppState, ticket: &mut Ticket, e: ApiError) -> ApiError {
+    if let Some(locked) = locked(state, ticket) {
+        return locked;
+    }
+    ticket.budgeted = true;
+    e
+}
+
+/// The lockout 429 when the request's bucket is locked.
+fn locked(state: &AppState, ticket: &mut Ticket) -> Option<ApiError> {
+    let bucket = ticket.bucket.as_ref()?;
+    let budget = state.error_budget.state(bucket, SystemTime::now())?;
+    budget.locked.then(|| {
+        ticket.budgeted = false;
+        state.error_budget.lockout(budget)
+    })
+}
+
+/// One request through the pipeline. `slot` still holds the body when the request was
+/// refused before reading it; `ticket` collects what the answer's bookkeeping needs.
+#[allow(clippy::too_many_arguments)]
+async fn pipeline<B: BodyIn>(
+    state: &AppState,
+    headers: &HeaderMap,
+    slot: &mut BodySlot<B>,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    peer: IpAddr,
+    ticket: &mut Ticket,
     recorded_body: &mut Option<Value>,
 ) -> Result<Reply, ApiError> {
     let operation = route(method, path)?;
     let policy = policy(operation.operation_id)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Not found", Some("NOT_FOUND")))?;
-    if !decision.allowed {
-        return Err(rate_limited(decision.retry_after));
+    let inference = policy.paid && operation.operation_id != "cryptoRpcProxy";
+    let key_wide = state.limiter.check(&auth::rate_key(headers));
+    if inference {
+        ticket.decision = Some(key_wide);
+    }
+    if !key_wide.allowed {
+        return Err(rate_limited());
+    }
+    // Public operations are not the budget's; without credentials nothing counts.
+    if policy.auth != AuthMode::None {
+        ticket.bucket = Bucket::of_credentials(headers, peer);
     }
     let principal: Option<Principal> = match policy.auth {
         AuthMode::None => None,
-        AuthMode::Optional => auth::authenticate_optional_bearer(&state.config, headers)?,
-        AuthMode::Required => Some(auth::authenticate(&state.config, headers)?),
-        AuthMode::Wallet => Some(Principal::Wallet(auth::authenticate_wallet(
-            &state.config,
-            headers,
-        )?)),
-        AuthMode::Key => Some(auth::authenticate_key(&state.config, headers)?),
+        AuthMode::Optional => auth::authenticate_optional_bearer(&state.config, headers)
+            .map_err(|e| judged(state, ticket, e))?,
+        AuthMode::Required => {
+            Some(auth::authenticate(&state.config, headers).map_err(|e| judged(state, ticket, e))?)
+        }
+        AuthMode::Wallet => Some(Principal::Wallet(
+            auth::authenticate_wallet(&state.config, headers)
+                .map_err(|e| judged(state, ticket, e))?,
+        )),
+        AuthMode::Key => Some(
+            auth::authenticate_key(&state.config, headers).map_err(|e| judged(state, ticket, e))?,
+        ),
     };
+    let caller = principal.as_ref().map(|p| match p {
+        Principal::ApiKey(k) => format!("key:{k}"),
+        Principal::Wallet(w) => format!("wallet:{}", wallet_key(&w.address)),
+    });
+    if let Err(e) = state
+        .route_limits
+        .check(operation.operation_id, caller, peer)
+    {
+        ticket.bare = true;
+        return Err(e);
+    }
     if policy.paid && handlers::payment_header(headers).is_some() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            &format!(
-                "Payment headers are only accepted by {}",
-                crate::shapes::top_up_route()
+        return Err(judged(
+            state,
+            ticket,
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "Payment headers are only accepted by {}",
+                    crate::shapes::top_up_route()
+                ),
+                Some("PAYMENT_HEADER_NOT_ACCEPTED"),
             ),
-            Some("PAYMENT_HEADER_NOT_ACCEPTED"),
         ));
     }
     let body = match (policy.has_body, slot.0.take()) {
         (true, Some(b)) => {
-            body::read(
+            let read = body::read(
                 headers,
                 b,
                 body::Limits {
@@ -245,7 +383,16 @@ pub(crate) async fn pipeline<B: BodyIn>(
                 operation.operation_id,
                 recorded_body,
             )
-            .await?
+            .await;
+            match read {
+                Ok(body) => body,
+                // Refused before the budget is looked at (media type, JSON, size).
+                Err(e) if !error_budget::counts(&e.0) => return Err(e),
+                Err(e) => {
+                    narrow(ticket, headers, recorded_body.as_ref());
+                    return Err(judged(state, ticket, e));
+                }
+            }
         }
         (false, Some(b)) => {
             body::read_unused(headers, b, state.config.max_body_bytes).await?;
@@ -253,15 +400,32 @@ pub(crate) async fn pipeline<B: BodyIn>(
         }
         (_, None) => Value::Null,
     };
+    narrow(ticket, headers, Some(&body));
+    if let Some(lockout) = locked(state, ticket) {
+        return Err(lockout);
+    }
+    ticket.budgeted = true;
+    if policy.paid
+        && let Some(Principal::Wallet(wallet)) = &principal
+    {
+        match state.wallet_in_flight.enter(&wallet_key(&wallet.address)) {
+            Ok(guard) => ticket._in_flight = Some(guard),
+            Err(e) => {
+                ticket.bare = true;
+                return Err(e);
+            }
+        }
+    }
     // Inference also counts against the limit of the model that serves it; its window
     // is then what the rate-limit headers describe.
-    if policy.paid
+    if inference
         && let Some(limiter) = &state.model_limiter
         && let Some(model) = handlers::served_model(state, operation.operation_id, &body)
     {
-        *decision = limiter.check(&auth::rate_key(headers), &model);
+        let decision = limiter.check(&auth::rate_key(headers), &model);
+        ticket.decision = Some(decision);
         if !decision.allowed {
-            return Err(rate_limited(decision.retry_after));
+            return Err(rate_limited());
         }
     }
     let fault = if policy.paid {
@@ -288,7 +452,11 @@ pub(crate) async fn pipeline<B: BodyIn>(
             .header("retry-after", secs.to_string()));
         }
         Some(Fault::Status429) => {
-            return Err(fault_429(state.faults.retry_after(), decision.limit));
+            let limit = ticket.decision.map_or(key_wide.limit, |d| d.limit);
+            return Err(fault_429(state.faults.retry_after(), limit));
+        }
+        Some(Fault::Overloaded) => {
+            return Err(overloaded(state.faults.overloaded_retry_after()));
         }
         Some(Fault::ResetConnection) => {
             let mut r = Reply::json(StatusCode::OK, &Value::Null);
@@ -324,8 +492,15 @@ pub(crate) async fn pipeline<B: BodyIn>(
     Ok(reply)
 }
 
-/// Sets the rate-limit headers of a decision, unless the reply set its own (a 429
-/// fault advertises its own reset).
+/// Narrow the ticket's bucket to the model and user the body names.
+fn narrow(ticket: &mut Ticket, headers: &HeaderMap, body: Option<&Value>) {
+    if let Some(body) = body {
+        ticket.bucket = ticket.bucket.take().map(|b| b.narrowed(headers, body));
+    }
+}
+
+/// Sets the model window's headers of a decision (reset in Unix milliseconds), unless
+/// the reply set its own (a 429 fault advertises its own reset).
 pub(crate) fn rate_headers(reply: &mut Reply, d: &RateDecision) {
     let h = &mut reply.headers;
     if h.contains_key("x-ratelimit-reset-requests") {
@@ -338,7 +513,7 @@ pub(crate) fn rate_headers(reply: &mut Reply, d: &RateDecision) {
     );
     h.insert(
         "x-ratelimit-reset-requests",
-        HeaderValue::from(d.reset_unix),
+        HeaderValue::from(d.reset_unix_ms),
     );
 }
 

@@ -2,7 +2,7 @@
 //! validation → faults → handler) and response finishing (headers, compression, log).
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use http::{HeaderValue, Request, Response};
@@ -13,14 +13,30 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
-use crate::auth;
 use crate::body;
 use crate::config::{MockConfig, MockError};
 use crate::faults::{Fault, FaultMix};
 use crate::log::{RecordedRequest, redacted_headers};
-use crate::response::{ApiError, Delivery, MockBody, Reply, compress, pick_encoding};
+use crate::response::{Delivery, MockBody, Reply, compress, pick_encoding};
 use crate::router::{self, BodySlot};
 use crate::state::AppState;
+
+/// What the mock's limits have seen since it started ([`MockServer::limit_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct LimitStats {
+    /// Requests answered 429 "Too many failed attempts" (the error budget's lockout).
+    pub lockouts: u64,
+    /// Failed requests counted against the error budget.
+    pub budget_failures: u64,
+    /// The most requests one wallet had in flight at once on the inference and RPC
+    /// routes, counting a request refused for arriving over the cap.
+    pub wallet_peak_in_flight: usize,
+    /// The most requests one wallet has in flight now.
+    pub wallet_in_flight: usize,
+    /// Requests refused with 429 `X402_CONCURRENCY_LIMIT`.
+    pub concurrency_refusals: u64,
+}
 
 /// A running mock server; it stops when dropped.
 pub struct MockServer {
@@ -107,6 +123,18 @@ impl MockServer {
         self.state.wallet_balance(address)
     }
 
+    /// What the mock's limits have seen so far: lockouts, refusals, the most requests
+    /// one wallet had in flight.
+    pub fn limit_stats(&self) -> LimitStats {
+        LimitStats {
+            lockouts: self.state.error_budget.lockouts(),
+            budget_failures: self.state.error_budget.failures(),
+            wallet_peak_in_flight: self.state.wallet_in_flight.peak(),
+            wallet_in_flight: self.state.wallet_in_flight.now(),
+            concurrency_refusals: self.state.wallet_in_flight.refused(),
+        }
+    }
+
     /// The model catalogue being served.
     pub fn catalog(&self) -> &crate::catalog::Catalog {
         &self.state.catalog
@@ -122,7 +150,7 @@ impl Drop for MockServer {
 
 async fn accept_loop(listener: TcpListener, state: Arc<AppState>, shutdown: watch::Receiver<bool>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((stream, peer)) = listener.accept().await else {
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -134,7 +162,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<AppState>, shutdown: watc
             let svc = service_fn(move |req| {
                 let state = Arc::clone(&state);
                 let kill = Arc::clone(&kill_svc);
-                async move { Ok::<_, Infallible>(serve(state, kill, req).await) }
+                async move { Ok::<_, Infallible>(serve(state, kill, peer.ip(), req).await) }
             });
             let conn = http1::Builder::new()
                 .keep_alive(true)
@@ -151,6 +179,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<AppState>, shutdown: watc
 async fn serve(
     state: Arc<AppState>,
     kill: Arc<Notify>,
+    peer: IpAddr,
     req: Request<Incoming>,
 ) -> Response<MockBody> {
     let (parts, incoming) = req.into_parts();
@@ -166,24 +195,18 @@ async fn serve(
         body: None,
         status: 0,
     };
-    let mut decision = state.limiter.check(&auth::rate_key(&headers));
     let mut slot = BodySlot(Some(incoming));
-    let mut reply = match router::pipeline(
+    let mut reply = router::answer(
         &state,
         &headers,
         &mut slot,
         &method,
         &path,
         query.as_deref(),
-        &mut decision,
+        peer,
         &mut recorded.body,
     )
-    .await
-    {
-        Ok(r) => r,
-        Err(ApiError(r)) => *r,
-    };
-    router::rate_headers(&mut reply, &decision);
+    .await;
     if reply.delivery == Delivery::Reset {
         state.log.push(recorded.clone());
         kill.notify_one();

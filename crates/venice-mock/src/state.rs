@@ -13,12 +13,15 @@ use crate::auth::Principal;
 use crate::bench::BenchPayload;
 use crate::catalog::Catalog;
 use crate::config::MockConfig;
+use crate::error_budget::ErrorBudget;
 use crate::faults::FaultInjector;
 use crate::images::ImageCache;
 use crate::log::RequestLog;
 use crate::ratelimit::{ModelLimiter, RateLimiter};
 use crate::response::ApiError;
+use crate::route_limits::RouteLimiters;
 use crate::svm::{MintAccount, RecentBlockhashes, SvmPaymentVerifier};
+use crate::wallet_inflight::WalletInFlight;
 use crate::x402::{DefaultPaymentVerifier, DefaultSiwxVerifier};
 
 /// How long an `Idempotency-Key` answer of the RPC proxy is replayed (the provider's 24 h).
@@ -44,6 +47,12 @@ pub(crate) struct AppState {
     pub limiter: RateLimiter,
     /// Per-(key, model) limits of inference, when configured.
     pub model_limiter: Option<ModelLimiter>,
+    /// The error budget of every (credential, model, user) bucket.
+    pub error_budget: ErrorBudget,
+    /// Requests in flight per wallet.
+    pub wallet_in_flight: WalletInFlight,
+    /// The x402 routes' and the crypto RPC proxy's own limiters.
+    pub route_limits: RouteLimiters,
     pub faults: FaultInjector,
     pub log: RequestLog,
     pub cache: ImageCache,
@@ -144,6 +153,9 @@ impl AppState {
                 .model_rate_limits
                 .clone()
                 .map(ModelLimiter::new),
+            error_budget: ErrorBudget::new(config.error_budget),
+            wallet_in_flight: WalletInFlight::new(config.wallet_max_in_flight),
+            route_limits: RouteLimiters::new(config.route_limits),
             faults: FaultInjector::new(&config.faults),
             log: RequestLog::default(),
             cache: ImageCache::new(256),

@@ -3,6 +3,7 @@
 
 use std::process::Command;
 
+pub mod chromium;
 pub mod redis;
 
 use assert_cmd::cargo::CommandCargoExt;
@@ -48,4 +49,20 @@ pub fn rt() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// A stand-in image viewer for `--open` (`VENICE_IMAGE_OPENER`): a script in `dir` that
+/// appends the path it is given to a log; (the script, the log).
+#[cfg(unix)]
+pub fn recording_viewer(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let log = dir.join("opened.txt");
+    let viewer = dir.join("viewer.sh");
+    std::fs::write(
+        &viewer,
+        format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&viewer, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (viewer, log)
 }

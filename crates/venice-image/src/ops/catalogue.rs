@@ -25,7 +25,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn edit_models(&self) -> Result<Arc<Vec<EditModel>>> {
-        cached(&self.inner.edit_models, async {
+        cached(&self.inner.edit_models, || async {
             let list = self.model_list(types::ModelTypeFilter::Inpaint).await?;
             Ok(edit_models::from_wire(list))
         })

@@ -73,6 +73,12 @@ fn uploads_for<'a>(images: impl IntoIterator<Item = &'a ImageInput>) -> Uploads 
     }
 }
 
+/// The model whose error budget an upload's failures count in: a form cannot name its
+/// model in time, so the provider counts it in the credentials' bucket (`None`).
+fn budget_model<'m>(uploads: &Uploads, model: Option<&'m str>) -> Option<&'m str> {
+    model.filter(|_| !uploads.is_multipart())
+}
+
 impl Client {
     /// Send an image operation and read its image answer: `send` issues the request
     /// through the generated client of `call`, once per attempt.
@@ -177,9 +183,11 @@ impl Client {
         self.edit_preflight(req.model(), "model", &facts).await?;
         let mut uploads = uploads_for([req.image()]);
         let wire = req.wire_for(&mut uploads)?;
+        let bucket_model = budget_model(&uploads, req.model());
         let call = self
             .call(uploads)
-            .paced(req.model().unwrap_or("edit_image"));
+            .paced(req.model().unwrap_or("edit_image"))
+            .budgeted(bucket_model, None);
         let fallback = req.output_format().unwrap_or(Format::Png);
         self.image_op("edit_image", &call, fallback, || {
             call.raw().edit_image().body(wire.clone()).send()
@@ -213,9 +221,11 @@ impl Client {
         self.edit_preflight(req.model(), "modelId", &facts).await?;
         let mut uploads = uploads_for(req.images());
         let wire = req.wire_for(&mut uploads)?;
+        let bucket_model = budget_model(&uploads, req.model());
         let call = self
             .call(uploads)
-            .paced(req.model().unwrap_or("multi_edit_image"));
+            .paced(req.model().unwrap_or("multi_edit_image"))
+            .budgeted(bucket_model, None);
         let fallback = req.output_format().unwrap_or(Format::Png);
         self.image_op("multi_edit_image", &call, fallback, || {
             call.raw().multi_edit_image().body(wire.clone()).send()
@@ -281,7 +291,10 @@ impl Client {
         );
         async {
             let start = Instant::now();
-            let call = self.call(Uploads::new()).paced(req.model());
+            let call = self
+                .call(Uploads::new())
+                .paced(req.model())
+                .budgeted(Some(req.model()), req.wire().user.as_deref());
             let response = self
                 .send(&call, || {
                     call.raw()

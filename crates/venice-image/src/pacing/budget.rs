@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::meta::RateLimit;
+use crate::rate_headers::RateLimit;
 
 /// Extra wait after an advertised reset, for clock granularity between client and server.
 pub(crate) const RESET_MARGIN: Duration = Duration::from_millis(20);

@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use super::budget::Budget;
-use crate::meta::RateLimit;
+use crate::rate_headers::RateLimit;
 
 /// The budgets of one API key in this process, by model.
 #[derive(Debug, Default)]

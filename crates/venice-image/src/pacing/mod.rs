@@ -38,18 +38,18 @@
 mod budget;
 mod local;
 #[cfg(feature = "redis")]
-mod redis;
+pub(crate) mod redis;
 #[cfg(test)]
 mod scenarios;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::account::AccountLimits;
-use crate::meta::RateLimit;
+use crate::rate_headers::RateLimit;
 use local::LocalBudgets;
 
 #[cfg(feature = "redis")]
@@ -115,6 +115,13 @@ impl Pacer {
                 shared: Some(shared),
             }),
         })
+    }
+
+    /// The Redis these budgets are shared through (the wallet's in-flight slots use it
+    /// too).
+    #[cfg(feature = "redis")]
+    pub(crate) fn redis(&self) -> Option<&self::redis::RedisBudgets> {
+        self.inner.shared.as_ref()
     }
 
     /// Whether budgets are shared through Redis (even while it is unreachable).

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Script, ScriptInvocation};
 
-use crate::meta::RateLimit;
+use crate::rate_headers::RateLimit;
 
 /// Where the shared budgets live and how patiently to talk to them (feature `redis`).
 ///
@@ -28,6 +28,7 @@ pub struct RedisOptions {
     timeout: Duration,
     reconnect_after: Duration,
     linger: Duration,
+    slot_lease: Duration,
 }
 
 impl fmt::Debug for RedisOptions {
@@ -37,6 +38,7 @@ impl fmt::Debug for RedisOptions {
             .field("timeout", &self.timeout)
             .field("reconnect_after", &self.reconnect_after)
             .field("linger", &self.linger)
+            .field("slot_lease", &self.slot_lease)
             .finish()
     }
 }
@@ -50,6 +52,7 @@ impl RedisOptions {
             timeout: Duration::from_millis(250),
             reconnect_after: Duration::from_secs(1),
             linger: Duration::from_secs(60),
+            slot_lease: Duration::from_secs(5),
         }
     }
 
@@ -64,6 +67,20 @@ impl RedisOptions {
     pub fn reconnect_after(mut self, after: Duration) -> Self {
         self.reconnect_after = after;
         self
+    }
+
+    /// How long a wallet's in-flight slot is held in Redis without being renewed (default
+    /// 5 s; the holder renews it every third of that while its request runs, so a
+    /// request of any length keeps it). A process that dies holding slots gives them back
+    /// within this time.
+    pub fn slot_lease(mut self, lease: Duration) -> Self {
+        self.slot_lease = lease.max(Duration::from_millis(30));
+        self
+    }
+
+    /// The lease of a wallet's in-flight slot.
+    pub(crate) fn lease(&self) -> Duration {
+        self.slot_lease
     }
 
     /// How long a budget's keys outlive the window they describe (default 60 s, the
@@ -196,15 +213,43 @@ impl RedisBudgets {
     /// Run one operation on `model`'s budget; `None` when Redis cannot be reached (the
     /// caller paces locally).
     pub(crate) async fn call(&self, model: &str, op: Op<'_>) -> Option<Reply> {
+        let reply = self
+            .invoke::<(i64, i64)>(self.invocation(model, op, None))
+            .await?;
+        Some(reply_of(op, reply))
+    }
+
+    /// Run another script on keys of this API key's namespace (`keys` are suffixes of
+    /// `venice:{<key id>}:`); `None` when Redis cannot be reached, as for [`call`](Self::call).
+    pub(crate) async fn eval<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        keys: &[&str],
+        args: &[String],
+    ) -> Option<T> {
+        let mut invocation = script.prepare_invoke();
+        for key in keys {
+            invocation.key(format!("{}:{key}", self.namespace));
+        }
+        for arg in args {
+            invocation.arg(arg);
+        }
+        self.invoke(invocation).await
+    }
+
+    /// One script call within the timeout; a failure marks Redis down (logged once).
+    async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        invocation: ScriptInvocation<'_>,
+    ) -> Option<T> {
         let mut conn = self.connection().await?;
-        let invocation = self.invocation(model, op, None);
-        let answer = tokio::time::timeout(
+        match tokio::time::timeout(
             self.options.timeout,
-            invocation.invoke_async::<(i64, i64)>(&mut conn),
+            invocation.invoke_async::<T>(&mut conn),
         )
-        .await;
-        match answer {
-            Ok(Ok(reply)) => Some(reply_of(op, reply)),
+        .await
+        {
+            Ok(Ok(value)) => Some(value),
             Ok(Err(e)) => {
                 self.failed(&e.to_string()).await;
                 None
@@ -214,6 +259,11 @@ impl RedisBudgets {
                 None
             }
         }
+    }
+
+    /// The options these budgets were made with.
+    pub(crate) fn options(&self) -> &RedisOptions {
+        &self.options
     }
 
     /// The script call for `op` on `model` (`now`: a fixed time instead of the server's,

@@ -7,7 +7,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::budget::{MAX_WAIT, RESET_MARGIN, UNKNOWN_WINDOW};
-use crate::meta::RateLimit;
+use crate::rate_headers::RateLimit;
 
 /// The server's limit in these scenarios.
 pub(crate) const LIMIT: u64 = 10;

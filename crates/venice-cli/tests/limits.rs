@@ -127,12 +127,13 @@ fn a_batch_whose_every_job_is_refused_stops_before_the_error_budget_runs_out() {
     let _serial = serial();
     let (_rt, server) = mock(MockConfig::default());
     let dir = tempfile::tempdir().unwrap();
-    // A quality for a model that takes none: the server's 400 (sent unchecked).
+    // A quality the model does not list (grok-imagine-image-2-0 takes low and medium):
+    // the server's 400 (sent unchecked).
     let file = jobs(
         dir.path(),
         "refused",
         80,
-        "venice-sd35",
+        "grok-imagine-image-2-0",
         r#","quality":"high""#,
     );
     let concurrency = 8;

@@ -1,9 +1,15 @@
-//! One benchmark client process: `bench-client KIND URL CALLS VARIANTS [OUT_DIR]`.
+//! One benchmark client process: `bench-client KIND URL CALLS VARIANTS [DIR]`.
 //!
 //! Makes one untimed warm-up operation (connection, catalogue), then CALLS timed
 //! operations, keeping each operation's decoded images alive until it ends, and prints
 //! one JSON line: per-call microseconds, decoded bytes per call, and the process's peak
 //! RSS (`VmHWM`).
+//!
+//! The upload kinds (`upscale-form`, `upscale-json`, `multi-edit-form`,
+//! `multi-edit-json`) send the files the harness wrote to DIR (`big.png`, 24 MB;
+//! `layer0.png`…`layer2.png`, 10 MB each): `-form` is the facade (`multipart/form-data`,
+//! files streamed from disk), `-json` the generated client with a JSON body whose base64
+//! is streamed from the same files (how the facade sent uploads before).
 
 mod proc_status;
 
@@ -34,8 +40,20 @@ fn body(variants: u32, binary: bool) -> String {
 }
 
 
+/// An upload operation of the benchmark.
+enum Upload {
+    Upscale(venice_image::UpscaleRequest),
+    MultiEdit(venice_image::MultiEditRequest),
+}
+
 enum Runner {
     Facade(venice_image::Client, venice_image::GenerateRequest),
+    UploadForm(venice_image::Client, Upload),
+    UploadJson {
+        http: reqwest::Client,
+        url: String,
+        files: Vec<std::path::PathBuf>,
+    },
     FacadeBinary(venice_image::Client, venice_image::GenerateRequest, String),
     Baseline(reqwest::Client, String, String),
     Raw(reqwest::Client, String, String),
@@ -62,8 +80,54 @@ impl Runner {
                 .auth(venice_image::Auth::api_key(KEY))
                 .build()
         };
+        let files = |names: &[&str]| -> Result<Vec<std::path::PathBuf>, BoxError> {
+            let dir = out.as_deref().ok_or("upload kinds need DIR")?;
+            Ok(names
+                .iter()
+                .map(|n| std::path::Path::new(dir).join(n))
+                .collect())
+        };
+        let layers = ["layer0.png", "layer1.png", "layer2.png"];
         Ok(match kind {
             "facade" => Runner::Facade(facade()?, req),
+            "upscale-form" => {
+                let path = files(&["big.png"])?.remove(0);
+                let req =
+                    venice_image::UpscaleRequest::builder(venice_image::ImageInput::from_path(
+                        path,
+                    )?)
+                    .build()?;
+                Runner::UploadForm(facade()?, Upload::Upscale(req))
+            }
+            "multi-edit-form" => {
+                let mut inputs = files(&layers)?
+                    .into_iter()
+                    .map(venice_image::ImageInput::from_path)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let base = inputs.remove(0);
+                let req = venice_image::MultiEditRequest::builder("bench", base)
+                    .layers(inputs)
+                    .build()?;
+                Runner::UploadForm(facade()?, Upload::MultiEdit(req))
+            }
+            "upscale-json" | "multi-edit-json" => {
+                let mut headers = reqwest::header::HeaderMap::new();
+                headers.insert(
+                    reqwest::header::AUTHORIZATION,
+                    format!("Bearer {KEY}").parse()?,
+                );
+                Runner::UploadJson {
+                    http: reqwest::Client::builder()
+                        .default_headers(headers)
+                        .build()?,
+                    url: url.to_owned(),
+                    files: if kind == "upscale-json" {
+                        files(&["big.png"])?
+                    } else {
+                        files(&layers)?
+                    },
+                }
+            }
             "facade-binary" => {
                 let req = venice_image::GenerateRequest::builder(MODEL, "bench")
                     .size(venice_image::Size::Pixels {
@@ -100,6 +164,61 @@ impl Runner {
             Runner::Facade(client, req) => {
                 let g = client.generate(req).await?;
                 Ok(g.images().iter().map(|i| i.bytes().len() as u64).sum())
+            }
+            Runner::UploadForm(client, upload) => {
+                let image = match upload {
+                    Upload::Upscale(req) => client.upscale(req).await?,
+                    Upload::MultiEdit(req) => client.multi_edit(req).await?,
+                };
+                Ok(image.bytes().len() as u64)
+            }
+            Runner::UploadJson { http, url, files } => {
+                use venice_image::raw::{ClientState, UploadSource, Uploads, types};
+                let mut uploads = Uploads::new();
+                let mut fields = Vec::with_capacity(files.len());
+                for path in files {
+                    let len = std::fs::metadata(path)?.len();
+                    fields.push(uploads.add_as(
+                        UploadSource::File {
+                            path: path.clone(),
+                            len,
+                        },
+                        "image/png",
+                    )?);
+                }
+                // Past the provider's 35 MB too (three 10 MB layers are 40 MB of JSON):
+                // this row measures the encoding, the bench server takes it.
+                let state = ClientState::anonymous()
+                    .max_json_body_bytes(u64::MAX)
+                    .uploads(uploads);
+                let raw = venice_image::raw::Client::new_with_client(url, http.clone(), state);
+                let answer = if fields.len() == 1 {
+                    raw.upscale_image()
+                        .body(types::UpscaleImageRequest::builder().image(fields[0].as_str()))
+                        .send()
+                        .await
+                } else {
+                    raw.multi_edit_image()
+                        .body(
+                            types::MultiEditImageRequest::builder()
+                                .prompt("bench")
+                                .images(
+                                    fields
+                                        .iter()
+                                        .map(|f| f.parse())
+                                        .collect::<Result<Vec<_>, _>>()?,
+                                ),
+                        )
+                        .send()
+                        .await
+                }
+                .map_err(|e| format!("{e}"))?;
+                let mut n = 0u64;
+                let mut stream = answer.into_inner_stream();
+                while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+                    n += chunk?.len() as u64;
+                }
+                Ok(n)
             }
             Runner::FacadeBinary(client, req, dir) => {
                 let img = client.generate_binary(req).await?;

@@ -137,6 +137,11 @@ impl Server {
         Self::spawn(o, image_bytes, None, false, options)
     }
 
+    /// A server whose JSON body limit is `max_body_bytes` (the upload rows).
+    fn with_body_limit(o: &Opts, max_body_bytes: u64) -> Result<Self, BoxError> {
+        Self::with_options(o, 1024, &[format!("max_body={max_body_bytes}")])
+    }
+
     fn spawn(
         o: &Opts,
         image_bytes: u64,
@@ -265,6 +270,8 @@ fn run_client(
         let dir = o.workspace.join("target/bench-out");
         std::fs::create_dir_all(&dir)?;
         c.arg(dir);
+    } else if kind.starts_with("upscale-") || kind.starts_with("multi-edit-") {
+        c.arg(uploads_dir(o));
     }
     let out = c.stderr(Stdio::piped()).output()?;
     if !out.status.success() {
@@ -544,6 +551,9 @@ fn main() -> Result<(), BoxError> {
     // 7: the recorder (`venice-mock record`): overhead, throughput, memory, size.
     let recording_md = recording(&o, rounds, &mut r)?;
 
+    // 7b: uploads, as a form and as JSON.
+    let upload_rows = uploads(&o, rounds, &mut r)?;
+
     // 8: the mock's image synthesis, with and without the drawn request.
     let images = mock_images(&o, &mut r)?;
 
@@ -639,6 +649,11 @@ fn main() -> Result<(), BoxError> {
     md.push_str(&images);
     let _ = writeln!(
         md,
+        "\n## Uploads (`upscale` of a 24 MB PNG, `multi-edit` of three 10 MB PNGs)\n"
+    );
+    md.push_str(&upload_rows);
+    let _ = writeln!(
+        md,
         "\n## Batch pacing (`venice-image batch` against a rate-limited mock)\n"
     );
     md.push_str(&batch);
@@ -656,6 +671,88 @@ fn main() -> Result<(), BoxError> {
     stdout.write_all(r.md.as_bytes())?;
     eprintln!("wrote {}", o.out.display());
     Ok(())
+}
+
+/// Where the upload rows' input files are written (once per run).
+fn uploads_dir(o: &Opts) -> PathBuf {
+    o.workspace.join("target/bench-uploads")
+}
+
+/// The upload rows: each operation as a form (the facade: files streamed from disk as
+/// they are) and as JSON (the generated client streaming the files' base64 into the
+/// body: how uploads went before), side by side. The images are small in pixels and
+/// padded to size (`venice_mock::fixtures::padded_png`), so the time is the upload's.
+fn uploads(o: &Opts, rounds: usize, r: &mut Report) -> Result<String, BoxError> {
+    let dir = uploads_dir(o);
+    std::fs::create_dir_all(&dir)?;
+    let big = venice_mock::fixtures::padded_png(300, 256, 24_000_000).ok_or("padded png")?;
+    std::fs::write(dir.join("big.png"), &big)?;
+    let layer = venice_mock::fixtures::padded_png(256, 256, 10_000_000).ok_or("padded png")?;
+    for i in 0..3 {
+        std::fs::write(dir.join(format!("layer{i}.png")), &layer)?;
+    }
+    // Past the provider's 35 MB, so the 40 MB JSON multi-edit can be measured.
+    let server = Server::with_body_limit(o, 64 * MIB)?;
+    let calls = if o.quick { 2 } else { 4 };
+    let mut rows = String::from(
+        "**form** = `venice_image::Client::upscale` / `multi_edit` (`multipart/form-data`, each file \
+         streamed from disk as it is); **json** = the generated client with a JSON body whose \
+         base64 is streamed from the same files (how the facade uploaded before; three 10 MB \
+         layers are 40 MB of JSON, which the provider refuses above 35 MB: measured here against \
+         a mock with a raised limit). Throughput = file bytes per second; peak RSS is the client \
+         process's `VmHWM`.\n\n\
+         | operation | files | body | client | wire bytes | median | min–max | throughput | peak RSS |\n\
+         |---|---:|---|---|---:|---:|---:|---:|---:|\n",
+    );
+    let rows_of = [
+        ("upscale", 24_000_000u64, 1u64, ["upscale-form", "upscale-json"]),
+        (
+            "multi-edit",
+            30_000_000,
+            3,
+            ["multi-edit-form", "multi-edit-json"],
+        ),
+    ];
+    for (operation, file_bytes, files, kinds) in rows_of {
+        eprintln!("uploads {operation}: {calls} calls x {rounds} rounds");
+        let res = alternate(o, None, &kinds, &server.url, calls, 1, rounds)?;
+        let mut rss = BTreeMap::new();
+        for kind in kinds {
+            let Some(s) = res.get(kind) else { continue };
+            let json = kind.ends_with("-json");
+            // JSON: base64 (4/3, padded to 4) plus the object around it; a form: the
+            // files plus part headers.
+            let wire = if json {
+                file_bytes.div_ceil(3) * 4
+            } else {
+                file_bytes
+            };
+            let med = s.median();
+            let peak = mib(s.rss_kib.iter().max().copied().unwrap_or(0));
+            rss.insert(kind, peak);
+            let _ = writeln!(
+                rows,
+                "| {operation} | {files} × {:.0} MB | {} | {} | ~{:.1} MB | {} | {}–{} | {:.0} MB/s | {peak:.0} MiB |",
+                file_bytes as f64 / files as f64 / 1e6,
+                if json { "JSON" } else { "form" },
+                if json { "generated client" } else { "facade" },
+                wire as f64 / 1e6,
+                fmt_ms(med),
+                fmt_ms(s.micros.iter().min().copied().unwrap_or(0) as f64),
+                fmt_ms(s.micros.iter().max().copied().unwrap_or(0) as f64),
+                file_bytes as f64 / (med / 1e6) / 1e6,
+            );
+        }
+        if let Some(form) = rss.get(kinds[0]) {
+            let file_mib = file_bytes as f64 / MIB as f64;
+            r.verdict(
+                format!("uploads: {operation} of {file_mib:.0} MiB as a form: client peak RSS {form:.0} MiB ≤ {RSS_ALLOWANCE_MIB} MiB + 16 MiB, flat (not the file's size)"),
+                *form <= RSS_ALLOWANCE_MIB + 16.0,
+            );
+        }
+    }
+    server.stop()?;
+    Ok(rows)
 }
 
 /// The mock's generated images (`ImageKey::produce`: render, then encode), with the

@@ -6,7 +6,9 @@
 //! `{"status_counts": {...}, "limit_stats": {...}}`. With `per-model` the limit applies to
 //! inference per key and model (as the provider's does, and advertised by
 //! `/api_keys/rate_limits`), else to every request of the key. `wallet=` funds a wallet;
-//! `latency=` makes every paid request take that long (so requests overlap). The
+//! `latency=` makes every paid request take that long (so requests overlap);
+//! `max_body=BYTES` raises the JSON body limit (the upload rows compare a 40 MB JSON body,
+//! past the provider's 35 MB, with its form). The
 //! provider's other limits (the error budget, five requests in flight per wallet) are the
 //! mock's defaults.
 
@@ -54,6 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 config.wallet_balances.insert(address.to_owned(), 1_000_000.0);
             }
             Some(("latency", ms)) => latency_ms = Some(ms.parse::<u64>()?),
+            Some(("max_body", bytes)) => config.max_body_bytes = bytes.parse()?,
             _ => return Err(format!("unknown option {option}").into()),
         }
     }

@@ -26,6 +26,14 @@ pub fn upstream_spec_path() -> Option<PathBuf> {
     p.exists().then_some(p)
 }
 
+/// The provider's published catalogue (`static-models.json`) from
+/// `../shared/upstream/venice-models-snapshot.json`, when it is there.
+pub fn upstream_models_snapshot() -> Option<serde_json::Value> {
+    let p = workspace_root().join("../shared/upstream/venice-models-snapshot.json");
+    let text = std::fs::read_to_string(p).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 /// The committed inputs of one fuzz target (`fuzz/regressions/<target>/`: seeds and
 /// minimised crashers) as `(file name, bytes)`, sorted by name, for the replay tests.
 pub fn fuzz_regressions(target: &str) -> std::io::Result<Vec<(String, Vec<u8>)>> {

@@ -33,6 +33,8 @@ const UNDOCUMENTED_UPSTREAM: &[(&str, u16)] = &[
     ("generateImage", 404),
     ("editImage", 404),
     ("multiEditImage", 404),
+    ("editImage", 422),
+    ("multiEditImage", 422),
     ("generateImage", 413),
     ("simpleGenerateImage", 413),
     ("upscaleImage", 413),
@@ -277,12 +279,16 @@ async fn drive() -> Vec<Seen> {
 
     // OpenAI-compatible.
     for (label, body) in [
-        ("b64", json!({"prompt":"p","size":"256x256"})),
+        (
+            "b64",
+            json!({"model":"z-image-turbo","prompt":"p","size":"256x256"}),
+        ),
         (
             "url",
-            json!({"prompt":"p","size":"256x256","response_format":"url","output_format":"webp"}),
+            json!({"model":"z-image-turbo","prompt":"p","size":"256x256","response_format":"url","output_format":"webp"}),
         ),
-        ("n=2", json!({"prompt":"p","n":2})),
+        ("n=2", json!({"model":"z-image-turbo","prompt":"p","n":2})),
+        ("no model", json!({"prompt":"p"})),
     ] {
         let rb = post(&d, "/images/generations", body);
         d.send("simpleGenerateImage", label, rb).await;
@@ -310,6 +316,21 @@ async fn drive() -> Vec<Seen> {
             "editImage",
             "/image/edit",
             json!({"image": img, "prompt": "blue", "model": "nope"}),
+        ),
+        (
+            "editImage",
+            "/image/edit",
+            json!({"image": "https://example.com/gone.png", "prompt": "blue"}),
+        ),
+        (
+            "editImage",
+            "/image/edit",
+            json!({"image": img, "prompt": "forbidden-content"}),
+        ),
+        (
+            "multiEditImage",
+            "/image/multi-edit",
+            json!({"images": [img], "prompt": "forbidden-content"}),
         ),
         (
             "multiEditImage",
@@ -518,18 +539,7 @@ async fn every_built_in_model_validates_against_the_providers_model_response() {
     let Some(provider) = provider() else {
         return;
     };
-    // reqwest is built without a default crypto provider; tests run in any order.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let server = MockServer::start(MockConfig::default()).await.unwrap();
-    // `reqwest::get` needs a crypto provider; another test may or may not have installed
-    // one first (this test failed when it ran first).
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let list: Value = reqwest::get(format!("{}/models?type=all", server.base_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = all_models().await;
     let models = list["data"].as_array().unwrap();
     let schema = json!({"$ref": "#/components/schemas/ModelResponse"});
     let validator = provider.cached_validator("model".into(), &schema).unwrap();
@@ -541,10 +551,11 @@ async fn every_built_in_model_validates_against_the_providers_model_response() {
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
     let count = |ty: &str| models.iter().filter(|m| m["type"] == ty).count();
-    // The provider's 38 + 21 + 1, plus the mock-only deprecated model.
+    // The published 38 + 21 + 1, the 4 + 4 the provider documents since, plus the
+    // mock-only deprecated model.
     assert_eq!(
         (count("image"), count("inpaint"), count("upscale")),
-        (39, 21, 1)
+        (43, 25, 1)
     );
     // Each sizing mode is represented, and the image branch's required constraints are
     // present in all of them.
@@ -575,4 +586,82 @@ async fn every_built_in_model_validates_against_the_providers_model_response() {
     ] {
         assert!(models.iter().any(|m| m["id"] == id), "{id} missing");
     }
+}
+
+/// `GET /models?type=all` of a mock with the default configuration.
+async fn all_models() -> Value {
+    // `reqwest::get` needs a crypto provider; another test may or may not have installed
+    // one first (tests run in any order).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let server = MockServer::start(MockConfig::default()).await.unwrap();
+    reqwest::get(format!("{}/models?type=all", server.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// `a` and `b` are the same JSON, numbers within a relative 1e-9 (the published
+/// catalogue writes `0.028060000000000005` where ours writes `0.02806`).
+fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
+            (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same_json(v, w))
+        }
+        _ => a == b,
+    }
+}
+
+/// The refreshed catalogue keeps every image, edit and upscale model of the provider's
+/// published catalogue with its facts: type, name, privacy, traits, `uncensored` and
+/// the whole `pricing` object.
+#[tokio::test]
+async fn the_built_in_catalogue_keeps_every_model_of_the_published_one() {
+    let Some(snapshot) = contract_tests::upstream_models_snapshot() else {
+        eprintln!("SKIPPED: ../shared/upstream/venice-models-snapshot.json not found");
+        return;
+    };
+    let list = all_models().await;
+    let ours = list["data"].as_array().unwrap();
+    let published: Vec<&Value> = snapshot
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| matches!(m["type"].as_str(), Some("image" | "inpaint" | "upscale")))
+        .collect();
+    assert_eq!(published.len(), 60);
+    let mut bad = Vec::new();
+    for p in published {
+        let id = &p["id"];
+        let Some(o) = ours.iter().find(|o| o["id"] == *id) else {
+            bad.push(format!("{id}: missing"));
+            continue;
+        };
+        let (ps, os) = (&p["model_spec"], &o["model_spec"]);
+        if o["type"] != p["type"] {
+            bad.push(format!("{id}: type {} vs {}", o["type"], p["type"]));
+        }
+        for key in ["name", "privacy", "traits", "pricing"] {
+            if !same_json(&os[key], &ps[key]) {
+                bad.push(format!("{id}: {key} {} vs {}", os[key], ps[key]));
+            }
+        }
+        if os.get("uncensored") != ps.get("uncensored") {
+            bad.push(format!("{id}: uncensored"));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
 }

@@ -145,6 +145,7 @@ async fn every_operation_with_an_api_key() {
         .simple_generate_image()
         .body(
             types::SimpleGenerateImageRequest::builder()
+                .model("z-image-turbo")
                 .prompt("a lighthouse")
                 .response_format(types::SimpleGenerateImageRequestResponseFormat::B64Json),
         )
@@ -317,7 +318,11 @@ async fn every_operation_with_a_wallet() {
     let image = input_image(&c).await;
     assert_eq!(
         c.simple_generate_image()
-            .body(types::SimpleGenerateImageRequest::builder().prompt("p"))
+            .body(
+                types::SimpleGenerateImageRequest::builder()
+                    .model("z-image-turbo")
+                    .prompt("p")
+            )
             .send()
             .await
             .unwrap()

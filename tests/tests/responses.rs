@@ -297,7 +297,7 @@ fn scenarios(png: &str) -> Vec<Scenario> {
             "generate model-aware rule",
             "generateImage",
             "/image/generate",
-            &json!({"model":"nano-banana-pro","prompt":"p","aspect_ratio":"7:3"}),
+            &json!({"model":"nano-banana-pro","prompt":"p","aspect_ratio":"1:1","resolution":"8K"}),
             Valid(400),
         ),
         post(
@@ -344,21 +344,28 @@ fn scenarios(png: &str) -> Vec<Scenario> {
             "simple",
             "simpleGenerateImage",
             "/images/generations",
-            &json!({"prompt":"a fox","size":"256x256"}),
+            &json!({"model":"z-image-turbo","prompt":"a fox","size":"256x256"}),
             Valid(200),
         ),
         post(
             "simple url",
             "simpleGenerateImage",
             "/images/generations",
-            &json!({"prompt":"a fox","size":"256x256","response_format":"url","n":null}),
+            &json!({"model":"z-image-turbo","prompt":"a fox","size":"256x256","response_format":"url","n":null}),
             Valid(200),
         ),
         post(
             "simple n=2",
             "simpleGenerateImage",
             "/images/generations",
-            &json!({"prompt":"a fox","n":2}),
+            &json!({"model":"z-image-turbo","prompt":"a fox","n":2}),
+            Valid(400),
+        ),
+        post(
+            "simple without a model",
+            "simpleGenerateImage",
+            "/images/generations",
+            &json!({"prompt":"a fox"}),
             Valid(400),
         ),
         post(
@@ -510,7 +517,21 @@ fn scenarios(png: &str) -> Vec<Scenario> {
             "editImage",
             "/image/edit",
             &json!({"image": png, "prompt":"p","model":"no-such-edit"}),
+            Valid(400),
+        ),
+        post(
+            "edit unfetchable input URL",
+            "editImage",
+            "/image/edit",
+            &json!({"image": "https://example.com/gone.png", "prompt":"p"}),
             Valid(404),
+        ),
+        post(
+            "edit content policy",
+            "editImage",
+            "/image/edit",
+            &json!({"image": png, "prompt":"forbidden-content"}),
+            Valid(422),
         ),
         post(
             "edit missing prompt",
@@ -539,7 +560,14 @@ fn scenarios(png: &str) -> Vec<Scenario> {
             "multiEditImage",
             "/image/multi-edit",
             &json!({"images": [png], "prompt":"p","modelId":"no-such-edit"}),
-            Valid(404),
+            Valid(400),
+        ),
+        post(
+            "multi-edit content policy",
+            "multiEditImage",
+            "/image/multi-edit",
+            &json!({"images": [png], "prompt":"forbidden-content"}),
+            Valid(422),
         ),
         // backgroundRemoveImage
         post(
@@ -700,7 +728,7 @@ fn scenarios(png: &str) -> Vec<Scenario> {
         (
             "simpleGenerateImage",
             "/images/generations",
-            json!({"prompt":"a fox","size":"256x256"}),
+            json!({"model":"z-image-turbo","prompt":"a fox","size":"256x256"}),
         ),
         ("upscaleImage", "/image/upscale", json!({"image": png})),
         (
@@ -815,7 +843,7 @@ async fn every_response_the_mock_emits_validates_against_the_spec() {
         (
             "simpleGenerateImage",
             "/images/generations",
-            json!({"prompt":"p"}),
+            json!({"model":"z-image-turbo","prompt":"p"}),
         ),
         ("upscaleImage", "/image/upscale", json!({"image": png})),
         (
@@ -998,7 +1026,9 @@ async fn the_facade_decodes_every_response_it_has_a_method_for() {
         (Some(404), Some(&ErrorCode::ModelNotFound)),
         "{e:?}"
     );
-    let tiered_on_pixels = GenerateRequest::builder("nano-banana-pro", "p")
+    // qwen-image-3 is one of the aspect-ratio models that refuse width/height (the
+    // others ignore them).
+    let tiered_on_pixels = GenerateRequest::builder("qwen-image-3", "p")
         .size(Size::Pixels {
             width: 100,
             height: 100,

@@ -138,6 +138,7 @@ const BOUNDS_NOT_RENDERED: &[&str] = &[
     "MultiEditImageRequest.prompt.minLength",
     "MultiEditImageRequest.resolution.maxLength",
     "MultiEditImageRequest.resolution.minLength",
+    "SimpleGenerateImageRequest.model.minLength",
     "SimpleGenerateImageRequest.n.maximum",
     "SimpleGenerateImageRequest.output_compression.maximum",
     "SimpleGenerateImageRequest.output_compression.minimum",

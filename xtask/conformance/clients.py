@@ -53,7 +53,7 @@ async def check(name, coro):
 async def venice_py():
     from venice_ai import VeniceClient
     from venice_ai.auth.x402 import X402Auth
-    from venice_ai.exceptions import PaymentRequiredError
+    from venice_ai.exceptions import InvalidRequestError, PaymentRequiredError
 
     async with VeniceClient(api_key=KEY, base_url=BASE, max_retries=0) as client:
 
@@ -91,9 +91,19 @@ async def venice_py():
             image_of(base64.b64decode(r.images[0]), "WEBP", (1024, 1024))
 
         async def simple():
-            r = await client.image.simple_generate(prompt="an openai-style cat", size="512x512",
-                                                   response_format="b64_json")
+            r = await client.image.simple_generate(model="z-image-turbo", prompt="an openai-style cat",
+                                                   size="512x512", response_format="b64_json")
             image_of(base64.b64decode(r.data[0].b64_json), "PNG", (512, 512))
+
+        async def simple_without_model():
+            # venice-py sends no model unless given one: the provider's 400.
+            try:
+                await client.image.simple_generate(prompt="no model", size="512x512",
+                                                   response_format="b64_json")
+            except InvalidRequestError as e:
+                assert "model is required" in str(e), e
+                return "400 model is required"
+            raise AssertionError("a request without a model was accepted")
 
         async def upscale():
             data = await client.image.upscale(image=png_bytes(300, 256), scale=2)
@@ -133,6 +143,8 @@ async def venice_py():
         await check("venice-py binary webp", binary("webp", "WEBP"))
         await check("venice-py binary jpeg", binary("jpeg", "JPEG"))
         await check("venice-py images/generations", simple())
+        await check("venice-py images/generations without a model is the provider's 400",
+                    simple_without_model())
         await check("venice-py upscale (multipart)", upscale())
         await check("venice-py background removal (multipart)", background())
         await check("venice-py edit", edit())
@@ -194,8 +206,22 @@ async def openai_sdk():
                                    response_format="b64_json", size="1024x1024")
         image_of(base64.b64decode(r.data[0].b64_json), "PNG", (1024, 1024))
 
-    async def default_model():
-        r = client.images.generate(prompt="no model named", response_format="b64_json", size="256x256")
+    async def no_model():
+        # The provider needs a model here (400 "model is required"; veniceai/skills
+        # venice-image-generate), although its spec lists a "default" default.
+        try:
+            client.images.generate(prompt="no model named", response_format="b64_json",
+                                   size="256x256")
+        except openai.BadRequestError as e:
+            body = e.response.json()
+            assert body == {"error": "model is required"}, body
+            return f"400 {body}"
+        raise AssertionError("a request without a model was accepted")
+
+    async def unknown_model():
+        # An unknown name falls back to the default image model.
+        r = client.images.generate(model="dall-e-3", prompt="falls back",
+                                   response_format="b64_json", size="256x256")
         image_of(base64.b64decode(r.data[0].b64_json), "PNG", (256, 256))
 
     async def webp():
@@ -211,7 +237,8 @@ async def openai_sdk():
         raise AssertionError("n=2 was accepted")
 
     await check("openai images.generate b64_json", generations())
-    await check("openai images.generate without a model", default_model())
+    await check("openai images.generate without a model is the provider's 400", no_model())
+    await check("openai images.generate with an unknown model falls back", unknown_model())
     await check("openai images.generate output_format webp", webp())
     await check("openai images.generate n=2 is a clear 400", n_two())
 

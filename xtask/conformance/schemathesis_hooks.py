@@ -17,8 +17,10 @@ LISTED = {
     ("GET", "/models"): {400, 429},
     # 404 MODEL_NOT_FOUND for an unknown model id (the provider's error table).
     ("POST", "/image/generate"): {404, 413},
-    ("POST", "/image/edit"): {404, 413},
-    ("POST", "/image/multi-edit"): {404, 413},
+    # 404: an input URL the server could not fetch; 422: content policy
+    # (veniceai/skills venice-image-edit).
+    ("POST", "/image/edit"): {404, 413, 422},
+    ("POST", "/image/multi-edit"): {404, 413, 422},
     # 413 for an oversized upload (the provider's error table: INVALID_FILE_SIZE).
     ("POST", "/image/upscale"): {413},
     ("POST", "/image/background-remove"): {413},

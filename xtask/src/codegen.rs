@@ -47,6 +47,8 @@ pub fn json_request_bodies_only(spec: &OpenAPI) -> OpenAPI {
 
 /// Generate the client source for `spec`: deterministic for a given spec.
 pub fn generate(spec: &OpenAPI) -> Result<String> {
+    // The table reads the form fields the generator never sees.
+    let operations = crate::operations::table(spec)?;
     let spec = &json_request_bodies_only(spec);
     let problems = crate::spec::check_shape(spec);
     if !problems.is_empty() {
@@ -82,7 +84,6 @@ pub fn generate(spec: &OpenAPI) -> Result<String> {
         anyhow::anyhow!("progenitor panicked: {msg}")
     })?
     .context("progenitor could not generate the client")?;
-    let operations = crate::operations::table(spec)?;
     let file: syn::File = syn::parse2(quote::quote!(#tokens #operations))
         .context("progenitor produced code that does not parse")?;
     let body = prettyplease::unparse(&file);

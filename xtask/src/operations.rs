@@ -1,12 +1,16 @@
 //! The operations table appended to the generated client: each operation's method,
-//! path and security.
+//! path, security and the file fields of its `multipart/form-data` body.
 //!
 //! progenitor ignores `securitySchemes` and `security`, so without this table the hooks
 //! would have to guess (or hard-code) which credentials an operation takes: a wallet
 //! would sign a `SIGN-IN-WITH-X` header (burning a nonce) for `GET /models`, which only
 //! accepts anonymous or Bearer access. Method and path are there so that code which
-//! shows a request (a dry run, a log line) names it from the spec too. The table is
-//! generated like the rest of the client, so a spec change reaches it by regeneration.
+//! shows a request (a dry run, a log line) names it from the spec too. progenitor
+//! generates one request media type (JSON); the form's file fields are here so that the
+//! client's one multipart seam (`venice_openapi::Uploads::multipart`) sends a form only
+//! to an operation whose spec takes one, with files only in the fields its `encoding`
+//! names. The table is generated like the rest of the client, so a spec change reaches
+//! it by regeneration.
 
 use anyhow::{Result, bail};
 use openapiv3::OpenAPI;
@@ -22,6 +26,27 @@ struct Entry {
     path: String,
     anonymous: bool,
     schemes: Vec<&'static str>,
+    /// Fields of the `multipart/form-data` body that carry files (its `encoding`
+    /// entries with a `contentType`), sorted; empty when it takes no form.
+    form_files: Vec<String>,
+}
+
+/// The file fields of `op`'s `multipart/form-data` request body.
+fn form_files(op: &openapiv3::Operation) -> Vec<String> {
+    let Some(openapiv3::ReferenceOr::Item(body)) = &op.request_body else {
+        return Vec::new();
+    };
+    let Some(form) = body.content.get("multipart/form-data") else {
+        return Vec::new();
+    };
+    let mut files: Vec<String> = form
+        .encoding
+        .iter()
+        .filter(|(_, e)| e.content_type.is_some())
+        .map(|(name, _)| name.clone())
+        .collect();
+    files.sort();
+    files
 }
 
 fn entries(spec: &OpenAPI) -> Result<Vec<Entry>> {
@@ -39,6 +64,7 @@ fn entries(spec: &OpenAPI) -> Result<Vec<Entry>> {
             path: path.to_owned(),
             anonymous: requirements.is_empty(),
             schemes: Vec::new(),
+            form_files: form_files(op),
         };
         for requirement in requirements {
             if requirement.is_empty() {
@@ -72,6 +98,7 @@ pub fn table(spec: &OpenAPI) -> Result<proc_macro2::TokenStream> {
             .iter()
             .map(|s| quote::format_ident!("{s}"))
             .collect::<Vec<_>>();
+        let files = e.form_files;
         quote::quote! {
             Operation {
                 id: #id,
@@ -81,11 +108,13 @@ pub fn table(spec: &OpenAPI) -> Result<proc_macro2::TokenStream> {
                     anonymous: #anonymous,
                     schemes: &[#(Scheme::#schemes),*],
                 },
+                form_files: &[#(#files),*],
             },
         }
     });
     Ok(quote::quote! {
-        /// Every operation of the spec: method, path template and accepted credentials.
+        /// Every operation of the spec: method, path template, accepted credentials and
+        /// the file fields of its `multipart/form-data` body.
         pub mod operations {
             use crate::{Operation, OperationSecurity, Scheme};
 
@@ -123,5 +152,9 @@ mod tests {
         assert!(top_up.anonymous);
         assert!(top_up.schemes.is_empty());
         assert_eq!(get("get_x402_balance").schemes, ["Siwx"]);
+        assert!(generate.form_files.is_empty());
+        assert_eq!(get("upscale_image").form_files, ["image"]);
+        assert_eq!(get("multi_edit_image").form_files, ["images"]);
+        assert_eq!(get("background_remove_image").form_files, ["image"]);
     }
 }

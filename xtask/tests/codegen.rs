@@ -100,8 +100,8 @@ fn mixing_json_with_images_in_one_success_is_reported() {
 #[test]
 fn two_error_schemas_in_one_operation_are_reported() {
     let problems = problems_after(
-        "        \"404\": { $ref: \"#/components/responses/NotFound\" }\n        \"415\"",
-        "        \"404\":\n          description: other\n          content:\n            application/json:\n              schema: { $ref: \"#/components/schemas/ValidationIssue\" }\n        \"415\"",
+        "        \"404\": { $ref: \"#/components/responses/NotFound\" }\n        \"413\"",
+        "        \"404\":\n          description: other\n          content:\n            application/json:\n              schema: { $ref: \"#/components/schemas/ValidationIssue\" }\n        \"413\"",
     );
     assert_eq!(
         problems,

@@ -105,7 +105,8 @@ pub struct SheetArgs {
 pub struct OpenAiArgs {
     /// What to draw (at most 1500 characters).
     pub prompt: String,
-    /// Image model ID (server default: the catalogue's default image model).
+    /// Image model ID (default: the catalogue's model with the `default` trait, which the
+    /// request then names: the server needs one).
     #[arg(long, short = 'm')]
     pub model: Option<String>,
     /// Size: auto, 256x256, 512x512, 1024x1024, 1536x1024, 1024x1536, 1792x1024, 1024x1792.

@@ -187,8 +187,8 @@ pub async fn estimate_openai(
     request: &OpenAiGenerateRequest,
 ) -> Result<Estimate, CliError> {
     let models = client.image_models().await?;
-    let id = request
-        .model()
+    // An unknown name falls back to the provider's default model, and is priced so.
+    let id = Some(request.model())
         .filter(|m| models.iter().any(|x| x.id() == *m))
         .or_else(|| {
             models

@@ -13,6 +13,10 @@ pub struct HintContext {
     pub single_use: bool,
     /// The base URL requests went to.
     pub base_url: String,
+    /// The command sends input images as URLs the server fetches (edit, multi-edit).
+    pub input_urls: bool,
+    /// The command is an edit or multi-edit (its models are the edit models).
+    pub edit: bool,
 }
 
 /// The hint for `err`, if there is one worth printing.
@@ -124,9 +128,19 @@ fn client_hint(e: &Error, ctx: &HintContext) -> Option<String> {
                 .into(),
         ),
         _ => match (e.status(), e.code()) {
+            (_, Some(ErrorCode::ModelNotFound | ErrorCode::InvalidModel)) if ctx.edit => Some(
+                "the edit models are those of type inpaint in `venice-image models --json --raw`"
+                    .into(),
+            ),
             (_, Some(ErrorCode::ModelNotFound | ErrorCode::InvalidModel)) => {
                 Some("list the image models with `venice-image models`".into())
             }
+            // An edit's 404 is an input the provider could not fetch, not a wrong URL.
+            (Some(404), _) if ctx.input_urls => Some(
+                "the server could not fetch an input image: check that each image URL is \
+                 public and reachable from Venice's network, or pass the file instead"
+                    .into(),
+            ),
             (Some(404 | 405), _) => Some(wrong_url(ctx)),
             (_, Some(ErrorCode::AuthenticationFailed)) if ctx.wallet => Some(
                 "the server refused the wallet sign-in: check the wallet variable and the \

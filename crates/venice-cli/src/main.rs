@@ -91,7 +91,18 @@ fn quiet_broken_pipe() {
 fn hint_context(cli: &Cli) -> HintContext {
     let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
     let wallet_command = matches!(cli.command, Command::Balance(_) | Command::TopUp(_));
+    let is_url = |a: &String| {
+        let a = a.trim_start().to_ascii_lowercase();
+        a.starts_with("http://") || a.starts_with("https://")
+    };
+    let input_urls = match &cli.command {
+        Command::Edit(args) => is_url(&args.image),
+        Command::MultiEdit(args) => args.images.iter().any(is_url),
+        _ => false,
+    };
     HintContext {
+        input_urls,
+        edit: matches!(cli.command, Command::Edit(_) | Command::MultiEdit(_)),
         wallet: (cli.global.offline && wallet_command)
             || (!cli.global.offline && credentials::CREDENTIAL_VARS[1..].iter().any(|v| set(v))),
         single_use: !cli.global.offline && set("VENICE_SIWX_HEADER"),

@@ -1,6 +1,10 @@
 //! `venice-image openai`: the OpenAI-compatible `/images/generations`, every field of
 //! its request, with the conventions of the other commands (`--dry-run` with the
 //! estimated cost, `--max-cost`, a JSON sidecar, `--json`, `--force`, `--open`).
+//!
+//! The provider needs a model there (400 "model is required" without one): without
+//! `--model` the request names the catalogue's model with the `default` trait, which is
+//! the model the provider falls back to, and `--dry-run` shows it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,12 +38,32 @@ fn out_of_range(field: &'static str, rule: &str, got: i64) -> CliError {
     )))
 }
 
-/// The validated request the flags describe.
-pub fn request(a: &OpenAiArgs) -> Result<OpenAiGenerateRequest, CliError> {
-    let mut b = OpenAiGenerateRequest::builder(a.prompt.clone());
+/// The model of the request: `--model`, else the catalogue's default image model.
+async fn model(session: &Session, a: &OpenAiArgs) -> Result<String, CliError> {
     if let Some(m) = &a.model {
-        b = b.model(m.clone());
+        return Ok(m.clone());
     }
+    let models = session.client.image_models().await.map_err(|e| {
+        CliError::Usage(format!(
+            "no --model given and the catalogue's default image model could not be read \
+             ({e}); pass --model"
+        ))
+    })?;
+    models
+        .iter()
+        .find(|m| m.traits().iter().any(|t| t == "default"))
+        .map(|m| m.id().to_owned())
+        .ok_or_else(|| {
+            CliError::Usage(
+                "no --model given and the catalogue names no default image model; pass --model"
+                    .into(),
+            )
+        })
+}
+
+/// The validated request the flags describe, for `model`.
+pub fn request(a: &OpenAiArgs, model: String) -> Result<OpenAiGenerateRequest, CliError> {
+    let mut b = OpenAiGenerateRequest::builder(model, a.prompt.clone());
     if let Some(v) = parse::<OpenAiSize>(a.size.as_deref())? {
         b = b.size(v);
     }
@@ -78,7 +102,8 @@ pub fn request(a: &OpenAiArgs) -> Result<OpenAiGenerateRequest, CliError> {
 
 /// Run `openai`.
 pub async fn run(session: &Session, args: OpenAiArgs) -> Result<ExitCode, CliError> {
-    let request = request(&args)?;
+    let model = model(session, &args).await?;
+    let request = request(&args, model)?;
     let out = &args.output;
     let client = &session.client;
     let estimate = if out.dry_run || out.run.max_cost.is_some() {
@@ -135,7 +160,7 @@ pub async fn run(session: &Session, args: OpenAiArgs) -> Result<ExitCode, CliErr
         let sidecar = serde_json::json!({
             "image": path.file_name().map(|n| n.to_string_lossy().into_owned()),
             "operation": "openai",
-            "model": request.model().or(meta.model_id()),
+            "model": request.model(),
             "prompt": request.prompt(),
             "request": request.to_json(),
             "format": image.format().as_str(),

@@ -186,6 +186,47 @@ fn an_unknown_model_is_the_one_404_that_points_at_the_model_list() {
     );
 }
 
+/// On an edit, a 404 is an input image the provider could not fetch (not a wrong base
+/// URL), and an unknown model is a 400 "Invalid model id" that points at the edit models.
+#[test]
+fn an_edit_404_is_an_unreachable_input_and_an_unknown_edit_model_a_400() {
+    let rt = rt();
+    let server = rt
+        .block_on(MockServer::start(MockConfig::default()))
+        .unwrap();
+    let (code, _, stderr) = run(against(&server).args([
+        "edit",
+        "make it dusk",
+        "https://images.example.com/harbour.png",
+    ]));
+    assert_eq!(code, 3, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines[0].starts_with("error: API error 404"), "{stderr}");
+    assert_eq!(
+        lines[1],
+        "hint: the server could not fetch an input image: check that each image URL is public \
+         and reachable from Venice's network, or pass the file instead"
+    );
+    let (code, _, stderr) = run(against(&server).args([
+        "--no-validate",
+        "edit",
+        "x",
+        "https://images.example.com/harbour.png",
+        "--model",
+        "no-such-edit",
+    ]));
+    assert_eq!(code, 3, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines[0].starts_with("error: API error 400 INVALID_MODEL: "),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines[1],
+        "hint: the edit models are those of type inpaint in `venice-image models --json --raw`"
+    );
+}
+
 #[test]
 fn verbose_shows_each_retry_with_attempt_status_and_wait() {
     let rt = rt();

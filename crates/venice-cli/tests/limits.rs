@@ -127,14 +127,9 @@ fn a_batch_whose_every_job_is_refused_stops_before_the_error_budget_runs_out() {
     let _serial = serial();
     let (_rt, server) = mock(MockConfig::default());
     let dir = tempfile::tempdir().unwrap();
-    // A quality for a model that takes none: the server's 400 (sent unchecked).
-    let file = jobs(
-        dir.path(),
-        "refused",
-        80,
-        "venice-sd35",
-        r#","quality":"high""#,
-    );
+    // Pixel sizes for a model that refuses them (qwen-image takes an aspect ratio and
+    // answers width/height with a 400): sent unchecked, priced like any job.
+    let file = jobs(dir.path(), "refused", 80, "qwen-image", "");
     let concurrency = 8;
     let start = Instant::now();
     let (code, stdout, stderr) = run(against(&server).args([

@@ -55,7 +55,7 @@ fn style_references_and_the_rare_fields_reach_the_wire_as_the_spec_says() {
         "generate",
         "a harbour",
         "-m",
-        "nano-banana-pro",
+        "krea-v2-large",
         "--style-reference",
         &reference,
         "--style-reference",
@@ -92,15 +92,15 @@ fn more_style_references_than_the_model_takes_are_refused_before_sending() {
     let dir = tempfile::tempdir().unwrap();
     let style = png(dir.path(), "style.png", 64, 64);
     let mut cmd = against(&server);
-    cmd.args(["generate", "p", "-m", "nano-banana-pro"]);
-    for _ in 0..5 {
+    cmd.args(["generate", "p", "-m", "krea-v2-large"]);
+    for _ in 0..4 {
         cmd.args(["--style-reference", s(&style)]);
     }
     let (code, _, stderr) = run(&mut cmd);
     assert_eq!(code, 2, "{stderr}");
     assert_eq!(
         first_line(&stderr),
-        "error: invalid request: `style_references`: model nano-banana-pro accepts at most 4 style references, got 5"
+        "error: invalid request: `style_references`: model krea-v2-large accepts at most 3 style references, got 4"
     );
     assert!(sent(&server, "/image/generate").is_empty());
     // A text file is refused by name, before anything is read by the server.
@@ -126,14 +126,14 @@ fn batch_job_lines_take_the_same_fields() {
     let style = png(dir.path(), "style.png", 64, 64);
     let jobs = dir.path().join("jobs.jsonl");
     let line = serde_json::json!({
-        "id": "a", "prompt": "a fox", "model": "nano-banana-pro",
+        "id": "a", "prompt": "a fox", "model": "krea-v2-large",
         "style_references": [format!("{}::0.3", s(&style))],
         "steps": 12, "lora_strength": 5, "disable_prompt_optimization_thinking": true,
     });
     // A relative reference is taken from the jobs file's directory (the binary runs in
     // another one), so a jobs file and its images can move together.
     let relative = serde_json::json!({
-        "id": "b", "prompt": "a hen", "model": "nano-banana-pro",
+        "id": "b", "prompt": "a hen", "model": "krea-v2-large",
         "style_references": ["style.png::0.6"],
     });
     std::fs::write(&jobs, format!("{line}\n{relative}\n")).unwrap();
@@ -481,6 +481,28 @@ fn the_openai_command_sends_every_field_and_refuses_n_above_one() {
         "error: invalid request: `n`: must be 1 (Venice returns one image per request), got 2"
     );
     assert_eq!(sent(&server, "/images/generations").len(), 1);
+}
+
+/// The provider answers 400 "model is required" on `/images/generations` without a
+/// model: without `--model` the CLI names the catalogue's default model, shows it in a
+/// dry run, and the request carries it.
+#[test]
+fn openai_without_a_model_names_the_catalogue_default() {
+    let (_rt, server) = mock();
+    let dir = tempfile::tempdir().unwrap();
+    let v = dry_run(&server, &["openai", "a fox"]);
+    assert_eq!(v["request"]["model"], "z-image-turbo", "{v}");
+    assert!(sent(&server, "/images/generations").is_empty());
+    let out = dir.path().join("fox.png");
+    let (code, stdout, stderr) =
+        run(against(&server).args(["openai", "a fox", "--size", "256x256", "--out", s(&out)]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), s(&out));
+    let requests = sent(&server, "/images/generations");
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].body.as_ref().unwrap()["model"], "z-image-turbo");
+    assert_eq!(requests[0].status, 200);
+    server.assert_requests_conform();
 }
 
 #[test]

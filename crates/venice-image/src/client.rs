@@ -13,6 +13,7 @@ use venice_openapi::{ClientState, ResponseValue, Uploads};
 
 use crate::auth::Auth;
 use crate::decode::{self, RawError};
+use crate::edit_models::EditModel;
 use crate::error::{Error, Result, ValidationError};
 use crate::error_budget::{Bucket, LockoutPolicy};
 use crate::format::Format;
@@ -59,8 +60,9 @@ pub struct Client {
 pub(crate) struct Inner {
     pub(crate) transport: Transport,
     pub(crate) auth: Auth,
-    model_validation: bool,
+    pub(crate) model_validation: bool,
     models: Mutex<Option<Arc<Vec<ImageModel>>>>,
+    pub(crate) edit_models: Mutex<Option<Arc<Vec<EditModel>>>>,
     #[cfg(feature = "wallet")]
     pub(crate) auto_top_up: crate::topup::AutoTopUpState,
     /// The user's Solana JSON-RPC endpoint for top-ups; `None`: the provider's proxy.
@@ -183,7 +185,11 @@ impl ClientBuilder {
         self
     }
 
-    /// Check requests against the model catalogue before sending (default true).
+    /// Check requests against the model catalogue before sending (default true):
+    /// generations against `GET /models?type=image` (sizing, prompt limit, ratios, tiers,
+    /// qualities, style references), edits and multi-edits against `GET
+    /// /models?type=inpaint` (model, prompt limit, input images, ratios, tiers,
+    /// qualities).
     pub fn model_validation(mut self, on: bool) -> Self {
         self.model_validation = on;
         self
@@ -309,6 +315,7 @@ impl ClientBuilder {
                 auth: self.auth,
                 model_validation: self.model_validation,
                 models: Mutex::new(None),
+                edit_models: Mutex::new(None),
                 #[cfg(feature = "wallet")]
                 auto_top_up: crate::topup::AutoTopUpState::new(self.auto_top_up),
                 #[cfg(feature = "wallet")]
@@ -647,13 +654,7 @@ impl Client {
 
     /// The image model catalogue, fetched once and cached in the client.
     pub async fn image_models(&self) -> Result<Arc<Vec<ImageModel>>> {
-        let mut guard = self.inner.models.lock().await;
-        if let Some(m) = guard.as_ref() {
-            return Ok(m.clone());
-        }
-        let models = Arc::new(self.fetch_models().await?);
-        *guard = Some(models.clone());
-        Ok(models)
+        cached(&self.inner.models, || self.fetch_models()).await
     }
 
     /// Fetch the catalogue again and replace the cached one.
@@ -664,23 +665,28 @@ impl Client {
     }
 
     async fn fetch_models(&self) -> Result<Vec<ImageModel>> {
+        let list = self.model_list(types::ModelTypeFilter::Image).await?;
+        Ok(models::from_wire(list))
+    }
+
+    /// `GET /models?type=…` through the retry loop.
+    pub(crate) async fn model_list(
+        &self,
+        filter: types::ModelTypeFilter,
+    ) -> Result<types::ModelList> {
         let span = tracing::info_span!(
-            "venice.image_models",
+            "venice.models",
             operation = "list_models",
+            model_type = %filter,
             status = field::Empty,
             attempt = field::Empty
         );
         async {
             let call = self.call(Uploads::new());
             let list = self
-                .send(&call, || {
-                    call.raw()
-                        .list_models()
-                        .type_(types::ModelTypeFilter::Image)
-                        .send()
-                })
+                .send(&call, || call.raw().list_models().type_(filter).send())
                 .await?;
-            Ok(models::from_wire(list.into_inner()))
+            Ok(list.into_inner())
         }
         .instrument(span)
         .await
@@ -698,6 +704,28 @@ impl Client {
         let models = self.image_models().await?;
         models::find(&models, req.model())?.estimate_cost(req)
     }
+}
+
+/// The value in `slot`, or `fetch`'s (then kept there): a catalogue fetched once per
+/// client. The lock is held while fetching, so concurrent first calls fetch once. The
+/// fetch is boxed: it runs once per client, and inlined it nests the whole request
+/// machinery into every operation's future (past the compiler's layout depth limit in
+/// callers that nest futures themselves).
+pub(crate) async fn cached<'a, T, F>(
+    slot: &Mutex<Option<Arc<T>>>,
+    fetch: impl FnOnce() -> F,
+) -> Result<Arc<T>>
+where
+    F: Future<Output = Result<T>> + Send + 'a,
+{
+    let mut guard = slot.lock().await;
+    if let Some(value) = guard.as_ref() {
+        return Ok(value.clone());
+    }
+    let fetch: std::pin::Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>> = Box::pin(fetch());
+    let value = Arc::new(fetch.await?);
+    *guard = Some(value.clone());
+    Ok(value)
 }
 
 /// The `Content-Type` of a response, or an empty string.

@@ -290,8 +290,7 @@ fn error_from_json(status: u16, headers: &HeaderMap, json: &Value, body_excerpt:
     let code = str_field(json, "code")
         .filter(|c| !c.is_empty())
         .or_else(|| error_field.clone().filter(|_| error_is_code))
-        .map(|c| c.parse().unwrap_or(ErrorCode::Unknown(c)))
-        .unwrap_or_else(|| ErrorCode::from_status(status));
+        .map(|c| c.parse().unwrap_or(ErrorCode::Unknown(c)));
     let prose = |m: Option<String>| m.filter(|_| !error_is_code);
     let message = prose(error_field.clone())
         .or_else(|| str_field(json, "message"))
@@ -304,6 +303,7 @@ fn error_from_json(status: u16, headers: &HeaderMap, json: &Value, body_excerpt:
                 .unwrap_or("error")
                 .to_owned()
         });
+    let code = code.unwrap_or_else(|| ErrorCode::inferred(status, &message));
     let details = json
         .get("details")
         .filter(|d| !d.is_null() && d.as_object().is_none_or(|o| !o.is_empty()))

@@ -227,13 +227,21 @@ impl Error {
     /// may pay twice: the request may have reached the server and been processed.
     ///
     /// True for 500/502/504 (the server may have rendered before failing), timeouts and
-    /// broken connections after connecting (the request may have been sent), and any
+    /// broken connections after connecting (the request may have been sent), any
     /// failure reading or decoding a response body (a 200 cut short or garbled is
-    /// charged). False for what the server refused before doing paid work (4xx incl.
-    /// 401, 402, 429; 503), for connections that never reached it, and for local
-    /// validation, configuration, authentication, I/O and wallet errors.
+    /// charged), and an edit's content-policy 422 ([`ErrorCode::ContentPolicyViolation`]):
+    /// the provider normally does not charge it, but does when its own moderation
+    /// blocks an image the model already made, and the answer does not say which.
+    /// False for what the server refused before doing paid work (other 4xx incl. 401,
+    /// 402, 429; 503), for connections that never reached it, and for local validation,
+    /// configuration, authentication, I/O and wallet errors.
     pub fn may_have_been_charged(&self) -> bool {
         match self {
+            Error::Api {
+                status: 422,
+                code: ErrorCode::ContentPolicyViolation,
+                ..
+            } => true,
             Error::Api { status, .. } => matches!(status, 500 | 502 | 504),
             Error::Timeout { phase, .. } => *phase != TimeoutPhase::Connect,
             Error::Decode { .. } | Error::ResponseTooLarge { .. } => true,
@@ -878,6 +886,18 @@ impl ErrorCode {
             503 => ErrorCode::ModelAtCapacity,
             _ => ErrorCode::Unknown(String::new()),
         }
+    }
+
+    /// The code of an answer without one, from its status and message: the provider's
+    /// content-policy 422 (`"Your prompt violates the content policy…"`, `"…blocked by
+    /// content moderation."`) carries no `code`; other 422s (an image over a pixel limit)
+    /// stay unknown.
+    pub(crate) fn inferred(status: u16, message: &str) -> Self {
+        let m = message.to_ascii_lowercase();
+        if status == 422 && (m.contains("content policy") || m.contains("content moderation")) {
+            return ErrorCode::ContentPolicyViolation;
+        }
+        Self::from_status(status)
     }
 }
 

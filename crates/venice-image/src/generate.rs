@@ -627,7 +627,8 @@ impl GenerateRequestBuilder {
         })
     }
 
-    /// What not to draw (at most 7500 characters).
+    /// What not to draw (at most the model's `promptCharacterLimit`, like the prompt;
+    /// 32,768 characters at most).
     pub fn negative_prompt(self, value: impl Into<String>) -> Self {
         let value = value.into();
         self.set(|w| {
@@ -779,20 +780,27 @@ mod tests {
             field_of(GenerateRequest::builder("m", "").build()),
             "prompt"
         );
+        // The provider's ceiling; each model's own limit is checked against the
+        // catalogue (models::tests).
         assert!(
-            GenerateRequest::builder("m", "é".repeat(7500))
+            GenerateRequest::builder("m", "é".repeat(32_768))
+                .build()
+                .is_ok()
+        );
+        assert!(
+            GenerateRequest::builder("m", "a".repeat(10_000))
                 .build()
                 .is_ok()
         );
         assert_eq!(
-            field_of(GenerateRequest::builder("m", "a".repeat(7501)).build()),
+            field_of(GenerateRequest::builder("m", "a".repeat(32_769)).build()),
             "prompt"
         );
         assert_eq!(
-            field_of(b().negative_prompt("a".repeat(7501)).build()),
+            field_of(b().negative_prompt("a".repeat(32_769)).build()),
             "negative_prompt"
         );
-        assert!(b().negative_prompt("a".repeat(7500)).build().is_ok());
+        assert!(b().negative_prompt("a".repeat(32_768)).build().is_ok());
         assert_eq!(
             field_of(GenerateRequest::builder(" ", "p").build()),
             "model"

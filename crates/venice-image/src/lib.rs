@@ -45,6 +45,7 @@ mod auth;
 mod bookkeeping;
 mod client;
 mod decode;
+pub mod edit_models;
 mod env;
 mod error;
 mod error_budget;

@@ -1,20 +1,31 @@
 //! The provider's limits that the request builders check before anything is sent, and
 //! the client's size defaults: one place to read them, one name each.
 //!
+//! Sizes are the provider's documented "MB", read as SI megabytes (10^6 bytes): the
+//! documentation (`venice-image-edit`, `venice-errors`) says "< 25 MB" and "over 35 MB"
+//! and never MiB, and the decimal reading is the stricter one, so nothing this client
+//! lets through is refused for its size. Prompt lengths are outer bounds: each model's
+//! `promptCharacterLimit` in the catalogue is the real limit, checked before sending.
+//!
 //! ```
 //! use venice_image::limits;
 //!
 //! let prompt = "a lighthouse at dusk";
 //! assert!(prompt.chars().count() <= limits::MAX_PROMPT_CHARS);
-//! assert_eq!(limits::MAX_INPUT_IMAGE_BYTES, 25 * 1024 * 1024);
+//! assert_eq!(limits::MAX_INPUT_IMAGE_BYTES, 25_000_000);
+//! assert_eq!(limits::MAX_JSON_BODY_BYTES, 35_000_000);
 //! ```
 
-/// Longest prompt and negative prompt of `POST /image/generate` (characters); each model
-/// may allow fewer (`promptCharacterLimit` in the catalogue).
-pub const MAX_PROMPT_CHARS: usize = 7500;
-/// Longest prompt of an edit or multi-edit (characters); each model may allow fewer.
+/// Longest prompt and negative prompt of `POST /image/generate` (characters): the
+/// provider's ceiling. Each model allows its `promptCharacterLimit` (1,500 to 32,768
+/// today), checked against the catalogue before sending.
+pub const MAX_PROMPT_CHARS: usize = 32_768;
+/// Longest prompt of an edit or multi-edit (characters); each model may allow fewer
+/// (`promptCharacterLimit` of `GET /models?type=inpaint`, e.g. 1,500 for
+/// `firered-image-edit`).
 pub const MAX_EDIT_PROMPT_CHARS: usize = 32_768;
-/// Longest prompt of the OpenAI-compatible `POST /images/generations` (characters).
+/// Longest prompt of the OpenAI-compatible `POST /images/generations` (characters),
+/// whatever the model.
 pub const MAX_OPENAI_PROMPT_CHARS: usize = 1500;
 
 /// Largest width or height of a pixel-sized generation.
@@ -28,16 +39,27 @@ pub const MAX_CFG_SCALE: f64 = 20.0;
 /// Largest LoRA strength.
 pub const MAX_LORA_STRENGTH: u8 = 100;
 
-/// Largest decoded style-reference image (bytes).
-pub const MAX_STYLE_REFERENCE_BYTES: usize = 8 * 1024 * 1024;
+/// Largest decoded style-reference image (bytes): the provider's "< 8 MB".
+pub const MAX_STYLE_REFERENCE_BYTES: usize = 8_000_000;
 /// Smallest style-reference strength.
 pub const MIN_STYLE_REFERENCE_STRENGTH: f64 = 0.1;
 /// Largest style-reference strength.
 pub const MAX_STYLE_REFERENCE_STRENGTH: f64 = 1.0;
 
-/// Largest input image of upscale, edit, multi-edit and background removal, in bytes
-/// (upstream: "less than 25MB").
-pub const MAX_INPUT_IMAGE_BYTES: u64 = 25 * 1024 * 1024;
+/// Largest input image of upscale, edit, multi-edit and background removal, in bytes:
+/// the provider's "< 25 MB" (its 413 says "File exceeds the maximum allowed size of 25
+/// MB"). Files are sent as `multipart/form-data` parts, so they are not inflated by
+/// base64.
+pub const MAX_INPUT_IMAGE_BYTES: u64 = 25_000_000;
+/// Largest JSON request body the provider accepts (35 MB; 413 above). The client
+/// refuses a larger body before sending (URLs and base64 given by the caller still go
+/// as JSON; files go as multipart).
+pub const MAX_JSON_BODY_BYTES: u64 = venice_openapi::MAX_JSON_BODY_BYTES;
+/// Most files of one `multipart/form-data` body (the provider's transport limit).
+pub const MAX_FORM_FILES: usize = 10;
+/// Most input images of a multi-edit when the catalogue gives the model no
+/// `maxInputImages` (and `combineImages` is not false).
+pub const DEFAULT_MAX_INPUT_IMAGES: u32 = 3;
 /// Fewest pixels (width × height) of an image to upscale, edit or multi-edit.
 pub const MIN_INPUT_PIXELS: u64 = 65_536;
 /// Most pixels (width × height) of an image to edit or multi-edit.

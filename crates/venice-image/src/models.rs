@@ -16,7 +16,8 @@ use crate::sizing::Size;
 #[serde(tag = "mode", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SizingMode {
-    /// `width`/`height`, each divisible by `divisor`.
+    /// `width`/`height`, best as multiples of `divisor` (the provider does not enforce
+    /// it; the client warns).
     Pixels {
         /// Width and height must be multiples of this.
         divisor: u32,
@@ -65,7 +66,7 @@ impl ModelConstraints {
         self.prompt_character_limit
     }
 
-    /// Width and height must be divisible by this (pixel models).
+    /// Width and height work best as multiples of this (pixel models; not enforced).
     pub fn width_height_divisor(&self) -> Option<u32> {
         self.width_height_divisor
     }
@@ -213,6 +214,9 @@ pub struct ImageModel {
     pub(crate) deprecation: Option<ModelDeprecation>,
     pub(crate) offline: bool,
     pub(crate) supports_style_references: bool,
+    pub(crate) supports_web_search: bool,
+    pub(crate) supports_optimize_prompt_thinking: bool,
+    pub(crate) region_restrictions: Vec<String>,
     pub(crate) traits: Vec<String>,
 }
 
@@ -260,6 +264,21 @@ impl ImageModel {
     /// Whether the model accepts style references.
     pub fn supports_style_references(&self) -> bool {
         self.supports_style_references
+    }
+
+    /// Whether `enable_web_search` does anything on this model.
+    pub fn supports_web_search(&self) -> bool {
+        self.supports_web_search
+    }
+
+    /// Whether `disable_prompt_optimization_thinking` does anything on this model.
+    pub fn supports_optimize_prompt_thinking(&self) -> bool {
+        self.supports_optimize_prompt_thinking
+    }
+
+    /// Country codes from which the model is blocked (403); empty when unrestricted.
+    pub fn region_restrictions(&self) -> &[String] {
+        &self.region_restrictions
     }
 
     /// Traits such as `default`.
@@ -354,6 +373,11 @@ pub(crate) fn from_wire(list: types::ModelList) -> Vec<ImageModel> {
                 }),
                 offline: s.offline.unwrap_or(false),
                 supports_style_references: s.supports_style_references.unwrap_or(false),
+                supports_web_search: s.supports_web_search.unwrap_or(false),
+                supports_optimize_prompt_thinking: s
+                    .supports_optimize_prompt_thinking
+                    .unwrap_or(false),
+                region_restrictions: s.region_restrictions,
                 traits: s.traits,
             }
         })
@@ -416,11 +440,16 @@ impl ImageModel {
         match (req.size(), self.sizing) {
             (None, _) => {}
             (Some(Size::Pixels { width, height }), SizingMode::Pixels { divisor }) => {
+                // The divisor is advice: the provider does not validate it
+                // (venice-image-generate), so an off-divisor size is sent, with a warning.
                 for (field, v) in [("width", width), ("height", height)] {
                     if divisor > 1 && v % divisor != 0 {
-                        return fail(
+                        tracing::warn!(
+                            model = %id,
                             field,
-                            format!("must be divisible by {divisor} for model {id}, got {v}"),
+                            value = v,
+                            divisor,
+                            "size is not a multiple of the model's widthHeightDivisor; the server may adjust it"
                         );
                     }
                 }
@@ -603,7 +632,8 @@ pub(crate) mod tests {
                             "quality": {"1K": {"low": {"usd": 0.03, "diem": 0}, "high": {"usd": 0.05, "diem": 0}}}},
                 "deprecation": {"autoRemap": true, "date": "2030-01-01", "removesAt": "2030-01-01"}}},
             {"id": "tier", "type": "image", "object": "model", "owned_by": "venice.ai",
-             "model_spec": {"privacy": "private", "newField": 1,
+             "model_spec": {"privacy": "private", "newField": 1, "supportsWebSearch": true,
+                "supportsOptimizePromptThinking": true, "regionRestrictions": ["XX"],
                 "constraints": {"aspectRatios": ["1:1"], "resolutions": ["1K", "2K"], "defaultResolution": "1K"},
                 "pricing": {"resolutions": {"1K": {"usd": 0.1, "diem": 1}, "2K": {"usd": 0.2, "diem": 2}}}}},
             {"id": "txt", "type": "text", "object": "model", "owned_by": "venice.ai", "model_spec": {"privacy": "private"}}
@@ -632,6 +662,9 @@ pub(crate) mod tests {
         assert!(m[1].deprecation.as_ref().unwrap().auto_remap);
         assert_eq!(m[2].sizing, SizingMode::AspectRatioAndResolution);
         assert_eq!(m[2].name, "tier");
+        assert!(m[2].supports_web_search() && m[2].supports_optimize_prompt_thinking());
+        assert_eq!(m[2].region_restrictions(), ["XX"]);
+        assert!(!m[0].supports_web_search() && m[0].region_restrictions().is_empty());
         assert!(parse_catalogue(b"\"x\"").is_err());
     }
 
@@ -680,19 +713,18 @@ pub(crate) mod tests {
             )
             .is_ok()
         );
-        assert_eq!(
-            field(
-                px.validate(
-                    &b("px")
-                        .size(Size::Pixels {
-                            width: 500,
-                            height: 512
-                        })
-                        .build()
-                        .unwrap()
-                )
-            ),
-            "width"
+        // Off the divisor: sent (the provider does not validate it).
+        assert!(
+            px.validate(
+                &b("px")
+                    .size(Size::Pixels {
+                        width: 500,
+                        height: 512
+                    })
+                    .build()
+                    .unwrap()
+            )
+            .is_ok()
         );
         let ar169 = Size::AspectRatio(AspectRatio::new(16, 9).unwrap());
         assert_eq!(

@@ -510,16 +510,22 @@ async fn catalogue_validation_cost_and_styles() {
         matches!(&e, Error::Validation(v) if v.field == "model"),
         "{e:?}"
     );
-    let bad = GenerateRequest::builder("px", "x")
+    // Over the model's promptCharacterLimit (1,500), within the provider's 32,768.
+    let bad = GenerateRequest::builder("px", "x".repeat(1501))
+        .build()
+        .unwrap();
+    assert!(
+        matches!(c.validate_for_model(&bad).await, Err(Error::Validation(v)) if v.field == "prompt")
+    );
+    // Off the divisor (8) is sent: the provider does not validate it.
+    let off = GenerateRequest::builder("px", "x")
         .size(Size::Pixels {
             width: 63,
             height: 64,
         })
         .build()
         .unwrap();
-    assert!(
-        matches!(c.validate_for_model(&bad).await, Err(Error::Validation(v)) if v.field == "width")
-    );
+    assert!(c.validate_for_model(&off).await.is_ok());
     assert_eq!(
         srv.seen.lock().unwrap().len(),
         0,

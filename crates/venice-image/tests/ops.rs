@@ -78,9 +78,15 @@ fn operation_of(path: &str) -> &'static str {
     }
 }
 
-/// Every request the mock recorded is valid against the spec's request schema.
+/// Every request the mock recorded is valid against the spec's request schema (a form is
+/// recorded as its JSON equivalent, files as base64) and went as JSON or as a form.
 fn assert_requests_follow_spec(server: &MockServer) {
-    let requests = server.requests();
+    // The catalogue reads (`GET /models`, for the edit rules) have no body.
+    let requests: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
     assert!(!requests.is_empty());
     for r in requests {
         let op = operation_of(&r.path);
@@ -92,7 +98,11 @@ fn assert_requests_follow_spec(server: &MockServer) {
         if let Err(issues) = validator.validate(body) {
             panic!("{op} request does not follow the spec: {issues:?}");
         }
-        assert_eq!(r.header("content-type"), Some("application/json"));
+        let ct = r.header("content-type").unwrap_or_default();
+        assert!(
+            ct == "application/json" || ct.starts_with("multipart/form-data; boundary="),
+            "{op}: {ct}"
+        );
     }
 }
 
@@ -149,8 +159,16 @@ async fn upscale_streams_a_file_and_returns_the_exact_size() {
             .unwrap();
         assert_eq!(saved.extension().unwrap(), "png");
     }
-    // The file went out as exactly its base64.
-    let sent = server.requests()[0].body.clone().unwrap();
+    // The file went out as a form's file part, byte for byte (the mock records a form as
+    // its JSON equivalent, files as base64).
+    let request = &server.requests()[0];
+    assert!(
+        request
+            .header("content-type")
+            .unwrap()
+            .starts_with("multipart/form-data")
+    );
+    let sent = request.body.clone().unwrap();
     let b64 = sent["image"].as_str().unwrap();
     assert_eq!(
         base64_simd::STANDARD.decode_to_vec(b64).unwrap(),
@@ -202,6 +220,7 @@ async fn edit_honours_format_ratio_and_inputs() {
     let square = client
         .edit(
             &EditRequest::builder("square", ImageInput::from_bytes(&png).unwrap())
+                .model("nano-banana-pro-edit")
                 .aspect_ratio(EditAspectRatio::Ratio("1:1".parse().unwrap()))
                 .resolution(Resolution::TwoK)
                 .build()
@@ -240,16 +259,39 @@ async fn multi_edit_sends_every_image() {
     );
     assert_eq!(out.meta().model_id(), Some("qwen-image-2-edit"));
     assert_documented("multiEditImage", &out);
-    let sent = server.requests()[0].body.clone().unwrap();
+    let upload = server
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/image/multi-edit"))
+        .unwrap();
+    assert!(
+        upload
+            .header("content-type")
+            .unwrap()
+            .starts_with("multipart/form-data")
+    );
+    let sent = upload.body.clone().unwrap();
     assert_eq!(sent["images"].as_array().unwrap().len(), 2);
     assert_eq!(sent["modelId"], "qwen-image-2-edit");
-    // More images than the model takes: the server's 400, typed.
+    // More images than the model takes (3: qwen-image-2-edit lists no maxInputImages):
+    // refused before any upload, from the catalogue.
     let four = MultiEditRequest::builder("too many", ImageInput::from_bytes(&layer).unwrap())
+        .model("qwen-image-2-edit")
         .layers((0..3).map(|_| ImageInput::from_bytes(&layer).unwrap()))
         .build()
         .unwrap();
+    let sent_before = server.requests().len();
     let err = client.multi_edit(&four).await.unwrap_err();
-    assert_eq!(err.status(), Some(400));
+    assert!(
+        matches!(&err, Error::Validation(v) if v.field == "modelId" || v.field == "images"),
+        "{err:?}"
+    );
+    let after: Vec<_> = server.requests()[sent_before..]
+        .iter()
+        .filter(|r| r.path.ends_with("/image/multi-edit"))
+        .cloned()
+        .collect();
+    assert!(after.is_empty(), "nothing was uploaded");
     assert_requests_follow_spec(&server);
 }
 
@@ -298,7 +340,7 @@ async fn openai_generate_decode_both_response_formats() {
     let (server, client) = setup().await;
     let b64 = client
         .openai_generate(
-            &OpenAiGenerateRequest::builder("a lighthouse")
+            &OpenAiGenerateRequest::builder("z-image-turbo", "a lighthouse")
                 .size(OpenAiSize::S512x512)
                 .build()
                 .unwrap(),
@@ -313,7 +355,7 @@ async fn openai_generate_decode_both_response_formats() {
     );
     let url = client
         .openai_generate(
-            &OpenAiGenerateRequest::builder("a lighthouse")
+            &OpenAiGenerateRequest::builder("z-image-turbo", "a lighthouse")
                 .size(OpenAiSize::S1024x1536)
                 .response_format(ResponseFormat::Url)
                 .output_format(Format::Webp)

@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use venice_image::{
-    Auth, Client, Error, ErrorCode, GenerateRequest, LockoutPolicy, Quality, RateLimitKind,
-    RetryPolicy, Size,
+    Auth, Client, Error, ErrorCode, GenerateRequest, LockoutPolicy, RateLimitKind, RetryPolicy,
+    Size,
 };
 use venice_mock::{
     AccountConfig, DEFAULT_API_KEY, ErrorBudgetConfig, Fault, FaultPlan, MockConfig, MockServer,
@@ -33,14 +33,15 @@ fn request(prompt: &str) -> GenerateRequest {
         .unwrap()
 }
 
-/// A request the server refuses with 400 (a quality for a model that takes none).
+/// A request the server refuses with 400 (a style preset that is not a style name; a
+/// quality for a model that takes none is ignored, as the provider ignores it).
 fn refused(prompt: &str) -> GenerateRequest {
     GenerateRequest::builder("venice-sd35", prompt)
         .size(Size::Pixels {
             width: 64,
             height: 64,
         })
-        .quality(Quality::High)
+        .style_preset("No Such Style")
         .build()
         .unwrap()
 }

@@ -1,8 +1,15 @@
-//! Reading request bodies: the size limit (an oversized upload is read to its end and
+//! Reading request bodies: the size limits (an oversized upload is read to its end and
 //! answered 413, never cut off mid-upload), the media type, JSON and
 //! `multipart/form-data` (turned into the same JSON value as the JSON form, so both
 //! forms share validation, limits and error bodies), and draining bodies a request was
 //! refused before reading.
+//!
+//! The provider's limits (`venice-errors`, `venice-image-edit`): a JSON body over 35 MB
+//! is 413 "Request body exceeds the maximum allowed size."; a form file over 25 MB is
+//! 413 "File exceeds the maximum allowed size of 25 MB."; a form carries at most 10
+//! files. An operation whose schema requires `model` answers a missing, empty or
+//! non-string one with the provider's plain 400 ("model is required" / "model must be a
+//! string") before the schema check.
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -18,6 +25,35 @@ use crate::spec::{self, Issue};
 pub(crate) const JSON: &str = "application/json";
 /// Media type of a multipart upload.
 pub(crate) const MULTIPART: &str = "multipart/form-data";
+
+/// The size limits of request bodies, from the mock's configuration.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// Largest JSON (or other non-form) body.
+    pub json: usize,
+    /// Largest file of a form.
+    pub file: usize,
+    /// Most files of a form.
+    pub files: usize,
+}
+
+impl Limits {
+    /// Largest form body read: every file at its limit plus the text fields.
+    fn form(&self) -> usize {
+        self.file
+            .saturating_mul(self.files)
+            .saturating_add(self.json)
+    }
+}
+
+/// A size as the provider words it: whole megabytes as `N MB`, else bytes.
+fn size_words(bytes: usize) -> String {
+    if bytes.is_multiple_of(1_000_000) {
+        format!("{} MB", bytes / 1_000_000)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
 
 /// Request bodies the pipeline reads: hyper's `Incoming`, or a buffer when fuzzing.
 pub(crate) trait BodyIn:
@@ -120,13 +156,25 @@ fn is_json(media: &str) -> bool {
 fn too_large(drained: bool) -> ApiError {
     let e = ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "Request body too large",
+        "Request body exceeds the maximum allowed size.",
         Some("PAYLOAD_TOO_LARGE"),
     );
     if drained {
         e
     } else {
         e.header("connection", "close")
+    }
+}
+
+/// The answer to a body that could not be read.
+fn read_failure(e: ReadError) -> ApiError {
+    match e {
+        ReadError::TooLarge { drained } => too_large(drained),
+        ReadError::Broken => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Could not read the request body",
+            None,
+        ),
     }
 }
 
@@ -146,10 +194,11 @@ fn malformed(message: String) -> ApiError {
 pub(crate) async fn read<B: BodyIn>(
     headers: &HeaderMap,
     body: B,
-    limit: usize,
+    limits: Limits,
     operation_id: &str,
     recorded: &mut Option<Value>,
 ) -> Result<Value, ApiError> {
+    let limit = limits.json;
     let accepted = spec::embedded().request_media_types(operation_id);
     let media = media_type(headers);
     let chosen = match media.as_deref() {
@@ -180,14 +229,10 @@ pub(crate) async fn read<B: BodyIn>(
             });
         }
     };
-    let bytes = collect_limited(body, limit).await.map_err(|e| match e {
-        ReadError::TooLarge { drained } => too_large(drained),
-        ReadError::Broken => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Could not read the request body",
-            None,
-        ),
-    })?;
+    let read_limit = if chosen == JSON { limit } else { limits.form() };
+    let bytes = collect_limited(body, read_limit)
+        .await
+        .map_err(read_failure)?;
     let value = if chosen == JSON {
         serde_json::from_slice(&bytes).map_err(|e| invalid_json(&e))?
     } else {
@@ -196,9 +241,10 @@ pub(crate) async fn read<B: BodyIn>(
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let media = spec::embedded().request_media(operation_id, MULTIPART);
-        parse_multipart(content_type, bytes, media).await?
+        parse_multipart(content_type, bytes, media, limits).await?
     };
     *recorded = Some(value.clone());
+    check_model(operation_id, chosen, &value)?;
     if let Some(validator) = spec::request_validator_for(operation_id, chosen) {
         validator
             .validate(&value)
@@ -218,14 +264,7 @@ pub(crate) async fn read_unused<B: BodyIn>(
     if body.is_end_stream() {
         return Ok(());
     }
-    let bytes = collect_limited(body, limit).await.map_err(|e| match e {
-        ReadError::TooLarge { drained } => too_large(drained),
-        ReadError::Broken => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "Could not read the request body",
-            None,
-        ),
-    })?;
+    let bytes = collect_limited(body, limit).await.map_err(read_failure)?;
     let json = media_type(headers).is_some_and(|m| is_json(&m));
     if json && !bytes.is_empty() {
         // The top-up's errors have the provider's closed x402 shape (no `code`); its
@@ -245,6 +284,31 @@ pub(crate) async fn read_unused<B: BodyIn>(
         }
     }
     Ok(())
+}
+
+/// The provider's plain 400 for a missing or ill-typed `model` where the request schema
+/// requires one (checked before the schema, as the provider does).
+fn check_model(operation_id: &str, media: &str, body: &Value) -> Result<(), ApiError> {
+    let requires_model = spec::embedded()
+        .request_media(operation_id, media)
+        .and_then(|m| m.get("schema"))
+        .map(|s| spec::embedded().resolve(s))
+        .and_then(|s| s.get("required"))
+        .and_then(Value::as_array)
+        .is_some_and(|r| r.iter().any(|f| f == "model"));
+    if !requires_model {
+        return Ok(());
+    }
+    match body.get("model") {
+        None | Some(Value::Null) => Err(plain_400("model is required")),
+        Some(Value::String(m)) if m.is_empty() => Err(plain_400("model is required")),
+        Some(Value::String(_)) => Ok(()),
+        Some(_) => Err(plain_400("model must be a string")),
+    }
+}
+
+fn plain_400(message: &str) -> ApiError {
+    ApiError::with_body(StatusCode::BAD_REQUEST, &json!({ "error": message }))
 }
 
 fn invalid_json(e: &serde_json::Error) -> ApiError {
@@ -313,11 +377,12 @@ fn typed(ty: Option<&str>, text: String) -> Value {
 /// Parses a whole multipart body into a JSON object: file fields (those the spec's
 /// `encoding` gives a `contentType`) become base64 strings, text fields are typed by
 /// their schema, repeated file fields of an array property become an array. Any framing
-/// error is a 400.
+/// error is a 400; a file over the limit is a 413, more files than a form takes a 400.
 pub(crate) async fn parse_multipart(
     content_type: &str,
     bytes: Bytes,
     media: Option<&Value>,
+    limits: Limits,
 ) -> Result<Value, ApiError> {
     let boundary = multer::parse_boundary(content_type)
         .map_err(|e| malformed(format!("multipart body: {e}")))?;
@@ -325,6 +390,7 @@ pub(crate) async fn parse_multipart(
     let mut form = multer::Multipart::new(stream, boundary);
     let mut out = Map::new();
     let b64 = |data: &[u8]| Value::String(base64::engine::general_purpose::STANDARD.encode(data));
+    let mut files = 0usize;
     loop {
         let field = match form.next_field().await {
             Ok(Some(field)) => field,
@@ -343,7 +409,26 @@ pub(crate) async fn parse_multipart(
             .map_err(|e| malformed(format!("multipart field {name:?}: {e}")))?;
         let (kind, ty) = field_kind(media, &name);
         let value = match kind {
-            FieldKind::File | FieldKind::Files => b64(&data),
+            FieldKind::File | FieldKind::Files => {
+                files += 1;
+                if files > limits.files {
+                    return Err(malformed(format!(
+                        "multipart body: at most {} files are accepted",
+                        limits.files
+                    )));
+                }
+                if data.len() > limits.file {
+                    return Err(ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        &format!(
+                            "File exceeds the maximum allowed size of {}.",
+                            size_words(limits.file)
+                        ),
+                        Some("PAYLOAD_TOO_LARGE"),
+                    ));
+                }
+                b64(&data)
+            }
             FieldKind::Text => {
                 let text = String::from_utf8(data.to_vec()).map_err(|_| {
                     malformed(format!("multipart field {name:?} is not UTF-8 text"))
@@ -393,6 +478,58 @@ mod tests {
         );
     }
 
+    const LIMITS: Limits = Limits {
+        json: 1000,
+        file: 4,
+        files: 3,
+    };
+
+    fn form_of(parts: &[(&str, &[u8])]) -> Bytes {
+        let mut out = Vec::new();
+        for (name, data) in parts {
+            out.extend_from_slice(
+                format!(
+                    "--b\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"f\"\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            out.extend_from_slice(data);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"--b--\r\n");
+        Bytes::from(out)
+    }
+
+    #[test]
+    fn form_files_over_the_limit_and_too_many_files_are_refused() {
+        let schema = json!({"schema": {"properties": {
+            "images": {"type": "array", "items": {"type": "string"}}}},
+            "encoding": {"images": {"contentType": "image/*"}}});
+        let parse = |body: Bytes| {
+            block_on(parse_multipart(
+                "multipart/form-data; boundary=b",
+                body,
+                Some(&schema),
+                LIMITS,
+            ))
+        };
+        // Both sides of the per-file limit (4 bytes here).
+        assert!(parse(form_of(&[("images", b"1234")])).is_ok());
+        let ApiError(r) = parse(form_of(&[("images", b"12345")])).unwrap_err();
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(String::from_utf8_lossy(&r.body).contains("maximum allowed size of 4 bytes"));
+        let ApiError(r) = parse(form_of(&[
+            ("images", b"1"),
+            ("images", b"2"),
+            ("images", b"3"),
+            ("images", b"4"),
+        ]))
+        .unwrap_err();
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(size_words(25_000_000), "25 MB");
+        assert_eq!(LIMITS.form(), 1012);
+    }
+
     #[test]
     fn multipart_fields_are_typed_by_schema() {
         let schema = json!({"schema": {"properties": {
@@ -409,6 +546,7 @@ mod tests {
             "multipart/form-data; boundary=b",
             Bytes::from(body),
             Some(&schema),
+            LIMITS,
         ))
         .unwrap();
         assert_eq!(
@@ -420,7 +558,8 @@ mod tests {
             block_on(parse_multipart(
                 "multipart/form-data; boundary=b",
                 Bytes::from(truncated),
-                Some(&schema)
+                Some(&schema),
+                LIMITS
             ))
             .is_err()
         );
@@ -428,7 +567,8 @@ mod tests {
             block_on(parse_multipart(
                 "multipart/form-data",
                 Bytes::new(),
-                Some(&schema)
+                Some(&schema),
+                LIMITS
             ))
             .is_err()
         );

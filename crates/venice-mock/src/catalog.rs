@@ -3,22 +3,31 @@
 //!
 //! # Built-in models
 //!
-//! By default the mock serves every image, edit (inpaint) and upscale model of the
-//! provider's published catalogue (38 + 21 + 1), written in the mock's own form in
-//! `data/catalog.yaml`: ids, names, privacy, traits and prices are the provider's. Its
-//! catalogue has no constraints, so the mock derives them (each model validates against
-//! the provider's `ModelResponse` schema, required fields included):
+//! By default the mock serves every image, edit (inpaint) and upscale model the provider
+//! publishes or documents: the 38 + 21 + 1 of its published catalogue
+//! (`static-models.json`: ids, names, privacy, traits, prices) and the models its
+//! documentation of the live API names since (`gpt-image-2-5-flare`,
+//! `gpt-image-2-5-sunburst`, `ideogram-v4-5`, `muse-image` and their edit models), in the
+//! mock's own form in `data/catalog.yaml`, where every row names its source. The published
+//! catalogue has no constraints: where the documentation (veniceai/skills
+//! `venice-image-generate` and `venice-image-edit` @ 73c0bf79) states one, the row carries
+//! it; elsewhere a sizing profile derives it (each model validates against the provider's
+//! `ModelResponse` schema, required fields included):
 //!
 //! | model | sizing | constraints |
 //! |---|---|---|
-//! | priced per resolution tier (`nano-banana-pro`, `gpt-image-2`, `grok-imagine-image`…) | `aspect_ratio` + `resolution` | `resolutions` = the priced tiers, default `1K`; `qualities` when priced per quality (default `medium`) |
-//! | flat price, hosted by Venice (`venice-sd35`, `z-image-turbo`, `lustify-*`, `chroma`…) and `flux-2-*` | pixels (`width`/`height`) | `widthHeightDivisor` 16 (`venice-sd35`, `z-image-turbo`, `flux-2-*`) or 8 |
-//! | other flat-priced third-party models (`qwen-image-2`, `seedream-v4`, `recraft-v4`…) | `aspect_ratio` only (tier 1K) | `aspectRatios`, default `1:1` |
-//! | edit models | `aspect_ratio` (`auto` or one of the edit ratios) | `combineImages`, at most 3 input images, prompt ≤ 32,768 |
+//! | priced per resolution tier (`nano-banana-pro`, `gpt-image-2`, `grok-imagine-image`…) | `aspect_ratio` + `resolution` | `resolutions` = the priced tiers, default `1K`; `qualities` when priced per quality (default `medium`; `high` on the new GPT Image 2.5 and Ideogram V4.5 rows, as documented) |
+//! | flat price, hosted by Venice (`venice-sd35`, `z-image-turbo`, `lustify-*`, `chroma`…) | pixels (`width`/`height`) | `widthHeightDivisor` 16 (`venice-sd35`, `z-image-turbo`) or 8 |
+//! | other flat-priced third-party models (`flux-2-pro`, `qwen-image-2`, `seedream-v4`, `recraft-v4`…) | `aspect_ratio` only (tier 1K) | `aspectRatios`, default `1:1` |
+//! | edit models | `aspect_ratio` (`auto` or one of the edit ratios; the documented exceptions) | `combineImages` (false on `luma-uni-1-edit`), `maxInputImages` 6 on the documented current models (absent elsewhere: the provider's rule is 3), prompt ≤ 32,768 (1,500 on `firered-image-edit`) |
 //!
-//! Every image model also carries `promptCharacterLimit`, `steps` and
-//! `widthHeightDivisor` (the provider requires them in all sizing modes). One model is
-//! not the provider's: `flux-dev-legacy` (pixels, divisor 8), deprecated in favour of
+//! Style references are on `krea-v2-large`/`-medium` (3, strength honoured) and
+//! `luma-uni-1`/`-max` (3, strength ignored); `supportsWebSearch` on `nano-banana-2`/`-pro`
+//! (prompt 32,768); `supportsOptimizePromptThinking` on `seedream-v5-pro`, `qwen-image-3`.
+//! A price the documentation does not give is served as none (never invented) and not
+//! charged. Every image model also carries `promptCharacterLimit`, `steps` and
+//! `widthHeightDivisor` (the provider requires them in all sizing modes). One model is not
+//! the provider's: `flux-dev-legacy` (pixels, divisor 8), deprecated in favour of
 //! `venice-sd35`, the deterministic trigger of the deprecation headers.
 //!
 //! [`MockConfig::catalogue`](crate::MockConfig) replaces all of this with a `/models`
@@ -30,11 +39,13 @@
 //! | request | output pixels |
 //! |---|---|
 //! | pixel model, nothing sent | 1024 × 1024 |
-//! | pixel model, `width`/`height` | exactly as sent (each divisible by `widthHeightDivisor`) |
+//! | pixel model, `width`/`height` | exactly as sent (`widthHeightDivisor` is advice: not validated, as by the provider) |
 //! | aspect model, tier `1K` / `2K` / `4K` | long side 1024 / 2048 / 4096 |
 //! | aspect-only model | tier `1K` |
 //! | short side | long side × ratio, rounded to a multiple of 16 (at least 16) |
-//! | no `aspect_ratio` | the model's `defaultAspectRatio` (else `1:1`) |
+//! | no `aspect_ratio`, or one the model does not list | the model's `defaultAspectRatio` (else `1:1`) |
+//! | `width`/`height` on an aspect-ratio model | ignored (400 on `qwen-image`, `qwen-image-3`, `qwen-image-3-pro`) |
+//! | `aspect_ratio`/`resolution` on a model that does not take it | ignored |
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -182,10 +193,13 @@ pub struct Constraints {
     /// Most style references.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_style_references: Option<u32>,
-    /// Edit models: accepts several input images.
+    /// Whether a style reference's `strength` is honoured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supports_style_reference_strength: Option<bool>,
+    /// Edit models: accepts several input images (`false`: exactly one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub combine_images: Option<bool>,
-    /// Edit models: most input images.
+    /// Edit models: most input images (absent: 3 when `combine_images`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_input_images: Option<u32>,
 }
@@ -234,6 +248,12 @@ pub struct CatalogModel {
     /// Accepts `style_references`.
     #[serde(default)]
     pub supports_style_references: bool,
+    /// Honours `enable_web_search` (image models).
+    #[serde(default)]
+    pub supports_web_search: bool,
+    /// Honours `disable_prompt_optimization_thinking`.
+    #[serde(default)]
+    pub supports_optimize_prompt_thinking: bool,
     /// Constraints.
     #[serde(default)]
     pub constraints: Constraints,
@@ -263,6 +283,10 @@ pub enum SizingMode {
 /// When the built-in models were released on the mock (Unix seconds).
 const CREATED: u64 = 1_735_689_600;
 
+/// The aspect-ratio models that refuse `width`/`height` with a 400 instead of ignoring
+/// them (`venice-image-generate`, veniceai/skills @ 73c0bf79).
+pub const REFUSE_PIXEL_SIZE: &[&str] = &["qwen-image", "qwen-image-3", "qwen-image-3-pro"];
+
 impl CatalogModel {
     /// The sizing mode implied by the constraints.
     pub fn sizing_mode(&self) -> SizingMode {
@@ -274,6 +298,21 @@ impl CatalogModel {
             (Some(_), None) => SizingMode::AspectRatio,
             (Some(_), Some(_)) => SizingMode::AspectRatioAndResolution,
         }
+    }
+
+    /// Whether the model refuses `width`/`height` (see [`REFUSE_PIXEL_SIZE`]); every
+    /// other aspect-ratio model ignores them.
+    pub fn refuses_pixel_size(&self) -> bool {
+        REFUSE_PIXEL_SIZE.contains(&self.id.as_str())
+    }
+
+    /// Most input images of a multi-edit: 1 when `combineImages` is false, else
+    /// `maxInputImages`, else 3 (the provider's rule).
+    pub fn input_image_limit(&self) -> u32 {
+        if self.constraints.combine_images == Some(false) {
+            return 1;
+        }
+        self.constraints.max_input_images.unwrap_or(3)
     }
 
     /// The `type` string this model is listed under.
@@ -294,13 +333,21 @@ impl CatalogModel {
             "privacy": self.privacy,
             "offline": false,
             "traits": self.traits,
-            "pricing": self.pricing,
         });
+        // A model without any known price is listed without `pricing` (as the provider
+        // lists unpriced models), not with an empty object.
+        if self.pricing != Pricing::default() {
+            spec["pricing"] = json!(self.pricing);
+        }
         if self.kind != ModelKind::Upscale {
             spec["constraints"] = json!(self.constraints);
         }
         if self.kind == ModelKind::Image {
             spec["supportsStyleReferences"] = json!(self.supports_style_references);
+            spec["supportsWebSearch"] = json!(self.supports_web_search);
+        }
+        if matches!(self.kind, ModelKind::Image | ModelKind::Inpaint) {
+            spec["supportsOptimizePromptThinking"] = json!(self.supports_optimize_prompt_thinking);
         }
         if self.uncensored {
             spec["uncensored"] = json!(true);
@@ -369,7 +416,8 @@ impl CatalogModel {
             serde_json::from_value(part("constraints"))
                 .map_err(|e| format!("model {id}: constraints: {e}"))?
         };
-        let pricing: Pricing = if kind == ModelKind::Other {
+        // A model without a price (free, internal, or not documented) has no `pricing`.
+        let pricing: Pricing = if kind == ModelKind::Other || part("pricing").is_null() {
             Pricing::default()
         } else {
             serde_json::from_value(part("pricing"))
@@ -409,6 +457,12 @@ impl CatalogModel {
             traits: strings("traits"),
             uncensored: spec.get("uncensored").and_then(Value::as_bool) == Some(true),
             supports_style_references: spec.get("supportsStyleReferences").and_then(Value::as_bool)
+                == Some(true),
+            supports_web_search: spec.get("supportsWebSearch").and_then(Value::as_bool)
+                == Some(true),
+            supports_optimize_prompt_thinking: spec
+                .get("supportsOptimizePromptThinking")
+                .and_then(Value::as_bool)
                 == Some(true),
             constraints,
             pricing,
@@ -490,8 +544,22 @@ struct Profile {
     prompt: u32,
     #[serde(default)]
     steps: Option<[u32; 2]>,
-    #[serde(default)]
-    max_images: Option<u32>,
+}
+
+/// A price of `data/catalog.yaml`: a number, or `unknown` where the provider's
+/// documentation gives none (the model is then served without a price, never an
+/// invented one, and charged nothing).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+enum Usd {
+    Known(f64),
+    Unknown(UnknownPrice),
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+enum UnknownPrice {
+    #[serde(rename = "unknown")]
+    Unknown,
 }
 
 /// One model row of `data/catalog.yaml`.
@@ -503,14 +571,31 @@ struct Row {
     id: String,
     name: String,
     privacy: String,
+    /// Where the row's facts come from.
+    source: String,
     #[serde(default)]
     profile: Option<String>,
-    #[serde(default)]
-    usd: Option<f64>,
+    usd: Option<Usd>,
     #[serde(default)]
     tiers: Option<BTreeMap<String, f64>>,
     #[serde(default)]
     quality: Option<BTreeMap<String, BTreeMap<String, f64>>>,
+    /// Tiers of a model whose prices are unknown.
+    #[serde(default)]
+    resolutions: Option<Vec<String>>,
+    /// Qualities of a model whose prices are unknown.
+    #[serde(default)]
+    qualities: Option<Vec<String>>,
+    #[serde(default)]
+    default_quality: Option<String>,
+    #[serde(default)]
+    prompt: Option<u32>,
+    #[serde(default)]
+    ratios: Option<Vec<String>>,
+    #[serde(default)]
+    max_images: Option<u32>,
+    #[serde(default)]
+    combine: Option<bool>,
     #[serde(default)]
     extra_images: Option<ExtraImages>,
     #[serde(default)]
@@ -521,6 +606,12 @@ struct Row {
     uncensored: bool,
     #[serde(default)]
     style_references: Option<u32>,
+    #[serde(default)]
+    style_strength: Option<bool>,
+    #[serde(default)]
+    web_search: bool,
+    #[serde(default)]
+    prompt_thinking: bool,
     #[serde(default)]
     deprecation: Option<Deprecation>,
 }
@@ -557,6 +648,18 @@ impl Row {
     ) -> Result<CatalogModel, String> {
         let kind = self.kind.unwrap_or(kind);
         let id = self.id;
+        if self.source.trim().is_empty() {
+            return Err(format!("{id}: no source"));
+        }
+        let unknown_price = matches!(self.usd, Some(Usd::Unknown(_)));
+        let priced = matches!(self.usd, Some(Usd::Known(_)))
+            || self.tiers.is_some()
+            || self.quality.is_some();
+        if unknown_price == priced {
+            return Err(format!(
+                "{id}: give prices (usd, tiers, quality) or `usd: unknown`, not both or neither"
+            ));
+        }
         let profile = match &self.profile {
             Some(name) => Some(
                 profiles
@@ -565,39 +668,50 @@ impl Row {
             ),
             None => None,
         };
-        let tiers: Option<Vec<String>> = self.tiers.as_ref().map(|t| t.keys().cloned().collect());
-        let qualities: Option<Vec<String>> = self.quality.as_ref().map(|q| {
-            let mut names: Vec<String> = Vec::new();
-            for name in ["low", "medium", "high"] {
-                if q.values().any(|per| per.contains_key(name)) {
-                    names.push(name.to_owned());
+        let tiers: Option<Vec<String>> = self
+            .tiers
+            .as_ref()
+            .map(|t| t.keys().cloned().collect())
+            .or(self.resolutions.clone());
+        let qualities: Option<Vec<String>> = self
+            .quality
+            .as_ref()
+            .map(|q| {
+                let mut names: Vec<String> = Vec::new();
+                for name in ["low", "medium", "high"] {
+                    if q.values().any(|per| per.contains_key(name)) {
+                        names.push(name.to_owned());
+                    }
                 }
-            }
-            names
-        });
-        let default_quality = qualities.as_ref().map(|q| {
-            if q.iter().any(|n| n == "medium") {
-                "medium".to_owned()
-            } else {
-                q.first().cloned().unwrap_or_default()
-            }
+                names
+            })
+            .or(self.qualities.clone());
+        let default_quality = self.default_quality.clone().or_else(|| {
+            qualities.as_ref().map(|q| {
+                if q.iter().any(|n| n == "medium") {
+                    "medium".to_owned()
+                } else {
+                    q.first().cloned().unwrap_or_default()
+                }
+            })
         });
         let default_tier = tiers.as_ref().map(|_| "1K".to_owned());
         let mut constraints = Constraints::default();
         if let Some(p) = profile {
-            constraints.prompt_character_limit = Some(p.prompt);
+            constraints.prompt_character_limit = Some(self.prompt.unwrap_or(p.prompt));
             match kind {
                 ModelKind::Image => {
                     constraints.width_height_divisor = p.divisor;
                     constraints.steps = p.steps.map(|[default, max]| Steps { default, max });
+                    let ratios = self.ratios.clone().unwrap_or_else(|| strings(RATIOS));
                     match p.sizing.as_deref() {
                         Some("pixels") => {}
                         Some("aspect_ratio") => {
-                            constraints.aspect_ratios = Some(strings(RATIOS));
+                            constraints.aspect_ratios = Some(ratios);
                             constraints.default_aspect_ratio = Some("1:1".to_owned());
                         }
                         Some("resolution") => {
-                            constraints.aspect_ratios = Some(strings(RATIOS));
+                            constraints.aspect_ratios = Some(ratios);
                             constraints.default_aspect_ratio = Some("1:1".to_owned());
                             constraints.resolutions = tiers.clone();
                             constraints.default_resolution = default_tier.clone();
@@ -609,9 +723,10 @@ impl Row {
                     }
                 }
                 ModelKind::Inpaint => {
-                    constraints.aspect_ratios = Some(strings(EDIT_RATIOS));
-                    constraints.combine_images = Some(true);
-                    constraints.max_input_images = p.max_images;
+                    constraints.aspect_ratios =
+                        Some(self.ratios.clone().unwrap_or_else(|| strings(EDIT_RATIOS)));
+                    constraints.combine_images = Some(self.combine.unwrap_or(true));
+                    constraints.max_input_images = self.max_images;
                     constraints.resolutions = tiers.clone();
                     constraints.default_resolution = default_tier.clone();
                 }
@@ -620,11 +735,17 @@ impl Row {
             constraints.qualities = qualities;
             constraints.default_quality = default_quality;
             constraints.max_style_references = self.style_references;
+            constraints.supports_style_reference_strength = self
+                .style_references
+                .map(|_| self.style_strength.unwrap_or(true));
         }
         let price_map = |m: &BTreeMap<String, f64>| -> BTreeMap<String, Price> {
             m.iter().map(|(k, v)| (k.clone(), Price::usd(*v))).collect()
         };
-        let flat = self.usd.map(Price::usd);
+        let flat = match self.usd {
+            Some(Usd::Known(usd)) => Some(Price::usd(usd)),
+            _ => None,
+        };
         let pricing = Pricing {
             generation: flat.filter(|_| kind != ModelKind::Inpaint),
             inpaint: flat.filter(|_| kind == ModelKind::Inpaint),
@@ -655,6 +776,8 @@ impl Row {
             traits: self.traits,
             uncensored: self.uncensored,
             supports_style_references: self.style_references.is_some(),
+            supports_web_search: self.web_search,
+            supports_optimize_prompt_thinking: self.prompt_thinking,
             constraints,
             pricing,
             deprecation: self.deprecation,
@@ -778,6 +901,7 @@ impl<'de> Deserialize<'de> for Catalog {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -795,14 +919,96 @@ mod tests {
         let models = parse_builtin(CATALOG_YAML);
         let models = models.as_deref().unwrap_or_default();
         let count = |k| models.iter().filter(|m| m.kind == k).count();
-        // 38 image models of the provider + the mock-only deprecated one.
+        // The snapshot's 38 image, 21 edit and 1 upscale model, the 4 + 4 the provider
+        // documents since (gpt-image-2-5-flare/-sunburst, ideogram-v4-5, muse-image and
+        // their edits), and the mock-only deprecated one.
         assert_eq!(
             (
                 count(ModelKind::Image),
                 count(ModelKind::Inpaint),
                 count(ModelKind::Upscale)
             ),
-            (39, 21, 1)
+            (43, 25, 1)
+        );
+    }
+
+    #[test]
+    fn rows_without_a_source_or_with_two_price_kinds_are_refused() {
+        let file = |row: &str| {
+            format!(
+                "profiles: {{r: {{sizing: aspect_ratio, divisor: 16, prompt: 10}}}}\n\
+                 image: [{row}]\ninpaint: []\nupscale: []\nmock_only: []\n"
+            )
+        };
+        let ok = "{id: a, name: A, privacy: private, profile: r, usd: unknown, source: x}";
+        let m = parse_builtin(&file(ok)).unwrap();
+        assert_eq!(m[0].pricing.generation, None);
+        assert_eq!(m[0].price_usd(None, None), 0.0);
+        for bad in [
+            "{id: a, name: A, privacy: private, profile: r, usd: 0.1, source: ' '}",
+            "{id: a, name: A, privacy: private, profile: r, usd: 0.1}",
+            "{id: a, name: A, privacy: private, profile: r, source: x}",
+            "{id: a, name: A, privacy: private, profile: r, usd: unknown, tiers: {1K: 0.1}, source: x}",
+            "{id: a, name: A, privacy: private, profile: r, usd: maybe, source: x}",
+        ] {
+            assert!(parse_builtin(&file(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_documented_edit_and_style_rules_are_in_the_catalogue() {
+        let c = Catalog::builtin();
+        let m = |id: &str| c.get(id).unwrap();
+        assert_eq!(m("firered-image-edit").input_image_limit(), 6);
+        assert_eq!(
+            m("firered-image-edit").constraints.prompt_character_limit,
+            Some(1500)
+        );
+        assert_eq!(m("luma-uni-1-edit").input_image_limit(), 1);
+        assert_eq!(m("qwen-edit-uncensored").input_image_limit(), 3);
+        assert!(
+            !m("gpt-image-2-edit")
+                .constraints
+                .aspect_ratios
+                .as_ref()
+                .unwrap()
+                .contains(&"auto".to_owned())
+        );
+        assert_eq!(
+            m("wan-2-7-pro-edit").constraints.aspect_ratios,
+            Some(vec!["auto".to_owned()])
+        );
+        for id in [
+            "krea-v2-large",
+            "krea-v2-medium",
+            "luma-uni-1",
+            "luma-uni-1-max",
+        ] {
+            assert!(m(id).supports_style_references, "{id}");
+            assert_eq!(m(id).constraints.max_style_references, Some(3), "{id}");
+        }
+        for id in ["nano-banana-2", "nano-banana-pro"] {
+            assert!(!m(id).supports_style_references, "{id}");
+            assert!(m(id).supports_web_search, "{id}");
+            assert_eq!(m(id).constraints.prompt_character_limit, Some(32_768));
+        }
+        assert_eq!(
+            m("luma-uni-1")
+                .constraints
+                .supports_style_reference_strength,
+            Some(false)
+        );
+        assert!(m("seedream-v5-pro").supports_optimize_prompt_thinking);
+        assert!(m("qwen-image-3").refuses_pixel_size());
+        assert!(!m("qwen-image-2").refuses_pixel_size());
+        let json = m("nano-banana-pro").to_json();
+        assert_eq!(json["model_spec"]["supportsWebSearch"], true);
+        // A price the documentation does not give is not served.
+        let new = m("gpt-image-2-5-flare").to_json();
+        assert!(new["model_spec"]["pricing"].get("resolutions").is_none());
+        assert_eq!(
+            new["model_spec"]["constraints"]["defaultQuality"],
+            json!("high")
         );
     }
 
@@ -812,7 +1018,12 @@ mod tests {
         let mode = |id: &str| c.get(id).map(CatalogModel::sizing_mode);
         assert_eq!(mode("venice-sd35"), Some(SizingMode::Pixels));
         assert_eq!(mode("z-image-turbo"), Some(SizingMode::Pixels));
-        assert_eq!(mode("flux-2-max"), Some(SizingMode::Pixels));
+        assert_eq!(mode("flux-2-pro"), Some(SizingMode::AspectRatio));
+        assert_eq!(mode("muse-image"), Some(SizingMode::AspectRatio));
+        assert_eq!(
+            mode("ideogram-v4-5"),
+            Some(SizingMode::AspectRatioAndResolution)
+        );
         assert_eq!(mode("qwen-image-2"), Some(SizingMode::AspectRatio));
         assert_eq!(
             mode("nano-banana-pro"),

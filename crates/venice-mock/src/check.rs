@@ -360,7 +360,13 @@ fn recorded_request(exchange: &Exchange, body: &Bytes) -> RecordedRequest {
             .and_then(|m| {
                 let schema = spec::embedded().request_media(m.operation_id, crate::body::MULTIPART);
                 let content_type = header(&request.headers, "content-type").unwrap_or_default();
-                crate::body::parse_multipart(content_type, body.clone(), schema)
+                // A recording is judged, not refused: no size limit applies.
+                let unbounded = crate::body::Limits {
+                    json: usize::MAX,
+                    file: usize::MAX,
+                    files: usize::MAX,
+                };
+                crate::body::parse_multipart(content_type, body.clone(), schema, unbounded)
                     .now_or_never()
                     .and_then(Result::ok)
             })

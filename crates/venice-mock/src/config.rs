@@ -15,8 +15,10 @@ use crate::x402::{PaymentPolicy, PaymentVerifier, SiwxPolicy, SiwxVerifier};
 /// The Bearer API key accepted by [`MockConfig::default`].
 pub const DEFAULT_API_KEY: &str = "venice-mock-key";
 
-/// Default largest accepted request body (40 MiB).
-pub const DEFAULT_MAX_BODY_BYTES: usize = 40 * 1024 * 1024;
+/// Default largest accepted JSON request body: the provider's 35 MB (413 above).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 35_000_000;
+/// Default largest file of a `multipart/form-data` body: the provider's 25 MB (413 above).
+pub const DEFAULT_MAX_UPLOAD_FILE_BYTES: usize = 25_000_000;
 
 /// A fixed-window rate limit applied per API key (or wallet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,8 +215,12 @@ pub struct MockConfig {
     pub catalogue: Option<Catalog>,
     /// Models added to the catalogue (same id replaces a model).
     pub extra_models: Vec<CatalogModel>,
-    /// Largest accepted request body in bytes (413 above).
+    /// Largest accepted JSON request body in bytes (413 above; the provider's 35 MB).
     pub max_body_bytes: usize,
+    /// Largest file of a `multipart/form-data` body in bytes (413 above; the provider's
+    /// 25 MB). A form is read up to 10 such files plus
+    /// [`max_body_bytes`](Self::max_body_bytes) of fields.
+    pub max_upload_file_bytes: usize,
     /// Benchmark payload mode: when set, every PNG from `/image/generate` (JSON and
     /// binary) and `/images/generations` is one pre-generated random-noise PNG of about
     /// this many bytes (stored uncompressed, whatever the requested size), and JSON image
@@ -264,6 +270,7 @@ impl Default for MockConfig {
             catalogue: None,
             extra_models: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_upload_file_bytes: DEFAULT_MAX_UPLOAD_FILE_BYTES,
             siwx_policy: SiwxPolicy::default(),
             payment_policy: PaymentPolicy::default(),
             svm_payment_policy: SvmPaymentPolicy::default(),
@@ -293,6 +300,7 @@ impl fmt::Debug for MockConfig {
             )
             .field("extra_models", &self.extra_models.len())
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_upload_file_bytes", &self.max_upload_file_bytes)
             .field("siwx_policy", &self.siwx_policy)
             .field("payment_policy", &self.payment_policy)
             .field("svm_payment_policy", &self.svm_payment_policy)

@@ -65,6 +65,75 @@ fn not_found(model: &str) -> ApiError {
     )
 }
 
+/// An edit or multi-edit naming a model that is not an edit model: the provider's 400.
+fn invalid_edit_model(model: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        &format!("Invalid model id: {model}"),
+        Some("INVALID_MODEL"),
+    )
+}
+
+/// The provider's content-policy refusal of an edit (422, no `code`).
+fn content_policy() -> ApiError {
+    ApiError::with_body(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &json!({ "error": "Your prompt violates the content policy of Venice.ai or the model provider" }),
+    )
+}
+
+/// Whether `host` is one the provider refuses to fetch (private, internal, metadata).
+fn blocked_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return match ip {
+            std::net::IpAddr::V4(v4) => {
+                v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_unspecified()
+            }
+            std::net::IpAddr::V6(v6) => v6.is_loopback() || v6.is_unspecified(),
+        };
+    }
+    let host = host.to_ascii_lowercase();
+    host == "localhost" || host.ends_with(".localhost") || host.ends_with(".internal")
+}
+
+/// The answer to an http(s) input of an edit or multi-edit: the provider fetches it; the
+/// mock never goes to the network, so every URL is one it could not fetch (404, as the
+/// provider answers an unreachable input), except hosts the provider blocks (400).
+fn unfetchable_input(url: &str, field: &str) -> ApiError {
+    let host = url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .and_then(|rest| rest.split(['/', '?', '#']).next())
+        .map(|authority| {
+            authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, h)| h)
+                .rsplit_once(':')
+                .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+                .map_or(authority, |(h, _)| h)
+        })
+        .unwrap_or_default();
+    if blocked_host(host) {
+        return ApiError::field(
+            field,
+            format!(
+                "The image URL host {host} is not allowed (private, internal or metadata host)"
+            ),
+        );
+    }
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "Could not fetch the input image: the URL was not found or is not reachable \
+         (venice-mock does not download URLs; send the image itself)",
+        None,
+    )
+}
+
+fn is_url(value: &str) -> bool {
+    value.starts_with("http://") || value.starts_with("https://")
+}
+
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -84,10 +153,22 @@ fn content_flags(mut reply: Reply, prompt: &str, safe_mode: bool, blur: bool) ->
     if blur && safe_mode && has_word(prompt, "nsfw") {
         reply = reply.header("x-venice-is-blurred", "true");
     }
-    if prompt.to_ascii_lowercase().contains("forbidden-content") {
+    if is_content_violation(prompt) {
         reply = reply.header("x-venice-is-content-violation", "true");
     }
     reply
+}
+
+/// Deterministic trigger of a content-policy violation: `forbidden-content` in the
+/// prompt (a generation answers a flagged, uncharged 200; an edit a 422).
+fn is_content_violation(prompt: &str) -> bool {
+    prompt.to_ascii_lowercase().contains("forbidden-content")
+}
+
+/// Deterministic trigger of an edit the provider's own moderation blocks after the
+/// model made it: `forbidden-output` in the prompt (422, charged).
+fn is_blocked_output(prompt: &str) -> bool {
+    prompt.to_ascii_lowercase().contains("forbidden-output")
 }
 
 fn enhanced(reply: Reply, prompt: &str, enhance: bool) -> Reply {
@@ -162,73 +243,43 @@ fn resolve_size(
     let ratio = s(body, "aspect_ratio");
     let resolution = s(body, "resolution");
     match model.sizing_mode() {
+        // The provider does not validate `aspect_ratio` on /image/generate and drops
+        // `resolution` on models without tiers: a pixel model ignores both.
         SizingMode::Pixels => {
-            if ratio.is_some() {
-                return Err(ApiError::field(
-                    "aspect_ratio",
-                    format!(
-                        "Model {} is sized in pixels: send width and height, not aspect_ratio",
-                        model.id
-                    ),
-                ));
-            }
-            if resolution.is_some() {
-                return Err(ApiError::field(
-                    "resolution",
-                    format!(
-                        "Model {} is sized in pixels: send width and height, not resolution",
-                        model.id
-                    ),
-                ));
-            }
+            // `widthHeightDivisor` is advice: the provider does not validate it.
             let w = u32::try_from(width.unwrap_or(1024)).unwrap_or(u32::MAX);
             let h = u32::try_from(height.unwrap_or(1024)).unwrap_or(u32::MAX);
-            if let Some(d) = c.width_height_divisor.filter(|d| *d > 1) {
-                for (field, v) in [("width", w), ("height", h)] {
-                    if !v.is_multiple_of(d) {
+            Ok((w, h, None))
+        }
+        mode => {
+            // Aspect-ratio models ignore width/height (many clients always send them),
+            // except the few that refuse them.
+            if model.refuses_pixel_size() {
+                for field in ["width", "height"] {
+                    if body.get(field).is_some() {
                         return Err(ApiError::field(
                             field,
-                            format!("{field} must be divisible by {d} for model {}", model.id),
+                            format!(
+                                "Model {} is sized by aspect_ratio: {field} is not accepted",
+                                model.id
+                            ),
                         ));
                     }
                 }
             }
-            Ok((w, h, None))
-        }
-        mode => {
-            for field in ["width", "height"] {
-                if body.get(field).is_some() {
-                    return Err(ApiError::field(
-                        field,
-                        format!(
-                            "Model {} is sized by aspect_ratio: {field} is not accepted",
-                            model.id
-                        ),
-                    ));
-                }
-            }
+            // An aspect ratio the model does not list falls back to its default (the
+            // provider does not validate it on /image/generate).
             let ratios = c.aspect_ratios.clone().unwrap_or_default();
+            let default_ratio = c
+                .default_aspect_ratio
+                .clone()
+                .unwrap_or_else(|| "1:1".to_owned());
             let ratio = ratio
                 .map(str::to_owned)
-                .or_else(|| c.default_aspect_ratio.clone())
-                .unwrap_or_else(|| "1:1".to_owned());
-            if !ratios.contains(&ratio) {
-                return Err(ApiError::field(
-                    "aspect_ratio",
-                    format!(
-                        "aspect_ratio must be one of {} for model {}",
-                        ratios.join(", "),
-                        model.id
-                    ),
-                ));
-            }
+                .filter(|r| ratios.contains(r))
+                .unwrap_or(default_ratio);
             let tier = if mode == SizingMode::AspectRatio {
-                if resolution.is_some() {
-                    return Err(ApiError::field(
-                        "resolution",
-                        format!("Model {} does not take a resolution", model.id),
-                    ));
-                }
+                // Dropped on models without tiers.
                 "1K".to_owned()
             } else {
                 let tiers = c.resolutions.clone().unwrap_or_default();
@@ -255,6 +306,23 @@ fn resolve_size(
             let (w, h) = catalog::size_for_ratio(parsed, long);
             Ok((w, h, Some(tier)))
         }
+    }
+}
+
+/// The `quality` of a generation or multi-edit: ignored by models without qualities,
+/// a 400 when the model does not list it.
+fn model_quality<'b>(model: &CatalogModel, body: &'b Value) -> Result<Option<&'b str>, ApiError> {
+    match (s(body, "quality"), &model.constraints.qualities) {
+        (Some(q), Some(list)) if !list.iter().any(|x| x == q) => Err(ApiError::field(
+            "quality",
+            format!(
+                "quality must be one of {} for model {}",
+                list.join(", "),
+                model.id
+            ),
+        )),
+        (Some(q), Some(_)) => Ok(Some(q)),
+        _ => Ok(None),
     }
 }
 
@@ -289,29 +357,17 @@ pub(crate) async fn generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         .filter(|m| m.kind == ModelKind::Image)
         .ok_or_else(|| not_found(model_id))?;
     check_prompt(model, body)?;
-    let (width, height, tier) = resolve_size(model, body)?;
-    let quality = s(body, "quality");
-    if let Some(q) = quality {
-        match &model.constraints.qualities {
-            None => {
-                return Err(ApiError::field(
-                    "quality",
-                    format!("Model {} does not take a quality", model.id),
-                ));
-            }
-            Some(list) if !list.iter().any(|x| x == q) => {
-                return Err(ApiError::field(
-                    "quality",
-                    format!(
-                        "quality must be one of {} for model {}",
-                        list.join(", "),
-                        model.id
-                    ),
-                ));
-            }
-            Some(_) => {}
-        }
+    // `style_preset` must be a name of `GET /image/styles`, as written (venice-image-generate).
+    if let Some(preset) = s(body, "style_preset")
+        && !STYLES.contains(&preset)
+    {
+        return Err(ApiError::field(
+            "style_preset",
+            format!("style_preset must be one of the names of GET /image/styles, got {preset:.40}"),
+        ));
     }
+    let (width, height, tier) = resolve_size(model, body)?;
+    let quality = model_quality(model, body)?;
     let refs = body
         .get("style_references")
         .and_then(Value::as_array)
@@ -351,7 +407,12 @@ pub(crate) async fn generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         .and_then(Value::as_i64)
         .unwrap_or_else(|| random_seed(ctx.state));
     let prompt = s(body, "prompt").unwrap_or_default();
-    let price = model.price_usd(tier.as_deref(), quality) * f64::from(variants);
+    // A blocked image is not charged (the answer is still a 200, flagged).
+    let price = if is_content_violation(prompt) {
+        0.0
+    } else {
+        model.price_usd(tier.as_deref(), quality) * f64::from(variants)
+    };
     let remaining = ctx.state.charge(ctx.principal.as_ref(), price, &model.id)?;
 
     let exif = b(body, "embed_exif_metadata").unwrap_or(false);
@@ -627,7 +688,7 @@ fn edit_model<'a>(ctx: &'a Ctx<'_>, requested: &str) -> Result<&'a CatalogModel,
         .catalog
         .get(requested)
         .filter(|m| m.kind == ModelKind::Inpaint)
-        .ok_or_else(|| not_found(requested))
+        .ok_or_else(|| invalid_edit_model(requested))
 }
 
 fn edit_format(body: &Value) -> OutputFormat {
@@ -670,6 +731,62 @@ fn apply_ratio(img: image::DynamicImage, body: &Value) -> image::DynamicImage {
     }
 }
 
+/// The `aspect_ratio` of an edit, checked against the model's list.
+fn check_edit_ratio(model: &CatalogModel, body: &Value) -> Result<(), ApiError> {
+    if let (Some(ratio), Some(list)) = (s(body, "aspect_ratio"), &model.constraints.aspect_ratios)
+        && !list.iter().any(|r| r == ratio)
+    {
+        return Err(ApiError::field(
+            "aspect_ratio",
+            format!(
+                "aspect_ratio must be one of {} for model {}",
+                list.join(", "),
+                model.id
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The tier of an edit: one the model lists, else a 400; a model without tiers refuses
+/// one on `/image/edit` (`strict`) and drops it on `/image/multi-edit`.
+fn edit_resolution<'b>(
+    model: &CatalogModel,
+    body: &'b Value,
+    strict: bool,
+) -> Result<Option<&'b str>, ApiError> {
+    let Some(res) = s(body, "resolution") else {
+        return Ok(None);
+    };
+    match &model.constraints.resolutions {
+        Some(list) if list.iter().any(|r| r == res) => Ok(Some(res)),
+        Some(list) => Err(ApiError::field(
+            "resolution",
+            format!(
+                "resolution must be one of {} for model {}",
+                list.join(", "),
+                model.id
+            ),
+        )),
+        None if strict => Err(ApiError::field(
+            "resolution",
+            format!("Model {} does not support resolution", model.id),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The inputs of an edit: an http(s) URL is an input the mock cannot fetch.
+fn check_edit_inputs<'b>(
+    inputs: impl IntoIterator<Item = &'b str>,
+    field: &str,
+) -> Result<(), ApiError> {
+    match inputs.into_iter().find(|v| is_url(v)) {
+        Some(url) => Err(unfetchable_input(url, field)),
+        None => Ok(()),
+    }
+}
+
 /// `POST /image/edit`.
 pub(crate) async fn edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     let body = &ctx.body;
@@ -678,19 +795,29 @@ pub(crate) async fn edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         .unwrap_or(DEFAULT_EDIT_MODEL);
     let model = edit_model(&ctx, requested)?;
     check_prompt(model, body)?;
+    check_edit_ratio(model, body)?;
+    let resolution = edit_resolution(model, body, true)?;
+    let image = s(body, "image").unwrap_or_default();
+    check_edit_inputs([image], "image")?;
     let img = decode(
-        s(body, "image").unwrap_or_default().to_owned(),
+        image.to_owned(),
         65_536,
         images::MAX_EDIT_INPUT_PIXELS,
         "image",
     )
     .await?;
+    let prompt = s(body, "prompt").unwrap_or_default().to_owned();
+    if is_content_violation(&prompt) {
+        return Err(content_policy());
+    }
     let remaining = ctx.state.charge(
         ctx.principal.as_ref(),
-        model.price_usd(s(body, "resolution"), None),
+        model.price_usd(resolution, None),
         &model.id,
     )?;
-    let prompt = s(body, "prompt").unwrap_or_default().to_owned();
+    if is_blocked_output(&prompt) {
+        return Err(content_policy());
+    }
     let img = apply_ratio(img, body);
     let out = tokio::task::spawn_blocking(move || images::edit(&img, &prompt))
         .await
@@ -706,6 +833,7 @@ pub(crate) async fn multi_edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     let requested = s(body, "modelId").unwrap_or(DEFAULT_EDIT_MODEL);
     let model = edit_model(&ctx, requested)?;
     check_prompt(model, body)?;
+    check_edit_ratio(model, body)?;
     let inputs: Vec<String> = body
         .get("images")
         .and_then(Value::as_array)
@@ -716,21 +844,29 @@ pub(crate) async fn multi_edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
                 .collect()
         })
         .unwrap_or_default();
-    let max = model.constraints.max_input_images.unwrap_or(1) as usize;
+    let max = model.input_image_limit() as usize;
     if inputs.len() > max {
         return Err(ApiError::field(
             "images",
             format!("At most {max} images are accepted by model {}", model.id),
         ));
     }
+    let resolution = edit_resolution(model, body, false)?;
+    let quality = model_quality(model, body)?;
+    check_edit_inputs(inputs.iter().map(String::as_str), "images")?;
     let mut decoded = Vec::with_capacity(inputs.len());
     for input in inputs {
         decoded.push(decode(input, 65_536, images::MAX_EDIT_INPUT_PIXELS, "images").await?);
     }
-    let price = model.price_usd(s(body, "resolution"), s(body, "quality"))
-        + model.input_images_usd(decoded.len());
-    let remaining = ctx.state.charge(ctx.principal.as_ref(), price, &model.id)?;
     let prompt = s(body, "prompt").unwrap_or_default().to_owned();
+    if is_content_violation(&prompt) {
+        return Err(content_policy());
+    }
+    let price = model.price_usd(resolution, quality) + model.input_images_usd(decoded.len());
+    let remaining = ctx.state.charge(ctx.principal.as_ref(), price, &model.id)?;
+    if is_blocked_output(&prompt) {
+        return Err(content_policy());
+    }
     let mut iter = decoded.into_iter();
     let base = iter
         .next()
@@ -758,6 +894,14 @@ const DEFAULT_EDIT_MODEL: &str = "firered-image-edit";
 /// `POST /image/background-remove`.
 pub(crate) async fn background_remove(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     let body = &ctx.body;
+    let form = crate::body::media_type(ctx.headers).as_deref() == Some(crate::body::MULTIPART);
+    if form && body.get("image_url").is_some() {
+        // The provider's multipart schema is one required file in `image`.
+        return Err(ApiError::field(
+            "image_url",
+            "image_url is not accepted in multipart/form-data; send the file in `image`",
+        ));
+    }
     let image = match (s(body, "image"), s(body, "image_url")) {
         (Some(i), None) => i.to_owned(),
         (None, Some(_)) => {

@@ -82,6 +82,7 @@ pub mod contract;
 mod crypto_rpc;
 mod error_budget;
 mod faults;
+pub mod fixtures;
 mod form;
 #[cfg(feature = "__internal")]
 mod fuzzing;
@@ -114,8 +115,8 @@ pub mod x402;
 pub use auth::Principal;
 pub use catalog::{Catalog, CatalogModel, Constraints, Deprecation, ModelKind, Price, Pricing};
 pub use config::{
-    AccountConfig, DEFAULT_API_KEY, DEFAULT_MAX_BODY_BYTES, ErrorBudgetConfig, MockConfig,
-    MockError, ModelRateLimits, RateLimitConfig, RouteLimits,
+    AccountConfig, DEFAULT_API_KEY, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_UPLOAD_FILE_BYTES,
+    ErrorBudgetConfig, MockConfig, MockError, ModelRateLimits, RateLimitConfig, RouteLimits,
 };
 pub use contract::{ContractReport, Violation};
 pub use faults::{Fault, FaultMix, FaultPlan};

@@ -26,6 +26,9 @@ use crate::spec::{self, OperationMatch, RouteMiss};
 use crate::state::{AppState, wallet_key};
 use crate::wallet_inflight::InFlight;
 
+/// Most files of one `multipart/form-data` body (the provider's transport limit).
+const MAX_FORM_FILES: usize = 10;
+
 /// How an operation authenticates, from its `security` requirements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AuthMode {
@@ -372,7 +375,11 @@ async fn pipeline<B: BodyIn>(
             let read = body::read(
                 headers,
                 b,
-                state.config.max_body_bytes,
+                body::Limits {
+                    json: state.config.max_body_bytes,
+                    file: state.config.max_upload_file_bytes,
+                    files: MAX_FORM_FILES,
+                },
                 operation.operation_id,
                 recorded_body,
             )

@@ -227,19 +227,14 @@ async fn generate_rejections_name_the_field() {
     let server = start().await;
     let cases: Vec<(Value, u16, &str)> = vec![
         (
-            json!({"model":"qwen-image-2","prompt":"x","width":512,"height":512}),
+            json!({"model":"qwen-image","prompt":"x","width":512,"height":512}),
             400,
             "width",
         ),
         (
-            json!({"model":"venice-sd35","prompt":"x","aspect_ratio":"1:1"}),
+            json!({"model":"qwen-image-3","prompt":"x","height":512}),
             400,
-            "aspect_ratio",
-        ),
-        (
-            json!({"model":"venice-sd35","prompt":"x","width":250,"height":256}),
-            400,
-            "width",
+            "height",
         ),
         (
             json!({"model":"venice-sd35","prompt":"x","width":2048,"height":256}),
@@ -252,22 +247,12 @@ async fn generate_rejections_name_the_field() {
             "width",
         ),
         (
-            json!({"model":"qwen-image-2","prompt":"x","aspect_ratio":"7:3"}),
-            400,
-            "aspect_ratio",
-        ),
-        (
-            json!({"model":"qwen-image-2","prompt":"x","resolution":"2K"}),
-            400,
-            "resolution",
-        ),
-        (
             json!({"model":"nano-banana-pro","prompt":"x","resolution":"8K"}),
             400,
             "resolution",
         ),
         (
-            json!({"model":"venice-sd35","prompt":"x","width":64,"height":64,"quality":"high"}),
+            json!({"model":"grok-imagine-image-2-0","prompt":"x","quality":"high"}),
             400,
             "quality",
         ),
@@ -277,7 +262,7 @@ async fn generate_rejections_name_the_field() {
             "prompt",
         ),
         (
-            json!({"model":"nano-banana-pro","prompt":"x","style_references":[{"image":"a"},{"image":"a"},{"image":"a"},{"image":"a"},{"image":"a"}]}),
+            json!({"model":"krea-v2-large","prompt":"x","style_references":[{"image":"a"},{"image":"a"},{"image":"a"},{"image":"a"}]}),
             400,
             "style_references",
         ),
@@ -326,6 +311,63 @@ async fn generate_rejections_name_the_field() {
     .await;
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["code"], "MODEL_NOT_FOUND");
+}
+
+/// What the provider ignores on `/image/generate` (venice-image-generate): width/height
+/// on aspect-ratio models (many clients always send them), an aspect ratio or tier on a
+/// model that does not take it, an unlisted aspect ratio (the default instead), a
+/// quality on a model without qualities, and sizes off the divisor.
+#[tokio::test]
+async fn generate_ignores_what_the_provider_ignores() {
+    let server = start().await;
+    let cases: Vec<(Value, (u32, u32))> = vec![
+        (
+            json!({"model":"qwen-image-2","prompt":"x","width":512,"height":512}),
+            (1024, 1024),
+        ),
+        (
+            json!({"model":"qwen-image-2","prompt":"x","width":512,"height":512,"aspect_ratio":"16:9"}),
+            (1024, 576),
+        ),
+        (
+            json!({"model":"venice-sd35","prompt":"x","aspect_ratio":"16:9","resolution":"2K","width":512,"height":256}),
+            (512, 256),
+        ),
+        (
+            json!({"model":"qwen-image-2","prompt":"x","aspect_ratio":"7:3"}),
+            (1024, 1024),
+        ),
+        (
+            json!({"model":"qwen-image-2","prompt":"x","resolution":"2K"}),
+            (1024, 1024),
+        ),
+        (
+            json!({"model":"venice-sd35","prompt":"x","width":256,"height":256,"quality":"high"}),
+            (256, 256),
+        ),
+        (
+            json!({"model":"venice-sd35","prompt":"x","width":250,"height":256}),
+            (250, 256),
+        ),
+    ];
+    for (body, size) in cases {
+        let mut body = body;
+        body["format"] = json!("png");
+        let r = check(
+            "generateImage",
+            post(&server, "/image/generate", &body).await,
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            200,
+            "{body}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let png = decode_b64(r.json()["images"][0].as_str().unwrap());
+        let (w, h, _) = dims(&png);
+        assert_eq!((w, h), size, "{body}");
+    }
 }
 
 #[tokio::test]
@@ -598,7 +640,7 @@ async fn openai_compatible_generations() {
         post(
             &server,
             "/images/generations",
-            &json!({"prompt":"cat","size":"256x256"}),
+            &json!({"model":"z-image-turbo","prompt":"cat","size":"256x256"}),
         )
         .await,
     )
@@ -606,7 +648,28 @@ async fn openai_compatible_generations() {
     assert_eq!(r.status, 200);
     let png = decode_b64(r.json()["data"][0]["b64_json"].as_str().unwrap());
     assert_eq!(dims(&png), (256, 256, image::ImageFormat::Png));
-    let r = check("simpleGenerateImage", post(&server, "/images/generations", &json!({"prompt":"cat","size":"256x256","response_format":"url","output_format":"webp"})).await).await;
+    // `model` is required in practice: the provider's plain 400, without and empty.
+    for body in [json!({"prompt":"cat"}), json!({"prompt":"cat","model":""})] {
+        let r = check(
+            "simpleGenerateImage",
+            post(&server, "/images/generations", &body).await,
+        )
+        .await;
+        assert_eq!(r.status, 400, "{body}");
+        assert_eq!(r.json(), json!({"error": "model is required"}));
+    }
+    let r = check(
+        "simpleGenerateImage",
+        post(
+            &server,
+            "/images/generations",
+            &json!({"prompt":"cat","model":7}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(r.json(), json!({"error": "model must be a string"}));
+    let r = check("simpleGenerateImage", post(&server, "/images/generations", &json!({"model":"z-image-turbo","prompt":"cat","size":"256x256","response_format":"url","output_format":"webp"})).await).await;
     assert!(
         r.json()["data"][0]["url"]
             .as_str()
@@ -618,7 +681,7 @@ async fn openai_compatible_generations() {
         post(
             &server,
             "/images/generations",
-            &json!({"prompt":"cat","n":2}),
+            &json!({"model":"z-image-turbo","prompt":"cat","n":2}),
         )
         .await,
     )
@@ -725,7 +788,9 @@ async fn edit_multi_edit_and_background_remove() {
         .await,
     )
     .await;
-    assert_eq!(r.status, 404);
+    // An unknown edit model is the provider's 400, not a 404.
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "INVALID_MODEL");
 
     let r = check("multiEditImage", post(&server, "/image/multi-edit", &json!({"images": [img, input_png(300, 300)], "prompt": "merge", "output_format": "jpeg"})).await).await;
     assert_eq!(dims(&r.body), (256, 256, image::ImageFormat::Jpeg));
@@ -734,7 +799,7 @@ async fn edit_multi_edit_and_background_remove() {
         post(
             &server,
             "/image/multi-edit",
-            &json!({"images": [img, img, img, img], "prompt": "too many"}),
+            &json!({"images": [img, img, img, img, img, img, img], "prompt": "too many"}),
         )
         .await,
     )

@@ -287,6 +287,7 @@ async fn raw_upload(server: &MockServer, head: &str, body: &[u8]) -> String {
 async fn oversized_and_refused_uploads_are_read_before_the_answer() {
     let server = MockServer::start(MockConfig {
         max_body_bytes: 64 * 1024,
+        max_upload_file_bytes: 64 * 1024,
         ..MockConfig::default()
     })
     .await
@@ -327,4 +328,108 @@ async fn oversized_and_refused_uploads_are_read_before_the_answer() {
     assert!(status.contains(" 413 "), "{status}");
     let statuses: Vec<u16> = server.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [413, 415, 401, 413]);
+}
+
+/// The provider's body limits, both sides of each (`venice-errors`: "JSON body over 35 MB"
+/// and "a multipart file over 25 MB" are 413; read as SI megabytes, so 25 MiB is over).
+#[tokio::test]
+async fn json_bodies_over_35_mb_and_form_files_over_25_mb_are_413() {
+    let server = start().await;
+    // A JSON body of exactly `len` bytes (a long style preset: a 400, not a 413, when
+    // the size is accepted).
+    let json_of = |len: usize| {
+        let head = br#"{"model":"venice-sd35","prompt":"p","style_preset":""#;
+        let tail = br#""}"#;
+        let mut body = head.to_vec();
+        body.resize(len - tail.len(), b'a');
+        body.extend_from_slice(tail);
+        body
+    };
+    let r = check(
+        "generateImage",
+        send(
+            &server,
+            "/image/generate",
+            "application/json",
+            json_of(35_000_000),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        r.status, 400,
+        "35,000,000 bytes are accepted (then refused for the preset)"
+    );
+    let r = check(
+        "generateImage",
+        send(
+            &server,
+            "/image/generate",
+            "application/json",
+            json_of(35_000_001),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(r.status, 413);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"code": "PAYLOAD_TOO_LARGE", "error": "Request body exceeds the maximum allowed size."})
+    );
+
+    let upscale = |bytes: usize| {
+        let png = venice_mock::fixtures::padded_png(300, 256, bytes).unwrap();
+        form(&[
+            ("image", Some("a.png"), png),
+            ("scale", None, b"2".to_vec()),
+        ])
+    };
+    let r = check(
+        "upscaleImage",
+        send(&server, "/image/upscale", &multipart(), upscale(25_000_000)).await,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(dims(&r.body), (600, 512, image::ImageFormat::Png));
+    for over in [25_000_001, 25 * 1024 * 1024] {
+        let r = check(
+            "upscaleImage",
+            send(&server, "/image/upscale", &multipart(), upscale(over)).await,
+        )
+        .await;
+        assert_eq!(r.status, 413, "{over}");
+        assert_eq!(
+            r.json(),
+            serde_json::json!({"code": "PAYLOAD_TOO_LARGE", "error": "File exceeds the maximum allowed size of 25 MB."})
+        );
+    }
+    // A form carries at most 10 files.
+    let small = png(256, 256);
+    let mut parts: Vec<Part<'_>> = vec![("prompt", None, b"many".to_vec())];
+    parts.extend((0..11).map(|_| ("images", Some("x.png"), small.clone())));
+    let r = check(
+        "multiEditImage",
+        send(&server, "/image/multi-edit", &multipart(), form(&parts)).await,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("at most 10 files"));
+}
+
+/// The multipart background removal takes a file in `image` and no `image_url`.
+#[tokio::test]
+async fn a_form_background_removal_takes_no_url() {
+    let server = start().await;
+    let r = check(
+        "backgroundRemoveImage",
+        send(
+            &server,
+            "/image/background-remove",
+            &multipart(),
+            form(&[("image_url", None, b"https://example.com/a.png".to_vec())]),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(r.status, 400);
 }

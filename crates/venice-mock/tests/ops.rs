@@ -213,7 +213,7 @@ async fn edit_honours_format_and_is_deterministic() {
         post(
             &server,
             "/image/edit",
-            &json!({"image": img, "prompt": "x", "resolution": "2K"}),
+            &json!({"image": img, "prompt": "x", "resolution": "2K", "model": "nano-banana-pro-edit"}),
         )
         .await,
     )
@@ -307,7 +307,7 @@ async fn openai_generation_honours_size_and_output_format() {
         post(
             &server,
             "/images/generations",
-            &json!({"prompt": "cat", "n": 1, "size": "512x512", "output_format": "jpeg"}),
+            &json!({"model": "z-image-turbo", "prompt": "cat", "n": 1, "size": "512x512", "output_format": "jpeg"}),
         )
         .await,
     )

@@ -83,7 +83,7 @@ async fn the_top_up_body_must_be_a_json_object() {
 #[tokio::test]
 async fn null_on_a_nullable_openai_field_is_accepted() {
     let server = start().await;
-    let body = json!({"prompt": "p", "size": "256x256", "style": null, "quality": null,
+    let body = json!({"model": "z-image-turbo", "prompt": "p", "size": "256x256", "style": null, "quality": null,
                       "background": null, "moderation": null, "n": null});
     let r = check(
         "simpleGenerateImage",

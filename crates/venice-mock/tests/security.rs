@@ -27,7 +27,7 @@ fn paid_endpoints() -> Vec<(&'static str, &'static str, Value)> {
         (
             "simpleGenerateImage",
             "/images/generations",
-            json!({"prompt":"paid","size":"256x256"}),
+            json!({"model":"z-image-turbo","prompt":"paid","size":"256x256"}),
         ),
         (
             "upscaleImage",

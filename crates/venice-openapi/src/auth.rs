@@ -36,6 +36,10 @@ pub struct Operation {
     pub path: &'static str,
     /// The credentials it accepts.
     pub security: OperationSecurity,
+    /// The fields of its `multipart/form-data` body that carry files (sorted); empty
+    /// when the operation takes no form. [`Uploads::multipart`](crate::Uploads::multipart)
+    /// sends files in these fields only.
+    pub form_files: &'static [&'static str],
 }
 
 /// The credentials one operation accepts, generated from the spec's `security`.

@@ -115,7 +115,7 @@ pub mod types {
     )]
     #[serde(deny_unknown_fields)]
     pub struct BackgroundRemoveImageRequest {
-        ///Base64 image (under 25 MB).
+        ///Base64 image in JSON (raw base64 is read as PNG), or the file part of a `multipart/form-data` body (at most 25 MB). The multipart form takes no `image_url`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub image: ::std::option::Option<BackgroundRemoveImageRequestImage>,
         ///http(s) URL of the image.
@@ -127,7 +127,7 @@ pub mod types {
             Default::default()
         }
     }
-    ///Base64 image (under 25 MB).
+    ///Base64 image in JSON (raw base64 is read as PNG), or the file part of a `multipart/form-data` body (at most 25 MB). The multipart form takes no `image_url`.
     #[derive(
         ::serde::Serialize,
         Clone,
@@ -480,7 +480,7 @@ pub mod types {
         ///Rewrite the prompt first (extra charge). Server default false.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub enhance_prompt: ::std::option::Option<bool>,
-        ///Base64 image or an http(s) URL (65,536 to 33,177,600 pixels; under 25 MB).
+        ///Base64 image (raw or data URI) or an http(s) URL in JSON, or a file part in `multipart/form-data` (65,536 to 33,177,600 pixels; at most 25 MB).
         pub image: EditImageRequestImage,
         ///Edit model ID (server default firered-image-edit).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -507,7 +507,7 @@ pub mod types {
             Default::default()
         }
     }
-    ///Base64 image or an http(s) URL (65,536 to 33,177,600 pixels; under 25 MB).
+    ///Base64 image (raw or data URI) or an http(s) URL in JSON, or a file part in `multipart/form-data` (65,536 to 33,177,600 pixels; at most 25 MB).
     #[derive(
         ::serde::Serialize,
         Clone,
@@ -865,7 +865,7 @@ pub mod types {
         ///Output format. Server default webp.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub format: ::std::option::Option<GenerateImageRequestFormat>,
-        ///Height in pixels (pixel-sized models; divisible by `widthHeightDivisor`). Server default 1024.
+        ///Height in pixels (pixel-sized models, best a multiple of `widthHeightDivisor`, which the server does not enforce; ignored by aspect-ratio models except qwen-image, qwen-image-3 and qwen-image-3-pro, which refuse it). Server default 1024.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub height: ::std::option::Option<::std::num::NonZeroU64>,
         ///Ask to hide the Venice watermark (may be ignored). Server default false.
@@ -879,10 +879,10 @@ pub mod types {
         pub lora_strength: ::std::option::Option<i64>,
         ///The image model ID (see `GET /models?type=image`).
         pub model: ::std::string::String,
-        ///What not to draw. The model's `promptCharacterLimit` applies.
+        ///What not to draw. Same limit as `prompt` (the model's `promptCharacterLimit`).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub negative_prompt: ::std::option::Option<GenerateImageRequestNegativePrompt>,
-        ///What to draw. The model's `promptCharacterLimit` may be lower.
+        ///What to draw. 32,768 characters is the provider's ceiling; each model's `constraints.promptCharacterLimit` (1,500 to 32,768 today) is the real limit.
         pub prompt: GenerateImageRequestPrompt,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub quality: ::std::option::Option<ImageQuality>,
@@ -910,7 +910,7 @@ pub mod types {
         ///Number of images (1-4); not allowed above 1 with `return_binary`. Server default 1.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub variants: ::std::option::Option<::std::num::NonZeroU64>,
-        ///Width in pixels (pixel-sized models; divisible by `widthHeightDivisor`). Server default 1024.
+        ///Width in pixels (pixel-sized models, best a multiple of `widthHeightDivisor`, which the server does not enforce; ignored by aspect-ratio models except qwen-image, qwen-image-3 and qwen-image-3-pro, which refuse it). Server default 1024.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub width: ::std::option::Option<::std::num::NonZeroU64>,
     }
@@ -1049,7 +1049,7 @@ pub mod types {
             value.parse()
         }
     }
-    ///What not to draw. The model's `promptCharacterLimit` applies.
+    ///What not to draw. Same limit as `prompt` (the model's `promptCharacterLimit`).
     #[derive(
         ::serde::Serialize,
         Clone,
@@ -1080,8 +1080,8 @@ pub mod types {
         fn from_str(
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 7500usize {
-                return Err("longer than 7500 characters".into());
+            if value.chars().count() > 32768usize {
+                return Err("longer than 32768 characters".into());
             }
             Ok(Self(value.to_string()))
         }
@@ -1115,7 +1115,7 @@ pub mod types {
                 })
         }
     }
-    ///What to draw. The model's `promptCharacterLimit` may be lower.
+    ///What to draw. 32,768 characters is the provider's ceiling; each model's `constraints.promptCharacterLimit` (1,500 to 32,768 today) is the real limit.
     #[derive(
         ::serde::Serialize,
         Clone,
@@ -1145,8 +1145,8 @@ pub mod types {
         fn from_str(
             value: &str,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() > 7500usize {
-                return Err("longer than 7500 characters".into());
+            if value.chars().count() > 32768usize {
+                return Err("longer than 32768 characters".into());
             }
             if value.chars().count() < 1usize {
                 return Err("shorter than 1 characters".into());
@@ -1480,7 +1480,7 @@ pub mod types {
             skip_serializing_if = "::std::vec::Vec::is_empty"
         )]
         pub aspect_ratios: ::std::vec::Vec<::std::string::String>,
-        ///Edit models; accepts several input images.
+        ///Edit models; `false` means exactly one input image.
         #[serde(
             rename = "combineImages",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -1504,7 +1504,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub default_resolution: ::std::option::Option<::std::string::String>,
-        ///Edit models; most input images.
+        ///Edit models; most input images of a multi-edit. Absent with `combineImages` true means 3; `combineImages` false means 1.
         #[serde(
             rename = "maxInputImages",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -1528,6 +1528,12 @@ pub mod types {
         ///Accepted resolution tiers.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub resolutions: ::std::vec::Vec<::std::string::String>,
+        ///Edit models; `false` means a single-image edit keeps the input's size and ignores `aspect_ratio`.
+        #[serde(
+            rename = "singleImageAspectRatio",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub single_image_aspect_ratio: ::std::option::Option<bool>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub steps: ::std::option::Option<StepsConstraint>,
         ///Whether reference `strength` is honoured.
@@ -1536,7 +1542,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub supports_style_reference_strength: ::std::option::Option<bool>,
-        ///Width and height must be divisible by this.
+        ///Width and height work best as multiples of this (the server does not validate it).
         #[serde(
             rename = "widthHeightDivisor",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -1984,6 +1990,9 @@ pub mod types {
         ///Human-readable description.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub description: ::std::option::Option<::std::string::String>,
+        ///Curation tags such as `venice_recommendations` or `featured`.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub model_sets: ::std::vec::Vec<::std::string::String>,
         ///Source of the model.
         #[serde(
             rename = "modelSource",
@@ -2000,12 +2009,31 @@ pub mod types {
         pub pricing: ::std::option::Option<ModelPricing>,
         ///`private` (zero retention) or `anonymized`.
         pub privacy: ::std::string::String,
+        ///Country codes from which the model is blocked (requests from them get 403). Absent on unrestricted models.
+        #[serde(
+            rename = "regionRestrictions",
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
+        )]
+        pub region_restrictions: ::std::vec::Vec<::std::string::String>,
+        ///Honours `disable_prompt_optimization_thinking` (image and edit models).
+        #[serde(
+            rename = "supportsOptimizePromptThinking",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub supports_optimize_prompt_thinking: ::std::option::Option<bool>,
         ///Accepts `style_references` on `/image/generate`.
         #[serde(
             rename = "supportsStyleReferences",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub supports_style_references: ::std::option::Option<bool>,
+        ///Honours `enable_web_search` (image models; ignored elsewhere).
+        #[serde(
+            rename = "supportsWebSearch",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub supports_web_search: ::std::option::Option<bool>,
         ///Traits that can select this model.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub traits: ::std::vec::Vec<::std::string::String>,
@@ -2129,7 +2157,7 @@ pub mod types {
         ///Rewrite the prompt first (extra charge). Server default false.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub enhance_prompt: ::std::option::Option<bool>,
-        ///Base64 images or http(s) URLs; the first is the base image.
+        ///Base64 images, data URIs or http(s) URLs in JSON, or file parts in `multipart/form-data`; the first is the base image.
         pub images: ::std::vec::Vec<MultiEditImageRequestImagesItem>,
         ///Edit model ID (server default firered-image-edit).
         #[serde(
@@ -2500,9 +2528,8 @@ pub mod types {
         ///Accepted for OpenAI compatibility; not used.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub background: ::std::option::Option<SimpleGenerateImageRequestBackground>,
-        ///Image model ID; unknown names fall back to the default image model. Server default "default".
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub model: ::std::option::Option<::std::string::String>,
+        ///Image model ID. Required in practice: the server answers 400 "model is required" without one (its own spec lists a "default" default). Unknown names fall back to the default image model.
+        pub model: SimpleGenerateImageRequestModel,
         ///`auto` turns safe mode on (blurs adult content); `low` turns it off.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub moderation: ::std::option::Option<SimpleGenerateImageRequestModeration>,
@@ -2514,7 +2541,7 @@ pub mod types {
         pub output_compression: ::std::option::Option<i64>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub output_format: ::std::option::Option<ImageFormat>,
-        ///What to draw.
+        ///What to draw (1,500 characters whatever the model).
         pub prompt: SimpleGenerateImageRequestPrompt,
         ///Accepted for OpenAI compatibility; not used.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -2600,6 +2627,72 @@ pub mod types {
             value.parse()
         }
     }
+    ///Image model ID. Required in practice: the server answers 400 "model is required" without one (its own spec lists a "default" default). Unknown names fall back to the default image model.
+    #[derive(
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    #[serde(transparent)]
+    pub struct SimpleGenerateImageRequestModel(::std::string::String);
+    impl ::std::ops::Deref for SimpleGenerateImageRequestModel {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SimpleGenerateImageRequestModel>
+    for ::std::string::String {
+        fn from(value: SimpleGenerateImageRequestModel) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for SimpleGenerateImageRequestModel {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SimpleGenerateImageRequestModel {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for SimpleGenerateImageRequestModel {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SimpleGenerateImageRequestModel {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`auto` turns safe mode on (blurs adult content); `low` turns it off.
     #[derive(
         ::serde::Deserialize,
@@ -2657,7 +2750,7 @@ pub mod types {
             value.parse()
         }
     }
-    ///What to draw.
+    ///What to draw (1,500 characters whatever the model).
     #[derive(
         ::serde::Serialize,
         Clone,
@@ -3143,7 +3236,7 @@ pub mod types {
     )]
     #[serde(deny_unknown_fields)]
     pub struct StyleReference {
-        ///Base64 image (raw or data URI, under 8 MB decoded) or an http(s) URL.
+        ///Base64 image (raw or data URI, under 8 MB, 8,000,000 bytes, decoded) or an http(s) URL.
         pub image: StyleReferenceImage,
         ///How strongly the reference guides the output (server default 0.5). Ignored where `supportsStyleReferenceStrength` is false.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3154,7 +3247,7 @@ pub mod types {
             Default::default()
         }
     }
-    ///Base64 image (raw or data URI, under 8 MB decoded) or an http(s) URL.
+    ///Base64 image (raw or data URI, under 8 MB, 8,000,000 bytes, decoded) or an http(s) URL.
     #[derive(
         ::serde::Serialize,
         Clone,
@@ -3232,7 +3325,7 @@ pub mod types {
         ///How much detail and texture the upscaler adds; clamped to 0-0.02. Server default 0.01.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub creativity: ::std::option::Option<f64>,
-        ///Base64 image (at least 65,536 pixels; under 25 MB).
+        ///Raw base64 in JSON, or a file part in `multipart/form-data` (at least 65,536 pixels; at most 25 MB, 25,000,000 bytes). A JSON body over 35 MB is refused, so images over about 26 MB of base64 go as multipart.
         pub image: UpscaleImageRequestImage,
         ///Scale factor, 2 or 4 (server default 2); reduced when the output would exceed 16,777,216 pixels.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -3243,7 +3336,7 @@ pub mod types {
             Default::default()
         }
     }
-    ///Base64 image (at least 65,536 pixels; under 25 MB).
+    ///Raw base64 in JSON, or a file part in `multipart/form-data` (at least 65,536 pixels; at most 25 MB, 25,000,000 bytes). A JSON body over 35 MB is refused, so images over about 26 MB of base64 go as multipart.
     #[derive(
         ::serde::Serialize,
         Clone,
@@ -5350,6 +5443,10 @@ pub mod types {
                 ::std::vec::Vec<::std::string::String>,
                 ::std::string::String,
             >,
+            single_image_aspect_ratio: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
             steps: ::std::result::Result<
                 ::std::option::Option<super::StepsConstraint>,
                 ::std::string::String,
@@ -5376,6 +5473,7 @@ pub mod types {
                     prompt_character_limit: Ok(Default::default()),
                     qualities: Ok(Default::default()),
                     resolutions: Ok(Default::default()),
+                    single_image_aspect_ratio: Ok(Default::default()),
                     steps: Ok(Default::default()),
                     supports_style_reference_strength: Ok(Default::default()),
                     width_height_divisor: Ok(Default::default()),
@@ -5519,6 +5617,20 @@ pub mod types {
                     });
                 self
             }
+            pub fn single_image_aspect_ratio<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.single_image_aspect_ratio = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for single_image_aspect_ratio: {e}"
+                        )
+                    });
+                self
+            }
             pub fn steps<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
@@ -5579,6 +5691,7 @@ pub mod types {
                     prompt_character_limit: value.prompt_character_limit?,
                     qualities: value.qualities?,
                     resolutions: value.resolutions?,
+                    single_image_aspect_ratio: value.single_image_aspect_ratio?,
                     steps: value.steps?,
                     supports_style_reference_strength: value
                         .supports_style_reference_strength?,
@@ -5600,6 +5713,7 @@ pub mod types {
                     prompt_character_limit: Ok(value.prompt_character_limit),
                     qualities: Ok(value.qualities),
                     resolutions: Ok(value.resolutions),
+                    single_image_aspect_ratio: Ok(value.single_image_aspect_ratio),
                     steps: Ok(value.steps),
                     supports_style_reference_strength: Ok(
                         value.supports_style_reference_strength,
@@ -6565,6 +6679,10 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
+            model_sets: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
             model_source: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -6582,7 +6700,19 @@ pub mod types {
                 ::std::string::String,
             >,
             privacy: ::std::result::Result<::std::string::String, ::std::string::String>,
+            region_restrictions: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            supports_optimize_prompt_thinking: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
             supports_style_references: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            supports_web_search: ::std::result::Result<
                 ::std::option::Option<bool>,
                 ::std::string::String,
             >,
@@ -6603,12 +6733,16 @@ pub mod types {
                     constraints: Ok(Default::default()),
                     deprecation: Ok(Default::default()),
                     description: Ok(Default::default()),
+                    model_sets: Ok(Default::default()),
                     model_source: Ok(Default::default()),
                     name: Ok(Default::default()),
                     offline: Ok(Default::default()),
                     pricing: Ok(Default::default()),
                     privacy: Err("no value supplied for privacy".to_string()),
+                    region_restrictions: Ok(Default::default()),
+                    supports_optimize_prompt_thinking: Ok(Default::default()),
                     supports_style_references: Ok(Default::default()),
+                    supports_web_search: Ok(Default::default()),
                     traits: Ok(Default::default()),
                     uncensored: Ok(Default::default()),
                 }
@@ -6679,6 +6813,18 @@ pub mod types {
                     });
                 self
             }
+            pub fn model_sets<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.model_sets = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for model_sets: {e}")
+                    });
+                self
+            }
             pub fn model_source<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
@@ -6739,6 +6885,34 @@ pub mod types {
                     });
                 self
             }
+            pub fn region_restrictions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.region_restrictions = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for region_restrictions: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn supports_optimize_prompt_thinking<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.supports_optimize_prompt_thinking = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for supports_optimize_prompt_thinking: {e}"
+                        )
+                    });
+                self
+            }
             pub fn supports_style_references<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<bool>>,
@@ -6749,6 +6923,20 @@ pub mod types {
                     .map_err(|e| {
                         format!(
                             "error converting supplied value for supports_style_references: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn supports_web_search<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.supports_web_search = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for supports_web_search: {e}"
                         )
                     });
                 self
@@ -6789,12 +6977,17 @@ pub mod types {
                     constraints: value.constraints?,
                     deprecation: value.deprecation?,
                     description: value.description?,
+                    model_sets: value.model_sets?,
                     model_source: value.model_source?,
                     name: value.name?,
                     offline: value.offline?,
                     pricing: value.pricing?,
                     privacy: value.privacy?,
+                    region_restrictions: value.region_restrictions?,
+                    supports_optimize_prompt_thinking: value
+                        .supports_optimize_prompt_thinking?,
                     supports_style_references: value.supports_style_references?,
+                    supports_web_search: value.supports_web_search?,
                     traits: value.traits?,
                     uncensored: value.uncensored?,
                 })
@@ -6808,12 +7001,18 @@ pub mod types {
                     constraints: Ok(value.constraints),
                     deprecation: Ok(value.deprecation),
                     description: Ok(value.description),
+                    model_sets: Ok(value.model_sets),
                     model_source: Ok(value.model_source),
                     name: Ok(value.name),
                     offline: Ok(value.offline),
                     pricing: Ok(value.pricing),
                     privacy: Ok(value.privacy),
+                    region_restrictions: Ok(value.region_restrictions),
+                    supports_optimize_prompt_thinking: Ok(
+                        value.supports_optimize_prompt_thinking,
+                    ),
                     supports_style_references: Ok(value.supports_style_references),
+                    supports_web_search: Ok(value.supports_web_search),
                     traits: Ok(value.traits),
                     uncensored: Ok(value.uncensored),
                 }
@@ -7258,7 +7457,7 @@ pub mod types {
                 ::std::string::String,
             >,
             model: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                super::SimpleGenerateImageRequestModel,
                 ::std::string::String,
             >,
             moderation: ::std::result::Result<
@@ -7306,7 +7505,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     background: Ok(Default::default()),
-                    model: Ok(Default::default()),
+                    model: Err("no value supplied for model".to_string()),
                     moderation: Ok(Default::default()),
                     n: Ok(Default::default()),
                     output_compression: Ok(Default::default()),
@@ -7337,7 +7536,7 @@ pub mod types {
             }
             pub fn model<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<super::SimpleGenerateImageRequestModel>,
                 T::Error: ::std::fmt::Display,
             {
                 self.model = value
@@ -10023,7 +10222,7 @@ let response = client.list_models()
     }
     /**Upscale an image
 
-Upscales an image by 2x or 4x (the factor may be reduced so the output stays within 16,777,216 pixels). Returns PNG. JSON body with a base64 image (see openapi/README.md).
+Upscales an image by 2x or 4x (the factor may be reduced so the output stays within 16,777,216 pixels). Returns PNG. A JSON body with raw base64, or `multipart/form-data` with the file in `image` (JSON bodies over 35 MB are refused; see openapi/README.md).
 
 Sends a `POST` request to `/image/upscale`
 
@@ -10038,7 +10237,7 @@ let response = client.upscale_image()
     }
     /**Edit an image from a prompt
 
-Edits one image following a prompt. Output format defaults to PNG for 1K and JPEG for 2K/4K when `output_format` is omitted.
+Edits one image following a prompt, sent as JSON (base64 or an http(s) URL) or as `multipart/form-data` (one file in `image`). The model must be an edit model of `GET /models?type=inpaint` (else 400 "Invalid model id"); the prompt is limited by its `promptCharacterLimit` (at most 32,768); a `resolution` it does not list is a 400. A 404 means an input URL could not be fetched; a content-policy refusal is a 422. Output format defaults to PNG for 1K and JPEG for 2K/4K when `output_format` is omitted.
 
 Sends a `POST` request to `/image/edit`
 
@@ -10053,7 +10252,7 @@ let response = client.edit_image()
     }
     /**Edit by compositing several images with one prompt
 
-The first image is the base; the others are layers/masks. The maximum number of images is per model (`constraints.maxInputImages`).
+The first image is the base; the others are layers/masks. JSON (base64, data URIs or http(s) URLs) or `multipart/form-data` (file parts repeated under `images`, base first; at most 10). The maximum number of images is per model (`constraints.maxInputImages`, 3 when absent, 1 when `combineImages` is false); a `resolution` the model does not list is dropped, a `quality` it does not list is a 400. Unknown model: 400 "Invalid model id"; unfetchable input URL: 404; content policy: 422.
 
 Sends a `POST` request to `/image/multi-edit`
 
@@ -10068,7 +10267,7 @@ let response = client.multi_edit_image()
     }
     /**Remove the background of an image
 
-Returns a PNG with an alpha channel. Give exactly one of `image` (base64) or `image_url`.
+Returns a PNG with an alpha channel. JSON with exactly one of `image` (base64) or `image_url`, or `multipart/form-data` with the file in `image`.
 
 Sends a `POST` request to `/image/background-remove`
 
@@ -10313,6 +10512,13 @@ pub mod builder {
                         ),
                     )
                 }
+                413u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 415u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -10445,6 +10651,13 @@ pub mod builder {
                     )
                 }
                 402u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                413u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -10892,6 +11105,13 @@ pub mod builder {
                         ),
                     )
                 }
+                422u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 429u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -11029,6 +11249,13 @@ pub mod builder {
                     )
                 }
                 415u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                422u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -11899,7 +12126,8 @@ pub mod builder {
 pub mod prelude {
     pub use self::super::Client;
 }
-/// Every operation of the spec: method, path template and accepted credentials.
+/// Every operation of the spec: method, path template, accepted credentials and
+/// the file fields of its `multipart/form-data` body.
 pub mod operations {
     use crate::{Operation, OperationSecurity, Scheme};
     /// The operations, sorted by id.
@@ -11912,6 +12140,7 @@ pub mod operations {
                 anonymous: false,
                 schemes: &[Scheme::Bearer, Scheme::Siwx],
             },
+            form_files: &["image"],
         },
         Operation {
             id: "crypto_rpc_proxy",
@@ -11921,6 +12150,7 @@ pub mod operations {
                 anonymous: false,
                 schemes: &[Scheme::Bearer, Scheme::Siwx],
             },
+            form_files: &[],
         },
         Operation {
             id: "edit_image",
@@ -11930,6 +12160,7 @@ pub mod operations {
                 anonymous: false,
                 schemes: &[Scheme::Bearer, Scheme::Siwx],
             },
+            form_files: &["image"],
         },
         Operation {
             id: "generate_image",
@@ -11939,6 +12170,7 @@ pub mod operations {
                 anonymous: false,
                 schemes: &[Scheme::Bearer, Scheme::Siwx],
             },
+            form_files: &[],
         },
         Operation {
             id: "get_api_key_rate_limits",
@@ -11948,6 +12180,7 @@ pub mod operations {
                 anonymous: false,
                 schemes: &[Scheme::Bearer],
             },
+            form_files: &[],
         },
         Operation {
             id: "get_billing_balance",
@@ -11957,6 +12190,7 @@ pub mod operations {
                 anonymous: false,
                 schemes: &[Scheme::Bearer],
             },
+            form_files: &[],
         },
         Operation {
             id: "get_x402_balance",
@@ -11966,6 +12200,7 @@ pub mod operations {
                 anonymous: false,
                 schemes: &[Scheme::Siwx],
             },
+            form_files: &[],
         },
         Operation {
             id: "get_x402_transactions",
@@ -11975,6 +12210,7 @@ pub mod operations {
                 anonymous: false,
                 schemes: &[Scheme::Siwx],
             },
+            form_files: &[],
         },
         Operation {
             id: "list_crypto_rpc_networks",
@@ -11984,6 +12220,7 @@ pub mod operations {
                 anonymous: true,
                 schemes: &[],
             },
+            form_files: &[],
         },
         Operation {
             id: "list_image_styles",
@@ -11993,6 +12230,7 @@ pub mod operations {
                 anonymous: true,
                 schemes: &[Scheme::Bearer],
             },
+            form_files: &[],
         },
         Operation {
             id: "list_models",
@@ -12002,6 +12240,7 @@ pub mod operations {
                 anonymous: true,
                 schemes: &[Scheme::Bearer],
             },
+            form_files: &[],
         },
         Operation {
             id: "multi_edit_image",
@@ -12011,6 +12250,7 @@ pub mod operations {
                 anonymous: false,
                 schemes: &[Scheme::Bearer, Scheme::Siwx],
             },
+            form_files: &["images"],
         },
         Operation {
             id: "simple_generate_image",
@@ -12020,6 +12260,7 @@ pub mod operations {
                 anonymous: false,
                 schemes: &[Scheme::Bearer, Scheme::Siwx],
             },
+            form_files: &[],
         },
         Operation {
             id: "top_up_x402_balance",
@@ -12029,6 +12270,7 @@ pub mod operations {
                 anonymous: true,
                 schemes: &[],
             },
+            form_files: &[],
         },
         Operation {
             id: "upscale_image",
@@ -12038,6 +12280,7 @@ pub mod operations {
                 anonymous: false,
                 schemes: &[Scheme::Bearer, Scheme::Siwx],
             },
+            form_files: &["image"],
         },
     ];
     /// The operation named `id` (as in `OperationInfo::operation_id`).

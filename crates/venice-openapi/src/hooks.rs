@@ -1,7 +1,8 @@
 //! The [`ClientHooks`] impl the generated code calls around every request: `pre` adds
-//! this attempt's credentials (only where the operation's `security` accepts them) and
-//! splices streamed uploads into the body; `exec` sends it and normalises the answer
-//! (see the `response` module).
+//! this attempt's credentials (only where the operation's `security` accepts them),
+//! streams uploads into the body (JSON or a form) and refuses a JSON body over the
+//! provider's 35 MB; `exec` sends it and normalises the answer (see the `response`
+//! module).
 
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 
@@ -9,6 +10,7 @@ use crate::auth::{AuthContext, AuthError};
 use crate::generated::Client;
 use crate::response::{limit_body, normalise_error};
 use crate::state::ClientState;
+use crate::upload::check_json_body;
 
 /// Request headers whose values are secrets (lower case).
 const SENSITIVE_HEADERS: &[&str] = &[
@@ -36,17 +38,21 @@ impl ClientHooks<ClientState> for Client {
         {
             value.set_sensitive(true);
         }
-        if let Some(uploads) = state.pending_uploads() {
-            uploads
-                .splice(request)
-                .map_err(|e| progenitor_client::Error::InvalidRequest(e.to_string()))?;
-        }
+        let operation = crate::generated::operations::find(info.operation_id);
+        let body = match state.pending_uploads() {
+            Some(uploads) => uploads.apply(
+                request,
+                operation,
+                info.operation_id,
+                state.json_body_limit(),
+            ),
+            None => check_json_body(request, state.json_body_limit()),
+        };
+        body.map_err(|e| progenitor_client::Error::InvalidRequest(e.to_string()))?;
         let Some(auth) = state.credentials() else {
             return Ok(());
         };
-        let Some(security) =
-            crate::generated::operations::find(info.operation_id).map(|o| o.security)
-        else {
+        let Some(security) = operation.map(|o| o.security) else {
             return Err(progenitor_client::Error::Custom(format!(
                 "authentication failed: unknown operation `{}`",
                 info.operation_id

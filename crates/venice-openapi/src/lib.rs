@@ -8,7 +8,9 @@
 //!
 //! - add credentials per attempt through a [`RequestAuth`] (async, so a KMS or a remote
 //!   signer can sign), only for operations whose `security` accepts them;
-//! - stream large upload values into JSON bodies ([`Uploads`]);
+//! - stream large upload values into JSON bodies, or send them as the file parts of a
+//!   `multipart/form-data` body where the spec takes one ([`Uploads`]), and refuse a
+//!   JSON body over the provider's 35 MB ([`MAX_JSON_BODY_BYTES`]) before sending;
 //! - cap success bodies ([`ClientState::max_response_bytes`], [`ResponseTooLarge`]) and,
 //!   when asked, keep them as sent ([`BodyCopy`]);
 //! - turn every error body into a JSON [`types::VeniceError`] with status and headers
@@ -54,7 +56,7 @@ pub use response::{
     error_body_as_json, summary,
 };
 pub use state::{ClientState, ensure_crypto_provider};
-pub use upload::{UploadError, UploadSource, Uploads};
+pub use upload::{MAX_JSON_BODY_BYTES, UploadError, UploadSource, Uploads};
 
 /// Re-exported so a [`RequestAuth`] can be written with this crate alone.
 pub use async_trait::async_trait;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Once};
 use crate::auth::RequestAuth;
 use crate::body_copy::BodyCopy;
 use crate::response::DEFAULT_MAX_RESPONSE_BYTES;
-use crate::upload::Uploads;
+use crate::upload::{MAX_JSON_BODY_BYTES, Uploads};
 
 /// Make sure rustls has a process-wide crypto provider.
 ///
@@ -30,6 +30,7 @@ pub fn ensure_crypto_provider() {
 pub struct ClientState {
     auth: Option<Arc<dyn RequestAuth>>,
     max_response_bytes: u64,
+    max_json_body_bytes: u64,
     uploads: Option<Arc<Uploads>>,
     body_copy: Option<BodyCopy>,
 }
@@ -47,6 +48,7 @@ impl ClientState {
         Self {
             auth: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_json_body_bytes: MAX_JSON_BODY_BYTES,
             uploads: None,
             body_copy: None,
         }
@@ -67,6 +69,20 @@ impl ClientState {
     pub fn max_response_bytes(mut self, max: u64) -> Self {
         self.max_response_bytes = max;
         self
+    }
+
+    /// Refuse, before sending, a JSON request body of more than `max` bytes (default
+    /// [`MAX_JSON_BODY_BYTES`], the provider's 35 MB): the call fails with
+    /// [`UploadError::BodyTooLarge`](crate::UploadError) in an `InvalidRequest` error.
+    #[must_use]
+    pub fn max_json_body_bytes(mut self, max: u64) -> Self {
+        self.max_json_body_bytes = max;
+        self
+    }
+
+    /// The JSON request-body limit in bytes.
+    pub fn json_body_limit(&self) -> u64 {
+        self.max_json_body_bytes
     }
 
     /// Stream `uploads` into the bodies of the requests sent with this state.
@@ -121,6 +137,7 @@ impl fmt::Debug for ClientState {
         f.debug_struct("ClientState")
             .field("authenticated", &self.auth.is_some())
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("max_json_body_bytes", &self.max_json_body_bytes)
             .field("uploads", &self.uploads.is_some())
             .field("body_copy", &self.body_copy.is_some())
             .finish()

@@ -117,6 +117,23 @@ fn check_prompt(prompt: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// The getters edit and multi-edit share (fields of their `wire`).
+macro_rules! edit_getters {
+    () => {
+        /// The requested aspect ratio, when set.
+        pub fn aspect_ratio(&self) -> Option<EditAspectRatio> {
+            self.wire
+                .aspect_ratio
+                .and_then(|r| r.to_string().parse().ok())
+        }
+
+        /// The requested resolution tier, when set (as sent, e.g. `2K`).
+        pub fn resolution(&self) -> Option<&str> {
+            self.wire.resolution.as_deref().map(String::as_str)
+        }
+    };
+}
+
 /// The setters edit and multi-edit share: the same wire fields in both bodies.
 macro_rules! edit_setters {
     ($wire:ty) => {
@@ -241,6 +258,8 @@ impl EditRequest {
         &self.image
     }
 
+    edit_getters!();
+
     /// The body to send, with the image registered in `uploads`.
     pub(crate) fn wire_for(
         &self,
@@ -291,7 +310,9 @@ impl EditRequestBuilder {
 
 /// A validated multi-edit: a base image plus layers (masks, overlays, references),
 /// composed as the prompt says. The most images a model takes is its
-/// `maxInputImages` in the catalogue; the server enforces it.
+/// `maxInputImages` in the catalogue (3 when it gives none, 1 when `combineImages` is
+/// false), checked with the model's other edit rules before anything is uploaded
+/// ([`Client::edit_models`](crate::Client::edit_models)).
 ///
 /// ```
 /// use venice_image::{ImageInput, MultiEditRequest, Quality};
@@ -347,6 +368,13 @@ impl MultiEditRequest {
     /// The requested output format, when set.
     pub fn output_format(&self) -> Option<Format> {
         self.wire.output_format.map(Format::from)
+    }
+
+    edit_getters!();
+
+    /// The requested quality, when set.
+    pub fn quality(&self) -> Option<Quality> {
+        self.wire.quality.and_then(|q| q.to_string().parse().ok())
     }
 
     /// The body to send, with the images registered in `uploads`.

@@ -19,9 +19,11 @@ const HEADER_PROBE: usize = 256 * 1024;
 
 #[derive(Clone)]
 enum Source {
-    /// A file read (and encoded) while the request is sent.
+    /// A file read while the request is sent.
     Path { path: PathBuf, len: u64 },
-    /// Base64 text, already encoded (from bytes or given as base64 / a data URI).
+    /// Bytes in memory, shared by every attempt.
+    Bytes(Bytes),
+    /// Base64 text as the caller gave it (raw or a data URI).
     Base64 { text: Bytes, decoded_len: u64 },
     /// An http(s) URL the server fetches.
     Url(String),
@@ -32,12 +34,19 @@ enum Source {
 /// or [`Client::remove_background`](crate::Client::remove_background).
 ///
 /// Every constructor checks the 25 MB limit
-/// ([`MAX_INPUT_IMAGE_BYTES`](crate::limits::MAX_INPUT_IMAGE_BYTES)) and reads the
-/// image's dimensions from its header when it can, so the per-operation pixel limits
-/// are checked by the request builders before any upload. A file is not read into
-/// memory: it is streamed and base64-encoded while the request is sent (see
-/// [`from_path`](Self::from_path)). `Debug` shows the kind and size, never the content
-/// or a URL's path and query (which may carry a signed token).
+/// ([`MAX_INPUT_IMAGE_BYTES`](crate::limits::MAX_INPUT_IMAGE_BYTES), 25,000,000 bytes)
+/// and reads the image's dimensions from its header when it can, so the per-operation
+/// pixel limits are checked by the request builders before any upload.
+///
+/// How it travels: when every image of a request is a file ([`from_path`](Self::from_path))
+/// or bytes ([`from_bytes`](Self::from_bytes)), the request goes as
+/// `multipart/form-data` and each image is a file part sent as it is, a file streamed
+/// from disk while the request is sent (flat memory, no base64). A URL, or base64 given
+/// by the caller, goes in a JSON body (the file or bytes of that request base64-encoded
+/// while they are sent); a JSON body over 35 MB
+/// ([`MAX_JSON_BODY_BYTES`](crate::limits::MAX_JSON_BODY_BYTES)) is refused before
+/// anything is sent. `Debug` shows the kind and size, never the content or a URL's path
+/// and query (which may carry a signed token).
 ///
 /// ```
 /// use venice_image::ImageInput;
@@ -59,6 +68,7 @@ impl fmt::Debug for ImageInput {
         let mut d = f.debug_struct("ImageInput");
         match &self.source {
             Source::Path { path, len } => d.field("path", path).field("bytes", len),
+            Source::Bytes(b) => d.field("kind", &"bytes").field("bytes", &b.len()),
             Source::Base64 { decoded_len, .. } => {
                 d.field("kind", &"base64").field("bytes", decoded_len)
             }
@@ -80,7 +90,9 @@ fn url_host(url: &str) -> String {
 fn too_large(field: &'static str, bytes: u64) -> ValidationError {
     ValidationError::new(
         field,
-        format!("image is {bytes} bytes; the API accepts at most {MAX_INPUT_IMAGE_BYTES} (25 MB)"),
+        format!(
+            "image is {bytes} bytes; the API accepts at most {MAX_INPUT_IMAGE_BYTES} bytes (25 MB)"
+        ),
     )
 }
 
@@ -134,24 +146,20 @@ impl ImageInput {
         })
     }
 
-    /// An image in memory (PNG, JPEG, WebP, ...). It is base64-encoded once, here; the
-    /// encoded text is shared by every request and retry that sends it.
+    /// An image in memory (PNG, JPEG, WebP, ...). It is copied once, here; the copy is
+    /// shared by every request and retry that sends it.
     pub fn from_bytes(bytes: impl AsRef<[u8]>) -> Result<Self> {
-        let bytes = bytes.as_ref();
+        let bytes = Bytes::copy_from_slice(bytes.as_ref());
         if bytes.is_empty() {
             return Err(empty("image").into());
         }
         if bytes.len() as u64 > MAX_INPUT_IMAGE_BYTES {
             return Err(too_large("image", bytes.len() as u64).into());
         }
-        let text: Vec<u8> = base64_simd::STANDARD.encode_type(bytes);
         Ok(Self {
-            source: Source::Base64 {
-                text: text.into(),
-                decoded_len: bytes.len() as u64,
-            },
-            dimensions: sniff_dimensions(bytes),
-            format: Format::sniff(bytes),
+            dimensions: sniff_dimensions(&bytes),
+            format: Format::sniff(&bytes),
+            source: Source::Bytes(bytes),
         })
     }
 
@@ -239,9 +247,16 @@ impl ImageInput {
     pub fn byte_len(&self) -> Option<u64> {
         match &self.source {
             Source::Path { len, .. } => Some(*len),
+            Source::Bytes(b) => Some(b.len() as u64),
             Source::Base64 { decoded_len, .. } => Some(*decoded_len),
             Source::Url(_) => None,
         }
+    }
+
+    /// Whether the image is a file or bytes, which a `multipart/form-data` body carries
+    /// as a file part (a URL or caller-given base64 needs a JSON body).
+    pub fn is_file_data(&self) -> bool {
+        matches!(self.source, Source::Path { .. } | Source::Bytes(_))
     }
 
     /// Whether the server fetches this image from a URL.
@@ -288,8 +303,9 @@ impl ImageInput {
         Ok(())
     }
 
-    /// The value of this image's JSON field: a URL as it is, data as the placeholder
-    /// of an upload registered in `uploads` (streamed while the request is sent).
+    /// The value of this image's field: a URL as it is, data as the placeholder of an
+    /// upload registered in `uploads` (streamed while the request is sent, base64 in
+    /// JSON or a file part of a form).
     pub(crate) fn wire_value(&self, uploads: &mut Uploads) -> Result<String, ValidationError> {
         let source = match &self.source {
             Source::Url(u) => return Ok(u.clone()),
@@ -297,10 +313,12 @@ impl ImageInput {
                 path: path.clone(),
                 len: *len,
             },
+            Source::Bytes(b) => UploadSource::Bytes(b.clone()),
             Source::Base64 { text, .. } => UploadSource::Text(text.clone()),
         };
+        let media_type = self.format.map_or("application/octet-stream", |f| f.mime());
         uploads
-            .add(source)
+            .add_as(source, media_type)
             .map_err(|e| ValidationError::new("image", e.to_string()))
     }
 }
@@ -402,6 +420,6 @@ mod tests {
             "{d}"
         );
         let b = ImageInput::from_bytes(b"hello world").unwrap();
-        assert!(!format!("{b:?}").contains("aGVsbG8"));
+        assert!(!format!("{b:?}").contains("hello"));
     }
 }

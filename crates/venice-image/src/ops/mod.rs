@@ -8,13 +8,22 @@
 //! [`RetryPolicy`](crate::RetryPolicy) never repeats one that may have run (only 429,
 //! 503 and connections that never reached the server are retried).
 //!
-//! Input images travel as JSON strings: the generated request type carries a
-//! placeholder and the generated client's hook streams the file or bytes in its place
-//! (see `venice_openapi::Uploads`), so memory stays flat whatever the image size. JSON
-//! rather than multipart because it is the one body type that carries every input kind
-//! (base64, data URI, URL) and the one progenitor generates.
+//! Input images: the generated request type carries a placeholder and the generated
+//! client's hook streams the file or bytes in its place (see `venice_openapi::Uploads`),
+//! so memory stays flat whatever the image size. When every image of a request is a
+//! file or bytes (and there are at most [`MAX_FORM_FILES`]), the body goes as
+//! `multipart/form-data`, the form the provider takes for all four upload operations:
+//! each image a file part sent as it is, so a 25 MB image is 25 MB on the wire, not the
+//! 33 MB of its base64, and three 10 MB layers fit where their 40 MB of JSON would be
+//! refused (the provider's JSON limit is 35 MB). A URL or caller-given base64 needs a
+//! JSON body; that body is checked against the 35 MB before anything is sent.
+//!
+//! Edits and multi-edits are also checked against the edit model catalogue
+//! (`Client::edit_models`) before any upload: the model, its prompt limit, its
+//! input-image limit, ratios, tiers and qualities.
 
 mod background;
+mod catalogue;
 mod edit;
 mod input;
 mod openai;
@@ -40,11 +49,35 @@ pub use upscale::{UpscaleRequest, UpscaleRequestBuilder};
 
 use crate::client::{Client, content_type};
 use crate::decode::{self, RawError};
+use crate::edit_models::{EditFacts, EditOperation};
 use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::image::{Generation, Image};
+use crate::limits::MAX_FORM_FILES;
 use crate::meta::{Response, ResponseMeta};
 use crate::transport::Call;
+
+/// The uploads of a request with these input images: a form when every one is a file or
+/// bytes (and a form may carry them all), else a JSON body.
+fn uploads_for<'a>(images: impl IntoIterator<Item = &'a ImageInput>) -> Uploads {
+    let mut count = 0;
+    let mut all_files = true;
+    for image in images {
+        count += 1;
+        all_files &= image.is_file_data();
+    }
+    if all_files && count <= MAX_FORM_FILES {
+        Uploads::multipart()
+    } else {
+        Uploads::new()
+    }
+}
+
+/// The model whose error budget an upload's failures count in: a form cannot name its
+/// model in time, so the provider counts it in the credentials' bucket (`None`).
+fn budget_model<'m>(uploads: &Uploads, model: Option<&'m str>) -> Option<&'m str> {
+    model.filter(|_| !uploads.is_multipart())
+}
 
 impl Client {
     /// Send an image operation and read its image answer: `send` issues the request
@@ -114,7 +147,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn upscale(&self, req: &UpscaleRequest) -> Result<Response<Image>> {
-        let mut uploads = Uploads::new();
+        let mut uploads = uploads_for([req.image()]);
         let wire = req.wire_for(&mut uploads)?;
         // The upscaler is implicit: its budget is named after the operation.
         let call = self.call(uploads).paced("upscale_image");
@@ -139,12 +172,22 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn edit(&self, req: &EditRequest) -> Result<Response<Image>> {
-        let mut uploads = Uploads::new();
+        let facts = EditFacts {
+            operation: EditOperation::Edit,
+            prompt: req.prompt(),
+            images: 1,
+            aspect_ratio: req.aspect_ratio().map(|r| r.to_string()),
+            resolution: req.resolution(),
+            quality: None,
+        };
+        self.edit_preflight(req.model(), "model", &facts).await?;
+        let mut uploads = uploads_for([req.image()]);
         let wire = req.wire_for(&mut uploads)?;
+        let bucket_model = budget_model(&uploads, req.model());
         let call = self
             .call(uploads)
             .paced(req.model().unwrap_or("edit_image"))
-            .budgeted(req.model(), None);
+            .budgeted(bucket_model, None);
         let fallback = req.output_format().unwrap_or(Format::Png);
         self.image_op("edit_image", &call, fallback, || {
             call.raw().edit_image().body(wire.clone()).send()
@@ -166,12 +209,23 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn multi_edit(&self, req: &MultiEditRequest) -> Result<Response<Image>> {
-        let mut uploads = Uploads::new();
+        let quality = req.quality();
+        let facts = EditFacts {
+            operation: EditOperation::MultiEdit,
+            prompt: req.prompt(),
+            images: req.images().len(),
+            aspect_ratio: req.aspect_ratio().map(|r| r.to_string()),
+            resolution: req.resolution(),
+            quality: quality.as_ref().map(|q| q.as_str()),
+        };
+        self.edit_preflight(req.model(), "modelId", &facts).await?;
+        let mut uploads = uploads_for(req.images());
         let wire = req.wire_for(&mut uploads)?;
+        let bucket_model = budget_model(&uploads, req.model());
         let call = self
             .call(uploads)
             .paced(req.model().unwrap_or("multi_edit_image"))
-            .budgeted(req.model(), None);
+            .budgeted(bucket_model, None);
         let fallback = req.output_format().unwrap_or(Format::Png);
         self.image_op("multi_edit_image", &call, fallback, || {
             call.raw().multi_edit_image().body(wire.clone()).send()
@@ -197,7 +251,7 @@ impl Client {
         &self,
         req: &RemoveBackgroundRequest,
     ) -> Result<Response<Image>> {
-        let mut uploads = Uploads::new();
+        let mut uploads = uploads_for([req.image()]);
         let wire = req.wire_for(&mut uploads)?;
         let call = self.call(uploads).paced("background_remove_image");
         self.image_op("background_remove_image", &call, Format::Png, || {
@@ -218,7 +272,7 @@ impl Client {
     ///
     /// # async fn run() -> venice_image::Result<()> {
     /// let client = Client::from_env()?;
-    /// let request = OpenAiGenerateRequest::builder("a lighthouse at dusk")
+    /// let request = OpenAiGenerateRequest::builder("z-image-turbo", "a lighthouse at dusk")
     ///     .size(OpenAiSize::S1024x1024)
     ///     .build()?;
     /// let generation = client.openai_generate(&request).await?;
@@ -239,8 +293,8 @@ impl Client {
             let start = Instant::now();
             let call = self
                 .call(Uploads::new())
-                .paced(req.model().unwrap_or("simple_generate_image"))
-                .budgeted(req.model(), req.wire().user.as_deref());
+                .paced(req.model())
+                .budgeted(Some(req.model()), req.wire().user.as_deref());
             let response = self
                 .send(&call, || {
                     call.raw()

@@ -140,15 +140,17 @@ wire_enum!(
 );
 
 /// A validated OpenAI-compatible generation. Venice returns one image per request (`n`
-/// must be 1). The fields OpenAI has and Venice accepts without using them (`quality`,
-/// `style`, `background`, `output_compression`, `user`) have setters too, so an OpenAI
-/// request can be replayed as is.
+/// must be 1) and needs a model (without one it answers 400 "model is required"; an
+/// unknown name falls back to its default model), so the model is a required argument.
+/// The prompt is limited to 1,500 characters whatever the model. The fields OpenAI has
+/// and Venice accepts without using them (`quality`, `style`, `background`,
+/// `output_compression`, `user`) have setters too, so an OpenAI request can be replayed
+/// as is.
 ///
 /// ```
 /// use venice_image::{Format, Moderation, OpenAiGenerateRequest, OpenAiSize, ResponseFormat};
 ///
-/// let request = OpenAiGenerateRequest::builder("a lighthouse at dusk")
-///     .model("venice-sd35")
+/// let request = OpenAiGenerateRequest::builder("venice-sd35", "a lighthouse at dusk")
 ///     .size(OpenAiSize::S1024x1536)
 ///     .response_format(ResponseFormat::Url)
 ///     .output_format(Format::Png)
@@ -163,15 +165,24 @@ pub struct OpenAiGenerateRequest {
 }
 
 impl OpenAiGenerateRequest {
-    /// A builder for `prompt`.
-    pub fn builder(prompt: impl Into<String>) -> OpenAiGenerateRequestBuilder {
-        let prompt = prompt.into();
-        let wire = check_prompt(&prompt).and_then(|()| {
-            types::SimpleGenerateImageRequest::builder()
-                .prompt(prompt)
-                .try_into()
-                .map_err(builder_error)
-        });
+    /// A builder for `prompt` drawn by `model` (an image model ID; the catalogue's
+    /// model with the `default` trait is the provider's default).
+    pub fn builder(
+        model: impl Into<String>,
+        prompt: impl Into<String>,
+    ) -> OpenAiGenerateRequestBuilder {
+        let (model, prompt) = (model.into(), prompt.into());
+        let wire = check_model(&model)
+            .and_then(|()| check_prompt(&prompt))
+            .and_then(|()| {
+                types::SimpleGenerateImageRequest::builder()
+                    .model(convert::<types::SimpleGenerateImageRequestModel, _>(
+                        "model", model,
+                    )?)
+                    .prompt(prompt)
+                    .try_into()
+                    .map_err(builder_error)
+            });
         OpenAiGenerateRequestBuilder { wire }
     }
 
@@ -185,9 +196,9 @@ impl OpenAiGenerateRequest {
         &self.wire.prompt
     }
 
-    /// The model, when set (unknown names fall back to the server's default model).
-    pub fn model(&self) -> Option<&str> {
-        self.wire.model.as_deref()
+    /// The model (an unknown name falls back to the server's default model).
+    pub fn model(&self) -> &str {
+        self.wire.model.as_str()
     }
 
     /// The requested output format, when set (server default PNG).
@@ -206,6 +217,16 @@ impl OpenAiGenerateRequest {
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(&self.wire).unwrap_or_default()
     }
+}
+
+fn check_model(model: &str) -> Result<(), ValidationError> {
+    if model.trim().is_empty() {
+        return Err(ValidationError::new(
+            "model",
+            "must not be empty (the API answers 400 \"model is required\")",
+        ));
+    }
+    Ok(())
 }
 
 fn check_prompt(prompt: &str) -> Result<(), ValidationError> {
@@ -243,11 +264,12 @@ impl OpenAiGenerateRequestBuilder {
         self
     }
 
-    /// Image model ID (server default: Venice's default image model).
+    /// Replace the image model ID.
     pub fn model(self, model: impl Into<String>) -> Self {
         let model = model.into();
         self.set(|w| {
-            w.model = Some(model);
+            check_model(&model)?;
+            w.model = convert("model", model)?;
             Ok(())
         })
     }
@@ -363,7 +385,7 @@ mod tests {
             assert_eq!(s.as_str().parse::<OpenAiSize>().unwrap(), *s);
         }
         assert!("100x100".parse::<OpenAiSize>().is_err());
-        let r = OpenAiGenerateRequest::builder("p")
+        let r = OpenAiGenerateRequest::builder("m", "p")
             .size(OpenAiSize::S512x512)
             .response_format(ResponseFormat::Url)
             .output_format(Format::Webp)
@@ -372,15 +394,15 @@ mod tests {
             .unwrap();
         assert_eq!(
             r.to_json(),
-            serde_json::json!({"prompt": "p", "size": "512x512", "response_format": "url",
+            serde_json::json!({"model": "m", "prompt": "p", "size": "512x512", "response_format": "url",
                                "output_format": "webp", "moderation": "low"})
         );
         assert!(
-            OpenAiGenerateRequest::builder("x".repeat(1501))
+            OpenAiGenerateRequest::builder("m", "x".repeat(1501))
                 .build()
                 .is_err()
         );
-        let r = OpenAiGenerateRequest::builder("p")
+        let r = OpenAiGenerateRequest::builder("m", "p")
             .n(1)
             .quality(OpenAiQuality::Hd)
             .style(OpenAiStyle::Vivid)
@@ -391,22 +413,38 @@ mod tests {
             .unwrap();
         assert_eq!(
             r.to_json(),
-            serde_json::json!({"prompt": "p", "n": 1, "quality": "hd", "style": "vivid",
+            serde_json::json!({"model": "m", "prompt": "p", "n": 1, "quality": "hd", "style": "vivid",
                                "background": "opaque", "output_compression": 80, "user": "u"})
         );
-        let n2 = OpenAiGenerateRequest::builder("p")
+        let n2 = OpenAiGenerateRequest::builder("m", "p")
             .n(2)
             .build()
             .unwrap_err();
         assert_eq!(n2.field, "n");
-        let c = OpenAiGenerateRequest::builder("p")
+        for blank in ["", "  "] {
+            let e = OpenAiGenerateRequest::builder(blank, "p")
+                .build()
+                .unwrap_err();
+            assert_eq!(e.field, "model");
+            let e = OpenAiGenerateRequest::builder("m", "p")
+                .model(blank)
+                .build()
+                .unwrap_err();
+            assert_eq!(e.field, "model");
+        }
+        let r = OpenAiGenerateRequest::builder("m", "p")
+            .model("z-image-turbo")
+            .build()
+            .unwrap();
+        assert_eq!(r.model(), "z-image-turbo");
+        let c = OpenAiGenerateRequest::builder("m", "p")
             .output_compression(101)
             .build()
             .unwrap_err();
         assert_eq!(c.field, "output_compression");
         for q in OpenAiQuality::ALL {
             assert!(
-                OpenAiGenerateRequest::builder("p")
+                OpenAiGenerateRequest::builder("m", "p")
                     .quality(*q)
                     .build()
                     .is_ok()
@@ -414,7 +452,7 @@ mod tests {
         }
         for s in OpenAiStyle::ALL {
             assert!(
-                OpenAiGenerateRequest::builder("p")
+                OpenAiGenerateRequest::builder("m", "p")
                     .style(*s)
                     .build()
                     .is_ok()
@@ -422,7 +460,7 @@ mod tests {
         }
         for b in OpenAiBackground::ALL {
             assert!(
-                OpenAiGenerateRequest::builder("p")
+                OpenAiGenerateRequest::builder("m", "p")
                     .background(*b)
                     .build()
                     .is_ok()
@@ -434,18 +472,18 @@ mod tests {
     fn every_value_is_one_the_spec_accepts() {
         // A value dropped from the spec's enum fails here, not on the wire.
         for size in OpenAiSize::ALL {
-            let r = OpenAiGenerateRequest::builder("p").size(*size).build();
+            let r = OpenAiGenerateRequest::builder("m", "p").size(*size).build();
             assert!(r.is_ok(), "{size}: {r:?}");
         }
         for format in ResponseFormat::ALL {
-            let r = OpenAiGenerateRequest::builder("p")
+            let r = OpenAiGenerateRequest::builder("m", "p")
                 .response_format(*format)
                 .build()
                 .unwrap();
             assert_eq!(r.response_format(), Some(*format));
         }
         for moderation in Moderation::ALL {
-            let r = OpenAiGenerateRequest::builder("p")
+            let r = OpenAiGenerateRequest::builder("m", "p")
                 .moderation(*moderation)
                 .build();
             assert!(r.is_ok(), "{moderation}: {r:?}");

@@ -211,11 +211,11 @@ fn record_suite_cassette() -> Result<()> {
             "-p",
             "contract-tests",
             "--test",
-            "recording",
+            "it",
             "--",
             "--ignored",
             "--exact",
-            "record_the_suite_cassette",
+            "recording::record_the_suite_cassette",
         ])
         .status()
         .context("running cargo test")?;

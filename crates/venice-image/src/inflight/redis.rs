@@ -191,7 +191,9 @@ mod tests {
         let Some(server) = RedisServer::start() else {
             return;
         };
-        let lease = Duration::from_millis(800);
+        // Long enough that a loaded CI machine's scheduling noise (a Redis connect, a
+        // runtime start) stays well inside the margins below.
+        let lease = Duration::from_millis(1500);
         // A "process" takes three slots and dies: no renewal, no release.
         let url = server.url();
         std::thread::spawn(move || {
@@ -215,7 +217,7 @@ mod tests {
         let waited = died.elapsed();
         println!("the dead holder's slots came back after {waited:?} (lease {lease:?})");
         assert!(
-            waited >= lease / 2 && waited <= lease + Duration::from_millis(400),
+            waited >= lease / 2 && waited <= lease + lease / 2,
             "{waited:?}"
         );
         drop((free, back));

@@ -350,8 +350,11 @@ impl DefaultSiwxVerifier {
         let chain_id = if solana {
             let bare = |s: &str| s.strip_prefix("solana:").unwrap_or(s).to_owned();
             let (m, h) = (bare(&msg.chain_id), bare(&header_chain));
-            if m != h || !p.solana_chains.contains(&m) {
-                return Err(format!("wrong chain {:?}", msg.chain_id));
+            if m != h {
+                return Err(format!("chain mismatch: message {m:?}, header {h:?}"));
+            }
+            if !p.solana_chains.contains(&m) {
+                return Err(format!("unsupported chain {:?}", msg.chain_id));
             }
             format!("solana:{m}")
         } else {
@@ -360,7 +363,13 @@ impl DefaultSiwxVerifier {
                 (Some(m), Some(h)) if m == h && p.evm_chain_ids.contains(&m) => {
                     format!("eip155:{m}")
                 }
-                _ => return Err(format!("wrong chain {:?}", msg.chain_id)),
+                (Some(m), Some(h)) if m == h => {
+                    return Err(format!("unsupported chain {:?}", msg.chain_id));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(format!("chain mismatch {:?}", msg.chain_id));
+                }
+                _ => return Err(format!("invalid chain id {:?}", msg.chain_id)),
             }
         };
         // Lifetime.

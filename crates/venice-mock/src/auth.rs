@@ -73,7 +73,7 @@ pub fn sign_in_code(reason: &str) -> &'static str {
         "X402_SIGN_IN_NOT_BEFORE"
     } else if has("timestamp") {
         "X402_SIGN_IN_TIMESTAMP_MISMATCH"
-    } else if has("not an EVM address") || has("Solana address") || has("owner") {
+    } else if has("not an EVM address") || has("Solana address") || has("not an address") {
         "X402_SIGN_IN_INVALID_WALLET"
     } else if has("signature") {
         "X402_SIGN_IN_INVALID_SIGNATURE"

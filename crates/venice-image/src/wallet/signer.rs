@@ -145,6 +145,29 @@ pub(crate) async fn evm_message(
     check_evm(signer, &eip191_hash_message(message), signature)
 }
 
+/// `signer`'s Sign-In-With-X signature of `message`: a key's 65 bytes checked against
+/// its address, or a contract wallet's bytes as they are (only the contract can judge
+/// them, through EIP-1271 on chain).
+pub(crate) async fn evm_sign_in(
+    signer: &dyn EvmSigner,
+    message: &[u8],
+) -> Result<Vec<u8>, WalletError> {
+    if !signer.is_contract() {
+        return evm_message(signer, message).await.map(|s| s.to_vec());
+    }
+    evm_address(signer)?;
+    let signature = signer
+        .sign_in_signature(message)
+        .await
+        .map_err(WalletError::Signer)?;
+    if signature.is_empty() {
+        return Err(WalletError::Signer(SignerError::new(
+            "the contract wallet's signer returned an empty signature",
+        )));
+    }
+    Ok(signature)
+}
+
 /// `signer`'s signature of an EIP-712 `digest`, checked against its address.
 pub(crate) async fn evm_hash(
     signer: &dyn EvmSigner,

@@ -338,3 +338,104 @@ async fn payment_codes_are_typed() {
         (Some(409), Some(&ErrorCode::PaymentInProgress))
     );
 }
+
+/// A smart-contract (EIP-1271) wallet whose single owner is the key of [`KEY`]: signs in
+/// with the owner's EIP-191 signature, as single-owner smart accounts validate it.
+struct Contract {
+    owner: LocalEvmSigner,
+    address: String,
+    calls: Arc<AtomicUsize>,
+}
+
+const CONTRACT: &str = "0x00000000000000000000000000000000C0FFEE01";
+
+#[async_trait]
+impl EvmSigner for Contract {
+    fn address(&self) -> &str {
+        &self.address
+    }
+
+    async fn sign_message(&self, _message: &[u8]) -> Result<[u8; 65], SignerError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Err(SignerError::new("a contract wallet has no key of its own"))
+    }
+
+    async fn sign_hash(&self, _digest: &[u8; 32]) -> Result<[u8; 65], SignerError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Err(SignerError::new("a contract wallet has no key of its own"))
+    }
+
+    fn is_contract(&self) -> bool {
+        true
+    }
+
+    async fn sign_in_signature(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        Ok(self.owner.sign_message(message).await?.to_vec())
+    }
+}
+
+async fn contract_mock(owner: &str) -> MockServer {
+    let mut config = MockConfig::default();
+    config
+        .siwx_policy
+        .contract_wallets
+        .insert(CONTRACT.to_owned(), owner.to_owned());
+    config.wallet_balances.insert(CONTRACT.to_owned(), 3.0);
+    mock(config).await
+}
+
+fn contract_client(server: &MockServer, calls: &Arc<AtomicUsize>) -> Client {
+    Client::builder()
+        .base_url(server.base_url())
+        .auth(Auth::wallet_with_signer(Wallet::evm_signer(Contract {
+            owner: LocalEvmSigner::from_hex(KEY).unwrap(),
+            address: CONTRACT.to_owned(),
+            calls: calls.clone(),
+        })))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_contract_wallet_signs_in_through_its_owner() {
+    let server = contract_mock(ADDRESS).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = contract_client(&server, &calls);
+    let balance = c.wallet_balance().await.unwrap();
+    assert_eq!(balance.balance_usd(), 3.0);
+    assert_eq!(
+        balance.wallet_address().to_lowercase(),
+        CONTRACT.to_lowercase()
+    );
+    c.generate(&request()).await.unwrap();
+    let siwx = server
+        .requests()
+        .iter()
+        .find_map(|r| r.header("sign-in-with-x").map(str::to_owned));
+    assert!(siwx.is_some());
+    // A top-up is refused before any signer call: nothing shows the provider settles a
+    // contract wallet's EIP-3009 authorization.
+    let before = calls.load(Ordering::SeqCst);
+    let err = c.top_up(5.0).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Wallet(WalletError::ContractWallet(a)) if a == CONTRACT),
+        "{err:?}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), before);
+}
+
+#[tokio::test]
+async fn a_contract_wallet_with_another_owner_is_refused() {
+    // The contract's owner is key 1's address, not the signer's.
+    let server = contract_mock("0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf").await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = contract_client(&server, &calls);
+    let err = c.wallet_balance().await.unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err:?}");
+    assert_eq!(
+        err.code(),
+        Some(&ErrorCode::X402SignInInvalidSignature),
+        "{err:?}"
+    );
+}

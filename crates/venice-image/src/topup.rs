@@ -421,9 +421,9 @@ pub(crate) async fn auto_top_up_after(
     let Error::PaymentRequired { kind, error: p } = err else {
         return Ok(false);
     };
-    let Auth::Wallet(wallet) = payer.auth else {
+    if !matches!(payer.auth, Auth::Wallet(_)) {
         return Ok(false);
-    };
+    }
     if *kind != PaymentRequiredKind::WalletCredit {
         return Ok(false);
     }
@@ -451,7 +451,7 @@ pub(crate) async fn auto_top_up_after(
         );
         return Ok(true);
     }
-    let amount = top_up_amount(&policy, p, wallet.wallet());
+    let amount = top_up_amount(&policy, p);
     {
         let Ok(mut spent) = state.spent.lock() else {
             return Ok(false);
@@ -509,7 +509,7 @@ pub(crate) async fn auto_top_up_after(
 /// The policy's amount, raised to the provider's minimum top-up (`minimumTopUpUsd`,
 /// never a challenge option's price, which is the $10 suggestion) and to what the call
 /// lacks.
-fn top_up_amount(policy: &AutoTopUp, p: &PaymentRequired, _wallet: &Wallet) -> f64 {
+fn top_up_amount(policy: &AutoTopUp, p: &PaymentRequired) -> f64 {
     let lacking = match (p.minimum_balance_usd, p.current_balance_usd) {
         (Some(need), Some(have)) => need - have,
         _ => 0.0,
@@ -530,6 +530,45 @@ mod tests {
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             assert!(usd_to_units(bad).is_err());
         }
+    }
+
+    /// Responses read before paying tolerate fields the provider adds.
+    #[test]
+    fn balance_and_receipt_tolerate_new_fields() {
+        let b: venice_openapi::types::X402BalanceResponse = serde_json::from_value(
+            serde_json::json!({"success": true, "newEnvelopeField": 1, "data": {
+                "walletAddress": "0xabc", "balanceUsd": 1.5, "canConsume": true,
+                "minimumTopUpUsd": 5, "suggestedTopUpUsd": 10, "diemBalanceUsd": 0.2,
+                "bundledCreditsUsd": 3, "somethingNew": {"a": 1}}}),
+        )
+        .unwrap();
+        assert_eq!(WalletBalance::from(b.data).diem_balance_usd(), Some(0.2));
+        let r: venice_openapi::types::X402TopUpResponse = serde_json::from_value(
+            serde_json::json!({"success": true, "data": {"walletAddress": "0xabc",
+                "amountCredited": 5, "newBalance": 5, "paymentId": "p", "txHash": "0x1"}}),
+        )
+        .unwrap();
+        assert_eq!(r.data.amount_credited, 5.0);
+    }
+
+    #[test]
+    fn a_challenge_price_is_no_minimum() {
+        let option: PaymentOption = serde_json::from_value(serde_json::json!({
+            "scheme": "exact", "network": "eip155:8453", "amount": "10000000"
+        }))
+        .unwrap();
+        let challenge = PaymentRequirements::default();
+        assert!(check_minimum(5.0, None, &challenge, &option).is_ok());
+        assert!(check_minimum(5.0, Some(5.0), &challenge, &option).is_ok());
+        assert!(check_minimum(4.0, Some(5.0), &challenge, &option).is_err());
+        let discovery = PaymentRequirements {
+            priced_at_minimum: true,
+            ..PaymentRequirements::default()
+        };
+        assert!(matches!(
+            check_minimum(5.0, None, &discovery, &option),
+            Err(WalletError::AmountTooLow { minimum_usd, .. }) if minimum_usd == 10.0
+        ));
     }
 
     #[test]

@@ -14,7 +14,12 @@ use crate::wallet::{
 impl ClientBuilder {
     /// Top up automatically when a wallet call gets a 402 for lack of credit: up to
     /// `max_total_usd` over the client's life, then the call is retried once with a
-    /// fresh header. Off by default; needs wallet credentials with a signer, EVM (pays
+    /// fresh header. Before paying, the wallet's balance is read (once per burst of
+    /// 402s): no payment when the credit already covers the call, none for a wallet that
+    /// spends DIEM first ([`WalletError::DiemFirst`]), and after a payment whose outcome
+    /// is unknown (504 `SETTLEMENT_TIMEOUT`, 409 `PAYMENT_IN_PROGRESS`) the balance is
+    /// read before anything new is signed. The amount is `amount_usd`, raised to the
+    /// provider's minimum (`minimumTopUpUsd`), never to a challenge's price. Off by default; needs wallet credentials with a signer, EVM (pays
     /// USDC on Base) or Solana (pays USDC on Solana, see
     /// [`solana_rpc_url`](Self::solana_rpc_url)). Feature `wallet`.
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
@@ -114,8 +119,10 @@ impl Client {
     ///
     /// and submit it in `PAYMENT-SIGNATURE`. Refuses to sign (with
     /// [`WalletError::Solana`] or [`WalletError::Payment`], nothing sent) an offer on
-    /// another network or asset, or one whose minimum exceeds `amount_usd`. Feature
-    /// `wallet`.
+    /// another network or asset; with [`WalletError::AmountTooLow`] an amount below the
+    /// discovered minimum, with [`WalletError::AmountTooHigh`] one above the provider's
+    /// $10,000 (before any call), with [`WalletError::ContractWallet`] a payment from a
+    /// smart-contract wallet. Feature `wallet`.
     ///
     /// Not retried: on a timeout or `SETTLEMENT_TIMEOUT` check
     /// [`wallet_balance`](Self::wallet_balance) before paying again.

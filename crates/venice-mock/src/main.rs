@@ -236,3 +236,27 @@ fn check(args: &CheckArgs) -> ExitCode {
         ExitCode::from(1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diem_wallet_flag() {
+        let args = Args::try_parse_from([
+            "venice-mock",
+            "--diem-wallet",
+            "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23=0.05",
+        ])
+        .map_err(|e| e.to_string());
+        assert_eq!(
+            args.map(|a| a.diem_wallet),
+            Ok(vec![(
+                "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23".to_owned(),
+                0.05
+            )])
+        );
+        assert!(parse_diem_wallet("0xabc").is_err());
+        assert!(parse_diem_wallet("0xabc=-1").is_err());
+    }
+}

@@ -14,4 +14,5 @@ mod secrets;
 mod solana;
 mod surface;
 mod timeouts;
+mod topup;
 mod wallet;

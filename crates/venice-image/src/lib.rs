@@ -93,6 +93,7 @@ pub use format::Format;
 pub use fuzzing::__fuzz;
 pub use generate::{GenerateRequest, GenerateRequestBuilder, StyleReference};
 pub use image::{Generation, Image, ImageStream};
+pub use save::IfExists;
 pub use meta::{Deprecation, Response, ResponseMeta};
 pub use ops::{
     EditAspectRatio, EditRequest, EditRequestBuilder, ImageInput, Moderation, MultiEditRequest,

@@ -115,7 +115,9 @@ pub fn error_ranges(spec: &OpenAPI) -> Result<OpenAPI> {
                 .iter()
                 .find(|(code, r)| is_error(code) && !is_venice_error(r))
             {
-                bail!("{path}: error answer {code} is not a VeniceError; the client decodes every error status as one");
+                bail!(
+                    "{path}: error answer {code} is not a VeniceError; the client decodes every error status as one"
+                );
             }
             responses.retain(|code, _| !is_error(code));
             for class in [4, 5] {

@@ -291,7 +291,10 @@ mod tests {
     fn fetches_the_locked_dependencies_for_the_host_first() {
         let root = Path::new("/some/workspace");
         let cmd = fetch(root, Some("x86_64-unknown-linux-gnu"));
-        let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let args: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         assert_eq!(
             args,
             ["fetch", "--locked", "--target", "x86_64-unknown-linux-gnu"]

@@ -93,7 +93,6 @@ pub use format::Format;
 pub use fuzzing::__fuzz;
 pub use generate::{GenerateRequest, GenerateRequestBuilder, StyleReference};
 pub use image::{Generation, Image, ImageStream};
-pub use save::IfExists;
 pub use meta::{Deprecation, Response, ResponseMeta};
 pub use ops::{
     EditAspectRatio, EditRequest, EditRequestBuilder, ImageInput, Moderation, MultiEditRequest,
@@ -103,6 +102,7 @@ pub use ops::{
 };
 pub use rate_headers::{ErrorBudget, RateLimit};
 pub use retry::{RetryPolicy, RetryPolicyBuilder};
+pub use save::IfExists;
 pub use sizing::{AspectRatio, Quality, Resolution, Size};
 pub use venice_openapi::{AuthContext, AuthError, RequestAuth, Scheme, async_trait};
 

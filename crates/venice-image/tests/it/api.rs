@@ -381,10 +381,7 @@ async fn error_classes() {
     // The metadata says what the server sent (not the JSON the client made of it), and
     // every header is kept.
     let api = e.api_error().unwrap();
-    assert_eq!(
-        api.meta().content_type(),
-        Some("text/html; charset=utf-8")
-    );
+    assert_eq!(api.meta().content_type(), Some("text/html; charset=utf-8"));
     assert_eq!(api.headers()["server"], "nginx");
     assert_eq!(api.meta().headers()["server"], "nginx");
     // A 404 without a code (a wrong base URL) matches plainly and says so.

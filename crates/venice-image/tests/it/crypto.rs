@@ -15,8 +15,8 @@ fn run_child(test: &str) {
         .env(CHILD, "1")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{test}: {text}");
     assert!(text.contains("1 passed"), "{test}: {text}");
 }
@@ -39,7 +39,11 @@ fn child_http_client_after_client_builder() {
     assert!(rustls::crypto::CryptoProvider::get_default().is_none());
     let client = Client::builder()
         .auth(Auth::api_key("k"))
-        .http_client(venice_image::raw::reqwest::Client::builder().build().unwrap())
+        .http_client(
+            venice_image::raw::reqwest::Client::builder()
+                .build()
+                .unwrap(),
+        )
         .build();
     assert!(client.is_ok());
 }

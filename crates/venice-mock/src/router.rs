@@ -318,44 +318,14 @@ async fn pipeline<B: BodyIn>(
     let operation = route(method, path)?;
     let policy = policy(operation.operation_id)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Not found", Some("NOT_FOUND")))?;
-    let inference = policy.paid && operation.operation_id != "cryptoRpcProxy";
     let key_wide = state.limiter.check(&auth::rate_key(headers));
-    if inference {
+    if is_inference(policy, operation.operation_id) {
         ticket.decision = Some(key_wide);
     }
     if !key_wide.allowed {
         return Err(rate_limited());
     }
-    // Public operations are not the budget's; without credentials nothing counts.
-    if policy.auth != AuthMode::None {
-        ticket.bucket = Bucket::of_credentials(headers, peer);
-    }
-    let principal = authenticate(state, headers, policy.auth, ticket)?;
-    let caller = principal.as_ref().map(|p| match p {
-        Principal::ApiKey(k) => format!("key:{k}"),
-        Principal::Wallet(w) => format!("wallet:{}", wallet_key(&w.address)),
-    });
-    if let Err(e) = state
-        .route_limits
-        .check(operation.operation_id, caller, peer)
-    {
-        ticket.bare = true;
-        return Err(e);
-    }
-    if policy.paid && handlers::payment_header(headers).is_some() {
-        return Err(judged(
-            state,
-            ticket,
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                &format!(
-                    "Payment headers are only accepted by {}",
-                    crate::shapes::top_up_route()
-                ),
-                Some("PAYMENT_HEADER_NOT_ACCEPTED"),
-            ),
-        ));
-    }
+    let principal = admit_caller(state, headers, operation.operation_id, policy, peer, ticket)?;
     let body = read_body(
         state,
         headers,
@@ -366,34 +336,15 @@ async fn pipeline<B: BodyIn>(
         recorded_body,
     )
     .await?;
-    narrow(ticket, headers, Some(&body));
-    if let Some(lockout) = locked(state, ticket) {
-        return Err(lockout);
-    }
-    ticket.budgeted = true;
-    if policy.paid
-        && let Some(Principal::Wallet(wallet)) = &principal
-    {
-        match state.wallet_in_flight.enter(&wallet_key(&wallet.address)) {
-            Ok(guard) => ticket._in_flight = Some(guard),
-            Err(e) => {
-                ticket.bare = true;
-                return Err(e);
-            }
-        }
-    }
-    // Inference also counts against the limit of the model that serves it; its window
-    // is then what the rate-limit headers describe.
-    if inference
-        && let Some(limiter) = &state.model_limiter
-        && let Some(model) = handlers::served_model(state, operation.operation_id, &body)
-    {
-        let decision = limiter.check(&auth::rate_key(headers), &model);
-        ticket.decision = Some(decision);
-        if !decision.allowed {
-            return Err(rate_limited());
-        }
-    }
+    admit_work(
+        state,
+        headers,
+        operation.operation_id,
+        policy,
+        principal.as_ref(),
+        &body,
+        ticket,
+    )?;
     let fault = if policy.paid {
         state.faults.next()
     } else {
@@ -415,6 +366,94 @@ async fn pipeline<B: BodyIn>(
         reply.delivery = Delivery::Truncated;
     }
     Ok(reply)
+}
+
+/// Charged inference: what the model windows count (the crypto RPC proxy is charged,
+/// but serves no model).
+fn is_inference(policy: &Policy, operation_id: &str) -> bool {
+    policy.paid && operation_id != "cryptoRpcProxy"
+}
+
+/// The caller, authenticated as the operation asks, within the route's own limit, and
+/// not sending a payment where only the top-up takes one.
+fn admit_caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    operation_id: &str,
+    policy: &Policy,
+    peer: IpAddr,
+    ticket: &mut Ticket,
+) -> Result<Option<Principal>, ApiError> {
+    // Public operations are not the budget's; without credentials nothing counts.
+    if policy.auth != AuthMode::None {
+        ticket.bucket = Bucket::of_credentials(headers, peer);
+    }
+    let principal = authenticate(state, headers, policy.auth, ticket)?;
+    let caller = principal.as_ref().map(|p| match p {
+        Principal::ApiKey(k) => format!("key:{k}"),
+        Principal::Wallet(w) => format!("wallet:{}", wallet_key(&w.address)),
+    });
+    if let Err(e) = state.route_limits.check(operation_id, caller, peer) {
+        ticket.bare = true;
+        return Err(e);
+    }
+    if policy.paid && handlers::payment_header(headers).is_some() {
+        return Err(judged(
+            state,
+            ticket,
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "Payment headers are only accepted by {}",
+                    crate::shapes::top_up_route()
+                ),
+                Some("PAYMENT_HEADER_NOT_ACCEPTED"),
+            ),
+        ));
+    }
+    Ok(principal)
+}
+
+/// The request, now that its body names the model: outside a lockout of its bucket,
+/// within the wallet's in-flight cap and the serving model's window.
+fn admit_work(
+    state: &AppState,
+    headers: &HeaderMap,
+    operation_id: &str,
+    policy: &Policy,
+    principal: Option<&Principal>,
+    body: &Value,
+    ticket: &mut Ticket,
+) -> Result<(), ApiError> {
+    narrow(ticket, headers, Some(body));
+    if let Some(lockout) = locked(state, ticket) {
+        return Err(lockout);
+    }
+    ticket.budgeted = true;
+    if policy.paid
+        && let Some(Principal::Wallet(wallet)) = principal
+    {
+        match state.wallet_in_flight.enter(&wallet_key(&wallet.address)) {
+            Ok(guard) => ticket._in_flight = Some(guard),
+            Err(e) => {
+                ticket.bare = true;
+                return Err(e);
+            }
+        }
+    }
+    // Inference also counts against the limit of the model that serves it; its window
+    // is then what the rate-limit headers describe.
+    if is_inference(policy, operation_id)
+        && let Some(limiter) = &state.model_limiter
+        && let Some(model) = handlers::served_model(state, operation_id, body)
+    {
+        let decision = limiter.check(&auth::rate_key(headers), &model);
+        ticket.decision = Some(decision);
+        if !decision.allowed {
+            return Err(rate_limited());
+        }
+    }
+    Ok(())
 }
 
 /// Who is calling, as the operation's `auth` mode asks; a refusal is judged by the

@@ -385,32 +385,10 @@ fn main() -> Result<(), BoxError> {
         return only_batch(&o);
     }
     if o.only_recording {
-        let mut r = Report {
-            md: String::new(),
-            verdicts: Vec::new(),
-        };
-        let mut md = recording(&o, if o.quick { 2 } else { 3 }, &mut r)?;
-        md.push('\n');
-        for (what, ok) in &r.verdicts {
-            let _ = writeln!(md, "- {} {what}", if *ok { "✅" } else { "❌" });
-        }
-        std::io::stdout().write_all(md.as_bytes())?;
-        return Ok(());
+        return only_recording(&o);
     }
     if o.only_mock_images {
-        let mut r = Report {
-            md: String::new(),
-            verdicts: Vec::new(),
-        };
-        let mut md = mock_images(&o, &mut r)?;
-        for (what, ok) in &r.verdicts {
-            let _ = writeln!(md, "- {} {what}", if *ok { "✅" } else { "❌" });
-        }
-        if !o.out.as_os_str().is_empty() {
-            std::fs::write(&o.out, &md)?;
-        }
-        std::io::stdout().write_all(md.as_bytes())?;
-        return Ok(());
+        return only_mock_images(&o);
     }
     let started = Instant::now();
     let rounds = if o.quick { 2 } else { 3 };
@@ -419,7 +397,97 @@ fn main() -> Result<(), BoxError> {
         md: String::new(),
         verdicts: Vec::new(),
     };
+    // 1–5: JSON mode at three payload sizes, binary mode up to ~64 MP.
+    let (json_rows, binary_rows) = payload_rows(&o, python.as_deref(), rounds, &mut r)?;
+    // 6: small-request overhead.
+    let small_rows = small_request_rows(&o, rounds, &mut r)?;
+    // 7: the recorder (`venice-mock record`): overhead, throughput, memory, size.
+    let recording_md = recording(&o, rounds, &mut r)?;
+    // 7b: uploads, as a form and as JSON.
+    let upload_rows = uploads(&o, rounds, &mut r)?;
+    // 8: the mock's image synthesis, with and without the drawn request.
+    let images = mock_images(&o, &mut r)?;
+    // 9: batch pacing through the CLI, one process and several.
+    let batch = match &o.cli {
+        Some(cli) => {
+            batch(&o, cli, &mut r)?
+                + &batch_processes(&o, cli, &mut r)?
+                + &batch_limits(&o, cli, &mut r)?
+        }
+        None => "skipped: no `--cli` binary given\n".to_owned(),
+    };
+    let sections = Sections {
+        json_rows,
+        binary_rows,
+        small_rows,
+        recording_md,
+        upload_rows,
+        images,
+        batch,
+    };
+    r.md = markdown(&o, rounds, started, &sections, &r.verdicts);
+    std::fs::write(&o.out, &r.md)?;
+    let mut stdout = std::io::stdout();
+    stdout.write_all(r.md.as_bytes())?;
+    eprintln!("wrote {}", o.out.display());
+    Ok(())
+}
 
+/// `--only recording`: its table and verdicts, printed.
+fn only_recording(o: &Opts) -> Result<(), BoxError> {
+    let mut r = Report {
+        md: String::new(),
+        verdicts: Vec::new(),
+    };
+    let mut md = recording(o, if o.quick { 2 } else { 3 }, &mut r)?;
+    md.push('\n');
+    push_verdicts(&mut md, &r.verdicts);
+    std::io::stdout().write_all(md.as_bytes())?;
+    Ok(())
+}
+
+/// `--only mock-images`: its table and verdicts, printed (and written to `--out` when
+/// given).
+fn only_mock_images(o: &Opts) -> Result<(), BoxError> {
+    let mut r = Report {
+        md: String::new(),
+        verdicts: Vec::new(),
+    };
+    let mut md = mock_images(o, &mut r)?;
+    push_verdicts(&mut md, &r.verdicts);
+    if !o.out.as_os_str().is_empty() {
+        std::fs::write(&o.out, &md)?;
+    }
+    std::io::stdout().write_all(md.as_bytes())?;
+    Ok(())
+}
+
+/// One line per verdict, ✅ or ❌.
+fn push_verdicts(md: &mut String, verdicts: &[(String, bool)]) {
+    for (what, ok) in verdicts {
+        let _ = writeln!(md, "- {} {what}", if *ok { "✅" } else { "❌" });
+    }
+}
+
+/// The measured tables of a full run, in the order BENCHMARKS.md shows them.
+struct Sections {
+    json_rows: String,
+    binary_rows: String,
+    small_rows: String,
+    recording_md: String,
+    upload_rows: String,
+    images: String,
+    batch: String,
+}
+
+/// JSON mode at three payload sizes (1 and 4 variants, every client), and binary mode
+/// at the same sizes and at ~64 MP: the rows of both tables.
+fn payload_rows(
+    o: &Opts,
+    python: Option<&Path>,
+    rounds: usize,
+    r: &mut Report,
+) -> Result<(String, String), BoxError> {
     // 1–4: JSON mode at three payload sizes, 1 and 4 variants.
     let sizes: &[(&str, u64)] = &[
         ("~1 MP", 3 * MIB / 2),
@@ -430,21 +498,13 @@ fn main() -> Result<(), BoxError> {
     let mut json_rows = String::new();
     let mut binary_rows = String::new();
     for &(label, bytes) in sizes {
-        let server = Server::start(&o, bytes, None)?;
+        let server = Server::start(o, bytes, None)?;
         for variants in [1u32, 4] {
             let json_mib = (bytes * u64::from(variants)) as f64 * 4.0 / 3.0 / MIB as f64;
             let calls = ((256.0 / json_mib) as usize).clamp(3, 10) / if o.quick { 2 } else { 1 };
             let calls = calls.max(2);
             eprintln!("json {label} x{variants}: {calls} calls x {rounds} rounds");
-            let res = alternate(
-                &o,
-                python.as_deref(),
-                &kinds,
-                &server.url,
-                calls,
-                variants,
-                rounds,
-            )?;
+            let res = alternate(o, python, &kinds, &server.url, calls, variants, rounds)?;
             let base = res.get("baseline").map_or(f64::NAN, Samples::median);
             for kind in kinds {
                 let Some(s) = res.get(kind) else {
@@ -469,57 +529,73 @@ fn main() -> Result<(), BoxError> {
                     rss / decoded_mib
                 );
                 if kind == "facade" {
-                    let ratio = med / base;
-                    r.verdict(
-                        format!("JSON {label} ×{variants}: facade ≤ 1.0× baseline ({ratio:.2}×)"),
-                        ratio <= 1.0,
-                    );
-                    r.verdict(format!("JSON {label} ×{variants}: facade ≤ 0.35× baseline, perf-facts target ({ratio:.2}×)"), ratio <= 0.35);
-                    let limit = 1.3 * decoded_mib + RSS_ALLOWANCE_MIB;
-                    r.verdict(
-                        format!("JSON {label} ×{variants}: facade peak RSS {rss:.0} MiB ≤ 1.3 × {decoded_mib:.1} MiB + {RSS_ALLOWANCE_MIB} MiB = {limit:.0} MiB"),
-                        rss <= limit,
-                    );
-                    if let Some(ao) = res.get("async-openai") {
-                        let x = med / ao.median();
-                        r.verdict(
-                            format!(
-                                "JSON {label} ×{variants}: facade ≤ 0.5× async-openai ({x:.2}×)"
-                            ),
-                            x <= 0.5,
-                        );
-                    }
-                    if let Some(py) = res.get("python-openai") {
-                        let x = med / py.median();
-                        r.verdict(
-                            format!(
-                                "JSON {label} ×{variants}: facade ≤ 0.3× Python openai ({x:.2}×)"
-                            ),
-                            x <= 0.3,
-                        );
-                    }
+                    facade_verdicts(r, label, variants, &res, rss, decoded_mib);
                 }
             }
         }
-        binary_rows.push_str(&binary_row(&o, &server.url, label, rounds, &mut r)?);
+        binary_rows.push_str(&binary_row(o, &server.url, label, rounds, r)?);
         server.stop()?;
     }
     // 5: binary mode beyond 16 MP: RSS must not grow with the image.
-    let server = Server::start(&o, 96 * MIB, None)?;
-    binary_rows.push_str(&binary_row(
-        &o,
-        &server.url,
-        "~64 MP (96 MiB)",
-        rounds,
-        &mut r,
-    )?);
+    let server = Server::start(o, 96 * MIB, None)?;
+    binary_rows.push_str(&binary_row(o, &server.url, "~64 MP (96 MiB)", rounds, r)?);
     server.stop()?;
+    Ok((json_rows, binary_rows))
+}
 
-    // 6: small-request overhead.
-    let server = Server::start(&o, 1024, None)?;
+/// The facade's targets for one JSON row: against the baseline, its memory, and the
+/// peer clients when they ran.
+fn facade_verdicts(
+    r: &mut Report,
+    label: &str,
+    variants: u32,
+    res: &BTreeMap<String, Samples>,
+    rss: f64,
+    decoded_mib: f64,
+) {
+    let Some(s) = res.get("facade") else {
+        return;
+    };
+    let med = s.median();
+    let base = res.get("baseline").map_or(f64::NAN, Samples::median);
+    let ratio = med / base;
+    r.verdict(
+        format!("JSON {label} ×{variants}: facade ≤ 1.0× baseline ({ratio:.2}×)"),
+        ratio <= 1.0,
+    );
+    r.verdict(
+        format!(
+            "JSON {label} ×{variants}: facade ≤ 0.35× baseline, perf-facts target ({ratio:.2}×)"
+        ),
+        ratio <= 0.35,
+    );
+    let limit = 1.3 * decoded_mib + RSS_ALLOWANCE_MIB;
+    r.verdict(
+        format!("JSON {label} ×{variants}: facade peak RSS {rss:.0} MiB ≤ 1.3 × {decoded_mib:.1} MiB + {RSS_ALLOWANCE_MIB} MiB = {limit:.0} MiB"),
+        rss <= limit,
+    );
+    if let Some(ao) = res.get("async-openai") {
+        let x = med / ao.median();
+        r.verdict(
+            format!("JSON {label} ×{variants}: facade ≤ 0.5× async-openai ({x:.2}×)"),
+            x <= 0.5,
+        );
+    }
+    if let Some(py) = res.get("python-openai") {
+        let x = med / py.median();
+        r.verdict(
+            format!("JSON {label} ×{variants}: facade ≤ 0.3× Python openai ({x:.2}×)"),
+            x <= 0.3,
+        );
+    }
+}
+
+/// Small-request overhead: the facade against raw reqwest and the baseline.
+fn small_request_rows(o: &Opts, rounds: usize, r: &mut Report) -> Result<String, BoxError> {
+    let server = Server::start(o, 1024, None)?;
     let calls = if o.quick { 100 } else { 300 };
     let small = alternate(
-        &o,
+        o,
         None,
         &["facade", "raw", "baseline"],
         &server.url,
@@ -547,26 +623,17 @@ fn main() -> Result<(), BoxError> {
             over <= 50.0,
         );
     }
+    Ok(small_rows)
+}
 
-    // 7: the recorder (`venice-mock record`): overhead, throughput, memory, size.
-    let recording_md = recording(&o, rounds, &mut r)?;
-
-    // 7b: uploads, as a form and as JSON.
-    let upload_rows = uploads(&o, rounds, &mut r)?;
-
-    // 8: the mock's image synthesis, with and without the drawn request.
-    let images = mock_images(&o, &mut r)?;
-
-    // 9: batch pacing through the CLI, one process and several.
-    let batch = match &o.cli {
-        Some(cli) => {
-            batch(&o, cli, &mut r)?
-                + &batch_processes(&o, cli, &mut r)?
-                + &batch_limits(&o, cli, &mut r)?
-        }
-        None => "skipped: no `--cli` binary given\n".to_owned(),
-    };
-
+/// BENCHMARKS.md: the machine, the method, every table and the verdicts.
+fn markdown(
+    o: &Opts,
+    rounds: usize,
+    started: Instant,
+    t: &Sections,
+    verdicts: &[(String, bool)],
+) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Benchmarks\n");
     let _ = writeln!(
@@ -625,14 +692,14 @@ fn main() -> Result<(), BoxError> {
         "| payload per image | variants | client | median | min–max | vs baseline | peak RSS |"
     );
     let _ = writeln!(md, "|---|---:|---|---:|---:|---:|---:|");
-    md.push_str(&json_rows);
+    md.push_str(&t.json_rows);
     let _ = writeln!(
         md,
         "\n## Binary mode streamed to disk (`generate_binary` + `save`)\n"
     );
     let _ = writeln!(md, "| payload | median | min–max | peak RSS |");
     let _ = writeln!(md, "|---|---:|---:|---:|");
-    md.push_str(&binary_rows);
+    md.push_str(&t.binary_rows);
     let _ = writeln!(
         md,
         "\n## Small request (tiny image: a 1024×1 noise PNG of about 3 KiB, 1 variant)\n"
@@ -643,34 +710,27 @@ fn main() -> Result<(), BoxError> {
     );
     let _ = writeln!(md, "| client | median | min–max | vs raw |");
     let _ = writeln!(md, "|---|---:|---:|---:|");
-    md.push_str(&small_rows);
-    md.push_str(&recording_md);
+    md.push_str(&t.small_rows);
+    md.push_str(&t.recording_md);
     md.push('\n');
-    md.push_str(&images);
+    md.push_str(&t.images);
     let _ = writeln!(
         md,
         "\n## Uploads (`upscale` of a 24 MB PNG, `multi-edit` of three 10 MB PNGs)\n"
     );
-    md.push_str(&upload_rows);
+    md.push_str(&t.upload_rows);
     let _ = writeln!(
         md,
         "\n## Batch pacing (`venice-image batch` against a rate-limited mock)\n"
     );
-    md.push_str(&batch);
+    md.push_str(&t.batch);
     let _ = writeln!(md, "\n## Targets\n");
     let _ = writeln!(
         md,
         "RSS allowance: {RSS_ALLOWANCE_MIB} MiB fixed (process, runtime, HTTP client, catalogue, socket buffers).\n"
     );
-    for (what, ok) in &r.verdicts {
-        let _ = writeln!(md, "- {} {what}", if *ok { "✅" } else { "❌" });
-    }
-    r.md = md;
-    std::fs::write(&o.out, &r.md)?;
-    let mut stdout = std::io::stdout();
-    stdout.write_all(r.md.as_bytes())?;
-    eprintln!("wrote {}", o.out.display());
-    Ok(())
+    push_verdicts(&mut md, verdicts);
+    md
 }
 
 /// Where the upload rows' input files are written (once per run).
@@ -705,7 +765,12 @@ fn uploads(o: &Opts, rounds: usize, r: &mut Report) -> Result<String, BoxError> 
          |---|---:|---|---|---:|---:|---:|---:|---:|\n",
     );
     let rows_of = [
-        ("upscale", 24_000_000u64, 1u64, ["upscale-form", "upscale-json"]),
+        (
+            "upscale",
+            24_000_000u64,
+            1u64,
+            ["upscale-form", "upscale-json"],
+        ),
         (
             "multi-edit",
             30_000_000,
@@ -763,7 +828,10 @@ fn mock_images(o: &Opts, r: &mut Report) -> Result<String, BoxError> {
     let reps = if o.quick { 3 } else { 7 };
     let prompt = "a lighthouse at dusk, oil painting, dramatic sky over a rough sea";
     let mut rows = String::new();
-    for (w, h, label) in [(1024u32, 1024u32, "1024×1024"), (2048, 2048, "2048×2048 (4 MP)")] {
+    for (w, h, label) in [
+        (1024u32, 1024u32, "1024×1024"),
+        (2048, 2048, "2048×2048 (4 MP)"),
+    ] {
         for (format, name) in [
             (OutputFormat::Webp, "webp"),
             (OutputFormat::Png, "png"),
@@ -817,9 +885,8 @@ fn only_batch(o: &Opts) -> Result<(), BoxError> {
         md: String::new(),
         verdicts: Vec::new(),
     };
-    let mut md = String::from(
-        "## Batch pacing (`venice-image batch` against a rate-limited mock)\n\n",
-    );
+    let mut md =
+        String::from("## Batch pacing (`venice-image batch` against a rate-limited mock)\n\n");
     md.push_str(&batch(o, cli, &mut r)?);
     md.push_str(&batch_processes(o, cli, &mut r)?);
     md.push_str(&batch_limits(o, cli, &mut r)?);
@@ -848,7 +915,11 @@ fn direct_and_recorded(
 ) -> Result<(Samples, Samples), BoxError> {
     let (mut a, mut b) = (Samples::default(), Samples::default());
     for round in 0..rounds {
-        let order = if round % 2 == 0 { [true, false] } else { [false, true] };
+        let order = if round % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
         for is_direct in order {
             let url = if is_direct { direct } else { through };
             let Some(s) = run_client(o, None, kind, url, calls, 1)? else {
@@ -939,7 +1010,9 @@ fn recording(o: &Opts, rounds: usize, r: &mut Report) -> Result<String, BoxError
     let bytes = twenty["bytes"].as_u64().unwrap_or(0);
     let exchanges = twenty["exchanges"].as_u64().unwrap_or(0);
     r.verdict(
-        format!("recording: {exchanges} generations with --shrink-images take {bytes} bytes (< 100 KB)"),
+        format!(
+            "recording: {exchanges} generations with --shrink-images take {bytes} bytes (< 100 KB)"
+        ),
         exchanges == 20 && bytes < 100_000,
     );
 
@@ -1029,10 +1102,16 @@ struct Redis {
 impl Redis {
     /// `None` when `redis-server` is not installed.
     fn start(dir: &Path) -> Result<Option<Redis>, BoxError> {
-        if Command::new("redis-server").arg("--version").output().is_err() {
+        if Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
             return Ok(None);
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         std::fs::create_dir_all(dir)?;
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
@@ -1097,7 +1176,11 @@ fn batch_processes(o: &Opts, cli: &Path, r: &mut Report) -> Result<String, BoxEr
     let redis = Redis::start(&dir.join("redis"))?;
     let mut rows = String::new();
     for shared in [true, false] {
-        let label = if shared { "shared (Redis)" } else { "each alone" };
+        let label = if shared {
+            "shared (Redis)"
+        } else {
+            "each alone"
+        };
         if shared && redis.is_none() {
             let _ = writeln!(
                 rows,
@@ -1260,31 +1343,32 @@ fn batch_limits(o: &Opts, cli: &Path, r: &mut Report) -> Result<String, BoxError
         std::fs::write(&path, text)?;
         Ok(path)
     };
-    let run = |server: &Server, file: &Path, out: &str, wallet: bool| -> Result<(Value, f64), BoxError> {
-        let mut c = command(cli);
-        if wallet {
-            c.env("VENICE_WALLET_PRIVATE_KEY", WALLET_KEY)
-                .env_remove("VENICE_API_KEY");
-        } else {
-            c.env("VENICE_API_KEY", "venice-mock-key")
-                .env_remove("VENICE_WALLET_PRIVATE_KEY")
-                .arg("--no-validate");
-        }
-        let t = Instant::now();
-        let output = c
-            .env_remove("VENICE_PACING_REDIS")
-            .arg("--base-url")
-            .arg(&server.url)
-            .arg("batch")
-            .arg(file)
-            .arg("--out")
-            .arg(dir.join(out))
-            .args(["--concurrency", &CONCURRENCY.to_string(), "--json"])
-            .stderr(Stdio::null())
-            .output()?;
-        let summary: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-        Ok((summary, t.elapsed().as_secs_f64()))
-    };
+    let run =
+        |server: &Server, file: &Path, out: &str, wallet: bool| -> Result<(Value, f64), BoxError> {
+            let mut c = command(cli);
+            if wallet {
+                c.env("VENICE_WALLET_PRIVATE_KEY", WALLET_KEY)
+                    .env_remove("VENICE_API_KEY");
+            } else {
+                c.env("VENICE_API_KEY", "venice-mock-key")
+                    .env_remove("VENICE_WALLET_PRIVATE_KEY")
+                    .arg("--no-validate");
+            }
+            let t = Instant::now();
+            let output = c
+                .env_remove("VENICE_PACING_REDIS")
+                .arg("--base-url")
+                .arg(&server.url)
+                .arg("batch")
+                .arg(file)
+                .arg("--out")
+                .arg(dir.join(out))
+                .args(["--concurrency", &CONCURRENCY.to_string(), "--json"])
+                .stderr(Stdio::null())
+                .output()?;
+            let summary: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+            Ok((summary, t.elapsed().as_secs_f64()))
+        };
     let mut rows = String::new();
 
     // A wallet batch: 40 jobs of 100 ms each, --concurrency 8.

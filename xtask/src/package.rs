@@ -16,9 +16,12 @@
 //!    `venice-image` README: it is built and run, and the four images it saves must be
 //!    four files in a directory that did not exist before.
 //!
-//! Everything runs `--offline` (the registry cache of the workspace build has every
-//! dependency) and builds into the workspace's target directory (`CARGO_TARGET_DIR` or
-//! `target/`), so registry dependencies compiled by the normal build are reused.
+//! It starts with `cargo fetch --locked` of the workspace (every dependency of the lock
+//! file, dev-dependencies included, for the host), so that everything after it can run
+//! `--offline` on a machine that has never built or tested the workspace: the scratch
+//! copy and the unpacked crates use the same lock file. It builds into the workspace's
+//! target directory (`CARGO_TARGET_DIR` or `target/`), so registry dependencies
+//! compiled by the normal build are reused.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -58,6 +61,9 @@ pub fn check(root: &Path) -> Result<()> {
         .map(|d| if d.is_absolute() { d } else { root.join(d) })
         .unwrap_or_else(|| root.join("target"));
     let base = target_dir.join("package-check");
+
+    step(started, "cargo fetch (the steps below run offline)");
+    run(&mut fetch(root, host_triple().as_deref()))?;
 
     step(started, "scratch copy with publishing allowed");
     let ws = base.join("workspace");
@@ -144,6 +150,30 @@ pub fn check(root: &Path) -> Result<()> {
         &format!("ok: {README_IMAGES} images saved by the README example into a new directory"),
     );
     Ok(())
+}
+
+/// `cargo fetch --locked` of the workspace at `root`, for `host` when known: it brings
+/// every registry dependency (dev-dependencies too) into the cargo home, which the
+/// `--offline` steps need on a machine that has not built the workspace yet.
+fn fetch(root: &Path, host: Option<&str>) -> Command {
+    let mut fetch = Command::new(cargo());
+    fetch.current_dir(root).args(["fetch", "--locked"]);
+    if let Some(host) = host {
+        fetch.args(["--target", host]);
+    }
+    fetch
+}
+
+/// The host's target triple (`rustc -vV`), so that `fetch` skips other platforms'
+/// dependencies.
+fn host_triple() -> Option<String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(rustc).arg("-vV").output().ok()?;
+    String::from_utf8(out.stdout)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(|h| h.trim().to_owned())
 }
 
 /// Turn `publish = false` into `publish = true` in `[workspace.package]` of the manifest
@@ -255,6 +285,25 @@ fn write_consumer(check: &Path, unpacked: &Path, members: &[(String, String)]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The check runs `--offline` after this: it must fetch, with the lock file as it is.
+    #[test]
+    fn fetches_the_locked_dependencies_for_the_host_first() {
+        let root = Path::new("/some/workspace");
+        let cmd = fetch(root, Some("x86_64-unknown-linux-gnu"));
+        let args: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            ["fetch", "--locked", "--target", "x86_64-unknown-linux-gnu"]
+        );
+        assert_eq!(cmd.get_current_dir(), Some(root));
+        let any: Vec<_> = fetch(root, None).get_args().map(|a| a.to_owned()).collect();
+        assert_eq!(any, ["fetch", "--locked"]);
+        assert!(host_triple().is_some_and(|h| h.contains('-')));
+    }
 
     #[test]
     fn extracts_the_first_rust_block() {

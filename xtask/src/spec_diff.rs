@@ -439,8 +439,16 @@ impl<'a> Differ<'a> {
             .and_then(|(_, v)| v.get("schema"))
     }
 
+    /// Compare one operation: request body, parameters, security, responses.
     fn operation(&mut self, id: &str, up: &'a Value, ours: &'a Value) {
-        // Request body.
+        self.request_body(id, up, ours);
+        self.parameters(id, up, ours);
+        self.security(id, up, ours);
+        self.responses(id, up, ours);
+    }
+
+    /// The request body: presence, media types, `required`, the JSON schema.
+    fn request_body(&mut self, id: &str, up: &'a Value, ours: &'a Value) {
         let ub = up.get("requestBody").map(|b| self.up.resolve(b));
         let ob = ours.get("requestBody").map(|b| self.ours.resolve(b));
         match (ub, ob) {
@@ -472,7 +480,10 @@ impl<'a> Differ<'a> {
             }
             (None, None) => {}
         }
-        // Parameters.
+    }
+
+    /// The parameters, by location and name: presence, `required`, schema.
+    fn parameters(&mut self, id: &str, up: &'a Value, ours: &'a Value) {
         let params = |ctx: &Ctx<'a>, op: &'a Value| -> BTreeMap<String, &'a Value> {
             op.get("parameters")
                 .and_then(Value::as_array)
@@ -513,7 +524,10 @@ impl<'a> Differ<'a> {
                 (None, None) => {}
             }
         }
-        // Security.
+    }
+
+    /// The security requirements (the document's when the operation has none).
+    fn security(&mut self, id: &str, up: &'a Value, ours: &'a Value) {
         let sec = |ctx: &Ctx<'a>, op: &'a Value| -> Value {
             let mut names: Vec<String> = op
                 .get("security")
@@ -535,7 +549,10 @@ impl<'a> Differ<'a> {
         if us != os {
             self.push(format!("{id}.security"), Some(&us), Some(&os));
         }
-        // Responses.
+    }
+
+    /// The responses, by status: presence, media types, headers, the JSON schema.
+    fn responses(&mut self, id: &str, up: &'a Value, ours: &'a Value) {
         static EMPTY: std::sync::LazyLock<serde_json::Map<String, Value>> =
             std::sync::LazyLock::new(serde_json::Map::new);
         let empty: &'static serde_json::Map<String, Value> = &EMPTY;

@@ -93,8 +93,8 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
         let meta = image.meta().clone();
         let ext = image.format().extension();
         let path = target.image_path(&stem, 0, 1, ext);
-        overwrite::make_room(&path, args.run.force)?;
-        let path = image.save(&path).await?;
+        let if_exists = overwrite::make_room(&path, args.run.force)?;
+        let path = image.save_with(&path, if_exists).await?;
         let (width, height) = dimensions_of(&path);
         let saved = write_sidecar(
             &spec,
@@ -181,8 +181,8 @@ pub async fn save_generation(
     for image in generation.images() {
         let ext = image.format().extension();
         let path = target.image_path(stem, image.index(), count, ext);
-        overwrite::make_room(&path, force)?;
-        let path = image.save(&path).await?;
+        let if_exists = overwrite::make_room(&path, force)?;
+        let path = image.save_with(&path, if_exists).await?;
         saved.push(write_sidecar(
             spec,
             request,

@@ -155,8 +155,8 @@ pub async fn run(session: &Session, args: OpenAiArgs) -> Result<ExitCode, CliErr
     let mut described = Vec::with_capacity(count);
     for image in generation.images() {
         let path = target.image_path(&stem, image.index(), count, image.format().extension());
-        overwrite::make_room(&path, out.run.force)?;
-        let path = image.save(&path).await?;
+        let if_exists = overwrite::make_room(&path, out.run.force)?;
+        let path = image.save_with(&path, if_exists).await?;
         let sidecar = serde_json::json!({
             "image": path.file_name().map(|n| n.to_string_lossy().into_owned()),
             "operation": "openai",

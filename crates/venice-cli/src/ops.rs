@@ -165,8 +165,8 @@ where
     let image = result?;
     let format = image.format();
     let path = target.image_path(&stem, 0, 1, format.extension());
-    overwrite::make_room(&path, out.run.force)?;
-    let path = image.save(path).await?;
+    let if_exists = overwrite::make_room(&path, out.run.force)?;
+    let path = image.save_with(path, if_exists).await?;
     let meta = image.meta();
     let sidecar = OpSidecar {
         image: path

@@ -1,8 +1,11 @@
 //! An existing file at `--out`: the library's `save` never overwrites, so the CLI
 //! refuses before sending (nothing is paid for an image that could not be saved), and
-//! `--force` removes the old file just before the new one is linked into place.
+//! `--force` saves with `IfExists::Replace`: the new file is renamed over the old one,
+//! so an interrupted run leaves the old image, never none.
 
 use std::path::Path;
+
+use venice_image::IfExists;
 
 use crate::exit::CliError;
 use crate::output::Target;
@@ -29,20 +32,20 @@ fn refusal(path: &Path) -> CliError {
     ))
 }
 
-/// Clear `path` for the new image: with `force`, remove the file there; without, a
-/// file that appeared since [`check_free`] is refused rather than overwritten.
-pub fn make_room(path: &Path, force: bool) -> Result<(), CliError> {
-    if !path.exists() {
-        return Ok(());
+/// How to save the new image at `path`: with `force`, replacing whatever is there;
+/// without, a file that appeared since [`check_free`] is refused rather than
+/// overwritten.
+pub fn make_room(path: &Path, force: bool) -> Result<IfExists, CliError> {
+    if force {
+        return Ok(IfExists::Replace);
     }
-    if !force {
+    if path.exists() {
         return Err(CliError::Io(format!(
             "{} appeared while the request ran; not overwritten",
             path.display()
         )));
     }
-    std::fs::remove_file(path)
-        .map_err(|e| CliError::Io(format!("cannot replace {}: {e}", path.display())))
+    Ok(IfExists::Fail)
 }
 
 #[cfg(test)]
@@ -69,8 +72,11 @@ mod tests {
         std::fs::write(dir.path().join("cat-1.png"), b"old").expect("write");
         assert!(check_free(&two, 2, "png", false).is_err());
         assert!(make_room(&file, false).is_err());
-        make_room(&file, true).expect("removed");
-        assert!(!file.exists());
+        // Forced: the old file stays until the new one is renamed over it.
+        assert_eq!(make_room(&file, true).expect("forced"), IfExists::Replace);
+        assert!(file.exists());
+        let free = dir.path().join("free.png");
+        assert_eq!(make_room(&free, false).expect("free"), IfExists::Fail);
         assert!(check_free(&Target::Dir(dir.path().into()), 1, "png", false).is_ok());
     }
 }

@@ -2,7 +2,7 @@
 //! first line of its message, the body's size), a hint, and with `-v` the causes and
 //! the body.
 
-use venice_image::{ApiError, Error};
+use venice_image::{ApiError, Error, ErrorCode};
 
 use crate::exit::CliError;
 use crate::hints::{HintContext, hint};
@@ -58,11 +58,9 @@ pub fn headline(err: &CliError) -> String {
 /// innermost cause.
 pub fn client_line(e: &Error) -> String {
     if let Some(api) = e.api_error() {
-        let code = api.code().to_string();
-        let code = if code == "UNKNOWN" {
-            "(no error code)".to_owned()
-        } else {
-            code
+        let code = match api.code() {
+            ErrorCode::NoCode => "(no error code)".to_owned(),
+            code => code.to_string(),
         };
         let wait = |d: &Option<std::time::Duration>| {
             d.map_or_else(String::new, |d| {

@@ -119,6 +119,11 @@ impl fmt::Debug for ClientBuilder {
 
 impl Default for ClientBuilder {
     fn default() -> Self {
+        // Before the caller builds an HTTP client for `http_client`: reqwest (built
+        // without a crypto provider of its own) panics in `build()` when none is
+        // installed, and `Client::builder().http_client(reqwest::Client::builder()
+        // .build()?)` evaluates this first.
+        venice_openapi::ensure_crypto_provider();
         Self {
             base_url: DEFAULT_BASE_URL.to_owned(),
             auth: Auth::None,
@@ -180,6 +185,23 @@ impl ClientBuilder {
 
     /// Use this HTTP client instead of building one (timeouts and user agent set
     /// here are then ignored).
+    ///
+    /// reqwest is built without a rustls crypto provider of its own, so
+    /// `reqwest::Client::builder().build()` panics in a process where none is installed
+    /// yet. [`Client::builder`] installs one (rustls' `ring`, unless the application
+    /// installed another first), so building the HTTP client after it, as below, is
+    /// safe; elsewhere, start from [`raw::http_client_builder`](crate::raw::http_client_builder)
+    /// or call [`raw::ensure_crypto_provider`](crate::raw::ensure_crypto_provider) first.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use venice_image::{Client, raw::reqwest};
+    ///
+    /// let client = Client::builder()
+    ///     .http_client(reqwest::Client::builder().https_only(true).build()?)
+    ///     .build()?;
+    /// # let _ = client; Ok(()) }
+    /// ```
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self

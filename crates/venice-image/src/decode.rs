@@ -534,7 +534,7 @@ mod tests {
         let e = error_from_parts(502, &HeaderMap::new(), body.as_bytes());
         let a = api_of(&e);
         assert_eq!(a.status, 502);
-        assert_eq!(a.code, ErrorCode::Unknown(String::new()));
+        assert_eq!(a.code, ErrorCode::NoCode);
         assert_eq!(a.body_excerpt.len(), EXCERPT_LIMIT);
         // The message is the page's text in one line, not its markup.
         assert_eq!(a.message, "x".repeat(200));

@@ -159,8 +159,8 @@ pub enum Error {
         /// The `Content-Length` the server announced, if any.
         declared: Option<u64>,
     },
-    /// Reading or writing a file failed.
-    #[error("I/O error on {}", path.display())]
+    /// Reading or writing a file failed; the message names the file and the cause.
+    #[error("I/O error on {}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -186,12 +186,17 @@ pub enum Error {
 }
 
 impl Error {
-    /// HTTP status of an API error (`Api`, `PaymentRequired`, `RateLimited`).
+    /// HTTP status of an API error (`Api`, `PaymentRequired`, `RateLimited`), a number
+    /// like the `status` field of [`Error::Api`], so that it matches as a literal
+    /// (`Some(404)`). A status is `Copy`; the [`code`](Self::code) is borrowed because an
+    /// unknown one holds its text.
     pub fn status(&self) -> Option<u16> {
         self.api_error().map(|a| a.status)
     }
 
-    /// Venice error code of an API error.
+    /// Venice error code of an API error ([`ErrorCode::NoCode`] when the answer carried
+    /// none), borrowed: match it as `Some(ErrorCode::ModelNotFound)` or
+    /// `Some(ErrorCode::NoCode)`.
     pub fn code(&self) -> Option<&ErrorCode> {
         self.api_error().map(|a| &a.code)
     }
@@ -663,12 +668,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// HTTP status.
+    /// HTTP status, a number as in [`Error::status`].
     pub fn status(&self) -> u16 {
         self.status
     }
 
-    /// Venice error code (from the body, else inferred from the status).
+    /// Venice error code (from the body, else inferred from the status, else
+    /// [`ErrorCode::NoCode`]), borrowed as in [`Error::code`].
     pub fn code(&self) -> &ErrorCode {
         &self.code
     }
@@ -705,15 +711,21 @@ impl ApiError {
     pub fn meta(&self) -> &ResponseMeta {
         &self.meta
     }
+
+    /// Every header of the error response as the server sent it
+    /// ([`ResponseMeta::headers`]).
+    pub fn headers(&self) -> &reqwest::header::HeaderMap {
+        self.meta.headers()
+    }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "API error {} {}: {}",
-            self.status, self.code, self.message
-        )?;
+        match &self.code {
+            // "API error 404: Not Found", not "API error 404 no code: Not Found".
+            ErrorCode::NoCode => write!(f, "API error {}: {}", self.status, self.message)?,
+            code => write!(f, "API error {} {code}: {}", self.status, self.message)?,
+        }
         if let Some(id) = &self.request_id {
             write!(f, " (request {id})")?;
         }
@@ -852,21 +864,40 @@ impl fmt::Display for PaymentRequired {
 
 macro_rules! codes {
     ($($variant:ident => $s:literal, $doc:literal;)*) => {
-        /// A Venice error code. Codes are open: unknown ones are kept in `Unknown`.
+        /// A Venice error code. Codes are open: unknown ones are kept in `Unknown`; an
+        /// answer that carries none (and whose status implies none, such as a bare 404)
+        /// is `NoCode`:
+        ///
+        /// ```
+        /// # fn handle(e: &venice_image::Error) {
+        /// use venice_image::{Error, ErrorCode};
+        ///
+        /// match e {
+        ///     Error::Api { status: 404, code: ErrorCode::NoCode, .. } => { /* wrong base URL? */ }
+        ///     Error::Api { code: ErrorCode::Unknown(code), .. } => eprintln!("new code {code}"),
+        ///     _ => {}
+        /// }
+        /// # }
+        /// ```
         #[derive(Clone, Debug, PartialEq, Eq, Hash)]
         #[non_exhaustive]
         pub enum ErrorCode {
             $(#[doc = $doc] $variant,)*
-            /// A code this crate does not know (empty when none could be inferred).
+            /// A code this crate does not know (never empty).
             Unknown(String),
+            /// The answer carried no code and its status implies none (a 404 or a 500
+            /// without a body, an HTML page from a proxy). Displays as `no code`,
+            /// serialises as `null`.
+            NoCode,
         }
 
         impl ErrorCode {
-            /// The wire value.
+            /// The wire value (empty for [`NoCode`](Self::NoCode)).
             pub fn as_str(&self) -> &str {
                 match self {
                     $(ErrorCode::$variant => $s,)*
                     ErrorCode::Unknown(s) => s,
+                    ErrorCode::NoCode => "",
                 }
             }
         }
@@ -874,9 +905,11 @@ macro_rules! codes {
         impl FromStr for ErrorCode {
             type Err = std::convert::Infallible;
 
+            /// The code of a wire value; an empty one is [`NoCode`](Self::NoCode).
             fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
                 Ok(match s {
                     $($s => ErrorCode::$variant,)*
+                    "" => ErrorCode::NoCode,
                     other => ErrorCode::Unknown(other.to_owned()),
                 })
             }
@@ -955,7 +988,7 @@ impl ErrorCode {
             413 => ErrorCode::PayloadTooLarge,
             429 => ErrorCode::RateLimitExceeded,
             503 => ErrorCode::ModelAtCapacity,
-            _ => ErrorCode::Unknown(String::new()),
+            _ => ErrorCode::NoCode,
         }
     }
 
@@ -974,14 +1007,17 @@ impl ErrorCode {
 
 impl Serialize for ErrorCode {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        match self {
+            ErrorCode::NoCode => s.serialize_none(),
+            other => s.serialize_str(other.as_str()),
+        }
     }
 }
 
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ErrorCode::Unknown(s) if s.is_empty() => f.write_str("UNKNOWN"),
+            ErrorCode::NoCode => f.write_str("no code"),
             other => f.write_str(other.as_str()),
         }
     }
@@ -1040,7 +1076,34 @@ mod tests {
         let c: ErrorCode = "NEW_CODE".parse().unwrap();
         assert_eq!(c, ErrorCode::Unknown("NEW_CODE".into()));
         assert_eq!(c.to_string(), "NEW_CODE");
-        assert_eq!(ErrorCode::from_status(500).to_string(), "UNKNOWN");
-        assert_eq!(ErrorCode::from_status(404).to_string(), "UNKNOWN");
+    }
+
+    #[test]
+    fn a_code_less_answer_matches_as_no_code_and_prints_without_one() {
+        use reqwest::header::HeaderMap;
+        assert_eq!(ErrorCode::from_status(500), ErrorCode::NoCode);
+        assert_eq!("".parse::<ErrorCode>().unwrap(), ErrorCode::NoCode);
+        let e = crate::decode::error_from_parts(404, &HeaderMap::new(), b"");
+        assert!(
+            matches!(
+                &e,
+                Error::Api {
+                    status: 404,
+                    code: ErrorCode::NoCode,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(ErrorCode::NoCode.to_string(), "no code");
+        assert_eq!(e.to_string(), "API error 404: Not Found");
+        let v = serde_json::to_value(e.api_error().unwrap()).unwrap();
+        assert_eq!(v["code"], Value::Null);
+        let coded = crate::decode::error_from_parts(
+            409,
+            &HeaderMap::new(),
+            br#"{"code": "BRAND_NEW", "error": "new"}"#,
+        );
+        assert_eq!(coded.to_string(), "API error 409 BRAND_NEW: new");
     }
 }

@@ -10,7 +10,7 @@ use crate::decode::Timing;
 use crate::error::{Error, Result, ValidationError};
 use crate::format::{Format, has_alpha, sniff_dimensions};
 use crate::meta::Response;
-use crate::save::{self, Target};
+use crate::save::{self, IfExists, Target};
 
 /// An image the API answered with, whatever the operation: the encoded file, its
 /// format and dimensions read from the image header, and its position in the answer.
@@ -135,10 +135,17 @@ impl Image {
     /// [`file_name`](Self::file_name) inside it (`-2`, `-3`... added when taken). Any
     /// other path is the file itself, with its extension set to the format's; if a
     /// file is there already the call fails with [`Error::Io`]
-    /// (`ErrorKind::AlreadyExists`) and the file is left as it was. Runs the blocking
-    /// file work on Tokio's blocking pool.
+    /// (`ErrorKind::AlreadyExists`) and the file is left as it was (to replace it, use
+    /// [`save_with`](Self::save_with) and [`IfExists::Replace`]). Runs the blocking file
+    /// work on Tokio's blocking pool.
     pub async fn save(&self, path: impl AsRef<Path>) -> Result<PathBuf> {
-        let target = Target::new(path.as_ref(), &self.stem(), self.format);
+        self.save_with(path, IfExists::Fail).await
+    }
+
+    /// [`save`](Self::save), with `if_exists` deciding what happens to a file already
+    /// there: [`IfExists::Replace`] replaces it atomically.
+    pub async fn save_with(&self, path: impl AsRef<Path>, if_exists: IfExists) -> Result<PathBuf> {
+        let target = Target::new(path.as_ref(), &self.stem(), self.format).if_exists(if_exists);
         save::write(target, self.bytes.clone()).await
     }
 }
@@ -199,11 +206,24 @@ impl Generation {
     /// name is taken), and return the paths in image order. Four variants give four
     /// files.
     pub async fn save_all(&self, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
+        self.save_all_with(dir, IfExists::Fail).await
+    }
+
+    /// [`save_all`](Self::save_all), with `if_exists` deciding what happens to a file
+    /// already there: [`IfExists::Replace`] replaces `<id>-<index>.<ext>` atomically.
+    pub async fn save_all_with(
+        &self,
+        dir: impl AsRef<Path>,
+        if_exists: IfExists,
+    ) -> Result<Vec<PathBuf>> {
         let dir = dir.as_ref().to_path_buf();
         let jobs: Vec<(Target, Bytes)> = self
             .images
             .iter()
-            .map(|i| (Target::dir(&dir, &i.stem(), i.format), i.bytes.clone()))
+            .map(|i| {
+                let target = Target::dir(&dir, &i.stem(), i.format).if_exists(if_exists);
+                (target, i.bytes.clone())
+            })
             .collect();
         save::blocking(&dir, move || {
             jobs.iter()
@@ -282,7 +302,13 @@ impl ImageStream {
     /// [`Image::save`] (in a directory the file is named after the request id). Only
     /// the last chunk is in memory.
     pub async fn save(self, path: impl AsRef<Path>) -> Result<PathBuf> {
-        let target = Target::new(path.as_ref(), &self.id, self.format);
+        self.save_with(path, IfExists::Fail).await
+    }
+
+    /// [`save`](Self::save), with `if_exists` deciding what happens to a file already
+    /// there: [`IfExists::Replace`] replaces it atomically once the whole body is on disk.
+    pub async fn save_with(self, path: impl AsRef<Path>, if_exists: IfExists) -> Result<PathBuf> {
+        let target = Target::new(path.as_ref(), &self.id, self.format).if_exists(if_exists);
         save::write_stream(target, self.body.into_inner()).await
     }
 }
@@ -291,6 +317,11 @@ impl Response<ImageStream> {
     /// [`ImageStream::save`] of the value.
     pub async fn save(self, path: impl AsRef<Path>) -> Result<PathBuf> {
         self.into_inner().save(path).await
+    }
+
+    /// [`ImageStream::save_with`] of the value.
+    pub async fn save_with(self, path: impl AsRef<Path>, if_exists: IfExists) -> Result<PathBuf> {
+        self.into_inner().save_with(path, if_exists).await
     }
 
     /// [`ImageStream::into_image`] of the value, keeping the metadata.

@@ -102,6 +102,7 @@ pub use ops::{
 };
 pub use rate_headers::{ErrorBudget, RateLimit};
 pub use retry::{RetryPolicy, RetryPolicyBuilder};
+pub use save::IfExists;
 pub use sizing::{AspectRatio, Quality, Resolution, Size};
 pub use venice_openapi::{AuthContext, AuthError, RequestAuth, Scheme, async_trait};
 

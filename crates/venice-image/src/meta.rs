@@ -84,6 +84,9 @@ pub struct ResponseMeta {
     pub(crate) route_limit: Option<RateLimit>,
     pub(crate) enhanced_prompt: Option<String>,
     pub(crate) model_id: Option<String>,
+    /// Every header as sent (`Set-Cookie` values marked sensitive, so `Debug` hides them).
+    #[serde(skip)]
+    pub(crate) headers: HeaderMap,
 }
 
 impl ResponseMeta {
@@ -97,9 +100,18 @@ impl ResponseMeta {
         self.status
     }
 
-    /// The `Content-Type` the server sent, when it sent one.
+    /// The `Content-Type` the server sent, when it sent one: for an error answer, the
+    /// type of the body the server sent (`text/html` for a proxy's page), even though
+    /// the client decoded it into a JSON error.
     pub fn content_type(&self) -> Option<&str> {
         self.content_type.as_deref()
+    }
+
+    /// Every response header as the server sent it, for what the typed accessors do
+    /// not read (e.g. `server`, `cf-cache-status`, a header the provider adds later).
+    /// Not serialised.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
     }
 
     /// Safe mode blurred the image (`x-venice-is-blurred: true`).
@@ -230,6 +242,18 @@ pub(crate) fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A copy of `h` whose cookie values `Debug` does not print (a session cookie is a
+/// credential of sorts, and errors end up in logs).
+fn kept_headers(h: &HeaderMap) -> HeaderMap {
+    let mut kept = h.clone();
+    for (name, value) in kept.iter_mut() {
+        if name == reqwest::header::SET_COOKIE {
+            value.set_sensitive(true);
+        }
+    }
+    kept
+}
+
 impl ResponseMeta {
     /// Read the metadata of a response from its status and headers: what every
     /// operation of the client returns, available for answers of the [raw
@@ -268,6 +292,7 @@ impl ResponseMeta {
             route_limit: families.route,
             enhanced_prompt: header(h, "x-venice-enhanced-prompt").map(percent_decode),
             model_id: header(h, "x-venice-model-id").map(str::to_owned),
+            headers: kept_headers(h),
         }
     }
 }
@@ -344,6 +369,25 @@ mod tests {
         assert_eq!(v["error_budget"]["resets_at_unix"], 1_900_000_030.0);
         assert!(v["route_limit"].is_null());
         assert!(v["balance_remaining_usd"].is_null());
+    }
+
+    #[test]
+    fn keeps_every_header_and_hides_cookies_from_debug() {
+        let h = headers(&[
+            ("server", "cloudflare"),
+            ("x-something-new", "1"),
+            ("set-cookie", "__cf_bm=secret-cookie"),
+        ]);
+        let m = ResponseMeta::from_headers(502, &h);
+        assert_eq!(header(m.headers(), "server"), Some("cloudflare"));
+        assert_eq!(header(m.headers(), "x-something-new"), Some("1"));
+        assert_eq!(m.headers().len(), 3);
+        let debug = format!("{m:?}");
+        assert!(debug.contains("cloudflare"), "{debug}");
+        assert!(!debug.contains("secret-cookie"), "{debug}");
+        // Not serialised: the JSON keeps its keys.
+        let v = serde_json::to_value(&m).unwrap();
+        assert!(v.get("headers").is_none());
     }
 
     #[test]

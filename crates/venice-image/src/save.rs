@@ -1,5 +1,5 @@
-//! Saving images: which file a path names, and writing it atomically without ever
-//! replacing a file that is already there.
+//! Saving images: which file a path names, and writing it atomically; an existing file
+//! is never replaced unless the caller says so ([`IfExists::Replace`]).
 //!
 //! A path names a directory when it is an existing directory or ends with a path
 //! separator (`out/`); the directory is created when missing and the file is named by
@@ -9,7 +9,9 @@
 //!
 //! The bytes go to a `.partial` file beside the target, are fsynced, and are then
 //! hard-linked to the final name, which fails instead of overwriting. On file systems
-//! without hard links the final name is checked, then renamed into place.
+//! without hard links the final name is checked, then renamed into place. Replacing
+//! renames the `.partial` file over the final name, so a reader sees the old file or
+//! the new one, never a half-written one.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -25,6 +27,30 @@ use crate::format::Format;
 /// Most `-N` suffixes tried in a directory before giving up.
 const MAX_SUFFIX: u32 = 10_000;
 
+/// What saving does when the file it would write is already there.
+///
+/// ```no_run
+/// # async fn run(image: venice_image::Image) -> venice_image::Result<()> {
+/// use venice_image::IfExists;
+///
+/// // A thumbnail service that regenerates its files says so.
+/// image.save_with("thumbs/pixels.png", IfExists::Replace).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IfExists {
+    /// Never touch an existing file (the default, and what `save` does): a file path
+    /// that is taken fails with [`Error::Io`] (`ErrorKind::AlreadyExists`); in a
+    /// directory the next free name (`-2`, `-3`...) is taken.
+    #[default]
+    Fail,
+    /// Replace the file atomically (write beside it, then rename over it): a reader
+    /// sees the old file or the new one. In a directory, the image's own file name
+    /// is replaced instead of a `-2`... name being taken.
+    Replace,
+}
+
 /// Where an image goes.
 #[derive(Clone, Debug)]
 pub(crate) struct Target {
@@ -34,6 +60,7 @@ pub(crate) struct Target {
     dir: bool,
     stem: String,
     ext: &'static str,
+    if_exists: IfExists,
 }
 
 impl Target {
@@ -60,7 +87,14 @@ impl Target {
             dir,
             stem: stem.to_owned(),
             ext: format.extension(),
+            if_exists: IfExists::Fail,
         }
+    }
+
+    /// The same target, with `if_exists` deciding what happens to a file already there.
+    pub(crate) fn if_exists(mut self, if_exists: IfExists) -> Self {
+        self.if_exists = if_exists;
+        self
     }
 
     /// A directory target, whatever is at `dir` now.
@@ -105,8 +139,19 @@ impl Target {
         Ok(())
     }
 
-    /// Link the finished `partial` file to the first free candidate and remove it.
+    /// Link the finished `partial` file to the first free candidate and remove it (or,
+    /// when replacing, rename it over the first candidate).
     fn place(&self, partial: &Path) -> Result<PathBuf> {
+        if self.if_exists == IfExists::Replace {
+            let target = self.first();
+            return match std::fs::rename(partial, &target) {
+                Ok(()) => Ok(target),
+                Err(e) => {
+                    let _ = std::fs::remove_file(partial);
+                    Err(io_err(&target)(e))
+                }
+            };
+        }
         let result = (|| {
             for candidate in self.candidates() {
                 match link_new(partial, &candidate) {
@@ -306,6 +351,51 @@ mod tests {
             .collect();
         assert!(names.iter().all(|n| !n.ends_with(".partial")), "{names:?}");
         assert_eq!(names.len(), 3);
+    }
+
+    #[test]
+    fn replaces_only_when_asked_and_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pixels.png");
+        let keep = Target::new(&path, "x", Format::Png);
+        write_blocking(&keep, b"old").unwrap();
+        let replace = Target::new(&path, "x", Format::Png).if_exists(IfExists::Replace);
+        assert_eq!(write_blocking(&replace, b"new").unwrap(), path);
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        // The default still refuses, and says why in its message.
+        let e = write_blocking(&keep, b"third").unwrap_err();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        let text = e.to_string();
+        assert!(
+            text.contains("pixels.png") && text.contains("never overwrites"),
+            "{text}"
+        );
+        // In a directory, the image's own name is replaced; no `-2` appears.
+        let in_dir = Target::new(dir.path(), "gen-0", Format::Png).if_exists(IfExists::Replace);
+        write_blocking(&in_dir, b"1").unwrap();
+        assert_eq!(
+            write_blocking(&in_dir, b"2").unwrap(),
+            dir.path().join("gen-0.png")
+        );
+        assert_eq!(std::fs::read(dir.path().join("gen-0.png")).unwrap(), b"2");
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["gen-0.png", "pixels.png"]);
+    }
+
+    #[test]
+    fn io_errors_name_their_cause() {
+        let e = Error::Io {
+            path: PathBuf::from("thumbs/pixels.png"),
+            source: io::Error::new(io::ErrorKind::PermissionDenied, "permission denied"),
+        };
+        assert_eq!(
+            e.to_string(),
+            "I/O error on thumbs/pixels.png: permission denied"
+        );
     }
 
     #[test]

@@ -318,41 +318,82 @@ async fn pipeline<B: BodyIn>(
     let operation = route(method, path)?;
     let policy = policy(operation.operation_id)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Not found", Some("NOT_FOUND")))?;
-    let inference = policy.paid && operation.operation_id != "cryptoRpcProxy";
     let key_wide = state.limiter.check(&auth::rate_key(headers));
-    if inference {
+    if is_inference(policy, operation.operation_id) {
         ticket.decision = Some(key_wide);
     }
     if !key_wide.allowed {
         return Err(rate_limited());
     }
+    let principal = admit_caller(state, headers, operation.operation_id, policy, peer, ticket)?;
+    let body = read_body(
+        state,
+        headers,
+        slot.0.take(),
+        policy.has_body,
+        operation.operation_id,
+        ticket,
+        recorded_body,
+    )
+    .await?;
+    admit_work(
+        state,
+        headers,
+        operation.operation_id,
+        policy,
+        principal.as_ref(),
+        &body,
+        ticket,
+    )?;
+    let fault = if policy.paid {
+        state.faults.next()
+    } else {
+        None
+    };
+    if let Some(reply) = apply_fault(state, ticket, key_wide, fault.as_ref()).await? {
+        return Ok(reply);
+    }
+    let ctx = Ctx {
+        state,
+        principal,
+        body,
+        query,
+        headers,
+        operation: &operation,
+    };
+    let mut reply = dispatch(ctx).await?;
+    if fault == Some(Fault::TruncatedBody) {
+        reply.delivery = Delivery::Truncated;
+    }
+    Ok(reply)
+}
+
+/// Charged inference: what the model windows count (the crypto RPC proxy is charged,
+/// but serves no model).
+fn is_inference(policy: &Policy, operation_id: &str) -> bool {
+    policy.paid && operation_id != "cryptoRpcProxy"
+}
+
+/// The caller, authenticated as the operation asks, within the route's own limit, and
+/// not sending a payment where only the top-up takes one.
+fn admit_caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    operation_id: &str,
+    policy: &Policy,
+    peer: IpAddr,
+    ticket: &mut Ticket,
+) -> Result<Option<Principal>, ApiError> {
     // Public operations are not the budget's; without credentials nothing counts.
     if policy.auth != AuthMode::None {
         ticket.bucket = Bucket::of_credentials(headers, peer);
     }
-    let principal: Option<Principal> = match policy.auth {
-        AuthMode::None => None,
-        AuthMode::Optional => auth::authenticate_optional_bearer(&state.config, headers)
-            .map_err(|e| judged(state, ticket, e))?,
-        AuthMode::Required => {
-            Some(auth::authenticate(&state.config, headers).map_err(|e| judged(state, ticket, e))?)
-        }
-        AuthMode::Wallet => Some(Principal::Wallet(
-            auth::authenticate_wallet(&state.config, headers)
-                .map_err(|e| judged(state, ticket, e))?,
-        )),
-        AuthMode::Key => Some(
-            auth::authenticate_key(&state.config, headers).map_err(|e| judged(state, ticket, e))?,
-        ),
-    };
+    let principal = authenticate(state, headers, policy.auth, ticket)?;
     let caller = principal.as_ref().map(|p| match p {
         Principal::ApiKey(k) => format!("key:{k}"),
         Principal::Wallet(w) => format!("wallet:{}", wallet_key(&w.address)),
     });
-    if let Err(e) = state
-        .route_limits
-        .check(operation.operation_id, caller, peer)
-    {
+    if let Err(e) = state.route_limits.check(operation_id, caller, peer) {
         ticket.bare = true;
         return Err(e);
     }
@@ -370,43 +411,27 @@ async fn pipeline<B: BodyIn>(
             ),
         ));
     }
-    let body = match (policy.has_body, slot.0.take()) {
-        (true, Some(b)) => {
-            let read = body::read(
-                headers,
-                b,
-                body::Limits {
-                    json: state.config.max_body_bytes,
-                    file: state.config.max_upload_file_bytes,
-                    files: MAX_FORM_FILES,
-                },
-                operation.operation_id,
-                recorded_body,
-            )
-            .await;
-            match read {
-                Ok(body) => body,
-                // Refused before the budget is looked at (media type, JSON, size).
-                Err(e) if !error_budget::counts(&e.0) => return Err(e),
-                Err(e) => {
-                    narrow(ticket, headers, recorded_body.as_ref());
-                    return Err(judged(state, ticket, e));
-                }
-            }
-        }
-        (false, Some(b)) => {
-            body::read_unused(headers, b, state.config.max_body_bytes).await?;
-            Value::Null
-        }
-        (_, None) => Value::Null,
-    };
-    narrow(ticket, headers, Some(&body));
+    Ok(principal)
+}
+
+/// The request, now that its body names the model: outside a lockout of its bucket,
+/// within the wallet's in-flight cap and the serving model's window.
+fn admit_work(
+    state: &AppState,
+    headers: &HeaderMap,
+    operation_id: &str,
+    policy: &Policy,
+    principal: Option<&Principal>,
+    body: &Value,
+    ticket: &mut Ticket,
+) -> Result<(), ApiError> {
+    narrow(ticket, headers, Some(body));
     if let Some(lockout) = locked(state, ticket) {
         return Err(lockout);
     }
     ticket.budgeted = true;
     if policy.paid
-        && let Some(Principal::Wallet(wallet)) = &principal
+        && let Some(Principal::Wallet(wallet)) = principal
     {
         match state.wallet_in_flight.enter(&wallet_key(&wallet.address)) {
             Ok(guard) => ticket._in_flight = Some(guard),
@@ -418,9 +443,9 @@ async fn pipeline<B: BodyIn>(
     }
     // Inference also counts against the limit of the model that serves it; its window
     // is then what the rate-limit headers describe.
-    if inference
+    if is_inference(policy, operation_id)
         && let Some(limiter) = &state.model_limiter
-        && let Some(model) = handlers::served_model(state, operation.operation_id, &body)
+        && let Some(model) = handlers::served_model(state, operation_id, body)
     {
         let decision = limiter.check(&auth::rate_key(headers), &model);
         ticket.decision = Some(decision);
@@ -428,68 +453,119 @@ async fn pipeline<B: BodyIn>(
             return Err(rate_limited());
         }
     }
-    let fault = if policy.paid {
-        state.faults.next()
-    } else {
-        None
-    };
-    match &fault {
-        Some(Fault::Latency(d)) => tokio::time::sleep(*d).await,
-        Some(Fault::Status500) => {
-            return Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Inference processing failed",
-                Some("INFERENCE_FAILED"),
-            ));
+    Ok(())
+}
+
+/// Who is calling, as the operation's `auth` mode asks; a refusal is judged by the
+/// error budget.
+fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    mode: AuthMode,
+    ticket: &mut Ticket,
+) -> Result<Option<Principal>, ApiError> {
+    let judge = |ticket: &mut Ticket, e| judged(state, ticket, e);
+    Ok(match mode {
+        AuthMode::None => None,
+        AuthMode::Optional => auth::authenticate_optional_bearer(&state.config, headers)
+            .map_err(|e| judge(ticket, e))?,
+        AuthMode::Required => {
+            Some(auth::authenticate(&state.config, headers).map_err(|e| judge(ticket, e))?)
         }
+        AuthMode::Wallet => Some(Principal::Wallet(
+            auth::authenticate_wallet(&state.config, headers).map_err(|e| judge(ticket, e))?,
+        )),
+        AuthMode::Key => {
+            Some(auth::authenticate_key(&state.config, headers).map_err(|e| judge(ticket, e))?)
+        }
+    })
+}
+
+/// The request body as JSON (`Null` when the operation takes none, after draining what
+/// came): refusals of the media type, the JSON or the size come before the error
+/// budget; the others count against the bucket the body names.
+async fn read_body<B: BodyIn>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Option<B>,
+    has_body: bool,
+    operation_id: &str,
+    ticket: &mut Ticket,
+    recorded_body: &mut Option<Value>,
+) -> Result<Value, ApiError> {
+    match (has_body, body) {
+        (true, Some(b)) => {
+            let limits = body::Limits {
+                json: state.config.max_body_bytes,
+                file: state.config.max_upload_file_bytes,
+                files: MAX_FORM_FILES,
+            };
+            match body::read(headers, b, limits, operation_id, recorded_body).await {
+                Ok(body) => Ok(body),
+                Err(e) if !error_budget::counts(&e.0) => Err(e),
+                Err(e) => {
+                    narrow(ticket, headers, recorded_body.as_ref());
+                    Err(judged(state, ticket, e))
+                }
+            }
+        }
+        (false, Some(b)) => {
+            body::read_unused(headers, b, state.config.max_body_bytes).await?;
+            Ok(Value::Null)
+        }
+        (_, None) => Ok(Value::Null),
+    }
+}
+
+/// What the planned fault does: wait, answer an error, or answer in its place (`Some`
+/// reply); `None` lets the operation run.
+async fn apply_fault(
+    state: &AppState,
+    ticket: &Ticket,
+    key_wide: RateDecision,
+    fault: Option<&Fault>,
+) -> Result<Option<Reply>, ApiError> {
+    match fault {
+        Some(Fault::Latency(d)) => {
+            tokio::time::sleep(*d).await;
+            Ok(None)
+        }
+        Some(Fault::Status500) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Inference processing failed",
+            Some("INFERENCE_FAILED"),
+        )),
         Some(Fault::Status503) => {
             let secs = state.faults.retry_after().as_secs().max(1);
-            return Err(ApiError::new(
+            Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The model is at capacity. Please try again later.",
                 Some("MODEL_AT_CAPACITY"),
             )
-            .header("retry-after", secs.to_string()));
+            .header("retry-after", secs.to_string()))
         }
         Some(Fault::Status429) => {
             let limit = ticket.decision.map_or(key_wide.limit, |d| d.limit);
-            return Err(fault_429(state.faults.retry_after(), limit));
+            Err(fault_429(state.faults.retry_after(), limit))
         }
-        Some(Fault::Overloaded) => {
-            return Err(overloaded(state.faults.overloaded_retry_after()));
-        }
+        Some(Fault::Overloaded) => Err(overloaded(state.faults.overloaded_retry_after())),
         Some(Fault::ResetConnection) => {
             let mut r = Reply::json(StatusCode::OK, &Value::Null);
             r.delivery = Delivery::Reset;
-            return Ok(r);
+            Ok(Some(r))
         }
         Some(Fault::MalformedJson) => {
             let mut r = Reply::json(StatusCode::OK, &Value::Null);
             r.body = Bytes::from_static(b"{\"id\": \"generate-image-0\", \"images\": [\"iVBOR");
             r.compressible = false;
-            return Ok(r);
+            Ok(Some(r))
         }
-        Some(Fault::WrongContentType) => {
-            return Ok(Reply::binary(
-                "text/html",
-                Bytes::from_static(b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
-            ));
-        }
-        Some(Fault::TruncatedBody) | None => {}
+        Some(Fault::WrongContentType) => Ok(Some(Reply::binary(
+            "text/html",
+            Bytes::from_static(b"<html><body><h1>502 Bad Gateway</h1></body></html>"),
+        ))),
+        Some(Fault::TruncatedBody) | None => Ok(None),
     }
-    let ctx = Ctx {
-        state,
-        principal,
-        body,
-        query,
-        headers,
-        operation: &operation,
-    };
-    let mut reply = dispatch(ctx).await?;
-    if fault == Some(Fault::TruncatedBody) {
-        reply.delivery = Delivery::Truncated;
-    }
-    Ok(reply)
 }
 
 /// Narrow the ticket's bucket to the model and user the body names.

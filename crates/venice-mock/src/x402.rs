@@ -306,9 +306,10 @@ impl DefaultSiwxVerifier {
         }
     }
 
-    /// Verifies at time `now` (for tests of expiry).
+    /// Verifies at time `now` (for tests of expiry): read the header, check the
+    /// message against the policy, its chain and lifetime, then the signature, and
+    /// burn the nonce last.
     pub fn verify_at(&self, header_value: &str, now: SystemTime) -> Result<WalletIdentity, String> {
-        let p = &self.policy;
         let raw = b64_decode(header_value).ok_or("header is not base64")?;
         let v: Value = serde_json::from_slice(&raw).map_err(|_| "header is not base64 JSON")?;
         let field = |k: &str| {
@@ -319,15 +320,30 @@ impl DefaultSiwxVerifier {
         let (address, text, signature) =
             (field("address")?, field("message")?, field("signature")?);
         let msg = SiwxMessage::parse(text)?;
-        let solana = match (
-            msg.account_kind.as_str(),
-            v.get("type").and_then(Value::as_str),
-        ) {
-            ("Ethereum", None | Some("eip191" | "eip1271" | "evm")) => false,
-            ("Solana", None | Some("ed25519")) => true,
-            (kind, t) => return Err(format!("unsupported account kind {kind:?} / type {t:?}")),
-        };
-        if !p
+        let solana = is_solana(&msg, &v)?;
+        self.check_message(&msg, address, solana)?;
+        let chain_id = self.chain_of(&msg, &v, solana)?;
+        self.check_lifetime(&msg, &v, now)?;
+        let wallet = signer_of(text, signature, address, solana, &self.policy.contract_wallets)?;
+        // Burned only after the signature checks out, so nobody can burn another
+        // wallet's nonces.
+        let key = format!("{}|{}", wallet.to_ascii_lowercase(), msg.nonce);
+        if !self
+            .nonces
+            .burn(key, now, Duration::from_secs(self.policy.nonce_ttl_secs))
+        {
+            return Err("nonce already used (replayed header)".into());
+        }
+        Ok(WalletIdentity {
+            address: wallet,
+            chain_id,
+        })
+    }
+
+    /// Domain, version, nonce shape, and the header's address equal to the message's.
+    fn check_message(&self, msg: &SiwxMessage, address: &str, solana: bool) -> Result<(), String> {
+        if !self
+            .policy
             .domains
             .iter()
             .any(|d| d.eq_ignore_ascii_case(&msg.domain))
@@ -348,13 +364,18 @@ impl DefaultSiwxVerifier {
         if !same_address {
             return Err("header address differs from the message address".into());
         }
-        // Chain: the message's and the header's must agree and be accepted.
+        Ok(())
+    }
+
+    /// The CAIP-2 chain: the message's and the header's must agree and be accepted.
+    fn chain_of(&self, msg: &SiwxMessage, v: &Value, solana: bool) -> Result<String, String> {
+        let p = &self.policy;
         let header_chain = match v.get("chainId") {
             Some(Value::Number(n)) => n.to_string(),
             Some(Value::String(s)) => s.clone(),
             _ => return Err("header has no chainId".into()),
         };
-        let chain_id = if solana {
+        if solana {
             let bare = |s: &str| s.strip_prefix("solana:").unwrap_or(s).to_owned();
             let (m, h) = (bare(&msg.chain_id), bare(&header_chain));
             if m != h {
@@ -363,23 +384,24 @@ impl DefaultSiwxVerifier {
             if !p.solana_chains.contains(&m) {
                 return Err(format!("unsupported chain {:?}", msg.chain_id));
             }
-            format!("solana:{m}")
+            Ok(format!("solana:{m}"))
         } else {
             let num = |s: &str| s.strip_prefix("eip155:").unwrap_or(s).parse::<u64>().ok();
             match (num(&msg.chain_id), num(&header_chain)) {
                 (Some(m), Some(h)) if m == h && p.evm_chain_ids.contains(&m) => {
-                    format!("eip155:{m}")
+                    Ok(format!("eip155:{m}"))
                 }
-                (Some(m), Some(h)) if m == h => {
-                    return Err(format!("unsupported chain {:?}", msg.chain_id));
-                }
-                (Some(_), Some(_)) => {
-                    return Err(format!("chain mismatch {:?}", msg.chain_id));
-                }
-                _ => return Err(format!("invalid chain id {:?}", msg.chain_id)),
+                (Some(m), Some(h)) if m == h => Err(format!("unsupported chain {:?}", msg.chain_id)),
+                (Some(_), Some(_)) => Err(format!("chain mismatch {:?}", msg.chain_id)),
+                _ => Err(format!("invalid chain id {:?}", msg.chain_id)),
             }
-        };
-        // Lifetime.
+        }
+    }
+
+    /// Issued At (not too old, not ahead), Expiration Time, Not Before, and the header's
+    /// `timestamp` near Issued At.
+    fn check_lifetime(&self, msg: &SiwxMessage, v: &Value, now: SystemTime) -> Result<(), String> {
+        let p = &self.policy;
         let issued = parse_time(&msg.issued_at, "Issued At")?;
         if now
             .duration_since(issued)
@@ -414,47 +436,57 @@ impl DefaultSiwxVerifier {
                 return Err("timestamp is not within 30 s of Issued At".into());
             }
         }
-        // Signature.
-        let wallet = if solana {
-            verify_ed25519(text.as_bytes(), signature, address)?;
-            address.to_owned()
-        } else {
-            let claimed: Address = address
-                .parse()
-                .map_err(|_| "address is not an EVM address".to_owned())?;
-            let owner = p
-                .contract_wallets
-                .iter()
-                .find(|(contract, _)| contract.parse::<Address>().ok() == Some(claimed))
-                .map(|(_, owner)| owner.parse::<Address>())
-                .transpose()
-                .map_err(|_| "the configured contract wallet owner is not an address".to_owned())?;
-            let signer = recover_personal_sign(text.as_bytes(), signature)?;
-            // An EOA signs for itself; a contract wallet (EIP-1271) through its owner,
-            // the mock's stand-in for the contract's `isValidSignature`.
-            if signer != claimed && Some(signer) != owner {
-                return Err(if owner.is_some() {
-                    "signature is not valid for the contract wallet (EIP-1271)".into()
-                } else {
-                    "signature does not match the address".into()
-                });
-            }
-            claimed.to_checksum(None)
-        };
-        // Burned only after the signature checks out, so nobody can burn another
-        // wallet's nonces.
-        let key = format!("{}|{}", wallet.to_ascii_lowercase(), msg.nonce);
-        if !self
-            .nonces
-            .burn(key, now, Duration::from_secs(p.nonce_ttl_secs))
-        {
-            return Err("nonce already used (replayed header)".into());
-        }
-        Ok(WalletIdentity {
-            address: wallet,
-            chain_id,
-        })
+        Ok(())
     }
+}
+
+/// Whether the sign-in is Solana's (else EVM's), from the message's account kind and
+/// the header's `type`.
+fn is_solana(msg: &SiwxMessage, v: &Value) -> Result<bool, String> {
+    match (
+        msg.account_kind.as_str(),
+        v.get("type").and_then(Value::as_str),
+    ) {
+        ("Ethereum", None | Some("eip191" | "eip1271" | "evm")) => Ok(false),
+        ("Solana", None | Some("ed25519")) => Ok(true),
+        (kind, t) => Err(format!("unsupported account kind {kind:?} / type {t:?}")),
+    }
+}
+
+/// The wallet that signed `text`: `address` itself when the signature is its own
+/// (Ed25519), or the EIP-191 signer recovered from the signature, which must be
+/// `address` (returned checksummed).
+fn signer_of(
+    text: &str,
+    signature: &str,
+    address: &str,
+    solana: bool,
+    contract_wallets: &std::collections::BTreeMap<String, String>,
+) -> Result<String, String> {
+    if solana {
+        verify_ed25519(text.as_bytes(), signature, address)?;
+        return Ok(address.to_owned());
+    }
+    let claimed: Address = address
+        .parse()
+        .map_err(|_| "address is not an EVM address".to_owned())?;
+    let owner = contract_wallets
+        .iter()
+        .find(|(contract, _)| contract.parse::<Address>().ok() == Some(claimed))
+        .map(|(_, owner)| owner.parse::<Address>())
+        .transpose()
+        .map_err(|_| "the configured contract wallet owner is not an address".to_owned())?;
+    let signer = recover_personal_sign(text.as_bytes(), signature)?;
+    // An EOA signs for itself; a contract wallet (EIP-1271) through its owner, the
+    // mock's stand-in for the contract's `isValidSignature`.
+    if signer != claimed && Some(signer) != owner {
+        return Err(if owner.is_some() {
+            "signature is not valid for the contract wallet (EIP-1271)".into()
+        } else {
+            "signature does not match the address".into()
+        });
+    }
+    Ok(claimed.to_checksum(None))
 }
 
 impl SiwxVerifier for DefaultSiwxVerifier {

@@ -14,14 +14,19 @@
 //! - cap success bodies ([`ClientState::max_response_bytes`], [`ResponseTooLarge`]) and,
 //!   when asked, keep them as sent ([`BodyCopy`]);
 //! - turn every error body into a JSON [`types::VeniceError`] with status and headers
-//!   intact, so an HTML page from a proxy is a typed error too.
+//!   intact, so an HTML page from a proxy is a typed error too: every 4xx and 5xx
+//!   answer, listed for the operation or not, is an `Error::ErrorResponse` with a
+//!   `VeniceError` (a status outside 2xx/4xx/5xx, such as a redirect that was not
+//!   followed, is an `UnexpectedResponse`).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), venice_openapi::Error<venice_openapi::types::VeniceError>> {
 //! use venice_openapi::{Client, ClientState, types};
 //!
 //! // Never panics: `ClientState` makes sure rustls has a crypto provider, and the
-//! // timeouts (300 s) fit an image generation.
+//! // timeouts (300 s) fit an image generation. To pass your own HTTP client to
+//! // `Client::new_with_client`, build it with `http_client_builder()`, not
+//! // `reqwest::Client::builder()` (which panics without a crypto provider).
 //! let client = Client::new("https://api.venice.ai/api/v1", ClientState::anonymous());
 //! let models = client.list_models().type_(types::ModelTypeFilter::Image).send().await?;
 //! println!("{} image models", models.data.len());
@@ -55,7 +60,7 @@ pub use response::{
     DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY, NON_JSON_BODY, ResponseTooLarge,
     error_body_as_json, summary,
 };
-pub use state::{ClientState, ensure_crypto_provider};
+pub use state::{ClientState, ensure_crypto_provider, http_client_builder};
 pub use upload::{MAX_JSON_BODY_BYTES, UploadError, UploadSource, Uploads};
 
 /// Re-exported so a [`RequestAuth`] can be written with this crate alone.

@@ -1,6 +1,8 @@
 //! What the `exec` hook does to every response before the generated code sees it:
 //! success bodies get the client's size cap, and error bodies of any kind become a
-//! JSON `VeniceError` with the status and headers intact.
+//! JSON `VeniceError` with the status and headers intact (`Content-Type` too: it says
+//! what the server sent, so an HTML page stays `text/html` while its body is now JSON;
+//! the generated code decodes error bodies whatever their type says).
 //!
 //! Why: the generated code decodes every documented error status as JSON and, when a
 //! proxy answers with an HTML page, returns `InvalidResponsePayload` without the status
@@ -9,7 +11,7 @@
 
 use bytes::Bytes;
 use reqwest::ResponseBuilderExt as _;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
 use serde_json::{Value, json};
 
 use crate::body_copy::BodyCopy;
@@ -119,7 +121,7 @@ pub(crate) fn limit_body(
 /// JSON object body: the server's own when it sent one, else a `VeniceError` that
 /// describes what came (see [`NON_JSON_BODY`]).
 pub(crate) async fn normalise_error(mut response: reqwest::Response) -> reqwest::Response {
-    let mut head = Head::of(&response);
+    let head = Head::of(&response);
     let content_type = head
         .headers
         .get(CONTENT_TYPE)
@@ -147,20 +149,16 @@ pub(crate) async fn normalise_error(mut response: reqwest::Response) -> reqwest:
         }
     }
     let read_error = read_error.map(|e| e.to_string());
-    let body = match error_body_as_json(
+    let body = error_body_as_json(
         head.status,
         &content_type,
         &body,
         truncated,
         read_error.as_deref(),
-    ) {
-        Some(json) => {
-            head.headers
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            json
-        }
-        None => body,
-    };
+    )
+    .unwrap_or(body);
+    let mut head = head;
+    // The body changed length; its type stays the server's (see the module docs).
     head.headers.remove(CONTENT_LENGTH);
     head.with_body(reqwest::Body::from(body))
 }

@@ -13,7 +13,11 @@ use crate::upload::{MAX_JSON_BODY_BYTES, Uploads};
 /// reqwest is built without one (its default, aws-lc-rs, is a C build); this crate
 /// ships rustls' `ring` provider and installs it as the process default unless the
 /// application installed another first. [`ClientState`]'s constructors call this, so
-/// `Client::new` never panics for want of a provider.
+/// `Client::new` never panics for want of a provider. To build your own
+/// `reqwest::Client` (for [`Client::new_with_client`](crate::Client::new_with_client)),
+/// start from [`http_client_builder`], which calls this first: a plain
+/// `reqwest::Client::builder().build()` panics in a process where nothing installed a
+/// provider yet.
 pub fn ensure_crypto_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -22,6 +26,26 @@ pub fn ensure_crypto_provider() {
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
     });
+}
+
+/// `reqwest::Client::builder()`, after [`ensure_crypto_provider`]: the way to build
+/// your own HTTP client for [`Client::new_with_client`](crate::Client::new_with_client)
+/// (a proxy, other timeouts) without the panic a plain `reqwest::Client::builder()
+/// .build()` raises in a process where no rustls crypto provider is installed yet.
+///
+/// ```
+/// use venice_openapi::{Client, ClientState};
+///
+/// let http = venice_openapi::http_client_builder()
+///     .connect_timeout(std::time::Duration::from_secs(10))
+///     .build()?;
+/// let client = Client::new_with_client("https://api.venice.ai/api/v1", http, ClientState::anonymous());
+/// # let _ = client;
+/// # Ok::<(), reqwest::Error>(())
+/// ```
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    ensure_crypto_provider();
+    reqwest::Client::builder()
 }
 
 /// State stored inside the generated [`Client`](crate::Client) and read by its hooks:

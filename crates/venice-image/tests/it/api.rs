@@ -336,7 +336,13 @@ async fn error_classes() {
                 &[("payment-required", header.as_str())],
             ),
             "404" => json_response(404, json!({"error": "Model not found", "code": "MODEL_NOT_FOUND"}), &[]),
-            "html" => Response::builder().status(502).body(Body::from("<html>bad gateway</html>")).unwrap(),
+            "html" => Response::builder()
+                .status(502)
+                .header("content-type", "text/html; charset=utf-8")
+                .header("server", "nginx")
+                .body(Body::from("<html>bad gateway</html>"))
+                .unwrap(),
+            "bare404" => Response::builder().status(404).body(Body::empty()).unwrap(),
             _ => json_response(500, json!({}), &[]),
         }
     })
@@ -372,8 +378,28 @@ async fn error_classes() {
             .body_excerpt()
             .contains("bad gateway")
     );
+    // The metadata says what the server sent (not the JSON the client made of it), and
+    // every header is kept.
+    let api = e.api_error().unwrap();
+    assert_eq!(api.meta().content_type(), Some("text/html; charset=utf-8"));
+    assert_eq!(api.headers()["server"], "nginx");
+    assert_eq!(api.meta().headers()["server"], "nginx");
+    // A 404 without a code (a wrong base URL) matches plainly and says so.
+    let e = c.generate(&r("bare404")).await.unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            Error::Api {
+                status: 404,
+                code: ErrorCode::NoCode,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(e.to_string(), "API error 404: Not Found");
     // none of these were retried
-    assert_eq!(srv.seen.lock().unwrap().len(), 5);
+    assert_eq!(srv.seen.lock().unwrap().len(), 6);
 }
 
 #[tokio::test]

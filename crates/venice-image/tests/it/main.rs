@@ -4,6 +4,7 @@
 
 mod api;
 mod common;
+mod crypto;
 mod faults;
 mod limits;
 mod ops;

@@ -324,7 +324,13 @@ impl DefaultSiwxVerifier {
         self.check_message(&msg, address, solana)?;
         let chain_id = self.chain_of(&msg, &v, solana)?;
         self.check_lifetime(&msg, &v, now)?;
-        let wallet = signer_of(text, signature, address, solana, &self.policy.contract_wallets)?;
+        let wallet = signer_of(
+            text,
+            signature,
+            address,
+            solana,
+            &self.policy.contract_wallets,
+        )?;
         // Burned only after the signature checks out, so nobody can burn another
         // wallet's nonces.
         let key = format!("{}|{}", wallet.to_ascii_lowercase(), msg.nonce);
@@ -391,7 +397,9 @@ impl DefaultSiwxVerifier {
                 (Some(m), Some(h)) if m == h && p.evm_chain_ids.contains(&m) => {
                     Ok(format!("eip155:{m}"))
                 }
-                (Some(m), Some(h)) if m == h => Err(format!("unsupported chain {:?}", msg.chain_id)),
+                (Some(m), Some(h)) if m == h => {
+                    Err(format!("unsupported chain {:?}", msg.chain_id))
+                }
                 (Some(_), Some(_)) => Err(format!("chain mismatch {:?}", msg.chain_id)),
                 _ => Err(format!("invalid chain id {:?}", msg.chain_id)),
             }

@@ -55,6 +55,9 @@ pub(crate) struct Policy {
     pub paid: bool,
     /// Takes a request body.
     pub has_body: bool,
+    /// Needs an ADMIN key (`x-venice-admin-key: true` in the spec): an INFERENCE key is
+    /// answered 401 "Admin API key required".
+    pub admin: bool,
 }
 
 fn policy_of(op: &Value) -> Policy {
@@ -91,6 +94,7 @@ fn policy_of(op: &Value) -> Policy {
         auth,
         paid: documents_402 && auth == AuthMode::Required,
         has_body: op.get("requestBody").is_some(),
+        admin: op.get("x-venice-admin-key").and_then(Value::as_bool) == Some(true),
     }
 }
 
@@ -330,6 +334,15 @@ async fn pipeline<B: BodyIn>(
     if policy.auth != AuthMode::None {
         ticket.bucket = Bucket::of_credentials(headers, peer);
     }
+    if matches!(policy.auth, AuthMode::Required | AuthMode::Key)
+        && auth::has_no_credentials(headers)
+    {
+        return Err(crate::shapes::credentials_required(
+            &state.config.payment_policy,
+            &state.config.svm_payment_policy,
+            path,
+        ));
+    }
     let principal: Option<Principal> = match policy.auth {
         AuthMode::None => None,
         AuthMode::Optional => auth::authenticate_optional_bearer(&state.config, headers)
@@ -345,6 +358,12 @@ async fn pipeline<B: BodyIn>(
             auth::authenticate_key(&state.config, headers).map_err(|e| judged(state, ticket, e))?,
         ),
     };
+    if policy.admin
+        && let Some(Principal::ApiKey(key)) = &principal
+        && !auth::is_admin_key(&state.config, key)
+    {
+        return Err(judged(state, ticket, auth::admin_key_required()));
+    }
     let caller = principal.as_ref().map(|p| match p {
         Principal::ApiKey(k) => format!("key:{k}"),
         Principal::Wallet(w) => format!("wallet:{}", wallet_key(&w.address)),
@@ -541,7 +560,8 @@ mod tests {
             Some(Policy {
                 auth: AuthMode::Required,
                 paid: true,
-                has_body: true
+                has_body: true,
+                admin: false
             })
         );
         assert_eq!(
@@ -549,7 +569,8 @@ mod tests {
             Some(Policy {
                 auth: AuthMode::Optional,
                 paid: false,
-                has_body: false
+                has_body: false,
+                admin: false
             })
         );
         assert_eq!(p("getX402Balance").map(|p| p.auth), Some(AuthMode::Wallet));
@@ -562,7 +583,8 @@ mod tests {
             Some(Policy {
                 auth: AuthMode::Required,
                 paid: true,
-                has_body: true
+                has_body: true,
+                admin: false
             })
         );
         assert_eq!(
@@ -570,7 +592,8 @@ mod tests {
             Some(Policy {
                 auth: AuthMode::Key,
                 paid: false,
-                has_body: false
+                has_body: false,
+                admin: true
             })
         );
         assert_eq!(
@@ -582,7 +605,8 @@ mod tests {
             Some(Policy {
                 auth: AuthMode::None,
                 paid: false,
-                has_body: false
+                has_body: false,
+                admin: false
             })
         );
     }

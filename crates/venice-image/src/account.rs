@@ -170,13 +170,14 @@ impl AccountLimits {
     }
 
     /// What this key can spend now in USD (DIEM, bundled credits and USD; the provider
-    /// does not list earned credits here); `None` when none is reported.
+    /// does not list earned credits here); `None` when neither USD nor DIEM is reported
+    /// (bundled credits alone, `0` when a plan has none, say nothing of the rest).
     pub fn spendable_usd(&self) -> Option<f64> {
+        if self.usd.is_none() && self.diem.is_none() {
+            return None;
+        }
         let parts = [self.diem, self.bundled_credits, self.usd];
-        parts
-            .iter()
-            .any(Option::is_some)
-            .then(|| parts.iter().map(|p| p.unwrap_or(0.0).max(0.0)).sum())
+        Some(parts.iter().map(|p| p.unwrap_or(0.0).max(0.0)).sum())
     }
 
     /// When the key expires, as the server writes it; `None`: never.

@@ -737,6 +737,9 @@ pub struct PaymentRequired {
     pub(crate) top_up_instructions: Option<Value>,
     pub(crate) siwx_challenge: Option<Value>,
     pub(crate) payment_required_header: Option<Value>,
+    /// Whether the body named a code (`code`, or a code in `error`); the API error's
+    /// code is otherwise inferred from the status.
+    pub(crate) coded: bool,
 }
 
 impl PaymentRequired {
@@ -832,9 +835,7 @@ impl PaymentRequired {
 
     /// No `code` and nothing to pay with: only a message.
     fn is_bare(&self) -> bool {
-        self.api.code.as_str().is_empty()
-            && self.accepts.is_empty()
-            && self.payment_required_header.is_none()
+        !self.coded && self.accepts.is_empty() && self.payment_required_header.is_none()
     }
 
     /// The kind of this 402 answered to a request sent with `scheme`: a bare 402 (see

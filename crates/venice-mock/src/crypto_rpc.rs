@@ -137,11 +137,12 @@ pub(crate) fn proxy(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         mint,
     }
     .answer(&ctx.body, now);
-    let receipt = ctx.state.charge(
+    let receipt = ctx.state.charge_above(
         ctx.principal.as_ref(),
         ctx.state.request_id("rpc"),
         network,
         &[crate::state::Part::new("rpc", answer.cost_usd())],
+        answer.cost_usd(),
     )?;
     if let Some(key) = key {
         ctx.state.cache_rpc(

@@ -306,6 +306,21 @@ impl AppState {
         model: &str,
         parts: &[Part],
     ) -> Result<Receipt, ApiError> {
+        self.charge_above(principal, request_id, model, parts, ADMISSION_FLOOR_USD)
+    }
+
+    /// [`charge`](Self::charge) with another admission floor. The crypto RPC proxy
+    /// admits a wallet whose credit covers the call: a Solana wallet with less than
+    /// $0.10 must still be able to fetch the blockhash its top-up signs (the provider
+    /// documents no floor for the proxy; kept as before until it does).
+    pub fn charge_above(
+        &self,
+        principal: Option<&Principal>,
+        request_id: String,
+        model: &str,
+        parts: &[Part],
+        floor: f64,
+    ) -> Result<Receipt, ApiError> {
         let mut receipt = Receipt {
             request_id,
             model: model.to_owned(),
@@ -322,7 +337,7 @@ impl AppState {
                 };
                 let spendable =
                     diem.unwrap_or(0.0).max(0.0) + usd.map_or(f64::INFINITY, |u| u.max(0.0));
-                if spendable + 1e-9 < ADMISSION_FLOOR_USD {
+                if spendable + 1e-9 < floor {
                     return Err(account_without_funds());
                 }
                 if let Some(d) = diem.as_mut().filter(|d| **d + 1e-9 >= total) {
@@ -349,7 +364,7 @@ impl AppState {
                         return Ok(receipt);
                     };
                     let b = w.entry(wallet_key(&id.address)).or_insert(0.0);
-                    if *b + 1e-9 < ADMISSION_FLOOR_USD {
+                    if *b + 1e-9 < floor {
                         let current = *b;
                         drop(w);
                         let nonce = format!(
@@ -360,7 +375,7 @@ impl AppState {
                             &self.config.payment_policy,
                             &self.config.svm_payment_policy,
                             current,
-                            ADMISSION_FLOOR_USD,
+                            floor,
                             &nonce,
                         ));
                     }

@@ -317,11 +317,16 @@ mod tests {
             json!({
             "upscale": {"2x": {"usd": 0.02, "diem": 0}, "4x": {"usd": 0.08, "diem": 0}}})
         )]));
-        let two = price(&m, Priced::Upscale { scale: 2.0 }).expect("priced");
+        let up = |scale, effective| Priced::Upscale { scale, effective };
+        let two = price(&m, up(2.0, None)).expect("priced");
         assert_eq!((two.usd, two.priced_as.as_str()), (0.02, "upscaler 2x"));
-        let three = price(&m, Priced::Upscale { scale: 3.0 }).expect("priced");
+        let three = price(&m, up(3.0, None)).expect("priced");
         assert_eq!((three.usd, three.priced_as.as_str()), (0.08, "upscaler 4x"));
-        assert!(price(&[], Priced::Upscale { scale: 2.0 }).is_err());
+        // A 4x the 16 MP cap clamps to 2x is billed as a 2x, and the line says why.
+        let clamped = price(&m, up(4.0, Some(2.0))).expect("priced");
+        assert_eq!(clamped.usd, 0.02);
+        assert!(clamped.lines[0].what().contains("clamped"), "{clamped:?}");
+        assert!(price(&[], up(2.0, None)).is_err());
     }
 
     #[test]
@@ -347,7 +352,8 @@ mod tests {
                     model: Some(model),
                     resolution,
                     quality,
-                    images: None,
+                    images: 1,
+                    enhance: false,
                 },
             )
             .map(|e| e.usd)
@@ -357,6 +363,26 @@ mod tests {
         assert_eq!(e("tiered", Some("2k"), None).ok(), Some(0.14));
         assert_eq!(e("tiered", Some("2K"), Some("low")).ok(), Some(0.03));
         assert!(matches!(e("nope", None, None), Err(CliError::Usage(_))));
+    }
+
+    #[test]
+    fn a_single_image_edit_pays_its_image_when_none_is_included() {
+        let m = models(json!([entry(
+            "none-included",
+            "inpaint",
+            json!({"inpaint": {"usd": 0.04, "diem": 0},
+                   "inputImages": {"included": 0, "additional": {"usd": 0.00345, "diem": 0}}})
+        )]));
+        let edit = Priced::Edit {
+            model: Some("none-included"),
+            resolution: None,
+            quality: None,
+            images: 1,
+            enhance: false,
+        };
+        let e = price(&m, edit).expect("priced");
+        assert_eq!(e.lines.len(), 2, "{e:?}");
+        assert!((e.usd - 0.04345).abs() < 1e-12, "{e:?}");
     }
 
     #[test]
@@ -374,7 +400,8 @@ mod tests {
                     model: Some("multi"),
                     resolution: None,
                     quality: None,
-                    images: Some(images),
+                    images,
+                    enhance: false,
                 },
             )
             .expect("priced")
@@ -384,9 +411,18 @@ mod tests {
             model: Some("multi"),
             resolution: None,
             quality: None,
-            images: None,
+            images: 1,
+            enhance: true,
         };
-        assert_eq!(price(&m, edit).expect("priced").usd, 0.07, "an edit");
+        let enhanced = price(&m, edit).expect("priced");
+        assert_eq!(enhanced.usd, 0.07, "an edit");
+        // An edit's rewrite has no published price: unknown, and --max-cost refuses.
+        assert!(
+            enhanced
+                .unknown()
+                .is_some_and(|l| l.what().starts_with("enhance_prompt"))
+        );
+        assert!(check_cap(Some(&enhanced), Some(100.0)).is_err());
         assert_eq!(e(1).priced_as, "multi 1K");
         let three = e(3);
         assert!(
@@ -399,10 +435,10 @@ mod tests {
 
     #[test]
     fn the_cap_refuses_above_and_when_unknown() {
-        let e = Estimate {
-            usd: 0.08,
-            priced_as: "upscaler 4x".into(),
-        };
+        let e = Estimate::of_lines(
+            "upscaler 4x".into(),
+            vec![CostLine::known("upscaler 4x", 0.08)],
+        );
         assert!(check_cap(Some(&e), None).is_ok());
         assert!(check_cap(Some(&e), Some(0.08)).is_ok());
         let err = check_cap(Some(&e), Some(0.05)).expect_err("above");

@@ -790,8 +790,32 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(
             serde_json::to_value(cost).unwrap(),
-            json!({"usd_per_image": 0.01, "images": 2, "total_usd": 0.02})
+            json!({"usd_per_image": 0.01, "images": 2, "total_usd": 0.02,
+                   "lines": [{"what": "px 1K x2", "usd": 0.02, "up_to": false}]})
         );
+    }
+
+    #[test]
+    fn an_estimate_has_a_line_per_documented_charge() {
+        let m = models();
+        let ar = find(&m, "ar").unwrap();
+        let req = GenerateRequest::builder("ar", "p")
+            .enhance_prompt(true)
+            .style_reference(StyleReference::from_url("https://a").unwrap())
+            .build()
+            .unwrap();
+        let cost = ar.estimate_cost(&req).unwrap();
+        let lines = cost.lines();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        // The model at its default quality, then the rewrite at its upper bound, then the
+        // unpublished style-reference surcharge as unknown (never zero).
+        assert_eq!(lines[0].what(), "ar 1K low x1");
+        assert_eq!(lines[0].usd(), Some(0.03));
+        assert!(lines[1].is_up_to());
+        assert_eq!(lines[1].usd(), Some(ENHANCE_PROMPT_MAX_USD));
+        assert_eq!(lines[2].usd(), None);
+        assert!(!cost.is_complete());
+        assert!((cost.total_usd() - 0.07).abs() < 1e-9);
     }
 
     #[test]

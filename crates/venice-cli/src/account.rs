@@ -1,5 +1,7 @@
-//! `venice-image account`: the API key's balance, tier and the rate limits of the image
-//! models.
+//! `venice-image account`: what the API key can read about its account. The rate limits
+//! and what the key may spend (`GET /api_keys/rate_limits`) work with any key; the
+//! account's balance (`GET /billing/balance`) needs an ADMIN key, and an ordinary
+//! (INFERENCE) key is told so, not failed.
 
 use std::process::ExitCode;
 
@@ -10,6 +12,12 @@ use crate::exit::CliError;
 use crate::session::Session;
 use crate::ui::pretty;
 
+/// What the account balance read gave: the balance, or why it is not shown.
+enum BalanceRead {
+    Read(AccountBalance),
+    NeedsAdminKey,
+}
+
 /// `venice-image account`.
 pub async fn account(session: &Session, args: ListArgs) -> Result<ExitCode, CliError> {
     if session.client_is_wallet() {
@@ -19,8 +27,12 @@ pub async fn account(session: &Session, args: ListArgs) -> Result<ExitCode, CliE
                 .into(),
         ));
     }
-    let balance = session.client.account_balance().await?;
     let limits = session.client.account_limits().await?;
+    let balance = match session.client.account_balance().await {
+        Ok(b) => BalanceRead::Read(b),
+        Err(e) if e.is_admin_key_required() => BalanceRead::NeedsAdminKey,
+        Err(e) => return Err(e.into()),
+    };
     // The limits of the image models: those the catalogue lists (all, if it cannot be
     // read: the limits are still worth showing).
     let models: Vec<&ModelLimits> = match session.client.image_models().await {
@@ -35,13 +47,23 @@ pub async fn account(session: &Session, args: ListArgs) -> Result<ExitCode, CliE
         }
     };
     if args.json {
+        let (balance_json, needs_admin) = match &balance {
+            BalanceRead::Read(b) => (serde_json::json!(b), false),
+            BalanceRead::NeedsAdminKey => (serde_json::Value::Null, true),
+        };
         println!(
             "{}",
             pretty(&serde_json::json!({
                 "tier": limits.tier(),
                 "is_charged": limits.is_charged(),
                 "access_permitted": limits.is_access_permitted(),
-                "balance": balance,
+                "key_can_spend": {
+                    "usd": limits.usd(),
+                    "diem": limits.diem(),
+                    "bundled_credits": limits.bundled_credits(),
+                },
+                "balance": balance_json,
+                "balance_needs_admin_key": needs_admin,
                 "key_expiration": limits.key_expiration(),
                 "next_epoch_begins": limits.next_epoch_begins(),
                 "image_models": models,
@@ -54,9 +76,21 @@ pub async fn account(session: &Session, args: ListArgs) -> Result<ExitCode, CliE
     Ok(ExitCode::SUCCESS)
 }
 
+fn money(parts: &[(&str, Option<f64>)]) -> String {
+    let shown: Vec<String> = parts
+        .iter()
+        .filter_map(|(name, v)| v.map(|v| format!("{name} ${v:.4}")))
+        .collect();
+    if shown.is_empty() {
+        "not reported".to_owned()
+    } else {
+        shown.join(" · ")
+    }
+}
+
 fn print_text(
     session: &Session,
-    balance: &AccountBalance,
+    balance: &BalanceRead,
     limits: &AccountLimits,
     models: &[&ModelLimits],
 ) {
@@ -69,30 +103,50 @@ fn print_text(
         "not charged"
     };
     println!("tier     {} ({charged})", limits.tier());
-    let mut parts = Vec::new();
-    if let Some(usd) = balance.usd() {
-        parts.push(format!("USD ${usd:.4}"));
-    }
-    if let Some(diem) = balance.diem() {
-        parts.push(format!(
-            "DIEM {diem:.4} of {:.4} this epoch",
-            balance.diem_epoch_allocation()
-        ));
-    }
-    if parts.is_empty() {
-        parts.push("not reported".to_owned());
-    }
-    println!("balance  {}", parts.join(" · "));
-    let status = match (balance.can_consume(), balance.consumption_currency()) {
-        (true, Some(c)) => format!("can pay for requests (from {c})"),
-        (true, None) => "can pay for requests".to_owned(),
-        (false, _) => {
-            "cannot pay for requests: top up at https://venice.ai/settings/api".to_owned()
+    println!(
+        "key      may spend {}",
+        money(&[
+            ("USD", limits.usd()),
+            ("DIEM", limits.diem()),
+            ("bundled credits", limits.bundled_credits()),
+        ])
+    );
+    match balance {
+        BalanceRead::Read(b) => {
+            let mut line = money(&[
+                ("USD", b.usd()),
+                ("earned credits", b.earned_credits()),
+                ("bundled credits", b.bundled_credits()),
+            ]);
+            if let Some(diem) = b.diem() {
+                line.push_str(&format!(
+                    " · DIEM {diem:.4} of {:.4} this epoch",
+                    b.diem_epoch_allocation()
+                ));
+            }
+            println!("balance  {line}");
         }
+        BalanceRead::NeedsAdminKey => println!(
+            "balance  not shown: the account balance needs an ADMIN API key (this is an \
+             INFERENCE key); the line above is what this key may spend"
+        ),
+    }
+    let status = if limits.is_access_permitted() {
+        match balance {
+            BalanceRead::Read(b) => match b.consumption_currency() {
+                Some(c) => format!("can pay for requests (from {c})"),
+                None => "can pay for requests".to_owned(),
+            },
+            BalanceRead::NeedsAdminKey => "can pay for requests".to_owned(),
+        }
+    } else {
+        "cannot pay for requests: add funds or raise the key's spend limit at \
+         https://venice.ai/settings/api"
+            .to_owned()
     };
     println!("status   {status}");
     println!(
-        "key      {}; next epoch {}",
+        "expiry   {}; next epoch {}",
         limits
             .key_expiration()
             .map_or_else(|| "never expires".to_owned(), |e| format!("expires {e}")),

@@ -677,22 +677,9 @@ async fn check_balance(session: &Session, estimate: f64, jobs: usize) -> Result<
             }
         }
     } else {
-        match session.client.account_balance().await {
-            Ok(b) => {
-                let part = |name: &str, v: Option<f64>| v.map(|v| format!("{name} ${v:.4}"));
-                let detail = [part("USD", b.usd()), part("DIEM", b.diem())]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" + ");
-                (b.spendable_usd(), detail)
-            }
-            Err(e) => {
-                eprintln!(
-                    "warning: cannot read the account balance ({e}); the cost is not checked"
-                );
-                return Ok(());
-            }
+        match account_spendable(session, estimate).await? {
+            Some((available, detail)) => (Some(available), detail),
+            None => return Ok(()),
         }
     };
     let Some(available) = available else {
@@ -715,13 +702,95 @@ async fn check_balance(session: &Session, estimate: f64, jobs: usize) -> Result<
         _ => (available, detail),
     };
     if estimate > available + 1e-9 {
+        let add = if session.client_is_wallet() {
+            "Top up"
+        } else {
+            "Add funds or raise the key's spend limit at https://venice.ai/settings/api"
+        };
         return Err(CliError::Funds(format!(
             "the estimated cost of the {jobs} job(s) to run, ${estimate:.4}, exceeds the balance, \
-             ${available:.4} ({detail}); nothing was sent. Top up, run fewer jobs (--max-cost), \
+             ${available:.4} ({detail}); nothing was sent. {add}, run fewer jobs (--max-cost), \
              or pass --ignore-balance to start anyway"
         )));
     }
     Ok(())
+}
+
+/// What an API key can spend, from what the key can read: `GET /api_keys/rate_limits`
+/// (any key; what this key may spend now, its own limit included), else `GET
+/// /billing/balance` (an ADMIN key only). `None`, after saying why, when neither tells:
+/// the cost is then not checked (never "exceeds the balance"). A key the provider does
+/// not admit now (`accessPermitted: false`) is refused.
+async fn account_spendable(
+    session: &Session,
+    estimate: f64,
+) -> Result<Option<(f64, String)>, CliError> {
+    match session.client.account_limits().await {
+        Ok(limits) if !limits.is_access_permitted() => {
+            return Err(CliError::Funds(
+                "the provider does not admit this API key now (accessPermitted is false: \
+                 no balance left, or the key's spend limit is used up); nothing was sent. Add \
+                 funds or raise the key's limit at https://venice.ai/settings/api, or pass \
+                 --ignore-balance to start anyway"
+                    .into(),
+            ));
+        }
+        Ok(limits) => {
+            if let Some(v) = limits.spendable_usd() {
+                let part = |name: &str, v: Option<f64>| v.map(|v| format!("{name} ${v:.4}"));
+                let detail = [
+                    part("DIEM", limits.diem()),
+                    part("bundled credits", limits.bundled_credits()),
+                    part("USD", limits.usd()),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" + ");
+                return Ok(Some((v, format!("what this key may spend: {detail}"))));
+            }
+        }
+        Err(e) => eprintln!("warning: cannot read the API key's limits ({e})"),
+    }
+    match session.client.account_balance().await {
+        Ok(b) => {
+            let part = |name: &str, v: Option<f64>| v.map(|v| format!("{name} ${v:.4}"));
+            let detail = [
+                part("DIEM", b.diem()),
+                part("earned credits", b.earned_credits()),
+                part("bundled credits", b.bundled_credits()),
+                part("USD", b.usd()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" + ");
+            Ok(b.spendable_usd()
+                .map(|v| (v, detail))
+                .or_else(|| no_balance(session, estimate)))
+        }
+        Err(e) if e.is_admin_key_required() => {
+            eprintln!(
+                "note: cannot check the estimated cost (${estimate:.4}) against the balance: the \
+                 key's limits report none, and the account balance needs an ADMIN API key"
+            );
+            Ok(None)
+        }
+        Err(e) => {
+            eprintln!("warning: cannot read the account balance ({e}); the cost is not checked");
+            Ok(None)
+        }
+    }
+}
+
+/// The server reports no balance (an unlimited account): nothing to check.
+fn no_balance(session: &Session, estimate: f64) -> Option<(f64, String)> {
+    if !session.offline {
+        eprintln!(
+            "note: the server reports no balance; the estimated cost (${estimate:.4}) is not checked"
+        );
+    }
+    None
 }
 
 /// Seed the client's pacer with the account's limits of the models the jobs use, so

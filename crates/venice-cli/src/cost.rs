@@ -7,6 +7,7 @@
 //! `pricing.generation`), so a renamed field is a compile error here, not a silent zero.
 
 use serde::Serialize;
+use venice_image::models::{Cost, CostLine};
 use venice_image::raw::types::{Model, ModelPricing, ModelTypeFilter, Price};
 use venice_image::{Client, GenerateRequest, OpenAiGenerateRequest};
 
@@ -20,13 +21,38 @@ pub const BACKGROUND_REMOVAL_MODEL: &str = "bria-bg-remover";
 /// The edit model the server uses when a request names none.
 pub const DEFAULT_EDIT_MODEL: &str = "firered-image-edit";
 
-/// An estimate: what the request should cost and which catalogue entry priced it.
+/// An estimate: what the request should cost, which catalogue entry priced it, and one
+/// line per charge the provider documents (each shown by `--dry-run`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Estimate {
-    /// Estimated USD.
+    /// Estimated USD: the known lines, an "up to" one at its upper bound.
     pub usd: f64,
     /// The catalogue entry and price used (`upscaler 4x`, `firered-image-edit 1K`…).
     pub priced_as: String,
+    /// Every charge: the model's price first, then add-ons (an unpublished one with no
+    /// amount).
+    pub lines: Vec<CostLine>,
+}
+
+impl Estimate {
+    /// An estimate of `lines`, named `priced_as`.
+    pub fn of_lines(priced_as: String, lines: Vec<CostLine>) -> Self {
+        Self {
+            usd: lines.iter().filter_map(CostLine::usd).sum(),
+            priced_as,
+            lines,
+        }
+    }
+
+    /// The library's estimate of a generation.
+    pub fn of_cost(cost: &Cost, priced_as: String) -> Self {
+        Self::of_lines(priced_as, cost.lines().to_vec())
+    }
+
+    /// The first charge without a published amount, if any.
+    pub fn unknown(&self) -> Option<&CostLine> {
+        self.lines.iter().find(|l| l.usd().is_none())
+    }
 }
 
 /// What to price.
@@ -34,8 +60,11 @@ pub struct Estimate {
 pub enum Priced<'a> {
     /// An upscale by this factor (`2x` up to 2, else `4x`, as the provider charges).
     Upscale {
-        /// Scale factor.
+        /// Scale factor asked for.
         scale: f64,
+        /// The scale the 16 MP output cap leaves, when the input's size is known: the
+        /// provider bills this one.
+        effective: Option<f64>,
     },
     /// An edit or multi-edit.
     Edit {
@@ -47,8 +76,12 @@ pub enum Priced<'a> {
         quality: Option<&'a str>,
         /// The input images of a multi-edit (base and layers), `None` for an edit: a
         /// multi-edit's images beyond the model's included count are charged per image
-        /// (`pricing.inputImages`), as the mock charges them.
-        images: Option<usize>,
+        /// (`pricing.inputImages`); an edit is one image (with `included: 0` it pays
+        /// that one too).
+        images: usize,
+        /// `enhance_prompt`: edits bill "extra credits" for a rewrite without publishing
+        /// the amount, so the line is unknown.
+        enhance: bool,
     },
     /// A background removal.
     RemoveBackground,
@@ -94,8 +127,9 @@ fn edit_price(pricing: &ModelPricing, tier: &str, quality: Option<&str>) -> Opti
 /// Price `what` from `models` (the catalogue entries of the right type).
 pub fn price(models: &[Model], what: Priced<'_>) -> Result<Estimate, CliError> {
     match what {
-        Priced::Upscale { scale } => {
-            let factor = if scale <= 2.0 { "2x" } else { "4x" };
+        Priced::Upscale { scale, effective } => {
+            let billed = effective.unwrap_or(scale);
+            let factor = if billed <= 2.0 { "2x" } else { "4x" };
             let (id, prices) = models
                 .iter()
                 .find_map(|m| Some((&m.id, m.model_spec.pricing.as_ref()?.upscale.as_ref()?)))
@@ -105,16 +139,22 @@ pub fn price(models: &[Model], what: Priced<'_>) -> Result<Estimate, CliError> {
             } else {
                 &prices.x4x
             };
-            Ok(Estimate {
-                usd: price.usd,
-                priced_as: format!("{id} {factor}"),
-            })
+            let what = if billed < scale && (scale <= 2.0) != (billed <= 2.0) {
+                format!("{id} {factor} (a {scale}x clamped by the 16 MP output cap)")
+            } else {
+                format!("{id} {factor}")
+            };
+            Ok(Estimate::of_lines(
+                format!("{id} {factor}"),
+                vec![CostLine::known(what, price.usd)],
+            ))
         }
         Priced::Edit {
             model,
             resolution,
             quality,
             images,
+            enhance,
         } => {
             let id = model.unwrap_or(DEFAULT_EDIT_MODEL);
             let m = models.iter().find(|m| m.id == id).ok_or_else(|| {
@@ -134,24 +174,45 @@ pub fn price(models: &[Model], what: Priced<'_>) -> Result<Estimate, CliError> {
             let price = pricing
                 .and_then(|p| edit_price(p, &tier, quality.as_deref()))
                 .ok_or_else(|| unpriced(format!("model {id} at {tier}")))?;
-            let (extra, surcharge) = pricing
-                .and_then(|p| Some((p.input_images.as_ref()?, images?)))
-                .map_or((0, 0.0), |(p, images)| {
-                    // `included` is a JSON number; a negative or fractional one counts as
-                    // its whole part, never below zero.
-                    let included = p.included.max(0.0) as usize;
-                    let extra = images.saturating_sub(included);
-                    (extra, p.additional.usd * extra as f64)
-                });
+            let mut lines = vec![CostLine::known(
+                match &quality {
+                    Some(q) if pricing.is_some_and(|p| !p.quality.is_empty()) => {
+                        format!("{id} {tier} {q}")
+                    }
+                    _ => format!("{id} {tier}"),
+                },
+                price.usd,
+            )];
+            if let Some(p) = pricing.and_then(|p| p.input_images.as_ref()) {
+                // `included` is a JSON number; a negative or fractional one counts as
+                // its whole part, never below zero.
+                let included = p.included.max(0.0) as usize;
+                let extra = images.saturating_sub(included);
+                if extra > 0 {
+                    let what = match (extra, included) {
+                        (1, 0) => "1 input image (none included in the price)".to_owned(),
+                        (1, _) => "1 extra input image".to_owned(),
+                        (n, _) => format!("{n} extra input images"),
+                    };
+                    lines.push(CostLine::known(what, p.additional.usd * extra as f64));
+                }
+            }
+            if enhance {
+                lines.push(CostLine::unknown(
+                    "enhance_prompt (an edit's rewrite; the provider does not publish its price)",
+                ));
+            }
+            let extra = images.saturating_sub(
+                pricing
+                    .and_then(|p| p.input_images.as_ref())
+                    .map_or(usize::MAX, |p| p.included.max(0.0) as usize),
+            );
             let priced_as = match extra {
                 0 => format!("{id} {tier}"),
                 1 => format!("{id} {tier} + 1 extra input image"),
                 n => format!("{id} {tier} + {n} extra input images"),
             };
-            Ok(Estimate {
-                usd: price.usd + surcharge,
-                priced_as,
-            })
+            Ok(Estimate::of_lines(priced_as, lines))
         }
         Priced::RemoveBackground => {
             let price = models
@@ -161,10 +222,10 @@ pub fn price(models: &[Model], what: Priced<'_>) -> Result<Estimate, CliError> {
                 .ok_or_else(|| {
                     unpriced(format!("a background removal ({BACKGROUND_REMOVAL_MODEL})"))
                 })?;
-            Ok(Estimate {
-                usd: price.usd,
-                priced_as: BACKGROUND_REMOVAL_MODEL.to_owned(),
-            })
+            Ok(Estimate::of_lines(
+                BACKGROUND_REMOVAL_MODEL.to_owned(),
+                vec![CostLine::known(BACKGROUND_REMOVAL_MODEL, price.usd)],
+            ))
         }
     }
 }
@@ -202,10 +263,7 @@ pub async fn estimate_openai(
         .build()
         .map_err(venice_image::Error::from)?;
     let cost = client.estimate_cost(&probe).await?;
-    Ok(Estimate {
-        usd: cost.total_usd(),
-        priced_as: id,
-    })
+    Ok(Estimate::of_cost(&cost, id))
 }
 
 /// Refuse `estimate` when it is above `max` (`--max-cost`); nothing has been sent yet.
@@ -213,6 +271,13 @@ pub fn check_cap(estimate: Option<&Estimate>, max: Option<f64>) -> Result<(), Cl
     let Some(max) = max else {
         return Ok(());
     };
+    if let Some(line) = estimate.and_then(Estimate::unknown) {
+        return Err(CliError::Usage(format!(
+            "the estimate has a charge without a published price ({}), so --max-cost \
+             ${max:.4} cannot be checked; nothing was sent",
+            line.what()
+        )));
+    }
     match estimate {
         Some(e) if e.usd > max + 1e-9 => Err(CliError::Usage(format!(
             "the estimated cost, ${:.4} ({}), exceeds --max-cost ${max:.4}; nothing was sent",
@@ -252,11 +317,16 @@ mod tests {
             json!({
             "upscale": {"2x": {"usd": 0.02, "diem": 0}, "4x": {"usd": 0.08, "diem": 0}}})
         )]));
-        let two = price(&m, Priced::Upscale { scale: 2.0 }).expect("priced");
+        let up = |scale, effective| Priced::Upscale { scale, effective };
+        let two = price(&m, up(2.0, None)).expect("priced");
         assert_eq!((two.usd, two.priced_as.as_str()), (0.02, "upscaler 2x"));
-        let three = price(&m, Priced::Upscale { scale: 3.0 }).expect("priced");
+        let three = price(&m, up(3.0, None)).expect("priced");
         assert_eq!((three.usd, three.priced_as.as_str()), (0.08, "upscaler 4x"));
-        assert!(price(&[], Priced::Upscale { scale: 2.0 }).is_err());
+        // A 4x the 16 MP cap clamps to 2x is billed as a 2x, and the line says why.
+        let clamped = price(&m, up(4.0, Some(2.0))).expect("priced");
+        assert_eq!(clamped.usd, 0.02);
+        assert!(clamped.lines[0].what().contains("clamped"), "{clamped:?}");
+        assert!(price(&[], up(2.0, None)).is_err());
     }
 
     #[test]
@@ -282,7 +352,8 @@ mod tests {
                     model: Some(model),
                     resolution,
                     quality,
-                    images: None,
+                    images: 1,
+                    enhance: false,
                 },
             )
             .map(|e| e.usd)
@@ -292,6 +363,26 @@ mod tests {
         assert_eq!(e("tiered", Some("2k"), None).ok(), Some(0.14));
         assert_eq!(e("tiered", Some("2K"), Some("low")).ok(), Some(0.03));
         assert!(matches!(e("nope", None, None), Err(CliError::Usage(_))));
+    }
+
+    #[test]
+    fn a_single_image_edit_pays_its_image_when_none_is_included() {
+        let m = models(json!([entry(
+            "none-included",
+            "inpaint",
+            json!({"inpaint": {"usd": 0.04, "diem": 0},
+                   "inputImages": {"included": 0, "additional": {"usd": 0.00345, "diem": 0}}})
+        )]));
+        let edit = Priced::Edit {
+            model: Some("none-included"),
+            resolution: None,
+            quality: None,
+            images: 1,
+            enhance: false,
+        };
+        let e = price(&m, edit).expect("priced");
+        assert_eq!(e.lines.len(), 2, "{e:?}");
+        assert!((e.usd - 0.04345).abs() < 1e-12, "{e:?}");
     }
 
     #[test]
@@ -309,7 +400,8 @@ mod tests {
                     model: Some("multi"),
                     resolution: None,
                     quality: None,
-                    images: Some(images),
+                    images,
+                    enhance: false,
                 },
             )
             .expect("priced")
@@ -319,9 +411,18 @@ mod tests {
             model: Some("multi"),
             resolution: None,
             quality: None,
-            images: None,
+            images: 1,
+            enhance: true,
         };
-        assert_eq!(price(&m, edit).expect("priced").usd, 0.07, "an edit");
+        let enhanced = price(&m, edit).expect("priced");
+        assert_eq!(enhanced.usd, 0.07, "an edit");
+        // An edit's rewrite has no published price: unknown, and --max-cost refuses.
+        assert!(
+            enhanced
+                .unknown()
+                .is_some_and(|l| l.what().starts_with("enhance_prompt"))
+        );
+        assert!(check_cap(Some(&enhanced), Some(100.0)).is_err());
         assert_eq!(e(1).priced_as, "multi 1K");
         let three = e(3);
         assert!(
@@ -334,10 +435,10 @@ mod tests {
 
     #[test]
     fn the_cap_refuses_above_and_when_unknown() {
-        let e = Estimate {
-            usd: 0.08,
-            priced_as: "upscaler 4x".into(),
-        };
+        let e = Estimate::of_lines(
+            "upscaler 4x".into(),
+            vec![CostLine::known("upscaler 4x", 0.08)],
+        );
         assert!(check_cap(Some(&e), None).is_ok());
         assert!(check_cap(Some(&e), Some(0.08)).is_ok());
         let err = check_cap(Some(&e), Some(0.05)).expect_err("above");

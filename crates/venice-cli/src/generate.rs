@@ -49,17 +49,19 @@ pub async fn run(session: &Session, args: GenerateArgs) -> Result<ExitCode, CliE
     }
     if args.dry_run {
         let cost = client.estimate_cost(&request).await?;
-        cost::check_cap(Some(&estimate_of(&cost, &spec)), args.run.max_cost)?;
         let out = serde_json::json!({
             "dry_run": true,
             "offline": session.offline,
             "endpoint": crate::ui::endpoint(client, "generate_image"),
             "request": abbreviated(request.to_json()),
             "estimated_cost_usd": cost.total_usd(),
+            "estimate_complete": cost.is_complete(),
+            "estimate_lines": cost.lines(),
             "images": cost.images(),
             "usd_per_image": cost.usd_per_image(),
         });
         println!("{}", pretty(&out));
+        cost::check_cap(Some(&estimate_of(&cost, &spec)), args.run.max_cost)?;
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -293,10 +295,7 @@ fn abbreviated(mut request: serde_json::Value) -> serde_json::Value {
 }
 
 fn estimate_of(cost: &Cost, spec: &JobSpec) -> Estimate {
-    Estimate {
-        usd: cost.total_usd(),
-        priced_as: format!("{} x{}", spec.model(), cost.images()),
-    }
+    Estimate::of_cost(cost, format!("{} x{}", spec.model(), cost.images()))
 }
 
 fn dimensions_of(path: &std::path::Path) -> (Option<u32>, Option<u32>) {

@@ -86,8 +86,13 @@ fn wrong_url(ctx: &HintContext) -> String {
 fn client_hint(e: &Error, ctx: &HintContext) -> Option<String> {
     match e {
         Error::PaymentRequired { kind, error } => Some(match kind {
+            // An API key's 402 (no `code`): the account cannot pay, or the key's own spend
+            // limit is used up. A wallet top-up does not help.
             PaymentRequiredKind::AccountBalance if !ctx.wallet => {
-                "top up the API key's balance at https://venice.ai/settings/api".into()
+                "the API key's account cannot pay for this request: add funds, or raise the \
+                 key's spend limit, at https://venice.ai/settings/api (`venice-image account` \
+                 shows what the key may spend)"
+                    .into()
             }
             _ => top_up_hint(
                 error

@@ -133,6 +133,7 @@ where
             "options": plan.options,
             "estimated_cost_usd": estimate.as_ref().map(|e| e.usd),
             "priced_as": estimate.as_ref().map(|e| e.priced_as.as_str()),
+            "estimate_lines": estimate.as_ref().map(|e| &e.lines),
         });
         println!("{}", pretty(&v));
         return cost::check_cap(estimate.as_ref(), out.run.max_cost).map(|()| ExitCode::SUCCESS);
@@ -241,7 +242,10 @@ pub async fn upscale(session: &Session, args: UpscaleArgs) -> Result<ExitCode, C
             "expected_height": request.expected_output().map(|d| d.1),
         }),
         stem: stem_of(&args.image, &format!("x{}", args.scale)),
-        priced: Priced::Upscale { scale: args.scale },
+        priced: Priced::Upscale {
+            scale: args.scale,
+            effective: request.effective_scale(),
+        },
         expected: Format::Png,
     };
     finish(
@@ -341,7 +345,8 @@ pub async fn edit(session: &Session, args: EditArgs) -> Result<ExitCode, CliErro
             model: args.options.model.as_deref(),
             resolution: args.options.resolution.as_deref(),
             quality: None,
-            images: None,
+            images: 1,
+            enhance: args.options.enhance_prompt,
         },
         expected: expected_edit_format(choices.format, args.options.resolution.as_deref()),
     };
@@ -383,7 +388,8 @@ pub async fn multi_edit(session: &Session, args: MultiEditArgs) -> Result<ExitCo
             model: args.options.model.as_deref(),
             resolution: args.options.resolution.as_deref(),
             quality: args.quality.as_deref(),
-            images: Some(args.images.len()),
+            images: args.images.len(),
+            enhance: args.options.enhance_prompt,
         },
         expected: expected_edit_format(choices.format, args.options.resolution.as_deref()),
     };

@@ -69,7 +69,9 @@ impl StopRules {
         if matches!(status, 401..=403) {
             let fix = match status {
                 401 => "fix the credentials",
-                402 => "add credit (see the hint, or `venice-image balance`)",
+                402 => {
+                    "add credit (see the hint; `venice-image account` or `venice-image balance` shows what is left)"
+                }
                 _ => "use a key or wallet that may call this model",
             };
             return self.stop(format!(

@@ -4,6 +4,11 @@
 //! [`Client::account_limits`](crate::Client::account_limits), `GET
 //! /api_keys/rate_limits`).
 //!
+//! The balance needs an ADMIN key: the provider answers an INFERENCE key (the kind an
+//! app should use) 401 "Admin API key required"
+//! ([`Error::is_admin_key_required`](crate::Error::is_admin_key_required)). The rate
+//! limits work with any key and also carry what the key can spend now.
+//!
 //! Account reads are not charged: they return the value itself, not a
 //! [`Response`](crate::Response). A wallet's credit is in [`crate::Client::wallet_balance`]
 //! (feature `wallet`).
@@ -16,8 +21,12 @@
 //! use venice_image::{Auth, Client};
 //!
 //! let client = Client::builder().base_url(url).auth(Auth::api_key(key)).build()?;
-//! let balance = client.account_balance().await?;
-//! println!("can spend ${:.2}", balance.spendable_usd().unwrap_or(0.0));
+//! match client.account_balance().await {
+//!     Ok(balance) => println!("can spend ${:.2}", balance.spendable_usd().unwrap_or(0.0)),
+//!     // The mock's default key is an INFERENCE key, as an app's should be.
+//!     Err(e) if e.is_admin_key_required() => println!("the balance needs an admin key"),
+//!     Err(e) => return Err(e.into()),
+//! }
 //! let limits = client.account_limits().await?;
 //! if let Some(m) = limits.model("venice-sd35") {
 //!     println!("{}: {:?} requests per minute", m.model(), m.requests_per_minute());
@@ -37,6 +46,8 @@ pub struct AccountBalance {
     pub(crate) consumption_currency: Option<String>,
     pub(crate) usd: Option<f64>,
     pub(crate) diem: Option<f64>,
+    pub(crate) bundled_credits: Option<f64>,
+    pub(crate) earned_credits: Option<f64>,
     pub(crate) diem_epoch_allocation: f64,
 }
 
@@ -63,19 +74,37 @@ impl AccountBalance {
         self.diem
     }
 
+    /// Bundled credits (USD-denominated, included with a subscription plan); `None`
+    /// when there are none.
+    pub fn bundled_credits(&self) -> Option<f64> {
+        self.bundled_credits
+    }
+
+    /// Earned credits (USD-denominated); `None` when there are none.
+    pub fn earned_credits(&self) -> Option<f64> {
+        self.earned_credits
+    }
+
     /// DIEM allocated per epoch.
     pub fn diem_epoch_allocation(&self) -> f64 {
         self.diem_epoch_allocation
     }
 
-    /// What requests can spend now, in USD: the USD balance plus the DIEM left (one
-    /// DIEM pays for one dollar of API use in its epoch, and is spent first); `None`
-    /// when the server reports neither.
+    /// What requests can spend now, in USD: DIEM, earned credits, bundled credits and
+    /// USD, the order the provider spends them in (one DIEM pays for one dollar of API
+    /// use in its epoch); `None` when the server reports none of them. Per-key limits
+    /// are not in it: [`AccountLimits`] has what the key may spend.
     pub fn spendable_usd(&self) -> Option<f64> {
-        match (self.usd, self.diem) {
-            (None, None) => None,
-            (usd, diem) => Some(usd.unwrap_or(0.0).max(0.0) + diem.unwrap_or(0.0).max(0.0)),
-        }
+        let parts = [
+            self.diem,
+            self.earned_credits,
+            self.bundled_credits,
+            self.usd,
+        ];
+        parts
+            .iter()
+            .any(Option::is_some)
+            .then(|| parts.iter().map(|p| p.unwrap_or(0.0).max(0.0)).sum())
     }
 }
 
@@ -86,6 +115,8 @@ impl From<types::BillingBalanceResponse> for AccountBalance {
             consumption_currency: b.consumption_currency,
             usd: b.balances.usd,
             diem: b.balances.diem,
+            bundled_credits: b.balances.bundled_credits,
+            earned_credits: b.balances.earned_credits,
             diem_epoch_allocation: b.diem_epoch_allocation,
         }
     }
@@ -100,6 +131,7 @@ pub struct AccountLimits {
     pub(crate) is_charged: bool,
     pub(crate) usd: Option<f64>,
     pub(crate) diem: Option<f64>,
+    pub(crate) bundled_credits: Option<f64>,
     pub(crate) key_expiration: Option<String>,
     pub(crate) next_epoch_begins: String,
     pub(crate) models: Vec<ModelLimits>,
@@ -121,14 +153,31 @@ impl AccountLimits {
         self.is_charged
     }
 
-    /// USD balance, when reported.
+    /// USD this key can spend now (the account's, clamped to the key's remaining
+    /// limit), when reported.
     pub fn usd(&self) -> Option<f64> {
         self.usd
     }
 
-    /// DIEM balance, when reported.
+    /// DIEM this key can spend now, when reported.
     pub fn diem(&self) -> Option<f64> {
         self.diem
+    }
+
+    /// Bundled credits (USD-denominated) this key can spend now, when reported.
+    pub fn bundled_credits(&self) -> Option<f64> {
+        self.bundled_credits
+    }
+
+    /// What this key can spend now in USD (DIEM, bundled credits and USD; the provider
+    /// does not list earned credits here); `None` when neither USD nor DIEM is reported
+    /// (bundled credits alone, `0` when a plan has none, say nothing of the rest).
+    pub fn spendable_usd(&self) -> Option<f64> {
+        if self.usd.is_none() && self.diem.is_none() {
+            return None;
+        }
+        let parts = [self.diem, self.bundled_credits, self.usd];
+        Some(parts.iter().map(|p| p.unwrap_or(0.0).max(0.0)).sum())
     }
 
     /// When the key expires, as the server writes it; `None`: never.
@@ -222,6 +271,7 @@ impl From<types::ApiKeyRateLimitsResponse> for AccountLimits {
             is_charged: d.api_tier.is_charged,
             usd: d.balances.usd,
             diem: d.balances.diem,
+            bundled_credits: d.balances.bundled_credits,
             key_expiration: d.key_expiration,
             next_epoch_begins: d.next_epoch_begins,
             models,
@@ -282,6 +332,8 @@ mod tests {
             consumption_currency: None,
             usd,
             diem,
+            bundled_credits: None,
+            earned_credits: None,
             diem_epoch_allocation: 0.0,
         };
         assert_eq!(b(Some(2.5), Some(1.0)).spendable_usd(), Some(3.5));

@@ -8,10 +8,13 @@ use crate::client::Client;
 use crate::error::Result;
 
 impl Client {
-    /// The balance of the API key's account (`GET /billing/balance`): USD, DIEM, and
-    /// whether it can pay now. API keys only: a wallet's credit is
-    /// [`wallet_balance`](Client::wallet_balance) (feature `wallet`); other credentials
-    /// fail with [`Error::Auth`](crate::Error::Auth) before sending.
+    /// The balance of the API key's account (`GET /billing/balance`): DIEM, earned and
+    /// bundled credits, USD, and whether it can pay now. Needs an ADMIN key: an INFERENCE
+    /// key gets the provider's 401 "Admin API key required"
+    /// ([`Error::is_admin_key_required`](crate::Error::is_admin_key_required));
+    /// [`account_limits`](Client::account_limits) works with any key. API keys only: a
+    /// wallet's credit is [`wallet_balance`](Client::wallet_balance) (feature `wallet`);
+    /// other credentials fail with [`Error::Auth`](crate::Error::Auth) before sending.
     pub async fn account_balance(&self) -> Result<AccountBalance> {
         let span = tracing::info_span!(
             "venice.account_balance",
@@ -32,8 +35,8 @@ impl Client {
 
     /// The API key's tier, balances and per-model rate limits (`GET
     /// /api_keys/rate_limits`); seed a [`Pacer`](crate::pacing::Pacer) with them
-    /// ([`Pacer::seed_account_limits`](crate::pacing::Pacer::seed_account_limits)). API
-    /// keys only, like [`account_balance`](Client::account_balance).
+    /// ([`Pacer::seed_account_limits`](crate::pacing::Pacer::seed_account_limits)). Any
+    /// API key (INFERENCE or ADMIN); not wallets.
     pub async fn account_limits(&self) -> Result<AccountLimits> {
         let span = tracing::info_span!(
             "venice.account_limits",

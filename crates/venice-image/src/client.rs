@@ -471,8 +471,8 @@ impl Client {
         self.inner.transport.wallet_slots()
     }
 
-    /// The last `X-Balance-Remaining` (USD) the server reported to this client: x402
-    /// wallet credit after a paid call.
+    /// The last `x-venice-balance-usd` the server reported to this client: the wallet's
+    /// x402 credit (or the API-key account's USD) after a paid call.
     pub fn last_balance_usd(&self) -> Option<f64> {
         self.inner.transport.last_balance()
     }

@@ -291,6 +291,7 @@ fn error_from_json(status: u16, headers: &HeaderMap, json: &Value, body_excerpt:
         .filter(|c| !c.is_empty())
         .or_else(|| error_field.clone().filter(|_| error_is_code))
         .map(|c| c.parse().unwrap_or(ErrorCode::Unknown(c)));
+    let coded = code.is_some();
     let prose = |m: Option<String>| m.filter(|_| !error_is_code);
     let message = prose(error_field.clone())
         .or_else(|| str_field(json, "message"))
@@ -342,6 +343,7 @@ fn error_from_json(status: u16, headers: &HeaderMap, json: &Value, body_excerpt:
                 siwx_challenge: json.get("siwxChallenge").cloned(),
                 payment_required_header: header(headers, "payment-required")
                     .and_then(decode_b64_json),
+                coded,
                 api,
             };
             Error::PaymentRequired {

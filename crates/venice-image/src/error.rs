@@ -212,6 +212,18 @@ impl Error {
         }
     }
 
+    /// Whether this is the provider's 401 "Admin API key required": an INFERENCE key on
+    /// an operation that needs an ADMIN key (`GET /billing/balance`). The key itself is
+    /// valid; it may still call inference and [`Client::account_limits`](crate::Client::account_limits).
+    pub fn is_admin_key_required(&self) -> bool {
+        self.api_error().is_some_and(|a| {
+            a.status == 401
+                && a.message
+                    .to_ascii_lowercase()
+                    .contains("admin api key required")
+        })
+    }
+
     /// Whether retrying cannot have been charged and may succeed: rate limits (not
     /// insufficient balance), a lockout (after it ends), a busy wallet, 503, and
     /// connections that never reached the server.
@@ -738,8 +750,11 @@ impl fmt::Display for ApiError {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum PaymentRequiredKind {
-    /// An API-key account is out of credit or over a spend limit
-    /// (`INSUFFICIENT_BALANCE`, `API_KEY_*_SPEND_LIMIT_EXCEEDED`): top up on the website.
+    /// An API-key account cannot pay, or the key's own spend limit is used up: the
+    /// provider's 402 with no `code` ("Insufficient USD or Diem balance…", "API key USD
+    /// spend limit exceeded…"), or the older coded ones (`INSUFFICIENT_BALANCE`,
+    /// `API_KEY_*_LIMIT_EXCEEDED`). Add funds or raise the key's limit at venice.ai; a
+    /// wallet top-up does not help.
     AccountBalance,
     /// A wallet (SIWX) has too little x402 credit (`PAYMENT_REQUIRED`): top up with
     /// `Client::top_up`.
@@ -768,6 +783,9 @@ pub struct PaymentRequired {
     pub(crate) top_up_instructions: Option<Value>,
     pub(crate) siwx_challenge: Option<Value>,
     pub(crate) payment_required_header: Option<Value>,
+    /// Whether the body named a code (`code`, or a code in `error`); the API error's
+    /// code is otherwise inferred from the status.
+    pub(crate) coded: bool,
 }
 
 impl PaymentRequired {
@@ -837,7 +855,11 @@ impl PaymentRequired {
         self.payment_required_header.as_ref()
     }
 
-    /// Which of the 402 shapes this is.
+    /// Which of the 402 shapes this is, from the body alone. A 402 with no `code` and
+    /// nothing to pay with (no `accepts`, no `PAYMENT-REQUIRED`, no wallet fields) is
+    /// the provider's plain API-key 402 ("Insufficient USD or Diem balance…", or a
+    /// key's spend limit): [`PaymentRequiredKind::AccountBalance`]. The client knows the
+    /// credential it sent and reads such a 402 on a wallet request as wallet credit.
     pub fn kind(&self) -> PaymentRequiredKind {
         let code = self.api.code.as_str();
         if self.api.code == ErrorCode::InsufficientBalance
@@ -850,8 +872,29 @@ impl PaymentRequired {
             || self.current_balance_usd.is_some()
         {
             PaymentRequiredKind::WalletCredit
+        } else if self.is_bare() {
+            PaymentRequiredKind::AccountBalance
         } else {
             PaymentRequiredKind::Discovery
+        }
+    }
+
+    /// No `code` and nothing to pay with: only a message.
+    fn is_bare(&self) -> bool {
+        !self.coded && self.accepts.is_empty() && self.payment_required_header.is_none()
+    }
+
+    /// The kind of this 402 answered to a request sent with `scheme`: a bare 402 (see
+    /// [`kind`](Self::kind)) is the account's balance on a Bearer request and the
+    /// wallet's credit on a wallet request.
+    pub(crate) fn kind_for(&self, scheme: Option<venice_openapi::Scheme>) -> PaymentRequiredKind {
+        match (self.kind(), scheme) {
+            (PaymentRequiredKind::AccountBalance, Some(venice_openapi::Scheme::Siwx))
+                if self.is_bare() =>
+            {
+                PaymentRequiredKind::WalletCredit
+            }
+            (kind, _) => kind,
         }
     }
 }

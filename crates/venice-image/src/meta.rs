@@ -79,6 +79,7 @@ pub struct ResponseMeta {
     pub(crate) is_content_violation: bool,
     pub(crate) deprecation: Option<Deprecation>,
     pub(crate) balance_remaining_usd: Option<f64>,
+    pub(crate) balance_diem: Option<f64>,
     pub(crate) rate_limit: Option<RateLimit>,
     pub(crate) error_budget: Option<ErrorBudget>,
     pub(crate) route_limit: Option<RateLimit>,
@@ -129,9 +130,17 @@ impl ResponseMeta {
         self.deprecation.as_ref()
     }
 
-    /// Remaining x402 credit in USD (`X-Balance-Remaining` / `x-venice-balance-usd`).
+    /// The caller's USD balance after this request (`x-venice-balance-usd`): a wallet's
+    /// x402 credit, or an API-key account's USD. The provider never sets the
+    /// `X-Balance-Remaining` its spec lists, so that header is not read.
     pub fn balance_remaining_usd(&self) -> Option<f64> {
         self.balance_remaining_usd
+    }
+
+    /// The DIEM left in the current epoch after this request (`x-venice-balance-diem`),
+    /// when the account stakes DIEM.
+    pub fn balance_diem(&self) -> Option<f64> {
+        self.balance_diem
     }
 
     /// The model's request window (`x-ratelimit-*-requests`, reset in Unix ms), when
@@ -211,12 +220,14 @@ fn flag(h: &HeaderMap, name: &str) -> bool {
     header(h, name).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
-/// The remaining x402 credit in USD a response reports (`X-Balance-Remaining`, or
-/// `x-venice-balance-usd`).
+/// The USD balance a response reports (`x-venice-balance-usd`; the provider's balance
+/// headers, `venice-image-generate`).
 pub(crate) fn balance_remaining(h: &HeaderMap) -> Option<f64> {
-    ["x-balance-remaining", "x-venice-balance-usd"]
-        .iter()
-        .find_map(|n| header(h, n))
+    number(h, "x-venice-balance-usd")
+}
+
+fn number(h: &HeaderMap, name: &str) -> Option<f64> {
+    header(h, name)
         .and_then(|v| v.parse::<f64>().ok())
         .filter(|v| v.is_finite())
 }
@@ -287,6 +298,7 @@ impl ResponseMeta {
             is_content_violation: flag(h, "x-venice-is-content-violation"),
             deprecation,
             balance_remaining_usd,
+            balance_diem: number(h, "x-venice-balance-diem"),
             rate_limit: families.model,
             error_budget: families.budget,
             route_limit: families.route,
@@ -322,7 +334,8 @@ mod tests {
             ("x-venice-model-deprecation-date", "2026-01-01T00:00:00Z"),
             ("x-venice-deprecated", "true"),
             ("x-venice-deprecated-replacement", "new-model"),
-            ("x-balance-remaining", "4.230000"),
+            ("x-venice-balance-usd", "4.230000"),
+            ("x-venice-balance-diem", "90.5"),
             ("x-ratelimit-limit-requests", "20"),
             ("x-ratelimit-remaining-requests", "19"),
             ("x-ratelimit-reset-requests", "1900000000000"),
@@ -337,6 +350,7 @@ mod tests {
         assert_eq!(d.warning.as_deref(), Some("going away"));
         assert_eq!(d.replacement.as_deref(), Some("new-model"));
         assert_eq!(m.balance_remaining_usd, Some(4.23));
+        assert_eq!(m.balance_diem, Some(90.5));
         let rl = m.rate_limit.unwrap();
         assert_eq!((rl.limit, rl.remaining), (Some(20), Some(19)));
         assert_eq!(

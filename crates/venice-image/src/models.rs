@@ -392,17 +392,83 @@ pub(crate) fn parse_catalogue(body: &[u8]) -> Result<Vec<ImageModel>> {
     Ok(from_wire(list))
 }
 
-/// Estimated cost of a request ([`Client::estimate_cost`](crate::Client::estimate_cost)).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+/// What a prompt rewrite (`enhance_prompt`) adds to a generation when one is produced:
+/// "a $0.04 charge when a rewrite is produced" (veniceai/skills `venice-image-generate` @
+/// 73c0bf79). The catalogue has no field for it, so it is the one price this crate holds;
+/// an estimate counts it at this upper bound.
+pub const ENHANCE_PROMPT_MAX_USD: f64 = 0.04;
+
+/// One charge of an estimate: the model's price, or an add-on the provider bills beside it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct CostLine {
+    pub(crate) what: String,
+    pub(crate) usd: Option<f64>,
+    pub(crate) up_to: bool,
+}
+
+impl CostLine {
+    /// A charge of `usd`.
+    pub fn known(what: impl Into<String>, usd: f64) -> Self {
+        Self {
+            what: what.into(),
+            usd: Some(usd),
+            up_to: false,
+        }
+    }
+
+    /// A charge of at most `usd`, billed only when something happens (a rewrite is
+    /// produced); counted at `usd`.
+    pub fn up_to(what: impl Into<String>, usd: f64) -> Self {
+        Self {
+            what: what.into(),
+            usd: Some(usd),
+            up_to: true,
+        }
+    }
+
+    /// A charge the provider bills but does not publish: unknown, never zero.
+    pub fn unknown(what: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            usd: None,
+            up_to: false,
+        }
+    }
+
+    /// What is charged, e.g. `gpt-image-2 1K high x1` or `enhance_prompt`.
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+
+    /// The amount in USD (the upper bound of an "up to" charge); `None`: unknown.
+    pub fn usd(&self) -> Option<f64> {
+        self.usd
+    }
+
+    /// Whether the charge may not happen (billed only when a rewrite is produced);
+    /// [`usd`](Self::usd) is then its upper bound.
+    pub fn is_up_to(&self) -> bool {
+        self.up_to
+    }
+}
+
+/// Estimated cost of a request ([`Client::estimate_cost`](crate::Client::estimate_cost)):
+/// one [`CostLine`] per charge the provider documents (the model's price, an
+/// `enhance_prompt` rewrite at its upper bound, an unpublished style-reference surcharge
+/// as unknown).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct Cost {
     pub(crate) usd_per_image: f64,
     pub(crate) images: u32,
     pub(crate) total_usd: f64,
+    pub(crate) lines: Vec<CostLine>,
 }
 
 impl Cost {
-    /// Price of one image in USD.
+    /// Price of one image in USD (the model's price; add-ons are in
+    /// [`lines`](Self::lines)).
     pub fn usd_per_image(&self) -> f64 {
         self.usd_per_image
     }
@@ -412,9 +478,20 @@ impl Cost {
         self.images
     }
 
-    /// `usd_per_image * images`.
+    /// The sum of the known lines ("up to" ones at their upper bound). When
+    /// [`is_complete`](Self::is_complete) is false the real cost may be higher.
     pub fn total_usd(&self) -> f64 {
         self.total_usd
+    }
+
+    /// Every charge of the request, the model's price first.
+    pub fn lines(&self) -> &[CostLine] {
+        &self.lines
+    }
+
+    /// Whether every line has a known amount (no unpublished surcharge).
+    pub fn is_complete(&self) -> bool {
+        self.lines.iter().all(|l| l.usd.is_some())
     }
 }
 
@@ -576,16 +653,17 @@ impl ImageModel {
                 .find(|(key, _)| key.eq_ignore_ascii_case(k))
                 .map(|(_, v)| *v)
         };
-        let price = if !p.quality.is_empty() {
-            let q = req
-                .quality()
+        let quality = (!p.quality.is_empty()).then(|| {
+            req.quality()
                 .map(|q| q.as_str().to_owned())
                 .or_else(|| c.default_quality.clone())
-                .unwrap_or_else(|| "medium".to_owned());
+                .unwrap_or_else(|| "medium".to_owned())
+        });
+        let price = if let Some(q) = &quality {
             p.quality
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(&tier))
-                .and_then(|(_, qs)| lookup(qs, &q))
+                .and_then(|(_, qs)| lookup(qs, q))
         } else if !p.resolutions.is_empty() {
             lookup(&p.resolutions, &tier)
         } else {
@@ -601,10 +679,30 @@ impl ImageModel {
             ))
         })?;
         let images = req.image_count();
+        let mut lines = vec![CostLine::known(
+            match &quality {
+                Some(q) => format!("{} {tier} {q} x{images}", self.id),
+                None => format!("{} {tier} x{images}", self.id),
+            },
+            price.usd * f64::from(images),
+        )];
+        if req.enhance_prompt() == Some(true) {
+            lines.push(CostLine::up_to(
+                "enhance_prompt (when a rewrite is produced)",
+                ENHANCE_PROMPT_MAX_USD,
+            ));
+        }
+        if req.style_reference_count() > 0 {
+            // Billed by some models (Krea V2) and itemized by none in the catalogue.
+            lines.push(CostLine::unknown(
+                "style references (a surcharge the provider does not publish)",
+            ));
+        }
         Ok(Cost {
             usd_per_image: price.usd,
             images,
-            total_usd: price.usd * f64::from(images),
+            total_usd: lines.iter().filter_map(|l| l.usd).sum(),
+            lines,
         })
     }
 }
@@ -692,8 +790,32 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(
             serde_json::to_value(cost).unwrap(),
-            json!({"usd_per_image": 0.01, "images": 2, "total_usd": 0.02})
+            json!({"usd_per_image": 0.01, "images": 2, "total_usd": 0.02,
+                   "lines": [{"what": "px 1K x2", "usd": 0.02, "up_to": false}]})
         );
+    }
+
+    #[test]
+    fn an_estimate_has_a_line_per_documented_charge() {
+        let m = models();
+        let ar = find(&m, "ar").unwrap();
+        let req = GenerateRequest::builder("ar", "p")
+            .enhance_prompt(true)
+            .style_reference(StyleReference::from_url("https://a").unwrap())
+            .build()
+            .unwrap();
+        let cost = ar.estimate_cost(&req).unwrap();
+        let lines = cost.lines();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        // The model at its default quality, then the rewrite at its upper bound, then the
+        // unpublished style-reference surcharge as unknown (never zero).
+        assert_eq!(lines[0].what(), "ar 1K low x1");
+        assert_eq!(lines[0].usd(), Some(0.03));
+        assert!(lines[1].is_up_to());
+        assert_eq!(lines[1].usd(), Some(ENHANCE_PROMPT_MAX_USD));
+        assert_eq!(lines[2].usd(), None);
+        assert!(!cost.is_complete());
+        assert!((cost.total_usd() - 0.07).abs() < 1e-9);
     }
 
     #[test]

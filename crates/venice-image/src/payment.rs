@@ -296,6 +296,38 @@ mod tests {
     }
 
     #[test]
+    fn a_codeless_402_is_the_account_on_a_key_and_the_wallet_on_a_wallet() {
+        use venice_openapi::Scheme;
+        for body in [
+            json!({"error": "Insufficient USD or Diem balance to complete request"}),
+            json!({"error": "API key USD spend limit exceeded. Your account may still have USD \
+                    balance, but this API key has reached its configured USD spending limit."}),
+        ] {
+            let p = parse(402, &[], &body);
+            assert_eq!(p.kind(), PaymentRequiredKind::AccountBalance, "{body}");
+            assert_eq!(
+                p.kind_for(Some(Scheme::Bearer)),
+                PaymentRequiredKind::AccountBalance
+            );
+            assert_eq!(
+                p.kind_for(Some(Scheme::Siwx)),
+                PaymentRequiredKind::WalletCredit
+            );
+        }
+        // The credential-less discovery stays discovery whatever was sent.
+        let p = parse(
+            402,
+            &[],
+            &json!({"x402Version": 2, "error": "Payment required", "accepts": [base_entry()],
+                    "authOptions": {}}),
+        );
+        assert_eq!(
+            p.kind_for(Some(Scheme::Bearer)),
+            PaymentRequiredKind::Discovery
+        );
+    }
+
+    #[test]
     fn kinds() {
         let p = parse(
             402,

@@ -36,7 +36,7 @@ pub(crate) struct Transport {
     retry: RetryPolicy,
     /// The credentials are a value that may be sent once (a static SIWX header).
     single_use_auth: bool,
-    /// Last `X-Balance-Remaining` seen (USD).
+    /// Last `x-venice-balance-usd` seen.
     last_balance: Mutex<Option<f64>>,
     limits: Limits,
 }
@@ -281,7 +281,10 @@ impl Transport {
                 Err(e) => {
                     let never_sent = matches!(&e, RawError::InvalidRequest(_))
                         || matches!(&e, RawError::CommunicationError(c) if c.is_connect());
-                    let err = decode::from_raw(e).await;
+                    let mut err = decode::from_raw(e).await;
+                    if let Error::PaymentRequired { kind, error } = &mut err {
+                        *kind = error.kind_for(call.auth.as_ref().map(|a| a.scheme()));
+                    }
                     bookkeeping::refused(
                         call.bucket.as_ref(),
                         self.limits.pacer.as_ref(),

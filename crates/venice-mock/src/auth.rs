@@ -101,6 +101,29 @@ pub fn verify_siwx(config: &MockConfig, value: &str) -> Result<WalletIdentity, A
     }
 }
 
+/// Whether the request carries no credentials at all (no `Authorization`, no
+/// `SIGN-IN-WITH-X`): the provider then answers the x402 discovery 402 with `authOptions`
+/// on every operation that needs credentials, not a 401.
+pub fn has_no_credentials(headers: &HeaderMap) -> bool {
+    !headers.contains_key(http::header::AUTHORIZATION)
+        && !headers.contains_key("sign-in-with-x")
+        && !headers.contains_key("x-sign-in-with-x")
+}
+
+/// Whether `token` is an ADMIN key.
+pub fn is_admin_key(config: &MockConfig, token: &str) -> bool {
+    config.admin_api_keys.iter().any(|k| k == token)
+}
+
+fn known_key(config: &MockConfig, token: &str) -> bool {
+    config.api_keys.iter().any(|k| k == token) || is_admin_key(config, token)
+}
+
+/// The 401 of an INFERENCE key on an admin-only operation.
+pub fn admin_key_required() -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "Admin API key required", None)
+}
+
 /// Authenticates a paid request: SIWX when that header is present, else a Bearer key.
 pub fn authenticate(config: &MockConfig, headers: &HeaderMap) -> Result<Principal, ApiError> {
     if let Some(value) = siwx_header(headers) {
@@ -112,7 +135,7 @@ pub fn authenticate(config: &MockConfig, headers: &HeaderMap) -> Result<Principa
 /// Bearer auth only (the account operations): a wallet header is no credential there.
 pub fn authenticate_key(config: &MockConfig, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let token = bearer(headers).ok_or_else(auth_failed)?;
-    if config.api_keys.iter().any(|k| k == token) {
+    if known_key(config, token) {
         Ok(Principal::ApiKey(token.to_owned()))
     } else {
         Err(auth_failed())
@@ -129,7 +152,7 @@ pub fn authenticate_optional_bearer(
         return Ok(None);
     }
     let token = bearer(headers).ok_or_else(auth_failed)?;
-    if config.api_keys.iter().any(|k| k == token) {
+    if known_key(config, token) {
         Ok(Some(Principal::ApiKey(token.to_owned())))
     } else {
         Err(auth_failed())

@@ -267,6 +267,12 @@ pub struct CatalogModel {
     /// response: served verbatim.
     #[serde(skip)]
     pub captured: Option<Value>,
+    /// What the model charges when `style_references` are used, on top of its price: the
+    /// provider bills one (Krea V2, `venice-image-generate`) but publishes neither the
+    /// amount nor any `/models` field for it, so this is the mock's stand-in and is never
+    /// served in the catalogue. `None`: no surcharge.
+    #[serde(skip)]
+    pub style_reference_surcharge_usd: Option<f64>,
 }
 
 /// Output sizing mode of an image model.
@@ -468,6 +474,7 @@ impl CatalogModel {
             pricing,
             deprecation,
             captured: Some(entry.clone()),
+            style_reference_surcharge_usd: None,
         })
     }
 }
@@ -608,6 +615,9 @@ struct Row {
     style_references: Option<u32>,
     #[serde(default)]
     style_strength: Option<bool>,
+    /// The mock's stand-in for an unpublished style-reference surcharge (USD).
+    #[serde(default)]
+    style_surcharge: Option<f64>,
     #[serde(default)]
     web_search: bool,
     #[serde(default)]
@@ -782,6 +792,7 @@ impl Row {
             pricing,
             deprecation: self.deprecation,
             captured: None,
+            style_reference_surcharge_usd: self.style_surcharge,
         })
     }
 }
@@ -1040,7 +1051,9 @@ mod tests {
         let c = Catalog::builtin();
         let price = |id: &str, tier, q| c.get(id).map(|m| m.price_usd(tier, q));
         assert_eq!(price("gpt-image-2", Some("2K"), Some("high")), Some(0.5));
-        assert_eq!(price("gpt-image-2", None, None), Some(0.07));
+        // The provider's defaultQuality for GPT Image is high: $0.26 at 1K, as live.
+        assert_eq!(price("gpt-image-2", None, None), Some(0.26));
+        assert_eq!(price("gpt-image-2", None, Some("medium")), Some(0.07));
         assert_eq!(price("nano-banana-pro", Some("4K"), None), Some(0.35));
         assert_eq!(price("venice-sd35", None, None), Some(0.01));
         assert_eq!(price("firered-image-edit", None, None), Some(0.04));

@@ -12,8 +12,15 @@ use crate::faults::FaultPlan;
 use crate::svm::{RecentBlockhashes, SvmPaymentPolicy};
 use crate::x402::{PaymentPolicy, PaymentVerifier, SiwxPolicy, SiwxVerifier};
 
-/// The Bearer API key accepted by [`MockConfig::default`].
+/// The Bearer API key accepted by [`MockConfig::default`]: an INFERENCE key, the kind an
+/// app should use (`venice-api-keys`). It may call inference and `GET
+/// /api_keys/rate_limits`; the admin-only operations (`GET /billing/balance`) answer it
+/// 401 "Admin API key required", as the provider does.
 pub const DEFAULT_API_KEY: &str = "venice-mock-key";
+
+/// The ADMIN API key accepted by [`MockConfig::default`]: everything
+/// [`DEFAULT_API_KEY`] may call, plus the admin-only operations.
+pub const DEFAULT_ADMIN_API_KEY: &str = "venice-mock-admin-key";
 
 /// Default largest accepted JSON request body: the provider's 35 MB (413 above).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 35_000_000;
@@ -184,8 +191,12 @@ impl Default for AccountConfig {
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MockConfig {
-    /// Accepted Bearer API keys.
+    /// Accepted Bearer API keys of type INFERENCE: inference and `GET
+    /// /api_keys/rate_limits`, not the admin-only operations (those the spec marks
+    /// `x-venice-admin-key`), which answer them 401 "Admin API key required".
     pub api_keys: Vec<String>,
+    /// Accepted Bearer API keys of type ADMIN: every operation.
+    pub admin_api_keys: Vec<String>,
     /// USD balance shared by API-key accounts; `None` means unlimited (reported as `null`
     /// by `GET /billing/balance`).
     pub api_key_balance: Option<f64>,
@@ -264,6 +275,7 @@ impl Default for MockConfig {
     fn default() -> Self {
         Self {
             api_keys: vec![DEFAULT_API_KEY.to_owned()],
+            admin_api_keys: vec![DEFAULT_ADMIN_API_KEY.to_owned()],
             api_key_balance: None,
             account: AccountConfig::default(),
             wallet_balances: HashMap::new(),
@@ -292,6 +304,7 @@ impl fmt::Debug for MockConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MockConfig")
             .field("api_keys", &self.api_keys.len())
+            .field("admin_api_keys", &self.admin_api_keys.len())
             .field("api_key_balance", &self.api_key_balance)
             .field("account", &self.account)
             .field("wallet_balances", &self.wallet_balances)

@@ -5,7 +5,7 @@
 //! Billing follows the provider (its spec: "bill per credit"): every answer carries
 //! `X-Venice-RPC-Credits` (30 per Solana call, 5 per item answered with a JSON-RPC error)
 //! and `X-Venice-RPC-Cost-USD` (credits × [`USD_PER_CREDIT`], 8 decimals), and the cost is
-//! debited like an inference charge: from a wallet's x402 credit (`X-Balance-Remaining`;
+//! debited like an inference charge: from a wallet's x402 credit (`x-venice-balance-usd`;
 //! a wallet without enough credit gets the usual 402) or from the API-key balance when
 //! one is configured. An `Idempotency-Key` replays the cached answer of the same body
 //! (`Idempotent-Replayed: true`, nothing billed) and refuses another body under that key.
@@ -137,9 +137,13 @@ pub(crate) fn proxy(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
         mint,
     }
     .answer(&ctx.body, now);
-    let remaining = ctx
-        .state
-        .charge(ctx.principal.as_ref(), answer.cost_usd(), network)?;
+    let receipt = ctx.state.charge_above(
+        ctx.principal.as_ref(),
+        ctx.state.request_id("rpc"),
+        network,
+        &[crate::state::Part::new("rpc", answer.cost_usd())],
+        answer.cost_usd(),
+    )?;
     if let Some(key) = key {
         ctx.state.cache_rpc(
             &who,
@@ -151,7 +155,7 @@ pub(crate) fn proxy(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     }
     Ok(balance_header(
         billed(Reply::json(StatusCode::OK, &answer.body), answer.credits),
-        remaining,
+        &receipt,
     ))
 }
 

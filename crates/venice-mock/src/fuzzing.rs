@@ -136,7 +136,9 @@ pub mod __fuzz {
         };
         let valid_key = crate::auth::bearer(&headers) == Some(DEFAULT_API_KEY)
             && crate::auth::siwx_header(&headers).is_none();
-        if policy.auth == AuthMode::Required && !valid_key && status != 401 {
+        // Without any credentials the provider answers the x402 discovery 402, not a 401.
+        let anonymous = crate::auth::has_no_credentials(&headers) && status == 402;
+        if policy.auth == AuthMode::Required && !valid_key && status != 401 && !anonymous {
             return Err(format!(
                 "{method} {path} without valid credentials answered {status}"
             ));

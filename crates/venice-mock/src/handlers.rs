@@ -15,7 +15,7 @@ use crate::images::{self, ImageKey, InputImageError, OutputFormat};
 use crate::response::{ApiError, Reply};
 use crate::shapes;
 use crate::spec::{OperationMatch, query_pairs};
-use crate::state::{AppState, rfc3339, unix_secs, wallet_key};
+use crate::state::{AppState, Part, Receipt, rfc3339, unix_secs, wallet_key};
 use crate::svm;
 use crate::x402::{MIN_TOP_UP_USD, SUGGESTED_TOP_UP_USD};
 
@@ -168,6 +168,13 @@ fn is_content_violation(prompt: &str) -> bool {
 
 /// Deterministic trigger of an edit the provider's own moderation blocks after the
 /// model made it: `forbidden-output` in the prompt (422, charged).
+/// Deterministic trigger of an inference that fails after its charge: `failing-inference`
+/// in the prompt of a generation (500 `INFERENCE_FAILED`; the charge is refunded, a
+/// REFUND row in a wallet's ledger).
+fn is_failing_inference(prompt: &str) -> bool {
+    prompt.to_ascii_lowercase().contains("failing-inference")
+}
+
 fn is_blocked_output(prompt: &str) -> bool {
     prompt.to_ascii_lowercase().contains("forbidden-output")
 }
@@ -203,12 +210,43 @@ fn deprecation_headers(mut reply: Reply, model: &CatalogModel) -> Reply {
     reply
 }
 
-/// `X-Balance-Remaining` for a wallet caller after a charge.
-pub(crate) fn balance_header(reply: Reply, remaining: Option<f64>) -> Reply {
-    match remaining {
-        Some(r) => reply.header("x-balance-remaining", format!("{r:.6}")),
-        None => reply,
+/// The balance headers the provider sends on a served request (`x-venice-balance-usd`,
+/// `x-venice-balance-diem`; it never sets the `X-Balance-Remaining` its spec lists):
+/// what the caller has left after the request's charge, when the account has a limit.
+pub(crate) fn balance_header(mut reply: Reply, receipt: &Receipt) -> Reply {
+    if let Some(usd) = receipt.balance_usd {
+        reply = reply.header("x-venice-balance-usd", format!("{usd:.6}"));
     }
+    if let Some(diem) = receipt.balance_diem {
+        reply = reply.header("x-venice-balance-diem", format!("{diem:.6}"));
+    }
+    reply
+}
+
+/// What a prompt rewrite (`enhance_prompt`) adds when one is produced
+/// (`venice-image-generate`: "a $0.04 charge when a rewrite is produced"). The mock
+/// always produces one, so it always charges it. Edits bill "extra credits" without a
+/// published amount; the mock charges the same there.
+pub const ENHANCE_PROMPT_USD: f64 = 0.04;
+
+/// The `enhance_prompt` component of a charge, when the request asks for a rewrite.
+fn enhance_part(body: &Value) -> Option<Part> {
+    b(body, "enhance_prompt")
+        .unwrap_or(false)
+        .then(|| Part::new("enhance_prompt", ENHANCE_PROMPT_USD))
+}
+
+/// Runs the work after a charge; a failure returns what was charged (a REFUND row).
+async fn refunded_on_error<T>(
+    state: &AppState,
+    receipt: &Receipt,
+    work: impl Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    let out = work.await;
+    if out.is_err() {
+        state.refund(receipt);
+    }
+    out
 }
 
 fn random_seed(state: &AppState) -> i64 {
@@ -367,7 +405,7 @@ pub(crate) async fn generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
             format!("style_preset must be one of the names of GET /image/styles, got {preset:.40}"),
         ));
     }
-    let (width, height, tier) = resolve_size(model, body)?;
+    let (_, _, tier) = resolve_size(model, body)?;
     let quality = model_quality(model, body)?;
     let refs = body
         .get("style_references")
@@ -400,6 +438,54 @@ pub(crate) async fn generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
             "variants must be 1 when return_binary is true",
         ));
     }
+    let prompt = s(body, "prompt").unwrap_or_default();
+    // A blocked image is not charged (the answer is still a 200, flagged).
+    let parts: Vec<Part> = if is_content_violation(prompt) {
+        Vec::new()
+    } else {
+        let mut parts = vec![Part::new(
+            "model",
+            model.price_usd(tier.as_deref(), quality) * f64::from(variants),
+        )];
+        parts.extend(enhance_part(body));
+        if refs > 0
+            && let Some(usd) = model.style_reference_surcharge_usd
+        {
+            parts.push(Part::new("style_references", usd));
+        }
+        parts
+    };
+    let request_id = ctx.state.request_id("generate-image");
+    let receipt = ctx
+        .state
+        .charge(ctx.principal.as_ref(), request_id, &model.id, &parts)?;
+    refunded_on_error(
+        ctx.state,
+        &receipt,
+        serve_generate(&ctx, model, &receipt, started),
+    )
+    .await
+}
+
+/// The work of a generation after its charge.
+async fn serve_generate(
+    ctx: &Ctx<'_>,
+    model: &CatalogModel,
+    receipt: &Receipt,
+    started: Instant,
+) -> Result<Reply, ApiError> {
+    let body = &ctx.body;
+    if is_failing_inference(s(body, "prompt").unwrap_or_default()) {
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Inference failed",
+            Some("INFERENCE_FAILED"),
+        ));
+    }
+    let (width, height, _) = resolve_size(model, body)?;
+    let variants = body.get("variants").and_then(Value::as_u64).unwrap_or(1);
+    let variants = u32::try_from(variants).unwrap_or(1);
+    let binary = b(body, "return_binary").unwrap_or(false);
     let format = s(body, "format")
         .and_then(OutputFormat::parse)
         .unwrap_or(OutputFormat::Webp);
@@ -408,13 +494,6 @@ pub(crate) async fn generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         .and_then(Value::as_i64)
         .unwrap_or_else(|| random_seed(ctx.state));
     let prompt = s(body, "prompt").unwrap_or_default();
-    // A blocked image is not charged (the answer is still a 200, flagged).
-    let price = if is_content_violation(prompt) {
-        0.0
-    } else {
-        model.price_usd(tier.as_deref(), quality) * f64::from(variants)
-    };
-    let remaining = ctx.state.charge(ctx.principal.as_ref(), price, &model.id)?;
 
     let exif = b(body, "embed_exif_metadata").unwrap_or(false);
     if let Some(bench) = ctx
@@ -433,7 +512,7 @@ pub(crate) async fn generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         };
         reply = content_flags(reply, prompt, b(body, "safe_mode").unwrap_or(true), true);
         reply = deprecation_headers(reply, model);
-        return Ok(balance_header(reply, remaining));
+        return Ok(balance_header(reply, receipt));
     }
     let mut images = Vec::with_capacity(variants as usize);
     for variant in 0..variants {
@@ -463,7 +542,7 @@ pub(crate) async fn generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         Reply::json(
             StatusCode::OK,
             &json!({
-                "id": format!("generate-image-{}", ctx.state.next_id()),
+                "id": receipt.request_id,
                 "images": encoded,
                 "timing": {
                     "inferenceDuration": total * 0.9,
@@ -478,7 +557,7 @@ pub(crate) async fn generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     reply = content_flags(reply, prompt, safe_mode, true);
     reply = enhanced(reply, prompt, b(body, "enhance_prompt").unwrap_or(false));
     reply = deprecation_headers(reply, model);
-    Ok(balance_header(reply, remaining))
+    Ok(balance_header(reply, receipt))
 }
 
 /// `POST /images/generations` (OpenAI-compatible).
@@ -505,10 +584,11 @@ pub(crate) async fn simple_generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         .and_then(OutputFormat::parse)
         .unwrap_or(OutputFormat::Png);
     let prompt = s(body, "prompt").unwrap_or_default();
-    let remaining = ctx.state.charge(
+    let receipt = ctx.state.charge(
         ctx.principal.as_ref(),
-        model.price_usd(None, None),
+        ctx.state.request_id("generate-image"),
         &model.id,
+        &[Part::new("model", model.price_usd(None, None))],
     )?;
     let safe_mode = s(body, "moderation") != Some("low");
     if let Some(bench) = ctx
@@ -522,7 +602,7 @@ pub(crate) async fn simple_generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         reply.compressible = false;
         let reply = content_flags(reply, prompt, safe_mode, true);
         let reply = deprecation_headers(reply, model);
-        return Ok(balance_header(reply, remaining));
+        return Ok(balance_header(reply, &receipt));
     }
     let key = ImageKey {
         model: model.id.clone(),
@@ -534,7 +614,7 @@ pub(crate) async fn simple_generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         height,
         exif: false,
     };
-    let bytes = produce(ctx.state, key).await?;
+    let bytes = refunded_on_error(ctx.state, &receipt, produce(ctx.state, key)).await?;
     let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
     let item = if s(body, "response_format") == Some("url") {
         json!({ "url": format!("data:{};base64,{b64}", format.mime()) })
@@ -551,7 +631,7 @@ pub(crate) async fn simple_generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     );
     let reply = content_flags(reply, prompt, safe_mode, true);
     let reply = deprecation_headers(reply, model);
-    Ok(balance_header(reply, remaining))
+    Ok(balance_header(reply, &receipt))
 }
 
 /// `GET /image/styles`.
@@ -656,18 +736,14 @@ async fn encode(img: image::DynamicImage, format: OutputFormat) -> Result<Bytes,
         .map_err(internal)
 }
 
-/// `POST /image/upscale`.
+/// `POST /image/upscale`. Billed at the effective scale: a 4x that the 16 MP output cap
+/// reduces to 2x or less is charged as a 2x (`venice-image-edit`).
 pub(crate) async fn upscale(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     let body = &ctx.body;
     let scale = body.get("scale").and_then(Value::as_f64).unwrap_or(2.0);
     let model = ctx.state.catalog.of_kind(Some(ModelKind::Upscale)).next();
     let prices = model.and_then(|m| m.pricing.upscale).unwrap_or_default();
     let model_id = model.map_or("upscaler", |m| m.id.as_str());
-    let price = if scale <= 2.0 {
-        prices.x2.usd
-    } else {
-        prices.x4.usd
-    };
     let img = decode(
         s(body, "image").unwrap_or_default().to_owned(),
         65_536,
@@ -676,12 +752,26 @@ pub(crate) async fn upscale(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         "image",
     )
     .await?;
-    let remaining = ctx.state.charge(ctx.principal.as_ref(), price, model_id)?;
-    let out = tokio::task::spawn_blocking(move || images::upscale(&img, scale))
-        .await
-        .map_err(internal)?;
-    let bytes = encode(out, OutputFormat::Png).await?;
-    Ok(balance_header(Reply::binary("image/png", bytes), remaining))
+    let effective = images::effective_upscale(img.width(), img.height(), scale);
+    let price = if effective <= 2.0 {
+        prices.x2.usd
+    } else {
+        prices.x4.usd
+    };
+    let receipt = ctx.state.charge(
+        ctx.principal.as_ref(),
+        ctx.state.request_id("upscale"),
+        model_id,
+        &[Part::new("upscale", price)],
+    )?;
+    let work = async {
+        let out = tokio::task::spawn_blocking(move || images::upscale(&img, scale))
+            .await
+            .map_err(internal)?;
+        encode(out, OutputFormat::Png).await
+    };
+    let bytes = refunded_on_error(ctx.state, &receipt, work).await?;
+    Ok(balance_header(Reply::binary("image/png", bytes), &receipt))
 }
 
 fn edit_model<'a>(ctx: &'a Ctx<'_>, requested: &str) -> Result<&'a CatalogModel, ApiError> {
@@ -706,7 +796,7 @@ fn finish_edit(
     model: &CatalogModel,
     bytes: Bytes,
     format: OutputFormat,
-    remaining: Option<f64>,
+    receipt: &Receipt,
 ) -> Reply {
     let prompt = s(&ctx.body, "prompt").unwrap_or_default();
     let reply = Reply::binary(format.mime(), bytes)
@@ -719,7 +809,7 @@ fn finish_edit(
         b(&ctx.body, "enhance_prompt").unwrap_or(false),
     );
     let reply = deprecation_headers(reply, model);
-    balance_header(reply, remaining)
+    balance_header(reply, receipt)
 }
 
 fn apply_ratio(img: image::DynamicImage, body: &Value) -> image::DynamicImage {
@@ -788,6 +878,25 @@ fn check_edit_inputs<'b>(
     }
 }
 
+/// The components of an edit's charge: the model's price at the tier and quality, the
+/// input images beyond those the price includes (`pricing.inputImages`; with `included`
+/// 0 even a single-image edit pays one), and a prompt rewrite.
+fn edit_parts(
+    model: &CatalogModel,
+    body: &Value,
+    resolution: Option<&str>,
+    quality: Option<&str>,
+    images: usize,
+) -> Vec<Part> {
+    let mut parts = vec![Part::new("model", model.price_usd(resolution, quality))];
+    let extra = model.input_images_usd(images);
+    if extra > 0.0 {
+        parts.push(Part::new("input_images", extra));
+    }
+    parts.extend(enhance_part(body));
+    parts
+}
+
 /// `POST /image/edit`.
 pub(crate) async fn edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     let body = &ctx.body;
@@ -811,21 +920,26 @@ pub(crate) async fn edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     if is_content_violation(&prompt) {
         return Err(content_policy());
     }
-    let remaining = ctx.state.charge(
+    let receipt = ctx.state.charge(
         ctx.principal.as_ref(),
-        model.price_usd(resolution, None),
+        ctx.state.request_id("edit"),
         &model.id,
+        &edit_parts(model, body, resolution, None, 1),
     )?;
+    // The provider's own moderation blocked what the model made: charged, not refunded.
     if is_blocked_output(&prompt) {
         return Err(content_policy());
     }
-    let img = apply_ratio(img, body);
-    let out = tokio::task::spawn_blocking(move || images::edit(&img, &prompt))
-        .await
-        .map_err(internal)?;
     let format = edit_format(body);
-    let bytes = encode(out, format).await?;
-    Ok(finish_edit(&ctx, model, bytes, format, remaining))
+    let work = async {
+        let img = apply_ratio(img, body);
+        let out = tokio::task::spawn_blocking(move || images::edit(&img, &prompt))
+            .await
+            .map_err(internal)?;
+        encode(out, format).await
+    };
+    let bytes = refunded_on_error(ctx.state, &receipt, work).await?;
+    Ok(finish_edit(&ctx, model, bytes, format, &receipt))
 }
 
 /// `POST /image/multi-edit`.
@@ -863,23 +977,30 @@ pub(crate) async fn multi_edit(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     if is_content_violation(&prompt) {
         return Err(content_policy());
     }
-    let price = model.price_usd(resolution, quality) + model.input_images_usd(decoded.len());
-    let remaining = ctx.state.charge(ctx.principal.as_ref(), price, &model.id)?;
-    if is_blocked_output(&prompt) {
-        return Err(content_policy());
-    }
     let mut iter = decoded.into_iter();
     let base = iter
         .next()
         .ok_or_else(|| ApiError::field("images", "At least one image is required"))?;
     let layers: Vec<_> = iter.collect();
-    let base = apply_ratio(base, body);
-    let out = tokio::task::spawn_blocking(move || images::multi_edit(&base, &layers, &prompt))
-        .await
-        .map_err(internal)?;
+    let receipt = ctx.state.charge(
+        ctx.principal.as_ref(),
+        ctx.state.request_id("multi-edit"),
+        &model.id,
+        &edit_parts(model, body, resolution, quality, 1 + layers.len()),
+    )?;
+    if is_blocked_output(&prompt) {
+        return Err(content_policy());
+    }
     let format = edit_format(body);
-    let bytes = encode(out, format).await?;
-    Ok(finish_edit(&ctx, model, bytes, format, remaining))
+    let work = async {
+        let base = apply_ratio(base, body);
+        let out = tokio::task::spawn_blocking(move || images::multi_edit(&base, &layers, &prompt))
+            .await
+            .map_err(internal)?;
+        encode(out, format).await
+    };
+    let bytes = refunded_on_error(ctx.state, &receipt, work).await?;
+    Ok(finish_edit(&ctx, model, bytes, format, &receipt))
 }
 
 /// Price of a background removal in USD, when the catalogue has no
@@ -928,12 +1049,20 @@ pub(crate) async fn background_remove(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         .map_or((BACKGROUND_REMOVE_USD, BACKGROUND_REMOVE_MODEL), |m| {
             (m.price_usd(None, None), m.id.as_str())
         });
-    let remaining = ctx.state.charge(ctx.principal.as_ref(), price, model_id)?;
-    let out = tokio::task::spawn_blocking(move || images::remove_background(&img))
-        .await
-        .map_err(internal)?;
-    let bytes = encode(out, OutputFormat::Png).await?;
-    Ok(balance_header(Reply::binary("image/png", bytes), remaining))
+    let receipt = ctx.state.charge(
+        ctx.principal.as_ref(),
+        ctx.state.request_id("background-remove"),
+        model_id,
+        &[Part::new("model", price)],
+    )?;
+    let work = async {
+        let out = tokio::task::spawn_blocking(move || images::remove_background(&img))
+            .await
+            .map_err(internal)?;
+        encode(out, OutputFormat::Png).await
+    };
+    let bytes = refunded_on_error(ctx.state, &receipt, work).await?;
+    Ok(balance_header(Reply::binary("image/png", bytes), &receipt))
 }
 
 fn check_wallet(ctx: &Ctx<'_>, wallet: &str) -> Result<(), ApiError> {
@@ -1231,17 +1360,32 @@ pub(crate) fn served_model(state: &AppState, operation_id: &str, body: &Value) -
     Some(model)
 }
 
-/// `GET /billing/balance`: the API-key account's balances. An unlimited USD balance
-/// (no [`MockConfig::api_key_balance`](crate::MockConfig)) is reported as `null`.
+/// `GET /billing/balance` (ADMIN keys only; the router answers an INFERENCE key 401):
+/// the API-key account's balances as `venice-billing` documents them. An unlimited USD
+/// balance (no [`MockConfig::api_key_balance`](crate::MockConfig)) is reported as `null`;
+/// the mock's account has no earned or bundled credits (`null`: not positive).
 pub(crate) fn billing_balance(ctx: &Ctx<'_>) -> Reply {
     let (usd, diem) = ctx.state.api_balances();
-    let has_diem = diem.is_some_and(|d| d > 0.0);
+    let positive = |v: Option<f64>| v.filter(|v| *v > 0.0);
+    let spendable = diem.unwrap_or(0.0).max(0.0) + usd.map_or(f64::INFINITY, |u| u.max(0.0));
+    let currency = if positive(diem).is_some() {
+        Some("DIEM")
+    } else if usd.is_none_or(|u| u > 0.0) {
+        Some("USD")
+    } else {
+        None
+    };
     Reply::json(
         StatusCode::OK,
         &json!({
-            "canConsume": usd.is_none_or(|u| u > 0.0) || has_diem,
-            "consumptionCurrency": if has_diem { "DIEM" } else { "USD" },
-            "balances": { "diem": diem, "usd": usd },
+            "canConsume": spendable + 1e-9 >= crate::state::ADMISSION_FLOOR_USD,
+            "consumptionCurrency": currency,
+            "balances": {
+                "diem": diem,
+                "usd": positive(usd),
+                "bundledCredits": null,
+                "earnedCredits": null,
+            },
             "diemEpochAllocation": ctx.state.config.account.diem_epoch_allocation,
         }),
     )
@@ -1256,11 +1400,14 @@ pub(crate) fn api_key_rate_limits(ctx: &Ctx<'_>) -> Reply {
     let (usd, diem) = ctx.state.api_balances();
     let mut balances = serde_json::Map::new();
     if let Some(usd) = usd {
-        balances.insert("USD".into(), json!(usd));
+        balances.insert("USD".into(), json!(usd.max(0.0)));
     }
     if let Some(diem) = diem {
-        balances.insert("DIEM".into(), json!(diem));
+        balances.insert("DIEM".into(), json!(diem.max(0.0)));
     }
+    // USD-denominated, 0 when the plan has none (`venice-api-keys`).
+    balances.insert("BUNDLED_CREDITS".into(), json!(0));
+    let spendable = diem.unwrap_or(0.0).max(0.0) + usd.map_or(f64::INFINITY, |u| u.max(0.0));
     let limits_of = |model: &str| -> Vec<Value> {
         match (&account.model_rate_limits, &config.rate_limit) {
             (Some(m), _) => {
@@ -1285,7 +1432,8 @@ pub(crate) fn api_key_rate_limits(ctx: &Ctx<'_>) -> Reply {
     Reply::json(
         StatusCode::OK,
         &json!({ "data": {
-            "accessPermitted": true,
+            // The real admission check: the $0.10 floor (`venice-billing`).
+            "accessPermitted": spendable + 1e-9 >= crate::state::ADMISSION_FLOOR_USD,
             "apiTier": { "id": account.tier, "isCharged": true },
             "balances": balances,
             "keyExpiration": account.key_expiration,

@@ -334,11 +334,17 @@ pub fn crop_to_ratio(img: &DynamicImage, ratio: (u32, u32)) -> DynamicImage {
 /// Largest output of an upscale, in pixels.
 pub const MAX_UPSCALE_PIXELS: u64 = 16_777_216;
 
-/// Output size of an upscale by `scale`, reduced so it stays within [`MAX_UPSCALE_PIXELS`].
-pub fn upscale_size(width: u32, height: u32, scale: f64) -> (u32, u32) {
+/// The scale an upscale by `scale` really applies: reduced so the output stays within
+/// [`MAX_UPSCALE_PIXELS`], never below 1. The provider bills this one.
+pub fn effective_upscale(width: u32, height: u32, scale: f64) -> f64 {
     let pixels = f64::from(width) * f64::from(height);
     let max_scale = (MAX_UPSCALE_PIXELS as f64 / pixels).sqrt();
-    let s = scale.min(max_scale).max(1.0);
+    scale.min(max_scale).max(1.0)
+}
+
+/// Output size of an upscale by `scale`, reduced so it stays within [`MAX_UPSCALE_PIXELS`].
+pub fn upscale_size(width: u32, height: u32, scale: f64) -> (u32, u32) {
+    let s = effective_upscale(width, height, scale);
     let nw = (f64::from(width) * s).floor().max(1.0);
     let nh = (f64::from(height) * s).floor().max(1.0);
     (nw as u32, nh as u32)

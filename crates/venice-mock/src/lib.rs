@@ -29,7 +29,11 @@
 //!   messages, EIP-191 recovery or Ed25519, domain/chain/lifetime policy in
 //!   [`SiwxPolicy`], nonces burned). `/models` and `/image/styles` accept anonymous
 //!   requests (a wrong key is still a 401).
-//! * x402: wallet credit debited by the model price (`X-Balance-Remaining`), 402 with
+//! * Billing as the provider bills: a $0.10 admission floor, one CHARGE row per component
+//!   under the request's id, a clamped last charge, REFUND rows, `x-venice-balance-usd`
+//!   / `-diem`, the code-less API-key 402, and the x402 discovery 402 (`authOptions`) for
+//!   a request without credentials (see the README's x402 section).
+//! * x402: wallet credit debited by the request's price, 402 with
 //!   `accepts`/`PAYMENT-REQUIRED` (a Base and a Solana USDC entry), and top-ups verified
 //!   by [`DefaultPaymentVerifier`] (EIP-712 `TransferWithAuthorization` recovery, payee,
 //!   asset, amount, window) or, for a Solana `accepted.network`, by
@@ -115,8 +119,9 @@ pub mod x402;
 pub use auth::Principal;
 pub use catalog::{Catalog, CatalogModel, Constraints, Deprecation, ModelKind, Price, Pricing};
 pub use config::{
-    AccountConfig, DEFAULT_API_KEY, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_UPLOAD_FILE_BYTES,
-    ErrorBudgetConfig, MockConfig, MockError, ModelRateLimits, RateLimitConfig, RouteLimits,
+    AccountConfig, DEFAULT_ADMIN_API_KEY, DEFAULT_API_KEY, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_UPLOAD_FILE_BYTES, ErrorBudgetConfig, MockConfig, MockError, ModelRateLimits,
+    RateLimitConfig, RouteLimits,
 };
 pub use contract::{ContractReport, Violation};
 pub use faults::{Fault, FaultMix, FaultPlan, TopUpFault};

@@ -55,6 +55,9 @@ pub(crate) struct Policy {
     pub paid: bool,
     /// Takes a request body.
     pub has_body: bool,
+    /// Needs an ADMIN key (`x-venice-admin-key: true` in the spec): an INFERENCE key is
+    /// answered 401 "Admin API key required".
+    pub admin: bool,
 }
 
 fn policy_of(op: &Value) -> Policy {
@@ -91,6 +94,7 @@ fn policy_of(op: &Value) -> Policy {
         auth,
         paid: documents_402 && auth == AuthMode::Required,
         has_body: op.get("requestBody").is_some(),
+        admin: op.get("x-venice-admin-key").and_then(Value::as_bool) == Some(true),
     }
 }
 
@@ -325,7 +329,15 @@ async fn pipeline<B: BodyIn>(
     if !key_wide.allowed {
         return Err(rate_limited());
     }
-    let principal = admit_caller(state, headers, operation.operation_id, policy, peer, ticket)?;
+    let principal = admit_caller(
+        state,
+        headers,
+        path,
+        operation.operation_id,
+        policy,
+        peer,
+        ticket,
+    )?;
     let body = read_body(
         state,
         headers,
@@ -379,6 +391,7 @@ fn is_inference(policy: &Policy, operation_id: &str) -> bool {
 fn admit_caller(
     state: &AppState,
     headers: &HeaderMap,
+    path: &str,
     operation_id: &str,
     policy: &Policy,
     peer: IpAddr,
@@ -388,7 +401,22 @@ fn admit_caller(
     if policy.auth != AuthMode::None {
         ticket.bucket = Bucket::of_credentials(headers, peer);
     }
+    if matches!(policy.auth, AuthMode::Required | AuthMode::Key)
+        && auth::has_no_credentials(headers)
+    {
+        return Err(crate::shapes::credentials_required(
+            &state.config.payment_policy,
+            &state.config.svm_payment_policy,
+            path,
+        ));
+    }
     let principal = authenticate(state, headers, policy.auth, ticket)?;
+    if policy.admin
+        && let Some(Principal::ApiKey(key)) = &principal
+        && !auth::is_admin_key(&state.config, key)
+    {
+        return Err(judged(state, ticket, auth::admin_key_required()));
+    }
     let caller = principal.as_ref().map(|p| match p {
         Principal::ApiKey(k) => format!("key:{k}"),
         Principal::Wallet(w) => format!("wallet:{}", wallet_key(&w.address)),
@@ -617,7 +645,8 @@ mod tests {
             Some(Policy {
                 auth: AuthMode::Required,
                 paid: true,
-                has_body: true
+                has_body: true,
+                admin: false
             })
         );
         assert_eq!(
@@ -625,7 +654,8 @@ mod tests {
             Some(Policy {
                 auth: AuthMode::Optional,
                 paid: false,
-                has_body: false
+                has_body: false,
+                admin: false
             })
         );
         assert_eq!(p("getX402Balance").map(|p| p.auth), Some(AuthMode::Wallet));
@@ -638,7 +668,8 @@ mod tests {
             Some(Policy {
                 auth: AuthMode::Required,
                 paid: true,
-                has_body: true
+                has_body: true,
+                admin: false
             })
         );
         assert_eq!(
@@ -646,7 +677,8 @@ mod tests {
             Some(Policy {
                 auth: AuthMode::Key,
                 paid: false,
-                has_body: false
+                has_body: false,
+                admin: true
             })
         );
         assert_eq!(
@@ -658,7 +690,8 @@ mod tests {
             Some(Policy {
                 auth: AuthMode::None,
                 paid: false,
-                has_body: false
+                has_body: false,
+                admin: false
             })
         );
     }

@@ -128,6 +128,12 @@ impl MockServer {
         self.state.wallet_balance(address)
     }
 
+    /// A wallet's credit ledger, newest first, as `GET /x402/transactions` lists it
+    /// (TOP_UP, CHARGE and REFUND rows; a request's rows share its `requestId`).
+    pub fn ledger(&self, address: &str) -> Vec<serde_json::Value> {
+        self.state.ledger(address)
+    }
+
     /// What the mock's limits have seen so far: lockouts, refusals, the most requests
     /// one wallet had in flight.
     pub fn limit_stats(&self) -> LimitStats {

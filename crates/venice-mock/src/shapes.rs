@@ -59,6 +59,47 @@ pub(crate) fn discovery_402(policy: &PaymentPolicy, svm: &SvmPaymentPolicy) -> A
         .header("payment-required", b64_json(&body))
 }
 
+/// The 402 of a request without any credentials on an operation that needs them (also
+/// the Bearer-only ones): x402 discovery plus `authOptions`, never a 401
+/// (`venice-x402`, `venice-billing`, `venice-api-keys`). The provider's
+/// `X402InferencePaymentRequired` first branch: `{x402Version, error, resource, accepts,
+/// authOptions}`, the requirements also in `PAYMENT-REQUIRED`.
+pub(crate) fn credentials_required(
+    policy: &PaymentPolicy,
+    svm: &SvmPaymentPolicy,
+    path: &str,
+) -> ApiError {
+    let requirements = payment_requirements(policy, svm);
+    let resource = json!({
+        "url": format!("https://api.venice.ai{path}"),
+        "description": "Venice API",
+        "mimeType": "application/json",
+    });
+    let body = json!({
+        "x402Version": requirements["x402Version"],
+        "error": "Payment required",
+        "resource": resource,
+        "accepts": requirements["accepts"],
+        "authOptions": {
+            "apiKey": {
+                "header": "Authorization: Bearer YOUR_API_KEY",
+                "getKey": "https://venice.ai/settings/api",
+                "docs": "https://docs.venice.ai/api-reference",
+            },
+            "x402Wallet": {
+                "header": "SIGN-IN-WITH-X",
+                "legacyHeader": "X-Sign-In-With-X",
+                "topUp": top_up_route(),
+                "docs": "https://docs.venice.ai/api-reference/endpoint/x402/top-up",
+            },
+        },
+    });
+    let mut header = requirements;
+    header["resource"] = resource;
+    ApiError::with_body(StatusCode::PAYMENT_REQUIRED, &body)
+        .header("payment-required", b64_json(&header))
+}
+
 /// An x402 error of the top-up operation: `{error: CODE, message, details}`, the closed
 /// shape the provider documents for its 400 and 500 (no `code` field).
 pub(crate) fn x402_error(status: StatusCode, code: &str, message: &str, reason: &str) -> ApiError {

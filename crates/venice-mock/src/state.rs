@@ -247,7 +247,14 @@ impl AppState {
             .and_then(|w| w.get(&wallet_key(address)).copied())
     }
 
-    fn record(&self, address: &str, amount: f64, after: f64, kind: &str, model: Option<&str>) {
+    fn record(
+        &self,
+        address: &str,
+        amount: f64,
+        after: f64,
+        kind: &str,
+        request: Option<&Receipt>,
+    ) {
         let id = self.next_id();
         let entry = json!({
             "id": format!("tx-{id}"),
@@ -255,8 +262,8 @@ impl AppState {
             "balanceAfter": after,
             "type": kind,
             "createdAt": now_rfc3339(),
-            "requestId": model.map(|_| format!("req-{id}")),
-            "modelId": model,
+            "requestId": request.map(|r| r.request_id.as_str()),
+            "modelId": request.map(|r| r.model.as_str()),
         });
         if let Ok(mut l) = self.ledger.lock() {
             l.entry(wallet_key(address)).or_default().insert(0, entry);
@@ -293,39 +300,78 @@ impl AppState {
         (usd, diem)
     }
 
-    /// Charges a paid call; returns the wallet's remaining balance for wallet callers.
+    /// A new request id: `prefix-N`. Every CHARGE and REFUND row of the request carries
+    /// it, and a JSON generation answers it as its `id`.
+    pub fn request_id(&self, prefix: &str) -> String {
+        format!("{prefix}-{}", self.next_id())
+    }
+
+    /// Charges a served request, one component at a time, as the provider bills:
+    ///
+    /// * admission: the caller needs at least [`ADMISSION_FLOOR_USD`] to be served at all
+    ///   (a wallet gets the `PAYMENT_REQUIRED` 402, an API key the code-less one);
+    /// * a wallet pays each component from what remains, and a request costing more than
+    ///   what remains takes what remains (the balance lands at 0; each CHARGE row is what
+    ///   was collected), one CHARGE row per component under the request's id;
+    /// * an API key's images are prepaid from the first currency that covers the whole
+    ///   cost, DIEM before USD (`venice-billing`); when none does, the code-less 402.
     pub fn charge(
         &self,
         principal: Option<&Principal>,
-        usd: f64,
+        request_id: String,
         model: &str,
-    ) -> Result<Option<f64>, ApiError> {
+        parts: &[Part],
+    ) -> Result<Receipt, ApiError> {
+        self.charge_above(principal, request_id, model, parts, ADMISSION_FLOOR_USD)
+    }
+
+    /// [`charge`](Self::charge) with another admission floor. The crypto RPC proxy
+    /// admits a wallet whose credit covers the call: a Solana wallet with less than
+    /// $0.10 must still be able to fetch the blockhash its top-up signs (the provider
+    /// documents no floor for the proxy; kept as before until it does).
+    pub fn charge_above(
+        &self,
+        principal: Option<&Principal>,
+        request_id: String,
+        model: &str,
+        parts: &[Part],
+        floor: f64,
+    ) -> Result<Receipt, ApiError> {
+        let mut receipt = Receipt {
+            request_id,
+            model: model.to_owned(),
+            ..Receipt::default()
+        };
+        let total: f64 = parts.iter().map(|p| p.usd.max(0.0)).sum();
         match principal {
-            None => Ok(None),
+            None => Ok(receipt),
             Some(Principal::ApiKey(_)) => {
-                // DIEM is spent first, when it covers the price.
-                if let Ok(mut diem) = self.diem_balance.lock()
-                    && let Some(d) = diem.as_mut()
-                    && *d + 1e-9 >= usd
-                {
-                    *d -= usd;
-                    return Ok(None);
-                }
-                let Ok(mut balance) = self.api_balance.lock() else {
-                    return Ok(None);
+                let (Ok(mut diem), Ok(mut usd)) =
+                    (self.diem_balance.lock(), self.api_balance.lock())
+                else {
+                    return Ok(receipt);
                 };
-                match balance.as_mut() {
-                    None => Ok(None),
-                    Some(b) if *b + 1e-9 >= usd => {
-                        *b -= usd;
-                        Ok(None)
-                    }
-                    Some(_) => Err(ApiError::new(
-                        StatusCode::PAYMENT_REQUIRED,
-                        "Insufficient USD or Diem balance to complete request",
-                        Some("INSUFFICIENT_BALANCE"),
-                    )),
+                let spendable =
+                    diem.unwrap_or(0.0).max(0.0) + usd.map_or(f64::INFINITY, |u| u.max(0.0));
+                if spendable + 1e-9 < floor {
+                    return Err(account_without_funds());
                 }
+                if let Some(d) = diem.as_mut().filter(|d| **d + 1e-9 >= total) {
+                    *d -= total;
+                    receipt.api = Some((Currency::Diem, total));
+                } else {
+                    match usd.as_mut() {
+                        None => receipt.api = Some((Currency::Usd, total)),
+                        Some(u) if *u + 1e-9 >= total => {
+                            *u -= total;
+                            receipt.api = Some((Currency::Usd, total));
+                        }
+                        Some(_) => return Err(account_without_funds()),
+                    }
+                }
+                receipt.balance_usd = *usd;
+                receipt.balance_diem = *diem;
+                Ok(receipt)
             }
             Some(Principal::Wallet(id)) => {
                 // A DIEM-linked wallet spends DIEM first, and its 402 once DIEM does not
@@ -334,10 +380,13 @@ impl AppState {
                     && let Some(d) = diem.get_mut(&wallet_key(&id.address))
                     && *d > 0.0
                 {
-                    if *d + 1e-9 >= usd {
-                        *d -= usd;
+                    if *d + 1e-9 >= total {
+                        *d -= total;
+                        receipt.balance_diem = Some(*d);
                         drop(diem);
-                        return Ok(Some(self.wallet_balance(&id.address)));
+                        receipt.wallet = Some(id.address.clone());
+                        receipt.balance_usd = Some(self.wallet_balance(&id.address));
+                        return Ok(receipt);
                     }
                     let nonce = format!(
                         "{:016x}",
@@ -347,16 +396,17 @@ impl AppState {
                         &self.config.payment_policy,
                         &self.config.svm_payment_policy,
                         self.wallet_balance(&id.address),
-                        usd,
+                        total,
                         &nonce,
                     ));
                 }
-                let after = {
+                let mut rows = Vec::with_capacity(parts.len());
+                {
                     let Ok(mut w) = self.wallets.lock() else {
-                        return Ok(None);
+                        return Ok(receipt);
                     };
                     let b = w.entry(wallet_key(&id.address)).or_insert(0.0);
-                    if *b + 1e-9 < usd {
+                    if *b + 1e-9 < floor {
                         let current = *b;
                         drop(w);
                         let nonce = format!(
@@ -367,16 +417,117 @@ impl AppState {
                             &self.config.payment_policy,
                             &self.config.svm_payment_policy,
                             current,
-                            usd,
+                            floor,
                             &nonce,
                         ));
                     }
-                    *b -= usd;
-                    *b
-                };
-                self.record(&id.address, -usd, after, "CHARGE", Some(model));
-                Ok(Some(after))
+                    for part in parts {
+                        let take = part.usd.max(0.0).min(b.max(0.0));
+                        if take <= 0.0 {
+                            continue;
+                        }
+                        *b -= take;
+                        // A clamped charge leaves exactly nothing, not a rounding residue.
+                        if *b < 1e-9 {
+                            *b = 0.0;
+                        }
+                        rows.push((take, *b));
+                    }
+                    receipt.balance_usd = Some(*b);
+                }
+                receipt.wallet = Some(id.address.clone());
+                for (take, after) in rows {
+                    receipt.collected += take;
+                    self.record(&id.address, -take, after, "CHARGE", Some(&receipt));
+                }
+                Ok(receipt)
             }
         }
     }
+
+    /// Returns what a request that then failed was charged: one REFUND row of the sum of
+    /// its charges (wallets), or the amount back to the currency it came from (API keys).
+    pub fn refund(&self, receipt: &Receipt) {
+        if let Some(address) = &receipt.wallet
+            && receipt.collected > 0.0
+        {
+            let after = match self.wallets.lock() {
+                Ok(mut w) => {
+                    let b = w.entry(wallet_key(address)).or_insert(0.0);
+                    *b += receipt.collected;
+                    *b
+                }
+                Err(_) => return,
+            };
+            self.record(address, receipt.collected, after, "REFUND", Some(receipt));
+        }
+        match receipt.api {
+            Some((Currency::Diem, usd)) => {
+                if let Ok(mut d) = self.diem_balance.lock()
+                    && let Some(d) = d.as_mut()
+                {
+                    *d += usd;
+                }
+            }
+            Some((Currency::Usd, usd)) => {
+                if let Ok(mut u) = self.api_balance.lock()
+                    && let Some(u) = u.as_mut()
+                {
+                    *u += usd;
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+/// Credit a caller needs to be served at all (the provider's $0.10 admission floor).
+pub const ADMISSION_FLOOR_USD: f64 = 0.10;
+
+/// The API-key 402: no `code`, only the provider's message (`venice-errors`,
+/// `venice-api-keys`).
+fn account_without_funds() -> ApiError {
+    ApiError::with_body(
+        StatusCode::PAYMENT_REQUIRED,
+        &json!({ "error": "Insufficient USD or Diem balance to complete request" }),
+    )
+}
+
+/// One component of a request's charge (the model's price, `enhance_prompt`'s rewrite,
+/// an input-image or style-reference surcharge), billed as its own CHARGE row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Part {
+    /// What the component is, for the mock's own logs and tests.
+    pub what: &'static str,
+    /// Its price in USD.
+    pub usd: f64,
+}
+
+impl Part {
+    pub(crate) fn new(what: &'static str, usd: f64) -> Self {
+        Self { what, usd }
+    }
+}
+
+/// The currency an API-key charge came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Currency {
+    Diem,
+    Usd,
+}
+
+/// What a served request was charged, for a refund and for the balance headers.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Receipt {
+    /// The request's id (every row of the request carries it).
+    pub request_id: String,
+    model: String,
+    wallet: Option<String>,
+    collected: f64,
+    api: Option<(Currency, f64)>,
+    /// The USD balance after the charge (a wallet's credit, or a limited API-key
+    /// account's USD): `x-venice-balance-usd`.
+    pub balance_usd: Option<f64>,
+    /// The DIEM left after the charge, when the account stakes: `x-venice-balance-diem`.
+    pub balance_diem: Option<f64>,
 }

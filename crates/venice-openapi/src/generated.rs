@@ -19,10 +19,16 @@ pub mod types {
         schemars::JsonSchema
     )]
     pub struct ApiKeyBalances {
-        ///DIEM balance.
+        ///Bundled credits (USD-denominated) this key can spend now; 0 when the plan has none.
+        #[serde(
+            rename = "BUNDLED_CREDITS",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub bundled_credits: ::std::option::Option<f64>,
+        ///DIEM this key can spend now.
         #[serde(rename = "DIEM", skip_serializing_if = "::std::option::Option::is_none")]
         pub diem: ::std::option::Option<f64>,
-        ///USD balance.
+        ///USD this key can spend now (the account's
         #[serde(rename = "USD", skip_serializing_if = "::std::option::Option::is_none")]
         pub usd: ::std::option::Option<f64>,
     }
@@ -204,10 +210,10 @@ pub mod types {
     )]
     pub struct BillingBalanceResponse {
         pub balances: BillingBalances,
-        ///Whether the balance can pay for API requests now.
+        ///Whether the account's spendable DIEM, earned credits, bundled credits and USD total at least $0.10. Ignores per-key limits and the API tier: `GET /api_keys/rate_limits` `accessPermitted` is the check that includes them.
         #[serde(rename = "canConsume")]
         pub can_consume: bool,
-        ///The currency the next request is paid from: `USD`, `DIEM`, `VCU` or `BUNDLED_CREDITS` (an open string: a new currency must not break decoding).
+        ///The first currency with a positive balance, in the order `DIEM`, `EARNED_CREDITS`, `BUNDLED_CREDITS`, `USD`, or null (an open string: a new currency must not break decoding; `VCU` is listed upstream but never returned).
         #[serde(
             rename = "consumptionCurrency",
             deserialize_with = "::std::option::Option::deserialize"
@@ -222,7 +228,7 @@ pub mod types {
             Default::default()
         }
     }
-    ///Remaining balances; `null` when the account has none of that kind.
+    ///Remaining balances; `null` when the account has none of that kind (not positive).
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -232,10 +238,22 @@ pub mod types {
         schemars::JsonSchema
     )]
     pub struct BillingBalances {
+        ///USD-denominated credits included with a paid subscription plan (null when not positive).
+        #[serde(
+            rename = "bundledCredits",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub bundled_credits: ::std::option::Option<f64>,
         ///Remaining DIEM of the current epoch (null when not staking).
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub diem: ::std::option::Option<f64>,
-        ///Remaining USD (null when not available).
+        ///USD-denominated earned credits (null when not positive).
+        #[serde(
+            rename = "earnedCredits",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub earned_credits: ::std::option::Option<f64>,
+        ///Remaining USD (null when not positive).
         #[serde(deserialize_with = "::std::option::Option::deserialize")]
         pub usd: ::std::option::Option<f64>,
     }
@@ -4175,6 +4193,10 @@ pub mod types {
     pub mod builder {
         #[derive(Clone, Debug)]
         pub struct ApiKeyBalances {
+            bundled_credits: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
             diem: ::std::result::Result<
                 ::std::option::Option<f64>,
                 ::std::string::String,
@@ -4187,12 +4209,27 @@ pub mod types {
         impl ::std::default::Default for ApiKeyBalances {
             fn default() -> Self {
                 Self {
+                    bundled_credits: Ok(Default::default()),
                     diem: Ok(Default::default()),
                     usd: Ok(Default::default()),
                 }
             }
         }
         impl ApiKeyBalances {
+            pub fn bundled_credits<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.bundled_credits = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for bundled_credits: {e}"
+                        )
+                    });
+                self
+            }
             pub fn diem<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<f64>>,
@@ -4224,6 +4261,7 @@ pub mod types {
                 value: ApiKeyBalances,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    bundled_credits: value.bundled_credits?,
                     diem: value.diem?,
                     usd: value.usd?,
                 })
@@ -4232,6 +4270,7 @@ pub mod types {
         impl ::std::convert::From<super::ApiKeyBalances> for ApiKeyBalances {
             fn from(value: super::ApiKeyBalances) -> Self {
                 Self {
+                    bundled_credits: Ok(value.bundled_credits),
                     diem: Ok(value.diem),
                     usd: Ok(value.usd),
                 }
@@ -4655,7 +4694,15 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct BillingBalances {
+            bundled_credits: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
             diem: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+            earned_credits: ::std::result::Result<
                 ::std::option::Option<f64>,
                 ::std::string::String,
             >,
@@ -4667,12 +4714,28 @@ pub mod types {
         impl ::std::default::Default for BillingBalances {
             fn default() -> Self {
                 Self {
+                    bundled_credits: Ok(Default::default()),
                     diem: Err("no value supplied for diem".to_string()),
+                    earned_credits: Ok(Default::default()),
                     usd: Err("no value supplied for usd".to_string()),
                 }
             }
         }
         impl BillingBalances {
+            pub fn bundled_credits<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.bundled_credits = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for bundled_credits: {e}"
+                        )
+                    });
+                self
+            }
             pub fn diem<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::option::Option<f64>>,
@@ -4682,6 +4745,20 @@ pub mod types {
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for diem: {e}")
+                    });
+                self
+            }
+            pub fn earned_credits<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.earned_credits = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for earned_credits: {e}"
+                        )
                     });
                 self
             }
@@ -4704,7 +4781,9 @@ pub mod types {
                 value: BillingBalances,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
+                    bundled_credits: value.bundled_credits?,
                     diem: value.diem?,
+                    earned_credits: value.earned_credits?,
                     usd: value.usd?,
                 })
             }
@@ -4712,7 +4791,9 @@ pub mod types {
         impl ::std::convert::From<super::BillingBalances> for BillingBalances {
             fn from(value: super::BillingBalances) -> Self {
                 Self {
+                    bundled_credits: Ok(value.bundled_credits),
                     diem: Ok(value.diem),
+                    earned_credits: Ok(value.earned_credits),
                     usd: Ok(value.usd),
                 }
             }
@@ -10676,7 +10757,7 @@ let response = client.crypto_rpc_proxy()
     }
     /**API key balance
 
-The remaining USD and DIEM balances of the authenticated API key's account, the currency the next request is paid from, and whether it can pay at all. DIEM is credit per epoch (a UTC day) from staking, spent before USD. API keys only.
+The remaining DIEM, earned credits, bundled credits and USD of the authenticated API key's account, the currency the next request is paid from, and whether it can pay at all. DIEM is credit per epoch (a UTC day) from staking; requests spend DIEM, then earned credits, then bundled credits, then USD. Needs an ADMIN key: an INFERENCE key gets 401 "Admin API key required" (`venice-billing`); a request without any credentials gets the x402 discovery 402 with `authOptions`.
 
 Sends a `GET` request to `/billing/balance`
 
@@ -10690,7 +10771,7 @@ let response = client.get_billing_balance()
     }
     /**API key tier, balances and per-model rate limits
 
-The API key's tier, its balances and the rate limits of every model: requests per minute (`RPM`), per day (`RPD`) and, for text models, tokens per minute (`TPM`). Limits apply per key and model. API keys only.
+The API key's tier, its balances and the rate limits of every model: requests per minute (`RPM`), per day (`RPD`) and, for text models, tokens per minute (`TPM`). Limits apply per key and model. API keys only, of any type (INFERENCE or ADMIN); a request without any credentials gets the x402 discovery 402 with `authOptions`.
 
 Sends a `GET` request to `/api_keys/rate_limits`
 

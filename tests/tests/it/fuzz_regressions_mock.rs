@@ -49,9 +49,10 @@ fn the_harness_routes_authenticates_and_stops_at_the_charge() {
     );
     assert_eq!(
         outcome("seed-generate-noauth"),
+        // No credentials: the provider's x402 discovery 402, not a 401.
         Outcome {
             operation: op,
-            status: 401
+            status: 402
         }
     );
     assert_eq!(outcome("seed-models").status, 200);

@@ -49,7 +49,7 @@ fn bearer() -> Arc<dyn RequestAuth> {
             request: &mut venice_openapi::reqwest::Request,
             _ctx: &venice_openapi::AuthContext<'_>,
         ) -> Result<(), venice_openapi::AuthError> {
-            let value = format!("Bearer {}", venice_mock::DEFAULT_API_KEY);
+            let value = format!("Bearer {}", venice_mock::DEFAULT_ADMIN_API_KEY);
             request.headers_mut().insert(
                 venice_openapi::reqwest::header::AUTHORIZATION,
                 value.parse().unwrap(),
@@ -295,7 +295,8 @@ async fn every_operation_with_an_api_key() {
             .send()
             .await,
     );
-    assert_eq!(status, 401);
+    // No credentials at all: the provider's x402 discovery 402, not a 401.
+    assert_eq!(status, 402);
     // Public operations work anonymously.
     assert!(anonymous.list_image_styles().send().await.is_ok());
 }
@@ -314,7 +315,7 @@ async fn every_operation_with_a_wallet() {
         .send()
         .await
         .unwrap();
-    assert!(g.headers().contains_key("x-balance-remaining"));
+    assert!(g.headers().contains_key("x-venice-balance-usd"));
     let image = input_image(&c).await;
     assert_eq!(
         c.simple_generate_image()
@@ -384,7 +385,7 @@ async fn every_operation_with_a_wallet() {
         .send()
         .await
         .unwrap();
-    assert!(rpc.headers().contains_key("x-balance-remaining"));
+    assert!(rpc.headers().contains_key("x-venice-balance-usd"));
 
     // Wallet operations.
     let balance = c

@@ -246,7 +246,7 @@ fn multipart_upscale(png: &[u8]) -> (String, Vec<u8>) {
 /// errors, a 402 and a top-up, JSON and binary images, JSON and multipart uploads.
 async fn run_everything(base: &str) -> Vec<(&'static str, Vec<u8>)> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let api = client(base, Auth::api_key(DEFAULT_API_KEY));
+    let api = client(base, Auth::api_key(venice_mock::DEFAULT_ADMIN_API_KEY));
     let wallet = client(base, Auth::evm_wallet(WALLET_KEY).unwrap());
     let raw = reqwest::Client::new();
     let input = picture(320, 256);

@@ -320,7 +320,7 @@ fn scenarios(png: &str) -> Vec<Scenario> {
             "generateImage",
             "/image/generate",
             &gen_ok,
-            Valid(401),
+            Valid(402),
         )
         .headers(vec![json_ct()]),
         post(
@@ -373,7 +373,7 @@ fn scenarios(png: &str) -> Vec<Scenario> {
             "simpleGenerateImage",
             "/images/generations",
             &json!({"prompt":"a fox"}),
-            Valid(401),
+            Valid(402),
         )
         .headers(vec![json_ct()]),
         post(
@@ -420,7 +420,7 @@ fn scenarios(png: &str) -> Vec<Scenario> {
             "cryptoRpcProxy",
             "/crypto/rpc/solana-mainnet",
             &json!({"jsonrpc":"2.0","id":1,"method":"getLatestBlockhash"}),
-            Valid(401),
+            Valid(402),
         )
         .headers(vec![json_ct()]),
         // listImageStyles
@@ -494,7 +494,7 @@ fn scenarios(png: &str) -> Vec<Scenario> {
             "upscaleImage",
             "/image/upscale",
             &json!({"image": png}),
-            Valid(401),
+            Valid(402),
         )
         .headers(vec![json_ct()]),
         // editImage
@@ -633,12 +633,23 @@ fn scenarios(png: &str) -> Vec<Scenario> {
             "getBillingBalance",
             "/billing/balance",
             Valid(200),
+        )
+        .headers(vec![(
+            "authorization",
+            format!("Bearer {}", venice_mock::DEFAULT_ADMIN_API_KEY),
+        )]),
+        // An INFERENCE key: 401 "Admin API key required".
+        get(
+            "billing balance inference key",
+            "getBillingBalance",
+            "/billing/balance",
+            Valid(401),
         ),
         get(
             "billing balance anonymous",
             "getBillingBalance",
             "/billing/balance",
-            Valid(401),
+            Valid(402),
         )
         .headers(vec![]),
         get(
@@ -658,7 +669,7 @@ fn scenarios(png: &str) -> Vec<Scenario> {
             "rate limits anonymous",
             "getApiKeyRateLimits",
             "/api_keys/rate_limits",
-            Valid(401),
+            Valid(402),
         )
         .headers(vec![]),
         // getX402Transactions
@@ -994,7 +1005,7 @@ fn request(model: &str) -> GenerateRequest {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_facade_decodes_every_response_it_has_a_method_for() {
     let server = MockServer::start(config()).await.unwrap();
-    let c = client(&server, DEFAULT_API_KEY);
+    let c = client(&server, venice_mock::DEFAULT_ADMIN_API_KEY);
 
     // Successes.
     let g = c.generate(&request("venice-sd35")).await.unwrap();
@@ -1062,8 +1073,17 @@ async fn the_facade_decodes_every_response_it_has_a_method_for() {
         .generate(&request("venice-sd35"))
         .await
         .unwrap_err();
-    assert!(matches!(e, Error::PaymentRequired { .. }), "{e:?}");
-    assert_eq!(e.code(), Some(&ErrorCode::InsufficientBalance));
+    // The provider's API-key 402 has no `code`: the account's balance.
+    assert!(
+        matches!(
+            e,
+            Error::PaymentRequired {
+                kind: venice_image::PaymentRequiredKind::AccountBalance,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 
     // Everything the facade sent conformed to the spec.
     server.assert_requests_conform();

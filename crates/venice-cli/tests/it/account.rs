@@ -50,30 +50,43 @@ fn account_shows_balance_tier_and_the_image_models_limits() {
             ..MockConfig::default()
         }))
         .unwrap();
+    // The default key is an ordinary (INFERENCE) key: the balance needs an ADMIN key,
+    // so `account` shows what the key can read, names what it cannot, and exits 0.
     let (code, stdout, stderr) = run(against(&server).args(["account"]));
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("tier     paid"), "{stdout}");
     assert!(
-        stdout.contains("USD $12.5000 · DIEM 3.0000 of 4.0000"),
+        stdout.contains("key      may spend USD $12.5000 · DIEM $3.0000"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("needs an ADMIN API key"), "{stdout}");
+    assert!(stdout.contains("can pay for requests"), "{stdout}");
+    assert!(!stdout.contains("top up the wallet") && !stderr.contains("top up"));
+    assert_image_model_rows(&stdout);
+    // An ADMIN key also reads the balance.
+    let (code, stdout, stderr) = run(bin()
+        .env("VENICE_API_KEY", venice_mock::DEFAULT_ADMIN_API_KEY)
+        .args(["--base-url", &server.base_url(), "account"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("balance  USD $12.5000 · DIEM 3.0000 of 4.0000"),
         "{stdout}"
     );
     assert!(
         stdout.contains("can pay for requests (from DIEM)"),
         "{stdout}"
     );
-    let row = |model: &str| {
-        stdout
-            .lines()
-            .find(|l| l.split_whitespace().next() == Some(model))
-            .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>())
-    };
-    assert_eq!(row("venice-sd35"), Some(vec!["20", "500"]), "{stdout}");
-    assert_eq!(row("z-image-turbo"), Some(vec!["7", "500"]), "{stdout}");
-    // Image models only: the edit and upscale models are not shown.
-    assert_eq!(row("firered-image-edit"), None, "{stdout}");
-    assert_eq!(row("upscaler"), None, "{stdout}");
+    assert_image_model_rows(&stdout);
 
     let (code, stdout, _) = run(against(&server).args(["account", "--json"]));
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["balance"], serde_json::Value::Null);
+    assert_eq!(v["balance_needs_admin_key"], true);
+    assert_eq!(v["key_can_spend"]["usd"], 12.5);
+    let (code, stdout, _) = run(bin()
+        .env("VENICE_API_KEY", venice_mock::DEFAULT_ADMIN_API_KEY)
+        .args(["--base-url", &server.base_url(), "account", "--json"]));
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["tier"], "paid");
@@ -98,20 +111,34 @@ fn account_shows_balance_tier_and_the_image_models_limits() {
     assert!(stderr.contains("venice-image balance"), "{stderr}");
 }
 
+fn assert_image_model_rows(stdout: &str) {
+    let row = |model: &str| {
+        stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(model))
+            .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>())
+    };
+    assert_eq!(row("venice-sd35"), Some(vec!["20", "500"]), "{stdout}");
+    assert_eq!(row("z-image-turbo"), Some(vec!["7", "500"]), "{stdout}");
+    // Image models only: the edit and upscale models are not shown.
+    assert_eq!(row("firered-image-edit"), None, "{stdout}");
+    assert_eq!(row("upscaler"), None, "{stdout}");
+}
+
 #[test]
 fn a_batch_the_balance_cannot_pay_stops_before_the_first_request() {
     let rt = rt();
     let server = rt
         .block_on(MockServer::start(MockConfig {
-            api_key_balance: Some(0.05),
+            api_key_balance: Some(0.15),
             ..MockConfig::default()
         }))
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let jobs = dir.path().join("jobs.jsonl");
-    write_jobs(&jobs, 10);
+    write_jobs(&jobs, 20);
     let out = dir.path().join("out");
-    // 10 jobs × $0.01 against $0.05.
+    // 20 jobs × $0.01 against $0.15, read from what the (INFERENCE) key may spend.
     let (code, stdout, stderr) = run(against(&server).args([
         "batch",
         jobs.to_str().unwrap(),
@@ -119,9 +146,10 @@ fn a_batch_the_balance_cannot_pay_stops_before_the_first_request() {
         out.to_str().unwrap(),
     ]));
     assert_eq!(code, 4, "{stdout}\n{stderr}");
-    assert!(stderr.contains("10 job(s)"), "{stderr}");
-    assert!(stderr.contains("$0.1000"), "estimate missing: {stderr}");
-    assert!(stderr.contains("$0.0500"), "balance missing: {stderr}");
+    assert!(stderr.contains("20 job(s)"), "{stderr}");
+    assert!(stderr.contains("$0.2000"), "estimate missing: {stderr}");
+    assert!(stderr.contains("$0.1500"), "balance missing: {stderr}");
+    assert!(!stderr.contains("Top up"), "{stderr}");
     assert!(stderr.contains("--ignore-balance"), "{stderr}");
     assert!(
         !stderr.contains("  "),
@@ -163,13 +191,15 @@ fn a_batch_the_balance_cannot_pay_stops_before_the_first_request() {
     ]));
     assert_eq!(code, 5, "{stdout}\n{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(v["done"], 1, "{v}");
+    // $0.11 left: two more $0.01 jobs (the second leaves $0.09, below the $0.10 the
+    // provider admits).
+    assert_eq!(v["done"], 2, "{v}");
     let failed = v["failed"].as_array().unwrap().len();
     let stopped = v["skipped_stopped"].as_u64().unwrap() as usize;
-    assert_eq!(failed + stopped, 5, "{v}");
+    assert_eq!(failed + stopped, 14, "{v}");
     // Only the jobs already in flight (the default concurrency is 4) met the 402.
     assert!(failed <= 4 && stopped >= 1, "{v}");
-    assert_eq!(generations(&server) - sent_before, 1 + failed);
+    assert_eq!(generations(&server) - sent_before, 2 + failed);
     let why = v["stopped"].as_str().unwrap();
     assert!(
         why.contains("first 402") && why.contains("--resume"),
@@ -209,7 +239,7 @@ fn a_wallet_batch_is_checked_against_the_x402_balance() {
 fn a_single_use_siwx_value_is_kept_for_the_job_not_spent_on_the_balance() {
     let rt = rt();
     let mut config = MockConfig::default();
-    config.wallet_balances.insert(WALLET.to_owned(), 0.05);
+    config.wallet_balances.insert(WALLET.to_owned(), 0.5);
     let server = rt.block_on(MockServer::start(config)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let jobs = dir.path().join("jobs.jsonl");
@@ -233,4 +263,48 @@ fn a_single_use_siwx_value_is_kept_for_the_job_not_spent_on_the_balance() {
     assert!(stderr.contains("not checked"), "{stderr}");
     assert_eq!(generations(&server), 1);
     assert!(!stderr.contains(&header) && !stdout.contains(&header));
+}
+
+#[test]
+fn a_batch_says_when_it_cannot_check_and_refuses_a_key_the_provider_does_not_admit() {
+    let rt = rt();
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = dir.path().join("jobs.jsonl");
+    write_jobs(&jobs, 2);
+    // Unlimited account: the key's limits report no USD, the balance needs an ADMIN
+    // key: the batch runs and says the cost is not checked (never "exceeds").
+    let server = rt
+        .block_on(MockServer::start(MockConfig::default()))
+        .unwrap();
+    let (code, stdout, stderr) = run(against(&server).args([
+        "batch",
+        jobs.to_str().unwrap(),
+        "--out",
+        dir.path().join("out").to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("cannot check the estimated cost"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ADMIN API key"), "{stderr}");
+    assert!(!stderr.contains("exceeds"), "{stderr}");
+    assert_eq!(generations(&server), 2);
+    // Below the provider's $0.10 admission floor: accessPermitted is false.
+    let server = rt
+        .block_on(MockServer::start(MockConfig {
+            api_key_balance: Some(0.05),
+            ..MockConfig::default()
+        }))
+        .unwrap();
+    let (code, _, stderr) = run(against(&server).args([
+        "batch",
+        jobs.to_str().unwrap(),
+        "--out",
+        dir.path().join("out2").to_str().unwrap(),
+    ]));
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("accessPermitted"), "{stderr}");
+    assert!(!stderr.contains("top up the wallet"), "{stderr}");
+    assert_eq!(generations(&server), 0);
 }

@@ -4,6 +4,7 @@
 
 mod account;
 mod balance;
+mod billing;
 mod cli;
 mod common;
 mod crash;

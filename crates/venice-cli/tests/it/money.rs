@@ -72,7 +72,7 @@ fn round_trip(var: &str, key: &str, address: &str, network: &str) {
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(
         lines[0],
-        "error: API error 402 PAYMENT_REQUIRED: Payment required (credit $0.0010, needs $0.0100, 1170-byte body)",
+        "error: API error 402 PAYMENT_REQUIRED: Payment required (credit $0.0010, needs $0.1000, 1169-byte body)",
         "{stderr}"
     );
     assert_eq!(

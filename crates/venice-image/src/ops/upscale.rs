@@ -69,14 +69,22 @@ impl UpscaleRequest {
         self.wire.creativity
     }
 
-    /// The output size the server aims for, when the input's dimensions are known:
-    /// `scale` × each side, lowered to stay within 16,777,216 pixels.
-    pub fn expected_output(&self) -> Option<(u32, u32)> {
+    /// The scale the server applies, when the input's dimensions are known: the one
+    /// asked for, lowered so the output stays within 16,777,216 pixels (never below 1).
+    /// The provider bills this one: a 4x clamped to 2x or less is charged as a 2x.
+    pub fn effective_scale(&self) -> Option<f64> {
         let (w, h) = self.image.dimensions()?;
         let scale = self.wire.scale.unwrap_or(MIN_UPSCALE_SCALE);
         let pixels = f64::from(w) * f64::from(h);
         let fit = (MAX_UPSCALE_OUTPUT_PIXELS as f64 / pixels).sqrt();
-        let s = scale.min(fit).max(1.0);
+        Some(scale.min(fit).max(1.0))
+    }
+
+    /// The output size the server aims for, when the input's dimensions are known:
+    /// `scale` × each side, lowered to stay within 16,777,216 pixels.
+    pub fn expected_output(&self) -> Option<(u32, u32)> {
+        let (w, h) = self.image.dimensions()?;
+        let s = self.effective_scale()?;
         Some((
             (f64::from(w) * s).floor() as u32,
             (f64::from(h) * s).floor() as u32,

@@ -213,7 +213,7 @@ async fn metadata_headers() {
             ("x-venice-model-deprecation-date", "2030-01-01T00:00:00Z"),
             ("x-venice-deprecated", "true"),
             ("x-venice-deprecated-replacement", "px2"),
-            ("x-balance-remaining", "4.230000"),
+            ("x-venice-balance-usd", "4.230000"),
             ("x-ratelimit-limit-requests", "20"),
             ("x-ratelimit-remaining-requests", "3"),
             ("x-ratelimit-reset-requests", "2000000000"),

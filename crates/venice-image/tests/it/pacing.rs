@@ -204,6 +204,17 @@ async fn a_request_that_never_left_gives_its_slot_back() {
 async fn account_operations_are_typed() {
     let server = mock(10, Duration::from_secs(60)).await;
     let c = client(&server, None, RetryPolicy::none());
+    // The mock's default key is an INFERENCE key: the balance needs an ADMIN key.
+    let e = c.account_balance().await.unwrap_err();
+    assert!(e.is_admin_key_required(), "{e:?}");
+    let c = venice_image::Client::builder()
+        .base_url(server.base_url())
+        .auth(venice_image::Auth::api_key(
+            venice_mock::DEFAULT_ADMIN_API_KEY,
+        ))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
     let balance = c.account_balance().await.unwrap();
     assert_eq!(balance.usd(), Some(3.5));
     assert_eq!(balance.diem(), None);
@@ -230,11 +241,21 @@ async fn account_operations_are_typed() {
         .unwrap();
     let e = wrong.account_balance().await.unwrap_err();
     assert_eq!(e.status(), Some(401), "{e:?}");
-    // Anonymous credentials cannot ask: the operation takes an API key only.
+    // No credentials: the provider's x402 discovery 402 (not a 401), typed as discovery.
     let anonymous = Client::builder()
         .base_url(server.base_url())
         .build()
         .unwrap();
     let e = anonymous.account_limits().await.unwrap_err();
-    assert_eq!(e.status(), Some(401), "{e:?}");
+    assert_eq!(e.status(), Some(402), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            venice_image::Error::PaymentRequired {
+                kind: venice_image::PaymentRequiredKind::Discovery,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }

@@ -279,7 +279,7 @@ async fn an_edit_content_violation_is_a_typed_422_and_charges_nothing() {
     .await
     .unwrap();
     let client = client_for(&server);
-    let usd = || async { client.account_balance().await.unwrap().usd() };
+    let usd = || async { client.account_limits().await.unwrap().usd() };
     let before = usd().await;
     let png = padded_png(256, 256, 200_000).unwrap();
     let edit = EditRequest::builder("forbidden-content", ImageInput::from_bytes(&png).unwrap())

@@ -8,7 +8,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use serde_json::{Value, json};
-use venice_mock::{AccountConfig, MockConfig, MockServer, ModelRateLimits};
+use venice_mock::{AccountConfig, DEFAULT_ADMIN_API_KEY, MockConfig, MockServer, ModelRateLimits};
+
+/// The balance needs an ADMIN key; [`KEY`] is an INFERENCE key.
+const ADMIN: &str = DEFAULT_ADMIN_API_KEY;
 
 async fn get(server: &MockServer, path: &str, key: Option<&str>) -> reqwest::Response {
     let mut r = client().get(format!("{}{path}", server.base_url()));
@@ -48,14 +51,16 @@ async fn balance_and_limits_come_from_the_config() {
 
     let r = check(
         "getBillingBalance",
-        get(&server, "/billing/balance", Some(KEY)).await,
+        get(&server, "/billing/balance", Some(ADMIN)).await,
     )
     .await;
     assert_eq!(r.status, 200);
     assert_eq!(
         r.json(),
         json!({"canConsume": true, "consumptionCurrency": "DIEM",
-               "balances": {"diem": 0.02, "usd": 12.5}, "diemEpochAllocation": 1.0})
+               "balances": {"diem": 0.02, "usd": 12.5, "bundledCredits": null,
+                            "earnedCredits": null},
+               "diemEpochAllocation": 1.0})
     );
 
     let r = check(
@@ -69,7 +74,11 @@ async fn balance_and_limits_come_from_the_config() {
         v["data"]["apiTier"],
         json!({"id": "paid", "isCharged": true})
     );
-    assert_eq!(v["data"]["balances"], json!({"USD": 12.5, "DIEM": 0.02}));
+    assert_eq!(
+        v["data"]["balances"],
+        json!({"USD": 12.5, "DIEM": 0.02, "BUNDLED_CREDITS": 0})
+    );
+    assert_eq!(v["data"]["accessPermitted"], true);
     assert_eq!(v["data"]["keyExpiration"], Value::Null);
     assert!(
         v["data"]["nextEpochBegins"]
@@ -93,7 +102,7 @@ async fn balance_and_limits_come_from_the_config() {
     // A $0.01 generation is paid from DIEM first (0.02 → 0.01), then USD stays.
     let body = json!({"model":"venice-sd35","prompt":"x","width":64,"height":64});
     assert_eq!(post(&server, "/image/generate", &body).await.status(), 200);
-    let r = get(&server, "/billing/balance", Some(KEY)).await;
+    let r = get(&server, "/billing/balance", Some(ADMIN)).await;
     let v: Value = r.json().await.unwrap();
     assert!(
         (v["balances"]["diem"].as_f64().unwrap() - 0.01).abs() < 1e-9,
@@ -111,8 +120,20 @@ async fn account_operations_take_only_an_api_key() {
         ("getBillingBalance", "/billing/balance"),
         ("getApiKeyRateLimits", "/api_keys/rate_limits"),
     ] {
+        // No credentials at all: the x402 discovery with `authOptions`, not a 401
+        // (venice-billing, venice-api-keys), also on these Bearer-only routes.
         let r = check(id, get(&server, path, None).await).await;
-        assert_eq!(r.status, 401, "{path} anonymous");
+        assert_eq!(r.status, 402, "{path} anonymous");
+        assert!(
+            r.json()["authOptions"]["apiKey"]["header"].is_string(),
+            "{path}"
+        );
+        assert!(
+            r.json()["accepts"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        );
+        assert!(r.json().get("code").is_none(), "{path}");
         let r = check(id, get(&server, path, Some("wrong")).await).await;
         assert_eq!(r.status, 401, "{path} wrong key");
         // A wallet has no API-key account: its header is not a credential here.
@@ -138,7 +159,7 @@ async fn account_operations_take_only_an_api_key() {
     );
     let v = check(
         "getBillingBalance",
-        get(&server, "/billing/balance", Some(KEY)).await,
+        get(&server, "/billing/balance", Some(ADMIN)).await,
     )
     .await
     .json();
@@ -217,5 +238,40 @@ async fn per_model_limits_are_enforced_per_key_and_model() {
     // A new window opens with the full quota.
     align(window).await;
     let r = post(&server, "/image/generate", &gen_body("venice-sd35")).await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn the_balance_needs_an_admin_key_and_the_rate_limits_any_key() {
+    let server = MockServer::start(MockConfig::default()).await.unwrap();
+    // The default key is an INFERENCE key, the kind an app uses.
+    let r = check(
+        "getBillingBalance",
+        get(&server, "/billing/balance", Some(KEY)).await,
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json(), json!({"error": "Admin API key required"}));
+    let r = check(
+        "getApiKeyRateLimits",
+        get(&server, "/api_keys/rate_limits", Some(KEY)).await,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = check(
+        "getBillingBalance",
+        get(&server, "/billing/balance", Some(ADMIN)).await,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    // An ADMIN key also serves inference.
+    let body = json!({"model":"venice-sd35","prompt":"x","width":64,"height":64});
+    let r = client()
+        .post(format!("{}/image/generate", server.base_url()))
+        .bearer_auth(ADMIN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }

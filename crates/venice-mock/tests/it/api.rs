@@ -444,8 +444,16 @@ async fn auth_failures() {
     let server = start().await;
     let url = format!("{}/image/generate", server.base_url());
     let body = json!({"model":"venice-sd35","prompt":"x"});
+    // No credentials at all: the x402 discovery, not a 401.
+    let r = check(
+        "generateImage",
+        client().post(&url).json(&body).send().await.unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 402);
+    assert!(r.json()["authOptions"]["x402Wallet"]["topUp"].is_string());
+    assert!(r.header("payment-required").is_some());
     for req in [
-        client().post(&url).json(&body),
         client().post(&url).bearer_auth("wrong").json(&body),
         client()
             .post(&url)
@@ -919,7 +927,7 @@ async fn x402_wallet_flow() {
     )
     .await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.header("x-balance-remaining"), Some("4.990000"));
+    assert_eq!(r.header("x-venice-balance-usd"), Some("4.990000"));
 
     let r = check(
         "getX402Balance",
@@ -996,7 +1004,8 @@ async fn x402_wallet_flow() {
 #[tokio::test]
 async fn api_key_balance_runs_out() {
     let config = MockConfig {
-        api_key_balance: Some(0.015),
+        // $0.01 over the $0.10 admission floor: one $0.01 image, then refused.
+        api_key_balance: Some(0.105),
         ..MockConfig::default()
     };
     let server = MockServer::start(config).await.unwrap();
@@ -1016,7 +1025,12 @@ async fn api_key_balance_runs_out() {
     )
     .await;
     assert_eq!(r.status, 402);
-    assert_eq!(r.json()["code"], "INSUFFICIENT_BALANCE");
+    // The provider's API-key 402 has no `code` (venice-errors, venice-api-keys).
+    assert_eq!(
+        r.json(),
+        json!({"error": "Insufficient USD or Diem balance to complete request"})
+    );
+    assert_eq!(r.header("x-venice-balance-usd"), None);
 }
 
 #[test]

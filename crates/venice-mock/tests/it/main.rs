@@ -4,6 +4,7 @@
 
 mod account;
 mod api;
+mod billing;
 mod cassettes;
 mod common;
 mod faults;

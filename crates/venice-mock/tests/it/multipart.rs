@@ -309,8 +309,9 @@ async fn oversized_and_refused_uploads_are_read_before_the_answer() {
     // Refused for other reasons before reading: still read to the end.
     let status = raw_upload(&server, &head("text/plain", &bearer), &big).await;
     assert!(status.contains(" 415 "), "{status}");
+    // Without credentials: the x402 discovery 402.
     let status = raw_upload(&server, &head(&multipart(), ""), &big).await;
-    assert!(status.contains(" 401 "), "{status}");
+    assert!(status.contains(" 402 "), "{status}");
     // Chunked, without a declared length.
     let mut chunked = Vec::new();
     for piece in big.chunks(100_000) {
@@ -327,7 +328,7 @@ async fn oversized_and_refused_uploads_are_read_before_the_answer() {
     let status = raw_upload(&server, &head, &chunked).await;
     assert!(status.contains(" 413 "), "{status}");
     let statuses: Vec<u16> = server.requests().iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [413, 415, 401, 413]);
+    assert_eq!(statuses, [413, 415, 402, 413]);
 }
 
 /// The provider's body limits, both sides of each (`venice-errors`: "JSON body over 35 MB"

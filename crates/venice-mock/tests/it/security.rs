@@ -162,8 +162,10 @@ async fn paid_endpoints_reject_missing_and_wrong_keys() {
     .await
     .unwrap();
     for (op, path, body) in paid_endpoints() {
+        // No credentials at all: the x402 discovery 402 with `authOptions`, not a 401.
         let r = check(op, send(&server, path, &body, HeaderMap::new()).await).await;
-        assert_401(op, &r, "no auth");
+        assert_eq!(r.status, 402, "{op} without credentials");
+        assert!(r.json()["authOptions"].is_object(), "{op}");
         let mut h = HeaderMap::new();
         h.insert("authorization", HeaderValue::from_static("Bearer nope"));
         let r = check(op, send(&server, path, &body, h).await).await;

@@ -165,7 +165,7 @@ async fn the_proxy_answers_a_batch_and_bills_per_credit() {
     assert_eq!(r.header("x-venice-rpc-credits"), Some("60"));
     assert_eq!(r.header("x-venice-rpc-cost-usd"), Some("0.00004200"));
     assert!(
-        r.header("x-balance-remaining").is_none(),
+        r.header("x-venice-balance-usd").is_none(),
         "API key: no x402 credit"
     );
     let v = r.json();
@@ -217,7 +217,8 @@ async fn the_proxy_refuses_other_networks_and_anonymous_callers() {
         .send()
         .await
         .unwrap();
-    assert_eq!(check("cryptoRpcProxy", r).await.status, 401);
+    // Anonymous: the x402 discovery 402, not a 401.
+    assert_eq!(check("cryptoRpcProxy", r).await.status, 402);
     let too_many: Vec<Value> = (0..101).map(blockhash_request).collect();
     let r = rpc(&server, "solana-mainnet", BEARER, None, &json!(too_many)).await;
     assert_eq!(r.status, 400, "a batch holds at most 100 requests");
@@ -243,7 +244,7 @@ async fn a_wallet_pays_rpc_calls_from_its_credit() {
     let r = rpc(&server, "solana-mainnet", wallet, None, &mint_request(1)).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-venice-rpc-credits"), Some("30"));
-    let left: f64 = r.header("x-balance-remaining").unwrap().parse().unwrap();
+    let left: f64 = r.header("x-venice-balance-usd").unwrap().parse().unwrap();
     assert!((left - (1.0 - 30.0 * 7e-7)).abs() < 1e-9, "{left}");
     assert!((server.wallet_balance(WALLET) - left).abs() < 1e-9);
 

@@ -208,13 +208,13 @@ async fn paid_call_debits_model_price_and_nonces_are_single_use() {
     let header = SignIn::new().evm(&key);
     let r = send(header.clone()).await;
     assert_eq!(r.status, 200);
-    let left: f64 = r.header("x-balance-remaining").unwrap().parse().unwrap();
+    let left: f64 = r.header("x-venice-balance-usd").unwrap().parse().unwrap();
     assert!((left - (1.0 - price)).abs() < 1e-6, "{left}");
     // The same header again: replay.
     assert_invalid_sign_in(&send(header).await, "nonce already used");
     // A fresh one works and debits again.
     let r = send(SignIn::new().evm(&key)).await;
-    let left2: f64 = r.header("x-balance-remaining").unwrap().parse().unwrap();
+    let left2: f64 = r.header("x-venice-balance-usd").unwrap().parse().unwrap();
     assert!((left - left2 - price).abs() < 1e-6);
     assert!((server.wallet_balance(&addr) - left2).abs() < 1e-6);
 }
@@ -652,7 +652,7 @@ async fn wallet_402_then_top_up_then_success() {
         .get("venice-sd35")
         .unwrap()
         .price_usd(None, None);
-    let left: f64 = r.header("x-balance-remaining").unwrap().parse().unwrap();
+    let left: f64 = r.header("x-venice-balance-usd").unwrap().parse().unwrap();
     assert!((left - (5.0 - price)).abs() < 1e-6);
     assert!((server.wallet_balance(&addr) - left).abs() < 1e-6);
 }

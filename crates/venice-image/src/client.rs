@@ -391,11 +391,10 @@ impl Client {
     /// the request with the generated builder and sends it. Not paced: a
     /// [`Pacer`] budgets image models, and `send_raw` does not know the model.
     ///
-    /// ```
+    /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let server = venice_mock::MockServer::start(venice_mock::MockConfig::default()).await?;
-    /// # let (url, key) = (server.base_url(), venice_mock::DEFAULT_API_KEY);
+    /// # let (url, key) = ("https://api.venice.ai/api/v1", "your-api-key");
     /// use venice_image::raw::types::ModelTypeFilter;
     /// use venice_image::raw::{BodyCopy, ClientInfo as _};
     /// use venice_image::{Auth, Client};

@@ -5,13 +5,12 @@
 //! retries that never repeat a charged request by default, one response decoder and
 //! image saving that never overwrites.
 //!
-//! ```
+//! ```no_run
 //! use venice_image::{Auth, Client, GenerateRequest, Size};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let server = venice_mock::MockServer::start(venice_mock::MockConfig::default()).await?;
-//! # let (url, key) = (server.base_url(), venice_mock::DEFAULT_API_KEY);
+//! # let (url, key) = ("https://api.venice.ai/api/v1", "your-api-key");
 //! // Client::from_env() reads VENICE_API_KEY (and VENICE_BASE_URL); here the mock.
 //! let client = Client::builder().base_url(url).auth(Auth::api_key(key)).build()?;
 //! let request = GenerateRequest::builder("venice-sd35", "a watercolor harbor")

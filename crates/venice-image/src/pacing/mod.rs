@@ -39,10 +39,11 @@ mod budget;
 mod local;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
+#[cfg(all(test, feature = "redis"))]
+pub(crate) mod redis_server;
 #[cfg(test)]
 mod scenarios;
-#[cfg(test)]
-pub(crate) mod testkit;
+mod timing;
 
 use std::fmt;
 use std::sync::Arc;

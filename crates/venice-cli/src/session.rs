@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use venice_image::pacing::{Pacer, RedisOptions};
-use venice_image::wallet::{AutoTopUp, LocalEvmSigner, SiwxConfig, Wallet};
-use venice_image::{Auth, Client, ClientBuilder};
 use crate::args::GlobalArgs;
 use crate::credentials;
 use crate::embedded::{OfflineServer, Recorder};
 use crate::exit::CliError;
 use crate::precheck::ModelCheck;
+use venice_image::pacing::{Pacer, RedisOptions};
+use venice_image::wallet::{AutoTopUp, LocalEvmSigner, SiwxConfig, Wallet};
+use venice_image::{Auth, Client, ClientBuilder};
 
 /// USD credit of the ephemeral `--offline` wallet.
 pub const OFFLINE_WALLET_USD: f64 = 10.0;

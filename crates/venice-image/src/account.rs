@@ -7,6 +7,11 @@
 //! Account reads are not charged: they return the value itself, not a
 //! [`Response`](crate::Response). A wallet's credit is in [`crate::Client::wallet_balance`]
 //! (feature `wallet`).
+#![cfg_attr(
+    not(feature = "wallet"),
+    doc = "",
+    doc = "[`crate::Client::wallet_balance`]: https://docs.rs/venice-image/latest/venice_image/struct.Client.html#method.wallet_balance"
+)]
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]

@@ -10,8 +10,13 @@ use crate::error::Result;
 impl Client {
     /// The balance of the API key's account (`GET /billing/balance`): USD, DIEM, and
     /// whether it can pay now. API keys only: a wallet's credit is
-    /// [`wallet_balance`](Client::wallet_balance) (feature `wallet`); other credentials
+    /// [`wallet_balance`][Client::wallet_balance] (feature `wallet`); other credentials
     /// fail with [`Error::Auth`](crate::Error::Auth) before sending.
+    #[cfg_attr(
+        not(feature = "wallet"),
+        doc = "",
+        doc = "[Client::wallet_balance]: https://docs.rs/venice-image/latest/venice_image/struct.Client.html#method.wallet_balance"
+    )]
     pub async fn account_balance(&self) -> Result<AccountBalance> {
         let span = tracing::info_span!(
             "venice.account_balance",

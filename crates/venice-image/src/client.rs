@@ -354,6 +354,11 @@ impl Client {
     /// feature), and optionally `VENICE_BASE_URL` and (feature `wallet`)
     /// `VENICE_SOLANA_RPC_URL`, the Solana JSON-RPC endpoint of Solana top-ups (see
     /// [`ClientBuilder::solana_rpc_url`]).
+    #[cfg_attr(
+        not(feature = "wallet"),
+        doc = "",
+        doc = "[`ClientBuilder::solana_rpc_url`]: https://docs.rs/venice-image/latest/venice_image/struct.ClientBuilder.html#method.solana_rpc_url"
+    )]
     pub fn from_env() -> Result<Client> {
         let auth = Auth::from_env()?;
         let mut b = Client::builder().auth(auth);

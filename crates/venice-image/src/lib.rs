@@ -37,6 +37,18 @@
 //! auto top-up) in the [`wallet`] module; `redis`: rate-limit pacing shared by many
 //! processes through Redis ([`pacing::Pacer::with_redis`]).
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Links to items of features that are off point to the docs.rs page (all features), so
+// the docs build without warnings with any set of features.
+#![cfg_attr(
+    not(feature = "wallet"),
+    doc = "",
+    doc = "[`wallet`]: https://docs.rs/venice-image/latest/venice_image/wallet/index.html"
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "",
+    doc = "[`pacing::Pacer::with_redis`]: https://docs.rs/venice-image/latest/venice_image/pacing/struct.Pacer.html#method.with_redis"
+)]
 
 pub mod account;
 mod account_ops;

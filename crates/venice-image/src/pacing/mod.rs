@@ -34,6 +34,11 @@
 //! # Ok(())
 //! # }
 //! ```
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "",
+    doc = "[`Pacer::with_redis`]: https://docs.rs/venice-image/latest/venice_image/pacing/struct.Pacer.html#method.with_redis"
+)]
 
 mod budget;
 mod local;

@@ -154,7 +154,9 @@ impl Index {
         let mut out = Vec::new();
         for (from, module) in &self.modules {
             for r in &module.refs {
-                let Some(to) = self.resolve(from, r) else { continue };
+                let Some(to) = self.resolve(from, r) else {
+                    continue;
+                };
                 let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
                 if common < from.len() && common < to.len() {
                     out.push(Edge {
@@ -171,7 +173,11 @@ impl Index {
 }
 
 fn show(m: &[String]) -> String {
-    if m.is_empty() { "crate".to_owned() } else { m.join("::") }
+    if m.is_empty() {
+        "crate".to_owned()
+    } else {
+        m.join("::")
+    }
 }
 
 /// One cycle among the children of each module that has one, as
@@ -406,8 +412,8 @@ pub fn token_paths(tokens: TokenStream, out: &mut Vec<Vec<String>>) {
                 i += 1;
             }
             TokenTree::Ident(first) => {
-                let dollar = i > 0
-                    && matches!(&trees[i - 1], TokenTree::Punct(p) if p.as_char() == '$');
+                let dollar =
+                    i > 0 && matches!(&trees[i - 1], TokenTree::Punct(p) if p.as_char() == '$');
                 let leading = i >= 2
                     && matches!(&trees[i - 1], TokenTree::Punct(p) if p.as_char() == ':')
                     && matches!(&trees[i - 2], TokenTree::Punct(p) if p.as_char() == ':');

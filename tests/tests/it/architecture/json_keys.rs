@@ -62,7 +62,10 @@ struct Keys<'a> {
 
 fn lit_str(e: &syn::Expr) -> Option<String> {
     match e {
-        syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value()),
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => Some(s.value()),
         syn::Expr::Reference(r) => lit_str(&r.expr),
         _ => None,
     }

@@ -40,7 +40,11 @@ fn spec() -> serde_json::Value {
 fn load(dir: &str) -> Crate {
     let src = root().join(dir).join("src");
     let lib = src.join("lib.rs");
-    let root_file = if lib.is_file() { lib } else { src.join("main.rs") };
+    let root_file = if lib.is_file() {
+        lib
+    } else {
+        src.join("main.rs")
+    };
     let read = |p: &Path| std::fs::read_to_string(p).ok();
     let shown = |p: &Path| p.strip_prefix(root()).unwrap_or(p).display().to_string();
     source::load(dir, &root_file, &read, &shown, &["generated.rs"])
@@ -62,7 +66,10 @@ fn modules_form_layers_in_every_crate() {
     let mut report = Vec::new();
     for dir in CRATES {
         let krate = load(dir);
-        assert!(krate.files.len() > 1 || *dir == "tests", "{dir}: files not found");
+        assert!(
+            krate.files.len() > 1 || *dir == "tests",
+            "{dir}: files not found"
+        );
         let index = graph::Index::of(&krate);
         if *dir == "crates/venice-image" {
             // The checker sees the real tree: known edges, through a re-export
@@ -70,7 +77,9 @@ fn modules_form_layers_in_every_crate() {
             let edges = index.edges();
             for (from, to) in [("decode", "error"), ("fuzzing", "retry")] {
                 assert!(
-                    edges.iter().any(|e| e.parent.is_empty() && e.from == from && e.to == to),
+                    edges
+                        .iter()
+                        .any(|e| e.parent.is_empty() && e.from == from && e.to == to),
                     "edge {from} -> {to} not found"
                 );
             }
@@ -126,7 +135,10 @@ fn the_cycle_check_follows_every_kind_of_edge() {
                 ("lib.rs", "mod p;"),
                 ("p/mod.rs", "mod x; mod y;"),
                 ("p/x.rs", "pub const X: u8 = super::y::Y;"),
-                ("p/y.rs", "pub const Y: u8 = 1; fn f() -> u8 { super::x::X }"),
+                (
+                    "p/y.rs",
+                    "pub const Y: u8 = 1; fn f() -> u8 { super::x::X }",
+                ),
             ],
         ),
         (
@@ -149,7 +161,10 @@ fn the_cycle_check_follows_every_kind_of_edge() {
             "an inline test module",
             &[
                 ("lib.rs", "mod error; mod decode;"),
-                ("error.rs", "pub struct E; #[cfg(test)] mod tests { use crate::decode::d; }"),
+                (
+                    "error.rs",
+                    "pub struct E; #[cfg(test)] mod tests { use crate::decode::d; }",
+                ),
                 ("decode.rs", "use crate::error::E; pub fn d() {}"),
             ],
         ),
@@ -157,7 +172,10 @@ fn the_cycle_check_follows_every_kind_of_edge() {
             "a test module in its own file (after a one-line #[cfg(test)] mod x;)",
             &[
                 ("lib.rs", "mod budget; mod scenarios;"),
-                ("budget.rs", "#[cfg(test)] mod tests; pub const MAX: u8 = 1;"),
+                (
+                    "budget.rs",
+                    "#[cfg(test)] mod tests; pub const MAX: u8 = 1;",
+                ),
                 ("budget/tests.rs", "use crate::scenarios::run;"),
                 ("scenarios.rs", "use super::budget::MAX; pub fn run() {}"),
             ],
@@ -181,7 +199,11 @@ fn the_cycle_check_follows_every_kind_of_edge() {
             wrong.push(format!("{name}: {found:?}"));
         }
     }
-    assert!(wrong.is_empty(), "cases the checker got wrong:\n  {}", wrong.join("\n  "));
+    assert!(
+        wrong.is_empty(),
+        "cases the checker got wrong:\n  {}",
+        wrong.join("\n  ")
+    );
     // A module using its parent or its own children is containment, not a layer.
     assert!(
         cycles_of(&[
@@ -206,7 +228,10 @@ fn the_facade_never_names_the_mock() {
         .filter(|f| f.ast.to_token_stream().to_string().contains("venice_mock"))
         .map(|f| f.rel.clone())
         .collect();
-    assert!(named.is_empty(), "the facade's src names venice_mock: {named:?}");
+    assert!(
+        named.is_empty(),
+        "the facade's src names venice_mock: {named:?}"
+    );
 }
 
 /// Requests that are not Venice API operations or do not build one: `(file, function,
@@ -239,7 +264,11 @@ const EXEMPT: &[(&str, &str, &str, &str)] = &[
 /// Files checked for the request rule.
 fn request_rule_files() -> Vec<source::SourceFile> {
     let mut files = Vec::new();
-    for dir in ["crates/venice-image", "crates/venice-openapi", "crates/venice-cli"] {
+    for dir in [
+        "crates/venice-image",
+        "crates/venice-openapi",
+        "crates/venice-cli",
+    ] {
         files.extend(load(dir).files);
     }
     // The mock answers requests; only its recording forwarder sends them.
@@ -264,7 +293,8 @@ fn no_api_path_or_hand_built_request_outside_the_generated_client() {
     for (file, function, what, why) in EXEMPT {
         assert!(!why.is_empty());
         let before = findings.len();
-        findings.retain(|f| !(f.file == *file && f.function == *function && f.what.starts_with(what)));
+        findings
+            .retain(|f| !(f.file == *file && f.function == *function && f.what.starts_with(what)));
         if findings.len() == before {
             report.push(format!("stale exemption: {file} `{function}` {what}"));
         }
@@ -281,33 +311,88 @@ fn no_api_path_or_hand_built_request_outside_the_generated_client() {
 fn findings_in(code: &str) -> Vec<Finding> {
     let krate = source::from_fixtures(&[("lib.rs", code)]);
     let spec_paths = SpecPaths::from_spec(&spec());
-    krate.files.iter().flat_map(|f| requests::check_file(f, &spec_paths)).collect()
+    krate
+        .files
+        .iter()
+        .flat_map(|f| requests::check_file(f, &spec_paths))
+        .collect()
 }
 
 #[test]
 fn the_request_check_catches_every_planted_evasion() {
     // Each fixture is one evasion; each must be found.
     let planted: &[(&str, &str)] = &[
-        ("a GET on a field holding the HTTP client", "impl C { fn f(&self, url: Url) { self.http.get(url); } }"),
-        ("a GET on the generated client's reqwest client", "fn f(raw: &Raw, url: String) { raw.client().get(url); }"),
-        ("a hand-made Request executed", "async fn f(c: &reqwest::Client, u: Url) { c.execute(Request::new(Method::GET, u)).await; }"),
-        ("a Request built alone", "fn f(u: Url) -> reqwest::Request { reqwest::Request::new(m, u) }"),
+        (
+            "a GET on a field holding the HTTP client",
+            "impl C { fn f(&self, url: Url) { self.http.get(url); } }",
+        ),
+        (
+            "a GET on the generated client's reqwest client",
+            "fn f(raw: &Raw, url: String) { raw.client().get(url); }",
+        ),
+        (
+            "a hand-made Request executed",
+            "async fn f(c: &reqwest::Client, u: Url) { c.execute(Request::new(Method::GET, u)).await; }",
+        ),
+        (
+            "a Request built alone",
+            "fn f(u: Url) -> reqwest::Request { reqwest::Request::new(m, u) }",
+        ),
         ("a POST", "fn f(c: &Client, url: &str) { c.post(url); }"),
-        ("a request(method, url)", "fn f(c: &Client, url: &str) { c.request(m, url); }"),
-        ("Url::join with a spec path", "fn f(base: &Url) { base.join(\"image/generate\"); }"),
-        ("Url::join with a spec path, as a path call", "fn f(base: &Url) { Url::join(base, \"image/generate\"); }"),
-        ("path segments pushed by hand", "fn f(mut u: Url) { u.path_segments_mut().unwrap().push(\"image\").push(\"generate\"); }"),
+        (
+            "a request(method, url)",
+            "fn f(c: &Client, url: &str) { c.request(m, url); }",
+        ),
+        (
+            "Url::join with a spec path",
+            "fn f(base: &Url) { base.join(\"image/generate\"); }",
+        ),
+        (
+            "Url::join with a spec path, as a path call",
+            "fn f(base: &Url) { Url::join(base, \"image/generate\"); }",
+        ),
+        (
+            "path segments pushed by hand",
+            "fn f(mut u: Url) { u.path_segments_mut().unwrap().push(\"image\").push(\"generate\"); }",
+        ),
         ("a path set by hand", "fn f(mut u: Url) { u.set_path(p); }"),
-        ("a path without its leading slash", "const P: &str = \"image/generate\";"),
-        ("a path with its slash", "const P: &str = \"/image/generate\";"),
-        ("a path after a base-URL placeholder", "fn f(b: &str) -> String { format!(\"{}/image/generate\", b) }"),
-        ("a path after a named placeholder", "fn f(base: &str) -> String { format!(\"{base}/models\") }"),
-        ("a path after the API prefix", "const U: &str = \"https://x.test/api/v1/image/upscale\";"),
-        ("concat! of the prefix and a path", "const U: &str = concat!(\"/api/v1\", \"/image\");"),
-        ("concat! of pieces of a path", "const U: &str = concat!(\"/ima\", \"ge/generate\");"),
-        ("reqwest::get", "async fn f(u: &str) { reqwest::get(u).await; }"),
+        (
+            "a path without its leading slash",
+            "const P: &str = \"image/generate\";",
+        ),
+        (
+            "a path with its slash",
+            "const P: &str = \"/image/generate\";",
+        ),
+        (
+            "a path after a base-URL placeholder",
+            "fn f(b: &str) -> String { format!(\"{}/image/generate\", b) }",
+        ),
+        (
+            "a path after a named placeholder",
+            "fn f(base: &str) -> String { format!(\"{base}/models\") }",
+        ),
+        (
+            "a path after the API prefix",
+            "const U: &str = \"https://x.test/api/v1/image/upscale\";",
+        ),
+        (
+            "concat! of the prefix and a path",
+            "const U: &str = concat!(\"/api/v1\", \"/image\");",
+        ),
+        (
+            "concat! of pieces of a path",
+            "const U: &str = concat!(\"/ima\", \"ge/generate\");",
+        ),
+        (
+            "reqwest::get",
+            "async fn f(u: &str) { reqwest::get(u).await; }",
+        ),
         ("a method constant", "fn f() -> Method { Method::POST }"),
-        ("a request inside a macro argument", "fn f(c: &Client, u: &str) { drop(vec![c.post(u)]); }"),
+        (
+            "a request inside a macro argument",
+            "fn f(c: &Client, u: &str) { drop(vec![c.post(u)]); }",
+        ),
         (
             "an item right after a one-line #[cfg(test)] mod x;",
             "#[cfg(test)] mod tests;\nfn sneaky(c: &Client) { c.post(\"/image/edit\"); }",
@@ -319,7 +404,10 @@ fn the_request_check_catches_every_planted_evasion() {
             missed.push(*name);
         }
     }
-    assert!(missed.is_empty(), "evasions the checker let through: {missed:?}");
+    assert!(
+        missed.is_empty(),
+        "evasions the checker let through: {missed:?}"
+    );
     // What is allowed: test code, comments and docs, content types, map lookups.
     let allowed = r#"
         //! POST "/image/generate" in a doc comment.
@@ -355,7 +443,11 @@ fn spec_field_names_are_not_read_by_hand_ratchet() {
         }
     }
     let list: Vec<String> = found.iter().map(ToString::to_string).collect();
-    println!("{} camelCase spec field names in JSON-key positions:\n  {}", list.len(), list.join("\n  "));
+    println!(
+        "{} camelCase spec field names in JSON-key positions:\n  {}",
+        list.len(),
+        list.join("\n  ")
+    );
     assert!(
         found.len() <= JSON_KEY_CEILING,
         "{} spec field names read by key (ceiling {JSON_KEY_CEILING}); decode into the generated \
@@ -364,7 +456,10 @@ fn spec_field_names_are_not_read_by_hand_ratchet() {
         list.join("\n  ")
     );
     if found.len() < JSON_KEY_CEILING {
-        println!("below the ceiling: lower JSON_KEY_CEILING to {}", found.len());
+        println!(
+            "below the ceiling: lower JSON_KEY_CEILING to {}",
+            found.len()
+        );
     }
 }
 

@@ -40,7 +40,12 @@ impl SpecPaths {
         SpecPaths {
             prefixes: keys
                 .iter()
-                .filter_map(|p| p.trim_start_matches('/').split('/').next().map(str::to_owned))
+                .filter_map(|p| {
+                    p.trim_start_matches('/')
+                        .split('/')
+                        .next()
+                        .map(str::to_owned)
+                })
                 .collect(),
             paths: keys
                 .iter()
@@ -168,7 +173,12 @@ fn looks_like_client(e: &syn::Expr) -> bool {
             syn::Member::Named(n) => n.to_string(),
             syn::Member::Unnamed(_) => String::new(),
         },
-        syn::Expr::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default(),
+        syn::Expr::Path(p) => p
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default(),
         syn::Expr::MethodCall(m) => m.method.to_string(),
         syn::Expr::Call(c) => c.func.to_token_stream().to_string(),
         syn::Expr::Reference(r) => return looks_like_client(&r.expr),
@@ -271,7 +281,12 @@ impl<'ast> Visit<'ast> for Checker<'_> {
 
     fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
         if let syn::Expr::Path(p) = &*c.func {
-            let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            let segs: Vec<String> = p
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
             let tail: Vec<&str> = segs.iter().rev().take(2).map(String::as_str).collect();
             if tail == ["new", "Request"] || tail == ["from_parts", "RequestBuilder"] {
                 self.report(format!("hand-built request: {}(..)", segs.join("::")));
@@ -284,7 +299,12 @@ impl<'ast> Visit<'ast> for Checker<'_> {
     }
 
     fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
-        let segs: Vec<String> = p.path.segments.iter().map(|s| s.ident.to_string()).collect();
+        let segs: Vec<String> = p
+            .path
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect();
         if segs.len() >= 2
             && segs[segs.len() - 2] == "Method"
             && METHOD_CONSTS.contains(&segs[segs.len() - 1].as_str())

@@ -33,7 +33,11 @@ pub fn is_test_only(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|a| {
         let path = a.path();
         if path.is_ident("cfg") {
-            let text = a.meta.require_list().map(|l| l.tokens.to_string()).unwrap_or_default();
+            let text = a
+                .meta
+                .require_list()
+                .map(|l| l.tokens.to_string())
+                .unwrap_or_default();
             let words: Vec<&str> = text
                 .split(|c: char| !(c.is_alphanumeric() || c == '_'))
                 .collect();
@@ -62,7 +66,16 @@ pub fn load(
         test_modules: BTreeSet::new(),
     };
     let dir = root_file.parent().unwrap_or(Path::new("")).to_path_buf();
-    load_file(&mut krate, root_file, Vec::new(), dir, false, read, shown, skip)?;
+    load_file(
+        &mut krate,
+        root_file,
+        Vec::new(),
+        dir,
+        false,
+        read,
+        shown,
+        skip,
+    )?;
     Ok(krate)
 }
 
@@ -80,7 +93,14 @@ fn load_file(
     let text = read(file).ok_or_else(|| format!("{}: cannot read", shown(file)))?;
     let ast = syn::parse_file(&text).map_err(|e| format!("{}: {e}", shown(file)))?;
     let mut declared = Vec::new();
-    collect_mods(&ast.items, &module, &dir, test, &mut declared, &mut krate.test_modules);
+    collect_mods(
+        &ast.items,
+        &module,
+        &dir,
+        test,
+        &mut declared,
+        &mut krate.test_modules,
+    );
     krate.files.push(SourceFile {
         rel: shown(file),
         module,
@@ -102,7 +122,9 @@ fn load_file(
         if skip.iter().any(|s| found.ends_with(s)) {
             continue;
         }
-        load_file(krate, found, child, child_dir, child_test, read, shown, skip)?;
+        load_file(
+            krate, found, child, child_dir, child_test, read, shown, skip,
+        )?;
     }
     Ok(())
 }
@@ -132,9 +154,14 @@ fn collect_mods(
             if !a.path().is_ident("path") {
                 return None;
             }
-            let syn::Meta::NameValue(nv) = &a.meta else { return None };
+            let syn::Meta::NameValue(nv) = &a.meta else {
+                return None;
+            };
             match &nv.value {
-                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value()),
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => Some(s.value()),
                 _ => None,
             }
         });
@@ -150,7 +177,10 @@ fn collect_mods(
                         (vec![file], child_dir)
                     }
                     None => (
-                        vec![dir.join(format!("{name}.rs")), dir.join(&name).join("mod.rs")],
+                        vec![
+                            dir.join(format!("{name}.rs")),
+                            dir.join(&name).join("mod.rs"),
+                        ],
                         dir.join(&name),
                     ),
                 };

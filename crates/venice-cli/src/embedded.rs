@@ -112,3 +112,38 @@ impl Recorder {
         match self.inner {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(feature = "offline")]
+    #[tokio::test]
+    async fn the_offline_server_starts_with_the_wallet_funded() {
+        let server = start_offline("0x2c7536e3605d9c16a7a3d7b1898e529396a65c23", 10.0)
+            .await
+            .expect("embedded mock");
+        assert!(server.base_url.starts_with("http://127.0.0.1:"));
+        assert!(!server.api_key.is_empty());
+    }
+
+    #[cfg(not(feature = "offline"))]
+    #[tokio::test]
+    async fn without_the_feature_offline_says_which_feature_it_needs() {
+        let Err(CliError::Usage(message)) = start_offline("0x0", 10.0).await else {
+            panic!("--offline without the feature must be a usage error");
+        };
+        assert!(message.contains("--offline") && message.contains("`offline` feature"));
+    }
+
+    #[cfg(not(feature = "record"))]
+    #[tokio::test]
+    async fn without_the_feature_record_says_which_feature_it_needs() {
+        let path = Path::new("out.jsonl");
+        let Err(CliError::Usage(message)) = Recorder::start(path, "http://127.0.0.1:9").await
+        else {
+            panic!("--record without the feature must be a usage error");
+        };
+        assert!(message.contains("--record") && message.contains("`record` feature"));
+    }
+}

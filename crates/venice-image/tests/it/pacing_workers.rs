@@ -2,6 +2,7 @@
 //! way a batch or a service does: one process pacing alone, and several "processes"
 //! (separate pacers and connections) sharing one real `redis-server`. Moved out of the
 //! library's `src`, where they made pacing import the client.
+#![allow(clippy::unwrap_used, missing_docs)]
 
 use std::time::Duration;
 

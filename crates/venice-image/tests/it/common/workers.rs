@@ -1,5 +1,6 @@
 //! Workers that run jobs against the mock through pacers the way a batch or a service
 //! does (out of the library's `src`: they need the client, which sits above pacing).
+#![allow(clippy::unwrap_used, missing_docs)]
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

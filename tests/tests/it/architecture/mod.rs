@@ -394,6 +394,10 @@ fn the_request_check_catches_every_planted_evasion() {
             "fn f(c: &Client, u: &str) { drop(vec![c.post(u)]); }",
         ),
         (
+            "code compiled into the library with a feature, under cfg(any(test, ..))",
+            "#[cfg(any(test, feature = \"x\"))]\nfn f(c: &Client) { c.post(u); }",
+        ),
+        (
             "an item right after a one-line #[cfg(test)] mod x;",
             "#[cfg(test)] mod tests;\nfn sneaky(c: &Client) { c.post(\"/image/edit\"); }",
         ),
@@ -423,6 +427,8 @@ fn the_request_check_catches_every_planted_evasion() {
         }
         #[test]
         fn also_spelled() { let _ = "/image/generate"; }
+        #[cfg(all(test, feature = "redis"))]
+        mod redis_tests { fn spelled() { let _ = "/image/generate"; } }
     "#;
     let found = findings_in(allowed);
     assert!(found.is_empty(), "{found:?}");

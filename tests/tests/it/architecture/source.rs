@@ -38,10 +38,17 @@ pub fn is_test_only(attrs: &[syn::Attribute]) -> bool {
                 .require_list()
                 .map(|l| l.tokens.to_string())
                 .unwrap_or_default();
+            // `test`, or `all(.., test, ..)`: compiled only into tests. `any(test, ..)` and
+            // `not(..)` may be compiled into the library, so they count as library code.
             let words: Vec<&str> = text
                 .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .filter(|w| !w.is_empty())
                 .collect();
-            words.contains(&"test") && !words.contains(&"not")
+            (words.len() == 1 && words[0] == "test")
+                || (words.first() == Some(&"all")
+                    && words.contains(&"test")
+                    && !words.contains(&"any")
+                    && !words.contains(&"not"))
         } else {
             // `#[test]`, `#[tokio::test]`.
             path.segments.last().is_some_and(|s| s.ident == "test")

@@ -104,6 +104,8 @@ pub fn client_exit_code(e: &Error) -> u8 {
         Error::Validation(_) | Error::Config { .. } => USAGE,
         Error::Io { .. } => IO,
         Error::PaymentRequired { .. } => PAYMENT,
+        // A DIEM-linked wallet's 402 is a funds problem no top-up fixes.
+        Error::Wallet(venice_image::wallet::WalletError::DiemFirst { .. }) => PAYMENT,
         _ if e.status() == Some(402) => PAYMENT,
         _ => API,
     }

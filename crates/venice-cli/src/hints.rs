@@ -1,5 +1,6 @@
 //! What a person can do about an error: one hint per cause.
 
+use venice_image::wallet::WalletError;
 use venice_image::{Error, ErrorCode, PaymentRequiredKind, RateLimitKind};
 
 use crate::exit::CliError;
@@ -113,6 +114,7 @@ fn client_hint(e: &Error, ctx: &HintContext) -> Option<String> {
              --pacing-redis"
                 .into(),
         ),
+        Error::Wallet(w) => wallet_hint(w),
         Error::Validation(_) => {
             Some("see `venice-image models` for each model's sizes, ratios and limits".into())
         }
@@ -127,6 +129,8 @@ fn client_hint(e: &Error, ctx: &HintContext) -> Option<String> {
              send several, set VENICE_WALLET_PRIVATE_KEY or VENICE_SOLANA_KEYPAIR instead"
                 .into(),
         ),
+        _ if e.code().is_some_and(ErrorCode::is_sign_in) => Some(sign_in_hint(e.code())),
+        _ if e.code().is_some_and(|c| payment_hint(c).is_some()) => e.code().and_then(payment_hint),
         _ => match (e.status(), e.code()) {
             (_, Some(ErrorCode::ModelNotFound | ErrorCode::InvalidModel)) if ctx.edit => Some(
                 "the edit models are those of type inpaint in `venice-image models --json --raw`"
@@ -156,4 +160,89 @@ fn client_hint(e: &Error, ctx: &HintContext) -> Option<String> {
             _ => None,
         },
     }
+}
+
+/// What to do about a wallet error the client raised itself (nothing was paid).
+fn wallet_hint(e: &WalletError) -> Option<String> {
+    Some(match e {
+        WalletError::DiemFirst { .. } => "the wallet spends its linked account's staked DIEM \
+             first: wait for the DIEM to renew, or sign in with another wallet or an API key"
+            .into(),
+        WalletError::AmountTooHigh { .. } => "pay at most $10,000 per top-up (and within \
+             --max-top-up); split a larger amount into several top-ups"
+            .into(),
+        WalletError::AmountTooLow { minimum_usd, .. } => {
+            format!("top up at least ${minimum_usd} (the provider's minimum)")
+        }
+        WalletError::ContractWallet(_) => "top up from an ordinary (key) wallet, e.g. the \
+             smart wallet's owner; the smart wallet can still sign in and spend its credit"
+            .into(),
+        _ => return None,
+    })
+}
+
+/// What to do when the provider refused the wallet's sign-in.
+fn sign_in_hint(code: Option<&ErrorCode>) -> String {
+    match code {
+        Some(
+            ErrorCode::X402SignInExpired
+            | ErrorCode::X402SignInFutureTimestamp
+            | ErrorCode::X402SignInNotBefore
+            | ErrorCode::X402SignInTimestampMismatch,
+        ) => "the sign-in's time was refused: set the machine's clock right (NTP) and try again"
+            .into(),
+        Some(ErrorCode::X402SignInNonceReused) => "each request needs a new sign-in: use a \
+             wallet variable (VENICE_WALLET_PRIVATE_KEY, VENICE_SOLANA_KEYPAIR) rather than a \
+             fixed VENICE_SIWX_HEADER"
+            .into(),
+        Some(
+            ErrorCode::X402SignInUnsupportedChain
+            | ErrorCode::X402SignInChainMismatch
+            | ErrorCode::X402SignInInvalidChainId,
+        ) => "sign in on Base (chain 8453) or Solana mainnet".into(),
+        Some(ErrorCode::X402SignInDomainMismatch) => {
+            "sign the message for the domain api.venice.ai".into()
+        }
+        Some(ErrorCode::X402SignInInvalidSignature | ErrorCode::X402SignInInvalidWallet) => {
+            "the signature does not prove the wallet: check the wallet variable (a smart \
+             wallet must be deployed and accept its owner's signature)"
+                .into()
+        }
+        _ => "the wallet's sign-in header is malformed: sign with a wallet variable \
+              (VENICE_WALLET_PRIVATE_KEY, VENICE_SOLANA_KEYPAIR) or a current client"
+            .into(),
+    }
+}
+
+/// What to do about a top-up or payment code.
+fn payment_hint(code: &ErrorCode) -> Option<String> {
+    Some(match code {
+        ErrorCode::SettlementTimeout | ErrorCode::PaymentInProgress => "the payment may still \
+             land: check `venice-image balance` before paying again"
+            .into(),
+        ErrorCode::SettlementFailed => "the transfer failed and nothing was credited: check \
+             the wallet's USDC (and that it can pay on the chosen network), then try again"
+            .into(),
+        ErrorCode::X402NotConfigured => {
+            "the provider cannot take payments right now; try again later".into()
+        }
+        ErrorCode::AmountTooLow => "top up at least the minimum ($5)".into(),
+        ErrorCode::AmountTooHigh => "top up at most $10,000 at a time".into(),
+        ErrorCode::InvalidPaymentFormat
+        | ErrorCode::InvalidPayment
+        | ErrorCode::UnsupportedNetwork
+        | ErrorCode::InvalidPaymentRecipient
+        | ErrorCode::UnsupportedToken
+        | ErrorCode::UnsupportedScheme
+        | ErrorCode::InvalidAmount
+        | ErrorCode::InvalidPaymentPayer
+        | ErrorCode::PaymentVerificationFailed => "the provider refused the payment and \
+             nothing was charged: run `venice-image top-up USD` again (it signs a fresh \
+             payment); if it keeps failing, update venice-image"
+            .into(),
+        ErrorCode::PaymentHeaderNotAccepted => "payments go to `venice-image top-up`, not \
+             with an image request"
+            .into(),
+        _ => return None,
+    })
 }

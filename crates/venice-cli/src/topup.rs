@@ -12,6 +12,9 @@ use crate::exit::CliError;
 use crate::session::{OFFLINE_WALLET_USD, Session};
 use crate::ui::pretty;
 
+/// The provider's largest top-up (`AMOUNT_TOO_HIGH` above), in USD.
+const MAX_TOP_UP_USD: f64 = 10_000.0;
+
 /// Run `top-up`.
 pub async fn run(session: &Session, args: TopUpArgs) -> Result<ExitCode, CliError> {
     let Some(solana) = session.paying_wallet else {
@@ -25,6 +28,12 @@ pub async fn run(session: &Session, args: TopUpArgs) -> Result<ExitCode, CliErro
     if !(args.usd.is_finite() && args.usd > 0.0) {
         return Err(CliError::Usage(format!(
             "the top-up amount must be a positive number of USD, got {}",
+            args.usd
+        )));
+    }
+    if args.usd > MAX_TOP_UP_USD {
+        return Err(CliError::Usage(format!(
+            "${} is above the provider's maximum top-up of ${MAX_TOP_UP_USD}; nothing was signed",
             args.usd
         )));
     }

@@ -226,7 +226,7 @@ fn decode_b64_json(s: &str) -> Option<Value> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// `SCREAMING_SNAKE` identifiers such as `X402_INVALID_SIGN_IN`.
+/// `SCREAMING_SNAKE` identifiers such as `AMOUNT_TOO_LOW`.
 fn looks_like_code(s: &str) -> bool {
     s.len() >= 3
         && s.contains('_')
@@ -283,7 +283,7 @@ pub(crate) fn error_from_body(status: u16, headers: &HeaderMap, body: VeniceErro
 
 fn error_from_json(status: u16, headers: &HeaderMap, json: &Value, body_excerpt: String) -> Error {
     let meta = ResponseMeta::from_headers(status, headers);
-    // The provider's x402 errors carry the code in `error` (`{error: "X402_INVALID_SIGN_IN",
+    // The provider's x402 errors carry the code in `error` (`{error: "AMOUNT_TOO_LOW",
     // message}`); standard errors carry prose in `error` and the code in `code`.
     let error_field = str_field(json, "error").filter(|e| !e.is_empty());
     let error_is_code = error_field.as_deref().is_some_and(looks_like_code);
@@ -475,11 +475,11 @@ mod tests {
     #[test]
     fn x402_code_in_error_field() {
         // The provider's x402 shape: the code in `error`, prose in `message`.
-        let body = json!({"error": "X402_INVALID_SIGN_IN", "message": "nonce reused"}).to_string();
-        let e = error_from_parts(401, &HeaderMap::new(), body.as_bytes());
+        let body = json!({"error": "AMOUNT_TOO_LOW", "message": "below $5"}).to_string();
+        let e = error_from_parts(400, &HeaderMap::new(), body.as_bytes());
         let a = api_of(&e);
-        assert_eq!(a.code, ErrorCode::X402InvalidSignIn);
-        assert_eq!(a.message, "nonce reused");
+        assert_eq!(a.code, ErrorCode::AmountTooLow);
+        assert_eq!(a.message, "below $5");
         // Prose in `error` stays the message; the status decides the code.
         let body = json!({"error": "Authentication failed"}).to_string();
         let a = api_of(&error_from_parts(401, &HeaderMap::new(), body.as_bytes())).clone();

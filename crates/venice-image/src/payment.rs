@@ -25,6 +25,12 @@ pub struct PaymentRequirements {
     pub(crate) resource: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
+    /// Whether each option's `amount` is the minimum top-up: true for x402 discovery
+    /// (`POST /x402/top-up` without payment), false for a wallet's insufficient-credit
+    /// challenge, whose options are priced at the suggested top-up ($10), not the
+    /// minimum ($5).
+    #[serde(skip)]
+    pub(crate) priced_at_minimum: bool,
 }
 
 /// One accepted payment (an x402 `accepts` entry).
@@ -174,6 +180,12 @@ impl PaymentRequirements {
         self.error.as_deref()
     }
 
+    /// Whether each option's amount is the minimum top-up (x402 discovery), rather than
+    /// a price such as a challenge's suggested top-up.
+    pub fn priced_at_minimum(&self) -> bool {
+        self.priced_at_minimum
+    }
+
     /// Parse requirements from JSON (body or decoded header); `None` when the value
     /// has no `accepts` list.
     pub fn from_json(value: &Value) -> Option<Self> {
@@ -201,12 +213,14 @@ impl PaymentRequired {
     /// The accepted payments, from the `PAYMENT-REQUIRED` header when it decodes, else
     /// from the body.
     pub fn requirements(&self) -> Option<PaymentRequirements> {
-        if let Some(r) = self
+        let discovery = self.kind() == crate::error::PaymentRequiredKind::Discovery;
+        if let Some(mut r) = self
             .payment_required_header
             .as_ref()
             .and_then(PaymentRequirements::from_json)
             .filter(|r| !r.accepts.is_empty())
         {
+            r.priced_at_minimum = discovery;
             return Some(r);
         }
         if self.accepts.is_empty() {
@@ -225,6 +239,7 @@ impl PaymentRequired {
             accepts,
             resource: None,
             error: None,
+            priced_at_minimum: discovery,
         })
     }
 }

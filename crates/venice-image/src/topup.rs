@@ -7,7 +7,7 @@
 //! other.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use alloy_primitives::B256;
 use base64_simd::STANDARD as B64;
@@ -21,9 +21,17 @@ use crate::solana_rpc::{self, Endpoint};
 use crate::transport::Transport;
 use crate::wallet::svm::{Pubkey, SolanaPayment, SolanaRequirement};
 use crate::wallet::{
-    AutoTopUp, EvmSigner, SolanaSigner, SvmError, TopUpReceipt, Wallet, WalletError,
+    AutoTopUp, EvmSigner, SolanaSigner, SvmError, TopUpReceipt, Wallet, WalletBalance, WalletError,
     payment_payload, sign_authorization, with_timeout,
 };
+
+/// The provider's largest top-up (`AMOUNT_TOO_HIGH` above it), in USD.
+pub(crate) const MAX_TOP_UP_USD: f64 = 10_000.0;
+/// The credit a wallet needs to be admitted at all, in USD.
+const MIN_ADMISSION_USD: f64 = 0.10;
+/// How long a balance read that said "not enough" still stands for later 402s (the
+/// provider allows 30 balance reads a minute per wallet).
+const BALANCE_TTL: Duration = Duration::from_secs(5);
 
 /// What paying needs from a client: its transport, credentials and Solana endpoint.
 #[derive(Clone, Copy)]
@@ -39,6 +47,33 @@ pub(crate) struct AutoTopUpState {
     policy: Option<AutoTopUp>,
     /// USD committed to automatic top-ups so far (reserved before signing).
     spent: Mutex<f64>,
+    /// Held while one 402 is judged (balance read, maybe a payment): the 402s of a burst
+    /// queue here and reuse what the first one learnt (single flight).
+    gate: tokio::sync::Mutex<Gate>,
+}
+
+/// What the automatic top-up knows of the wallet's credit.
+#[derive(Default)]
+struct Gate {
+    /// The last balance read (or computed from a top-up receipt), and when.
+    balance: Option<(Instant, WalletBalance)>,
+    /// A payment whose outcome is unknown (504 `SETTLEMENT_TIMEOUT`, 409
+    /// `PAYMENT_IN_PROGRESS`, a lost answer): the balance must be read before signing
+    /// anything new.
+    unsettled: bool,
+}
+
+impl Gate {
+    /// The known balance, if it can stand for a 402 seen at `seen` that needs `need`:
+    /// learnt after the 402 arrived (a top-up or read of the same burst), or a recent
+    /// read that said "not enough" too. Never after an unsettled payment.
+    fn usable(&self, seen: Instant, need: f64) -> Option<WalletBalance> {
+        if self.unsettled {
+            return None;
+        }
+        let (at, b) = self.balance.as_ref()?;
+        (*at >= seen || (at.elapsed() < BALANCE_TTL && b.balance_usd < need)).then(|| b.clone())
+    }
 }
 
 impl AutoTopUpState {
@@ -46,6 +81,7 @@ impl AutoTopUpState {
         Self {
             policy,
             spent: Mutex::new(0.0),
+            gate: tokio::sync::Mutex::new(Gate::default()),
         }
     }
 
@@ -93,14 +129,53 @@ async fn post_top_up(
         .await
 }
 
+impl From<venice_openapi::types::X402Balance> for WalletBalance {
+    fn from(b: venice_openapi::types::X402Balance) -> Self {
+        WalletBalance {
+            wallet_address: b.wallet_address,
+            balance_usd: b.balance_usd,
+            can_consume: b.can_consume,
+            minimum_top_up_usd: Some(b.minimum_top_up_usd),
+            suggested_top_up_usd: Some(b.suggested_top_up_usd),
+            diem_balance_usd: b.diem_balance_usd,
+        }
+    }
+}
+
+/// `GET /x402/balance/{wallet}` of the signed-in wallet, with the retry policy.
+pub(crate) async fn wallet_balance(payer: Payer<'_>) -> Result<WalletBalance> {
+    let address = payer.auth.wallet_address().ok_or(WalletError::Unsupported(
+        "this call needs wallet credentials (Auth::evm_wallet, Auth::solana_wallet or Auth::siwx_header)",
+    ))?;
+    let call = payer.transport.call(Uploads::new());
+    let response = payer
+        .transport
+        .run(&call, || {
+            call.raw()
+                .get_x402_balance()
+                .wallet_address(address.as_str())
+                .send()
+        })
+        .await?;
+    let balance = WalletBalance::from(response.into_inner().data);
+    payer.transport.set_balance(balance.balance_usd);
+    Ok(balance)
+}
+
 /// The payments `POST /x402/top-up` accepts (x402 discovery).
 pub(crate) async fn payment_requirements(payer: Payer<'_>) -> Result<PaymentRequirements> {
     match post_top_up(payer, None).await {
         Err(Error::PaymentRequired { error: p, .. }) => {
-            p.requirements().ok_or_else(|| Error::Decode {
-                what: "x402 payment requirements (402 without `accepts`)".into(),
-                source: None,
-            })
+            p.requirements()
+                .map(|mut r| {
+                    // Discovery's options are priced at the minimum top-up.
+                    r.priced_at_minimum = true;
+                    r
+                })
+                .ok_or_else(|| Error::Decode {
+                    what: "x402 payment requirements (402 without `accepts`)".into(),
+                    source: None,
+                })
         }
         Err(e) => Err(e),
         Ok(r) => Err(Error::Decode {
@@ -160,17 +235,55 @@ async fn option_of(
     Ok((requirements, option))
 }
 
+/// Refuse an amount below the provider's minimum: `minimum_usd` when known (a 402's
+/// `minimumTopUpUsd`), else the option's amount when the requirements came from
+/// discovery (priced at the minimum). A challenge's price is never a minimum.
+fn check_minimum(
+    amount_usd: f64,
+    minimum_usd: Option<f64>,
+    requirements: &PaymentRequirements,
+    option: &PaymentOption,
+) -> Result<(), WalletError> {
+    let minimum = minimum_usd.or_else(|| {
+        requirements
+            .priced_at_minimum
+            .then(|| option.amount_usd())
+            .flatten()
+    });
+    match minimum {
+        Some(minimum_usd) if amount_usd + 1e-9 < minimum_usd => Err(WalletError::AmountTooLow {
+            amount_usd,
+            minimum_usd,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Sign and submit a top-up of `amount_usd` from the client's wallet, using `known`
-/// requirements when they hold an option for it.
+/// requirements when they hold an option for it. `minimum_usd`: the provider's minimum
+/// when the caller knows it (a 402's `minimumTopUpUsd`). Amounts above
+/// [`MAX_TOP_UP_USD`] and from contract wallets are refused before any signer call.
 pub(crate) async fn top_up(
     payer: Payer<'_>,
     amount_usd: f64,
     known: Option<PaymentRequirements>,
+    minimum_usd: Option<f64>,
 ) -> Result<TopUpReceipt> {
     let (wallet, timeout) = paying_wallet(payer.auth)?;
     let value = usd_to_units(amount_usd)?;
+    if amount_usd > MAX_TOP_UP_USD {
+        return Err(WalletError::AmountTooHigh {
+            amount_usd,
+            maximum_usd: MAX_TOP_UP_USD,
+            limit: "maximum top-up",
+        }
+        .into());
+    }
     let (header, network, address) = match wallet {
         PayingWallet::Evm(signer) => {
+            if signer.is_contract() {
+                return Err(WalletError::ContractWallet(signer.address().to_owned()).into());
+            }
             let (requirements, option) = option_of(
                 payer,
                 known,
@@ -178,15 +291,7 @@ pub(crate) async fn top_up(
                 "`exact` Base",
             )
             .await?;
-            if let Some(min) = option.amount_units()
-                && value < min
-            {
-                return Err(WalletError::Payment(format!(
-                    "${amount_usd} is below the minimum top-up of ${}",
-                    min as f64 / 1e6
-                ))
-                .into());
-            }
+            check_minimum(amount_usd, minimum_usd, &requirements, &option)?;
             let nonce = B256::try_random()
                 .map_err(|e| WalletError::Signing(format!("no system randomness: {e}")))?;
             let auth = with_timeout(
@@ -201,6 +306,7 @@ pub(crate) async fn top_up(
         PayingWallet::Solana(signer) => {
             let (requirements, option) =
                 option_of(payer, known, PaymentRequirements::solana_option, "Solana").await?;
+            check_minimum(amount_usd, minimum_usd, &requirements, &option)?;
             let header = solana_payment(
                 payer,
                 signer.as_ref(),
@@ -236,8 +342,9 @@ pub(crate) async fn top_up(
 
 /// The `PAYMENT-SIGNATURE` value of a Solana top-up of `value` units for `option`.
 ///
-/// The server's `amount` is the minimum top-up; the payment is for `value` (the caller's
-/// amount), never more. Everything the client can judge is judged before any chain data
+/// The option's `amount` is a price (the minimum in discovery, the suggestion in a
+/// challenge); the payment is for `value` (the caller's amount, checked against the
+/// minimum before), never more. Everything the client can judge is judged before any chain data
 /// is fetched (the provider bills RPC calls): network, mint, scheme, fee payer, amount.
 async fn solana_payment(
     payer: Payer<'_>,
@@ -248,15 +355,6 @@ async fn solana_payment(
     value: u128,
 ) -> Result<String, WalletError> {
     let cap = u64::try_from(value).map_err(|_| SvmError::InvalidAmount(value.to_string()))?;
-    if let Some(minimum) = option.amount_units()
-        && minimum > u128::from(cap)
-    {
-        return Err(SvmError::AmountOverCap {
-            amount: u64::try_from(minimum).unwrap_or(u64::MAX),
-            cap,
-        }
-        .into());
-    }
     let mut entry = serde_json::to_value(option)
         .map_err(|e| WalletError::Payment(format!("the Solana option is not JSON: {e}")))?;
     entry["amount"] = serde_json::json!(cap.to_string());
@@ -292,26 +390,68 @@ async fn solana_payment(
         .header_value(requirements.resource.as_ref()))
 }
 
-/// After `err`, top up automatically if the policy allows. `Ok(true)`: topped up,
-/// retry the call; `Ok(false)`: return `err` as is.
+/// Whether a failed payment's outcome is unknown: it may still be credited.
+fn outcome_unknown(e: &Error) -> bool {
+    matches!(
+        e.code(),
+        Some(
+            crate::error::ErrorCode::SettlementTimeout | crate::error::ErrorCode::PaymentInProgress
+        )
+    ) || !surely_unpaid(e)
+}
+
+/// After `err`, top up automatically if the policy allows. `Ok(true)`: the wallet has
+/// (or now has) the credit, retry the call; `Ok(false)`: return `err` as is.
+///
+/// The wallet's balance is read before any payment (once per burst of 402s: the 402s
+/// that arrive while one is being judged wait for it and reuse its answer), and no
+/// payment is made when the balance already covers the request, or when the wallet
+/// spends DIEM first ([`WalletError::DiemFirst`]: a top-up cannot help). After a
+/// payment whose outcome is unknown (504, 409) the balance is read before anything new
+/// is signed.
 pub(crate) async fn auto_top_up_after(
     payer: Payer<'_>,
     state: &AutoTopUpState,
     err: &Error,
 ) -> Result<bool> {
+    let seen = Instant::now();
     let Some(policy) = state.policy else {
         return Ok(false);
     };
     let Error::PaymentRequired { kind, error: p } = err else {
         return Ok(false);
     };
-    let Auth::Wallet(wallet) = payer.auth else {
+    if !matches!(payer.auth, Auth::Wallet(_)) {
         return Ok(false);
-    };
+    }
     if *kind != PaymentRequiredKind::WalletCredit {
         return Ok(false);
     }
-    let amount = top_up_amount(&policy, p, wallet.wallet());
+    let need = p.minimum_balance_usd.unwrap_or(0.0).max(MIN_ADMISSION_USD);
+    let mut gate = state.gate.lock().await;
+    let balance = match gate.usable(seen, need) {
+        Some(b) => b,
+        None => {
+            let b = wallet_balance(payer).await?;
+            *gate = Gate {
+                balance: Some((Instant::now(), b.clone())),
+                unsettled: false,
+            };
+            b
+        }
+    };
+    if let Some(diem_balance_usd) = balance.diem_balance_usd.filter(|d| *d > 0.0) {
+        return Err(WalletError::DiemFirst { diem_balance_usd }.into());
+    }
+    if balance.balance_usd + 1e-9 >= need {
+        tracing::info!(
+            balance_usd = balance.balance_usd,
+            need_usd = need,
+            "the wallet's credit covers the request; retrying without a top-up"
+        );
+        return Ok(true);
+    }
+    let amount = top_up_amount(&policy, p);
     {
         let Ok(mut spent) = state.spent.lock() else {
             return Ok(false);
@@ -327,19 +467,38 @@ pub(crate) async fn auto_top_up_after(
         }
         *spent += amount;
     }
-    match top_up(payer, amount, p.requirements()).await {
+    match top_up(payer, amount, p.requirements(), p.minimum_top_up_usd).await {
         Ok(receipt) => {
             tracing::info!(
                 credited_usd = receipt.amount_credited_usd,
                 balance_usd = receipt.new_balance_usd,
                 "auto top-up done; retrying the request"
             );
+            let mut after = balance;
+            after.balance_usd = receipt.new_balance_usd;
+            gate.balance = Some((Instant::now(), after));
             Ok(true)
         }
+        Err(e) if outcome_unknown(&e) => {
+            // The transfer may still land: look before doing anything else, and keep
+            // the reservation (the money may be gone).
+            gate.unsettled = true;
+            gate.balance = None;
+            tracing::warn!(error = %e, "auto top-up outcome unknown; reading the balance");
+            match wallet_balance(payer).await {
+                Ok(b) => {
+                    let covered = b.balance_usd + 1e-9 >= need;
+                    *gate = Gate {
+                        balance: Some((Instant::now(), b)),
+                        unsettled: !covered,
+                    };
+                    if covered { Ok(true) } else { Err(e) }
+                }
+                Err(_) => Err(e),
+            }
+        }
         Err(e) => {
-            if surely_unpaid(&e)
-                && let Ok(mut spent) = state.spent.lock()
-            {
+            if let Ok(mut spent) = state.spent.lock() {
                 *spent -= amount;
             }
             Err(e)
@@ -347,24 +506,15 @@ pub(crate) async fn auto_top_up_after(
     }
 }
 
-/// The policy's amount, raised to the server's minimum (for the wallet's chain) and to
-/// what the call lacks.
-fn top_up_amount(policy: &AutoTopUp, p: &PaymentRequired, wallet: &Wallet) -> f64 {
+/// The policy's amount, raised to the provider's minimum top-up (`minimumTopUpUsd`,
+/// never a challenge option's price, which is the $10 suggestion) and to what the call
+/// lacks.
+fn top_up_amount(policy: &AutoTopUp, p: &PaymentRequired) -> f64 {
     let lacking = match (p.minimum_balance_usd, p.current_balance_usd) {
         (Some(need), Some(have)) => need - have,
         _ => 0.0,
     };
-    let pick = match wallet {
-        Wallet::Solana(_) => PaymentRequirements::solana_option,
-        _ => PaymentRequirements::base_option,
-    };
-    let minimum = p
-        .minimum_top_up_usd
-        .or_else(|| {
-            p.requirements()
-                .and_then(|r| pick(&r).and_then(PaymentOption::amount_usd))
-        })
-        .unwrap_or(0.0);
+    let minimum = p.minimum_top_up_usd.unwrap_or(0.0);
     policy.amount_usd.max(minimum).max(lacking)
 }
 
@@ -380,6 +530,45 @@ mod tests {
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             assert!(usd_to_units(bad).is_err());
         }
+    }
+
+    /// Responses read before paying tolerate fields the provider adds.
+    #[test]
+    fn balance_and_receipt_tolerate_new_fields() {
+        let b: venice_openapi::types::X402BalanceResponse = serde_json::from_value(
+            serde_json::json!({"success": true, "newEnvelopeField": 1, "data": {
+                "walletAddress": "0xabc", "balanceUsd": 1.5, "canConsume": true,
+                "minimumTopUpUsd": 5, "suggestedTopUpUsd": 10, "diemBalanceUsd": 0.2,
+                "bundledCreditsUsd": 3, "somethingNew": {"a": 1}}}),
+        )
+        .unwrap();
+        assert_eq!(WalletBalance::from(b.data).diem_balance_usd(), Some(0.2));
+        let r: venice_openapi::types::X402TopUpResponse = serde_json::from_value(
+            serde_json::json!({"success": true, "data": {"walletAddress": "0xabc",
+                "amountCredited": 5, "newBalance": 5, "paymentId": "p", "txHash": "0x1"}}),
+        )
+        .unwrap();
+        assert_eq!(r.data.amount_credited, 5.0);
+    }
+
+    #[test]
+    fn a_challenge_price_is_no_minimum() {
+        let option: PaymentOption = serde_json::from_value(serde_json::json!({
+            "scheme": "exact", "network": "eip155:8453", "amount": "10000000"
+        }))
+        .unwrap();
+        let challenge = PaymentRequirements::default();
+        assert!(check_minimum(5.0, None, &challenge, &option).is_ok());
+        assert!(check_minimum(5.0, Some(5.0), &challenge, &option).is_ok());
+        assert!(check_minimum(4.0, Some(5.0), &challenge, &option).is_err());
+        let discovery = PaymentRequirements {
+            priced_at_minimum: true,
+            ..PaymentRequirements::default()
+        };
+        assert!(matches!(
+            check_minimum(5.0, None, &discovery, &option),
+            Err(WalletError::AmountTooLow { minimum_usd, .. }) if minimum_usd == 10.0
+        ));
     }
 
     #[test]

@@ -14,7 +14,12 @@ use crate::wallet::{
 impl ClientBuilder {
     /// Top up automatically when a wallet call gets a 402 for lack of credit: up to
     /// `max_total_usd` over the client's life, then the call is retried once with a
-    /// fresh header. Off by default; needs wallet credentials with a signer, EVM (pays
+    /// fresh header. Before paying, the wallet's balance is read (once per burst of
+    /// 402s): no payment when the credit already covers the call, none for a wallet that
+    /// spends DIEM first ([`WalletError::DiemFirst`]), and after a payment whose outcome
+    /// is unknown (504 `SETTLEMENT_TIMEOUT`, 409 `PAYMENT_IN_PROGRESS`) the balance is
+    /// read before anything new is signed. The amount is `amount_usd`, raised to the
+    /// provider's minimum (`minimumTopUpUsd`), never to a challenge's price. Off by default; needs wallet credentials with a signer, EVM (pays
     /// USDC on Base) or Solana (pays USDC on Solana, see
     /// [`solana_rpc_url`](Self::solana_rpc_url)). Feature `wallet`.
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
@@ -37,19 +42,6 @@ impl ClientBuilder {
     pub fn solana_rpc_url(mut self, url: impl Into<String>) -> Self {
         self.solana_rpc_url = Some(secrecy::SecretString::from(url.into()));
         self
-    }
-}
-
-impl From<types::X402Balance> for WalletBalance {
-    fn from(b: types::X402Balance) -> Self {
-        WalletBalance {
-            wallet_address: b.wallet_address,
-            balance_usd: b.balance_usd,
-            can_consume: b.can_consume,
-            minimum_top_up_usd: Some(b.minimum_top_up_usd),
-            suggested_top_up_usd: Some(b.suggested_top_up_usd),
-            diem_balance_usd: b.diem_balance_usd,
-        }
     }
 }
 
@@ -79,19 +71,7 @@ impl Client {
     /// Feature `wallet`.
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
     pub async fn wallet_balance(&self) -> Result<WalletBalance> {
-        let address = self.wallet_address()?;
-        let call = self.call(Uploads::new());
-        let response = self
-            .send(&call, || {
-                call.raw()
-                    .get_x402_balance()
-                    .wallet_address(address.as_str())
-                    .send()
-            })
-            .await?;
-        let balance = WalletBalance::from(response.into_inner().data);
-        self.inner.transport.set_balance(balance.balance_usd);
-        Ok(balance)
+        topup::wallet_balance(self.payer()).await
     }
 
     /// A page of the signed-in wallet's ledger, newest first (`limit` 1-100).
@@ -139,14 +119,16 @@ impl Client {
     ///
     /// and submit it in `PAYMENT-SIGNATURE`. Refuses to sign (with
     /// [`WalletError::Solana`] or [`WalletError::Payment`], nothing sent) an offer on
-    /// another network or asset, or one whose minimum exceeds `amount_usd`. Feature
-    /// `wallet`.
+    /// another network or asset; with [`WalletError::AmountTooLow`] an amount below the
+    /// discovered minimum, with [`WalletError::AmountTooHigh`] one above the provider's
+    /// $10,000 (before any call), with [`WalletError::ContractWallet`] a payment from a
+    /// smart-contract wallet. Feature `wallet`.
     ///
     /// Not retried: on a timeout or `SETTLEMENT_TIMEOUT` check
     /// [`wallet_balance`](Self::wallet_balance) before paying again.
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
     pub async fn top_up(&self, amount_usd: f64) -> Result<TopUpReceipt> {
-        topup::top_up(self.payer(), amount_usd, None).await
+        topup::top_up(self.payer(), amount_usd, None, None).await
     }
 
     /// [`top_up`](Self::top_up) paying one of `requirements` (from
@@ -160,7 +142,7 @@ impl Client {
         amount_usd: f64,
         requirements: &PaymentRequirements,
     ) -> Result<TopUpReceipt> {
-        topup::top_up(self.payer(), amount_usd, Some(requirements.clone())).await
+        topup::top_up(self.payer(), amount_usd, Some(requirements.clone()), None).await
     }
 
     /// USD committed to automatic top-ups by this client so far. Feature `wallet`.
@@ -223,11 +205,33 @@ mod tests {
         send(&c.wallet_transactions(1, 0));
     }
 
+    /// Every wallet code our spec documents (its x402 code enums, read as data) is a
+    /// variant; the one the provider never sends is not.
     #[test]
-    fn code_is_known() {
-        assert_eq!(
+    fn the_spec_codes_are_variants() {
+        let spec: serde_json::Value =
+            serde_yaml::from_str(include_str!("../../../openapi/venice-image.yaml")).unwrap();
+        let schemas = &spec["components"]["schemas"];
+        let mut n = 0;
+        for name in [
+            "X402TopUpErrorCode",
+            "X402SignInErrorCode",
+            "X402RequestErrorCode",
+        ] {
+            for code in schemas[name]["enum"].as_array().unwrap() {
+                let code = code.as_str().unwrap();
+                let parsed: ErrorCode = code.parse().unwrap();
+                assert!(!matches!(parsed, ErrorCode::Unknown(_)), "{code}");
+                assert_eq!(parsed.as_str(), code);
+                n += 1;
+            }
+        }
+        assert_eq!(n, 34);
+        assert!(matches!(
             "X402_INVALID_SIGN_IN".parse::<ErrorCode>().unwrap(),
-            ErrorCode::X402InvalidSignIn
-        );
+            ErrorCode::Unknown(_)
+        ));
+        assert!(ErrorCode::X402SignInNonceReused.is_sign_in());
+        assert!(!ErrorCode::PaymentRequired.is_sign_in());
     }
 }

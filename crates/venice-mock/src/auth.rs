@@ -16,7 +16,7 @@ pub enum Principal {
 }
 
 /// The `SIGN-IN-WITH-X` header value (canonical or legacy name): `None` when absent,
-/// `Some(Err)` (401 `X402_INVALID_SIGN_IN`) when present but not readable text.
+/// `Some(Err)` (401 `X402_SIGN_IN_INVALID_PAYLOAD`) when present but not readable text.
 ///
 /// An unreadable header must not count as absent: the request would then fall back to
 /// a Bearer key sent beside it, so a client whose wallet header is corrupted would be
@@ -43,12 +43,51 @@ fn auth_failed() -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "Authentication failed", None)
 }
 
+/// The provider's `X402_SIGN_IN_*` code of a rejected sign-in, from the built-in
+/// verifier's reasons (a plugged-in verifier's unknown reasons are `INVALID_MESSAGE`).
+pub fn sign_in_code(reason: &str) -> &'static str {
+    let has = |w: &str| reason.contains(w);
+    if has("base64") || has("header has no") || has("visible ASCII") || has("is required") {
+        "X402_SIGN_IN_INVALID_PAYLOAD"
+    } else if has("malformed message") || has("message has no") || has("duplicate field") {
+        "X402_SIGN_IN_PARSE_ERROR"
+    } else if has("nonce already used") {
+        "X402_SIGN_IN_NONCE_REUSED"
+    } else if has("nonce") {
+        "X402_SIGN_IN_MISSING_NONCE"
+    } else if has("domain") {
+        "X402_SIGN_IN_DOMAIN_MISMATCH"
+    } else if has("address differs") {
+        "X402_SIGN_IN_ADDRESS_MISMATCH"
+    } else if has("chain mismatch") {
+        "X402_SIGN_IN_CHAIN_MISMATCH"
+    } else if has("unsupported chain") {
+        "X402_SIGN_IN_UNSUPPORTED_CHAIN"
+    } else if has("chain") {
+        "X402_SIGN_IN_INVALID_CHAIN_ID"
+    } else if has("expired") {
+        "X402_SIGN_IN_EXPIRED"
+    } else if has("in the future") {
+        "X402_SIGN_IN_FUTURE_TIMESTAMP"
+    } else if has("Not Before") {
+        "X402_SIGN_IN_NOT_BEFORE"
+    } else if has("timestamp") {
+        "X402_SIGN_IN_TIMESTAMP_MISMATCH"
+    } else if has("not an EVM address") || has("Solana address") || has("not an address") {
+        "X402_SIGN_IN_INVALID_WALLET"
+    } else if has("signature") {
+        "X402_SIGN_IN_INVALID_SIGNATURE"
+    } else {
+        "X402_SIGN_IN_INVALID_MESSAGE"
+    }
+}
+
 fn invalid_sign_in(message: &str) -> ApiError {
     ApiError::with_body(
         StatusCode::UNAUTHORIZED,
         &serde_json::json!({
             "error": format!("Invalid Sign-In-With-X header: {message}"),
-            "code": "X402_INVALID_SIGN_IN",
+            "code": sign_in_code(message),
             "message": message,
         }),
     )

@@ -193,6 +193,11 @@ pub struct MockConfig {
     pub account: AccountConfig,
     /// Initial USD credit of wallets (address → balance), for SIWX-authenticated calls.
     pub wallet_balances: HashMap<String, f64>,
+    /// DIEM-linked wallets (address → DIEM in USD): EVM wallets linked to an account
+    /// with staked DIEM, which the provider spends first. Their paid calls take DIEM
+    /// only; once it does not cover a price they get the wallet 402, which no top-up
+    /// fixes, and `GET /x402/balance` shows `diemBalanceUsd` (CLI: `--diem-wallet`).
+    pub diem_wallets: HashMap<String, f64>,
     /// Key-wide rate limit of every request; `None` disables it (headers are still
     /// sent). Inference requests also count against
     /// [`AccountConfig::model_rate_limits`] when set.
@@ -262,6 +267,7 @@ impl Default for MockConfig {
             api_key_balance: None,
             account: AccountConfig::default(),
             wallet_balances: HashMap::new(),
+            diem_wallets: HashMap::new(),
             rate_limit: Some(RateLimitConfig::default()),
             faults: FaultPlan::default(),
             error_budget: Some(ErrorBudgetConfig::default()),
@@ -289,6 +295,7 @@ impl fmt::Debug for MockConfig {
             .field("api_key_balance", &self.api_key_balance)
             .field("account", &self.account)
             .field("wallet_balances", &self.wallet_balances)
+            .field("diem_wallets", &self.diem_wallets)
             .field("rate_limit", &self.rate_limit)
             .field("faults", &self.faults)
             .field("error_budget", &self.error_budget)

@@ -43,6 +43,26 @@ pub enum Fault {
     WrongContentType,
 }
 
+/// One injected failure of `POST /x402/top-up` with a payment (queued in
+/// [`FaultPlan::top_up`]), answered after the payment verified, as the provider's
+/// settlement answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TopUpFault {
+    /// 504 `SETTLEMENT_TIMEOUT`; `landed`: the transfer settled anyway and the wallet is
+    /// credited (the provider's "the transfer may still land").
+    SettlementTimeout {
+        /// Whether the wallet is credited despite the 504.
+        landed: bool,
+    },
+    /// 409 `PAYMENT_IN_PROGRESS` (a resubmission while settling); `landed` as above.
+    PaymentInProgress {
+        /// Whether the wallet is credited despite the 409.
+        landed: bool,
+    },
+    /// 402 `SETTLEMENT_FAILED`: nothing credited.
+    SettlementFailed,
+}
+
 /// Probabilities of each fault per paid request, drawn from a seeded generator.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -79,6 +99,9 @@ pub struct FaultPlan {
     pub queue: Vec<Fault>,
     /// A random mix applied once the queue is empty.
     pub mix: Option<FaultMix>,
+    /// Faults for the next paid top-ups (`POST /x402/top-up` with a verified
+    /// payment), in order.
+    pub top_up: Vec<TopUpFault>,
     /// `Retry-After` of [`Fault::Status429`] and [`Fault::Status503`] (JSON: seconds,
     /// rounded up to whole seconds on the wire; default 1).
     #[serde(with = "crate::serde_duration::secs")]
@@ -94,6 +117,7 @@ impl Default for FaultPlan {
         Self {
             queue: Vec::new(),
             mix: None,
+            top_up: Vec::new(),
             retry_after: Duration::from_secs(1),
             overloaded_retry_after: Duration::from_secs(30),
         }
@@ -105,6 +129,7 @@ impl Default for FaultPlan {
 pub struct FaultInjector {
     queue: Mutex<VecDeque<Fault>>,
     mix: Mutex<Option<(FaultMix, u64)>>,
+    top_up: Mutex<VecDeque<TopUpFault>>,
     retry_after: Duration,
     overloaded_retry_after: Duration,
 }
@@ -128,6 +153,7 @@ impl FaultInjector {
         };
         this.push(plan.queue.clone());
         this.set_mix(plan.mix.clone());
+        this.push_top_up(plan.top_up.clone());
         this
     }
 
@@ -146,6 +172,18 @@ impl FaultInjector {
         if let Ok(mut q) = self.queue.lock() {
             q.extend(faults);
         }
+    }
+
+    /// Appends top-up faults to their queue.
+    pub fn push_top_up(&self, faults: Vec<TopUpFault>) {
+        if let Ok(mut q) = self.top_up.lock() {
+            q.extend(faults);
+        }
+    }
+
+    /// The fault for the next paid top-up, if any.
+    pub fn next_top_up(&self) -> Option<TopUpFault> {
+        self.top_up.lock().ok().and_then(|mut q| q.pop_front())
     }
 
     /// Replaces the random mix (`None` turns it off).

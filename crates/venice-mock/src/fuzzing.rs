@@ -184,7 +184,7 @@ pub mod __fuzz {
     /// - an accepted header is rejected when replayed (its nonce is burned);
     /// - an accepted identity is the header's address on an accepted chain;
     /// - the auth layer decides on the SIWX header alone (never the Bearer key beside
-    ///   it), agrees with the verifier, and rejects with 401 `X402_INVALID_SIGN_IN`.
+    ///   it), agrees with the verifier, and rejects with 401 and an `X402_SIGN_IN_*` code.
     pub fn siwx_input(data: &[u8]) -> Result<bool, String> {
         use base64::Engine as _;
 
@@ -259,7 +259,9 @@ pub mod __fuzz {
                 let body: serde_json::Value =
                     serde_json::from_slice(&reply.body).unwrap_or_default();
                 if reply.status != http::StatusCode::UNAUTHORIZED
-                    || body["code"] != "X402_INVALID_SIGN_IN"
+                    || !body["code"]
+                        .as_str()
+                        .is_some_and(|c| c.starts_with("X402_SIGN_IN_"))
                 {
                     return Err(format!("rejected with {} {body}", reply.status));
                 }

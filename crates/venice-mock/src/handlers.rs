@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::catalog::{self, CatalogModel, ModelKind, SizingMode};
+use crate::faults::TopUpFault;
 use crate::images::{self, ImageKey, InputImageError, OutputFormat};
 use crate::response::{ApiError, Reply};
 use crate::shapes;
@@ -968,15 +969,20 @@ pub(crate) fn balance(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
     let wallet = path_wallet(ctx);
     check_wallet(ctx, wallet)?;
     let bal = ctx.state.wallet_balance(wallet);
+    let diem = ctx.state.wallet_diem(wallet);
+    let mut data = json!({
+        "walletAddress": wallet_key(wallet),
+        "balanceUsd": bal,
+        "canConsume": bal > 0.0 || diem.is_some_and(|d| d > 0.0),
+        "minimumTopUpUsd": MIN_TOP_UP_USD,
+        "suggestedTopUpUsd": SUGGESTED_TOP_UP_USD,
+    });
+    if let Some(d) = diem {
+        data["diemBalanceUsd"] = json!(d);
+    }
     Ok(Reply::json(
         StatusCode::OK,
-        &json!({ "success": true, "data": {
-            "walletAddress": wallet_key(wallet),
-            "balanceUsd": bal,
-            "canConsume": bal > 0.0,
-            "minimumTopUpUsd": MIN_TOP_UP_USD,
-            "suggestedTopUpUsd": SUGGESTED_TOP_UP_USD,
-        }}),
+        &json!({ "success": true, "data": data }),
     ))
 }
 
@@ -1023,6 +1029,68 @@ pub(crate) fn payment_header(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+/// The provider's largest top-up in USD (`AMOUNT_TOO_HIGH` above).
+const MAX_TOP_UP_USD: f64 = 10_000.0;
+
+/// The status of a top-up error code, as the provider answers it.
+fn top_up_status(code: &str) -> StatusCode {
+    match code {
+        "PAYMENT_IN_PROGRESS" => StatusCode::CONFLICT,
+        "SETTLEMENT_FAILED" => StatusCode::PAYMENT_REQUIRED,
+        "SETTLEMENT_TIMEOUT" => StatusCode::GATEWAY_TIMEOUT,
+        "X402_NOT_CONFIGURED" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// The provider's top-up code of a rejected EVM payment, from the built-in verifier's
+/// reasons (a replayed authorization is the provider's 409: a settled payment is
+/// credited once).
+fn evm_code(reason: &str) -> &'static str {
+    let has = |w: &str| reason.contains(w);
+    if has("already used") {
+        "PAYMENT_IN_PROGRESS"
+    } else if has("scheme") {
+        "UNSUPPORTED_SCHEME"
+    } else if has("network") {
+        "UNSUPPORTED_NETWORK"
+    } else if has("asset") {
+        "UNSUPPORTED_TOKEN"
+    } else if has("payee") {
+        "INVALID_PAYMENT_RECIPIENT"
+    } else if has("below the minimum") {
+        "AMOUNT_TOO_LOW"
+    } else if has("too large") {
+        "AMOUNT_TOO_HIGH"
+    } else if has("differs from the accepted amount") {
+        "INVALID_AMOUNT"
+    } else if has("does not match `from`") {
+        "PAYMENT_VERIFICATION_FAILED"
+    } else if has("valid") || has("expired") {
+        "INVALID_PAYMENT"
+    } else {
+        "INVALID_PAYMENT_FORMAT"
+    }
+}
+
+/// The provider's top-up code of a rejected Solana payment.
+fn svm_code(r: &svm::SvmRejection) -> &'static str {
+    use svm::SvmRejection as R;
+    match r {
+        R::ReplayedSignature | R::ReplayedBlockhash => "PAYMENT_IN_PROGRESS",
+        R::WrongScheme => "UNSUPPORTED_SCHEME",
+        R::WrongNetwork(_) => "UNSUPPORTED_NETWORK",
+        R::WrongMint => "UNSUPPORTED_TOKEN",
+        R::WrongPayTo | R::WrongDestination => "INVALID_PAYMENT_RECIPIENT",
+        R::AmountBelowMinimum { .. } => "AMOUNT_TOO_LOW",
+        R::AmountMismatch { .. } => "INVALID_AMOUNT",
+        R::WrongSource => "INVALID_PAYMENT_PAYER",
+        R::BadSignature => "PAYMENT_VERIFICATION_FAILED",
+        R::ForeignFeePayer | R::UnknownBlockhash => "INVALID_PAYMENT",
+        _ => "INVALID_PAYMENT_FORMAT",
+    }
+}
+
 /// `POST /x402/top-up`: without a payment header the x402 discovery 402; with one,
 /// the verified payment is credited. A payment whose `accepted.network` is Solana goes
 /// to the Solana verifier ([`crate::svm::SvmPaymentVerifier`]), any other to the
@@ -1035,10 +1103,10 @@ pub(crate) fn top_up(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
             &ctx.state.config.svm_payment_policy,
         ));
     };
-    let invalid = |message: &str, reason: &str| {
+    let rejected = |code: &str, message: &str, reason: &str| {
         shapes::x402_error(
-            StatusCode::BAD_REQUEST,
-            "X402_INVALID_PAYMENT",
+            top_up_status(code),
+            code,
             &format!("Invalid payment: {message}"),
             reason,
         )
@@ -1049,20 +1117,20 @@ pub(crate) fn top_up(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
                 .state
                 .svm_verifier
                 .verify_at(payment, SystemTime::now())
-                .map_err(|r| invalid(&r.to_string(), r.reason()))?;
+                .map_err(|r| rejected(svm_code(&r), &r.to_string(), r.reason()))?;
             (paid.wallet, paid.amount_usd, paid.network, paid.signature)
         } else {
             let Some(verifier) = &ctx.state.config.payment_verifier else {
                 return Err(shapes::x402_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "X402_VERIFICATION_UNAVAILABLE",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "X402_NOT_CONFIGURED",
                     "Payment verification is not configured in this mock",
                     "no_verifier",
                 ));
             };
             let paid = verifier
                 .verify(payment)
-                .map_err(|reason| invalid(&reason, &reason))?;
+                .map_err(|reason| rejected(evm_code(&reason), &reason, &reason))?;
             (
                 paid.wallet,
                 paid.amount_usd,
@@ -1070,6 +1138,46 @@ pub(crate) fn top_up(ctx: &Ctx<'_>) -> Result<Reply, ApiError> {
                 String::new(),
             )
         };
+    if amount_usd > MAX_TOP_UP_USD {
+        return Err(rejected(
+            "AMOUNT_TOO_HIGH",
+            &format!("${amount_usd} is above the maximum top-up of ${MAX_TOP_UP_USD}"),
+            "amount_above_maximum",
+        ));
+    }
+    match ctx.state.faults.next_top_up() {
+        None => {}
+        Some(TopUpFault::SettlementFailed) => {
+            return Err(shapes::x402_error(
+                StatusCode::PAYMENT_REQUIRED,
+                "SETTLEMENT_FAILED",
+                "The payment could not be settled",
+                "settlement_failed",
+            ));
+        }
+        Some(TopUpFault::SettlementTimeout { landed }) => {
+            if landed {
+                ctx.state.credit(&wallet, amount_usd);
+            }
+            return Err(shapes::x402_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "SETTLEMENT_TIMEOUT",
+                "Settlement did not finish in time; the transfer may still land: check the balance before paying again",
+                "settlement_timeout",
+            ));
+        }
+        Some(TopUpFault::PaymentInProgress { landed }) => {
+            if landed {
+                ctx.state.credit(&wallet, amount_usd);
+            }
+            return Err(shapes::x402_error(
+                StatusCode::CONFLICT,
+                "PAYMENT_IN_PROGRESS",
+                "This payment is already being settled",
+                "payment_in_progress",
+            ));
+        }
+    }
     let new_balance = ctx.state.credit(&wallet, amount_usd);
     let payment_id = format!("pay-{}", ctx.state.next_id());
     // An EVM settlement's transaction hash is made up from the payment id; a Solana

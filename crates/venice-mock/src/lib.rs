@@ -119,7 +119,7 @@ pub use config::{
     ErrorBudgetConfig, MockConfig, MockError, ModelRateLimits, RateLimitConfig, RouteLimits,
 };
 pub use contract::{ContractReport, Violation};
-pub use faults::{Fault, FaultMix, FaultPlan};
+pub use faults::{Fault, FaultMix, FaultPlan, TopUpFault};
 #[cfg(feature = "__internal")]
 #[doc(hidden)]
 pub use fuzzing::__fuzz;

@@ -26,6 +26,10 @@ struct Args {
     /// served instead of the built-in catalogue.
     #[arg(long, value_name = "FILE")]
     catalogue: Option<PathBuf>,
+    /// A DIEM-linked wallet, `ADDRESS=USD` (repeatable): the wallet spends that much DIEM
+    /// first, and its 402 afterwards is not fixed by a top-up.
+    #[arg(long, value_name = "ADDRESS=USD", value_parser = parse_diem_wallet)]
+    diem_wallet: Vec<(String, f64)>,
     /// Record, replay or check a cassette instead of serving the mock.
     #[command(subcommand)]
     command: Option<Cassettes>,
@@ -86,7 +90,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let addr = SocketAddr::new(args.host, args.port);
     let result = match args.command {
-        None => serve(args.config, args.catalogue, addr).await,
+        None => serve(args.config, args.catalogue, args.diem_wallet, addr).await,
         Some(Cassettes::Record(r)) => record(r, addr).await,
         Some(Cassettes::Replay(r)) => replay(r, addr).await,
         Some(Cassettes::Check(c)) => return check(&c),
@@ -100,9 +104,23 @@ async fn main() -> ExitCode {
     }
 }
 
+/// `ADDRESS=USD` of `--diem-wallet`.
+fn parse_diem_wallet(s: &str) -> Result<(String, f64), String> {
+    let (address, usd) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected ADDRESS=USD, got {s:?}"))?;
+    let usd: f64 = usd
+        .parse()
+        .ok()
+        .filter(|u: &f64| u.is_finite() && *u >= 0.0)
+        .ok_or_else(|| format!("{usd:?} is not a non-negative number of USD"))?;
+    Ok((address.trim().to_owned(), usd))
+}
+
 async fn serve(
     config: Option<PathBuf>,
     catalogue: Option<PathBuf>,
+    diem_wallets: Vec<(String, f64)>,
     addr: SocketAddr,
 ) -> anyhow::Result<()> {
     let mut config = match &config {
@@ -124,6 +142,7 @@ async fn serve(
             .with_context(|| format!("reading the models of {}", path.display()))?;
         config.catalogue = Some(catalogue);
     }
+    config.diem_wallets.extend(diem_wallets);
     let server = MockServer::start_on(config, addr).await?;
     println!("{}", server.base_url());
     tokio::signal::ctrl_c().await?;
@@ -215,5 +234,29 @@ fn check(args: &CheckArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diem_wallet_flag() {
+        let args = Args::try_parse_from([
+            "venice-mock",
+            "--diem-wallet",
+            "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23=0.05",
+        ])
+        .map_err(|e| e.to_string());
+        assert_eq!(
+            args.map(|a| a.diem_wallet),
+            Ok(vec![(
+                "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23".to_owned(),
+                0.05
+            )])
+        );
+        assert!(parse_diem_wallet("0xabc").is_err());
+        assert!(parse_diem_wallet("0xabc=-1").is_err());
     }
 }

@@ -113,6 +113,11 @@ impl MockServer {
         self.state.faults.push(faults);
     }
 
+    /// Queues faults for the next paid top-ups, in order.
+    pub fn push_top_up_faults(&self, faults: Vec<crate::faults::TopUpFault>) {
+        self.state.faults.push_top_up(faults);
+    }
+
     /// Sets (or with `None` clears) the seeded random fault mix.
     pub fn set_fault_rate(&self, mix: impl Into<Option<FaultMix>>) {
         self.state.faults.set_mix(mix.into());

@@ -117,10 +117,31 @@ pub(crate) fn wallet_without_credit(
             ],
         },
     });
-    ApiError::with_body(StatusCode::PAYMENT_REQUIRED, &body).header(
-        "payment-required",
-        b64_json(&payment_requirements(policy, svm)),
-    )
+    ApiError::with_body(StatusCode::PAYMENT_REQUIRED, &body)
+        .header("payment-required", b64_json(&challenge(policy, svm)))
+}
+
+/// The `PAYMENT-REQUIRED` header of a wallet's insufficient-credit 402, as the provider
+/// sends it: `{x402Version, error, resource, accepts, extensions}`, each option priced
+/// at the $10 suggestion (not the $5 minimum, which discovery and `minimumTopUpUsd`
+/// give), Solana's network the bare `solana`.
+pub(crate) fn challenge(policy: &PaymentPolicy, svm: &SvmPaymentPolicy) -> Value {
+    let units = (SUGGESTED_TOP_UP_USD * 1e6).round() as u64;
+    let mut base = accepts_entry(policy);
+    base["amount"] = json!(units.to_string());
+    let mut solana = svm.requirement(units);
+    solana["network"] = json!("solana");
+    json!({
+        "x402Version": 2,
+        "error": "Payment required",
+        "resource": {
+            "url": "https://api.venice.ai/api/v1",
+            "description": "Venice API credit",
+            "mimeType": "application/json",
+        },
+        "accepts": [base, solana],
+        "extensions": {},
+    })
 }
 
 #[cfg(test)]
@@ -168,10 +189,10 @@ mod tests {
 
     #[test]
     fn x402_errors_carry_no_code_field() {
-        let ApiError(reply) = x402_error(StatusCode::BAD_REQUEST, "X402_INVALID_PAYMENT", "m", "r");
+        let ApiError(reply) = x402_error(StatusCode::BAD_REQUEST, "INVALID_PAYMENT", "m", "r");
         let body: Value = serde_json::from_slice(&reply.body).unwrap_or_default();
         assert_eq!(keys(&body), ["details", "error", "message"]);
-        assert_eq!(body["error"], "X402_INVALID_PAYMENT");
+        assert_eq!(body["error"], "INVALID_PAYMENT");
     }
 
     #[test]

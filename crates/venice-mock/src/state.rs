@@ -66,6 +66,8 @@ pub(crate) struct AppState {
     pub mint: Option<MintAccount>,
     rpc_answers: Mutex<HashMap<(String, String), CachedRpc>>,
     wallets: Mutex<HashMap<String, f64>>,
+    /// DIEM (USD) of DIEM-linked wallets, by `wallet_key`.
+    diem_wallets: Mutex<HashMap<String, f64>>,
     api_balance: Mutex<Option<f64>>,
     diem_balance: Mutex<Option<f64>>,
     ledger: Mutex<HashMap<String, Vec<Value>>>,
@@ -145,6 +147,11 @@ impl AppState {
             .iter()
             .map(|(k, v)| (wallet_key(k), *v))
             .collect();
+        let diem_wallets = config
+            .diem_wallets
+            .iter()
+            .map(|(k, v)| (wallet_key(k), *v))
+            .collect();
         Self {
             catalog,
             limiter: RateLimiter::new(config.rate_limit),
@@ -167,6 +174,7 @@ impl AppState {
             svm_verifier,
             rpc_answers: Mutex::new(HashMap::new()),
             wallets: Mutex::new(wallets),
+            diem_wallets: Mutex::new(diem_wallets),
             api_balance: Mutex::new(config.api_key_balance),
             diem_balance: Mutex::new(config.account.diem_balance),
             ledger: Mutex::new(HashMap::new()),
@@ -229,6 +237,14 @@ impl AppState {
             .ok()
             .and_then(|w| w.get(&wallet_key(address)).copied())
             .unwrap_or(0.0)
+    }
+
+    /// The DIEM (USD) of a DIEM-linked wallet; `None` for other wallets.
+    pub fn wallet_diem(&self, address: &str) -> Option<f64> {
+        self.diem_wallets
+            .lock()
+            .ok()
+            .and_then(|w| w.get(&wallet_key(address)).copied())
     }
 
     fn record(&self, address: &str, amount: f64, after: f64, kind: &str, model: Option<&str>) {
@@ -312,6 +328,29 @@ impl AppState {
                 }
             }
             Some(Principal::Wallet(id)) => {
+                // A DIEM-linked wallet spends DIEM first, and its 402 once DIEM does not
+                // cover the price is not fixed by a top-up (the provider's behaviour).
+                if let Ok(mut diem) = self.diem_wallets.lock()
+                    && let Some(d) = diem.get_mut(&wallet_key(&id.address))
+                    && *d > 0.0
+                {
+                    if *d + 1e-9 >= usd {
+                        *d -= usd;
+                        drop(diem);
+                        return Ok(Some(self.wallet_balance(&id.address)));
+                    }
+                    let nonce = format!(
+                        "{:016x}",
+                        self.next_id().wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    );
+                    return Err(crate::shapes::wallet_without_credit(
+                        &self.config.payment_policy,
+                        &self.config.svm_payment_policy,
+                        self.wallet_balance(&id.address),
+                        usd,
+                        &nonce,
+                    ));
+                }
                 let after = {
                     let Ok(mut w) = self.wallets.lock() else {
                         return Ok(None);

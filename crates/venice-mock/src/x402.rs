@@ -86,6 +86,12 @@ pub struct SiwxPolicy {
     pub evm_chain_ids: Vec<u64>,
     /// Accepted Solana chain references (default mainnet).
     pub solana_chains: Vec<String>,
+    /// Smart-contract (EIP-1271) wallets on Base: contract address → owner address. The
+    /// provider checks such a wallet's sign-in through the contract's on-chain
+    /// `isValidSignature`; the mock stands in for that call by accepting an EIP-191
+    /// signature of the message by the configured owner (the rule of a single-owner
+    /// smart account). Empty by default.
+    pub contract_wallets: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for SiwxPolicy {
@@ -102,6 +108,7 @@ impl Default for SiwxPolicy {
             nonce_ttl_secs: 330,
             evm_chain_ids: vec![8453],
             solana_chains: vec![SOLANA_MAINNET.into()],
+            contract_wallets: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -316,7 +323,7 @@ impl DefaultSiwxVerifier {
             msg.account_kind.as_str(),
             v.get("type").and_then(Value::as_str),
         ) {
-            ("Ethereum", None | Some("eip191" | "evm")) => false,
+            ("Ethereum", None | Some("eip191" | "eip1271" | "evm")) => false,
             ("Solana", None | Some("ed25519")) => true,
             (kind, t) => return Err(format!("unsupported account kind {kind:?} / type {t:?}")),
         };
@@ -350,8 +357,11 @@ impl DefaultSiwxVerifier {
         let chain_id = if solana {
             let bare = |s: &str| s.strip_prefix("solana:").unwrap_or(s).to_owned();
             let (m, h) = (bare(&msg.chain_id), bare(&header_chain));
-            if m != h || !p.solana_chains.contains(&m) {
-                return Err(format!("wrong chain {:?}", msg.chain_id));
+            if m != h {
+                return Err(format!("chain mismatch: message {m:?}, header {h:?}"));
+            }
+            if !p.solana_chains.contains(&m) {
+                return Err(format!("unsupported chain {:?}", msg.chain_id));
             }
             format!("solana:{m}")
         } else {
@@ -360,7 +370,13 @@ impl DefaultSiwxVerifier {
                 (Some(m), Some(h)) if m == h && p.evm_chain_ids.contains(&m) => {
                     format!("eip155:{m}")
                 }
-                _ => return Err(format!("wrong chain {:?}", msg.chain_id)),
+                (Some(m), Some(h)) if m == h => {
+                    return Err(format!("unsupported chain {:?}", msg.chain_id));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(format!("chain mismatch {:?}", msg.chain_id));
+                }
+                _ => return Err(format!("invalid chain id {:?}", msg.chain_id)),
             }
         };
         // Lifetime.
@@ -406,11 +422,24 @@ impl DefaultSiwxVerifier {
             let claimed: Address = address
                 .parse()
                 .map_err(|_| "address is not an EVM address".to_owned())?;
+            let owner = p
+                .contract_wallets
+                .iter()
+                .find(|(contract, _)| contract.parse::<Address>().ok() == Some(claimed))
+                .map(|(_, owner)| owner.parse::<Address>())
+                .transpose()
+                .map_err(|_| "the configured contract wallet owner is not an address".to_owned())?;
             let signer = recover_personal_sign(text.as_bytes(), signature)?;
-            if signer != claimed {
-                return Err("signature does not match the address".into());
+            // An EOA signs for itself; a contract wallet (EIP-1271) through its owner,
+            // the mock's stand-in for the contract's `isValidSignature`.
+            if signer != claimed && Some(signer) != owner {
+                return Err(if owner.is_some() {
+                    "signature is not valid for the contract wallet (EIP-1271)".into()
+                } else {
+                    "signature does not match the address".into()
+                });
             }
-            signer.to_checksum(None)
+            claimed.to_checksum(None)
         };
         // Burned only after the signature checks out, so nobody can burn another
         // wallet's nonces.

@@ -3553,7 +3553,7 @@ pub mod types {
             Default::default()
         }
     }
-    ///A wallet's credit.
+    ///A wallet's credit. Open: read before every automatic payment, so a field the provider adds must not break it. `diemBalanceUsd` is sent for a wallet linked to an account with staked DIEM, which is spent first (a top-up does not help then).
     #[derive(
         ::serde::Deserialize,
         ::serde::Serialize,
@@ -3562,7 +3562,6 @@ pub mod types {
         PartialEq,
         schemars::JsonSchema
     )]
-    #[serde(deny_unknown_fields)]
     pub struct X402Balance {
         ///Credit in USD.
         #[serde(rename = "balanceUsd")]
@@ -3600,7 +3599,6 @@ pub mod types {
         PartialEq,
         schemars::JsonSchema
     )]
-    #[serde(deny_unknown_fields)]
     pub struct X402BalanceResponse {
         pub data: X402Balance,
         ///Always true.
@@ -3671,6 +3669,68 @@ pub mod types {
             Default::default()
         }
     }
+    ///Wallet codes of the inference routes, in `code`. PAYMENT_REQUIRED (402): the wallet's credit is below $0.10 or the price. PAYMENT_HEADER_NOT_ACCEPTED (400): a payment header was sent to an inference route (pay with `POST /x402/top-up`). X402_CONCURRENCY_LIMIT (429): the wallet already has 5 requests in flight.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum X402RequestErrorCode {
+        #[serde(rename = "PAYMENT_REQUIRED")]
+        PaymentRequired,
+        #[serde(rename = "PAYMENT_HEADER_NOT_ACCEPTED")]
+        PaymentHeaderNotAccepted,
+        #[serde(rename = "X402_CONCURRENCY_LIMIT")]
+        X402ConcurrencyLimit,
+    }
+    impl ::std::fmt::Display for X402RequestErrorCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::PaymentRequired => f.write_str("PAYMENT_REQUIRED"),
+                Self::PaymentHeaderNotAccepted => {
+                    f.write_str("PAYMENT_HEADER_NOT_ACCEPTED")
+                }
+                Self::X402ConcurrencyLimit => f.write_str("X402_CONCURRENCY_LIMIT"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for X402RequestErrorCode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "PAYMENT_REQUIRED" => Ok(Self::PaymentRequired),
+                "PAYMENT_HEADER_NOT_ACCEPTED" => Ok(Self::PaymentHeaderNotAccepted),
+                "X402_CONCURRENCY_LIMIT" => Ok(Self::X402ConcurrencyLimit),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for X402RequestErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for X402RequestErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///The protected resource of an x402 402.
     #[derive(
         ::serde::Deserialize,
@@ -3694,6 +3754,142 @@ pub mod types {
             Default::default()
         }
     }
+    ///The `code` of a 401 for a rejected `SIGN-IN-WITH-X` header (inference and x402 routes). INVALID_PAYLOAD: not base64 JSON with address, message, signature. PARSE_ERROR: the message is not SIWE/SIWS text. INVALID_MESSAGE: a field of the message is not acceptable. ADDRESS_MISMATCH: header and message addresses differ. INVALID_CHAIN_ID: the chain id is malformed. CHAIN_MISMATCH: header and message chains differ. UNSUPPORTED_CHAIN: not Base or Solana mainnet. MISSING_NONCE: no usable nonce. DOMAIN_MISMATCH: the domain is not api.venice.ai. TIMESTAMP_MISMATCH: `timestamp` is not within 30 s of Issued At. EXPIRED: older than 5 minutes or past its Expiration Time. FUTURE_TIMESTAMP: Issued At is ahead of the server's clock. NOT_BEFORE: before its Not Before. INVALID_SIGNATURE: the signature does not verify (EIP-191, EIP-1271 or Ed25519). INVALID_WALLET: the address is not a wallet. NONCE_REUSED: the nonce was used already (sign a new header per request).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum X402SignInErrorCode {
+        #[serde(rename = "X402_SIGN_IN_INVALID_PAYLOAD")]
+        X402SignInInvalidPayload,
+        #[serde(rename = "X402_SIGN_IN_PARSE_ERROR")]
+        X402SignInParseError,
+        #[serde(rename = "X402_SIGN_IN_INVALID_MESSAGE")]
+        X402SignInInvalidMessage,
+        #[serde(rename = "X402_SIGN_IN_ADDRESS_MISMATCH")]
+        X402SignInAddressMismatch,
+        #[serde(rename = "X402_SIGN_IN_INVALID_CHAIN_ID")]
+        X402SignInInvalidChainId,
+        #[serde(rename = "X402_SIGN_IN_CHAIN_MISMATCH")]
+        X402SignInChainMismatch,
+        #[serde(rename = "X402_SIGN_IN_UNSUPPORTED_CHAIN")]
+        X402SignInUnsupportedChain,
+        #[serde(rename = "X402_SIGN_IN_MISSING_NONCE")]
+        X402SignInMissingNonce,
+        #[serde(rename = "X402_SIGN_IN_DOMAIN_MISMATCH")]
+        X402SignInDomainMismatch,
+        #[serde(rename = "X402_SIGN_IN_TIMESTAMP_MISMATCH")]
+        X402SignInTimestampMismatch,
+        #[serde(rename = "X402_SIGN_IN_EXPIRED")]
+        X402SignInExpired,
+        #[serde(rename = "X402_SIGN_IN_FUTURE_TIMESTAMP")]
+        X402SignInFutureTimestamp,
+        #[serde(rename = "X402_SIGN_IN_NOT_BEFORE")]
+        X402SignInNotBefore,
+        #[serde(rename = "X402_SIGN_IN_INVALID_SIGNATURE")]
+        X402SignInInvalidSignature,
+        #[serde(rename = "X402_SIGN_IN_INVALID_WALLET")]
+        X402SignInInvalidWallet,
+        #[serde(rename = "X402_SIGN_IN_NONCE_REUSED")]
+        X402SignInNonceReused,
+    }
+    impl ::std::fmt::Display for X402SignInErrorCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::X402SignInInvalidPayload => {
+                    f.write_str("X402_SIGN_IN_INVALID_PAYLOAD")
+                }
+                Self::X402SignInParseError => f.write_str("X402_SIGN_IN_PARSE_ERROR"),
+                Self::X402SignInInvalidMessage => {
+                    f.write_str("X402_SIGN_IN_INVALID_MESSAGE")
+                }
+                Self::X402SignInAddressMismatch => {
+                    f.write_str("X402_SIGN_IN_ADDRESS_MISMATCH")
+                }
+                Self::X402SignInInvalidChainId => {
+                    f.write_str("X402_SIGN_IN_INVALID_CHAIN_ID")
+                }
+                Self::X402SignInChainMismatch => {
+                    f.write_str("X402_SIGN_IN_CHAIN_MISMATCH")
+                }
+                Self::X402SignInUnsupportedChain => {
+                    f.write_str("X402_SIGN_IN_UNSUPPORTED_CHAIN")
+                }
+                Self::X402SignInMissingNonce => f.write_str("X402_SIGN_IN_MISSING_NONCE"),
+                Self::X402SignInDomainMismatch => {
+                    f.write_str("X402_SIGN_IN_DOMAIN_MISMATCH")
+                }
+                Self::X402SignInTimestampMismatch => {
+                    f.write_str("X402_SIGN_IN_TIMESTAMP_MISMATCH")
+                }
+                Self::X402SignInExpired => f.write_str("X402_SIGN_IN_EXPIRED"),
+                Self::X402SignInFutureTimestamp => {
+                    f.write_str("X402_SIGN_IN_FUTURE_TIMESTAMP")
+                }
+                Self::X402SignInNotBefore => f.write_str("X402_SIGN_IN_NOT_BEFORE"),
+                Self::X402SignInInvalidSignature => {
+                    f.write_str("X402_SIGN_IN_INVALID_SIGNATURE")
+                }
+                Self::X402SignInInvalidWallet => {
+                    f.write_str("X402_SIGN_IN_INVALID_WALLET")
+                }
+                Self::X402SignInNonceReused => f.write_str("X402_SIGN_IN_NONCE_REUSED"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for X402SignInErrorCode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "X402_SIGN_IN_INVALID_PAYLOAD" => Ok(Self::X402SignInInvalidPayload),
+                "X402_SIGN_IN_PARSE_ERROR" => Ok(Self::X402SignInParseError),
+                "X402_SIGN_IN_INVALID_MESSAGE" => Ok(Self::X402SignInInvalidMessage),
+                "X402_SIGN_IN_ADDRESS_MISMATCH" => Ok(Self::X402SignInAddressMismatch),
+                "X402_SIGN_IN_INVALID_CHAIN_ID" => Ok(Self::X402SignInInvalidChainId),
+                "X402_SIGN_IN_CHAIN_MISMATCH" => Ok(Self::X402SignInChainMismatch),
+                "X402_SIGN_IN_UNSUPPORTED_CHAIN" => Ok(Self::X402SignInUnsupportedChain),
+                "X402_SIGN_IN_MISSING_NONCE" => Ok(Self::X402SignInMissingNonce),
+                "X402_SIGN_IN_DOMAIN_MISMATCH" => Ok(Self::X402SignInDomainMismatch),
+                "X402_SIGN_IN_TIMESTAMP_MISMATCH" => {
+                    Ok(Self::X402SignInTimestampMismatch)
+                }
+                "X402_SIGN_IN_EXPIRED" => Ok(Self::X402SignInExpired),
+                "X402_SIGN_IN_FUTURE_TIMESTAMP" => Ok(Self::X402SignInFutureTimestamp),
+                "X402_SIGN_IN_NOT_BEFORE" => Ok(Self::X402SignInNotBefore),
+                "X402_SIGN_IN_INVALID_SIGNATURE" => Ok(Self::X402SignInInvalidSignature),
+                "X402_SIGN_IN_INVALID_WALLET" => Ok(Self::X402SignInInvalidWallet),
+                "X402_SIGN_IN_NONCE_REUSED" => Ok(Self::X402SignInNonceReused),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for X402SignInErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for X402SignInErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///What a top-up credited.
     #[derive(
         ::serde::Deserialize,
@@ -3703,7 +3899,6 @@ pub mod types {
         PartialEq,
         schemars::JsonSchema
     )]
-    #[serde(deny_unknown_fields)]
     pub struct X402TopUp {
         ///USD credited.
         #[serde(rename = "amountCredited")]
@@ -3721,6 +3916,116 @@ pub mod types {
     impl X402TopUp {
         pub fn builder() -> builder::X402TopUp {
             Default::default()
+        }
+    }
+    ///The codes of `POST /x402/top-up` errors, sent in `error` (not `code`). INVALID_PAYMENT_FORMAT: the payment header is not a decodable x402 payload. INVALID_PAYMENT: the payment is not valid now (expired authorization, unknown blockhash, wrong fee payer). UNSUPPORTED_NETWORK: the network is not one of `accepts`. INVALID_PAYMENT_RECIPIENT: the payment is not to `payTo`. UNSUPPORTED_TOKEN: the asset is not the offered USDC. UNSUPPORTED_SCHEME: the scheme is not `exact`. INVALID_AMOUNT: the amount is malformed or differs from the accepted amount. INVALID_PAYMENT_PAYER: the payer is not the paying wallet. AMOUNT_TOO_LOW: below the minimum top-up ($5). AMOUNT_TOO_HIGH: above the maximum top-up ($10,000). PAYMENT_VERIFICATION_FAILED: the signature does not verify. SETTLEMENT_FAILED (402): the transfer failed; nothing credited. PAYMENT_IN_PROGRESS (409): this payment is being settled (or was): credited once. SETTLEMENT_TIMEOUT (504): settlement did not finish in time; the transfer may still land. X402_NOT_CONFIGURED (503): payments cannot be verified now.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Copy,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd,
+        schemars::JsonSchema
+    )]
+    pub enum X402TopUpErrorCode {
+        #[serde(rename = "INVALID_PAYMENT_FORMAT")]
+        InvalidPaymentFormat,
+        #[serde(rename = "INVALID_PAYMENT")]
+        InvalidPayment,
+        #[serde(rename = "UNSUPPORTED_NETWORK")]
+        UnsupportedNetwork,
+        #[serde(rename = "INVALID_PAYMENT_RECIPIENT")]
+        InvalidPaymentRecipient,
+        #[serde(rename = "UNSUPPORTED_TOKEN")]
+        UnsupportedToken,
+        #[serde(rename = "UNSUPPORTED_SCHEME")]
+        UnsupportedScheme,
+        #[serde(rename = "INVALID_AMOUNT")]
+        InvalidAmount,
+        #[serde(rename = "INVALID_PAYMENT_PAYER")]
+        InvalidPaymentPayer,
+        #[serde(rename = "AMOUNT_TOO_LOW")]
+        AmountTooLow,
+        #[serde(rename = "AMOUNT_TOO_HIGH")]
+        AmountTooHigh,
+        #[serde(rename = "PAYMENT_VERIFICATION_FAILED")]
+        PaymentVerificationFailed,
+        #[serde(rename = "SETTLEMENT_FAILED")]
+        SettlementFailed,
+        #[serde(rename = "PAYMENT_IN_PROGRESS")]
+        PaymentInProgress,
+        #[serde(rename = "SETTLEMENT_TIMEOUT")]
+        SettlementTimeout,
+        #[serde(rename = "X402_NOT_CONFIGURED")]
+        X402NotConfigured,
+    }
+    impl ::std::fmt::Display for X402TopUpErrorCode {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::InvalidPaymentFormat => f.write_str("INVALID_PAYMENT_FORMAT"),
+                Self::InvalidPayment => f.write_str("INVALID_PAYMENT"),
+                Self::UnsupportedNetwork => f.write_str("UNSUPPORTED_NETWORK"),
+                Self::InvalidPaymentRecipient => f.write_str("INVALID_PAYMENT_RECIPIENT"),
+                Self::UnsupportedToken => f.write_str("UNSUPPORTED_TOKEN"),
+                Self::UnsupportedScheme => f.write_str("UNSUPPORTED_SCHEME"),
+                Self::InvalidAmount => f.write_str("INVALID_AMOUNT"),
+                Self::InvalidPaymentPayer => f.write_str("INVALID_PAYMENT_PAYER"),
+                Self::AmountTooLow => f.write_str("AMOUNT_TOO_LOW"),
+                Self::AmountTooHigh => f.write_str("AMOUNT_TOO_HIGH"),
+                Self::PaymentVerificationFailed => {
+                    f.write_str("PAYMENT_VERIFICATION_FAILED")
+                }
+                Self::SettlementFailed => f.write_str("SETTLEMENT_FAILED"),
+                Self::PaymentInProgress => f.write_str("PAYMENT_IN_PROGRESS"),
+                Self::SettlementTimeout => f.write_str("SETTLEMENT_TIMEOUT"),
+                Self::X402NotConfigured => f.write_str("X402_NOT_CONFIGURED"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for X402TopUpErrorCode {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "INVALID_PAYMENT_FORMAT" => Ok(Self::InvalidPaymentFormat),
+                "INVALID_PAYMENT" => Ok(Self::InvalidPayment),
+                "UNSUPPORTED_NETWORK" => Ok(Self::UnsupportedNetwork),
+                "INVALID_PAYMENT_RECIPIENT" => Ok(Self::InvalidPaymentRecipient),
+                "UNSUPPORTED_TOKEN" => Ok(Self::UnsupportedToken),
+                "UNSUPPORTED_SCHEME" => Ok(Self::UnsupportedScheme),
+                "INVALID_AMOUNT" => Ok(Self::InvalidAmount),
+                "INVALID_PAYMENT_PAYER" => Ok(Self::InvalidPaymentPayer),
+                "AMOUNT_TOO_LOW" => Ok(Self::AmountTooLow),
+                "AMOUNT_TOO_HIGH" => Ok(Self::AmountTooHigh),
+                "PAYMENT_VERIFICATION_FAILED" => Ok(Self::PaymentVerificationFailed),
+                "SETTLEMENT_FAILED" => Ok(Self::SettlementFailed),
+                "PAYMENT_IN_PROGRESS" => Ok(Self::PaymentInProgress),
+                "SETTLEMENT_TIMEOUT" => Ok(Self::SettlementTimeout),
+                "X402_NOT_CONFIGURED" => Ok(Self::X402NotConfigured),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for X402TopUpErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for X402TopUpErrorCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
         }
     }
     ///Step-by-step top-up guide of a wallet 402.
@@ -3768,7 +4073,6 @@ pub mod types {
         PartialEq,
         schemars::JsonSchema
     )]
-    #[serde(deny_unknown_fields)]
     pub struct X402TopUpResponse {
         pub data: X402TopUp,
         ///Always true.
@@ -10299,7 +10603,7 @@ let response = client.get_x402_balance()
     }
     /**Top up wallet credit with a signed x402 payment
 
-Without a payment header: 402 with the accepted payments (`accepts`, also base64 in the `PAYMENT-REQUIRED` header). With `PAYMENT-SIGNATURE` (legacy `X-402-Payment`, `X-PAYMENT`): settles the payment and credits the wallet. No request body.
+Without a payment header: 402 with the accepted payments (`accepts`, also base64 in the `PAYMENT-REQUIRED` header). With `PAYMENT-SIGNATURE` (legacy `X-402-Payment`, `X-PAYMENT`): settles the payment and credits the wallet. No request body. Discovery prices each option at the minimum top-up ($5); the most is $10,000. Errors put their code (`X402TopUpErrorCode`) in `error`: 400 for the validation codes, 402 `SETTLEMENT_FAILED`, 409 `PAYMENT_IN_PROGRESS` (a resubmission while settling, or a replayed payment: a settled payment is credited once), 503 `X402_NOT_CONFIGURED`, 504 `SETTLEMENT_TIMEOUT` (the transfer may still land: read the balance before paying again).
 
 Sends a `POST` request to `/x402/top-up`
 
@@ -11625,6 +11929,13 @@ pub mod builder {
                     )
                 }
                 500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

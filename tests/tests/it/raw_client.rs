@@ -436,14 +436,16 @@ async fn every_operation_with_a_wallet() {
         .await
         .unwrap();
     assert!(receipt.data.amount_credited >= 5.0);
-    // The same authorization again: a typed 400 from the mock's verifier.
+    // The same authorization again: the provider's 409 `PAYMENT_IN_PROGRESS` (a settled
+    // payment is credited once).
     let (status, e) = error_body(
         c.top_up_x402_balance()
             .payment_signature(header.as_str())
             .send()
             .await,
     );
-    assert_eq!(status, 400, "{e:?}");
+    assert_eq!(status, 409, "{e:?}");
+    assert_eq!(e.error.as_deref(), Some("PAYMENT_IN_PROGRESS"));
     assert_eq!(
         server.wallet_balance(ADDRESS),
         balance.data.balance_usd + receipt.data.amount_credited

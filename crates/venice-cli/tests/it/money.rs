@@ -373,3 +373,81 @@ fn a_wallet_batch_with_auto_top_up_counts_the_cap_as_spendable() {
         "{stderr}"
     );
 }
+
+#[test]
+fn auto_top_up_5_on_an_empty_evm_wallet_pays_5_once_and_succeeds() {
+    let rt = rt();
+    let server = mock_with(&rt, EVM_ADDRESS, 0.0);
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = wallet(&server, "VENICE_WALLET_PRIVATE_KEY", EVM_KEY);
+    c.args(["--auto-top-up", "5"]).args(generate(dir.path()));
+    let (code, stdout, stderr) = run(&mut c);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.trim().ends_with(".webp"), "{stdout}");
+    assert_eq!(paid_top_ups(&server), 1);
+    assert!(
+        stderr.contains("auto top-up: $5.00 added to the wallet"),
+        "{stderr}"
+    );
+    let left = server.wallet_balance(EVM_ADDRESS);
+    assert!(left < 5.0 && left > 5.0 - 1.0, "{left}");
+}
+
+#[test]
+fn auto_top_up_5_on_a_solana_wallet_pays_5_once_and_succeeds() {
+    let rt = rt();
+    // $0.001: pays the provider's RPC proxy for the chain data, not an image (the library
+    // test `topup::auto_top_up_5_on_an_empty_solana_wallet_pays_exactly_5_once` covers a
+    // wallet at $0 with its own RPC endpoint).
+    let server = mock_with(&rt, &solana_address(), 0.001);
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = wallet(&server, "VENICE_SOLANA_KEYPAIR", &solana_keypair());
+    c.args(["--auto-top-up", "5"]).args(generate(dir.path()));
+    let (code, _, stderr) = run(&mut c);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(paid_top_ups(&server), 1);
+    assert!(
+        stderr.contains("auto top-up: $5.00 added to the wallet"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_diem_wallet_is_told_a_top_up_cannot_help() {
+    let rt = rt();
+    let mut config = MockConfig::default();
+    config.wallet_balances.insert(EVM_ADDRESS.to_owned(), 0.0);
+    config.diem_wallets.insert(EVM_ADDRESS.to_owned(), 0.001);
+    let server = rt.block_on(MockServer::start(config)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = wallet(&server, "VENICE_WALLET_PRIVATE_KEY", EVM_KEY);
+    c.args(["--auto-top-up", "5", "--max-top-up", "50"])
+        .args(generate(dir.path()));
+    let (code, _, stderr) = run(&mut c);
+    assert_eq!(code, 4, "{stderr}");
+    assert_eq!(paid_top_ups(&server), 0);
+    let error = stderr.lines().find(|l| l.starts_with("error:")).unwrap();
+    assert!(
+        error.ends_with(
+            "a top-up cannot help: this wallet is linked to a Venice account with staked \
+             DIEM, which is spent first (DIEM balance $0.001); nothing was paid"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("top up the wallet"), "{stderr}");
+    assert!(!stderr.contains("auto top-up: $"), "{stderr}");
+}
+
+#[test]
+fn a_top_up_above_10000_is_refused_before_anything_is_signed() {
+    let rt = rt();
+    let server = mock_with(&rt, EVM_ADDRESS, 0.0);
+    let mut c = wallet(&server, "VENICE_WALLET_PRIVATE_KEY", EVM_KEY);
+    let (code, _, stderr) = run(c.args(["top-up", "20000", "--yes"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr.lines().next().unwrap(),
+        "error: $20000 is above the provider's maximum top-up of $10000; nothing was signed"
+    );
+    assert!(server.requests().is_empty(), "nothing sent");
+}

@@ -189,7 +189,9 @@ mod tests {
     #[ignore = "needs redis-server"]
     async fn a_dead_holders_slots_come_back_within_the_lease() {
         let server = RedisServer::start();
-        let lease = Duration::from_millis(800);
+        // Long enough that a loaded CI machine's scheduling noise (a Redis connect, a
+        // runtime start) stays well inside the margins below.
+        let lease = Duration::from_millis(1500);
         // A "process" takes three slots and dies: no renewal, no release.
         let url = server.url();
         std::thread::spawn(move || {
@@ -213,7 +215,7 @@ mod tests {
         let waited = died.elapsed();
         println!("the dead holder's slots came back after {waited:?} (lease {lease:?})");
         assert!(
-            waited >= lease / 2 && waited <= lease + Duration::from_millis(400),
+            waited >= lease / 2 && waited <= lease + lease / 2,
             "{waited:?}"
         );
         drop((free, back));

@@ -58,6 +58,24 @@ pub trait EvmSigner: Send + Sync {
     /// The signature of a 32-byte digest: the EIP-712 signing hash of a top-up's
     /// `TransferWithAuthorization` (USDC on Base).
     async fn sign_hash(&self, digest: &[u8; 32]) -> Result<[u8; 65], SignerError>;
+
+    /// Whether [`address`](Self::address) is a smart-contract wallet (EIP-1271, e.g. a
+    /// Safe or a Coinbase Smart Wallet) rather than the key's own address. Its sign-in
+    /// signature is [`sign_in_signature`](Self::sign_in_signature), checked by the
+    /// provider through the contract's `isValidSignature`, so the client does not
+    /// recover it; it cannot top up (the provider settles EIP-3009 authorizations of a
+    /// key's address). Default: `false`.
+    fn is_contract(&self) -> bool {
+        false
+    }
+
+    /// The signature bytes of a Sign-In-With-X `message`, of any length: for a contract
+    /// wallet what its `isValidSignature` accepts (e.g. an owner's EIP-191 signature, or
+    /// a wallet-specific encoding). Default: [`sign_message`](Self::sign_message)'s 65
+    /// bytes.
+    async fn sign_in_signature(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+        self.sign_message(message).await.map(|s| s.to_vec())
+    }
 }
 
 /// Holds a Solana (Ed25519) key and signs with it: the in-memory
@@ -125,6 +143,29 @@ pub(crate) async fn evm_message(
         .await
         .map_err(WalletError::Signer)?;
     check_evm(signer, &eip191_hash_message(message), signature)
+}
+
+/// `signer`'s Sign-In-With-X signature of `message`: a key's 65 bytes checked against
+/// its address, or a contract wallet's bytes as they are (only the contract can judge
+/// them, through EIP-1271 on chain).
+pub(crate) async fn evm_sign_in(
+    signer: &dyn EvmSigner,
+    message: &[u8],
+) -> Result<Vec<u8>, WalletError> {
+    if !signer.is_contract() {
+        return evm_message(signer, message).await.map(|s| s.to_vec());
+    }
+    evm_address(signer)?;
+    let signature = signer
+        .sign_in_signature(message)
+        .await
+        .map_err(WalletError::Signer)?;
+    if signature.is_empty() {
+        return Err(WalletError::Signer(SignerError::new(
+            "the contract wallet's signer returned an empty signature",
+        )));
+    }
+    Ok(signature)
 }
 
 /// `signer`'s signature of an EIP-712 `digest`, checked against its address.

@@ -210,14 +210,18 @@ pub async fn signed_header(
         .as_millis() as u64;
     let payload = match wallet {
         Wallet::Evm(s) => {
-            let sig = signer::evm_message(s.as_ref(), message.as_bytes()).await?;
-            json!({
+            let sig = signer::evm_sign_in(s.as_ref(), message.as_bytes()).await?;
+            let mut v = json!({
                 "address": s.address(),
                 "message": message,
                 "signature": format!("0x{}", hex::encode(sig)),
                 "timestamp": timestamp,
                 "chainId": config.evm_chain_id,
-            })
+            });
+            if s.is_contract() {
+                v["type"] = json!("eip1271");
+            }
+            v
         }
         Wallet::Solana(s) => {
             let sig = signer::solana_message(s.as_ref(), message.as_bytes()).await?;

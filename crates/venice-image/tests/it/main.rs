@@ -15,4 +15,5 @@ mod secrets;
 mod solana;
 mod surface;
 mod timeouts;
+mod topup;
 mod wallet;

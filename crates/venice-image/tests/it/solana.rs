@@ -128,7 +128,9 @@ async fn payment_required_then_solana_top_up_then_the_paid_request() {
     assert_eq!(*kind, PaymentRequiredKind::WalletCredit);
     let offered = p.requirements().unwrap();
     let option = offered.solana_option().unwrap();
-    assert_eq!(option.network(), SOLANA_MAINNET_NETWORK);
+    // The challenge's Solana option: the bare `solana`, priced at the $10 suggestion.
+    assert_eq!(option.network(), "solana");
+    assert_eq!(option.amount_usd(), Some(10.0));
     assert_eq!(option.extra().unwrap().fee_payer(), Some(DEFAULT_FEE_PAYER));
 
     let receipt = c.top_up(5.0).await.unwrap();
@@ -205,22 +207,6 @@ fn refused_offers(wallet: &str) -> Vec<Refusal> {
             |e| matches!(e, SvmError::WrongAsset(_)),
         ),
         (
-            "a minimum above the caller's amount",
-            SvmPaymentPolicy {
-                min_amount: 50_000_000,
-                ..p()
-            },
-            |e| {
-                matches!(
-                    e,
-                    SvmError::AmountOverCap {
-                        amount: 50_000_000,
-                        cap: 5_000_000
-                    }
-                )
-            },
-        ),
-        (
             "the wallet as fee payer",
             SvmPaymentPolicy {
                 fee_payer: wallet.to_owned(),
@@ -256,6 +242,25 @@ async fn the_client_refuses_to_sign_what_it_can_judge() {
         assert!(signer.signed.lock().unwrap().is_empty(), "{case}");
         assert_eq!(server.wallet_balance(&address), 1.0, "{case}");
     }
+    // A discovered minimum above the caller's amount: refused as too low, unsigned.
+    let server = mock(
+        &address,
+        1.0,
+        SvmPaymentPolicy {
+            min_amount: 50_000_000,
+            ..SvmPaymentPolicy::default()
+        },
+    )
+    .await;
+    let err = client(&server, Wallet::Solana(signer.clone()))
+        .top_up(5.0)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Wallet(WalletError::AmountTooLow { minimum_usd, .. }) if minimum_usd == 50.0),
+        "{err:?}"
+    );
+    assert!(signer.signed.lock().unwrap().is_empty());
 }
 
 /// The wallet-signed transaction: `[2 signatures][fee payer slot: zeros][wallet][message]`.
@@ -303,7 +308,13 @@ async fn payments_bent_after_signing_are_rejected_by_the_mock() {
     let resign = |m: &[u8]| transaction(m, &signer.key.sign(m));
     let rejected = async |header: String, reason: &str, words: &str| {
         let (status, body) = submit(&server, &header).await;
-        assert_eq!(status, 400, "{reason}: {body}");
+        // A replay is the provider's 409 (a settled payment is credited once).
+        let expected = if reason == "replayed_transaction" {
+            409
+        } else {
+            400
+        };
+        assert_eq!(status, expected, "{reason}: {body}");
         assert_eq!(body["details"]["reason"], reason, "{body}");
         assert!(body["message"].as_str().unwrap().contains(words), "{body}");
     };
@@ -384,7 +395,7 @@ async fn payments_bent_after_signing_are_rejected_by_the_mock() {
 /// A Solana node of the user's: here a relay to the mock's proxy (the only place that
 /// issues blockhashes the mock accepts), holding its own API key. Records what the
 /// client sent it.
-async fn users_rpc_node(mock_url: String) -> (String, Arc<Mutex<Vec<HeaderMap>>>) {
+pub(crate) async fn users_rpc_node(mock_url: String) -> (String, Arc<Mutex<Vec<HeaderMap>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let relay = move |State(seen): State<Arc<Mutex<Vec<HeaderMap>>>>,
                       headers: HeaderMap,

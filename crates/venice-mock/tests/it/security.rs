@@ -287,14 +287,19 @@ async fn siwx_without_a_verifier_is_rejected_everywhere() {
         );
         let r = check(op, send(&server, path, &body, h).await).await;
         assert_401(op, &r, "SIWX and no verifier");
-        assert_eq!(r.json()["code"], "X402_INVALID_SIGN_IN");
+        assert!(
+            r.json()["code"]
+                .as_str()
+                .unwrap()
+                .starts_with("X402_SIGN_IN_")
+        );
     }
 }
 
 /// Finding of the hammer (fixed): a `SIGN-IN-WITH-X` header that was not valid text was
 /// treated as absent (`to_str().ok()`), so a Bearer key next to it authenticated, while
 /// any other malformed SIWX value was rejected. A present but unreadable credential is
-/// a 401 `X402_INVALID_SIGN_IN` like any other bad SIWX header.
+/// a 401 `X402_SIGN_IN_*` like any other bad SIWX header.
 #[tokio::test]
 async fn a_non_utf8_siwx_header_is_not_ignored() {
     let server = start().await;
@@ -310,6 +315,12 @@ async fn a_non_utf8_siwx_header_is_not_ignored() {
         );
         let r = check(op, send(&server, path, &body, h).await).await;
         assert_401(op, &r, "a non-UTF-8 SIWX header");
-        assert_eq!(r.json()["code"], "X402_INVALID_SIGN_IN", "{op}");
+        assert!(
+            r.json()["code"]
+                .as_str()
+                .unwrap()
+                .starts_with("X402_SIGN_IN_"),
+            "{op}"
+        );
     }
 }

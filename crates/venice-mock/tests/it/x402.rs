@@ -13,7 +13,7 @@ use common::{check, client};
 use ed25519_dalek::Signer as _;
 use k256::ecdsa::SigningKey;
 use serde_json::{Value, json};
-use venice_mock::{MockConfig, MockServer, SiwxPolicy};
+use venice_mock::{MockConfig, MockServer, SiwxPolicy, TopUpFault};
 
 const USDC: &str = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
 const PAY_TO: &str = "0x2670B922ef37C7Df47158725C0CC407b5382293F";
@@ -146,7 +146,29 @@ fn assert_invalid_sign_in(r: &common::Checked, reason: &str) {
         String::from_utf8_lossy(&r.body)
     );
     let v = r.json();
-    assert_eq!(v["code"], "X402_INVALID_SIGN_IN", "{v}");
+    assert!(
+        v["code"].as_str().unwrap().starts_with("X402_SIGN_IN_"),
+        "{v}"
+    );
+    // The provider's code of each refusal this file provokes.
+    for (words, code) in [
+        ("wrong domain", "X402_SIGN_IN_DOMAIN_MISMATCH"),
+        ("unsupported chain", "X402_SIGN_IN_UNSUPPORTED_CHAIN"),
+        ("chain mismatch", "X402_SIGN_IN_CHAIN_MISMATCH"),
+        ("nonce already used", "X402_SIGN_IN_NONCE_REUSED"),
+        ("expired", "X402_SIGN_IN_EXPIRED"),
+        ("in the future", "X402_SIGN_IN_FUTURE_TIMESTAMP"),
+        ("Not Before", "X402_SIGN_IN_NOT_BEFORE"),
+        (
+            "does not match the address",
+            "X402_SIGN_IN_INVALID_SIGNATURE",
+        ),
+        ("address differs", "X402_SIGN_IN_ADDRESS_MISMATCH"),
+    ] {
+        if reason.contains(words) {
+            assert_eq!(v["code"], code, "{reason}: {v}");
+        }
+    }
     assert!(
         v["message"].as_str().unwrap().contains(reason),
         "expected {reason:?} in {v}"
@@ -252,14 +274,14 @@ async fn bad_sign_ins_get_401_with_a_reason() {
     chain.json_chain = json!(1);
     assert_invalid_sign_in(
         &balance(&server, &addr, &chain.evm(&key)).await,
-        "wrong chain",
+        "unsupported chain",
     );
 
     let mut mismatch = SignIn::new();
     mismatch.json_chain = json!(1);
     assert_invalid_sign_in(
         &balance(&server, &addr, &mismatch.evm(&key)).await,
-        "wrong chain",
+        "chain mismatch",
     );
 
     let r = check(
@@ -387,7 +409,7 @@ async fn solana_sign_in() {
     s4.json_chain = json!("solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1");
     assert_invalid_sign_in(
         &balance(&server, &addr, &s4.solana(&key)).await,
-        "wrong chain",
+        "unsupported chain",
     );
 }
 
@@ -472,11 +494,35 @@ async fn top_up(server: &MockServer, header: Option<&str>) -> common::Checked {
     check("topUpX402Balance", rb.send().await.unwrap()).await
 }
 
+/// The provider's top-up validation codes (`error` of a 400).
+pub(crate) const TOP_UP_CODES: &[&str] = &[
+    "INVALID_PAYMENT_FORMAT",
+    "INVALID_PAYMENT",
+    "UNSUPPORTED_NETWORK",
+    "INVALID_PAYMENT_RECIPIENT",
+    "UNSUPPORTED_TOKEN",
+    "UNSUPPORTED_SCHEME",
+    "INVALID_AMOUNT",
+    "INVALID_PAYMENT_PAYER",
+    "AMOUNT_TOO_LOW",
+    "AMOUNT_TOO_HIGH",
+    "PAYMENT_VERIFICATION_FAILED",
+];
+
 fn assert_invalid_payment(r: &common::Checked, reason: &str) {
-    assert_eq!(r.status, 400, "{reason}");
     let v = r.json();
+    // A replayed payment is the provider's 409 (a settled payment is credited once).
+    if reason.contains("already used") {
+        assert_eq!(
+            (r.status, v["error"].as_str()),
+            (409, Some("PAYMENT_IN_PROGRESS")),
+            "{v}"
+        );
+    } else {
+        assert_eq!(r.status, 400, "{reason}");
+        assert!(TOP_UP_CODES.contains(&v["error"].as_str().unwrap()), "{v}");
+    }
     // The provider's closed x402 error shape: `error` is the code, no `code` field.
-    assert_eq!(v["error"], "X402_INVALID_PAYMENT", "{v}");
     assert!(v.get("code").is_none(), "{v}");
     assert!(
         v["details"]["reason"].as_str().unwrap().contains(reason),
@@ -566,6 +612,24 @@ async fn wallet_402_then_top_up_then_success() {
     )
     .unwrap();
     assert_eq!(req["accepts"][0]["payTo"], PAY_TO);
+    // The provider's challenge: priced at the $10 suggestion, Solana as the bare
+    // `solana`; the $5 minimum is in the body.
+    let mut keys: Vec<&str> = req
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["accepts", "error", "extensions", "resource", "x402Version"]
+    );
+    assert_eq!(req["accepts"][0]["amount"], "10000000");
+    assert_eq!(req["accepts"][1]["amount"], "10000000");
+    assert_eq!(req["accepts"][1]["network"], "solana");
+    assert_eq!(v["minimumTopUpUsd"], 5.0);
+    assert_eq!(v["suggestedTopUpUsd"], 10.0);
 
     // Discovery without payment, then pay.
     let d = top_up(&server, None).await;
@@ -591,4 +655,70 @@ async fn wallet_402_then_top_up_then_success() {
     let left: f64 = r.header("x-balance-remaining").unwrap().parse().unwrap();
     assert!((left - (5.0 - price)).abs() < 1e-6);
     assert!((server.wallet_balance(&addr) - left).abs() < 1e-6);
+}
+
+#[tokio::test]
+async fn a_diem_linked_wallet_spends_diem_and_shows_it() {
+    let key = evm_key(15);
+    let addr = address_of(&key);
+    let mut config = MockConfig::default();
+    config.wallet_balances.insert(addr.clone(), 20.0);
+    config.diem_wallets.insert(addr.clone(), 0.001);
+    let server = MockServer::start(config).await.unwrap();
+    let r = balance(&server, &addr, &SignIn::new().evm(&key)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["data"]["diemBalanceUsd"], 0.001);
+    // DIEM does not cover the image: a 402, although the USD credit would.
+    let body: Value = serde_json::from_str(GEN).unwrap();
+    let again = SignIn::new();
+    let r = check(
+        "generateImage",
+        client()
+            .post(format!("{}/image/generate", server.base_url()))
+            .header("SIGN-IN-WITH-X", b64(&again.evm(&key)))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, 402);
+    assert_eq!(r.json()["code"], "PAYMENT_REQUIRED");
+    assert_eq!(server.wallet_balance(&addr), 20.0);
+}
+
+#[tokio::test]
+async fn top_up_faults_answer_with_the_providers_codes() {
+    let key = evm_key(16);
+    let server = start(&[], SiwxPolicy::default()).await;
+    server.push_top_up_faults(vec![
+        TopUpFault::SettlementTimeout { landed: true },
+        TopUpFault::PaymentInProgress { landed: false },
+        TopUpFault::SettlementFailed,
+    ]);
+    let addr = address_of(&key);
+    for (seed, status, code) in [
+        (30, 504, "SETTLEMENT_TIMEOUT"),
+        (31, 409, "PAYMENT_IN_PROGRESS"),
+        (32, 402, "SETTLEMENT_FAILED"),
+    ] {
+        let r = top_up(&server, Some(&Payment::new(5_000_000, seed).header(&key))).await;
+        assert_eq!((r.status, r.json()["error"].clone()), (status, json!(code)));
+    }
+    assert_eq!(
+        server.wallet_balance(&addr),
+        5.0,
+        "only the landed 504 credited"
+    );
+    // Above the provider's $10,000: AMOUNT_TOO_HIGH, nothing credited.
+    let r = top_up(
+        &server,
+        Some(&Payment::new(20_000_000_000, 33).header(&key)),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json()["error"].clone()),
+        (400, json!("AMOUNT_TOO_HIGH"))
+    );
+    assert_eq!(server.wallet_balance(&addr), 5.0);
 }

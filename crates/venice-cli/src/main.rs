@@ -11,6 +11,7 @@ mod batch;
 mod catalog;
 mod cost;
 mod credentials;
+mod embedded;
 mod exit;
 mod generate;
 mod hints;

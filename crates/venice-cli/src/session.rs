@@ -2,17 +2,14 @@
 
 use std::sync::Arc;
 
+use crate::args::GlobalArgs;
+use crate::credentials;
+use crate::embedded::{OfflineServer, Recorder};
+use crate::exit::CliError;
+use crate::precheck::ModelCheck;
 use venice_image::pacing::{Pacer, RedisOptions};
 use venice_image::wallet::{AutoTopUp, LocalEvmSigner, SiwxConfig, Wallet};
 use venice_image::{Auth, Client, ClientBuilder};
-use venice_mock::record::{RecordOptions, Recorder};
-use venice_mock::scrub::Secrets;
-use venice_mock::{MockConfig, MockServer};
-
-use crate::args::GlobalArgs;
-use crate::credentials;
-use crate::exit::CliError;
-use crate::precheck::ModelCheck;
 
 /// USD credit of the ephemeral `--offline` wallet.
 pub const OFFLINE_WALLET_USD: f64 = 10.0;
@@ -54,7 +51,7 @@ pub struct Session {
     /// With `--record FILE`: the recorder every request goes through.
     recorder: Option<Recorder>,
     // Kept alive for the whole command: dropping it stops the server.
-    _mock: Option<MockServer>,
+    _mock: Option<OfflineServer>,
 }
 
 /// With `--record FILE`, a recorder forwarding to `upstream`, scrubbing the
@@ -63,11 +60,7 @@ async fn recorder(args: &GlobalArgs, upstream: &str) -> Result<Option<Recorder>,
     let Some(path) = &args.record else {
         return Ok(None);
     };
-    let options = RecordOptions::new(upstream, path).secrets(Secrets::from_env());
-    MockServer::record(options)
-        .await
-        .map(Some)
-        .map_err(|e| CliError::Io(format!("--record {}: {e}", path.display())))
+    Recorder::start(path, upstream).await.map(Some)
 }
 
 impl Session {
@@ -90,25 +83,19 @@ impl Session {
         if args.offline {
             // A throwaway wallet with seeded mock credit, so wallet commands work offline.
             let signer = LocalEvmSigner::random().map_err(venice_image::Error::from)?;
-            let mut config = MockConfig::default();
-            config
-                .wallet_balances
-                .insert(signer.address().to_owned(), OFFLINE_WALLET_USD);
-            let mock = MockServer::start(config)
-                .await
-                .map_err(|e| CliError::Other(format!("cannot start the embedded mock: {e}")))?;
-            let recorder = recorder(args, &mock.base_url()).await?;
+            let mock = crate::embedded::start_offline(signer.address(), OFFLINE_WALLET_USD).await?;
+            let recorder = recorder(args, &mock.base_url).await?;
             let base_url = recorder
                 .as_ref()
-                .map_or_else(|| mock.base_url(), Recorder::base_url);
+                .map_or_else(|| mock.base_url.clone(), Recorder::base_url);
             let client = paced(
                 Client::builder()
                     .base_url(base_url.clone())
-                    .auth(Auth::api_key(venice_mock::DEFAULT_API_KEY))
+                    .auth(Auth::api_key(mock.api_key))
                     // The CLI checks the catalogue itself (`ModelCheck`), visibly.
                     .model_validation(false),
                 pacing,
-                venice_mock::DEFAULT_API_KEY,
+                mock.api_key,
             )?
             .build()?;
             let wallet_auth = Auth::wallet(Wallet::Evm(Arc::new(signer)), SiwxConfig::default())?;
@@ -242,10 +229,7 @@ impl Session {
         let Some(recorder) = self.recorder else {
             return Ok(());
         };
-        let summary = recorder
-            .finish()
-            .await
-            .map_err(|e| CliError::Io(format!("--record: {e}")))?;
+        let summary = recorder.finish().await?;
         eprintln!(
             "recorded {} exchange(s) to {} (credentials scrubbed; check it with `venice-mock check`)",
             summary.exchanges,

@@ -12,12 +12,16 @@
 //! Account reads are not charged: they return the value itself, not a
 //! [`Response`](crate::Response). A wallet's credit is in [`crate::Client::wallet_balance`]
 //! (feature `wallet`).
+#![cfg_attr(
+    not(feature = "wallet"),
+    doc = "",
+    doc = "[`crate::Client::wallet_balance`]: https://docs.rs/venice-image/latest/venice_image/struct.Client.html#method.wallet_balance"
+)]
 //!
-//! ```
+//! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let server = venice_mock::MockServer::start(venice_mock::MockConfig::default()).await?;
-//! # let (url, key) = (server.base_url(), venice_mock::DEFAULT_API_KEY);
+//! # let (url, key) = ("https://api.venice.ai/api/v1", "your-api-key");
 //! use venice_image::{Auth, Client};
 //!
 //! let client = Client::builder().base_url(url).auth(Auth::api_key(key)).build()?;

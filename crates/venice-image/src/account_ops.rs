@@ -13,8 +13,13 @@ impl Client {
     /// key gets the provider's 401 "Admin API key required"
     /// ([`Error::is_admin_key_required`](crate::Error::is_admin_key_required));
     /// [`account_limits`](Client::account_limits) works with any key. API keys only: a
-    /// wallet's credit is [`wallet_balance`](Client::wallet_balance) (feature `wallet`);
+    /// wallet's credit is [`wallet_balance`][Client::wallet_balance] (feature `wallet`);
     /// other credentials fail with [`Error::Auth`](crate::Error::Auth) before sending.
+    #[cfg_attr(
+        not(feature = "wallet"),
+        doc = "",
+        doc = "[Client::wallet_balance]: https://docs.rs/venice-image/latest/venice_image/struct.Client.html#method.wallet_balance"
+    )]
     pub async fn account_balance(&self) -> Result<AccountBalance> {
         let span = tracing::info_span!(
             "venice.account_balance",

@@ -376,6 +376,11 @@ impl Client {
     /// feature), and optionally `VENICE_BASE_URL` and (feature `wallet`)
     /// `VENICE_SOLANA_RPC_URL`, the Solana JSON-RPC endpoint of Solana top-ups (see
     /// [`ClientBuilder::solana_rpc_url`]).
+    #[cfg_attr(
+        not(feature = "wallet"),
+        doc = "",
+        doc = "[`ClientBuilder::solana_rpc_url`]: https://docs.rs/venice-image/latest/venice_image/struct.ClientBuilder.html#method.solana_rpc_url"
+    )]
     pub fn from_env() -> Result<Client> {
         let auth = Auth::from_env()?;
         let mut b = Client::builder().auth(auth);
@@ -413,11 +418,10 @@ impl Client {
     /// the request with the generated builder and sends it. Not paced: a
     /// [`Pacer`] budgets image models, and `send_raw` does not know the model.
     ///
-    /// ```
+    /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let server = venice_mock::MockServer::start(venice_mock::MockConfig::default()).await?;
-    /// # let (url, key) = (server.base_url(), venice_mock::DEFAULT_API_KEY);
+    /// # let (url, key) = ("https://api.venice.ai/api/v1", "your-api-key");
     /// use venice_image::raw::types::ModelTypeFilter;
     /// use venice_image::raw::{BodyCopy, ClientInfo as _};
     /// use venice_image::{Auth, Client};

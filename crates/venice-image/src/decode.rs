@@ -424,6 +424,41 @@ mod tests {
     use reqwest::header::{HeaderName, HeaderValue};
     use serde_json::json;
 
+    // Here, not in `error`: `decode` sits above `error`, so `error`'s tests cannot call it.
+    #[test]
+    fn api_errors_are_matchable_and_serialise() {
+        use crate::error::{ErrorCode, PaymentRequiredKind};
+        use reqwest::header::{HeaderMap, HeaderValue};
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("2"));
+        let e = error_from_parts(
+            503,
+            &h,
+            br#"{"error": "busy", "code": "MODEL_AT_CAPACITY"}"#,
+        );
+        assert!(matches!(
+            &e,
+            Error::Api { status: 503, code: ErrorCode::ModelAtCapacity, error }
+                if error.message() == "busy"
+        ));
+        let v = serde_json::to_value(e.api_error().unwrap()).unwrap();
+        assert_eq!(v["code"], "MODEL_AT_CAPACITY");
+        assert_eq!(v["retry_after_secs"], 2.0);
+        assert_eq!(v["meta"]["status"], 503);
+        let p = error_from_parts(
+            402,
+            &HeaderMap::new(),
+            br#"{"code": "INSUFFICIENT_BALANCE"}"#,
+        );
+        assert!(matches!(
+            p,
+            Error::PaymentRequired {
+                kind: PaymentRequiredKind::AccountBalance,
+                ..
+            }
+        ));
+    }
+
     fn h(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut m = HeaderMap::new();
         for (k, v) in pairs {

@@ -5,13 +5,12 @@
 //! retries that never repeat a charged request by default, one response decoder and
 //! image saving that never overwrites.
 //!
-//! ```
+//! ```no_run
 //! use venice_image::{Auth, Client, GenerateRequest, Size};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let server = venice_mock::MockServer::start(venice_mock::MockConfig::default()).await?;
-//! # let (url, key) = (server.base_url(), venice_mock::DEFAULT_API_KEY);
+//! # let (url, key) = ("https://api.venice.ai/api/v1", "your-api-key");
 //! // Client::from_env() reads VENICE_API_KEY (and VENICE_BASE_URL); here the mock.
 //! let client = Client::builder().base_url(url).auth(Auth::api_key(key)).build()?;
 //! let request = GenerateRequest::builder("venice-sd35", "a watercolor harbor")
@@ -38,6 +37,18 @@
 //! auto top-up) in the [`wallet`] module; `redis`: rate-limit pacing shared by many
 //! processes through Redis ([`pacing::Pacer::with_redis`]).
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Links to items of features that are off point to the docs.rs page (all features), so
+// the docs build without warnings with any set of features.
+#![cfg_attr(
+    not(feature = "wallet"),
+    doc = "",
+    doc = "[`wallet`]: https://docs.rs/venice-image/latest/venice_image/wallet/index.html"
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "",
+    doc = "[`pacing::Pacer::with_redis`]: https://docs.rs/venice-image/latest/venice_image/pacing/struct.Pacer.html#method.with_redis"
+)]
 
 pub mod account;
 mod account_ops;

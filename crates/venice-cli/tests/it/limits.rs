@@ -231,11 +231,10 @@ fn a_wallet_batch_never_has_more_than_five_requests_in_flight() {
 /// slot's lease keep their slots (renewed); the slots of a process killed with SIGKILL
 /// come back within the lease (5 s).
 #[test]
+#[ignore = "needs redis-server"]
 fn three_wallet_processes_share_five_slots_through_redis() {
     let _serial = serial();
-    let Some(redis) = RedisServer::start() else {
-        return;
-    };
+    let redis = RedisServer::start();
     let lease = Duration::from_secs(5);
     // The first five requests (process A's) take longer than a lease.
     let (_rt, server) = mock(wallet_mock(FaultPlan {

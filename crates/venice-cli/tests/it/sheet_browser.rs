@@ -96,6 +96,7 @@ fn tile_costs(browser: &mut Chromium) -> Vec<f64> {
 }
 
 #[test]
+#[ignore = "needs chromium"]
 fn the_sheet_of_a_batch_shows_every_job_safely_and_offline() {
     let dir = tempfile::tempdir().unwrap();
     let summary = batch_with_failures(dir.path());
@@ -325,6 +326,7 @@ fn thousand_jobs(dir: &Path) {
 }
 
 #[test]
+#[ignore = "needs chromium"]
 fn a_thousand_job_sheet_loads_sorts_and_filters_in_the_browser() {
     let dir = tempfile::tempdir().unwrap();
     thousand_jobs(dir.path());

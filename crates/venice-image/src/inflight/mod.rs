@@ -8,10 +8,10 @@
 //! five requests waiting on 402s cannot block the payment that would unblock them.
 //!
 //! Slots live in this process ([`WalletSlots::new`]), or, when the client paces through
-//! Redis ([`Pacer::with_redis`](crate::pacing::Pacer::with_redis)), in the same Redis,
+//! Redis ([`Pacer::with_redis`][crate::pacing::Pacer::with_redis]), in the same Redis,
 //! shared by every process of the wallet: each slot is a lease that its holder renews
 //! while its request runs (so a 300 s request keeps it) and that runs out within
-//! [`RedisOptions::slot_lease`](crate::pacing::RedisOptions::slot_lease) when its holder
+//! [`RedisOptions::slot_lease`][crate::pacing::RedisOptions::slot_lease] when its holder
 //! dies. While Redis is unreachable each process keeps to the cap on its own.
 //!
 //! ```
@@ -26,6 +26,12 @@
 //! assert_eq!(slots.in_flight(), 0);
 //! # }
 //! ```
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "",
+    doc = "[crate::pacing::Pacer::with_redis]: https://docs.rs/venice-image/latest/venice_image/pacing/struct.Pacer.html#method.with_redis",
+    doc = "[crate::pacing::RedisOptions::slot_lease]: https://docs.rs/venice-image/latest/venice_image/pacing/struct.RedisOptions.html#method.slot_lease"
+)]
 
 #[cfg(feature = "redis")]
 mod redis;

@@ -34,15 +34,21 @@
 //! # Ok(())
 //! # }
 //! ```
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "",
+    doc = "[`Pacer::with_redis`]: https://docs.rs/venice-image/latest/venice_image/pacing/struct.Pacer.html#method.with_redis"
+)]
 
 mod budget;
 mod local;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
+#[cfg(all(test, feature = "redis"))]
+pub(crate) mod redis_server;
 #[cfg(test)]
 mod scenarios;
-#[cfg(test)]
-pub(crate) mod testkit;
+mod timing;
 
 use std::fmt;
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::budget::{MAX_WAIT, RESET_MARGIN, UNKNOWN_WINDOW};
+use super::timing::{MAX_WAIT, RESET_MARGIN, UNKNOWN_WINDOW};
 use crate::rate_headers::RateLimit;
 
 /// The server's limit in these scenarios.
@@ -212,11 +212,17 @@ pub(crate) fn a_seeded_daily_limit_waits_for_midnight_utc(p: &mut impl Subject) 
     assert_eq!(start_all(p, now + to_midnight).len(), 3);
 }
 
-/// One `#[test]` per scenario, each on a fresh subject made by `$make` (which may
-/// `return` to skip).
+/// One `#[test]` per scenario, each on a fresh subject made by `$make`; with
+/// `ignore = "reason";` first, each is `#[ignore]`d for that reason.
 macro_rules! scenario_tests {
+    (ignore = $reason:literal; $make:expr) => {
+        $crate::pacing::scenarios::scenario_tests!(@all ignore = $reason; $make);
+    };
     ($make:expr) => {
-        $crate::pacing::scenarios::scenario_tests!(@each $make;
+        $crate::pacing::scenarios::scenario_tests!(@all allow(unused_mut); $make);
+    };
+    (@all $attr:meta; $make:expr) => {
+        $crate::pacing::scenarios::scenario_tests!(@each $attr; $make;
             out_of_order_answers_still_let_the_whole_limit_start,
             answers_arriving_while_others_are_in_flight_do_not_cost_slots,
             requests_of_others_are_counted_once_seen,
@@ -232,9 +238,10 @@ macro_rules! scenario_tests {
             a_seeded_daily_limit_waits_for_midnight_utc,
         );
     };
-    (@each $make:expr; $($name:ident,)*) => {
+    (@each $attr:meta; $make:expr; $($name:ident,)*) => {
         $(
             #[test]
+            #[$attr]
             fn $name() {
                 #[allow(unused_mut)]
                 let mut subject = $make;

@@ -51,6 +51,8 @@
 
 mod evm;
 mod signer;
+#[cfg(test)]
+mod signer_tests;
 mod siwx;
 mod solana;
 pub(crate) mod svm;

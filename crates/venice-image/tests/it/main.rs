@@ -9,6 +9,7 @@ mod faults;
 mod limits;
 mod ops;
 mod pacing;
+mod pacing_workers;
 mod provider_limits;
 mod remote_signer;
 mod secrets;

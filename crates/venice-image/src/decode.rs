@@ -424,6 +424,34 @@ mod tests {
     use reqwest::header::{HeaderName, HeaderValue};
     use serde_json::json;
 
+    // Here, not in `error`, for the same reason as the test below.
+    #[test]
+    fn a_code_less_answer_decodes_as_no_code_and_prints_without_one() {
+        use crate::error::ErrorCode;
+        use reqwest::header::HeaderMap;
+        let e = error_from_parts(404, &HeaderMap::new(), b"");
+        assert!(
+            matches!(
+                &e,
+                Error::Api {
+                    status: 404,
+                    code: ErrorCode::NoCode,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), "API error 404: Not Found");
+        let v = serde_json::to_value(e.api_error().unwrap()).unwrap();
+        assert_eq!(v["code"], serde_json::Value::Null);
+        let coded = error_from_parts(
+            409,
+            &HeaderMap::new(),
+            br#"{"code": "BRAND_NEW", "error": "new"}"#,
+        );
+        assert_eq!(coded.to_string(), "API error 409 BRAND_NEW: new");
+    }
+
     // Here, not in `error`: `decode` sits above `error`, so `error`'s tests cannot call it.
     #[test]
     fn api_errors_are_matchable_and_serialise() {

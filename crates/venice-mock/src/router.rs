@@ -401,13 +401,16 @@ fn admit_caller(
     if policy.auth != AuthMode::None {
         ticket.bucket = Bucket::of_credentials(headers, peer);
     }
-    if matches!(policy.auth, AuthMode::Required | AuthMode::Key)
-        && auth::has_no_credentials(headers)
+    if matches!(
+        policy.auth,
+        AuthMode::Required | AuthMode::Key | AuthMode::Wallet
+    ) && auth::has_no_credentials(headers)
     {
         return Err(crate::shapes::credentials_required(
             &state.config.payment_policy,
             &state.config.svm_payment_policy,
             path,
+            policy.auth != AuthMode::Wallet,
         ));
     }
     let principal = authenticate(state, headers, policy.auth, ticket)?;

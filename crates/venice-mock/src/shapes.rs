@@ -68,8 +68,14 @@ pub(crate) fn credentials_required(
     policy: &PaymentPolicy,
     svm: &SvmPaymentPolicy,
     path: &str,
+    priced: bool,
 ) -> ApiError {
-    let requirements = payment_requirements(policy, svm);
+    let mut requirements = payment_requirements(policy, svm);
+    // The wallet routes answer with no payment options: only the sign-in matters there
+    // (`venice-x402`).
+    if !priced {
+        requirements["accepts"] = json!([]);
+    }
     let resource = json!({
         "url": format!("https://api.venice.ai{path}"),
         "description": "Venice API",

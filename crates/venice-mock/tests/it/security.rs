@@ -326,3 +326,29 @@ async fn a_non_utf8_siwx_header_is_not_ignored() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_wallet_routes_answer_no_credentials_with_an_unpriced_discovery() {
+    let server = start().await;
+    let wallet = "0x1111111111111111111111111111111111111111";
+    for (op, path) in [
+        ("getX402Balance", format!("/x402/balance/{wallet}")),
+        (
+            "getX402Transactions",
+            format!("/x402/transactions/{wallet}"),
+        ),
+    ] {
+        let response = client()
+            .get(format!("{}{path}", server.base_url()))
+            .send()
+            .await
+            .unwrap();
+        let r = check_spec(op, response).await;
+        // Only the sign-in matters there: a 402 discovery with `authOptions` and no
+        // payment option (`venice-x402`), not a 401.
+        assert_eq!(r.status, 402, "{op} without credentials");
+        let j = r.json();
+        assert!(j["authOptions"]["x402Wallet"].is_object(), "{op}: {j}");
+        assert_eq!(j["accepts"], json!([]), "{op}: {j}");
+    }
+}

@@ -45,6 +45,9 @@ const UNDOCUMENTED_UPSTREAM: &[(&str, u16)] = &[
     // venice-api-keys @ 73c0bf79), not in the provider's spec of these operations.
     ("getBillingBalance", 402),
     ("getApiKeyRateLimits", 402),
+    // The same on the wallet routes, with an empty `accepts` (venice-x402 @ 738669f5).
+    ("getX402Balance", 402),
+    ("getX402Transactions", 402),
 ];
 
 /// Operations whose 402 upstream is `oneOf[StandardError, X402InferencePaymentRequired]`.

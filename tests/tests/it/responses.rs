@@ -610,7 +610,7 @@ fn scenarios(png: &str) -> Vec<Scenario> {
             "balance no siwx",
             "getX402Balance",
             &format!("/x402/balance/{WALLET}"),
-            Valid(401),
+            Valid(402),
         )
         .headers(vec![]),
         get(
@@ -691,7 +691,7 @@ fn scenarios(png: &str) -> Vec<Scenario> {
             "transactions no siwx",
             "getX402Transactions",
             &format!("/x402/transactions/{WALLET}"),
-            Valid(401),
+            Valid(402),
         )
         .headers(vec![]),
         get(

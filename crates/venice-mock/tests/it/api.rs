@@ -982,7 +982,8 @@ async fn x402_wallet_flow() {
             .unwrap(),
     )
     .await;
-    assert_eq!(r.status, 401);
+    // No credentials: the unpriced discovery, not a 401 (`venice-x402`).
+    assert_eq!(r.status, 402);
     let r = check(
         "getX402Balance",
         c.get(format!("{base}/x402/balance/{WALLET}"))

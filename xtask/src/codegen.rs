@@ -22,27 +22,33 @@ pub const CLIENT_NEW_TIMEOUT_SECS: u64 = 300;
 /// client sends JSON. See openapi/README.md.
 pub fn json_request_bodies_only(spec: &OpenAPI) -> OpenAPI {
     let mut spec = spec.clone();
-    for item in spec.paths.paths.values_mut() {
-        let openapiv3::ReferenceOr::Item(item) = item else {
-            continue;
-        };
-        let ops = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.options,
-            &mut item.head,
-            &mut item.patch,
-            &mut item.trace,
-        ];
-        for op in ops.into_iter().flatten() {
-            if let Some(openapiv3::ReferenceOr::Item(body)) = &mut op.request_body {
-                body.content.retain(|media, _| media == "application/json");
-            }
+    for (_, op) in operations_mut(&mut spec) {
+        if let Some(openapiv3::ReferenceOr::Item(body)) = &mut op.request_body {
+            body.content.retain(|media, _| media == "application/json");
         }
     }
     spec
+}
+
+/// Every operation of `spec` with its path, for the passes that rewrite them.
+fn operations_mut(spec: &mut OpenAPI) -> impl Iterator<Item = (&str, &mut openapiv3::Operation)> {
+    spec.paths.paths.iter_mut().flat_map(|(path, item)| {
+        let ops = match item {
+            openapiv3::ReferenceOr::Item(openapiv3::PathItem {
+                get,
+                put,
+                post,
+                delete,
+                options,
+                head,
+                patch,
+                trace,
+                ..
+            }) => vec![get, put, post, delete, options, head, patch, trace],
+            openapiv3::ReferenceOr::Reference { .. } => Vec::new(),
+        };
+        ops.into_iter().flatten().map(move |op| (path.as_str(), op))
+    })
 }
 
 /// Schema every error answer decodes into (the `exec` hook makes any error body one).
@@ -91,38 +97,23 @@ pub fn error_ranges(spec: &OpenAPI) -> Result<OpenAPI> {
         ..Response::default()
     };
     let mut out = spec.clone();
-    for (path, item) in out.paths.paths.iter_mut() {
-        let ReferenceOr::Item(item) = item else {
-            continue;
+    for (path, op) in operations_mut(&mut out) {
+        let responses = &mut op.responses.responses;
+        let is_error = |code: &StatusCode| match code {
+            StatusCode::Code(c) => (400..600).contains(c),
+            StatusCode::Range(r) => (4..6).contains(r),
         };
-        let ops = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.options,
-            &mut item.head,
-            &mut item.patch,
-            &mut item.trace,
-        ];
-        for op in ops.into_iter().flatten() {
-            let responses = &mut op.responses.responses;
-            let is_error = |code: &StatusCode| match code {
-                StatusCode::Code(c) => (400..600).contains(c),
-                StatusCode::Range(r) => (4..6).contains(r),
-            };
-            if let Some((code, _)) = responses
-                .iter()
-                .find(|(code, r)| is_error(code) && !is_venice_error(r))
-            {
-                bail!(
-                    "{path}: error answer {code} is not a VeniceError; the client decodes every error status as one"
-                );
-            }
-            responses.retain(|code, _| !is_error(code));
-            for class in [4, 5] {
-                responses.insert(StatusCode::Range(class), ReferenceOr::Item(answer.clone()));
-            }
+        if let Some((code, _)) = responses
+            .iter()
+            .find(|(code, r)| is_error(code) && !is_venice_error(r))
+        {
+            bail!(
+                "{path}: error answer {code} is not a VeniceError; the client decodes every error status as one"
+            );
+        }
+        responses.retain(|code, _| !is_error(code));
+        for class in [4, 5] {
+            responses.insert(StatusCode::Range(class), ReferenceOr::Item(answer.clone()));
         }
     }
     Ok(out)

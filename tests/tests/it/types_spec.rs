@@ -485,3 +485,33 @@ fn a_drifted_component_is_reported() {
         assert!(all.contains(needle), "{needle} not reported in:\n{all}");
     }
 }
+
+/// Every wallet code our spec documents (its x402 code enums, read as data) is an
+/// `ErrorCode` variant of the facade; the one the provider never sends is not.
+#[test]
+fn the_spec_wallet_codes_are_variants() {
+    use venice_image::ErrorCode;
+    let spec = our_spec_value().unwrap();
+    let schemas = &spec["components"]["schemas"];
+    let mut n = 0;
+    for name in [
+        "X402TopUpErrorCode",
+        "X402SignInErrorCode",
+        "X402RequestErrorCode",
+    ] {
+        for code in schemas[name]["enum"].as_array().unwrap() {
+            let code = code.as_str().unwrap();
+            let parsed: ErrorCode = code.parse().unwrap();
+            assert!(!matches!(parsed, ErrorCode::Unknown(_)), "{code}");
+            assert_eq!(parsed.as_str(), code);
+            n += 1;
+        }
+    }
+    assert_eq!(n, 34);
+    assert!(matches!(
+        "X402_INVALID_SIGN_IN".parse::<ErrorCode>().unwrap(),
+        ErrorCode::Unknown(_)
+    ));
+    assert!(ErrorCode::X402SignInNonceReused.is_sign_in());
+    assert!(!ErrorCode::PaymentRequired.is_sign_in());
+}

@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use venice_image::GenerateRequest;
 
 use crate::args::BatchArgs;
@@ -284,6 +284,171 @@ struct Summary {
     spent_before_usd: f64,
 }
 
+impl Summary {
+    /// Count how a job this run attempted ended.
+    fn record(&mut self, job: String, outcome: Outcome) {
+        match outcome {
+            Outcome::Done { cost_usd } => {
+                self.done += 1;
+                self.spent_usd += cost_usd;
+            }
+            Outcome::Failed {
+                reason,
+                may_have_been_charged,
+            } => {
+                if may_have_been_charged {
+                    self.may_have_been_charged.push(job.clone());
+                }
+                self.failed.push((job, reason));
+            }
+        }
+    }
+
+    /// Count `count` jobs never started because of `halt`.
+    fn skip_unstarted(&mut self, halt: Halt, count: usize) {
+        match halt {
+            Halt::Cancelled => self.skipped_cancelled += count,
+            Halt::Budget => self.skipped_budget += count,
+            Halt::Rules => self.skipped_stopped += count,
+        }
+    }
+
+    /// Jobs settled before the pool starts (progress bar's starting position).
+    fn settled(&self) -> usize {
+        self.already_done + self.recovered + self.skipped_charged.len()
+    }
+
+    /// Some job did not end done (failed, or skipped for any reason): exit 5.
+    fn is_partial(&self) -> bool {
+        !self.failed.is_empty()
+            || !self.skipped_charged.is_empty()
+            || self.skipped_budget > 0
+            || self.skipped_cancelled > 0
+            || self.skipped_stopped > 0
+    }
+}
+
+/// How a job this run attempted ended.
+#[derive(Debug)]
+enum Outcome {
+    /// Every image and sidecar is saved and `done` is in the manifest.
+    Done {
+        /// Estimated cost in USD.
+        cost_usd: f64,
+    },
+    /// The job failed (and `failed` is in the manifest, as far as it could be written).
+    Failed {
+        /// Why, as shown to the user.
+        reason: String,
+        /// The request may have been processed and charged: `--resume` skips the job
+        /// unless `--retry-charged`.
+        may_have_been_charged: bool,
+    },
+}
+
+impl Outcome {
+    /// A failure after the request was paid for (saving or recording it failed).
+    fn failed_after_payment(e: &CliError) -> Outcome {
+        Outcome::Failed {
+            reason: e.to_string(),
+            may_have_been_charged: true,
+        }
+    }
+
+    /// A failure of the request itself: charged only when the error says it may be.
+    fn refused(e: &CliError) -> Outcome {
+        Outcome::Failed {
+            reason: crate::report::headline(e),
+            may_have_been_charged: e
+                .client()
+                .is_some_and(venice_image::Error::may_have_been_charged),
+        }
+    }
+}
+
+/// Why the pool stopped starting jobs before the end of the list.
+#[derive(Debug, Clone, Copy)]
+enum Halt {
+    /// Ctrl-C.
+    Cancelled,
+    /// The next job would cross `--max-cost`.
+    Budget,
+    /// The [`StopRules`] stopped the batch.
+    Rules,
+}
+
+/// What the manifest says to do with a job on this run.
+#[derive(Debug, PartialEq)]
+enum Resume {
+    /// `done` earlier: nothing to do.
+    AlreadyDone,
+    /// Failed earlier and may have been charged: not re-run (no `--retry-charged`).
+    SkipCharged(String),
+    /// Started earlier and every file is on disk: done without a new request.
+    Recover(Vec<PathBuf>),
+    /// Started or failed earlier: its leftovers go, and it runs again.
+    Rerun,
+    /// Never seen: it runs.
+    Run,
+}
+
+/// A job still to run, with its estimated cost (a job that cannot be estimated fails when
+/// its turn comes).
+struct Estimated {
+    job: Job,
+    cost: venice_image::Result<venice_image::models::Cost>,
+}
+
+/// The output directory's manifest, opened for this run.
+struct Manifest {
+    path: PathBuf,
+    /// No manifest existed before this run.
+    fresh: bool,
+    state: ManifestState,
+    writer: Arc<std::sync::Mutex<ManifestWriter>>,
+}
+
+impl Manifest {
+    /// Create `--out`, refuse a manifest already there without `--resume`, remove
+    /// leftover `.partial` files, and load what the manifest says.
+    fn open(args: &BatchArgs) -> Result<Manifest, CliError> {
+        std::fs::create_dir_all(&args.out)
+            .map_err(|e| CliError::Io(format!("cannot create {}: {e}", args.out.display())))?;
+        let path = args.out.join(MANIFEST);
+        if path.exists() && !args.resume {
+            return Err(CliError::Usage(format!(
+                "{} already holds a batch manifest; pass --resume to continue it, or choose another --out",
+                args.out.display()
+            )));
+        }
+        remove_partials(&args.out);
+        let fresh = !path.exists();
+        let state = ManifestState::load(&path)?;
+        let writer = Arc::new(std::sync::Mutex::new(ManifestWriter::open(&path)?));
+        Ok(Manifest {
+            path,
+            fresh,
+            state,
+            writer,
+        })
+    }
+
+    /// Nothing was started: a new batch leaves no manifest behind, so the same command
+    /// works again (no `--resume` needed).
+    fn discard_if_fresh(self) {
+        let Manifest {
+            path,
+            fresh,
+            writer,
+            ..
+        } = self;
+        drop(writer);
+        if fresh {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
 /// Run `batch`.
 pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliError> {
     let jobs = read_jobs(&args.jobs)?;
@@ -292,114 +457,21 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
             .map(|j| crate::sheet::JobSummary::of(&j.id, &j.spec))
             .collect::<Vec<_>>()
     });
-    crate::style::check_all(
-        &session.client,
-        jobs.iter()
-            .filter_map(|j| Some((Some(j.id.as_str()), j.spec.style.as_deref()?))),
-    )
-    .await?;
+    check_styles(session, &jobs).await?;
     if args.concurrency == 0 {
         return Err(CliError::Usage("--concurrency must be at least 1".into()));
     }
     let concurrency = wallet_concurrency(session, &args);
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| CliError::Io(format!("cannot create {}: {e}", args.out.display())))?;
-    let manifest_path = args.out.join(MANIFEST);
-    if manifest_path.exists() && !args.resume {
-        return Err(CliError::Usage(format!(
-            "{} already holds a batch manifest; pass --resume to continue it, or choose another --out",
-            args.out.display()
-        )));
-    }
-    remove_partials(&args.out);
-    let fresh = !manifest_path.exists();
-    let state = ManifestState::load(&manifest_path)?;
-    let writer = Arc::new(std::sync::Mutex::new(ManifestWriter::open(&manifest_path)?));
-    let target = Target::Dir(args.out.clone());
-
+    let manifest = Manifest::open(&args)?;
     let mut summary = Summary {
         total: jobs.len(),
-        spent_before_usd: state.spent(),
+        spent_before_usd: manifest.state.spent(),
         ..Summary::default()
     };
-    let mut todo = Vec::new();
-    for job in jobs {
-        match state.last.get(&job.id) {
-            Some(Event::Done { .. }) => summary.already_done += 1,
-            Some(Event::Failed {
-                reason,
-                may_have_been_charged: true,
-                ..
-            }) if !args.retry_charged => {
-                summary
-                    .skipped_charged
-                    .push((job.id.clone(), reason.clone()));
-            }
-            Some(Event::Started { hash, .. }) => {
-                if *hash != job.hash {
-                    eprintln!("warning: job {} changed since it was started", job.id);
-                }
-                match recover(&args.out, &job) {
-                    Some(files) => {
-                        let cost = session
-                            .client
-                            .estimate_cost(&job.request)
-                            .await
-                            .map(|c| c.total_usd())
-                            .unwrap_or(0.0);
-                        lock(&writer)?.append(&Event::Done {
-                            job: job.id.clone(),
-                            files,
-                            request_id: None,
-                            cost_usd: cost,
-                            recovered: true,
-                        })?;
-                        summary.recovered += 1;
-                        summary.spent_before_usd += cost;
-                    }
-                    None => {
-                        remove_job_files(&args.out, &job);
-                        todo.push(job);
-                    }
-                }
-            }
-            Some(Event::Failed { .. }) => {
-                remove_job_files(&args.out, &job);
-                todo.push(job);
-            }
-            _ => todo.push(job),
-        }
-    }
-
-    // An unreadable catalogue: a warning now, or (strict) an error before any job.
-    if !todo.is_empty() {
-        session.models.catalogue(&session.client).await?;
-    }
-
-    // What each job still to run is estimated to cost (a job that cannot be estimated
-    // fails when its turn comes, as before).
-    let mut estimated = Vec::with_capacity(todo.len());
-    for job in todo {
-        let cost = session.client.estimate_cost(&job.request).await;
-        estimated.push((job, cost));
-    }
-    let mut at_stake: f64 = estimated
-        .iter()
-        .filter_map(|(_, c)| c.as_ref().ok().map(|c| c.total_usd()))
-        .sum();
-    if let Some(max) = args.max_cost {
-        at_stake = at_stake.min((max - summary.spent_before_usd).max(0.0));
-    }
-    if !args.ignore_balance
-        && at_stake > 0.0
-        && let Err(e) = check_balance(session, at_stake, estimated.len()).await
-    {
-        // Nothing was started: a new batch leaves no manifest behind, so the same
-        // command works once the account is topped up (no --resume needed).
-        if fresh {
-            drop(writer);
-            let _ = std::fs::remove_file(&manifest_path);
-        }
+    let todo = resume(session, &args, &manifest, jobs, &mut summary).await?;
+    let estimated = estimate(session, todo).await?;
+    if let Err(e) = check_spend(session, &args, summary.spent_before_usd, &estimated).await {
+        manifest.discard_if_fresh();
         return Err(e);
     }
     seed_pacing(session, &estimated).await;
@@ -407,61 +479,243 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
         Some(jobs) => Some(crate::sheet::Live::start(&args.out, jobs)?),
         None => None,
     };
+    run_pool(
+        session,
+        &args,
+        concurrency,
+        &manifest,
+        estimated,
+        &mut summary,
+    )
+    .await?;
+    if let Some(sheet) = sheet {
+        sheet.finish().await;
+    }
+    print_summary(&summary, args.json);
+    Ok(if summary.is_partial() {
+        ExitCode::from(exit::PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
 
+/// Check every job's style against the catalogue before anything is sent.
+async fn check_styles(session: &Session, jobs: &[Job]) -> Result<(), CliError> {
+    crate::style::check_all(
+        &session.client,
+        jobs.iter()
+            .filter_map(|j| Some((Some(j.id.as_str()), j.spec.style.as_deref()?))),
+    )
+    .await
+}
+
+/// What the manifest says to do with `job`, whose files are in `dir` (warning when a
+/// started job's line has changed since).
+fn resume_decision(state: &ManifestState, job: &Job, dir: &Path, retry_charged: bool) -> Resume {
+    match state.last.get(&job.id) {
+        Some(Event::Done { .. }) => Resume::AlreadyDone,
+        Some(Event::Failed {
+            reason,
+            may_have_been_charged: true,
+            ..
+        }) if !retry_charged => Resume::SkipCharged(reason.clone()),
+        Some(Event::Started { hash, .. }) => {
+            if *hash != job.hash {
+                eprintln!("warning: job {} changed since it was started", job.id);
+            }
+            match recover(dir, job) {
+                Some(files) => Resume::Recover(files),
+                None => Resume::Rerun,
+            }
+        }
+        Some(Event::Failed { .. }) => Resume::Rerun,
+        None => Resume::Run,
+    }
+}
+
+/// Settle what the manifest already answers (done, recovered, not to re-run) and return
+/// the jobs still to run, their leftovers removed.
+async fn resume(
+    session: &Session,
+    args: &BatchArgs,
+    manifest: &Manifest,
+    jobs: Vec<Job>,
+    summary: &mut Summary,
+) -> Result<Vec<Job>, CliError> {
+    let mut todo = Vec::new();
+    for job in jobs {
+        match resume_decision(&manifest.state, &job, &args.out, args.retry_charged) {
+            Resume::AlreadyDone => summary.already_done += 1,
+            Resume::SkipCharged(reason) => summary.skipped_charged.push((job.id, reason)),
+            Resume::Recover(files) => {
+                let cost = session
+                    .client
+                    .estimate_cost(&job.request)
+                    .await
+                    .map(|c| c.total_usd())
+                    .unwrap_or(0.0);
+                lock(&manifest.writer)?.append(&Event::Done {
+                    job: job.id.clone(),
+                    files,
+                    request_id: None,
+                    cost_usd: cost,
+                    recovered: true,
+                })?;
+                summary.recovered += 1;
+                summary.spent_before_usd += cost;
+            }
+            Resume::Rerun => {
+                remove_job_files(&args.out, &job);
+                todo.push(job);
+            }
+            Resume::Run => todo.push(job),
+        }
+    }
+    Ok(todo)
+}
+
+/// Estimate what each job still to run costs, after checking the catalogue can be read
+/// (a warning now, or, strict, an error before any job).
+async fn estimate(session: &Session, todo: Vec<Job>) -> Result<Vec<Estimated>, CliError> {
+    if !todo.is_empty() {
+        session.models.catalogue(&session.client).await?;
+    }
+    let mut estimated = Vec::with_capacity(todo.len());
+    for job in todo {
+        let cost = session.client.estimate_cost(&job.request).await;
+        estimated.push(Estimated { job, cost });
+    }
+    Ok(estimated)
+}
+
+/// Stop before the first request when the balance cannot pay what is at stake: the
+/// estimated cost of the jobs to run, at most what `--max-cost` leaves after
+/// `spent_before` (skipped with `--ignore-balance`).
+async fn check_spend(
+    session: &Session,
+    args: &BatchArgs,
+    spent_before: f64,
+    estimated: &[Estimated],
+) -> Result<(), CliError> {
+    let mut at_stake: f64 = estimated
+        .iter()
+        .filter_map(|e| e.cost.as_ref().ok().map(|c| c.total_usd()))
+        .sum();
+    if let Some(max) = args.max_cost {
+        at_stake = at_stake.min((max - spent_before).max(0.0));
+    }
+    if !args.ignore_balance && at_stake > 0.0 {
+        check_balance(session, at_stake, estimated.len()).await
+    } else {
+        Ok(())
+    }
+}
+
+/// What every job of the pool shares.
+#[derive(Clone)]
+struct JobContext {
+    client: venice_image::Client,
+    models: Arc<crate::precheck::ModelCheck>,
+    writer: Arc<std::sync::Mutex<ManifestWriter>>,
+    target: Target,
+    bar: ProgressBar,
+    rules: Arc<std::sync::Mutex<StopRules>>,
+}
+
+/// Run the jobs, at most `concurrency` at once, until done, cancelled, over budget or
+/// stopped by the [`StopRules`], and count every outcome in `summary`.
+async fn run_pool(
+    session: &Session,
+    args: &BatchArgs,
+    concurrency: usize,
+    manifest: &Manifest,
+    estimated: Vec<Estimated>,
+    summary: &mut Summary,
+) -> Result<(), CliError> {
+    let bar = progress_bar(summary);
+    let waits = show_waits(&bar);
+    let ctx = JobContext {
+        client: session.client.clone(),
+        models: session.models.clone(),
+        writer: manifest.writer.clone(),
+        target: Target::Dir(args.out.clone()),
+        bar,
+        rules: Arc::new(std::sync::Mutex::new(StopRules::new(concurrency))),
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    start_jobs(&ctx, args, concurrency, estimated, summary, &mut tasks).await?;
+    let mut outcomes = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok(outcome) = joined {
+            outcomes.push(outcome);
+        }
+    }
+    waits.abort();
+    ctx.bar.finish_and_clear();
+    summary.stopped = ctx
+        .rules
+        .lock()
+        .ok()
+        .and_then(|r| r.stopped().map(str::to_owned));
+    for (job, outcome) in outcomes {
+        summary.record(job, outcome);
+    }
+    Ok(())
+}
+
+/// The batch's progress line, starting at the jobs already settled.
+fn progress_bar(summary: &Summary) -> ProgressBar {
     let bar = ProgressBar::new(summary.total as u64);
     if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} jobs [{elapsed}] {msg}") {
         bar.set_style(style);
     }
-    bar.set_position(
-        (summary.already_done + summary.recovered + summary.skipped_charged.len()) as u64,
-    );
-    let waits = show_waits(&bar);
+    bar.set_position(summary.settled() as u64);
+    bar
+}
 
+/// A flag set once Ctrl-C is pressed.
+fn watch_ctrl_c() -> Arc<AtomicBool> {
     let cancelled = Arc::new(AtomicBool::new(false));
-    {
-        let cancelled = cancelled.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancelled.store(true, Ordering::SeqCst);
-            }
-        });
-    }
+    let flag = cancelled.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::SeqCst);
+        }
+    });
+    cancelled
+}
 
+/// Start the jobs in order, each when a place is free, until the list ends or a [`Halt`];
+/// the jobs not started are counted in `summary`, as are those that cannot be estimated.
+async fn start_jobs(
+    ctx: &JobContext,
+    args: &BatchArgs,
+    concurrency: usize,
+    estimated: Vec<Estimated>,
+    summary: &mut Summary,
+    tasks: &mut tokio::task::JoinSet<(String, Outcome)>,
+) -> Result<(), CliError> {
+    let cancelled = watch_ctrl_c();
     let semaphore = Arc::new(Semaphore::new(concurrency));
-    let rules = Arc::new(std::sync::Mutex::new(StopRules::new(concurrency)));
-    // Err: the reason and whether the job may have been charged.
-    let outcomes = Arc::new(Mutex::new(
-        Vec::<(String, Result<f64, (String, bool)>)>::new(),
-    ));
     let mut committed = summary.spent_before_usd;
-    let mut tasks = tokio::task::JoinSet::new();
     let mut pending = estimated.into_iter();
-    let mut stopped_by_budget = false;
-    let mut stopped_by_rules = false;
-    for (job, cost) in pending.by_ref() {
+    let mut halt = None;
+    for Estimated { job, cost } in pending.by_ref() {
         if cancelled.load(Ordering::SeqCst) {
-            summary.skipped_cancelled += 1;
+            halt = Some(Halt::Cancelled);
             break;
         }
         let cost = match cost {
             Ok(c) => c.total_usd(),
             Err(e) => {
-                let reason = e.to_string();
-                lock(&writer)?.append(&Event::Failed {
-                    job: job.id.clone(),
-                    reason: reason.clone(),
-                    may_have_been_charged: false,
-                })?;
-                summary.failed.push((job.id.clone(), reason));
-                bar.inc(1);
+                fail_unestimated(ctx, job, &e, summary)?;
                 continue;
             }
         };
         if let Some(max) = args.max_cost
             && committed + cost > max + 1e-9
         {
-            summary.skipped_budget += 1;
-            stopped_by_budget = true;
+            halt = Some(Halt::Budget);
             break;
         }
         committed += cost;
@@ -470,137 +724,127 @@ pub async fn run(session: &Session, args: BatchArgs) -> Result<ExitCode, CliErro
             .acquire_owned()
             .await
             .map_err(|e| CliError::Other(format!("scheduler closed: {e}")))?;
-        if rules.lock().is_ok_and(|r| r.stopped().is_some()) {
-            summary.skipped_stopped += 1;
-            stopped_by_rules = true;
+        if ctx.rules.lock().is_ok_and(|r| r.stopped().is_some()) {
+            halt = Some(Halt::Rules);
             break;
         }
-        lock(&writer)?.append(&Event::Started {
+        lock(&ctx.writer)?.append(&Event::Started {
             job: job.id.clone(),
             hash: job.hash.clone(),
         })?;
-        let client = session.client.clone();
-        let models = session.models.clone();
-        let (writer, outcomes, target, bar, rules) = (
-            writer.clone(),
-            outcomes.clone(),
-            target.clone(),
-            bar.clone(),
-            rules.clone(),
-        );
-        tasks.spawn(async move {
-            let _permit = permit;
-            // The client paces each attempt (see `Session::open`).
-            let result = match models.check(&client, &job.request).await {
-                Ok(()) => client
-                    .generate(&job.request)
-                    .await
-                    .map_err(CliError::Client),
-                Err(e) => Err(e),
-            };
-            // Before this job gives its place to the next one.
-            if let Ok(mut rules) = rules.lock() {
-                match &result {
-                    Ok(generation) => rules.served(generation.meta()),
-                    Err(e) => rules.failed(e),
-                }
-            }
-            let outcome = match result {
-                Ok(generation) => {
-                    match save_generation(
-                        &generation,
-                        &target,
-                        &job.id,
-                        &job.spec,
-                        &job.request,
-                        Some(&job.id),
-                        false,
-                        Some(cost),
-                    )
-                    .await
-                    {
-                        Ok(saved) => {
-                            let ev = Event::Done {
-                                job: job.id.clone(),
-                                files: saved.into_iter().map(|s| s.path).collect(),
-                                request_id: generation.meta().request_id().map(str::to_owned),
-                                cost_usd: cost,
-                                recovered: false,
-                            };
-                            // Past this point the generation was paid for.
-                            match lock(&writer).and_then(|mut w| w.append(&ev)) {
-                                Ok(()) => Ok(cost),
-                                Err(e) => Err((e.to_string(), true)),
-                            }
-                        }
-                        Err(e) => Err((e.to_string(), true)),
-                    }
-                }
-                Err(e) => Err((
-                    crate::report::headline(&e),
-                    e.client()
-                        .is_some_and(venice_image::Error::may_have_been_charged),
-                )),
-            };
-            if let Err((reason, charged)) = &outcome {
-                let _ = lock(&writer).and_then(|mut w| {
-                    w.append(&Event::Failed {
-                        job: job.id.clone(),
-                        reason: reason.clone(),
-                        may_have_been_charged: *charged,
-                    })
-                });
-            }
-            bar.inc(1);
-            outcomes.lock().await.push((job.id, outcome));
-        });
+        tasks.spawn(run_job(ctx.clone(), job, cost, permit));
     }
-    // Jobs never started: after the cap would be crossed, after the stop rules stopped
-    // the batch, or after Ctrl-C.
-    let rest = pending.count();
-    if stopped_by_budget {
-        summary.skipped_budget += rest;
-    } else if stopped_by_rules {
-        summary.skipped_stopped += rest;
-    } else {
-        summary.skipped_cancelled += rest;
+    if let Some(halt) = halt {
+        // The job that met the halt, and every one after it.
+        summary.skip_unstarted(halt, 1 + pending.count());
     }
-    while tasks.join_next().await.is_some() {}
-    waits.abort();
-    bar.finish_and_clear();
-    if let Some(sheet) = sheet {
-        sheet.finish().await;
-    }
-    summary.stopped = rules
-        .lock()
-        .ok()
-        .and_then(|r| r.stopped().map(str::to_owned));
+    Ok(())
+}
 
-    for (job, outcome) in outcomes.lock().await.drain(..) {
-        match outcome {
-            Ok(cost) => {
-                summary.done += 1;
-                summary.spent_usd += cost;
-            }
-            Err((reason, charged)) => {
-                if charged {
-                    summary.may_have_been_charged.push(job.clone());
-                }
-                summary.failed.push((job, reason));
-            }
+/// A job whose cost cannot be estimated fails without a request.
+fn fail_unestimated(
+    ctx: &JobContext,
+    job: Job,
+    e: &venice_image::Error,
+    summary: &mut Summary,
+) -> Result<(), CliError> {
+    let reason = e.to_string();
+    lock(&ctx.writer)?.append(&Event::Failed {
+        job: job.id.clone(),
+        reason: reason.clone(),
+        may_have_been_charged: false,
+    })?;
+    summary.record(
+        job.id,
+        Outcome::Failed {
+            reason,
+            may_have_been_charged: false,
+        },
+    );
+    ctx.bar.inc(1);
+    Ok(())
+}
+
+/// Send one job, save what it made and record how it ended; its place in the pool is
+/// `permit`, given back when this returns.
+async fn run_job(
+    ctx: JobContext,
+    job: Job,
+    cost: f64,
+    permit: OwnedSemaphorePermit,
+) -> (String, Outcome) {
+    let _permit = permit;
+    // The client paces each attempt (see `Session::open`).
+    let result = match ctx.models.check(&ctx.client, &job.request).await {
+        Ok(()) => ctx
+            .client
+            .generate(&job.request)
+            .await
+            .map_err(CliError::Client),
+        Err(e) => Err(e),
+    };
+    // Before this job gives its place to the next one.
+    if let Ok(mut rules) = ctx.rules.lock() {
+        match &result {
+            Ok(generation) => rules.served(generation.meta()),
+            Err(e) => rules.failed(e),
         }
     }
-    print_summary(&summary, args.json);
-    let partial = !summary.failed.is_empty()
-        || !summary.skipped_charged.is_empty()
-        || summary.skipped_budget > 0
-        || summary.skipped_cancelled > 0
-        || summary.skipped_stopped > 0;
-    Ok(if partial {
-        ExitCode::from(exit::PARTIAL)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let outcome = match result {
+        Ok(generation) => save_job(&ctx, &job, &generation, cost).await,
+        Err(e) => Outcome::refused(&e),
+    };
+    if let Outcome::Failed {
+        reason,
+        may_have_been_charged,
+    } = &outcome
+    {
+        let _ = lock(&ctx.writer).and_then(|mut w| {
+            w.append(&Event::Failed {
+                job: job.id.clone(),
+                reason: reason.clone(),
+                may_have_been_charged: *may_have_been_charged,
+            })
+        });
+    }
+    ctx.bar.inc(1);
+    (job.id, outcome)
+}
+
+/// Save a paid generation's images and sidecars, then record the job `done`.
+async fn save_job(
+    ctx: &JobContext,
+    job: &Job,
+    generation: &venice_image::Response<venice_image::Generation>,
+    cost: f64,
+) -> Outcome {
+    let saved = match save_generation(
+        generation,
+        &ctx.target,
+        &job.id,
+        &job.spec,
+        &job.request,
+        Some(&job.id),
+        false,
+        Some(cost),
+    )
+    .await
+    {
+        Ok(saved) => saved,
+        Err(e) => return Outcome::failed_after_payment(&e),
+    };
+    let ev = Event::Done {
+        job: job.id.clone(),
+        files: saved.into_iter().map(|s| s.path).collect(),
+        request_id: generation.meta().request_id().map(str::to_owned),
+        cost_usd: cost,
+        recovered: false,
+    };
+    // Past this point the generation was paid for.
+    match lock(&ctx.writer).and_then(|mut w| w.append(&ev)) {
+        Ok(()) => Outcome::Done { cost_usd: cost },
+        Err(e) => Outcome::failed_after_payment(&e),
+    }
 }
 
 /// The jobs a batch runs at once: `--concurrency`, at most the wallet's in-flight cap
@@ -796,10 +1040,7 @@ fn no_balance(session: &Session, estimate: f64) -> Option<(f64, String)> {
 /// Seed the client's pacer with the account's limits of the models the jobs use, so
 /// the first window is paced right. Wallets have no API-key limit list: their pacing
 /// learns from the answers.
-async fn seed_pacing(
-    session: &Session,
-    jobs: &[(Job, venice_image::Result<venice_image::models::Cost>)],
-) {
+async fn seed_pacing(session: &Session, jobs: &[Estimated]) {
     let Some(pacer) = session.client.pacer() else {
         return;
     };
@@ -815,7 +1056,7 @@ async fn seed_pacing(
             return;
         }
     };
-    let mut models: Vec<&str> = jobs.iter().map(|(j, _)| j.request.model()).collect();
+    let mut models: Vec<&str> = jobs.iter().map(|e| e.job.request.model()).collect();
     models.sort_unstable();
     models.dedup();
     for model in models {
@@ -924,5 +1165,142 @@ fn print_summary(s: &Summary, json: bool) {
         println!(
             "  not re-run {job} (may have been charged; pass --retry-charged to re-run): {reason}"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Three jobs `a`, `b`, `c` read from a jobs file in `dir`.
+    fn jobs(dir: &Path) -> Vec<Job> {
+        let path = dir.join("jobs.jsonl");
+        let lines: Vec<String> = ["a", "b", "c"]
+            .iter()
+            .map(|id| {
+                serde_json::json!({"id": id, "prompt": "p", "size": "64x64", "format": "png"})
+                    .to_string()
+            })
+            .collect();
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        read_jobs(&path).unwrap()
+    }
+
+    fn state(events: Vec<Event>) -> ManifestState {
+        let mut state = ManifestState::default();
+        for ev in events {
+            let job = match &ev {
+                Event::Started { job, .. }
+                | Event::Done { job, .. }
+                | Event::Failed { job, .. } => job.clone(),
+            };
+            state.last.insert(job, ev);
+        }
+        state
+    }
+
+    fn failed(job: &str, charged: bool) -> Event {
+        Event::Failed {
+            job: job.into(),
+            reason: "why".into(),
+            may_have_been_charged: charged,
+        }
+    }
+
+    #[test]
+    fn the_manifest_decides_what_each_job_does_on_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let jobs = jobs(dir.path());
+        let started = |j: &Job| Event::Started {
+            job: j.id.clone(),
+            hash: j.hash.clone(),
+        };
+        let s = state(vec![]);
+        assert_eq!(
+            resume_decision(&s, &jobs[0], dir.path(), false),
+            Resume::Run
+        );
+        let s = state(vec![Event::Done {
+            job: "a".into(),
+            files: vec![],
+            request_id: None,
+            cost_usd: 0.01,
+            recovered: false,
+        }]);
+        assert_eq!(
+            resume_decision(&s, &jobs[0], dir.path(), false),
+            Resume::AlreadyDone
+        );
+        // A charged failure runs again only when asked; an uncharged one always.
+        let s = state(vec![failed("a", true), failed("b", false)]);
+        assert_eq!(
+            resume_decision(&s, &jobs[0], dir.path(), false),
+            Resume::SkipCharged("why".into())
+        );
+        assert_eq!(
+            resume_decision(&s, &jobs[0], dir.path(), true),
+            Resume::Rerun
+        );
+        assert_eq!(
+            resume_decision(&s, &jobs[1], dir.path(), false),
+            Resume::Rerun
+        );
+        // A started job is recovered only when its image and sidecar are both on disk.
+        let s = state(vec![started(&jobs[2])]);
+        assert_eq!(
+            resume_decision(&s, &jobs[2], dir.path(), false),
+            Resume::Rerun
+        );
+        std::fs::write(dir.path().join("c-0.png"), b"x").unwrap();
+        assert_eq!(
+            resume_decision(&s, &jobs[2], dir.path(), false),
+            Resume::Rerun
+        );
+        std::fs::write(dir.path().join("c-0.png.json"), b"{}").unwrap();
+        assert_eq!(
+            resume_decision(&s, &jobs[2], dir.path(), false),
+            Resume::Recover(vec![dir.path().join("c-0.png")])
+        );
+    }
+
+    #[test]
+    fn outcomes_and_halts_are_counted_and_any_shortfall_is_partial() {
+        let mut s = Summary::default();
+        s.record("a".into(), Outcome::Done { cost_usd: 0.25 });
+        assert!(!s.is_partial());
+        s.record(
+            "b".into(),
+            Outcome::Failed {
+                reason: "refused".into(),
+                may_have_been_charged: false,
+            },
+        );
+        s.record(
+            "c".into(),
+            Outcome::Failed {
+                reason: "timeout".into(),
+                may_have_been_charged: true,
+            },
+        );
+        assert_eq!((s.done, s.spent_usd), (1, 0.25));
+        assert_eq!(s.failed.len(), 2);
+        assert_eq!(s.may_have_been_charged, vec!["c".to_owned()]);
+        assert!(s.is_partial());
+
+        for (halt, count) in [(Halt::Cancelled, 1), (Halt::Budget, 2), (Halt::Rules, 3)] {
+            let mut s = Summary::default();
+            s.skip_unstarted(halt, count);
+            assert_eq!(
+                (s.skipped_cancelled, s.skipped_budget, s.skipped_stopped),
+                match halt {
+                    Halt::Cancelled => (1, 0, 0),
+                    Halt::Budget => (0, 2, 0),
+                    Halt::Rules => (0, 0, 3),
+                }
+            );
+            assert!(s.is_partial());
+        }
     }
 }

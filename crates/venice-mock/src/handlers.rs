@@ -384,6 +384,121 @@ fn check_prompt(model: &CatalogModel, body: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A `POST /image/generate` body, read once and checked against its model.
+struct GenerateBody<'b> {
+    prompt: &'b str,
+    width: u32,
+    height: u32,
+    /// The price tier the size falls in, when the model prices by tier.
+    tier: Option<String>,
+    quality: Option<&'b str>,
+    style_references: usize,
+    variants: u32,
+    binary: bool,
+    format: OutputFormat,
+    /// Absent: a random seed, drawn when the image is made.
+    seed: Option<i64>,
+    exif: bool,
+    safe_mode: bool,
+    enhance: bool,
+}
+
+impl<'b> GenerateBody<'b> {
+    /// Read `body` for `model`, refusing what the model does not accept, in the
+    /// provider's order of checks.
+    fn read(model: &CatalogModel, body: &'b Value) -> Result<GenerateBody<'b>, ApiError> {
+        check_prompt(model, body)?;
+        check_style_preset(body)?;
+        let (width, height, tier) = resolve_size(model, body)?;
+        let quality = model_quality(model, body)?;
+        let style_references = check_style_references(model, body)?;
+        let variants = body.get("variants").and_then(Value::as_u64).unwrap_or(1);
+        let variants = u32::try_from(variants).unwrap_or(1);
+        let binary = b(body, "return_binary").unwrap_or(false);
+        if binary && variants > 1 {
+            return Err(ApiError::field(
+                "variants",
+                "variants must be 1 when return_binary is true",
+            ));
+        }
+        Ok(GenerateBody {
+            prompt: s(body, "prompt").unwrap_or_default(),
+            width,
+            height,
+            tier,
+            quality,
+            style_references,
+            variants,
+            binary,
+            format: s(body, "format")
+                .and_then(OutputFormat::parse)
+                .unwrap_or(OutputFormat::Webp),
+            seed: body.get("seed").and_then(Value::as_i64),
+            exif: b(body, "embed_exif_metadata").unwrap_or(false),
+            safe_mode: b(body, "safe_mode").unwrap_or(true),
+            enhance: b(body, "enhance_prompt").unwrap_or(false),
+        })
+    }
+}
+
+/// `style_preset` must be a name of `GET /image/styles`, as written (venice-image-generate).
+fn check_style_preset(body: &Value) -> Result<(), ApiError> {
+    match s(body, "style_preset") {
+        Some(preset) if !STYLES.contains(&preset) => Err(ApiError::field(
+            "style_preset",
+            format!("style_preset must be one of the names of GET /image/styles, got {preset:.40}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// How many style references the body sends, refused when the model takes none or fewer.
+fn check_style_references(model: &CatalogModel, body: &Value) -> Result<usize, ApiError> {
+    let refs = body
+        .get("style_references")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if refs == 0 {
+        return Ok(0);
+    }
+    if !model.supports_style_references {
+        return Err(ApiError::field(
+            "style_references",
+            format!("Model {} does not support style references", model.id),
+        ));
+    }
+    let max = model.constraints.max_style_references.unwrap_or(0) as usize;
+    if refs > max {
+        return Err(ApiError::field(
+            "style_references",
+            format!(
+                "At most {max} style references are accepted by model {}",
+                model.id
+            ),
+        ));
+    }
+    Ok(refs)
+}
+
+/// What a generation is charged, part by part; a blocked image is not charged (the
+/// answer is still a 200, flagged).
+fn generate_parts(model: &CatalogModel, req: &GenerateBody<'_>, body: &Value) -> Vec<Part> {
+    if is_content_violation(req.prompt) {
+        return Vec::new();
+    }
+    let mut parts = vec![Part::new(
+        "model",
+        model.price_usd(req.tier.as_deref(), req.quality) * f64::from(req.variants),
+    )];
+    parts.extend(enhance_part(body));
+    if req.style_references > 0
+        && let Some(usd) = model.style_reference_surcharge_usd
+    {
+        parts.push(Part::new("style_references", usd));
+    }
+    parts
+}
+
 /// `POST /image/generate`.
 pub(crate) async fn generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     let started = Instant::now();
@@ -395,66 +510,8 @@ pub(crate) async fn generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
         .get(model_id)
         .filter(|m| m.kind == ModelKind::Image)
         .ok_or_else(|| not_found(model_id))?;
-    check_prompt(model, body)?;
-    // `style_preset` must be a name of `GET /image/styles`, as written (venice-image-generate).
-    if let Some(preset) = s(body, "style_preset")
-        && !STYLES.contains(&preset)
-    {
-        return Err(ApiError::field(
-            "style_preset",
-            format!("style_preset must be one of the names of GET /image/styles, got {preset:.40}"),
-        ));
-    }
-    let (_, _, tier) = resolve_size(model, body)?;
-    let quality = model_quality(model, body)?;
-    let refs = body
-        .get("style_references")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
-    if refs > 0 {
-        if !model.supports_style_references {
-            return Err(ApiError::field(
-                "style_references",
-                format!("Model {} does not support style references", model.id),
-            ));
-        }
-        let max = model.constraints.max_style_references.unwrap_or(0) as usize;
-        if refs > max {
-            return Err(ApiError::field(
-                "style_references",
-                format!(
-                    "At most {max} style references are accepted by model {}",
-                    model.id
-                ),
-            ));
-        }
-    }
-    let variants = body.get("variants").and_then(Value::as_u64).unwrap_or(1);
-    let variants = u32::try_from(variants).unwrap_or(1);
-    let binary = b(body, "return_binary").unwrap_or(false);
-    if binary && variants > 1 {
-        return Err(ApiError::field(
-            "variants",
-            "variants must be 1 when return_binary is true",
-        ));
-    }
-    let prompt = s(body, "prompt").unwrap_or_default();
-    // A blocked image is not charged (the answer is still a 200, flagged).
-    let parts: Vec<Part> = if is_content_violation(prompt) {
-        Vec::new()
-    } else {
-        let mut parts = vec![Part::new(
-            "model",
-            model.price_usd(tier.as_deref(), quality) * f64::from(variants),
-        )];
-        parts.extend(enhance_part(body));
-        if refs > 0
-            && let Some(usd) = model.style_reference_surcharge_usd
-        {
-            parts.push(Part::new("style_references", usd));
-        }
-        parts
-    };
+    let req = GenerateBody::read(model, body)?;
+    let parts = generate_parts(model, &req, body);
     let request_id = ctx.state.request_id("generate-image");
     let receipt = ctx
         .state
@@ -462,7 +519,7 @@ pub(crate) async fn generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
     refunded_on_error(
         ctx.state,
         &receipt,
-        serve_generate(&ctx, model, &receipt, started),
+        serve_generate(&ctx, model, &req, &receipt, started),
     )
     .await
 }
@@ -471,93 +528,105 @@ pub(crate) async fn generate(ctx: Ctx<'_>) -> Result<Reply, ApiError> {
 async fn serve_generate(
     ctx: &Ctx<'_>,
     model: &CatalogModel,
+    req: &GenerateBody<'_>,
     receipt: &Receipt,
     started: Instant,
 ) -> Result<Reply, ApiError> {
-    let body = &ctx.body;
-    if is_failing_inference(s(body, "prompt").unwrap_or_default()) {
+    if is_failing_inference(req.prompt) {
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Inference failed",
             Some("INFERENCE_FAILED"),
         ));
     }
-    let (width, height, _) = resolve_size(model, body)?;
-    let variants = body.get("variants").and_then(Value::as_u64).unwrap_or(1);
-    let variants = u32::try_from(variants).unwrap_or(1);
-    let binary = b(body, "return_binary").unwrap_or(false);
-    let format = s(body, "format")
-        .and_then(OutputFormat::parse)
-        .unwrap_or(OutputFormat::Webp);
-    let seed = body
-        .get("seed")
-        .and_then(Value::as_i64)
-        .unwrap_or_else(|| random_seed(ctx.state));
-    let prompt = s(body, "prompt").unwrap_or_default();
-
-    let exif = b(body, "embed_exif_metadata").unwrap_or(false);
     if let Some(bench) = ctx
         .state
         .bench
         .as_ref()
-        .filter(|_| format == OutputFormat::Png)
+        .filter(|_| req.format == OutputFormat::Png)
     {
-        let mut reply = if binary {
-            Reply::binary(format.mime(), bench.png.clone())
+        let reply = if req.binary {
+            Reply::binary(req.format.mime(), bench.png.clone())
         } else {
             let mut r = Reply::json(StatusCode::OK, &Value::Null);
-            r.body = bench.generate_json(variants);
+            r.body = bench.generate_json(req.variants);
             r.compressible = false;
             r
         };
-        reply = content_flags(reply, prompt, b(body, "safe_mode").unwrap_or(true), true);
-        reply = deprecation_headers(reply, model);
+        let reply = content_flags(reply, req.prompt, req.safe_mode, true);
+        let reply = deprecation_headers(reply, model);
         return Ok(balance_header(reply, receipt));
     }
-    let mut images = Vec::with_capacity(variants as usize);
-    for variant in 0..variants {
+    let seed = req.seed.unwrap_or_else(|| random_seed(ctx.state));
+    let images = produce_variants(ctx.state, model, req, seed).await?;
+    let reply = if req.binary {
+        Reply::binary(
+            req.format.mime(),
+            images.into_iter().next().unwrap_or_default(),
+        )
+    } else {
+        generate_json(&ctx.body, &images, seed, receipt, started)
+    };
+    let reply = content_flags(reply, req.prompt, req.safe_mode, true);
+    let reply = enhanced(reply, req.prompt, req.enhance);
+    let reply = deprecation_headers(reply, model);
+    Ok(balance_header(reply, receipt))
+}
+
+/// Make (or take from the cache) each variant's image.
+async fn produce_variants(
+    state: &AppState,
+    model: &CatalogModel,
+    req: &GenerateBody<'_>,
+    seed: i64,
+) -> Result<Vec<Bytes>, ApiError> {
+    let mut images = Vec::with_capacity(req.variants as usize);
+    for variant in 0..req.variants {
         let key = ImageKey {
             model: model.id.clone(),
-            prompt: prompt.to_owned(),
+            prompt: req.prompt.to_owned(),
             seed,
             variant,
-            format,
-            width,
-            height,
-            exif,
+            format: req.format,
+            width: req.width,
+            height: req.height,
+            exif: req.exif,
         };
-        images.push(produce(ctx.state, key).await?);
+        images.push(produce(state, key).await?);
     }
-    let safe_mode = b(body, "safe_mode").unwrap_or(true);
-    let mut reply = if binary {
-        Reply::binary(format.mime(), images.into_iter().next().unwrap_or_default())
-    } else {
-        let encoded: Vec<String> = images
-            .iter()
-            .map(|i| base64::engine::general_purpose::STANDARD.encode(i))
-            .collect();
-        let mut request = body.clone();
-        request["seed"] = json!(seed);
-        let total = started.elapsed().as_secs_f64() * 1000.0;
-        Reply::json(
-            StatusCode::OK,
-            &json!({
-                "id": receipt.request_id,
-                "images": encoded,
-                "timing": {
-                    "inferenceDuration": total * 0.9,
-                    "inferencePreprocessingTime": total * 0.05,
-                    "inferenceQueueTime": total * 0.05,
-                    "total": total,
-                },
-                "request": request,
-            }),
-        )
-    };
-    reply = content_flags(reply, prompt, safe_mode, true);
-    reply = enhanced(reply, prompt, b(body, "enhance_prompt").unwrap_or(false));
-    reply = deprecation_headers(reply, model);
-    Ok(balance_header(reply, receipt))
+    Ok(images)
+}
+
+/// The JSON answer: the images in base64, the timing, and the request echoed with the
+/// seed used.
+fn generate_json(
+    body: &Value,
+    images: &[Bytes],
+    seed: i64,
+    receipt: &Receipt,
+    started: Instant,
+) -> Reply {
+    let encoded: Vec<String> = images
+        .iter()
+        .map(|i| base64::engine::general_purpose::STANDARD.encode(i))
+        .collect();
+    let mut request = body.clone();
+    request["seed"] = json!(seed);
+    let total = started.elapsed().as_secs_f64() * 1000.0;
+    Reply::json(
+        StatusCode::OK,
+        &json!({
+            "id": receipt.request_id,
+            "images": encoded,
+            "timing": {
+                "inferenceDuration": total * 0.9,
+                "inferencePreprocessingTime": total * 0.05,
+                "inferenceQueueTime": total * 0.05,
+                "total": total,
+            },
+            "request": request,
+        }),
+    )
 }
 
 /// `POST /images/generations` (OpenAI-compatible).

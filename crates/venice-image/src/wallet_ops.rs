@@ -157,7 +157,7 @@ impl Client {
 mod tests {
     use super::*;
     use crate::auth::Auth;
-    use crate::error::{Error, ErrorCode};
+    use crate::error::Error;
 
     #[tokio::test]
     async fn wallet_calls_need_wallet_credentials() {

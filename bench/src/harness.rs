@@ -1331,12 +1331,12 @@ fn batch_limits(o: &Opts, cli: &Path, r: &mut Report) -> Result<String, BoxError
     let dir = o.workspace.join("target/bench-batch-limits");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let jobs = |name: &str, n: usize, extra: &str| -> Result<PathBuf, BoxError> {
+    let jobs = |name: &str, n: usize, model: &str| -> Result<PathBuf, BoxError> {
         let mut text = String::new();
         for i in 0..n {
             let _ = writeln!(
                 text,
-                r#"{{"id":"j{i}","prompt":"{name} {i}","model":"venice-sd35","size":"1024x1024","format":"png","seed":{i}{extra}}}"#
+                r#"{{"id":"j{i}","prompt":"{name} {i}","model":"{model}","size":"1024x1024","format":"png","seed":{i}}}"#
             );
         }
         let path = dir.join(format!("{name}.jsonl"));
@@ -1378,7 +1378,7 @@ fn batch_limits(o: &Opts, cli: &Path, r: &mut Report) -> Result<String, BoxError
         1024,
         &[format!("wallet={WALLET}"), "latency=100".to_owned()],
     )?;
-    let (summary, elapsed) = run(&server, &jobs("wallet", wallet_jobs, "")?, "wallet", true)?;
+    let (summary, elapsed) = run(&server, &jobs("wallet", wallet_jobs, "venice-sd35")?, "wallet", true)?;
     let (counts, stats) = server.stop_with_stats()?;
     let done = summary["done"].as_u64().unwrap_or(0);
     let peak = stats["wallet_peak_in_flight"].as_u64().unwrap_or(0);
@@ -1397,12 +1397,13 @@ fn batch_limits(o: &Opts, cli: &Path, r: &mut Report) -> Result<String, BoxError
         stats["lockouts"].as_u64().unwrap_or(0)
     );
 
-    // A batch the server refuses job after job (a quality the model does not take).
+    // A batch the server refuses job after job: pixel sizes for a model that answers
+    // width/height with a 400 (qwen-image), sent unchecked (`--no-validate`).
     let refused_jobs = 80;
     let server = Server::with_options(o, 1024, &[])?;
     let (summary, elapsed) = run(
         &server,
-        &jobs("refused", refused_jobs, r#","quality":"high""#)?,
+        &jobs("refused", refused_jobs, "qwen-image")?,
         "refused",
         false,
     )?;

@@ -166,16 +166,12 @@ pub(crate) async fn wallet_balance(payer: Payer<'_>) -> Result<WalletBalance> {
 pub(crate) async fn payment_requirements(payer: Payer<'_>) -> Result<PaymentRequirements> {
     match post_top_up(payer, None).await {
         Err(Error::PaymentRequired { error: p, .. }) => {
-            p.requirements()
-                .map(|mut r| {
-                    // Discovery's options are priced at the minimum top-up.
-                    r.priced_at_minimum = true;
-                    r
-                })
-                .ok_or_else(|| Error::Decode {
-                    what: "x402 payment requirements (402 without `accepts`)".into(),
-                    source: None,
-                })
+            // A discovery 402: `requirements` marks its options as priced at the
+            // minimum top-up.
+            p.requirements().ok_or_else(|| Error::Decode {
+                what: "x402 payment requirements (402 without `accepts`)".into(),
+                source: None,
+            })
         }
         Err(e) => Err(e),
         Ok(r) => Err(Error::Decode {

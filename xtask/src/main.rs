@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod conformance;
 mod package;
+mod public_api;
 mod regen;
 mod scratch;
 
@@ -68,6 +69,14 @@ enum Command {
         #[arg(long, value_parser = ["batch", "recording", "mock-images"])]
         only: Option<String>,
     },
+    /// List the public API of the library crates (rustdoc JSON); with `--since REV`,
+    /// show what was removed and added since that commit and fail when CHANGELOG.md
+    /// does not name a removed item.
+    PublicApi {
+        /// The commit to compare with.
+        #[arg(long, value_name = "REV")]
+        since: Option<String>,
+    },
     /// Run third-party Python clients (openai, venice-py) against a started mock;
     /// installs them into target/conformance-venv.
     Conformance {
@@ -95,6 +104,7 @@ fn main() -> ExitCode {
             no_python,
             only,
         } => bench::bench(&workspace_root(), quick, no_python, only.as_deref()),
+        Command::PublicApi { since } => public_api::run(&workspace_root(), since.as_deref()),
         Command::Conformance { schemathesis } => {
             conformance::conformance(&workspace_root(), schemathesis)
         }

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod conformance;
+mod loc;
 mod package;
 mod public_api;
 mod regen;
@@ -77,6 +78,19 @@ enum Command {
         #[arg(long, value_name = "REV")]
         since: Option<String>,
     },
+    /// Non-test code lines of each crate's `src` (parsed with `syn`: `#[cfg(test)]` code,
+    /// files only test modules reach, blank lines and comments do not count).
+    Loc {
+        /// Read the files at this commit (`git show`, no checkout) instead of the work tree.
+        #[arg(long)]
+        rev: Option<String>,
+        /// Also print each file's count.
+        #[arg(long)]
+        files: bool,
+        /// Crate directories relative to the workspace root (default: every `crates/*`).
+        #[arg(value_name = "CRATE_DIR")]
+        crates: Vec<String>,
+    },
     /// Run third-party Python clients (openai, venice-py) against a started mock;
     /// installs them into target/conformance-venv.
     Conformance {
@@ -105,6 +119,9 @@ fn main() -> ExitCode {
             only,
         } => bench::bench(&workspace_root(), quick, no_python, only.as_deref()),
         Command::PublicApi { since } => public_api::run(&workspace_root(), since.as_deref()),
+        Command::Loc { rev, files, crates } => {
+            loc::run(&workspace_root(), rev.as_deref(), &crates, files)
+        }
         Command::Conformance { schemathesis } => {
             conformance::conformance(&workspace_root(), schemathesis)
         }

@@ -55,11 +55,7 @@ fn step(started: Instant, what: &str) {
 /// Run the check for the workspace at `root`.
 pub fn check(root: &Path) -> Result<()> {
     let started = Instant::now();
-    // The build's target directory (CARGO_TARGET_DIR when set, as cargo does).
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|d| if d.is_absolute() { d } else { root.join(d) })
-        .unwrap_or_else(|| root.join("target"));
+    let target_dir = target_dir(root);
     let base = target_dir.join("package-check");
 
     step(started, "cargo fetch (the steps below run offline)");
@@ -150,6 +146,15 @@ pub fn check(root: &Path) -> Result<()> {
         &format!("ok: {README_IMAGES} images saved by the README example into a new directory"),
     );
     Ok(())
+}
+
+/// The build's target directory: `CARGO_TARGET_DIR` when set (relative to `root`, as
+/// cargo takes it), else `root/target`.
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|d| if d.is_absolute() { d } else { root.join(d) })
+        .unwrap_or_else(|| root.join("target"))
 }
 
 /// `cargo fetch --locked` of the workspace at `root`, for `host` when known: it brings

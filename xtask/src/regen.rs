@@ -131,8 +131,10 @@ pub fn prove(root: &Path) -> Result<()> {
     let mut command = Command::new(cargo);
     command
         .current_dir(&ws)
-        .env("CARGO_TARGET_DIR", root.join("target"))
-        .args(["test", "-p", "venice-image", "--test", "regen_proof"]);
+        .env("CARGO_TARGET_DIR", crate::package::target_dir(root))
+        // `--workspace`, not `-p venice-image`: features resolved as `cargo test
+        // --workspace` resolves them, so its dependency builds are reused.
+        .args(["test", "--workspace", "--test", "regen_proof"]);
     // Cargo names a workspace crate's artifacts by its path relative to the workspace
     // root, which the copy shares with the real workspace: a different profile setting
     // for the copied crates gives them their own artifacts (dependencies stay shared).

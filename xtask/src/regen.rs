@@ -105,9 +105,10 @@ pub fn prove(root: &Path) -> Result<()> {
         "add a field",
     )?;
     std::fs::write(&spec_path, spec)?;
-    let code =
-        crate::codegen::generate(&crate::spec::parse(&std::fs::read_to_string(&spec_path)?)?)?;
-    std::fs::write(crate::generated_path(&ws), code)?;
+    let edited = crate::spec::parse(&std::fs::read_to_string(&spec_path)?)?;
+    for (out, code) in crate::codegen::generate_files(&ws, &edited)? {
+        std::fs::write(out, code)?;
+    }
     println!("regenerated the client from the edited spec (path renamed, field added)");
 
     let upscale = ws.join("crates/venice-image/src/ops/upscale.rs");

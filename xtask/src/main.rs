@@ -47,8 +47,9 @@ enum Command {
     /// Re-record the suite's own cassette (tests/cassettes/mock-suite.cassette) from
     /// the mock: runs the ignored test `record_the_suite_cassette`.
     Cassette,
-    /// In a scratch copy, rename an operation's path and add a field in the spec,
-    /// regenerate, add one setter, and check the facade sends both.
+    /// In a scratch copy, rename an operation's path, add a field and an enum value in
+    /// the spec, regenerate, add one setter, and check the facade sends the path and
+    /// field and both the facade and the CLI's --help offer the new value.
     ProveRegeneration,
     /// Package the published crates as a release would (in a scratch copy with
     /// publishing allowed), then build and test the unpacked tarballs and run the

@@ -510,6 +510,50 @@ mod tests {
         );
     }
 
+    /// Every string enum of the spec (a component or a property's inline enum).
+    fn spec_enums(spec: &OpenAPI) -> Vec<(String, Vec<String>)> {
+        let mut out = Vec::new();
+        let mut visit = |at: String, schema: &openapiv3::Schema| {
+            if let SchemaKind::Type(Type::String(t)) = &schema.schema_kind
+                && !t.enumeration.is_empty()
+            {
+                out.push((at, t.enumeration.iter().flatten().cloned().collect()));
+            }
+        };
+        for (name, schema) in &spec.components.as_ref().unwrap().schemas {
+            let ReferenceOr::Item(schema) = schema else {
+                continue;
+            };
+            visit(name.clone(), schema);
+            if let SchemaKind::Type(Type::Object(o)) = &schema.schema_kind {
+                for (prop, p) in &o.properties {
+                    if let ReferenceOr::Item(p) = p {
+                        visit(format!("{name}.{prop}"), p);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_spec_enum_is_a_generated_string_enum_with_its_values_in_order() {
+        let spec = crate::spec::load(&crate::spec_path(&crate::workspace_root())).unwrap();
+        let client = crate::codegen::generate(&spec).unwrap();
+        let generated: Vec<Vec<String>> = string_enums(&syn::parse_file(&client).unwrap())
+            .into_iter()
+            .map(|e| e.values.into_iter().map(|(_, v)| v).collect())
+            .collect();
+        let spec_enums = spec_enums(&spec);
+        assert!(spec_enums.len() >= 15, "{spec_enums:?}");
+        for (at, values) in spec_enums {
+            assert!(
+                generated.contains(&values),
+                "{at}: {values:?} has no generated enum"
+            );
+        }
+    }
+
     #[test]
     fn reads_the_enums_and_bounds_of_our_spec() {
         let spec = crate::spec::load(&crate::spec_path(&crate::workspace_root())).unwrap();

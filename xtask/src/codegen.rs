@@ -165,6 +165,20 @@ pub fn generate(spec: &OpenAPI) -> Result<String> {
     Ok(format!("{HEADER}{body}"))
 }
 
+/// Every file `cargo xtask generate` writes for `spec` inside the workspace at `root`:
+/// the client (`generated.rs`) and its wire vocabulary (`vocab.rs`, read from it).
+pub fn generate_files(
+    root: &std::path::Path,
+    spec: &OpenAPI,
+) -> Result<Vec<(std::path::PathBuf, String)>> {
+    let client = generate(spec)?;
+    let vocab = crate::vocab::generate(spec, &client)?;
+    Ok(vec![
+        (crate::generated_path(root), client),
+        (crate::vocab_path(root), vocab),
+    ])
+}
+
 /// Line-level summary of how `old` differs from `new` (first differences only).
 pub fn diff_summary(old: &str, new: &str, max: usize) -> String {
     let old_lines: Vec<&str> = old.lines().collect();

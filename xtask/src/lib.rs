@@ -1,7 +1,7 @@
 //! Project automation for the Venice image workspace.
 //!
-//! `cargo xtask generate` regenerates `crates/venice-openapi/src/generated.rs` from
-//! `openapi/venice-image.yaml`; `cargo xtask check` fails when the spec is broken or the
+//! `cargo xtask generate` regenerates `crates/venice-openapi/src/generated.rs` and its
+//! wire vocabulary `vocab.rs` ([`vocab`]) from `openapi/venice-image.yaml`; `cargo xtask check` fails when the spec is broken or the
 //! committed code is stale; `cargo xtask spec-diff --upstream PATH_OR_URL` compares our
 //! spec with the provider's (see [`spec_diff`]), and with `--cassette FILE` with a
 //! recording of real traffic ([`cassette_diff`]). Both live in this library so tests can run them on a
@@ -14,6 +14,7 @@ pub mod copies;
 pub mod operations;
 pub mod spec;
 pub mod spec_diff;
+pub mod vocab;
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +37,14 @@ pub fn generated_path(root: &Path) -> PathBuf {
         .join("venice-openapi")
         .join("src")
         .join("generated.rs")
+}
+
+/// Path of the generated wire vocabulary inside a workspace root.
+pub fn vocab_path(root: &Path) -> PathBuf {
+    root.join("crates")
+        .join("venice-openapi")
+        .join("src")
+        .join("vocab.rs")
 }
 
 /// Path of the accepted upstream deviations inside a workspace root.

@@ -14,8 +14,7 @@ mod regen;
 mod scratch;
 
 use xtask::{
-    cassette_diff, codegen, copies, deviations_path, generated_path, spec, spec_diff, spec_path,
-    workspace_root,
+    cassette_diff, codegen, copies, deviations_path, spec, spec_diff, spec_path, workspace_root,
 };
 
 #[derive(Parser)]
@@ -27,7 +26,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Regenerate crates/venice-openapi/src/generated.rs from openapi/venice-image.yaml
+    /// Regenerate crates/venice-openapi/src/generated.rs and vocab.rs from openapi/venice-image.yaml
     /// and refresh the copies packaged crates carry (the spec in venice-mock, licenses).
     Generate,
     /// Fail when the spec is broken, the committed generated code is stale or a packaged
@@ -50,8 +49,9 @@ enum Command {
     /// Re-record the suite's own cassette (tests/cassettes/mock-suite.cassette) from
     /// the mock: runs the ignored test `record_the_suite_cassette`.
     Cassette,
-    /// In a scratch copy, rename an operation's path and add a field in the spec,
-    /// regenerate, add one setter, and check the facade sends both.
+    /// In a scratch copy, rename an operation's path, add a field and an enum value in
+    /// the spec, regenerate, add one setter, and check the facade sends the path and
+    /// field and both the facade and the CLI's --help offer the new value.
     ProveRegeneration,
     /// Package the published crates as a release would (in a scratch copy with
     /// publishing allowed), then build and test the unpacked tarballs and run the
@@ -138,14 +138,14 @@ fn main() -> ExitCode {
 fn generate() -> Result<()> {
     let root = workspace_root();
     let spec = spec::load(&spec_path(&root))?;
-    let code = codegen::generate(&spec)?;
-    let out = generated_path(&root);
-    let unchanged = std::fs::read_to_string(&out).is_ok_and(|old| old == code);
-    if unchanged {
-        println!("{} is up to date", out.display());
-    } else {
-        std::fs::write(&out, &code).with_context(|| format!("writing {}", out.display()))?;
-        println!("wrote {} ({} lines)", out.display(), code.lines().count());
+    for (out, code) in codegen::generate_files(&root, &spec)? {
+        let unchanged = std::fs::read_to_string(&out).is_ok_and(|old| old == code);
+        if unchanged {
+            println!("{} is up to date", out.display());
+        } else {
+            std::fs::write(&out, &code).with_context(|| format!("writing {}", out.display()))?;
+            println!("wrote {} ({} lines)", out.display(), code.lines().count());
+        }
     }
     for copy in copies::sync(&root)? {
         println!("wrote {copy}");
@@ -157,17 +157,17 @@ fn check() -> Result<()> {
     let root = workspace_root();
     let spec = spec::load(&spec_path(&root))?;
     let ops = spec.operations().count();
-    let code = codegen::generate(&spec)?;
-    let out = generated_path(&root);
-    let committed =
-        std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
-    if committed != code {
-        anyhow::bail!(
-            "{} is stale: the spec changed but the code was not regenerated.\n{}\n\
-             Run `cargo xtask generate` and commit the result.",
-            out.display(),
-            codegen::diff_summary(&committed, &code, 10)
-        );
+    for (out, code) in codegen::generate_files(&root, &spec)? {
+        let committed =
+            std::fs::read_to_string(&out).with_context(|| format!("reading {}", out.display()))?;
+        if committed != code {
+            anyhow::bail!(
+                "{} is stale: the spec changed but the code was not regenerated.\n{}\n\
+                 Run `cargo xtask generate` and commit the result.",
+                out.display(),
+                codegen::diff_summary(&committed, &code, 10)
+            );
+        }
     }
     let stale = copies::stale(&root)?;
     if !stale.is_empty() {

@@ -6,8 +6,13 @@
 //! 2. Add an optional `enhance` field to `UpscaleImageRequest` and regenerate: one
 //!    setter on the facade's builder must put it on the wire.
 //!
-//! Both are checked by a test written into the copy, which captures the request the
-//! facade sends to a loopback server. The copy lives under `target/regen-proof` and
+//! 3. Add a value (`2048x2048`) to the OpenAI-compatible `size` enum and regenerate:
+//!    the facade's `OpenAiSize` must list and parse it, a request with it must carry it,
+//!    and the CLI's `openai --help` must offer it for `--size`, with no other edit.
+//!
+//! The first two and the facade's part of the third are checked by a test written into
+//! the copy, which captures the request the facade sends to a loopback server; the
+//! CLI's part by running the copy's binary. The copy lives under `target/regen-proof` and
 //! builds into the workspace's own `target/` (dependencies are shared; only the copied
 //! workspace crates are built again).
 
@@ -20,6 +25,9 @@ const OLD_PATH: &str = "  /image/upscale:\n";
 const NEW_PATH: &str = "  /image/upscale-v2:\n";
 const FIELD_ANCHOR: &str = "        creativity:\n          type: number\n          nullable: true\n          description: How much detail and texture the upscaler adds";
 const FIELD: &str = "        enhance:\n          type: boolean\n          description: Added by `cargo xtask prove-regeneration`.\n";
+const SIZE_ENUM: &str =
+    "enum: [auto, 256x256, 512x512, 1024x1024, 1536x1024, 1024x1536, 1792x1024, 1024x1792]";
+const NEW_SIZE: &str = "2048x2048";
 const SETTER_ANCHOR: &str = "impl UpscaleRequestBuilder {\n";
 const SETTER: &str = "    /// Added by `cargo xtask prove-regeneration`: the one edit a new field needs.\n    pub fn enhance(mut self, on: bool) -> Self {\n        if let Ok(w) = &mut self.wire {\n            w.enhance = Some(on);\n        }\n        self\n    }\n\n";
 
@@ -80,6 +88,16 @@ async fn the_regenerated_path_and_field_reach_the_wire() {
         assert_eq!(v["enhance"], true);
     }
 }
+
+#[test]
+fn the_new_enum_value_reaches_the_facade() {
+    use venice_image::{OpenAiGenerateRequest, OpenAiSize};
+    let size = OpenAiSize::parse_ignore_case("2048x2048").expect("the new value parses");
+    assert!(OpenAiSize::ALL.contains(&size), "{:?}", OpenAiSize::ALL);
+    let request = OpenAiGenerateRequest::builder("m", "p").size(size).build().unwrap();
+    println!("facade: {}", request.to_json());
+    assert_eq!(request.to_json()["size"], "2048x2048");
+}
 "#;
 
 fn replace_once(text: &str, from: &str, to: &str, what: &str) -> Result<String> {
@@ -104,11 +122,20 @@ pub fn prove(root: &Path) -> Result<()> {
         &format!("{FIELD}{FIELD_ANCHOR}"),
         "add a field",
     )?;
+    let spec = replace_once(
+        &spec,
+        SIZE_ENUM,
+        &format!("{}, {NEW_SIZE}]", SIZE_ENUM.trim_end_matches(']')),
+        "add an enum value",
+    )?;
     std::fs::write(&spec_path, spec)?;
-    let code =
-        crate::codegen::generate(&crate::spec::parse(&std::fs::read_to_string(&spec_path)?)?)?;
-    std::fs::write(crate::generated_path(&ws), code)?;
-    println!("regenerated the client from the edited spec (path renamed, field added)");
+    let edited = crate::spec::parse(&std::fs::read_to_string(&spec_path)?)?;
+    for (out, code) in crate::codegen::generate_files(&ws, &edited)? {
+        std::fs::write(out, code)?;
+    }
+    println!(
+        "regenerated the client from the edited spec (path renamed, field added, size {NEW_SIZE} added)"
+    );
 
     let upscale = ws.join("crates/venice-image/src/ops/upscale.rs");
     let text = std::fs::read_to_string(&upscale)?;
@@ -127,30 +154,67 @@ pub fn prove(root: &Path) -> Result<()> {
     )?;
     println!("added one setter (UpscaleRequestBuilder::enhance) and the proof test; no other edit");
 
+    let status = cargo_in_copy(root, &ws)
+        // `--workspace`, not `-p venice-image`: features resolved as `cargo test
+        // --workspace` resolves them, so its dependency builds are reused.
+        .args(["test", "--workspace", "--test", "regen_proof"])
+        .args(["--", "--nocapture"])
+        .status()
+        .context("running the proof test")?;
+    if !status.success() {
+        bail!("the facade did not send the regenerated path or field, or lacks the new size");
+    }
+    println!("proved: the renamed path, the new field and the new size reached the facade");
+
+    let out = cargo_in_copy(root, &ws)
+        .args(["run", "-q", "-p", "venice-cli", "--", "openai", "--help"])
+        .output()
+        .context("running the copy's CLI")?;
+    let help = String::from_utf8_lossy(&out.stdout);
+    let values = size_values(&help);
+    println!(
+        "CLI `openai --help`, --size: {}",
+        values.unwrap_or("(none)")
+    );
+    if !out.status.success() || !values.is_some_and(|v| v.split(", ").any(|v| v == NEW_SIZE)) {
+        bail!(
+            "the CLI's `openai --help` does not offer --size {NEW_SIZE}:\n{help}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    println!("proved: the new size reached the CLI's --help");
+    Ok(())
+}
+
+/// `cargo` run in the copy `ws`, building into the workspace's `target/`.
+fn cargo_in_copy(root: &Path, ws: &Path) -> Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
-        .current_dir(&ws)
-        .env("CARGO_TARGET_DIR", crate::package::target_dir(root))
-        // `--workspace`, not `-p venice-image`: features resolved as `cargo test
-        // --workspace` resolves them, so its dependency builds are reused.
-        .args(["test", "--workspace", "--test", "regen_proof"]);
+        .current_dir(ws)
+        .env("CARGO_TARGET_DIR", crate::package::target_dir(root));
     // Cargo names a workspace crate's artifacts by its path relative to the workspace
     // root, which the copy shares with the real workspace: a different profile setting
     // for the copied crates gives them their own artifacts (dependencies stay shared).
-    for krate in ["venice-openapi", "venice-image", "venice-mock"] {
+    for krate in [
+        "venice-openapi",
+        "venice-image",
+        "venice-mock",
+        "venice-cli",
+    ] {
         command.args([
             "--config",
             &format!("profile.dev.package.{krate}.codegen-units=7"),
         ]);
     }
-    let status = command
-        .args(["--", "--nocapture"])
-        .status()
-        .context("running the proof test")?;
-    if !status.success() {
-        bail!("the facade did not send the regenerated path or field");
-    }
-    println!("proved: the renamed path and the new field reached the wire");
-    Ok(())
+    command
+}
+
+/// The `[possible values: …]` of `--size` in an `openai --help` output.
+fn size_values(help: &str) -> Option<&str> {
+    let rest = &help[help.find("--size <")?..];
+    let next_flag = rest[2..].find("\n      --").map_or(rest.len(), |i| i + 2);
+    let rest = &rest[..next_flag];
+    let list = rest.split_once("[possible values: ")?.1;
+    Some(&list[..list.find(']')?])
 }

@@ -3,6 +3,19 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use venice_image::raw::{bounds, types};
+use venice_image::{
+    Format, Moderation, OpenAiBackground, OpenAiQuality, OpenAiSize, OpenAiStyle, ResponseFormat,
+    limits,
+};
+
+// Help texts take their numbers and value lists from the spec's generated vocabulary
+// (through the library's `limits`), so a spec change reaches `--help` by regeneration.
+
+/// The wire values of `all`, comma-separated.
+fn listed<T>(all: &[T], wire: impl Fn(&T) -> &'static str) -> String {
+    all.iter().map(wire).collect::<Vec<_>>().join(", ")
+}
 
 /// Generate images with Venice.ai.
 #[derive(Debug, Parser)]
@@ -52,7 +65,11 @@ pub struct GlobalArgs {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Generate one image (or up to 4 variants) from a prompt.
+    // Generate one image (or up to MAX_VARIANTS variants) from a prompt.
+    #[command(about = format!(
+        "Generate one image (or up to {} variants) from a prompt",
+        limits::MAX_VARIANTS
+    ))]
     Generate(Box<GenerateArgs>),
     /// Run many generation jobs from a JSONL file, resumably.
     Batch(Box<BatchArgs>),
@@ -103,38 +120,44 @@ pub struct SheetArgs {
 /// `openai`: every field of the OpenAI-compatible request.
 #[derive(Debug, Args)]
 pub struct OpenAiArgs {
-    /// What to draw (at most 1500 characters).
+    // What to draw (at most MAX_OPENAI_PROMPT_CHARS characters).
+    #[arg(help = format!("What to draw (at most {} characters)", limits::MAX_OPENAI_PROMPT_CHARS))]
     pub prompt: String,
     /// Image model ID (default: the catalogue's model with the `default` trait, which the
     /// request then names: the server needs one).
     #[arg(long, short = 'm')]
     pub model: Option<String>,
-    /// Size: auto, 256x256, 512x512, 1024x1024, 1536x1024, 1024x1536, 1792x1024, 1024x1792.
-    #[arg(long)]
-    pub size: Option<String>,
-    /// Output format (png, jpeg, webp; server default png).
-    #[arg(long)]
+    /// Size (server default auto, i.e. 1024x1024).
+    #[arg(long, value_enum, ignore_case = true)]
+    pub size: Option<OpenAiSize>,
+    // Output format (server default png).
+    #[arg(long, help = format!("Output format ({}; server default png)", listed(&Format::ALL, Format::as_str)))]
     pub output_format: Option<String>,
-    /// How the image comes back: b64_json or url (a data URL); both are saved the same.
-    #[arg(long)]
-    pub response_format: Option<String>,
+    /// How the image comes back (server default b64_json; url is a data URL); both are
+    /// saved the same.
+    #[arg(long, value_enum, ignore_case = true)]
+    pub response_format: Option<ResponseFormat>,
     /// Moderation: auto (safe mode on, the default) or low (off).
-    #[arg(long)]
-    pub moderation: Option<String>,
+    #[arg(long, value_enum, ignore_case = true)]
+    pub moderation: Option<Moderation>,
     /// Number of images; Venice returns one, so only 1 is accepted.
     #[arg(long = "n", value_name = "N", allow_negative_numbers = true)]
     pub n: Option<i64>,
-    /// OpenAI's quality (auto, high, medium, low, hd, standard; accepted, not used).
-    #[arg(long)]
-    pub quality: Option<String>,
-    /// OpenAI's style (vivid, natural; accepted, not used).
-    #[arg(long)]
-    pub style: Option<String>,
-    /// OpenAI's background (transparent, opaque, auto; accepted, not used).
-    #[arg(long)]
-    pub background: Option<String>,
-    /// OpenAI's output compression, 0-100 (accepted, not used).
-    #[arg(long, allow_negative_numbers = true)]
+    /// OpenAI's quality (accepted, not used).
+    #[arg(long, value_enum, ignore_case = true)]
+    pub quality: Option<OpenAiQuality>,
+    /// OpenAI's style (accepted, not used).
+    #[arg(long, value_enum, ignore_case = true)]
+    pub style: Option<OpenAiStyle>,
+    /// OpenAI's background (accepted, not used).
+    #[arg(long, value_enum, ignore_case = true)]
+    pub background: Option<OpenAiBackground>,
+    // OpenAI's output compression (accepted, not used).
+    #[arg(long, allow_negative_numbers = true, help = format!(
+        "OpenAI's output compression, {}-{} (accepted, not used)",
+        bounds::SIMPLE_GENERATE_IMAGE_REQUEST_OUTPUT_COMPRESSION_MIN,
+        bounds::SIMPLE_GENERATE_IMAGE_REQUEST_OUTPUT_COMPRESSION_MAX
+    ))]
     pub output_compression: Option<i64>,
     /// OpenAI's end-user identifier (accepted, not used).
     #[arg(long)]
@@ -192,14 +215,17 @@ pub struct JobArgs {
     /// Resolution tier (1K, 2K, 4K), with --aspect.
     #[arg(long, requires = "aspect")]
     pub resolution: Option<String>,
-    /// Quality (low, medium, high), for models that offer it.
-    #[arg(long)]
+    // Quality, for models that offer it.
+    #[arg(long, help = format!(
+        "Quality ({}), for models that offer it",
+        listed(types::ImageQuality::ALL, types::ImageQuality::as_str)
+    ))]
     pub quality: Option<String>,
-    /// Output format (webp, png, jpeg).
-    #[arg(long)]
+    // Output format.
+    #[arg(long, help = format!("Output format ({})", listed(&Format::ALL, Format::as_str)))]
     pub format: Option<String>,
-    /// Number of images (1-4).
-    #[arg(long)]
+    // Number of images.
+    #[arg(long, help = format!("Number of images (1-{})", limits::MAX_VARIANTS))]
     pub variants: Option<u8>,
     /// Seed for reproducible output.
     #[arg(long, allow_hyphen_values = true)]
@@ -210,8 +236,8 @@ pub struct JobArgs {
     /// Style preset (see `venice-image styles`).
     #[arg(long)]
     pub style: Option<String>,
-    /// CFG scale (0, 20].
-    #[arg(long, allow_negative_numbers = true)]
+    // CFG scale, above 0 and at most MAX_CFG_SCALE.
+    #[arg(long, allow_negative_numbers = true, help = format!("CFG scale (0, {}]", limits::MAX_CFG_SCALE))]
     pub cfg_scale: Option<f64>,
     /// `--safe-mode` / `--no-safe-mode`.
     #[command(flatten)]
@@ -239,16 +265,20 @@ pub struct MoreJobArgs {
     /// Inference steps (the catalogue gives each model's maximum).
     #[arg(long, allow_negative_numbers = true)]
     pub steps: Option<i64>,
-    /// LoRA strength, 0 to 100.
-    #[arg(long, allow_negative_numbers = true)]
+    // LoRA strength.
+    #[arg(long, allow_negative_numbers = true, help = format!("LoRA strength, 0 to {}", limits::MAX_LORA_STRENGTH))]
     pub lora_strength: Option<i64>,
     /// Skip the model's prompt-optimisation thinking step.
     #[arg(long)]
     pub disable_prompt_optimization_thinking: bool,
-    /// An image guiding the style: a PNG/JPEG/WebP file, an http(s) URL or a data URI,
-    /// optionally `::STRENGTH` (0.1 to 1). Repeat for more (up to the model's
-    /// `maxStyleReferences`).
-    #[arg(long = "style-reference", value_name = "PATH_OR_URL[::STRENGTH]")]
+    // An image guiding the style, optionally with its strength.
+    #[arg(long = "style-reference", value_name = "PATH_OR_URL[::STRENGTH]", help = format!(
+        "An image guiding the style: a PNG/JPEG/WebP file, an http(s) URL or a data URI, \
+         optionally `::STRENGTH` ({} to {}). Repeat for more (up to the model's \
+         `maxStyleReferences`)",
+        limits::MIN_STYLE_REFERENCE_STRENGTH,
+        limits::MAX_STYLE_REFERENCE_STRENGTH
+    ))]
     pub style_references: Vec<String>,
 }
 
@@ -435,11 +465,18 @@ pub struct RunArgs {
 pub struct UpscaleArgs {
     /// Image file or base64 / data URI (URLs are not accepted by upscale).
     pub image: String,
-    /// Scale factor, 2 to 4.
-    #[arg(long, default_value_t = 2.0)]
+    // Scale factor.
+    #[arg(long, default_value_t = limits::MIN_UPSCALE_SCALE, help = format!(
+        "Scale factor, {} to {}",
+        limits::MIN_UPSCALE_SCALE,
+        limits::MAX_UPSCALE_SCALE
+    ))]
     pub scale: f64,
-    /// Detail the upscaler adds, 0 to 0.02 (server default 0.01).
-    #[arg(long)]
+    // Detail the upscaler adds.
+    #[arg(long, help = format!(
+        "Detail the upscaler adds, 0 to {} (server default 0.01)",
+        limits::MAX_UPSCALE_CREATIVITY
+    ))]
     pub creativity: Option<f64>,
     /// Output options.
     #[command(flatten)]
@@ -453,14 +490,17 @@ pub struct EditOptions {
     /// generation models, edit models are of type inpaint).
     #[arg(long, short = 'm')]
     pub model: Option<String>,
-    /// Output aspect ratio: auto, 1:1, 3:2, 16:9, 21:9, 9:16, 2:3, 3:4, 4:5.
-    #[arg(long)]
+    // Output aspect ratio.
+    #[arg(long, help = format!(
+        "Output aspect ratio: {}",
+        listed(types::EditAspectRatio::ALL, types::EditAspectRatio::as_str)
+    ))]
     pub aspect: Option<String>,
     /// Resolution tier (1K, 2K, 4K).
     #[arg(long)]
     pub resolution: Option<String>,
-    /// Output format (png, jpeg, webp).
-    #[arg(long)]
+    // Output format.
+    #[arg(long, help = format!("Output format ({})", listed(&Format::ALL, Format::as_str)))]
     pub format: Option<String>,
     /// `--safe-mode` / `--no-safe-mode`.
     #[command(flatten)]
@@ -496,8 +536,11 @@ pub struct MultiEditArgs {
     /// Images (files, URLs or base64), the base first.
     #[arg(required = true)]
     pub images: Vec<String>,
-    /// Output quality (low, medium, high), for models that offer it.
-    #[arg(long)]
+    // Output quality, for models that offer it.
+    #[arg(long, help = format!(
+        "Output quality ({}), for models that offer it",
+        listed(types::ImageQuality::ALL, types::ImageQuality::as_str)
+    ))]
     pub quality: Option<String>,
     /// Edit options.
     #[command(flatten)]

@@ -11,10 +11,7 @@ use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::Instant;
 
-use venice_image::{
-    Error, Format, Moderation, OpenAiBackground, OpenAiGenerateRequest, OpenAiQuality, OpenAiSize,
-    OpenAiStyle, ResponseFormat, ValidationError,
-};
+use venice_image::{Error, Format, OpenAiGenerateRequest, ValidationError};
 
 use crate::args::OpenAiArgs;
 use crate::cost;
@@ -36,6 +33,16 @@ fn out_of_range(field: &'static str, rule: &str, got: i64) -> CliError {
         field,
         format!("{rule}, got {got}"),
     )))
+}
+
+/// The spec's range of `output_compression`, as the library words it.
+fn compression_rule() -> String {
+    use venice_image::raw::bounds;
+    format!(
+        "must be in {}..={}",
+        bounds::SIMPLE_GENERATE_IMAGE_REQUEST_OUTPUT_COMPRESSION_MIN,
+        bounds::SIMPLE_GENERATE_IMAGE_REQUEST_OUTPUT_COMPRESSION_MAX
+    )
 }
 
 /// The model of the request: `--model`, else the catalogue's default image model.
@@ -64,34 +71,34 @@ async fn model(session: &Session, a: &OpenAiArgs) -> Result<String, CliError> {
 /// The validated request the flags describe, for `model`.
 pub fn request(a: &OpenAiArgs, model: String) -> Result<OpenAiGenerateRequest, CliError> {
     let mut b = OpenAiGenerateRequest::builder(model, a.prompt.clone());
-    if let Some(v) = parse::<OpenAiSize>(a.size.as_deref())? {
+    if let Some(v) = a.size {
         b = b.size(v);
     }
     if let Some(v) = parse::<Format>(a.output_format.as_deref())? {
         b = b.output_format(v);
     }
-    if let Some(v) = parse::<ResponseFormat>(a.response_format.as_deref())? {
+    if let Some(v) = a.response_format {
         b = b.response_format(v);
     }
-    if let Some(v) = parse::<Moderation>(a.moderation.as_deref())? {
+    if let Some(v) = a.moderation {
         b = b.moderation(v);
     }
     if let Some(n) = a.n {
         let n = u8::try_from(n).map_err(|_| out_of_range("n", "must be 1", n))?;
         b = b.n(n);
     }
-    if let Some(v) = parse::<OpenAiQuality>(a.quality.as_deref())? {
+    if let Some(v) = a.quality {
         b = b.quality(v);
     }
-    if let Some(v) = parse::<OpenAiStyle>(a.style.as_deref())? {
+    if let Some(v) = a.style {
         b = b.style(v);
     }
-    if let Some(v) = parse::<OpenAiBackground>(a.background.as_deref())? {
+    if let Some(v) = a.background {
         b = b.background(v);
     }
     if let Some(c) = a.output_compression {
         let c = u8::try_from(c)
-            .map_err(|_| out_of_range("output_compression", "must be in 0..=100", c))?;
+            .map_err(|_| out_of_range("output_compression", &compression_rule(), c))?;
         b = b.output_compression(c);
     }
     if let Some(u) = &a.user {

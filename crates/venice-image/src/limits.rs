@@ -7,6 +7,10 @@
 //! lets through is refused for its size. Prompt lengths are outer bounds: each model's
 //! `promptCharacterLimit` in the catalogue is the real limit, checked before sending.
 //!
+//! A limit the spec states (a `maximum`, a `maxLength`…) is defined from the
+//! generated [`venice_openapi::bounds`], so a spec change reaches it by regeneration;
+//! the others (sizes, pixel counts) are the provider's documented figures.
+//!
 //! ```
 //! use venice_image::limits;
 //!
@@ -16,35 +20,67 @@
 //! assert_eq!(limits::MAX_JSON_BODY_BYTES, 35_000_000);
 //! ```
 
+use venice_openapi::bounds;
+
+/// `bound` as a `u8`; a spec bound that does not fit fails the build (these are
+/// evaluated in constants).
+const fn fit_u8(bound: i64) -> u8 {
+    assert!(
+        bound >= 0 && bound <= u8::MAX as i64,
+        "spec bound out of range"
+    );
+    bound as u8
+}
+
+/// `bound` as a `u32`; a spec bound that does not fit fails the build.
+const fn fit_u32(bound: i64) -> u32 {
+    assert!(
+        bound >= 0 && bound <= u32::MAX as i64,
+        "spec bound out of range"
+    );
+    bound as u32
+}
+
 /// Longest prompt and negative prompt of `POST /image/generate` (characters): the
 /// provider's ceiling. Each model allows its `promptCharacterLimit` (1,500 to 32,768
 /// today), checked against the catalogue before sending.
-pub const MAX_PROMPT_CHARS: usize = 32_768;
+pub const MAX_PROMPT_CHARS: usize = bounds::GENERATE_IMAGE_REQUEST_PROMPT_MAX_LENGTH;
+const _: () = assert!(
+    bounds::GENERATE_IMAGE_REQUEST_PROMPT_MAX_LENGTH
+        == bounds::GENERATE_IMAGE_REQUEST_NEGATIVE_PROMPT_MAX_LENGTH
+);
 /// Longest prompt of an edit or multi-edit (characters); each model may allow fewer
 /// (`promptCharacterLimit` of `GET /models?type=inpaint`, e.g. 1,500 for
 /// `firered-image-edit`).
-pub const MAX_EDIT_PROMPT_CHARS: usize = 32_768;
+pub const MAX_EDIT_PROMPT_CHARS: usize = bounds::EDIT_IMAGE_REQUEST_PROMPT_MAX_LENGTH;
+const _: () = assert!(
+    bounds::EDIT_IMAGE_REQUEST_PROMPT_MAX_LENGTH
+        == bounds::MULTI_EDIT_IMAGE_REQUEST_PROMPT_MAX_LENGTH
+);
 /// Longest prompt of the OpenAI-compatible `POST /images/generations` (characters),
 /// whatever the model.
-pub const MAX_OPENAI_PROMPT_CHARS: usize = 1500;
+pub const MAX_OPENAI_PROMPT_CHARS: usize = bounds::SIMPLE_GENERATE_IMAGE_REQUEST_PROMPT_MAX_LENGTH;
 
 /// Largest width or height of a pixel-sized generation.
-pub const MAX_PIXEL_SIDE: u32 = 1280;
+pub const MAX_PIXEL_SIDE: u32 = fit_u32(bounds::GENERATE_IMAGE_REQUEST_WIDTH_MAX);
+// One constant stands for both sides: the build fails if the spec's differ.
+const _: () =
+    assert!(bounds::GENERATE_IMAGE_REQUEST_WIDTH_MAX == bounds::GENERATE_IMAGE_REQUEST_HEIGHT_MAX);
 /// Most images one generation returns (`variants`).
-pub const MAX_VARIANTS: u8 = 4;
+pub const MAX_VARIANTS: u8 = fit_u8(bounds::GENERATE_IMAGE_REQUEST_VARIANTS_MAX);
 /// Largest absolute seed.
-pub const MAX_SEED: i64 = 999_999_999;
+pub const MAX_SEED: i64 = bounds::GENERATE_IMAGE_REQUEST_SEED_MAX;
 /// Largest CFG scale (the scale must be above 0).
-pub const MAX_CFG_SCALE: f64 = 20.0;
+pub const MAX_CFG_SCALE: f64 = bounds::GENERATE_IMAGE_REQUEST_CFG_SCALE_MAX;
 /// Largest LoRA strength.
-pub const MAX_LORA_STRENGTH: u8 = 100;
+pub const MAX_LORA_STRENGTH: u8 = fit_u8(bounds::GENERATE_IMAGE_REQUEST_LORA_STRENGTH_MAX);
 
 /// Largest decoded style-reference image (bytes): the provider's "< 8 MB".
 pub const MAX_STYLE_REFERENCE_BYTES: usize = 8_000_000;
 /// Smallest style-reference strength.
-pub const MIN_STYLE_REFERENCE_STRENGTH: f64 = 0.1;
+pub const MIN_STYLE_REFERENCE_STRENGTH: f64 = bounds::STYLE_REFERENCE_STRENGTH_MIN;
 /// Largest style-reference strength.
-pub const MAX_STYLE_REFERENCE_STRENGTH: f64 = 1.0;
+pub const MAX_STYLE_REFERENCE_STRENGTH: f64 = bounds::STYLE_REFERENCE_STRENGTH_MAX;
 
 /// Largest input image of upscale, edit, multi-edit and background removal, in bytes:
 /// the provider's "< 25 MB" (its 413 says "File exceeds the maximum allowed size of 25
@@ -69,9 +105,9 @@ pub const EDIT_ASPECT_RATIOS: [&str; 8] =
     ["1:1", "3:2", "16:9", "21:9", "9:16", "2:3", "3:4", "4:5"];
 
 /// Smallest upscale factor.
-pub const MIN_UPSCALE_SCALE: f64 = 2.0;
+pub const MIN_UPSCALE_SCALE: f64 = bounds::UPSCALE_IMAGE_REQUEST_SCALE_MIN;
 /// Largest upscale factor.
-pub const MAX_UPSCALE_SCALE: f64 = 4.0;
+pub const MAX_UPSCALE_SCALE: f64 = bounds::UPSCALE_IMAGE_REQUEST_SCALE_MAX;
 /// Largest upscale `creativity`; the server clamps larger values to it.
 pub const MAX_UPSCALE_CREATIVITY: f64 = 0.02;
 /// Most pixels of an upscaled image; the server lowers the scale to stay within it.

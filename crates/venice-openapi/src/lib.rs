@@ -33,12 +33,30 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Every string enum of [`types`] also has, from the same spec, `ALL` (its values in
+//! the spec's order), `as_str`, `parse_ignore_case` and `description`, and with the
+//! `clap` feature a `clap::ValueEnum`; [`bounds`] holds the spec's numeric and length
+//! limits as constants:
+//!
+//! ```
+//! use venice_openapi::{bounds, types::SimpleGenerateImageRequestSize as Size};
+//!
+//! assert_eq!(Size::ALL[0].as_str(), "auto");
+//! assert_eq!(Size::parse_ignore_case(" 512X512 "), Some(Size::X512x512));
+//! assert_eq!(bounds::GENERATE_IMAGE_REQUEST_VARIANTS_MAX, 4);
+//! ```
+//!
 //! Most users want the `venice-image` crate, which wraps this one.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[allow(missing_docs, clippy::all, clippy::pedantic, clippy::unwrap_used, unused_imports)]
 #[rustfmt::skip]
 mod generated;
+
+// The wire vocabulary of the generated types (`ALL`, `as_str`, `clap::ValueEnum`),
+// the spec's error codes and its bounds, also written by `cargo xtask generate`.
+#[rustfmt::skip]
+mod vocab;
 
 mod auth;
 mod body_copy;
@@ -48,6 +66,7 @@ mod state;
 mod upload;
 
 pub use generated::*;
+pub use vocab::bounds;
 
 /// The README's code blocks, compiled as doctests.
 #[cfg(doctest)]

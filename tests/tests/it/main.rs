@@ -15,3 +15,4 @@ mod requests;
 mod responses;
 mod spec_coverage;
 mod types_spec;
+mod vocab;

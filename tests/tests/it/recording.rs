@@ -277,7 +277,7 @@ async fn run_everything(base: &str) -> Vec<(&'static str, Vec<u8>)> {
     let openai = api
         .openai_generate(
             &OpenAiGenerateRequest::builder("venice-sd35", "a fox")
-                .size(OpenAiSize::S256x256)
+                .size(OpenAiSize::X256x256)
                 .build()
                 .unwrap(),
         )

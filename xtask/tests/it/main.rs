@@ -5,3 +5,4 @@
 mod codegen;
 mod copies;
 mod spec_diff;
+mod vocab;

@@ -10,6 +10,7 @@ mod common;
 mod crash;
 mod errors;
 mod faults;
+mod help;
 mod limits;
 mod money;
 mod offline_images;

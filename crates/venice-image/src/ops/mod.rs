@@ -273,7 +273,7 @@ impl Client {
     /// # async fn run() -> venice_image::Result<()> {
     /// let client = Client::from_env()?;
     /// let request = OpenAiGenerateRequest::builder("z-image-turbo", "a lighthouse at dusk")
-    ///     .size(OpenAiSize::S1024x1024)
+    ///     .size(OpenAiSize::X1024x1024)
     ///     .build()?;
     /// let generation = client.openai_generate(&request).await?;
     /// generation.save_all("out").await?;

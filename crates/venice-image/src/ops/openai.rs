@@ -1,8 +1,5 @@
 //! [`OpenAiGenerateRequest`]: the OpenAI-compatible `POST /images/generations`.
 
-use std::fmt;
-use std::str::FromStr;
-
 use venice_openapi::types;
 
 use crate::error::ValidationError;
@@ -10,134 +7,30 @@ use crate::format::Format;
 use crate::limits::MAX_OPENAI_PROMPT_CHARS;
 use crate::wire::{builder_error, convert};
 
-macro_rules! wire_enum {
-    ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident => $s:literal,)* }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        #[non_exhaustive]
-        pub enum $name {
-            $($(#[$vdoc])* $variant,)*
-        }
+// The values of these fields are the spec's: the generated enums carry them (with
+// `ALL`, `as_str`, `parse_ignore_case` and, for command lines, `clap::ValueEnum`), so
+// a value added to the spec reaches this API by regeneration alone.
 
-        impl $name {
-            /// Every value, in the spec's order.
-            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+/// Output size of the OpenAI-compatible endpoint (`auto` is 1024x1024).
+pub use types::SimpleGenerateImageRequestSize as OpenAiSize;
 
-            /// The wire value.
-            pub fn as_str(&self) -> &'static str {
-                match self {
-                    $($name::$variant => $s,)*
-                }
-            }
-        }
+/// How the OpenAI-compatible endpoint returns the image (`b64_json` by default, or a
+/// `data:` URL in `url`). Either way
+/// [`Client::openai_generate`](crate::Client::openai_generate) decodes it.
+pub use types::SimpleGenerateImageRequestResponseFormat as ResponseFormat;
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
+/// Content moderation of the OpenAI-compatible endpoint (`auto`, the default, blurs
+/// adult content; `low` does not).
+pub use types::SimpleGenerateImageRequestModeration as Moderation;
 
-        impl FromStr for $name {
-            type Err = ValidationError;
+/// OpenAI's `quality` (accepted by Venice for compatibility, not used).
+pub use types::SimpleGenerateImageRequestQuality as OpenAiQuality;
 
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                let t = s.trim();
-                Self::ALL
-                    .iter()
-                    .copied()
-                    .find(|v| v.as_str().eq_ignore_ascii_case(t))
-                    .ok_or_else(|| {
-                        let all: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
-                        ValidationError::new($field, format!("expected one of {}, got {s:?}", all.join(", ")))
-                    })
-            }
-        }
+/// OpenAI's `style` (accepted by Venice for compatibility, not used).
+pub use types::SimpleGenerateImageRequestStyle as OpenAiStyle;
 
-    };
-}
-
-wire_enum!(
-    /// Output size of the OpenAI-compatible endpoint.
-    OpenAiSize, "size" {
-        /// 1024x1024 (the server's choice).
-        Auto => "auto",
-        /// 256x256.
-        S256x256 => "256x256",
-        /// 512x512.
-        S512x512 => "512x512",
-        /// 1024x1024.
-        S1024x1024 => "1024x1024",
-        /// 1536x1024.
-        S1536x1024 => "1536x1024",
-        /// 1024x1536.
-        S1024x1536 => "1024x1536",
-        /// 1792x1024.
-        S1792x1024 => "1792x1024",
-        /// 1024x1792.
-        S1024x1792 => "1024x1792",
-    }
-);
-
-wire_enum!(
-    /// How the OpenAI-compatible endpoint returns the image. Either way
-    /// [`Client::openai_generate`](crate::Client::openai_generate) decodes it.
-    ResponseFormat, "response_format" {
-        /// Base64 in `b64_json` (the default).
-        B64Json => "b64_json",
-        /// A `data:` URL in `url`.
-        Url => "url",
-    }
-);
-
-wire_enum!(
-    /// Content moderation of the OpenAI-compatible endpoint.
-    Moderation, "moderation" {
-        /// Safe mode on: adult content is blurred (the default).
-        Auto => "auto",
-        /// Safe mode off.
-        Low => "low",
-    }
-);
-
-wire_enum!(
-    /// OpenAI's `quality` (accepted by Venice for compatibility, not used).
-    OpenAiQuality, "quality" {
-        /// The server's choice (the default).
-        Auto => "auto",
-        /// High.
-        High => "high",
-        /// Medium.
-        Medium => "medium",
-        /// Low.
-        Low => "low",
-        /// DALL-E 3's `hd`.
-        Hd => "hd",
-        /// DALL-E 3's `standard`.
-        Standard => "standard",
-    }
-);
-
-wire_enum!(
-    /// OpenAI's `style` (accepted by Venice for compatibility, not used).
-    OpenAiStyle, "style" {
-        /// Vivid.
-        Vivid => "vivid",
-        /// Natural (the default).
-        Natural => "natural",
-    }
-);
-
-wire_enum!(
-    /// OpenAI's `background` (accepted by Venice for compatibility, not used).
-    OpenAiBackground, "background" {
-        /// Transparent.
-        Transparent => "transparent",
-        /// Opaque.
-        Opaque => "opaque",
-        /// The server's choice (the default).
-        Auto => "auto",
-    }
-);
+/// OpenAI's `background` (accepted by Venice for compatibility, not used).
+pub use types::SimpleGenerateImageRequestBackground as OpenAiBackground;
 
 /// A validated OpenAI-compatible generation. Venice returns one image per request (`n`
 /// must be 1) and needs a model (without one it answers 400 "model is required"; an
@@ -151,7 +44,7 @@ wire_enum!(
 /// use venice_image::{Format, Moderation, OpenAiGenerateRequest, OpenAiSize, ResponseFormat};
 ///
 /// let request = OpenAiGenerateRequest::builder("venice-sd35", "a lighthouse at dusk")
-///     .size(OpenAiSize::S1024x1536)
+///     .size(OpenAiSize::X1024x1536)
 ///     .response_format(ResponseFormat::Url)
 ///     .output_format(Format::Png)
 ///     .moderation(Moderation::Low)
@@ -208,9 +101,7 @@ impl OpenAiGenerateRequest {
 
     /// The requested response format, when set (server default `b64_json`).
     pub fn response_format(&self) -> Option<ResponseFormat> {
-        self.wire
-            .response_format
-            .and_then(|f| f.to_string().parse().ok())
+        self.wire.response_format
     }
 
     /// The request body as JSON, exactly as sent.
@@ -386,7 +277,7 @@ mod tests {
         }
         assert!("100x100".parse::<OpenAiSize>().is_err());
         let r = OpenAiGenerateRequest::builder("m", "p")
-            .size(OpenAiSize::S512x512)
+            .size(OpenAiSize::X512x512)
             .response_format(ResponseFormat::Url)
             .output_format(Format::Webp)
             .moderation(Moderation::Low)

@@ -341,7 +341,7 @@ async fn openai_generate_decode_both_response_formats() {
     let b64 = client
         .openai_generate(
             &OpenAiGenerateRequest::builder("z-image-turbo", "a lighthouse")
-                .size(OpenAiSize::S512x512)
+                .size(OpenAiSize::X512x512)
                 .build()
                 .unwrap(),
         )
@@ -356,7 +356,7 @@ async fn openai_generate_decode_both_response_formats() {
     let url = client
         .openai_generate(
             &OpenAiGenerateRequest::builder("z-image-turbo", "a lighthouse")
-                .size(OpenAiSize::S1024x1536)
+                .size(OpenAiSize::X1024x1536)
                 .response_format(ResponseFormat::Url)
                 .output_format(Format::Webp)
                 .moderation(Moderation::Low)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use venice_openapi::types;
 
 use crate::client::{Client, cached};
-use crate::edit_models::{self, EditFacts, EditModel};
+use crate::edit_models::{EditFacts, EditModel};
 use crate::error::Result;
 
 /// The edit model the provider uses when a request names none.
@@ -27,7 +27,7 @@ impl Client {
     pub async fn edit_models(&self) -> Result<Arc<Vec<EditModel>>> {
         cached(&self.inner.edit_models, || async {
             let list = self.model_list(types::ModelTypeFilter::Inpaint).await?;
-            Ok(edit_models::from_wire(list))
+            Ok(EditModel::from_list(list))
         })
         .await
     }
@@ -48,7 +48,7 @@ impl Client {
         match self.edit_models().await {
             Ok(models) => {
                 let id = model.unwrap_or(DEFAULT_EDIT_MODEL);
-                edit_models::find(&models, id, field)?.check(facts)?;
+                EditModel::find(&models, id, field)?.check(facts)?;
                 Ok(())
             }
             Err(e) if e.is_timeout() => Err(e),

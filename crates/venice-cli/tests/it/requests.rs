@@ -584,7 +584,7 @@ fn open_hands_each_saved_image_to_the_viewer() {
 }
 
 #[test]
-fn models_raw_is_the_catalogue_byte_for_byte_and_round_trips_through_the_mock() {
+fn models_as_sent_is_the_catalogue_byte_for_byte_and_round_trips_through_the_mock() {
     let (rt, server) = mock();
     let (code, first, stderr) = run(against(&server).args(["models", "--json", "--as-sent"]));
     assert_eq!(code, 0, "{stderr}");
@@ -614,7 +614,7 @@ fn models_raw_is_the_catalogue_byte_for_byte_and_round_trips_through_the_mock() 
 }
 
 #[test]
-fn models_raw_failures_are_api_errors_with_the_base_url_hint() {
+fn models_as_sent_failures_are_api_errors_with_the_base_url_hint() {
     let (_rt, server) = mock();
     let wrong = format!("{}/nope", server.base_url());
     let (code, stdout, stderr) = run(bin()

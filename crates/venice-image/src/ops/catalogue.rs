@@ -20,7 +20,7 @@ impl Client {
     /// ```no_run
     /// # async fn run(client: venice_image::Client) -> venice_image::Result<()> {
     /// for m in client.edit_models().await?.iter() {
-    ///     println!("{}: up to {} images", m.id(), m.constraints().input_image_limit());
+    ///     println!("{}: up to {} images", m.id(), m.input_image_limit());
     /// }
     /// # Ok(()) }
     /// ```

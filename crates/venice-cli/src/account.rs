@@ -35,38 +35,53 @@ pub async fn account(session: &Session, args: ListArgs) -> Result<ExitCode, CliE
     };
     // The limits of the image models: those the catalogue lists (all, if it cannot be
     // read: the limits are still worth showing).
-    let models: Vec<&ModelLimits> = match session.client.image_models().await {
+    let models: Vec<ModelLimits<'_>> = match session.client.image_models().await {
         Ok(catalogue) => limits
             .models()
-            .iter()
             .filter(|m| catalogue.iter().any(|c| c.id() == m.model()))
             .collect(),
         Err(e) => {
             eprintln!("warning: cannot read the model catalogue ({e}); showing every model");
-            limits.models().iter().collect()
+            limits.models().collect()
         }
     };
     if args.json {
         let (balance_json, needs_admin) = match &balance {
-            BalanceRead::Read(b) => (serde_json::json!(b), false),
+            BalanceRead::Read(b) => (
+                serde_json::json!({
+                    "can_consume": b.can_consume,
+                    "consumption_currency": b.consumption_currency,
+                    "usd": b.balances.usd,
+                    "diem": b.balances.diem,
+                    "bundled_credits": b.balances.bundled_credits,
+                    "earned_credits": b.balances.earned_credits,
+                    "diem_epoch_allocation": b.diem_epoch_allocation,
+                }),
+                false,
+            ),
             BalanceRead::NeedsAdminKey => (serde_json::Value::Null, true),
         };
         println!(
             "{}",
             pretty(&serde_json::json!({
-                "tier": limits.tier(),
-                "is_charged": limits.is_charged(),
-                "access_permitted": limits.is_access_permitted(),
+                "tier": limits.api_tier.id,
+                "is_charged": limits.api_tier.is_charged,
+                "access_permitted": limits.access_permitted,
                 "key_can_spend": {
-                    "usd": limits.usd(),
-                    "diem": limits.diem(),
-                    "bundled_credits": limits.bundled_credits(),
+                    "usd": limits.balances.usd,
+                    "diem": limits.balances.diem,
+                    "bundled_credits": limits.balances.bundled_credits,
                 },
                 "balance": balance_json,
                 "balance_needs_admin_key": needs_admin,
-                "key_expiration": limits.key_expiration(),
-                "next_epoch_begins": limits.next_epoch_begins(),
-                "image_models": models,
+                "key_expiration": limits.key_expiration,
+                "next_epoch_begins": limits.next_epoch_begins,
+                "image_models": models.iter().map(|m| serde_json::json!({
+                    "model": m.model(),
+                    "requests_per_minute": m.requests_per_minute(),
+                    "requests_per_day": m.requests_per_day(),
+                    "tokens_per_minute": m.tokens_per_minute(),
+                })).collect::<Vec<_>>(),
                 "offline": session.offline,
             }))
         );
@@ -92,36 +107,36 @@ fn print_text(
     session: &Session,
     balance: &BalanceRead,
     limits: &AccountLimits,
-    models: &[&ModelLimits],
+    models: &[ModelLimits<'_>],
 ) {
     if session.offline {
         println!("(offline: the embedded mock's account; not a real balance)");
     }
-    let charged = if limits.is_charged() {
+    let charged = if limits.api_tier.is_charged {
         "paid per request"
     } else {
         "not charged"
     };
-    println!("tier     {} ({charged})", limits.tier());
+    println!("tier     {} ({charged})", limits.api_tier.id);
     println!(
         "key      may spend {}",
         money(&[
-            ("USD", limits.usd()),
-            ("DIEM", limits.diem()),
-            ("bundled credits", limits.bundled_credits()),
+            ("USD", limits.balances.usd),
+            ("DIEM", limits.balances.diem),
+            ("bundled credits", limits.balances.bundled_credits),
         ])
     );
     match balance {
         BalanceRead::Read(b) => {
             let mut line = money(&[
-                ("USD", b.usd()),
-                ("earned credits", b.earned_credits()),
-                ("bundled credits", b.bundled_credits()),
+                ("USD", b.balances.usd),
+                ("earned credits", b.balances.earned_credits),
+                ("bundled credits", b.balances.bundled_credits),
             ]);
-            if let Some(diem) = b.diem() {
+            if let Some(diem) = b.balances.diem {
                 line.push_str(&format!(
                     " · DIEM {diem:.4} of {:.4} this epoch",
-                    b.diem_epoch_allocation()
+                    b.diem_epoch_allocation
                 ));
             }
             println!("balance  {line}");
@@ -131,9 +146,9 @@ fn print_text(
              INFERENCE key); the line above is what this key may spend"
         ),
     }
-    let status = if limits.is_access_permitted() {
+    let status = if limits.access_permitted {
         match balance {
-            BalanceRead::Read(b) => match b.consumption_currency() {
+            BalanceRead::Read(b) => match &b.consumption_currency {
                 Some(c) => format!("can pay for requests (from {c})"),
                 None => "can pay for requests".to_owned(),
             },
@@ -148,9 +163,10 @@ fn print_text(
     println!(
         "expiry   {}; next epoch {}",
         limits
-            .key_expiration()
+            .key_expiration
+            .as_ref()
             .map_or_else(|| "never expires".to_owned(), |e| format!("expires {e}")),
-        limits.next_epoch_begins()
+        limits.next_epoch_begins
     );
     println!();
     println!("{:<28} {:>8} {:>8}", "IMAGE MODEL", "RPM", "RPD");

@@ -290,7 +290,7 @@ pub struct GenerateArgs {
     /// Generation options.
     #[command(flatten)]
     pub job: JobArgs,
-    /// Ask for the raw image and stream it to disk (one variant).
+    /// Ask for the binary image and stream it to disk (one variant).
     #[arg(long)]
     pub binary: bool,
     /// Output directory, or a file path for a single image.
@@ -365,7 +365,7 @@ pub struct ModelsArgs {
     /// With --json: print the whole catalogue (every model type) byte for byte as the
     /// server sent it, e.g. to serve it with `venice-mock --catalogue FILE`.
     #[arg(long)]
-    pub raw: bool,
+    pub as_sent: bool,
 }
 
 /// `models`, `styles`, `account`.

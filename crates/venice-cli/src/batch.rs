@@ -970,7 +970,7 @@ async fn account_spendable(
     estimate: f64,
 ) -> Result<Option<(f64, String)>, CliError> {
     match session.client.account_limits().await {
-        Ok(limits) if !limits.is_access_permitted() => {
+        Ok(limits) if !limits.access_permitted => {
             return Err(CliError::Funds(
                 "the provider does not admit this API key now (accessPermitted is false: \
                  no balance left, or the key's spend limit is used up); nothing was sent. Add \
@@ -983,9 +983,9 @@ async fn account_spendable(
             if let Some(v) = limits.spendable_usd() {
                 let part = |name: &str, v: Option<f64>| v.map(|v| format!("{name} ${v:.4}"));
                 let detail = [
-                    part("DIEM", limits.diem()),
-                    part("bundled credits", limits.bundled_credits()),
-                    part("USD", limits.usd()),
+                    part("DIEM", limits.balances.diem),
+                    part("bundled credits", limits.balances.bundled_credits),
+                    part("USD", limits.balances.usd),
                 ]
                 .into_iter()
                 .flatten()
@@ -1000,10 +1000,10 @@ async fn account_spendable(
         Ok(b) => {
             let part = |name: &str, v: Option<f64>| v.map(|v| format!("{name} ${v:.4}"));
             let detail = [
-                part("DIEM", b.diem()),
-                part("earned credits", b.earned_credits()),
-                part("bundled credits", b.bundled_credits()),
-                part("USD", b.usd()),
+                part("DIEM", b.balances.diem),
+                part("earned credits", b.balances.earned_credits),
+                part("bundled credits", b.balances.bundled_credits),
+                part("USD", b.balances.usd),
             ]
             .into_iter()
             .flatten()

@@ -18,8 +18,8 @@ use crate::ui::pretty;
 
 /// `venice-image models`.
 pub async fn models(session: &Session, args: ModelsArgs) -> Result<ExitCode, CliError> {
-    if args.raw {
-        let body = raw_catalogue(&session.client).await?;
+    if args.as_sent {
+        let body = catalogue_as_sent(&session.client).await?;
         let mut stdout = std::io::stdout().lock();
         return match stdout.write_all(&body).and_then(|()| stdout.flush()) {
             // A reader that stopped early (`| head`) is not a failure.
@@ -46,7 +46,7 @@ pub async fn models(session: &Session, args: ModelsArgs) -> Result<ExitCode, Cli
             m.id(),
             sizing(m),
             m.constraints()
-                .prompt_character_limit()
+                .prompt_character_limit
                 .map_or_else(|| "-".into(), |n| n.to_string()),
             options(m),
             price(m)
@@ -54,7 +54,8 @@ pub async fn models(session: &Session, args: ModelsArgs) -> Result<ExitCode, Cli
         if let Some(d) = &m.deprecation() {
             line.push_str(&format!(
                 "  [deprecated{}]",
-                d.replacement_model_id()
+                d.replacement_model_id
+                    .as_ref()
                     .map(|r| format!(" → {r}"))
                     .unwrap_or_default()
             ));
@@ -68,7 +69,7 @@ pub async fn models(session: &Session, args: ModelsArgs) -> Result<ExitCode, Cli
 /// builder sends the request (the spec's path, the client's hooks, retries and typed
 /// errors) and decodes it, and a [`BodyCopy`] keeps the bytes, fields our spec does not
 /// model included. The operation is public, so no credentials are sent.
-async fn raw_catalogue(client: &Client) -> Result<Vec<u8>, CliError> {
+async fn catalogue_as_sent(client: &Client) -> Result<Vec<u8>, CliError> {
     let copy = BodyCopy::new();
     client
         .send_raw(|raw| {
@@ -93,9 +94,9 @@ async fn raw_catalogue(client: &Client) -> Result<Vec<u8>, CliError> {
 fn sizing(m: &ImageModel) -> String {
     match m.sizing() {
         SizingMode::Pixels { divisor } => format!("pixels (÷{divisor}, ≤{MAX_PIXEL_SIDE})"),
-        SizingMode::AspectRatio => format!("aspect {}", m.constraints().aspect_ratios().join(",")),
+        SizingMode::AspectRatio => format!("aspect {}", m.constraints().aspect_ratios.join(",")),
         SizingMode::AspectRatioAndResolution => {
-            format!("aspect+tier {}", m.constraints().resolutions().join(","))
+            format!("aspect+tier {}", m.constraints().resolutions.join(","))
         }
         other => format!("{other:?}"),
     }
@@ -103,10 +104,11 @@ fn sizing(m: &ImageModel) -> String {
 
 fn options(m: &ImageModel) -> String {
     let mut parts = Vec::new();
-    if !m.constraints().qualities().is_empty() {
-        parts.push(format!("quality {}", m.constraints().qualities().join("/")));
+    let c = m.constraints();
+    if !c.qualities.is_empty() {
+        parts.push(format!("quality {}", c.qualities.join("/")));
     }
-    if let Some(n) = m.constraints().max_style_references() {
+    if let Some(n) = c.max_style_references {
         parts.push(format!("{n} style refs"));
     }
     if parts.is_empty() {
@@ -117,14 +119,16 @@ fn options(m: &ImageModel) -> String {
 }
 
 fn price(m: &ImageModel) -> String {
-    let p = &m.pricing();
-    if let Some(g) = &p.generation() {
-        return format!("{:.3}", g.usd());
+    let p = m.pricing();
+    if let Some(g) = &p.generation {
+        return format!("{:.3}", g.usd);
     }
-    let tiers: Vec<String> = p
-        .resolutions()
-        .iter()
-        .map(|(tier, price)| format!("{tier} {:.2}", price.usd()))
+    // The map's order is arbitrary; tiers read best in order.
+    let mut tiers: Vec<(&String, f64)> = p.resolutions.iter().map(|(t, p)| (t, p.usd)).collect();
+    tiers.sort_by(|a, b| a.0.cmp(b.0));
+    let tiers: Vec<String> = tiers
+        .into_iter()
+        .map(|(tier, usd)| format!("{tier} {usd:.2}"))
         .collect();
     if tiers.is_empty() {
         "-".into()
@@ -138,11 +142,11 @@ fn model_json(m: &ImageModel) -> serde_json::Value {
         "id": m.id(),
         "name": m.name(),
         "sizing": sizing(m),
-        "prompt_limit": m.constraints().prompt_character_limit(),
-        "aspect_ratios": m.constraints().aspect_ratios(),
-        "resolutions": m.constraints().resolutions(),
-        "qualities": m.constraints().qualities(),
-        "max_style_references": m.constraints().max_style_references(),
+        "prompt_limit": m.constraints().prompt_character_limit,
+        "aspect_ratios": m.constraints().aspect_ratios,
+        "resolutions": m.constraints().resolutions,
+        "qualities": m.constraints().qualities,
+        "max_style_references": m.constraints().max_style_references,
         "price": price(m),
         "deprecated": m.deprecation().is_some(),
     })

@@ -159,7 +159,7 @@ pub fn price(models: &[Model], what: Priced<'_>) -> Result<Estimate, CliError> {
             let id = model.unwrap_or(DEFAULT_EDIT_MODEL);
             let m = models.iter().find(|m| m.id == id).ok_or_else(|| {
                 CliError::Usage(format!(
-                    "unknown edit model {id:?}; list them with `venice-image models --json --raw` (type inpaint)"
+                    "unknown edit model {id:?}; list them with `venice-image models --json --as-sent` (type inpaint)"
                 ))
             })?;
             let constraints = m.model_spec.constraints.as_ref();
@@ -254,7 +254,7 @@ pub async fn estimate_openai(
         .or_else(|| {
             models
                 .iter()
-                .find(|m| m.traits().iter().any(|t| t == "default"))
+                .find(|m| m.model_spec.traits.iter().any(|t| t == "default"))
                 .map(|m| m.id())
         })
         .ok_or_else(|| unpriced("the default image model"))?

@@ -138,7 +138,7 @@ fn client_hint(e: &Error, ctx: &HintContext) -> Option<String> {
         _ if e.code().is_some_and(|c| payment_hint(c).is_some()) => e.code().and_then(payment_hint),
         _ => match (e.status(), e.code()) {
             (_, Some(ErrorCode::ModelNotFound | ErrorCode::InvalidModel)) if ctx.edit => Some(
-                "the edit models are those of type inpaint in `venice-image models --json --raw`"
+                "the edit models are those of type inpaint in `venice-image models --json --as-sent`"
                     .into(),
             ),
             (_, Some(ErrorCode::ModelNotFound | ErrorCode::InvalidModel)) => {

@@ -58,7 +58,7 @@ async fn model(session: &Session, a: &OpenAiArgs) -> Result<String, CliError> {
     })?;
     models
         .iter()
-        .find(|m| m.traits().iter().any(|t| t == "default"))
+        .find(|m| m.model_spec.traits.iter().any(|t| t == "default"))
         .map(|m| m.id().to_owned())
         .ok_or_else(|| {
             CliError::Usage(

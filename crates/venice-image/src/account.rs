@@ -39,59 +39,36 @@
 //! # }
 //! ```
 
+use std::ops::Deref;
+
 use serde::Serialize;
 use venice_openapi::types;
 
-/// The balance of an API key's account (`GET /billing/balance`).
+/// The balance of an API key's account (`GET /billing/balance`): the generated answer
+/// (`balance.balances.usd`, `balance.can_consume`, … through `Deref`) and what it can
+/// spend. Serialises as the wire answer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct AccountBalance {
-    pub(crate) can_consume: bool,
-    pub(crate) consumption_currency: Option<String>,
-    pub(crate) usd: Option<f64>,
-    pub(crate) diem: Option<f64>,
-    pub(crate) bundled_credits: Option<f64>,
-    pub(crate) earned_credits: Option<f64>,
-    pub(crate) diem_epoch_allocation: f64,
+#[serde(transparent)]
+pub struct AccountBalance(types::BillingBalanceResponse);
+
+impl Deref for AccountBalance {
+    type Target = types::BillingBalanceResponse;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl From<types::BillingBalanceResponse> for AccountBalance {
+    fn from(b: types::BillingBalanceResponse) -> Self {
+        Self(b)
+    }
 }
 
 impl AccountBalance {
-    /// Whether the balance can pay for requests now.
-    pub fn can_consume(&self) -> bool {
-        self.can_consume
-    }
-
-    /// The currency the next request is paid from (`USD`, `DIEM`, …), when the server
-    /// says.
-    pub fn consumption_currency(&self) -> Option<&str> {
-        self.consumption_currency.as_deref()
-    }
-
-    /// Remaining USD; `None` when the account has none to report.
-    pub fn usd(&self) -> Option<f64> {
-        self.usd
-    }
-
-    /// DIEM left in the current epoch (a UTC day); `None` when the account does not
-    /// stake.
-    pub fn diem(&self) -> Option<f64> {
-        self.diem
-    }
-
-    /// Bundled credits (USD-denominated, included with a subscription plan); `None`
-    /// when there are none.
-    pub fn bundled_credits(&self) -> Option<f64> {
-        self.bundled_credits
-    }
-
-    /// Earned credits (USD-denominated); `None` when there are none.
-    pub fn earned_credits(&self) -> Option<f64> {
-        self.earned_credits
-    }
-
-    /// DIEM allocated per epoch.
-    pub fn diem_epoch_allocation(&self) -> f64 {
-        self.diem_epoch_allocation
+    /// The generated answer.
+    pub fn into_inner(self) -> types::BillingBalanceResponse {
+        self.0
     }
 
     /// What requests can spend now, in USD: DIEM, earned credits, bundled credits and
@@ -99,12 +76,8 @@ impl AccountBalance {
     /// use in its epoch); `None` when the server reports none of them. Per-key limits
     /// are not in it: [`AccountLimits`] has what the key may spend.
     pub fn spendable_usd(&self) -> Option<f64> {
-        let parts = [
-            self.diem,
-            self.earned_credits,
-            self.bundled_credits,
-            self.usd,
-        ];
+        let b = &self.balances;
+        let parts = [b.diem, b.earned_credits, b.bundled_credits, b.usd];
         parts
             .iter()
             .any(Option::is_some)
@@ -112,174 +85,100 @@ impl AccountBalance {
     }
 }
 
-impl From<types::BillingBalanceResponse> for AccountBalance {
-    fn from(b: types::BillingBalanceResponse) -> Self {
-        AccountBalance {
-            can_consume: b.can_consume,
-            consumption_currency: b.consumption_currency,
-            usd: b.balances.usd,
-            diem: b.balances.diem,
-            bundled_credits: b.balances.bundled_credits,
-            earned_credits: b.balances.earned_credits,
-            diem_epoch_allocation: b.diem_epoch_allocation,
-        }
+/// An API key's tier, balances and per-model rate limits (`GET /api_keys/rate_limits`):
+/// the generated answer's `data` (`limits.api_tier.id`, `limits.balances.usd`,
+/// `limits.key_expiration`, … through `Deref`) with the limits read by kind.
+/// Serialises as the wire `data`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct AccountLimits(types::ApiKeyRateLimits);
+
+impl Deref for AccountLimits {
+    type Target = types::ApiKeyRateLimits;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
-/// An API key's tier, balances and per-model rate limits (`GET /api_keys/rate_limits`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct AccountLimits {
-    pub(crate) access_permitted: bool,
-    pub(crate) tier: String,
-    pub(crate) is_charged: bool,
-    pub(crate) usd: Option<f64>,
-    pub(crate) diem: Option<f64>,
-    pub(crate) bundled_credits: Option<f64>,
-    pub(crate) key_expiration: Option<String>,
-    pub(crate) next_epoch_begins: String,
-    pub(crate) models: Vec<ModelLimits>,
+impl From<types::ApiKeyRateLimitsResponse> for AccountLimits {
+    fn from(r: types::ApiKeyRateLimitsResponse) -> Self {
+        Self(r.data)
+    }
 }
 
 impl AccountLimits {
-    /// Whether the key may use the inference operations.
-    pub fn is_access_permitted(&self) -> bool {
-        self.access_permitted
-    }
-
-    /// The API tier (`paid`, …).
-    pub fn tier(&self) -> &str {
-        &self.tier
-    }
-
-    /// Whether use is paid per request (DIEM or USD).
-    pub fn is_charged(&self) -> bool {
-        self.is_charged
-    }
-
-    /// USD this key can spend now (the account's, clamped to the key's remaining
-    /// limit), when reported.
-    pub fn usd(&self) -> Option<f64> {
-        self.usd
-    }
-
-    /// DIEM this key can spend now, when reported.
-    pub fn diem(&self) -> Option<f64> {
-        self.diem
-    }
-
-    /// Bundled credits (USD-denominated) this key can spend now, when reported.
-    pub fn bundled_credits(&self) -> Option<f64> {
-        self.bundled_credits
+    /// The generated `data`.
+    pub fn into_inner(self) -> types::ApiKeyRateLimits {
+        self.0
     }
 
     /// What this key can spend now in USD (DIEM, bundled credits and USD; the provider
     /// does not list earned credits here); `None` when neither USD nor DIEM is reported
     /// (bundled credits alone, `0` when a plan has none, say nothing of the rest).
     pub fn spendable_usd(&self) -> Option<f64> {
-        if self.usd.is_none() && self.diem.is_none() {
+        let b = &self.balances;
+        if b.usd.is_none() && b.diem.is_none() {
             return None;
         }
-        let parts = [self.diem, self.bundled_credits, self.usd];
+        let parts = [b.diem, b.bundled_credits, b.usd];
         Some(parts.iter().map(|p| p.unwrap_or(0.0).max(0.0)).sum())
     }
 
-    /// When the key expires, as the server writes it; `None`: never.
-    pub fn key_expiration(&self) -> Option<&str> {
-        self.key_expiration.as_deref()
-    }
-
-    /// When the next epoch (UTC day) begins, as the server writes it: daily limits and
-    /// DIEM reset then.
-    pub fn next_epoch_begins(&self) -> &str {
-        &self.next_epoch_begins
-    }
-
-    /// The limits of every model the server lists.
-    pub fn models(&self) -> &[ModelLimits] {
-        &self.models
+    /// The limits of every model the server lists with a model ID.
+    pub fn models(&self) -> impl Iterator<Item = ModelLimits<'_>> {
+        self.rate_limits.iter().filter_map(|m| {
+            Some(ModelLimits {
+                model: m.api_model_id.as_deref()?,
+                limits: &m.rate_limits,
+            })
+        })
     }
 
     /// The limits of `model`, when listed.
-    pub fn model(&self, model: &str) -> Option<&ModelLimits> {
-        self.models.iter().find(|m| m.model == model)
+    pub fn model(&self, model: &str) -> Option<ModelLimits<'_>> {
+        self.models().find(|m| m.model == model)
     }
 }
 
-/// The rate limits of one model for one API key. The provider counts requests per key
-/// and model.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct ModelLimits {
-    pub(crate) model: String,
-    pub(crate) requests_per_minute: Option<u64>,
-    pub(crate) requests_per_day: Option<u64>,
-    pub(crate) tokens_per_minute: Option<u64>,
+/// The rate limits of one model for one API key, read by kind from the generated
+/// entry. The provider counts requests per key and model.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ModelLimits<'a> {
+    model: &'a str,
+    limits: &'a [types::RateLimitAmount],
 }
 
-impl ModelLimits {
+impl<'a> ModelLimits<'a> {
     /// Model ID.
-    pub fn model(&self) -> &str {
-        &self.model
+    pub fn model(&self) -> &'a str {
+        self.model
+    }
+
+    /// The limit of `kind` (`RPM`, `RPD`, `TPM`, any case) as a count: a negative or
+    /// non-finite amount is no limit we can pace by.
+    pub fn limit(&self, kind: &str) -> Option<u64> {
+        let amount = self
+            .limits
+            .iter()
+            .find(|l| l.type_.eq_ignore_ascii_case(kind))?
+            .amount;
+        (amount.is_finite() && amount >= 0.0).then_some(amount.floor() as u64)
     }
 
     /// Requests per minute (`RPM`).
     pub fn requests_per_minute(&self) -> Option<u64> {
-        self.requests_per_minute
+        self.limit("RPM")
     }
 
     /// Requests per UTC day (`RPD`).
     pub fn requests_per_day(&self) -> Option<u64> {
-        self.requests_per_day
+        self.limit("RPD")
     }
 
     /// Tokens per minute (`TPM`; text models).
     pub fn tokens_per_minute(&self) -> Option<u64> {
-        self.tokens_per_minute
-    }
-}
-
-/// A limit as a count: the server sends numbers; a negative or non-finite one is no
-/// limit we can pace by.
-fn count(amount: f64) -> Option<u64> {
-    (amount.is_finite() && amount >= 0.0).then_some(amount.floor() as u64)
-}
-
-impl From<types::ApiKeyRateLimitsResponse> for AccountLimits {
-    fn from(r: types::ApiKeyRateLimitsResponse) -> Self {
-        let d = r.data;
-        let models = d
-            .rate_limits
-            .into_iter()
-            .filter_map(|m| {
-                let mut limits = ModelLimits {
-                    model: m.api_model_id?,
-                    ..ModelLimits::default()
-                };
-                for limit in m.rate_limits {
-                    let slot = match limit.type_.to_ascii_uppercase().as_str() {
-                        "RPM" => &mut limits.requests_per_minute,
-                        "RPD" => &mut limits.requests_per_day,
-                        "TPM" => &mut limits.tokens_per_minute,
-                        // A kind added later: nothing to pace by yet.
-                        _ => continue,
-                    };
-                    *slot = count(limit.amount);
-                }
-                Some(limits)
-            })
-            .collect();
-        AccountLimits {
-            access_permitted: d.access_permitted,
-            tier: d.api_tier.id,
-            is_charged: d.api_tier.is_charged,
-            usd: d.balances.usd,
-            diem: d.balances.diem,
-            bundled_credits: d.balances.bundled_credits,
-            key_expiration: d.key_expiration,
-            next_epoch_begins: d.next_epoch_begins,
-            models,
-        }
+        self.limit("TPM")
     }
 }
 
@@ -309,36 +208,45 @@ mod tests {
         .unwrap();
         let limits = AccountLimits::from(wire);
         assert_eq!(
-            (limits.tier.as_str(), limits.usd, limits.diem),
+            (
+                limits.api_tier.id.as_str(),
+                limits.balances.usd,
+                limits.balances.diem
+            ),
             ("paid", Some(50.23), None)
         );
         let a = limits.model("a").unwrap();
         assert_eq!(
             (
-                a.requests_per_minute,
-                a.requests_per_day,
-                a.tokens_per_minute
+                a.requests_per_minute(),
+                a.requests_per_day(),
+                a.tokens_per_minute()
             ),
             (Some(20), Some(500), None)
         );
-        assert_eq!(limits.model("b").unwrap().requests_per_minute, None);
+        assert_eq!(limits.model("b").unwrap().requests_per_minute(), None);
         assert_eq!(
-            limits.models.len(),
+            limits.models().count(),
             2,
             "an entry without a model id is skipped"
         );
+        assert_eq!(limits.spendable_usd(), Some(50.23));
     }
 
     #[test]
     fn spendable_is_usd_plus_diem() {
-        let b = |usd, diem| AccountBalance {
-            can_consume: true,
-            consumption_currency: None,
-            usd,
-            diem,
-            bundled_credits: None,
-            earned_credits: None,
-            diem_epoch_allocation: 0.0,
+        let b = |usd, diem| {
+            AccountBalance::from(types::BillingBalanceResponse {
+                balances: types::BillingBalances {
+                    usd,
+                    diem,
+                    bundled_credits: None,
+                    earned_credits: None,
+                },
+                can_consume: true,
+                consumption_currency: None,
+                diem_epoch_allocation: 0.0,
+            })
         };
         assert_eq!(b(Some(2.5), Some(1.0)).spendable_usd(), Some(3.5));
         assert_eq!(b(None, Some(1.0)).spendable_usd(), Some(1.0));

@@ -21,7 +21,7 @@ use crate::generate::GenerateRequest;
 use crate::image::{Generation, Image, ImageStream};
 use crate::inflight::{DEFAULT_MAX_IN_FLIGHT, WalletSlots};
 use crate::meta::{Response, ResponseMeta};
-use crate::models::{self, Cost, ImageModel};
+use crate::models::{Cost, ImageModel};
 use crate::pacing::Pacer;
 use crate::retry::RetryPolicy;
 use crate::transport::{Call, Limits, Transport};
@@ -534,7 +534,7 @@ impl Client {
             return Ok(());
         }
         match self.image_models().await {
-            Ok(models) => models::find(&models, req.model())?.validate(req),
+            Ok(models) => ImageModel::find(&models, req.model(), "model")?.validate(req),
             // A catalogue fetch that timed out has already spent the caller's timeout:
             // fail now instead of waiting a second full timeout for the generation.
             Err(e) if e.is_timeout() => Err(e),
@@ -591,7 +591,7 @@ impl Client {
             let fallback = req.output_format().unwrap_or(Format::Webp);
             let content_type = content_type(response.headers());
             let (id, timing, images) = if let Some(fmt) = Format::from_mime(&content_type) {
-                // The server answered with a raw image although JSON was asked for.
+                // The server answered with a binary image although JSON was asked for.
                 let body = decode::read_stream(response.into_inner(), declared).await?;
                 let id = meta.request_id.clone().unwrap_or_default();
                 (id.clone(), None, vec![Image::new(body.into(), fmt, 0, &id)])
@@ -692,7 +692,7 @@ impl Client {
 
     async fn fetch_models(&self) -> Result<Vec<ImageModel>> {
         let list = self.model_list(types::ModelTypeFilter::Image).await?;
-        Ok(models::from_wire(list))
+        Ok(ImageModel::from_list(list))
     }
 
     /// `GET /models?type=…` through the retry loop.
@@ -722,13 +722,13 @@ impl Client {
     /// prompt limit, ratios, tiers, qualities, style references).
     pub async fn validate_for_model(&self, req: &GenerateRequest) -> Result<()> {
         let models = self.image_models().await?;
-        models::find(&models, req.model())?.validate(req)
+        ImageModel::find(&models, req.model(), "model")?.validate(req)
     }
 
     /// Estimate the cost of `req` from the catalogue pricing.
     pub async fn estimate_cost(&self, req: &GenerateRequest) -> Result<Cost> {
         let models = self.image_models().await?;
-        models::find(&models, req.model())?.estimate_cost(req)
+        ImageModel::find(&models, req.model(), "model")?.estimate_cost(req)
     }
 }
 

@@ -10,161 +10,12 @@
 //! `/image/multi-edit`, which this client refuses too, rather than send a setting that
 //! does nothing); `quality` (multi-edit) must be one of its `qualities`.
 
-use serde::Serialize;
-use venice_openapi::types;
-
 use crate::error::ValidationError;
 use crate::limits::DEFAULT_MAX_INPUT_IMAGES;
-
-/// Request constraints of an edit model.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct EditConstraints {
-    pub(crate) prompt_character_limit: Option<u32>,
-    pub(crate) aspect_ratios: Vec<String>,
-    pub(crate) resolutions: Vec<String>,
-    pub(crate) default_resolution: Option<String>,
-    pub(crate) qualities: Vec<String>,
-    pub(crate) default_quality: Option<String>,
-    pub(crate) combine_images: Option<bool>,
-    pub(crate) max_input_images: Option<u32>,
-    pub(crate) single_image_aspect_ratio: Option<bool>,
-}
-
-impl EditConstraints {
-    /// Longest accepted prompt (characters).
-    pub fn prompt_character_limit(&self) -> Option<u32> {
-        self.prompt_character_limit
-    }
-
-    /// Accepted `aspect_ratio` values (`auto` only where listed).
-    pub fn aspect_ratios(&self) -> &[String] {
-        &self.aspect_ratios
-    }
-
-    /// Accepted resolution tiers; empty when the model takes none.
-    pub fn resolutions(&self) -> &[String] {
-        &self.resolutions
-    }
-
-    /// Tier used when none is sent.
-    pub fn default_resolution(&self) -> Option<&str> {
-        self.default_resolution.as_deref()
-    }
-
-    /// Accepted `quality` values (multi-edit); empty when the model takes none.
-    pub fn qualities(&self) -> &[String] {
-        &self.qualities
-    }
-
-    /// Quality used when none is sent.
-    pub fn default_quality(&self) -> Option<&str> {
-        self.default_quality.as_deref()
-    }
-
-    /// Whether the model combines several input images (`false`: exactly one).
-    pub fn combine_images(&self) -> Option<bool> {
-        self.combine_images
-    }
-
-    /// Most input images as the catalogue states it (see
-    /// [`input_image_limit`](Self::input_image_limit) for the rule).
-    pub fn max_input_images(&self) -> Option<u32> {
-        self.max_input_images
-    }
-
-    /// Whether a single-image edit honours `aspect_ratio` (`false`: it keeps the
-    /// input's size).
-    pub fn single_image_aspect_ratio(&self) -> Option<bool> {
-        self.single_image_aspect_ratio
-    }
-
-    /// Most images a multi-edit with this model takes: 1 when `combineImages` is false,
-    /// else `maxInputImages`, else [`DEFAULT_MAX_INPUT_IMAGES`] (3).
-    pub fn input_image_limit(&self) -> u32 {
-        if self.combine_images == Some(false) {
-            return 1;
-        }
-        self.max_input_images.unwrap_or(DEFAULT_MAX_INPUT_IMAGES)
-    }
-}
+use crate::models::{CatalogueModel, Inpaint, bound, listed};
 
 /// An edit model of the catalogue ([`Client::edit_models`](crate::Client::edit_models)).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct EditModel {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) constraints: EditConstraints,
-    pub(crate) supports_optimize_prompt_thinking: bool,
-    pub(crate) offline: bool,
-    pub(crate) traits: Vec<String>,
-}
-
-impl EditModel {
-    /// Model ID (`model` of an edit, `modelId` of a multi-edit).
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
-    /// Display name (the ID when the catalogue has none).
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Request constraints.
-    pub fn constraints(&self) -> &EditConstraints {
-        &self.constraints
-    }
-
-    /// Whether `disable_prompt_optimization_thinking` does anything.
-    pub fn supports_optimize_prompt_thinking(&self) -> bool {
-        self.supports_optimize_prompt_thinking
-    }
-
-    /// Whether the model is offline now.
-    pub fn is_offline(&self) -> bool {
-        self.offline
-    }
-
-    /// Traits such as `default`.
-    pub fn traits(&self) -> &[String] {
-        &self.traits
-    }
-}
-
-/// The edit models of a `GET /models?type=inpaint` answer (other types are skipped).
-pub(crate) fn from_wire(list: types::ModelList) -> Vec<EditModel> {
-    let to_u32 = |v: Option<i64>| v.and_then(|v| u32::try_from(v.max(0)).ok());
-    list.data
-        .into_iter()
-        .filter(|m| !m.id.is_empty() && m.type_ == "inpaint")
-        .map(|m| {
-            let s = m.model_spec;
-            let c = s.constraints.unwrap_or_default();
-            EditModel {
-                name: s.name.unwrap_or_else(|| m.id.clone()),
-                id: m.id,
-                constraints: EditConstraints {
-                    prompt_character_limit: to_u32(c.prompt_character_limit),
-                    aspect_ratios: c.aspect_ratios,
-                    resolutions: c.resolutions,
-                    default_resolution: c.default_resolution,
-                    qualities: c.qualities,
-                    default_quality: c.default_quality,
-                    combine_images: c.combine_images,
-                    max_input_images: c.max_input_images.and_then(|n| u32::try_from(n.get()).ok()),
-                    single_image_aspect_ratio: c.single_image_aspect_ratio,
-                },
-                supports_optimize_prompt_thinking: s
-                    .supports_optimize_prompt_thinking
-                    .unwrap_or(false),
-                offline: s.offline.unwrap_or(false),
-                traits: s.traits,
-            }
-        })
-        .collect()
-}
+pub type EditModel = CatalogueModel<Inpaint>;
 
 /// Which edit operation a request is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,35 +41,26 @@ fn rule(field: &'static str, text: String) -> ValidationError {
     ValidationError::new(field, text)
 }
 
-fn listed(list: &[String], value: &str) -> bool {
-    list.iter().any(|x| x.eq_ignore_ascii_case(value))
-}
-
-/// The model `id` of `models`, or the validation error the provider's 400 "Invalid
-/// model id" would be.
-pub(crate) fn find<'a>(
-    models: &'a [EditModel],
-    id: &str,
-    field: &'static str,
-) -> Result<&'a EditModel, ValidationError> {
-    models.iter().find(|m| m.id == id).ok_or_else(|| {
-        rule(
-            field,
-            format!(
-                "unknown edit model {id:?} (see Client::edit_models, GET /models?type=inpaint)"
-            ),
-        )
-    })
-}
-
 impl EditModel {
+    /// Most images a multi-edit with this model takes: 1 when `combineImages` is false,
+    /// else `maxInputImages`, else [`DEFAULT_MAX_INPUT_IMAGES`] (3).
+    pub fn input_image_limit(&self) -> u32 {
+        let c = self.constraints();
+        if c.combine_images == Some(false) {
+            return 1;
+        }
+        c.max_input_images.map_or(DEFAULT_MAX_INPUT_IMAGES, |n| {
+            u32::try_from(n.get()).unwrap_or(u32::MAX)
+        })
+    }
+
     /// Check an edit or multi-edit against this model's constraints.
     pub(crate) fn check(&self, req: &EditFacts<'_>) -> Result<(), ValidationError> {
-        let c = &self.constraints;
-        let id = &self.id;
-        if let Some(limit) = c.prompt_character_limit {
+        let c = self.constraints();
+        let id = self.id();
+        if let Some(limit) = bound(c.prompt_character_limit) {
             let n = req.prompt.chars().count();
-            if n > limit as usize {
+            if n > limit {
                 return Err(rule(
                     "prompt",
                     format!("model {id} accepts at most {limit} characters, got {n}"),
@@ -227,7 +69,7 @@ impl EditModel {
         }
         let (images_field, max) = match req.operation {
             EditOperation::Edit => ("image", 1),
-            EditOperation::MultiEdit => ("images", c.input_image_limit()),
+            EditOperation::MultiEdit => ("images", self.input_image_limit()),
         };
         if req.images > max as usize {
             let why = if c.combine_images == Some(false) {
@@ -296,6 +138,7 @@ impl EditModel {
 mod tests {
     use super::*;
     use serde_json::json;
+    use venice_openapi::types;
 
     fn models() -> Vec<EditModel> {
         let list: types::ModelList =
@@ -314,7 +157,15 @@ mod tests {
                  "model_spec": {"privacy": "private"}}
             ]}))
             .unwrap();
-        from_wire(list)
+        EditModel::from_list(list)
+    }
+
+    fn find<'a>(
+        m: &'a [EditModel],
+        id: &str,
+        field: &'static str,
+    ) -> Result<&'a EditModel, ValidationError> {
+        EditModel::find(m, id, field)
     }
 
     fn facts(operation: EditOperation, images: usize) -> EditFacts<'static> {
@@ -332,15 +183,10 @@ mod tests {
     fn input_image_limits_follow_the_catalogue() {
         let m = models();
         assert_eq!(m.len(), 3);
-        let limit = |id| {
-            find(&m, id, "modelId")
-                .unwrap()
-                .constraints
-                .input_image_limit()
-        };
+        let limit = |id| find(&m, id, "modelId").unwrap().input_image_limit();
         assert_eq!((limit("six"), limit("one"), limit("three")), (6, 1, 3));
         let six = find(&m, "six", "modelId").unwrap();
-        assert!(six.supports_optimize_prompt_thinking());
+        assert_eq!(six.model_spec.supports_optimize_prompt_thinking, Some(true));
         assert!(six.check(&facts(EditOperation::MultiEdit, 6)).is_ok());
         let e = six.check(&facts(EditOperation::MultiEdit, 7)).unwrap_err();
         assert_eq!(e.field, "images");

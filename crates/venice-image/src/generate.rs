@@ -19,7 +19,7 @@ use crate::limits::{
     MIN_STYLE_REFERENCE_STRENGTH,
 };
 use crate::sizing::{AspectRatio, Quality, Resolution, Size};
-use crate::wire::{builder_error, convert};
+use crate::wire::{Draft, convert, getters, setters};
 
 /// An image that guides the style of the output, with an optional strength.
 ///
@@ -167,11 +167,10 @@ impl StyleReference {
 
     fn to_wire(&self, i: usize) -> Result<types::StyleReference, ValidationError> {
         self.validate(i)?;
-        types::StyleReference::builder()
-            .image(self.image.as_str())
-            .strength(self.strength)
-            .try_into()
-            .map_err(builder_error)
+        Ok(types::StyleReference {
+            image: convert("style_references[].image", self.image.as_str())?,
+            strength: self.strength,
+        })
     }
 }
 
@@ -211,13 +210,15 @@ impl GenerateRequest {
         let model = model.into();
         let prompt = prompt.into();
         let wire = check_prompt("prompt", &prompt, 1).and_then(|()| {
-            types::GenerateImageRequest::builder()
+            Ok(types::GenerateImageRequest::builder()
                 .model(model)
-                .prompt(prompt)
-                .try_into()
-                .map_err(builder_error)
+                .prompt(convert::<types::GenerateImageRequestPrompt, _>(
+                    "prompt", prompt,
+                )?))
         });
-        GenerateRequestBuilder { wire }
+        GenerateRequestBuilder {
+            wire: Draft::start(wire),
+        }
     }
 
     /// The generated wire value sent as the body.
@@ -250,7 +251,7 @@ impl GenerateRequest {
         self.wire.style_references.len()
     }
 
-    /// Whether the raw image is requested instead of JSON (`false` when unset).
+    /// Whether the binary image is requested instead of JSON (`false` when unset).
     pub fn return_binary(&self) -> bool {
         self.wire.return_binary.unwrap_or(false)
     }
@@ -298,16 +299,6 @@ impl GenerateRequest {
             .map(|v| u8::try_from(v.get()).unwrap_or(u8::MAX))
     }
 
-    /// The seed, if set.
-    pub fn seed(&self) -> Option<i64> {
-        self.wire.seed
-    }
-
-    /// The CFG scale, if set.
-    pub fn cfg_scale(&self) -> Option<f64> {
-        self.wire.cfg_scale
-    }
-
     /// The number of steps, if set.
     pub fn steps(&self) -> Option<u32> {
         self.wire.steps.and_then(|s| u32::try_from(s).ok())
@@ -318,34 +309,23 @@ impl GenerateRequest {
         self.wire.lora_strength.and_then(|s| u8::try_from(s).ok())
     }
 
-    /// Safe mode, if set.
-    pub fn safe_mode(&self) -> Option<bool> {
-        self.wire.safe_mode
-    }
-
-    /// Hide watermark, if set.
-    pub fn hide_watermark(&self) -> Option<bool> {
-        self.wire.hide_watermark
-    }
-
-    /// Embed EXIF metadata, if set.
-    pub fn embed_exif_metadata(&self) -> Option<bool> {
-        self.wire.embed_exif_metadata
-    }
-
-    /// Web search, if set.
-    pub fn enable_web_search(&self) -> Option<bool> {
-        self.wire.enable_web_search
-    }
-
-    /// Prompt enhancement, if set.
-    pub fn enhance_prompt(&self) -> Option<bool> {
-        self.wire.enhance_prompt
-    }
-
-    /// Disable prompt-optimisation thinking, if set.
-    pub fn disable_prompt_optimization_thinking(&self) -> Option<bool> {
-        self.wire.disable_prompt_optimization_thinking
+    getters! {
+        /// The seed, if set.
+        seed: i64;
+        /// The CFG scale, if set.
+        cfg_scale: f64;
+        /// Safe mode, if set.
+        safe_mode: bool;
+        /// Hide watermark, if set.
+        hide_watermark: bool;
+        /// Embed EXIF metadata, if set.
+        embed_exif_metadata: bool;
+        /// Web search, if set.
+        enable_web_search: bool;
+        /// Prompt enhancement, if set.
+        enhance_prompt: bool;
+        /// Disable prompt-optimisation thinking, if set.
+        disable_prompt_optimization_thinking: bool;
     }
 
     /// The wire JSON.
@@ -450,7 +430,7 @@ fn check_prompt(field: &'static str, text: &str, min: usize) -> Result<(), Valid
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct GenerateRequestBuilder {
-    wire: Result<types::GenerateImageRequest, ValidationError>,
+    wire: Draft<types::GenerateImageRequest>,
 }
 
 impl GenerateRequestBuilder {
@@ -459,11 +439,7 @@ impl GenerateRequestBuilder {
         mut self,
         set: impl FnOnce(&mut types::GenerateImageRequest) -> Result<(), ValidationError>,
     ) -> Self {
-        if let Ok(wire) = &mut self.wire
-            && let Err(e) = set(wire)
-        {
-            self.wire = Err(e);
-        }
+        self.wire = self.wire.set(set);
         self
     }
 
@@ -508,22 +484,6 @@ impl GenerateRequestBuilder {
         }
     }
 
-    /// Output image format (wire field `format`; server default WebP).
-    pub fn output_format(self, format: Format) -> Self {
-        self.set(|w| {
-            w.format = Some(format.into());
-            Ok(())
-        })
-    }
-
-    /// Quality tier (models with `qualities`).
-    pub fn quality(self, quality: Quality) -> Self {
-        self.set(|w| {
-            w.quality = Some(quality.into());
-            Ok(())
-        })
-    }
-
     /// Number of images, 1..=4 (server default 1; must be 1 with `return_binary`).
     pub fn variants(self, variants: u8) -> Self {
         self.set(|w| {
@@ -537,94 +497,37 @@ impl GenerateRequestBuilder {
         })
     }
 
-    /// Seed for reproducible output, within ±999,999,999 (omitted: random).
-    pub fn seed(self, seed: i64) -> Self {
-        self.set(|w| {
-            w.seed = Some(seed);
-            Ok(())
-        })
-    }
-
-    /// How closely to follow the prompt, in (0, 20].
-    pub fn cfg_scale(self, cfg_scale: f64) -> Self {
-        self.set(|w| {
-            w.cfg_scale = Some(cfg_scale);
-            Ok(())
-        })
-    }
-
-    /// Inference steps (ignored by current models).
-    pub fn steps(self, steps: u32) -> Self {
-        self.set(|w| {
-            w.steps = Some(i64::from(steps));
-            Ok(())
-        })
-    }
-
-    /// LoRA strength, 0..=100.
-    pub fn lora_strength(self, strength: u8) -> Self {
-        self.set(|w| {
-            w.lora_strength = Some(i64::from(strength));
-            Ok(())
-        })
-    }
-
-    /// Blur adult content (server default true).
-    pub fn safe_mode(self, on: bool) -> Self {
-        self.set(|w| {
-            w.safe_mode = Some(on);
-            Ok(())
-        })
-    }
-
-    /// Ask to hide the watermark.
-    pub fn hide_watermark(self, on: bool) -> Self {
-        self.set(|w| {
-            w.hide_watermark = Some(on);
-            Ok(())
-        })
-    }
-
-    /// Embed the generation parameters in EXIF.
-    pub fn embed_exif_metadata(self, on: bool) -> Self {
-        self.set(|w| {
-            w.embed_exif_metadata = Some(on);
-            Ok(())
-        })
-    }
-
-    /// Let the model use web search (extra charge).
-    pub fn enable_web_search(self, on: bool) -> Self {
-        self.set(|w| {
-            w.enable_web_search = Some(on);
-            Ok(())
-        })
-    }
-
-    /// Rewrite the prompt first (extra charge); see
-    /// [`ResponseMeta::enhanced_prompt`](crate::ResponseMeta::enhanced_prompt).
-    pub fn enhance_prompt(self, on: bool) -> Self {
-        self.set(|w| {
-            w.enhance_prompt = Some(on);
-            Ok(())
-        })
-    }
-
-    /// Skip the prompt-optimisation thinking step.
-    pub fn disable_prompt_optimization_thinking(self, on: bool) -> Self {
-        self.set(|w| {
-            w.disable_prompt_optimization_thinking = Some(on);
-            Ok(())
-        })
-    }
-
-    /// Return the raw image instead of JSON (use
-    /// [`Client::generate_binary`](crate::Client::generate_binary)).
-    pub fn return_binary(self, on: bool) -> Self {
-        self.set(|w| {
-            w.return_binary = Some(on);
-            Ok(())
-        })
+    setters! {
+        /// Output image format (wire field `format`; server default WebP).
+        output_format(Format) => format;
+        /// Quality tier (models with `qualities`).
+        quality(Quality) => quality;
+        /// Seed for reproducible output, within ±999,999,999 (omitted: random).
+        seed(i64) => seed;
+        /// How closely to follow the prompt, in (0, 20].
+        cfg_scale(f64) => cfg_scale;
+        /// Inference steps (ignored by current models).
+        steps(u32) => steps;
+        /// LoRA strength, 0..=100.
+        lora_strength(u8) => lora_strength;
+        /// Blur adult content (server default true).
+        safe_mode(bool) => safe_mode;
+        /// Ask to hide the watermark.
+        hide_watermark(bool) => hide_watermark;
+        /// Embed the generation parameters in EXIF.
+        embed_exif_metadata(bool) => embed_exif_metadata;
+        /// Let the model use web search (extra charge).
+        enable_web_search(bool) => enable_web_search;
+        /// Rewrite the prompt first (extra charge); see
+        /// [`ResponseMeta::enhanced_prompt`](crate::ResponseMeta::enhanced_prompt).
+        enhance_prompt(bool) => enhance_prompt;
+        /// Skip the prompt-optimisation thinking step.
+        disable_prompt_optimization_thinking(bool) => disable_prompt_optimization_thinking;
+        /// Return the binary image instead of JSON (use
+        /// [`Client::generate_binary`](crate::Client::generate_binary)).
+        return_binary(bool) => return_binary;
+        /// A style name from [`Client::image_styles`](crate::Client::image_styles).
+        style_preset(impl Into<String>) => style_preset;
     }
 
     /// What not to draw (at most the model's `promptCharacterLimit`, like the prompt;
@@ -634,15 +537,6 @@ impl GenerateRequestBuilder {
         self.set(|w| {
             check_prompt("negative_prompt", &value, 0)?;
             w.negative_prompt = Some(convert("negative_prompt", value)?);
-            Ok(())
-        })
-    }
-
-    /// A style name from [`Client::image_styles`](crate::Client::image_styles).
-    pub fn style_preset(self, value: impl Into<String>) -> Self {
-        let value = value.into();
-        self.set(|w| {
-            w.style_preset = Some(value);
             Ok(())
         })
     }
@@ -658,7 +552,9 @@ impl GenerateRequestBuilder {
 
     /// Check every rule and return the request, or the first broken rule.
     pub fn build(self) -> Result<GenerateRequest, ValidationError> {
-        let request = GenerateRequest { wire: self.wire? };
+        let request = GenerateRequest {
+            wire: self.wire.finish()?,
+        };
         request.validate()?;
         Ok(request)
     }

@@ -1,7 +1,10 @@
-//! The image model catalogue: [`ImageModel`], model-aware validation and
-//! [`Cost`] estimates.
+//! The model catalogue: [`ImageModel`] and [`EditModel`](crate::edit_models::EditModel)
+//! are entries of the generated `types::Model` ([`CatalogueModel`]), with model-aware
+//! validation and [`Cost`] estimates.
 
-use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::LazyLock;
 
 use serde::Serialize;
 use venice_openapi::types;
@@ -28,360 +31,145 @@ pub enum SizingMode {
     AspectRatioAndResolution,
 }
 
-/// Request constraints of an image model.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct ModelConstraints {
-    pub(crate) prompt_character_limit: Option<u32>,
-    pub(crate) width_height_divisor: Option<u32>,
-    pub(crate) aspect_ratios: Vec<String>,
-    pub(crate) default_aspect_ratio: Option<String>,
-    pub(crate) resolutions: Vec<String>,
-    pub(crate) default_resolution: Option<String>,
-    pub(crate) qualities: Vec<String>,
-    pub(crate) default_quality: Option<String>,
-    pub(crate) max_style_references: Option<u32>,
-    pub(crate) supports_style_reference_strength: bool,
-    #[serde(serialize_with = "serialize_steps")]
-    pub(crate) steps: Option<(u32, u32)>,
+mod sealed {
+    pub trait Sealed {}
 }
 
-fn serialize_steps<S: serde::Serializer>(
-    steps: &Option<(u32, u32)>,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    #[derive(Serialize)]
-    struct Steps {
-        default: u32,
-        max: u32,
-    }
-    steps
-        .map(|(default, max)| Steps { default, max })
-        .serialize(s)
+/// The kind of a [`CatalogueModel`]: which `type` of catalogue entry it is.
+pub trait ModelKind: sealed::Sealed {
+    /// The catalogue's `type` of these models.
+    const TYPE: &'static str;
+    /// What the models are called in messages, and where a user lists them.
+    const NAME: &'static str;
+    /// Where a user lists them.
+    const LISTED_BY: &'static str;
 }
 
-impl ModelConstraints {
-    /// Longest accepted prompt (characters).
-    pub fn prompt_character_limit(&self) -> Option<u32> {
-        self.prompt_character_limit
-    }
+/// Image models (`GET /models?type=image`): [`ImageModel`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Image {}
 
-    /// Width and height work best as multiples of this (pixel models; not enforced).
-    pub fn width_height_divisor(&self) -> Option<u32> {
-        self.width_height_divisor
-    }
+/// Edit models (`GET /models?type=inpaint`): [`EditModel`](crate::edit_models::EditModel).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inpaint {}
 
-    /// Accepted aspect ratios (`16:9`, ...).
-    pub fn aspect_ratios(&self) -> &[String] {
-        &self.aspect_ratios
-    }
+impl sealed::Sealed for Image {}
+impl sealed::Sealed for Inpaint {}
 
-    /// Aspect ratio used when none is sent.
-    pub fn default_aspect_ratio(&self) -> Option<&str> {
-        self.default_aspect_ratio.as_deref()
-    }
-
-    /// Accepted resolution tiers (`1K`, ...).
-    pub fn resolutions(&self) -> &[String] {
-        &self.resolutions
-    }
-
-    /// Tier used when none is sent.
-    pub fn default_resolution(&self) -> Option<&str> {
-        self.default_resolution.as_deref()
-    }
-
-    /// Accepted qualities (`low`, ...).
-    pub fn qualities(&self) -> &[String] {
-        &self.qualities
-    }
-
-    /// Quality used when none is sent.
-    pub fn default_quality(&self) -> Option<&str> {
-        self.default_quality.as_deref()
-    }
-
-    /// Most style references accepted.
-    pub fn max_style_references(&self) -> Option<u32> {
-        self.max_style_references
-    }
-
-    /// Whether style reference strength is honoured.
-    pub fn supports_style_reference_strength(&self) -> bool {
-        self.supports_style_reference_strength
-    }
-
-    /// Default and maximum steps.
-    pub fn steps(&self) -> Option<(u32, u32)> {
-        self.steps
-    }
+impl ModelKind for Image {
+    const TYPE: &'static str = "image";
+    const NAME: &'static str = "image";
+    const LISTED_BY: &'static str = "Client::image_models";
 }
 
-/// A price in USD and DIEM.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct Price {
-    pub(crate) usd: f64,
-    pub(crate) diem: f64,
+impl ModelKind for Inpaint {
+    const TYPE: &'static str = "inpaint";
+    const NAME: &'static str = "edit";
+    const LISTED_BY: &'static str = "Client::edit_models, GET /models?type=inpaint";
 }
 
-impl Price {
-    /// USD.
-    pub fn usd(&self) -> f64 {
-        self.usd
-    }
-
-    /// DIEM.
-    pub fn diem(&self) -> f64 {
-        self.diem
-    }
-}
-
-/// Prices of an image model, per generated image.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct ModelPricing {
-    pub(crate) generation: Option<Price>,
-    pub(crate) resolutions: BTreeMap<String, Price>,
-    pub(crate) quality: BTreeMap<String, BTreeMap<String, Price>>,
-}
-
-impl ModelPricing {
-    /// Flat price per image.
-    pub fn generation(&self) -> Option<Price> {
-        self.generation
-    }
-
-    /// Price per resolution tier (replaces [`generation`](Self::generation)).
-    pub fn resolutions(&self) -> &BTreeMap<String, Price> {
-        &self.resolutions
-    }
-
-    /// Price per resolution tier, then quality.
-    pub fn quality(&self) -> &BTreeMap<String, BTreeMap<String, Price>> {
-        &self.quality
-    }
-}
-
-/// Retirement schedule of a model.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct ModelDeprecation {
-    pub(crate) date: Option<String>,
-    pub(crate) removes_at: Option<String>,
-    pub(crate) starts_at: Option<String>,
-    pub(crate) replacement_model_id: Option<String>,
-    pub(crate) auto_remap: bool,
-}
-
-impl ModelDeprecation {
-    /// Sunset instant, as sent.
-    pub fn date(&self) -> Option<&str> {
-        self.date.as_deref()
-    }
-
-    /// When the model leaves the listing, as sent.
-    pub fn removes_at(&self) -> Option<&str> {
-        self.removes_at.as_deref()
-    }
-
-    /// When deprecation warnings start, as sent.
-    pub fn starts_at(&self) -> Option<&str> {
-        self.starts_at.as_deref()
-    }
-
-    /// The model to migrate to.
-    pub fn replacement_model_id(&self) -> Option<&str> {
-        self.replacement_model_id.as_deref()
-    }
-
-    /// Whether requests may be remapped to the replacement.
-    pub fn auto_remap(&self) -> bool {
-        self.auto_remap
-    }
+/// A model of the catalogue: the generated entry as the server sent it
+/// (`venice_openapi::types::Model`, its fields reachable through `Deref`:
+/// `model.model_spec.traits`, …), of one [`ModelKind`]. Serialises as the catalogue
+/// entry.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct CatalogueModel<K> {
+    model: types::Model,
+    #[serde(skip)]
+    kind: PhantomData<K>,
 }
 
 /// An image model of the catalogue ([`Client::image_models`](crate::Client::image_models)).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct ImageModel {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) description: Option<String>,
-    pub(crate) sizing: SizingMode,
-    pub(crate) constraints: ModelConstraints,
-    pub(crate) pricing: ModelPricing,
-    pub(crate) deprecation: Option<ModelDeprecation>,
-    pub(crate) offline: bool,
-    pub(crate) supports_style_references: bool,
-    pub(crate) supports_web_search: bool,
-    pub(crate) supports_optimize_prompt_thinking: bool,
-    pub(crate) region_restrictions: Vec<String>,
-    pub(crate) traits: Vec<String>,
+pub type ImageModel = CatalogueModel<Image>;
+
+static NO_CONSTRAINTS: LazyLock<types::ImageModelConstraints> = LazyLock::new(Default::default);
+static NO_PRICING: LazyLock<types::ModelPricing> = LazyLock::new(Default::default);
+
+impl<K> Deref for CatalogueModel<K> {
+    type Target = types::Model;
+
+    fn deref(&self) -> &types::Model {
+        &self.model
+    }
 }
 
-impl ImageModel {
+impl<K: ModelKind> CatalogueModel<K> {
+    /// The models of this kind in a `GET /models` answer (entries of other types are
+    /// skipped).
+    pub(crate) fn from_list(list: types::ModelList) -> Vec<Self> {
+        list.data
+            .into_iter()
+            .filter(|m| !m.id.is_empty() && m.type_ == K::TYPE)
+            .map(|model| Self {
+                model,
+                kind: PhantomData,
+            })
+            .collect()
+    }
+
+    /// The model `id` of `models`, or the validation error of `field` the provider's
+    /// 400 "Invalid model id" would be.
+    pub(crate) fn find<'a>(
+        models: &'a [Self],
+        id: &str,
+        field: &'static str,
+    ) -> std::result::Result<&'a Self, ValidationError> {
+        models.iter().find(|m| m.id == id).ok_or_else(|| {
+            ValidationError::new(
+                field,
+                format!("unknown {} model {id:?} (see {})", K::NAME, K::LISTED_BY),
+            )
+        })
+    }
+
+    /// The generated catalogue entry.
+    pub fn into_inner(self) -> types::Model {
+        self.model
+    }
+
     /// Model ID (the `model` of a request).
     pub fn id(&self) -> &str {
-        &self.id
+        &self.model.id
     }
 
     /// Display name (the ID when the catalogue has none).
     pub fn name(&self) -> &str {
-        &self.name
+        self.model_spec.name.as_deref().unwrap_or(&self.model.id)
     }
 
-    /// Description.
-    pub fn description(&self) -> Option<&str> {
-        self.description.as_deref()
+    /// Request constraints (all unset when the catalogue gives none).
+    pub fn constraints(&self) -> &types::ImageModelConstraints {
+        self.model_spec
+            .constraints
+            .as_ref()
+            .unwrap_or(&NO_CONSTRAINTS)
     }
 
-    /// How the model is sized.
-    pub fn sizing(&self) -> SizingMode {
-        self.sizing
-    }
-
-    /// Request constraints.
-    pub fn constraints(&self) -> &ModelConstraints {
-        &self.constraints
-    }
-
-    /// Prices.
-    pub fn pricing(&self) -> &ModelPricing {
-        &self.pricing
+    /// Prices (all unset when the catalogue gives none).
+    pub fn pricing(&self) -> &types::ModelPricing {
+        self.model_spec.pricing.as_ref().unwrap_or(&NO_PRICING)
     }
 
     /// Retirement schedule, if any.
-    pub fn deprecation(&self) -> Option<&ModelDeprecation> {
-        self.deprecation.as_ref()
+    pub fn deprecation(&self) -> Option<&types::ModelDeprecation> {
+        self.model_spec.deprecation.as_ref()
     }
 
     /// Whether the model is offline now.
     pub fn is_offline(&self) -> bool {
-        self.offline
-    }
-
-    /// Whether the model accepts style references.
-    pub fn supports_style_references(&self) -> bool {
-        self.supports_style_references
-    }
-
-    /// Whether `enable_web_search` does anything on this model.
-    pub fn supports_web_search(&self) -> bool {
-        self.supports_web_search
-    }
-
-    /// Whether `disable_prompt_optimization_thinking` does anything on this model.
-    pub fn supports_optimize_prompt_thinking(&self) -> bool {
-        self.supports_optimize_prompt_thinking
-    }
-
-    /// Country codes from which the model is blocked (403); empty when unrestricted.
-    pub fn region_restrictions(&self) -> &[String] {
-        &self.region_restrictions
-    }
-
-    /// Traits such as `default`.
-    pub fn traits(&self) -> &[String] {
-        &self.traits
+        self.model_spec.offline == Some(true)
     }
 }
 
-fn to_u32(v: Option<i64>) -> Option<u32> {
-    v.and_then(|v| u32::try_from(v.max(0)).ok())
+/// A catalogue number as a bound we can compare with (a negative one bounds nothing).
+pub(crate) fn bound(v: Option<i64>) -> Option<usize> {
+    v.and_then(|v| usize::try_from(v).ok())
 }
 
-fn price(p: &types::Price) -> Price {
-    Price {
-        usd: p.usd,
-        diem: p.diem,
-    }
-}
-
-/// The image models of a `GET /models` answer. Entries of other types are skipped.
-pub(crate) fn from_wire(list: types::ModelList) -> Vec<ImageModel> {
-    list.data
-        .into_iter()
-        .filter(|m| !m.id.is_empty() && m.type_ == "image")
-        .map(|m| {
-            let s = m.model_spec;
-            let c = s.constraints.unwrap_or_default();
-            let sizing = if !c.aspect_ratios.is_empty() {
-                if c.resolutions.is_empty() {
-                    SizingMode::AspectRatio
-                } else {
-                    SizingMode::AspectRatioAndResolution
-                }
-            } else {
-                SizingMode::Pixels {
-                    divisor: to_u32(c.width_height_divisor)
-                        .filter(|d| *d > 0)
-                        .unwrap_or(1),
-                }
-            };
-            let pricing = s.pricing.unwrap_or_default();
-            ImageModel {
-                name: s.name.unwrap_or_else(|| m.id.clone()),
-                id: m.id,
-                description: s.description,
-                sizing,
-                constraints: ModelConstraints {
-                    prompt_character_limit: to_u32(c.prompt_character_limit),
-                    width_height_divisor: to_u32(c.width_height_divisor),
-                    aspect_ratios: c.aspect_ratios,
-                    default_aspect_ratio: c.default_aspect_ratio,
-                    resolutions: c.resolutions,
-                    default_resolution: c.default_resolution,
-                    qualities: c.qualities,
-                    default_quality: c.default_quality,
-                    max_style_references: to_u32(c.max_style_references),
-                    supports_style_reference_strength: c
-                        .supports_style_reference_strength
-                        .unwrap_or(false),
-                    steps: c
-                        .steps
-                        .and_then(|st| Some((to_u32(Some(st.default))?, to_u32(Some(st.max))?))),
-                },
-                pricing: ModelPricing {
-                    generation: pricing.generation.as_ref().map(price),
-                    resolutions: pricing
-                        .resolutions
-                        .iter()
-                        .map(|(k, v)| (k.clone(), price(v)))
-                        .collect(),
-                    quality: pricing
-                        .quality
-                        .iter()
-                        .map(|(tier, q)| {
-                            let levels =
-                                [("low", &q.low), ("medium", &q.medium), ("high", &q.high)]
-                                    .into_iter()
-                                    .filter_map(|(name, p)| {
-                                        Some((name.to_owned(), price(p.as_ref()?)))
-                                    })
-                                    .collect();
-                            (tier.clone(), levels)
-                        })
-                        .collect(),
-                },
-                deprecation: s.deprecation.map(|d| ModelDeprecation {
-                    date: Some(d.date),
-                    removes_at: Some(d.removes_at),
-                    starts_at: d.starts_at,
-                    replacement_model_id: d.replacement_model_id,
-                    auto_remap: d.auto_remap,
-                }),
-                offline: s.offline.unwrap_or(false),
-                supports_style_references: s.supports_style_references.unwrap_or(false),
-                supports_web_search: s.supports_web_search.unwrap_or(false),
-                supports_optimize_prompt_thinking: s
-                    .supports_optimize_prompt_thinking
-                    .unwrap_or(false),
-                region_restrictions: s.region_restrictions,
-                traits: s.traits,
-            }
-        })
-        .collect()
+/// Whether `value` is in `list`, ignoring ASCII case.
+pub(crate) fn listed(list: &[String], value: &str) -> bool {
+    list.iter().any(|x| x.eq_ignore_ascii_case(value))
 }
 
 /// Parse a `GET /models?type=image` body (as the generated type) into image models.
@@ -389,7 +177,7 @@ pub(crate) fn from_wire(list: types::ModelList) -> Vec<ImageModel> {
 pub(crate) fn parse_catalogue(body: &[u8]) -> Result<Vec<ImageModel>> {
     let list: types::ModelList =
         serde_json::from_slice(body).map_err(|e| Error::decode("model list", e))?;
-    Ok(from_wire(list))
+    Ok(ImageModel::from_list(list))
 }
 
 /// What a prompt rewrite (`enhance_prompt`) adds to a generation when one is produced:
@@ -495,26 +283,33 @@ impl Cost {
     }
 }
 
-/// Find `id` in the catalogue, or a validation error for field `model`.
-pub(crate) fn find<'a>(models: &'a [ImageModel], id: &str) -> Result<&'a ImageModel> {
-    models.iter().find(|m| m.id == id).ok_or_else(|| {
-        Error::Validation(ValidationError::new(
-            "model",
-            format!("unknown image model {id:?} (see Client::image_models)"),
-        ))
-    })
-}
-
 fn fail(field: &'static str, rule: String) -> Result<()> {
     Err(Error::Validation(ValidationError::new(field, rule)))
 }
 
 impl ImageModel {
+    /// How the model is sized: by aspect ratio when it lists `aspectRatios` (with a
+    /// tier when it lists resolutions too), else by pixels.
+    pub fn sizing(&self) -> SizingMode {
+        let c = self.constraints();
+        match (c.aspect_ratios.is_empty(), c.resolutions.is_empty()) {
+            (false, true) => SizingMode::AspectRatio,
+            (false, false) => SizingMode::AspectRatioAndResolution,
+            (true, _) => SizingMode::Pixels {
+                divisor: c
+                    .width_height_divisor
+                    .and_then(|d| u32::try_from(d).ok())
+                    .filter(|d| *d > 0)
+                    .unwrap_or(1),
+            },
+        }
+    }
+
     /// Check `req` against this model's constraints.
     pub fn validate(&self, req: &GenerateRequest) -> Result<()> {
-        let c = &self.constraints;
-        let id = &self.id;
-        match (req.size(), self.sizing) {
+        let c = self.constraints();
+        let id = self.id();
+        match (req.size(), self.sizing()) {
             (None, _) => {}
             (Some(Size::Pixels { width, height }), SizingMode::Pixels { divisor }) => {
                 // The divisor is advice: the provider does not validate it
@@ -552,10 +347,7 @@ impl ImageModel {
                     );
                 }
                 if let Some(Size::Tiered { resolution, .. }) = req.size()
-                    && !c
-                        .resolutions
-                        .iter()
-                        .any(|r| r.eq_ignore_ascii_case(resolution.as_str()))
+                    && !listed(&c.resolutions, resolution.as_str())
                 {
                     return fail(
                         "resolution",
@@ -580,29 +372,22 @@ impl ImageModel {
                 );
             }
         }
-        if let Some(limit) = c.prompt_character_limit {
-            let n = req.prompt().chars().count();
-            if n > limit as usize {
-                return fail(
-                    "prompt",
-                    format!("model {id} accepts at most {limit} characters, got {n}"),
-                );
-            }
-            if let Some(neg) = req.negative_prompt() {
-                let n = neg.chars().count();
-                if n > limit as usize {
+        if let Some(limit) = bound(c.prompt_character_limit) {
+            for (field, text) in [
+                ("prompt", Some(req.prompt())),
+                ("negative_prompt", req.negative_prompt()),
+            ] {
+                let n = text.map_or(0, |t| t.chars().count());
+                if n > limit {
                     return fail(
-                        "negative_prompt",
+                        field,
                         format!("model {id} accepts at most {limit} characters, got {n}"),
                     );
                 }
             }
         }
         if let Some(q) = req.quality()
-            && !c
-                .qualities
-                .iter()
-                .any(|x| x.eq_ignore_ascii_case(q.as_str()))
+            && !listed(&c.qualities, q.as_str())
         {
             let accepted = if c.qualities.is_empty() {
                 "no quality setting".to_owned()
@@ -613,21 +398,21 @@ impl ImageModel {
         }
         let refs = req.style_reference_count();
         if refs > 0 {
-            let max = if self.supports_style_references || c.max_style_references.is_some() {
-                c.max_style_references.unwrap_or(u32::MAX)
-            } else {
-                0
+            let max = match bound(c.max_style_references) {
+                Some(max) => max,
+                None if self.model_spec.supports_style_references == Some(true) => usize::MAX,
+                None => 0,
             };
-            if refs > max as usize {
+            if refs > max {
                 return fail(
                     "style_references",
                     format!("model {id} accepts at most {max} style references, got {refs}"),
                 );
             }
         }
-        if let (Some(steps), Some((_, max))) = (req.steps(), c.steps)
+        if let (Some(steps), Some(max)) = (req.steps(), c.steps.as_ref().map(|s| s.max))
             && max > 0
-            && steps > max
+            && i64::from(steps) > max
         {
             return fail(
                 "steps",
@@ -639,8 +424,8 @@ impl ImageModel {
 
     /// Estimate the cost of `req` from this model's pricing.
     pub fn estimate_cost(&self, req: &GenerateRequest) -> Result<Cost> {
-        let c = &self.constraints;
-        let p = &self.pricing;
+        let c = self.constraints();
+        let p = self.pricing();
         let tier = match req.size() {
             Some(Size::Tiered { resolution, .. }) => resolution.as_str().to_owned(),
             _ => c
@@ -648,11 +433,11 @@ impl ImageModel {
                 .clone()
                 .unwrap_or_else(|| "1K".to_owned()),
         };
-        let lookup = |m: &BTreeMap<String, Price>, k: &str| {
+        fn lookup<'a, V>(m: &'a std::collections::HashMap<String, V>, k: &str) -> Option<&'a V> {
             m.iter()
                 .find(|(key, _)| key.eq_ignore_ascii_case(k))
-                .map(|(_, v)| *v)
-        };
+                .map(|(_, v)| v)
+        }
         let quality = (!p.quality.is_empty()).then(|| {
             req.quality()
                 .map(|q| q.as_str().to_owned())
@@ -660,31 +445,33 @@ impl ImageModel {
                 .unwrap_or_else(|| "medium".to_owned())
         });
         let price = if let Some(q) = &quality {
-            p.quality
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(&tier))
-                .and_then(|(_, qs)| lookup(qs, q))
+            lookup(&p.quality, &tier).and_then(|qs| match q.to_ascii_lowercase().as_str() {
+                "low" => qs.low.as_ref(),
+                "medium" => qs.medium.as_ref(),
+                "high" => qs.high.as_ref(),
+                _ => None,
+            })
         } else if !p.resolutions.is_empty() {
             lookup(&p.resolutions, &tier)
         } else {
-            p.generation
+            p.generation.as_ref()
         };
-        let price = price.ok_or_else(|| {
+        let usd = price.map(|p| p.usd).ok_or_else(|| {
             Error::Validation(ValidationError::new(
                 "model",
                 format!(
                     "the catalogue has no price for model {} at this size/quality",
-                    self.id
+                    self.id()
                 ),
             ))
         })?;
         let images = req.image_count();
         let mut lines = vec![CostLine::known(
             match &quality {
-                Some(q) => format!("{} {tier} {q} x{images}", self.id),
-                None => format!("{} {tier} x{images}", self.id),
+                Some(q) => format!("{} {tier} {q} x{images}", self.id()),
+                None => format!("{} {tier} x{images}", self.id()),
             },
-            price.usd * f64::from(images),
+            usd * f64::from(images),
         )];
         if req.enhance_prompt() == Some(true) {
             lines.push(CostLine::up_to(
@@ -699,7 +486,7 @@ impl ImageModel {
             ));
         }
         Ok(Cost {
-            usd_per_image: price.usd,
+            usd_per_image: usd,
             images,
             total_usd: lines.iter().filter_map(|l| l.usd).sum(),
             lines,
@@ -742,6 +529,10 @@ pub(crate) mod tests {
         parse_catalogue(catalogue_json().to_string().as_bytes()).unwrap()
     }
 
+    fn find_model<'a>(m: &'a [ImageModel], id: &str) -> Result<&'a ImageModel> {
+        Ok(ImageModel::find(m, id, "model")?)
+    }
+
     fn field(r: Result<()>) -> String {
         match r {
             Err(Error::Validation(v)) => v.field.into_owned(),
@@ -753,33 +544,28 @@ pub(crate) mod tests {
     fn parses_modes() {
         let m = models();
         assert_eq!(m.len(), 3);
-        assert_eq!(m[0].sizing, SizingMode::Pixels { divisor: 16 });
-        assert_eq!(m[0].name, "Pixel");
-        assert_eq!(m[0].constraints.steps, Some((8, 30)));
-        assert_eq!(m[1].sizing, SizingMode::AspectRatio);
-        assert!(m[1].deprecation.as_ref().unwrap().auto_remap);
-        assert_eq!(m[2].sizing, SizingMode::AspectRatioAndResolution);
-        assert_eq!(m[2].name, "tier");
-        assert!(m[2].supports_web_search() && m[2].supports_optimize_prompt_thinking());
-        assert_eq!(m[2].region_restrictions(), ["XX"]);
-        assert!(!m[0].supports_web_search() && m[0].region_restrictions().is_empty());
+        assert_eq!(m[0].sizing(), SizingMode::Pixels { divisor: 16 });
+        assert_eq!(m[0].name(), "Pixel");
+        assert_eq!(m[0].constraints().steps.as_ref().map(|s| s.max), Some(30));
+        assert_eq!(m[1].sizing(), SizingMode::AspectRatio);
+        assert!(m[1].deprecation().unwrap().auto_remap);
+        assert_eq!(m[2].sizing(), SizingMode::AspectRatioAndResolution);
+        assert_eq!(m[2].name(), "tier");
+        assert!(!m[2].is_offline());
+        assert_eq!(m[2].model_spec.region_restrictions, ["XX"]);
+        assert!(m[0].model_spec.region_restrictions.is_empty());
         assert!(parse_catalogue(b"\"x\"").is_err());
     }
 
     #[test]
     fn catalogue_and_cost_serialise() {
         let m = models();
+        // A model serialises as the catalogue entry it was read from.
         let v = serde_json::to_value(&m[0]).unwrap();
-        assert_eq!(v["id"], "px");
-        assert_eq!(v["sizing"], json!({"mode": "pixels", "divisor": 16}));
-        assert_eq!(v["constraints"]["steps"], json!({"default": 8, "max": 30}));
-        assert_eq!(
-            v["pricing"]["generation"],
-            json!({"usd": 0.01, "diem": 0.1})
-        );
-        let v = serde_json::to_value(&m[2]).unwrap();
-        assert_eq!(v["sizing"], json!({"mode": "aspect_ratio_and_resolution"}));
-        let cost = find(&m, "px")
+        assert_eq!(v, catalogue_json()["data"][0]);
+        let v = serde_json::to_value(m[2].sizing()).unwrap();
+        assert_eq!(v, json!({"mode": "aspect_ratio_and_resolution"}));
+        let cost = find_model(&m, "px")
             .unwrap()
             .estimate_cost(
                 &GenerateRequest::builder("px", "p")
@@ -798,7 +584,7 @@ pub(crate) mod tests {
     #[test]
     fn an_estimate_has_a_line_per_documented_charge() {
         let m = models();
-        let ar = find(&m, "ar").unwrap();
+        let ar = find_model(&m, "ar").unwrap();
         let req = GenerateRequest::builder("ar", "p")
             .enhance_prompt(true)
             .style_reference(StyleReference::from_url("https://a").unwrap())
@@ -822,7 +608,7 @@ pub(crate) mod tests {
     fn model_rules() {
         let m = models();
         let b = |model: &str| GenerateRequest::builder(model, "p");
-        let px = find(&m, "px").unwrap();
+        let px = find_model(&m, "px").unwrap();
         assert!(
             px.validate(
                 &b("px")
@@ -887,7 +673,7 @@ pub(crate) mod tests {
             "style_references"
         );
 
-        let ar = find(&m, "ar").unwrap();
+        let ar = find_model(&m, "ar").unwrap();
         assert!(
             ar.validate(&b("ar").size(ar169).quality(Quality::High).build().unwrap())
                 .is_ok()
@@ -921,7 +707,7 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(field(ar.validate(&two)), "style_references");
 
-        let t = find(&m, "tier").unwrap();
+        let t = find_model(&m, "tier").unwrap();
         assert!(t.validate(&b("tier").size(tiered).build().unwrap()).is_ok());
         let t4k = Size::Tiered {
             aspect_ratio: AspectRatio::new(1, 1).unwrap(),
@@ -941,20 +727,23 @@ pub(crate) mod tests {
             .is_ok()
         );
 
-        assert_eq!(field(find(&m, "nope").map(|_| ())), "model");
+        assert_eq!(
+            ImageModel::find(&m, "nope", "model").unwrap_err().field,
+            "model"
+        );
     }
 
     #[test]
     fn costs() {
         let m = models();
         let b = |model: &str| GenerateRequest::builder(model, "p");
-        let c = find(&m, "px")
+        let c = find_model(&m, "px")
             .unwrap()
             .estimate_cost(&b("px").variants(3).build().unwrap())
             .unwrap();
         assert_eq!(c.images, 3);
         assert!((c.total_usd - 0.03).abs() < 1e-9);
-        let ar = find(&m, "ar").unwrap();
+        let ar = find_model(&m, "ar").unwrap();
         assert_eq!(
             ar.estimate_cost(&b("ar").build().unwrap())
                 .unwrap()
@@ -967,7 +756,7 @@ pub(crate) mod tests {
                 .usd_per_image,
             0.05
         );
-        let t = find(&m, "tier").unwrap();
+        let t = find_model(&m, "tier").unwrap();
         let t2k = Size::Tiered {
             aspect_ratio: AspectRatio::new(1, 1).unwrap(),
             resolution: Resolution::TwoK,

@@ -1,5 +1,5 @@
 //! Conversions between the facade's value types and the generated wire types, in one
-//! place, and the mapping of generated conversion errors to [`ValidationError`]s.
+//! place, and [`Draft`], the one mechanism every request builder is made of.
 
 use std::fmt::Display;
 
@@ -9,7 +9,9 @@ use crate::error::ValidationError;
 use crate::format::Format;
 use crate::sizing::Quality;
 
-/// Convert `value` to the wire type of `field`, or a validation error naming `field`.
+/// Convert `value` to the wire type of `field` through the generated type's `TryFrom`
+/// (the spec's constraints), or a validation error naming `field`: the field is known
+/// where the value is set, so no error text has to be read back.
 pub(crate) fn convert<T, V>(field: &'static str, value: V) -> Result<T, ValidationError>
 where
     V: TryInto<T>,
@@ -20,23 +22,67 @@ where
         .map_err(|e| ValidationError::new(field, e.to_string()))
 }
 
-/// A generated builder's error (`error converting supplied value for <field>: <why>`
-/// or `no value supplied for <field>`) as a validation error naming the field.
-pub(crate) fn builder_error(e: impl Display) -> ValidationError {
-    let text = e.to_string();
-    let parsed = text
-        .strip_prefix("error converting supplied value for ")
-        .and_then(|rest| rest.split_once(": "))
-        .map(|(field, rule)| (field.to_owned(), rule.to_owned()))
-        .or_else(|| {
-            text.strip_prefix("no value supplied for ")
-                .map(|field| (field.to_owned(), "is required".to_owned()))
-        });
-    match parsed {
-        Some((field, rule)) => ValidationError::new(field, rule),
-        None => ValidationError::new("request", text),
+/// A request body being built: the generated wire value, or the first rule a setter
+/// broke. Setters never fail (a builder chains), `build` reports the error.
+#[derive(Clone, Debug)]
+pub(crate) struct Draft<T>(Result<T, ValidationError>);
+
+impl<T> Draft<T> {
+    /// A draft from a generated builder given every required field, each converted
+    /// with [`convert`] first (so what is left to fail is a field this crate forgot,
+    /// reported against the whole request).
+    pub(crate) fn start<B>(builder: Result<B, ValidationError>) -> Self
+    where
+        B: TryInto<T>,
+        B::Error: Display,
+    {
+        Self(builder.and_then(|b| convert("request", b)))
+    }
+
+    /// Apply `set` to the wire value unless an earlier setter failed.
+    pub(crate) fn set(mut self, set: impl FnOnce(&mut T) -> Result<(), ValidationError>) -> Self {
+        if let Ok(wire) = &mut self.0
+            && let Err(e) = set(wire)
+        {
+            self.0 = Err(e);
+        }
+        self
+    }
+
+    /// The wire value, or the first broken rule.
+    pub(crate) fn finish(self) -> Result<T, ValidationError> {
+        self.0
     }
 }
+
+/// Setters of a builder whose `wire` is a [`Draft`]: each stores its argument in one
+/// optional wire field through [`convert`] (after `via`, when given), errors named
+/// after the setter.
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident($ty:ty) => $field:ident $(via $via:expr)?;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            $(let value = ($via)(value);)?
+            self.wire = self.wire.set(|w| {
+                w.$field = Some($crate::wire::convert(stringify!($name), value)?);
+                Ok(())
+            });
+            self
+        }
+    )*};
+}
+pub(crate) use setters;
+
+/// Getters of optional `Copy` wire fields, each named after its field.
+macro_rules! getters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(&self) -> Option<$ty> {
+            self.wire.$name
+        }
+    )*};
+}
+pub(crate) use getters;
 
 impl From<Format> for types::GenerateImageRequestFormat {
     fn from(f: Format) -> Self {
@@ -99,16 +145,33 @@ impl From<types::ImageQuality> for Quality {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
-    fn builder_errors_name_their_field() {
-        let e =
-            builder_error("error converting supplied value for prompt: shorter than 1 characters");
+    fn a_draft_keeps_the_first_error_and_names_its_field() {
+        let d: Draft<types::UpscaleImageRequest> = Draft::start(convert("image", "x").map(
+            |i: types::UpscaleImageRequestImage| types::UpscaleImageRequest::builder().image(i),
+        ));
+        let d = d
+            .set(|w| {
+                w.scale = Some(2.0);
+                Ok(())
+            })
+            .set(|_| Err(ValidationError::new("scale", "first")))
+            .set(|_| Err(ValidationError::new("creativity", "second")));
+        let e = d.finish().unwrap_err();
+        assert_eq!((e.field.as_ref(), e.rule.as_str()), ("scale", "first"));
+        // A generated constrained type refuses through its TryFrom, named by the caller.
+        let e = convert::<types::EditImageRequestPrompt, _>("prompt", "").unwrap_err();
         assert_eq!(e.field, "prompt");
-        assert_eq!(e.rule, "shorter than 1 characters");
-        assert_eq!(builder_error("no value supplied for model").field, "model");
-        assert_eq!(builder_error("odd").field, "request");
+        assert!(!e.rule.is_empty());
+        // A generated builder missing a required field is reported against the request.
+        let e =
+            Draft::<types::UpscaleImageRequest>::start(Ok(types::UpscaleImageRequest::builder()))
+                .finish()
+                .unwrap_err();
+        assert_eq!(e.field, "request");
     }
 }

@@ -2,7 +2,7 @@
 //! beside the generated code's typed decoding.
 //!
 //! Why: a typed response keeps only the fields the spec models. A caller that must pass
-//! the server's answer on untouched (the CLI's `models --json --raw`, which captures the
+//! the server's answer on untouched (the CLI's `models --json --as-sent`, which captures the
 //! provider's catalogue for `venice-mock --catalogue`) still sends the request through
 //! the generated builder, with its hooks and the spec's path, and reads the copy.
 

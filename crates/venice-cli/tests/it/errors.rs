@@ -223,7 +223,7 @@ fn an_edit_404_is_an_unreachable_input_and_an_unknown_edit_model_a_400() {
     );
     assert_eq!(
         lines[1],
-        "hint: the edit models are those of type inpaint in `venice-image models --json --raw`"
+        "hint: the edit models are those of type inpaint in `venice-image models --json --as-sent`"
     );
 }
 

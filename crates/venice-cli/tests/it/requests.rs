@@ -2,7 +2,7 @@
 //! here: every request field (style references, steps, LoRA, the OpenAI-compatible
 //! endpoint), inputs refused before upload, cost estimates and `--max-cost` for every
 //! paid operation, `--style` checked, clap-level conflicts, an existing `--out`,
-//! `--open`, and `models --json --raw`.
+//! `--open`, and `models --json --as-sent`.
 #![allow(clippy::unwrap_used)]
 
 use crate::common;
@@ -584,9 +584,9 @@ fn open_hands_each_saved_image_to_the_viewer() {
 }
 
 #[test]
-fn models_raw_is_the_catalogue_byte_for_byte_and_round_trips_through_the_mock() {
+fn models_as_sent_is_the_catalogue_byte_for_byte_and_round_trips_through_the_mock() {
     let (rt, server) = mock();
-    let (code, first, stderr) = run(against(&server).args(["models", "--json", "--raw"]));
+    let (code, first, stderr) = run(against(&server).args(["models", "--json", "--as-sent"]));
     assert_eq!(code, 0, "{stderr}");
     let value: serde_json::Value = serde_json::from_str(&first).unwrap();
     let kinds: std::collections::BTreeSet<&str> = value["data"]
@@ -608,18 +608,18 @@ fn models_raw_is_the_catalogue_byte_for_byte_and_round_trips_through_the_mock() 
         ..MockConfig::default()
     };
     let again = rt.block_on(MockServer::start(config)).unwrap();
-    let (code, second, stderr) = run(against(&again).args(["models", "--json", "--raw"]));
+    let (code, second, stderr) = run(against(&again).args(["models", "--json", "--as-sent"]));
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(first, second);
 }
 
 #[test]
-fn models_raw_failures_are_api_errors_with_the_base_url_hint() {
+fn models_as_sent_failures_are_api_errors_with_the_base_url_hint() {
     let (_rt, server) = mock();
     let wrong = format!("{}/nope", server.base_url());
     let (code, stdout, stderr) = run(bin()
         .env("VENICE_API_KEY", venice_mock::DEFAULT_API_KEY)
-        .args(["--base-url", &wrong, "models", "--json", "--raw"]));
+        .args(["--base-url", &wrong, "models", "--json", "--as-sent"]));
     assert_eq!(code, 3, "{stderr}");
     assert!(stdout.is_empty(), "nothing printed: {stdout}");
     assert_eq!(
@@ -639,7 +639,7 @@ fn the_catalogue_and_the_styles_need_no_credentials_and_paid_commands_do() {
     for command in [
         vec!["models"],
         vec!["styles"],
-        vec!["models", "--json", "--raw"],
+        vec!["models", "--json", "--as-sent"],
     ] {
         let (code, stdout, stderr) = run(bin().args(["--base-url", &base]).args(&command));
         assert_eq!(code, 0, "{command:?}: {stderr}");

@@ -4,7 +4,7 @@ use venice_openapi::{Uploads, types};
 
 use super::input::ImageInput;
 use crate::error::ValidationError;
-use crate::wire::{builder_error, convert};
+use crate::wire::convert;
 
 /// A background removal: the image (file, bytes, base64 or URL). The answer is always
 /// a PNG with an alpha channel. There are no pixel limits, only the 25 MB one, which
@@ -56,16 +56,14 @@ impl RemoveBackgroundRequest {
         uploads: &mut Uploads,
     ) -> Result<types::BackgroundRemoveImageRequest, ValidationError> {
         let value = self.image.wire_value(uploads)?;
-        // Built through the generated builder: a field the spec adds later keeps its
-        // (unset) default instead of breaking this code.
-        let wire = types::BackgroundRemoveImageRequest::builder();
-        let wire = if self.image.is_url() {
-            wire.image_url(Some(value))
+        // From the default: a field the spec adds later stays unset instead of breaking
+        // this code.
+        let mut wire = types::BackgroundRemoveImageRequest::default();
+        if self.image.is_url() {
+            wire.image_url = Some(value);
         } else {
-            wire.image(Some(
-                convert::<types::BackgroundRemoveImageRequestImage, _>("image", value)?,
-            ))
-        };
-        wire.try_into().map_err(builder_error)
+            wire.image = Some(convert("image", value)?);
+        }
+        Ok(wire)
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use venice_openapi::types;
 
 use crate::client::{Client, cached};
-use crate::edit_models::{self, EditFacts, EditModel};
+use crate::edit_models::{EditFacts, EditModel};
 use crate::error::Result;
 
 /// The edit model the provider uses when a request names none.
@@ -20,14 +20,14 @@ impl Client {
     /// ```no_run
     /// # async fn run(client: venice_image::Client) -> venice_image::Result<()> {
     /// for m in client.edit_models().await?.iter() {
-    ///     println!("{}: up to {} images", m.id(), m.constraints().input_image_limit());
+    ///     println!("{}: up to {} images", m.id(), m.input_image_limit());
     /// }
     /// # Ok(()) }
     /// ```
     pub async fn edit_models(&self) -> Result<Arc<Vec<EditModel>>> {
         cached(&self.inner.edit_models, || async {
             let list = self.model_list(types::ModelTypeFilter::Inpaint).await?;
-            Ok(edit_models::from_wire(list))
+            Ok(EditModel::from_list(list))
         })
         .await
     }
@@ -48,7 +48,7 @@ impl Client {
         match self.edit_models().await {
             Ok(models) => {
                 let id = model.unwrap_or(DEFAULT_EDIT_MODEL);
-                edit_models::find(&models, id, field)?.check(facts)?;
+                EditModel::find(&models, id, field)?.check(facts)?;
                 Ok(())
             }
             Err(e) if e.is_timeout() => Err(e),

@@ -12,7 +12,7 @@ use crate::limits::{
     EDIT_ASPECT_RATIOS, MAX_EDIT_INPUT_PIXELS, MAX_EDIT_PROMPT_CHARS, MIN_INPUT_PIXELS,
 };
 use crate::sizing::{AspectRatio, Quality, Resolution};
-use crate::wire::{builder_error, convert};
+use crate::wire::{Draft, convert, setters};
 
 /// Output aspect ratio of an edit or multi-edit: `Auto` (the default when unset) lets
 /// the server pick the supported ratio closest to the (first) input image; a ratio
@@ -139,11 +139,7 @@ macro_rules! edit_setters {
     ($wire:ty) => {
         /// Apply `set` to the wire value unless an earlier setter failed.
         fn set(mut self, set: impl FnOnce(&mut $wire) -> Result<(), ValidationError>) -> Self {
-            if let Ok(wire) = &mut self.wire
-                && let Err(e) = set(wire)
-            {
-                self.wire = Err(e);
-            }
+            self.wire = self.wire.set(set);
             self
         }
 
@@ -166,37 +162,16 @@ macro_rules! edit_setters {
             })
         }
 
-        /// Output format (server default: PNG at 1K, JPEG at 2K and 4K).
-        pub fn output_format(self, value: Format) -> Self {
-            self.set(|w| {
-                w.output_format = Some(value.into());
-                Ok(())
-            })
-        }
-
-        /// Blur adult content (server default true).
-        pub fn safe_mode(self, value: bool) -> Self {
-            self.set(|w| {
-                w.safe_mode = Some(value);
-                Ok(())
-            })
-        }
-
-        /// Let the server rewrite the prompt from the image first (extra charge); the
-        /// rewrite comes back in [`ResponseMeta::enhanced_prompt`](crate::ResponseMeta).
-        pub fn enhance_prompt(self, value: bool) -> Self {
-            self.set(|w| {
-                w.enhance_prompt = Some(value);
-                Ok(())
-            })
-        }
-
-        /// Skip the model's prompt-optimisation thinking step (models that support it).
-        pub fn disable_prompt_optimization_thinking(self, value: bool) -> Self {
-            self.set(|w| {
-                w.disable_prompt_optimization_thinking = Some(value);
-                Ok(())
-            })
+        setters! {
+            /// Output format (server default: PNG at 1K, JPEG at 2K and 4K).
+            output_format(Format) => output_format;
+            /// Blur adult content (server default true).
+            safe_mode(bool) => safe_mode;
+            /// Let the server rewrite the prompt from the image first (extra charge); the
+            /// rewrite comes back in [`ResponseMeta::enhanced_prompt`](crate::ResponseMeta).
+            enhance_prompt(bool) => enhance_prompt;
+            /// Skip the model's prompt-optimisation thinking step (models that support it).
+            disable_prompt_optimization_thinking(bool) => disable_prompt_optimization_thinking;
         }
     };
 }
@@ -229,13 +204,16 @@ impl EditRequest {
     pub fn builder(prompt: impl Into<String>, image: ImageInput) -> EditRequestBuilder {
         let prompt = prompt.into();
         let wire = check_prompt(&prompt).and_then(|()| {
-            types::EditImageRequest::builder()
-                .prompt(prompt)
-                .image(unsent_image::<types::EditImageRequestImage>())
-                .try_into()
-                .map_err(builder_error)
+            Ok(types::EditImageRequest::builder()
+                .prompt(convert::<types::EditImageRequestPrompt, _>(
+                    "prompt", prompt,
+                )?)
+                .image(unsent_image::<types::EditImageRequestImage>()))
         });
-        EditRequestBuilder { image, wire }
+        EditRequestBuilder {
+            image,
+            wire: Draft::start(wire),
+        }
     }
 
     /// The edit model, when set (server default `firered-image-edit`).
@@ -276,7 +254,7 @@ impl EditRequest {
 #[must_use]
 pub struct EditRequestBuilder {
     image: ImageInput,
-    wire: Result<types::EditImageRequest, ValidationError>,
+    wire: Draft<types::EditImageRequest>,
 }
 
 impl EditRequestBuilder {
@@ -298,7 +276,7 @@ impl EditRequestBuilder {
     /// model name, and an image of 65,536 to 33,177,600 pixels when its header was
     /// readable.
     pub fn build(self) -> Result<EditRequest, ValidationError> {
-        let wire = self.wire?;
+        let wire = self.wire.finish()?;
         self.image
             .check_pixels("image", MIN_INPUT_PIXELS, Some(MAX_EDIT_INPUT_PIXELS))?;
         Ok(EditRequest {
@@ -338,15 +316,15 @@ impl MultiEditRequest {
     pub fn builder(prompt: impl Into<String>, base: ImageInput) -> MultiEditRequestBuilder {
         let prompt = prompt.into();
         let wire = check_prompt(&prompt).and_then(|()| {
-            types::MultiEditImageRequest::builder()
-                .prompt(prompt)
-                .images(Vec::<types::MultiEditImageRequestImagesItem>::new())
-                .try_into()
-                .map_err(builder_error)
+            Ok(types::MultiEditImageRequest::builder()
+                .prompt(convert::<types::MultiEditImageRequestPrompt, _>(
+                    "prompt", prompt,
+                )?)
+                .images(Vec::<types::MultiEditImageRequestImagesItem>::new()))
         });
         MultiEditRequestBuilder {
             images: vec![base],
-            wire,
+            wire: Draft::start(wire),
         }
     }
 
@@ -397,7 +375,7 @@ impl MultiEditRequest {
 #[must_use]
 pub struct MultiEditRequestBuilder {
     images: Vec<ImageInput>,
-    wire: Result<types::MultiEditImageRequest, ValidationError>,
+    wire: Draft<types::MultiEditImageRequest>,
 }
 
 impl MultiEditRequestBuilder {
@@ -426,12 +404,9 @@ impl MultiEditRequestBuilder {
         })
     }
 
-    /// Output quality (models that offer it; higher costs more).
-    pub fn quality(self, value: Quality) -> Self {
-        self.set(|w| {
-            w.quality = Some(value.into());
-            Ok(())
-        })
+    setters! {
+        /// Output quality (models that offer it; higher costs more).
+        quality(Quality) => quality;
     }
 
     edit_setters!(types::MultiEditImageRequest);
@@ -439,7 +414,7 @@ impl MultiEditRequestBuilder {
     /// Check the rules: each image of 65,536 to 33,177,600 pixels when its header was
     /// readable, and the prompt rules of [`EditRequestBuilder::build`].
     pub fn build(self) -> Result<MultiEditRequest, ValidationError> {
-        let wire = self.wire?;
+        let wire = self.wire.finish()?;
         for (i, image) in self.images.iter().enumerate() {
             image.check_pixels(
                 &format!("images[{i}]"),

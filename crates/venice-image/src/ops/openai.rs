@@ -5,7 +5,7 @@ use venice_openapi::types;
 use crate::error::ValidationError;
 use crate::format::Format;
 use crate::limits::MAX_OPENAI_PROMPT_CHARS;
-use crate::wire::{builder_error, convert};
+use crate::wire::{Draft, convert, setters};
 
 // The values of these fields are the spec's: the generated enums carry them (with
 // `ALL`, `as_str`, `parse_ignore_case` and, for command lines, `clap::ValueEnum`), so
@@ -68,15 +68,17 @@ impl OpenAiGenerateRequest {
         let wire = check_model(&model)
             .and_then(|()| check_prompt(&prompt))
             .and_then(|()| {
-                types::SimpleGenerateImageRequest::builder()
+                Ok(types::SimpleGenerateImageRequest::builder()
                     .model(convert::<types::SimpleGenerateImageRequestModel, _>(
                         "model", model,
                     )?)
-                    .prompt(prompt)
-                    .try_into()
-                    .map_err(builder_error)
+                    .prompt(convert::<types::SimpleGenerateImageRequestPrompt, _>(
+                        "prompt", prompt,
+                    )?))
             });
-        OpenAiGenerateRequestBuilder { wire }
+        OpenAiGenerateRequestBuilder {
+            wire: Draft::start(wire),
+        }
     }
 
     /// The generated wire value sent as the body.
@@ -138,7 +140,7 @@ fn check_prompt(prompt: &str) -> Result<(), ValidationError> {
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct OpenAiGenerateRequestBuilder {
-    wire: Result<types::SimpleGenerateImageRequest, ValidationError>,
+    wire: Draft<types::SimpleGenerateImageRequest>,
 }
 
 impl OpenAiGenerateRequestBuilder {
@@ -147,11 +149,7 @@ impl OpenAiGenerateRequestBuilder {
         mut self,
         set: impl FnOnce(&mut types::SimpleGenerateImageRequest) -> Result<(), ValidationError>,
     ) -> Self {
-        if let Ok(wire) = &mut self.wire
-            && let Err(e) = set(wire)
-        {
-            self.wire = Err(e);
-        }
+        self.wire = self.wire.set(set);
         self
     }
 
@@ -165,36 +163,23 @@ impl OpenAiGenerateRequestBuilder {
         })
     }
 
-    /// Output size (server default `auto`, i.e. 1024x1024).
-    pub fn size(self, size: OpenAiSize) -> Self {
-        self.set(|w| {
-            w.size = Some(convert("size", size.as_str())?);
-            Ok(())
-        })
-    }
-
-    /// `b64_json` or `url` (a data URL); decoded the same either way.
-    pub fn response_format(self, format: ResponseFormat) -> Self {
-        self.set(|w| {
-            w.response_format = Some(convert("response_format", format.as_str())?);
-            Ok(())
-        })
-    }
-
-    /// Output image format (server default PNG).
-    pub fn output_format(self, format: Format) -> Self {
-        self.set(|w| {
-            w.output_format = Some(format.into());
-            Ok(())
-        })
-    }
-
-    /// Moderation (server default `auto`: safe mode on).
-    pub fn moderation(self, moderation: Moderation) -> Self {
-        self.set(|w| {
-            w.moderation = Some(convert("moderation", moderation.as_str())?);
-            Ok(())
-        })
+    setters! {
+        /// Output size (server default `auto`, i.e. 1024x1024).
+        size(OpenAiSize) => size via |v: OpenAiSize| v.as_str();
+        /// `b64_json` or `url` (a data URL); decoded the same either way.
+        response_format(ResponseFormat) => response_format via |v: ResponseFormat| v.as_str();
+        /// Output image format (server default PNG).
+        output_format(Format) => output_format;
+        /// Moderation (server default `auto`: safe mode on).
+        moderation(Moderation) => moderation via |v: Moderation| v.as_str();
+        /// OpenAI's `quality` (accepted, not used by Venice).
+        quality(OpenAiQuality) => quality via |v: OpenAiQuality| v.as_str();
+        /// OpenAI's `style` (accepted, not used by Venice).
+        style(OpenAiStyle) => style via |v: OpenAiStyle| v.as_str();
+        /// OpenAI's `background` (accepted, not used by Venice).
+        background(OpenAiBackground) => background via |v: OpenAiBackground| v.as_str();
+        /// OpenAI's end-user identifier (accepted, not used by Venice).
+        user(impl Into<String>) => user;
     }
 
     /// Number of images: Venice returns one per request, so only 1 is accepted (server
@@ -208,30 +193,6 @@ impl OpenAiGenerateRequestBuilder {
                 ));
             }
             w.n = std::num::NonZeroU64::new(1);
-            Ok(())
-        })
-    }
-
-    /// OpenAI's `quality` (accepted, not used by Venice).
-    pub fn quality(self, quality: OpenAiQuality) -> Self {
-        self.set(|w| {
-            w.quality = Some(convert("quality", quality.as_str())?);
-            Ok(())
-        })
-    }
-
-    /// OpenAI's `style` (accepted, not used by Venice).
-    pub fn style(self, style: OpenAiStyle) -> Self {
-        self.set(|w| {
-            w.style = Some(convert("style", style.as_str())?);
-            Ok(())
-        })
-    }
-
-    /// OpenAI's `background` (accepted, not used by Venice).
-    pub fn background(self, background: OpenAiBackground) -> Self {
-        self.set(|w| {
-            w.background = Some(convert("background", background.as_str())?);
             Ok(())
         })
     }
@@ -250,18 +211,11 @@ impl OpenAiGenerateRequestBuilder {
         })
     }
 
-    /// OpenAI's end-user identifier (accepted, not used by Venice).
-    pub fn user(self, user: impl Into<String>) -> Self {
-        let user = user.into();
-        self.set(|w| {
-            w.user = Some(user);
-            Ok(())
-        })
-    }
-
     /// Check the rules: a non-empty prompt of at most 1,500 characters.
     pub fn build(self) -> Result<OpenAiGenerateRequest, ValidationError> {
-        Ok(OpenAiGenerateRequest { wire: self.wire? })
+        Ok(OpenAiGenerateRequest {
+            wire: self.wire.finish()?,
+        })
     }
 }
 

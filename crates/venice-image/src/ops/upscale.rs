@@ -8,7 +8,7 @@ use crate::limits::{
     MAX_UPSCALE_CREATIVITY, MAX_UPSCALE_OUTPUT_PIXELS, MAX_UPSCALE_SCALE, MIN_INPUT_PIXELS,
     MIN_UPSCALE_SCALE,
 };
-use crate::wire::{builder_error, convert};
+use crate::wire::{Draft, convert, getters, setters};
 
 /// A validated upscale request: the image (file, bytes or base64; not a URL), the
 /// scale factor and how much detail the upscaler may invent.
@@ -38,10 +38,11 @@ impl UpscaleRequest {
     /// A builder for upscaling `image`.
     pub fn builder(image: ImageInput) -> UpscaleRequestBuilder {
         let wire = types::UpscaleImageRequest::builder()
-            .image(unsent_image::<types::UpscaleImageRequestImage>())
-            .try_into()
-            .map_err(builder_error);
-        UpscaleRequestBuilder { image, wire }
+            .image(unsent_image::<types::UpscaleImageRequestImage>());
+        UpscaleRequestBuilder {
+            image,
+            wire: Draft::start(Ok(wire)),
+        }
     }
 
     /// The body to send, with the image registered in `uploads`.
@@ -59,14 +60,11 @@ impl UpscaleRequest {
         &self.image
     }
 
-    /// The scale factor, when set (server default 2).
-    pub fn scale(&self) -> Option<f64> {
-        self.wire.scale
-    }
-
-    /// The creativity, when set (server default 0.01).
-    pub fn creativity(&self) -> Option<f64> {
-        self.wire.creativity
+    getters! {
+        /// The scale factor, when set (server default 2).
+        scale: f64;
+        /// The creativity, when set (server default 0.01).
+        creativity: f64;
     }
 
     /// The scale the server applies, when the input's dimensions are known: the one
@@ -97,31 +95,22 @@ impl UpscaleRequest {
 #[must_use]
 pub struct UpscaleRequestBuilder {
     image: ImageInput,
-    wire: Result<types::UpscaleImageRequest, ValidationError>,
+    wire: Draft<types::UpscaleImageRequest>,
 }
 
 impl UpscaleRequestBuilder {
-    /// Scale factor in `[2, 4]` (server default 2). Upstream documents 2 and 4; the
-    /// schema allows any number in between.
-    pub fn scale(mut self, scale: f64) -> Self {
-        if let Ok(w) = &mut self.wire {
-            w.scale = Some(scale);
-        }
-        self
-    }
-
-    /// Detail the upscaler adds, `[0, 0.02]` (server default 0.01).
-    pub fn creativity(mut self, creativity: f64) -> Self {
-        if let Ok(w) = &mut self.wire {
-            w.creativity = Some(creativity);
-        }
-        self
+    setters! {
+        /// Scale factor in `[2, 4]` (server default 2). Upstream documents 2 and 4; the
+        /// schema allows any number in between.
+        scale(f64) => scale;
+        /// Detail the upscaler adds, `[0, 0.02]` (server default 0.01).
+        creativity(f64) => creativity;
     }
 
     /// Check the rules: scale in `[2, 4]`, creativity in `[0, 0.02]`, the image not a
     /// URL and, when its header was readable, at least 65,536 pixels.
     pub fn build(self) -> Result<UpscaleRequest, ValidationError> {
-        let wire = self.wire?;
+        let wire = self.wire.finish()?;
         if let Some(s) = wire.scale
             && !(MIN_UPSCALE_SCALE..=MAX_UPSCALE_SCALE).contains(&s)
         {

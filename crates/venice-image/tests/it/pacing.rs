@@ -216,23 +216,24 @@ async fn account_operations_are_typed() {
         .build()
         .unwrap();
     let balance = c.account_balance().await.unwrap();
-    assert_eq!(balance.usd(), Some(3.5));
-    assert_eq!(balance.diem(), None);
-    assert!(balance.can_consume());
-    assert_eq!(balance.consumption_currency(), Some("USD"));
+    assert_eq!(balance.balances.usd, Some(3.5));
+    assert_eq!(balance.balances.diem, None);
+    assert!(balance.can_consume);
+    assert_eq!(balance.consumption_currency.as_deref(), Some("USD"));
     assert_eq!(balance.spendable_usd(), Some(3.5));
     let limits = c.account_limits().await.unwrap();
-    assert_eq!(limits.tier(), "paid");
-    assert!(limits.is_access_permitted() && limits.is_charged());
-    assert_eq!(limits.usd(), Some(3.5));
+    assert_eq!(limits.api_tier.id, "paid");
+    assert!(limits.access_permitted && limits.api_tier.is_charged);
+    assert_eq!(limits.balances.usd, Some(3.5));
     let sd = limits.model("venice-sd35").unwrap();
     assert_eq!(
         (sd.requests_per_minute(), sd.requests_per_day()),
         (Some(10), None)
     );
-    // Serializable for tools that print them.
+    // Serialised as the wire `data`, so tools read it with the generated type.
     let json = serde_json::to_value(&limits).unwrap();
-    assert_eq!(json["tier"], "paid");
+    let back: venice_image::raw::types::ApiKeyRateLimits = serde_json::from_value(json).unwrap();
+    assert_eq!(back, *limits);
 
     let wrong = Client::builder()
         .base_url(server.base_url())

@@ -279,7 +279,7 @@ async fn an_edit_content_violation_is_a_typed_422_and_charges_nothing() {
     .await
     .unwrap();
     let client = client_for(&server);
-    let usd = || async { client.account_limits().await.unwrap().usd() };
+    let usd = || async { client.account_limits().await.unwrap().balances.usd };
     let before = usd().await;
     let png = padded_png(256, 256, 200_000).unwrap();
     let edit = EditRequest::builder("forbidden-content", ImageInput::from_bytes(&png).unwrap())
@@ -332,11 +332,11 @@ async fn every_model_of_the_catalogue_generates_in_its_sizing_mode() {
                 (256, 128),
             ),
             SizingMode::AspectRatio => {
-                let r = ratio(c.aspect_ratios());
+                let r = ratio(&c.aspect_ratios);
                 (Size::AspectRatio(r), expected(r, 1024))
             }
             SizingMode::AspectRatioAndResolution => {
-                let r = ratio(c.aspect_ratios());
+                let r = ratio(&c.aspect_ratios);
                 (
                     Size::Tiered {
                         aspect_ratio: r,

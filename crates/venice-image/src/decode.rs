@@ -211,24 +211,52 @@ fn decode_b64_json(s: &str) -> Option<Value> {
 
 /// `fields` decoded as `T`, keeping what decodes: a field whose value does not fit its
 /// type is dropped, and so is an item of a list that does not fit (the server's answer
-/// stays whole in the error's body excerpt). `None` when what is left is no `T`.
-fn lenient<T: DeserializeOwned>(fields: Map<String, Value>) -> Option<T> {
-    let fits = |k: &str, v: Value| {
-        serde_json::from_value::<T>(Value::Object(Map::from_iter([(k.to_owned(), v)]))).is_ok()
-    };
-    let mut kept = Map::new();
-    for (k, v) in fields {
-        if fits(&k, v.clone()) {
-            kept.insert(k, v);
-        } else if let Value::Array(items) = v {
-            let items: Vec<Value> = items
-                .into_iter()
-                .filter(|item| fits(&k, Value::Array(vec![item.clone()])))
-                .collect();
-            kept.insert(k, Value::Array(items));
+/// stays whole in the error's body excerpt). `None` when what is left is no `T` (a
+/// required field missing).
+fn lenient<T: DeserializeOwned>(mut fields: Map<String, Value>) -> Option<T> {
+    // Each field (and each item of a list) on a line of its own: the line of the decode
+    // error names what does not fit, whatever its depth.
+    for _ in 0..=fields.len() + fields.values().map(array_len).sum::<usize>() {
+        let mut lines = vec![("{".to_owned(), None)];
+        for (k, v) in &fields {
+            let key = Value::String(k.clone()).to_string();
+            match v {
+                Value::Array(items) if !items.is_empty() => {
+                    lines.push((format!("{key}:["), Some((k.clone(), None))));
+                    for (i, item) in items.iter().enumerate() {
+                        let comma = if i + 1 < items.len() { "," } else { "" };
+                        lines.push((format!("{item}{comma}"), Some((k.clone(), Some(i)))));
+                    }
+                    lines.push(("],".to_owned(), Some((k.clone(), None))));
+                }
+                _ => lines.push((format!("{key}:{v},"), Some((k.clone(), None)))),
+            }
+        }
+        if let Some((last, _)) = lines.last_mut().filter(|_| !fields.is_empty()) {
+            last.pop();
+        }
+        lines.push(("}".to_owned(), None));
+        let text: Vec<&str> = lines.iter().map(|(l, _)| l.as_str()).collect();
+        let err = match serde_json::from_str::<T>(&text.join("\n")) {
+            Ok(t) => return Some(t),
+            Err(e) => e,
+        };
+        let (key, item) = lines.get(err.line().checked_sub(1)?)?.1.clone()?;
+        match (item, fields.get_mut(&key)) {
+            (Some(i), Some(Value::Array(items))) => {
+                items.remove(i);
+            }
+            _ => {
+                fields.remove(&key);
+            }
         }
     }
-    serde_json::from_value(Value::Object(kept)).ok()
+    // Every round removed a field or an item: nothing is left to remove.
+    None
+}
+
+fn array_len(v: &Value) -> usize {
+    v.as_array().map_or(0, Vec::len)
 }
 
 /// The decoded `PAYMENT-REQUIRED` header of `headers`, if it is base64 of x402 payment
@@ -685,6 +713,25 @@ mod tests {
         };
         assert!(p.payment_required_header.is_none());
         assert_eq!(p.api.code, ErrorCode::InsufficientBalance);
+    }
+
+    #[test]
+    fn lenient_keeps_what_fits_and_needs_the_required() {
+        let fields = |v: Value| v.as_object().unwrap().clone();
+        let entry = json!({"scheme": "exact", "network": "n", "asset": "a", "amount": "1",
+                           "payTo": "p"});
+        // An item that does not fit, a nested object missing a field, a mistyped field.
+        let r: VeniceError = lenient(fields(json!({
+            "accepts": [{"scheme": 1}, entry, {"payTo": "p"}], "siwxChallenge": {"info": {}},
+            "x402Version": "two", "reason": "r"})))
+        .unwrap();
+        assert_eq!((r.accepts.len(), r.reason.as_deref()), (1, Some("r")));
+        assert!(r.siwx_challenge.is_none() && r.x402_version.is_none());
+        // A required field missing: no requirements at all.
+        assert!(lenient::<X402PaymentRequired>(fields(json!({"accepts": [entry]}))).is_none());
+        let h: X402PaymentRequired =
+            lenient(fields(json!({"x402Version": 2, "accepts": [entry, 5]}))).unwrap();
+        assert_eq!(h.accepts.len(), 1);
     }
 
     #[test]

@@ -470,43 +470,25 @@ fn the_request_check_catches_every_planted_evasion() {
     assert!(found.is_empty(), "{found:?}");
 }
 
-/// camelCase spec field names in JSON-key positions in the facade, venice-x402 and the CLI
-/// today. Lower it when one goes; it never goes up.
-const JSON_KEY_CEILING: usize = 0;
-
+/// No camelCase spec field name in a JSON-key position in the facade, venice-x402 and
+/// the CLI: the ratchet that counted them down reached 0, so any one is a failure.
 #[test]
 fn spec_field_names_are_not_read_by_hand_ratchet() {
     let fields = json_keys::camel_fields(&spec());
     assert!(fields.contains("currentBalanceUsd"), "{fields:?}");
     let mut found = Vec::new();
-    for dir in [
-        "crates/venice-image",
-        "crates/venice-x402",
-        "crates/venice-cli",
-    ] {
+    for dir in ["crates/venice-image", "crates/venice-x402", "crates/venice-cli"] {
         for f in load(dir).files {
             found.extend(json_keys::check_file(&f, &fields));
         }
     }
     let list: Vec<String> = found.iter().map(ToString::to_string).collect();
-    println!(
-        "{} camelCase spec field names in JSON-key positions:\n  {}",
-        list.len(),
-        list.join("\n  ")
-    );
     assert!(
-        found.len() <= JSON_KEY_CEILING,
-        "{} spec field names read by key (ceiling {JSON_KEY_CEILING}); decode into the generated \
-         types instead:\n  {}",
+        found.is_empty(),
+        "{} spec field names read by key; decode into the generated types instead:\n  {}",
         found.len(),
         list.join("\n  ")
     );
-    if found.len() < JSON_KEY_CEILING {
-        println!(
-            "below the ceiling: lower JSON_KEY_CEILING to {}",
-            found.len()
-        );
-    }
 }
 
 #[test]

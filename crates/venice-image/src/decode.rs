@@ -216,7 +216,10 @@ fn decode_b64_json(s: &str) -> Option<Value> {
 fn lenient<T: DeserializeOwned>(mut fields: Map<String, Value>) -> Option<T> {
     // Each field (and each item of a list) on a line of its own: the line of the decode
     // error names what does not fit, whatever its depth.
-    for _ in 0..=fields.len() + fields.values().map(array_len).sum::<usize>() {
+    // Each round removes a field or an item; a body with more misfits than
+    // `MAX_MISFITS` is not worth the parsing (an error body is at most 64 KiB).
+    let misfits = fields.len() + fields.values().map(array_len).sum::<usize>();
+    for _ in 0..=misfits.min(MAX_MISFITS) {
         let mut lines = vec![("{".to_owned(), None)];
         for (k, v) in &fields {
             let key = Value::String(k.clone()).to_string();
@@ -251,9 +254,11 @@ fn lenient<T: DeserializeOwned>(mut fields: Map<String, Value>) -> Option<T> {
             }
         }
     }
-    // Every round removed a field or an item: nothing is left to remove.
     None
 }
+
+/// Most fields and items [`lenient`] drops before it gives up.
+const MAX_MISFITS: usize = 64;
 
 fn array_len(v: &Value) -> usize {
     v.as_array().map_or(0, Vec::len)

@@ -477,7 +477,11 @@ fn spec_field_names_are_not_read_by_hand_ratchet() {
     let fields = json_keys::camel_fields(&spec());
     assert!(fields.contains("currentBalanceUsd"), "{fields:?}");
     let mut found = Vec::new();
-    for dir in ["crates/venice-image", "crates/venice-x402", "crates/venice-cli"] {
+    for dir in [
+        "crates/venice-image",
+        "crates/venice-x402",
+        "crates/venice-cli",
+    ] {
         for f in load(dir).files {
             found.extend(json_keys::check_file(&f, &fields));
         }

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 /// The crates that are packaged (and get the license files).
 pub const PACKAGED_CRATES: &[&str] = &[
     "crates/venice-openapi",
+    "crates/venice-x402",
     "crates/venice-image",
     "crates/venice-mock",
     "crates/venice-cli",

@@ -907,13 +907,13 @@ async fn check_balance(session: &Session, estimate: f64, jobs: usize) -> Result<
     let (available, detail) = if session.client_is_wallet() {
         match session.client.wallet_balance().await {
             Ok(b) => {
-                let diem = b.diem_balance_usd().unwrap_or(0.0).max(0.0);
+                let diem = b.diem_balance_usd.unwrap_or(0.0).max(0.0);
                 let detail = if diem > 0.0 {
-                    format!("wallet credit ${:.4} + DIEM ${diem:.4}", b.balance_usd())
+                    format!("wallet credit ${:.4} + DIEM ${diem:.4}", b.balance_usd)
                 } else {
                     "wallet credit".to_owned()
                 };
-                (Some(b.balance_usd().max(0.0) + diem), detail)
+                (Some(b.balance_usd.max(0.0) + diem), detail)
             }
             Err(e) => {
                 eprintln!("warning: cannot read the wallet balance ({e}); the cost is not checked");

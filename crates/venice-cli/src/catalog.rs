@@ -184,13 +184,13 @@ pub async fn balance(session: &Session, args: BalanceArgs) -> Result<ExitCode, C
     };
     if args.json {
         let txs = transactions.as_ref().map(|t| {
-            t.transactions()
+            t.transactions
                 .iter()
                 .map(|x| {
                     serde_json::json!({
-                        "id": x.id(), "type": x.kind(), "amount_usd": x.amount_usd(),
-                        "balance_after_usd": x.balance_after_usd(), "created_at": x.created_at(),
-                        "model": x.model_id(), "request_id": x.request_id(),
+                        "id": x.id, "type": x.type_, "amount_usd": x.amount,
+                        "balance_after_usd": x.balance_after, "created_at": x.created_at,
+                        "model": x.model_id, "request_id": x.request_id,
                     })
                 })
                 .collect::<Vec<_>>()
@@ -198,10 +198,10 @@ pub async fn balance(session: &Session, args: BalanceArgs) -> Result<ExitCode, C
         println!(
             "{}",
             pretty(&serde_json::json!({
-                "wallet": balance.wallet_address(),
-                "balance_usd": balance.balance_usd(),
-                "can_consume": balance.can_consume(),
-                "minimum_top_up_usd": balance.minimum_top_up_usd(),
+                "wallet": balance.wallet_address,
+                "balance_usd": balance.balance_usd,
+                "can_consume": balance.can_consume,
+                "minimum_top_up_usd": balance.minimum_top_up_usd,
                 "offline_ephemeral_wallet": session.offline,
                 "transactions": txs,
             }))
@@ -213,11 +213,11 @@ pub async fn balance(session: &Session, args: BalanceArgs) -> Result<ExitCode, C
             "(offline: an ephemeral wallet on the embedded mock, seeded with ${OFFLINE_WALLET_USD:.2}; not a real balance)"
         );
     }
-    println!("wallet   {}", balance.wallet_address());
-    println!("balance  ${:.6}", balance.balance_usd());
+    println!("wallet   {}", balance.wallet_address);
+    println!("balance  ${:.6}", balance.balance_usd);
     println!(
         "status   {}",
-        if balance.can_consume() {
+        if balance.can_consume {
             "can pay for requests"
         } else {
             "top up needed: `venice-image top-up USD`"
@@ -225,17 +225,17 @@ pub async fn balance(session: &Session, args: BalanceArgs) -> Result<ExitCode, C
     );
     if let Some(t) = transactions {
         println!();
-        if t.transactions().is_empty() {
+        if t.transactions.is_empty() {
             println!("no transactions");
         }
-        for x in t.transactions() {
+        for x in &t.transactions {
             println!(
                 "{}  {:<8} {:>+12.6}  -> ${:.6}  {}",
-                x.created_at(),
-                x.kind(),
-                x.amount_usd(),
-                x.balance_after_usd(),
-                x.model_id().unwrap_or("")
+                x.created_at,
+                x.type_,
+                x.amount,
+                x.balance_after,
+                x.model_id.as_deref().unwrap_or("")
             );
         }
     }

@@ -5,7 +5,9 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use venice_image::payment::{PaymentOption, PaymentRequirements};
+use venice_image::payment::{
+    PaymentRequirementExt as _, PaymentRequirements, X402PaymentRequirement,
+};
 
 use crate::args::TopUpArgs;
 use crate::exit::CliError;
@@ -60,7 +62,7 @@ pub async fn run(session: &Session, args: TopUpArgs) -> Result<ExitCode, CliErro
                 "amount_credited_usd": receipt.amount_credited_usd(),
                 "new_balance_usd": receipt.new_balance_usd(),
                 "payment_id": receipt.payment_id(),
-                "network": option.network(),
+                "network": option.network,
                 "offline_ephemeral_wallet": session.offline,
             }))
         );
@@ -76,14 +78,21 @@ pub async fn run(session: &Session, args: TopUpArgs) -> Result<ExitCode, CliErro
 }
 
 /// The option the wallet's chain pays.
-fn pick(requirements: &PaymentRequirements, solana: bool) -> Result<&PaymentOption, CliError> {
+fn pick(
+    requirements: &PaymentRequirements,
+    solana: bool,
+) -> Result<&X402PaymentRequirement, CliError> {
     let option = if solana {
         requirements.solana_option()
     } else {
         requirements.base_option()
     };
     option.ok_or_else(|| {
-        let offered: Vec<&str> = requirements.accepts().iter().map(|o| o.network()).collect();
+        let offered: Vec<&str> = requirements
+            .accepts()
+            .iter()
+            .map(|o| o.network.as_str())
+            .collect();
         CliError::Client(venice_image::Error::from(
             venice_image::wallet::WalletError::Payment(format!(
                 "the server accepts no {} payment (offered: {}); nothing was signed",
@@ -103,15 +112,14 @@ fn pick(requirements: &PaymentRequirements, solana: bool) -> Result<&PaymentOpti
 }
 
 /// What will be signed, for a person to check.
-fn describe(usd: f64, wallet: &str, option: &PaymentOption, offline: bool) -> String {
-    let network = match option.network() {
-        "eip155:8453" | "base" => format!("{} (Base)", option.network()),
+fn describe(usd: f64, wallet: &str, option: &X402PaymentRequirement, offline: bool) -> String {
+    let network = match option.network.as_str() {
+        "eip155:8453" | "base" => format!("{} (Base)", option.network),
         n if option.is_solana() => format!("{n} (Solana)"),
         n => n.to_owned(),
     };
     let token = option
-        .extra()
-        .map(|e| e.name())
+        .token_name()
         .filter(|n| !n.is_empty())
         .unwrap_or("USDC");
     let mut text = String::new();
@@ -128,9 +136,7 @@ fn describe(usd: f64, wallet: &str, option: &PaymentOption, offline: bool) -> St
          asset    {}\n  \
          network  {network}\n  \
          scheme   {}\n",
-        option.pay_to(),
-        option.asset(),
-        option.scheme(),
+        option.pay_to, option.asset, option.scheme,
     ));
     if let Some(min) = option.amount_usd() {
         text.push_str(&format!("  minimum  ${min:.2}\n"));

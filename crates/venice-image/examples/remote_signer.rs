@@ -69,8 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let balance = client.wallet_balance().await?;
     println!(
         "EVM wallet {} has ${:.2}",
-        balance.wallet_address(),
-        balance.balance_usd()
+        balance.wallet_address, balance.balance_usd
     );
 
     let request = GenerateRequest::builder("venice-sd35", "a lighthouse at dusk")
@@ -110,7 +109,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         receipt.amount_credited_usd(),
         receipt
             .settlement()
-            .and_then(|s| s["transaction"].as_str())
+            .and_then(|s| s.transaction.as_deref())
             .unwrap_or("?")
     );
     if let Some((service, _)) = &offline {

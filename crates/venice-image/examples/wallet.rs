@@ -40,8 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let balance = client.wallet_balance().await?;
     println!(
         "wallet {} has ${:.2}",
-        balance.wallet_address(),
-        balance.balance_usd()
+        balance.wallet_address, balance.balance_usd
     );
 
     let request = GenerateRequest::builder("venice-sd35", "a lighthouse at dusk")
@@ -60,10 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             if let Some(option) = p.requirements().as_ref().and_then(|r| r.base_option()) {
                 println!(
                     "  accepted: {} units of {} on {} to {}",
-                    option.amount(),
-                    option.asset(),
-                    option.network(),
-                    option.pay_to()
+                    option.amount, option.asset, option.network, option.pay_to
                 );
             }
             // Signs an EIP-3009 USDC authorization (EIP-712) and submits it.
@@ -85,13 +81,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("last balance seen: {:?}", client.last_balance_usd());
 
-    for t in client.wallet_transactions(10, 0).await?.transactions() {
+    for t in client.wallet_transactions(10, 0).await?.transactions {
         println!(
             "  {} {:<7} {:+.4} -> {:.4}",
-            t.created_at(),
-            t.kind(),
-            t.amount_usd(),
-            t.balance_after_usd()
+            t.created_at, t.type_, t.amount, t.balance_after
         );
     }
 

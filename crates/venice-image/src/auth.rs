@@ -98,7 +98,7 @@ impl Auth {
             #[cfg(feature = "wallet")]
             Auth::Wallet(w) => Some(Arc::new(w.clone())),
             #[cfg(feature = "wallet")]
-            Auth::SiwxHeader(h) => Some(Arc::new(crate::wallet::StaticSiwx::new(h.clone()))),
+            Auth::SiwxHeader(h) => Some(Arc::new(venice_x402::StaticSiwx::new(h.clone()))),
         }
     }
 }
@@ -168,7 +168,7 @@ impl Auth {
     pub fn wallet_address(&self) -> Option<String> {
         match self {
             Auth::Wallet(w) => Some(w.wallet().address().to_owned()),
-            Auth::SiwxHeader(h) => crate::wallet::header_address(h.expose_secret()),
+            Auth::SiwxHeader(h) => venice_x402::header_address(h.expose_secret()),
             _ => None,
         }
     }

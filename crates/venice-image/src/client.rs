@@ -64,7 +64,7 @@ pub(crate) struct Inner {
     models: Mutex<Option<Arc<Vec<ImageModel>>>>,
     pub(crate) edit_models: Mutex<Option<Arc<Vec<EditModel>>>>,
     #[cfg(feature = "wallet")]
-    pub(crate) auto_top_up: crate::topup::AutoTopUpState,
+    pub(crate) auto_top_up: venice_x402::topup::AutoTopUpState,
     /// The user's Solana JSON-RPC endpoint for top-ups; `None`: the provider's proxy.
     #[cfg(feature = "wallet")]
     solana_rpc: Option<reqwest::Url>,
@@ -93,7 +93,7 @@ pub struct ClientBuilder {
     http_client: Option<reqwest::Client>,
     model_validation: bool,
     #[cfg(feature = "wallet")]
-    pub(crate) auto_top_up: Option<crate::wallet::AutoTopUp>,
+    pub(crate) auto_top_up: Option<venice_x402::AutoTopUp>,
     #[cfg(feature = "wallet")]
     pub(crate) solana_rpc_url: Option<secrecy::SecretString>,
     max_response_bytes: u64,
@@ -339,7 +339,7 @@ impl ClientBuilder {
                 models: Mutex::new(None),
                 edit_models: Mutex::new(None),
                 #[cfg(feature = "wallet")]
-                auto_top_up: crate::topup::AutoTopUpState::new(self.auto_top_up),
+                auto_top_up: venice_x402::topup::AutoTopUpState::new(self.auto_top_up),
                 #[cfg(feature = "wallet")]
                 solana_rpc,
             }),

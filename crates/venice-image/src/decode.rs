@@ -10,9 +10,10 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures::TryStreamExt;
 use reqwest::header::HeaderMap;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use venice_openapi::types::VeniceError;
+use serde_json::{Map, Value};
+use venice_openapi::types::{VeniceError, X402PaymentRequired};
 use venice_openapi::{ByteStream, NON_JSON_BODY};
 
 use crate::error::{
@@ -114,25 +115,6 @@ fn excerpt(body: &[u8]) -> String {
     s
 }
 
-fn str_field(v: &Value, k: &str) -> Option<String> {
-    v.get(k).and_then(Value::as_str).map(str::to_owned)
-}
-
-fn f64_field(v: &Value, k: &str) -> Option<f64> {
-    v.get(k).and_then(Value::as_f64)
-}
-
-fn strings(v: &Value, k: &str) -> Vec<String> {
-    v.get(k)
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// `Retry-After` in seconds (an HTTP date is not used by the provider and is ignored).
 fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
     let v = header(headers, "retry-after")?;
@@ -214,7 +196,8 @@ fn too_many_requests(api: ApiError, explicit_wait: bool) -> Error {
     }
 }
 
-/// Decode base64 JSON such as the `PAYMENT-REQUIRED` header.
+/// Decode base64 JSON such as the `PAYMENT-REQUIRED` header (any base64 alphabet,
+/// padded or not).
 fn decode_b64_json(s: &str) -> Option<Value> {
     let s = s.trim();
     let bytes = base64_simd::STANDARD
@@ -224,6 +207,70 @@ fn decode_b64_json(s: &str) -> Option<Value> {
         .or_else(|_| base64_simd::URL_SAFE_NO_PAD.decode_to_vec(s))
         .ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// `fields` decoded as `T`, keeping what decodes: a field whose value does not fit its
+/// type is dropped, and so is an item of a list that does not fit (the server's answer
+/// stays whole in the error's body excerpt). `None` when what is left is no `T` (a
+/// required field missing).
+fn lenient<T: DeserializeOwned>(mut fields: Map<String, Value>) -> Option<T> {
+    // Each field (and each item of a list) on a line of its own: the line of the decode
+    // error names what does not fit, whatever its depth.
+    // Each round removes a field or an item; a body with more misfits than
+    // `MAX_MISFITS` is not worth the parsing (an error body is at most 64 KiB).
+    let misfits = fields.len() + fields.values().map(array_len).sum::<usize>();
+    for _ in 0..=misfits.min(MAX_MISFITS) {
+        let mut lines = vec![("{".to_owned(), None)];
+        for (k, v) in &fields {
+            let key = Value::String(k.clone()).to_string();
+            match v {
+                Value::Array(items) if !items.is_empty() => {
+                    lines.push((format!("{key}:["), Some((k.clone(), None))));
+                    for (i, item) in items.iter().enumerate() {
+                        let comma = if i + 1 < items.len() { "," } else { "" };
+                        lines.push((format!("{item}{comma}"), Some((k.clone(), Some(i)))));
+                    }
+                    lines.push(("],".to_owned(), Some((k.clone(), None))));
+                }
+                _ => lines.push((format!("{key}:{v},"), Some((k.clone(), None)))),
+            }
+        }
+        if let Some((last, _)) = lines.last_mut().filter(|_| !fields.is_empty()) {
+            last.pop();
+        }
+        lines.push(("}".to_owned(), None));
+        let text: Vec<&str> = lines.iter().map(|(l, _)| l.as_str()).collect();
+        let err = match serde_json::from_str::<T>(&text.join("\n")) {
+            Ok(t) => return Some(t),
+            Err(e) => e,
+        };
+        let (key, item) = lines.get(err.line().checked_sub(1)?)?.1.clone()?;
+        match (item, fields.get_mut(&key)) {
+            (Some(i), Some(Value::Array(items))) => {
+                items.remove(i);
+            }
+            _ => {
+                fields.remove(&key);
+            }
+        }
+    }
+    None
+}
+
+/// Most fields and items [`lenient`] drops before it gives up.
+const MAX_MISFITS: usize = 64;
+
+fn array_len(v: &Value) -> usize {
+    v.as_array().map_or(0, Vec::len)
+}
+
+/// The decoded `PAYMENT-REQUIRED` header of `headers`, if it is base64 of x402 payment
+/// requirements.
+fn payment_required_header(headers: &HeaderMap) -> Option<X402PaymentRequired> {
+    match decode_b64_json(header(headers, "payment-required")?)? {
+        Value::Object(fields) => lenient(fields),
+        _ => None,
+    }
 }
 
 /// `SCREAMING_SNAKE` identifiers such as `AMOUNT_TOO_LOW`.
@@ -248,53 +295,65 @@ pub(crate) fn error_from_parts(status: u16, headers: &HeaderMap, body: &[u8]) ->
     }
 }
 
-/// An error status with its (normalised) `VeniceError` body.
-pub(crate) fn error_from_body(status: u16, headers: &HeaderMap, body: VeniceError) -> Error {
-    let mut json = serde_json::to_value(&body).unwrap_or(Value::Null);
-    // A body that was not a `VeniceError` (HTML from a proxy, text, a JSON object with
-    // unexpected types) arrives described under `details.nonJsonBody`: the excerpt is
-    // the server's own text, and an object inside it still gives its fields.
-    let raw = json
-        .get("details")
-        .and_then(|d| d.get(NON_JSON_BODY))
-        .and_then(|d| d.get("body"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let excerpt_text = match &raw {
-        Some(text) => {
-            if let Ok(Value::Object(inner)) = serde_json::from_str::<Value>(text) {
-                let message = json.get("message").cloned();
-                json = Value::Object(inner);
-                if let (Some(m), Some(obj)) = (message, json.as_object_mut()) {
-                    obj.entry("message").or_insert(m);
-                }
-            } else if let Some(obj) = json.as_object_mut() {
-                // The description is not a validation detail of the request.
-                obj.remove("details");
-                // The status text in `error` adds nothing to the status.
-                obj.remove("error");
-            }
-            excerpt(text.as_bytes())
-        }
-        None => excerpt(serde_json::to_string(&body).unwrap_or_default().as_bytes()),
-    };
-    error_from_json(status, headers, &json, excerpt_text)
+/// The text of a body the client's hook described instead of decoding (not JSON, or
+/// JSON that is no `VeniceError`), under `details.nonJsonBody.body`.
+fn described_body(body: &VeniceError) -> Option<&str> {
+    body.details.get(NON_JSON_BODY)?.get("body")?.as_str()
 }
 
-fn error_from_json(status: u16, headers: &HeaderMap, json: &Value, body_excerpt: String) -> Error {
+/// An error status with its (normalised) `VeniceError` body.
+pub(crate) fn error_from_body(status: u16, headers: &HeaderMap, body: VeniceError) -> Error {
+    // A body that was not a `VeniceError` (HTML from a proxy, text, a JSON object with
+    // unexpected types) arrives described: the excerpt is the server's own text, and an
+    // object inside it still gives the fields that decode.
+    let (body, excerpt_text) = match described_body(&body) {
+        Some(text) => {
+            let excerpt_text = excerpt(text.as_bytes());
+            match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(fields)) => {
+                    let mut inner: VeniceError = lenient(fields).unwrap_or_default();
+                    inner.message = inner.message.or(body.message);
+                    (inner, excerpt_text)
+                }
+                _ => {
+                    let mut body = body;
+                    // The description is not a validation detail of the request, and the
+                    // status text in `error` adds nothing to the status.
+                    body.details.clear();
+                    body.error = None;
+                    (body, excerpt_text)
+                }
+            }
+        }
+        None => {
+            let excerpt_text = excerpt(serde_json::to_string(&body).unwrap_or_default().as_bytes());
+            (body, excerpt_text)
+        }
+    };
+    error_from_typed(status, headers, body, excerpt_text)
+}
+
+fn error_from_typed(
+    status: u16,
+    headers: &HeaderMap,
+    body: VeniceError,
+    body_excerpt: String,
+) -> Error {
     let meta = ResponseMeta::from_headers(status, headers);
     // The provider's x402 errors carry the code in `error` (`{error: "AMOUNT_TOO_LOW",
     // message}`); standard errors carry prose in `error` and the code in `code`.
-    let error_field = str_field(json, "error").filter(|e| !e.is_empty());
+    let error_field = body.error.clone().filter(|e| !e.is_empty());
     let error_is_code = error_field.as_deref().is_some_and(looks_like_code);
-    let code = str_field(json, "code")
+    let code = body
+        .code
+        .clone()
         .filter(|c| !c.is_empty())
         .or_else(|| error_field.clone().filter(|_| error_is_code))
         .map(|c| c.parse().unwrap_or(ErrorCode::Unknown(c)));
     let coded = code.is_some();
     let prose = |m: Option<String>| m.filter(|_| !error_is_code);
     let message = prose(error_field.clone())
-        .or_else(|| str_field(json, "message"))
+        .or_else(|| body.message.clone())
         .or_else(|| error_field.clone())
         .filter(|m: &String| !m.is_empty())
         .unwrap_or_else(|| {
@@ -305,14 +364,13 @@ fn error_from_json(status: u16, headers: &HeaderMap, json: &Value, body_excerpt:
                 .to_owned()
         });
     let code = code.unwrap_or_else(|| ErrorCode::inferred(status, &message));
-    let details = json
-        .get("details")
-        .filter(|d| !d.is_null() && d.as_object().is_none_or(|o| !o.is_empty()))
-        .or_else(|| {
-            json.get("issues")
-                .filter(|d| d.as_array().is_some_and(|a| !a.is_empty()))
-        })
-        .cloned();
+    let details = if !body.details.is_empty() {
+        Some(Value::Object(body.details.clone()))
+    } else if !body.issues.is_empty() {
+        serde_json::to_value(&body.issues).ok()
+    } else {
+        None
+    };
     let api = ApiError {
         status,
         code,
@@ -326,25 +384,10 @@ fn error_from_json(status: u16, headers: &HeaderMap, json: &Value, body_excerpt:
     match status {
         402 => {
             let error = PaymentRequired {
-                reason: str_field(json, "reason"),
-                x402_version: json.get("x402Version").and_then(Value::as_i64),
-                accepts: json
-                    .get("accepts")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default(),
-                current_balance_usd: f64_field(json, "currentBalanceUsd"),
-                minimum_balance_usd: f64_field(json, "minimumBalanceUsd"),
-                suggested_top_up_usd: f64_field(json, "suggestedTopUpUsd"),
-                minimum_top_up_usd: f64_field(json, "minimumTopUpUsd"),
-                supported_tokens: strings(json, "supportedTokens"),
-                supported_chains: strings(json, "supportedChains"),
-                top_up_instructions: json.get("topUpInstructions").cloned(),
-                siwx_challenge: json.get("siwxChallenge").cloned(),
-                payment_required_header: header(headers, "payment-required")
-                    .and_then(decode_b64_json),
-                coded,
                 api,
+                body,
+                payment_required_header: payment_required_header(headers),
+                coded,
             };
             Error::PaymentRequired {
                 kind: error.kind(),
@@ -624,19 +667,22 @@ mod tests {
         let a = api_of(&e);
         assert_eq!(a.message, "m");
         assert_eq!(a.code, ErrorCode::InvalidRequest);
-        assert_eq!(a.details, Some(json!("text")));
+        // A field that does not fit the spec's type is dropped; the excerpt keeps it.
+        assert_eq!(a.details, None);
+        assert!(a.body_excerpt.contains("\"text\""), "{}", a.body_excerpt);
     }
 
     #[test]
     fn payment_required_with_header() {
-        let header_json =
-            json!({"x402Version": 2, "accepts": [{"scheme": "exact", "amount": "10000"}]});
+        let entry = json!({"scheme": "exact", "network": "eip155:8453", "asset": "0xa",
+                           "amount": "10000", "payTo": "0xb"});
+        let header_json = json!({"x402Version": 2, "accepts": [entry, {"scheme": "exact"}]});
         let b64 = base64_simd::STANDARD.encode_to_string(header_json.to_string());
         let body = json!({
             "error": "Payment required", "code": "PAYMENT_REQUIRED", "reason": "insufficient_balance",
             "x402Version": 2, "currentBalanceUsd": 0.5, "minimumBalanceUsd": 1.0,
             "suggestedTopUpUsd": 10.0, "supportedChains": ["base"], "supportedTokens": ["USDC"],
-            "accepts": [{"scheme": "exact"}], "topUpInstructions": {"url": "x"}
+            "accepts": [entry, {"scheme": "exact"}], "topUpInstructions": {"url": "x"}
         });
         let e = error_from_parts(
             402,
@@ -647,13 +693,19 @@ mod tests {
             panic!("{e:?}")
         };
         assert_eq!(p.api.code, ErrorCode::PaymentRequired);
-        assert_eq!(p.reason.as_deref(), Some("insufficient_balance"));
-        assert_eq!(p.current_balance_usd, Some(0.5));
-        assert_eq!(p.minimum_balance_usd, Some(1.0));
-        assert_eq!(p.suggested_top_up_usd, Some(10.0));
-        assert_eq!(p.supported_chains, vec!["base"]);
-        assert_eq!(p.accepts.len(), 1);
-        assert_eq!(p.payment_required_header.as_ref(), Some(&header_json));
+        assert_eq!(p.reason(), Some("insufficient_balance"));
+        assert_eq!(p.current_balance_usd(), Some(0.5));
+        assert_eq!(p.minimum_balance_usd(), Some(1.0));
+        assert_eq!(p.suggested_top_up_usd(), Some(10.0));
+        assert_eq!(p.supported_chains(), ["base"]);
+        // The entry that is no x402 requirement is dropped, in the body and the header,
+        // and so are the instructions that are not the spec's shape; the rest is typed.
+        assert_eq!(p.accepts().len(), 1);
+        assert_eq!(p.accepts()[0].pay_to, "0xb");
+        assert!(p.top_up_instructions().is_none());
+        let header = p.payment_required_header().unwrap();
+        assert_eq!((header.x402_version, header.accepts.len()), (2, 1));
+        assert!(p.api.body_excerpt.contains("topUpInstructions"));
         assert!(!e.is_retryable());
         // a broken header is ignored, not fatal
         let e = error_from_parts(
@@ -666,6 +718,25 @@ mod tests {
         };
         assert!(p.payment_required_header.is_none());
         assert_eq!(p.api.code, ErrorCode::InsufficientBalance);
+    }
+
+    #[test]
+    fn lenient_keeps_what_fits_and_needs_the_required() {
+        let fields = |v: Value| v.as_object().unwrap().clone();
+        let entry = json!({"scheme": "exact", "network": "n", "asset": "a", "amount": "1",
+                           "payTo": "p"});
+        // An item that does not fit, a nested object missing a field, a mistyped field.
+        let r: VeniceError = lenient(fields(json!({
+            "accepts": [{"scheme": 1}, entry, {"payTo": "p"}], "siwxChallenge": {"info": {}},
+            "x402Version": "two", "reason": "r"})))
+        .unwrap();
+        assert_eq!((r.accepts.len(), r.reason.as_deref()), (1, Some("r")));
+        assert!(r.siwx_challenge.is_none() && r.x402_version.is_none());
+        // A required field missing: no requirements at all.
+        assert!(lenient::<X402PaymentRequired>(fields(json!({"accepts": [entry]}))).is_none());
+        let h: X402PaymentRequired =
+            lenient(fields(json!({"x402Version": 2, "accepts": [entry, 5]}))).unwrap();
+        assert_eq!(h.accepts.len(), 1);
     }
 
     #[test]

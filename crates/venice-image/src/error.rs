@@ -11,7 +11,13 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use venice_openapi::types::{
+    SiwxChallenge, VeniceError, X402PaymentRequired, X402PaymentRequirement, X402TopUpInstructions,
+};
+
 use crate::meta::{ResponseMeta, serialize_secs};
+#[cfg(feature = "wallet")]
+pub(crate) use venice_x402::{SvmError, WalletError};
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -354,222 +360,6 @@ pub(crate) fn find_source<'a, T: std::error::Error + 'static>(
     None
 }
 
-/// Wallet failures (feature `wallet`). Texts never contain key material.
-#[cfg(feature = "wallet")]
-#[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum WalletError {
-    /// The key could not be read.
-    #[error("invalid wallet key: {0}")]
-    InvalidKey(&'static str),
-    /// The SIWX configuration breaks the message grammar.
-    #[error("invalid SIWX configuration: {0}")]
-    InvalidConfig(&'static str),
-    /// Signing failed (no randomness, clock before 1970, ...).
-    #[error("signing failed: {0}")]
-    Signing(String),
-    /// The payment cannot be built (no usable option, bad amount, ...).
-    #[error("cannot pay: {0}")]
-    Payment(String),
-    /// The credentials cannot do this (e.g. top up with a static header).
-    #[error("{0}")]
-    Unsupported(&'static str),
-    /// The wallet's signer failed (a remote signer that refused, could not be reached,
-    /// or returned a signature that is not its key's); the cause is the source.
-    #[error("the wallet's signer failed")]
-    Signer(#[source] SignerError),
-    /// A top-up above the provider's maximum ($10,000) or the caller's cap: refused
-    /// before anything was signed.
-    #[error("cannot pay: ${amount_usd} is above the {limit} of ${maximum_usd}")]
-    AmountTooHigh {
-        /// USD asked.
-        amount_usd: f64,
-        /// The maximum in force, USD.
-        maximum_usd: f64,
-        /// Whose maximum: `maximum top-up` (the provider's) or `auto top-up cap`.
-        limit: &'static str,
-    },
-    /// A top-up below the provider's minimum (from discovery or `minimumTopUpUsd`):
-    /// refused before anything was signed.
-    #[error("cannot pay: ${amount_usd} is below the minimum top-up of ${minimum_usd}")]
-    AmountTooLow {
-        /// USD asked.
-        amount_usd: f64,
-        /// The provider's minimum, USD.
-        minimum_usd: f64,
-    },
-    /// The wallet is linked to a Venice account with staked DIEM, which the provider
-    /// spends first: its 402 is not fixed by a top-up, so none was made.
-    #[error(
-        "a top-up cannot help: this wallet is linked to a Venice account with staked DIEM, \
-         which is spent first (DIEM balance ${diem_balance_usd}); nothing was paid"
-    )]
-    DiemFirst {
-        /// The DIEM balance (`diemBalanceUsd`) in USD.
-        diem_balance_usd: f64,
-    },
-    /// A smart-contract (EIP-1271) wallet cannot top up: the provider settles EIP-3009
-    /// authorizations recovered to an externally owned account, so nothing was signed.
-    #[error("cannot pay: {0} is a smart-contract wallet; top it up from the account that owns it")]
-    ContractWallet(String),
-    /// The wallet's signer did not answer in time
-    /// ([`SiwxConfig::signer_timeout`](crate::wallet::SiwxConfig::signer_timeout)).
-    #[error("the wallet's signer did not answer within {after:?}")]
-    SignerTimeout {
-        /// How long the client waited.
-        after: std::time::Duration,
-    },
-    /// A Solana top-up cannot be paid as required: the client refused to sign (wrong
-    /// network, mint or scheme, an amount over the caller's cap, a fee payer that is the
-    /// wallet...) or could not build the transaction; the reason is the source.
-    #[error("cannot pay on Solana")]
-    Solana(#[source] SvmError),
-    /// The chain data of a Solana top-up (a recent blockhash, the USDC mint) could not be
-    /// read from the Solana JSON-RPC endpoint; nothing was signed.
-    #[error("{what}")]
-    SolanaRpc {
-        /// What failed and what to do (never the endpoint URL: it may hold an API key).
-        what: String,
-        /// The cause: the API error of the provider's proxy, a transport error, or a
-        /// JSON-RPC error ([`SvmError::Rpc`]).
-        #[source]
-        source: BoxError,
-    },
-}
-
-#[cfg(feature = "wallet")]
-impl From<SvmError> for WalletError {
-    fn from(e: SvmError) -> Self {
-        WalletError::Solana(e)
-    }
-}
-
-/// A signer could not sign (feature `wallet`): what implementations of
-/// [`EvmSigner`](crate::wallet::EvmSigner) and [`SolanaSigner`](crate::wallet::SolanaSigner)
-/// return. The message never contains key material; the cause (an HTTP error of a remote
-/// signer, a KMS error...) is the [`source`](std::error::Error::source).
-#[cfg(feature = "wallet")]
-#[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct SignerError {
-    message: Cow<'static, str>,
-    #[source]
-    source: Option<BoxError>,
-}
-
-#[cfg(feature = "wallet")]
-impl SignerError {
-    /// An error without an underlying cause.
-    pub fn new(message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// An error caused by `source`.
-    pub fn with_source(
-        message: impl Into<Cow<'static, str>>,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> Self {
-        Self {
-            message: message.into(),
-            source: Some(source.into()),
-        }
-    }
-}
-
-/// Why a Solana payment cannot be built or its chain data read (feature `wallet`).
-/// Texts hold addresses and amounts, never key material or signatures.
-#[cfg(feature = "wallet")]
-#[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SvmError {
-    /// The requirement's scheme is not `exact`.
-    #[error("unsupported payment scheme {0:?} (only `exact`)")]
-    WrongScheme(String),
-    /// The network is not Solana mainnet.
-    #[error("refusing to pay on network {0:?}: only Solana mainnet")]
-    WrongNetwork(String),
-    /// The asset is not the USDC mint.
-    #[error(
-        "refusing to pay asset {0:?}: only the USDC mint EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
-    )]
-    WrongAsset(String),
-    /// The amount is missing, zero, or not a u64.
-    #[error("invalid payment amount {0:?}")]
-    InvalidAmount(String),
-    /// The requirement asks for more than the caller allows.
-    #[error("the requirement asks {amount} units, above the cap of {cap}")]
-    AmountOverCap {
-        /// Units asked.
-        amount: u64,
-        /// Units allowed.
-        cap: u64,
-    },
-    /// `extra.feePayer` is missing.
-    #[error("the Solana requirement has no extra.feePayer")]
-    MissingFeePayer,
-    /// A field is not a base58 32-byte address.
-    #[error("{field} is not a Solana address: {value:?}")]
-    InvalidAddress {
-        /// Which field.
-        field: &'static str,
-        /// What was given.
-        value: String,
-    },
-    /// `extra.memo` is longer than 256 bytes.
-    #[error("extra.memo holds {0} bytes, at most 256 are allowed")]
-    MemoTooLong(usize),
-    /// The requirement is not shaped as an x402 `accepts` entry.
-    #[error("malformed payment requirement: {0}")]
-    InvalidRequirement(&'static str),
-    /// The paying wallet is the fee payer: the facilitator would sign our transfer.
-    #[error("the wallet is the requirement's fee payer")]
-    OwnerIsFeePayer,
-    /// The paying wallet is the receiver.
-    #[error("the wallet is the requirement's payTo")]
-    OwnerIsPayTo,
-    /// The mint's decimals are not USDC's (6).
-    #[error("the mint has {0} decimals, USDC has 6")]
-    UnexpectedDecimals(u8),
-    /// The mint's owner is neither SPL Token nor Token-2022.
-    #[error("the mint is owned by {0}, not a token program")]
-    UnknownTokenProgram(String),
-    /// No bump gives an off-curve address (never happens for real inputs).
-    #[error("no program address for these seeds")]
-    NoProgramAddress,
-    /// The signature does not verify for the wallet over the message.
-    #[error("the signature does not verify for the wallet over the transaction message")]
-    BadSignature,
-    /// No system randomness for the memo nonce.
-    #[error("no system randomness: {0}")]
-    Randomness(String),
-    /// The JSON-RPC endpoint answered an error object.
-    #[error("Solana RPC error {code}: {message}")]
-    Rpc {
-        /// JSON-RPC error code.
-        code: i64,
-        /// Its message.
-        message: String,
-    },
-    /// The JSON-RPC answer does not have the expected shape.
-    #[error("malformed Solana RPC answer: {0}")]
-    RpcMalformed(&'static str),
-    /// `getAccountInfo` found no account at the mint address.
-    #[error("the mint account does not exist")]
-    MintNotFound,
-    /// The mint account data is shorter than a mint (82 bytes).
-    #[error("the mint account holds {0} bytes, a mint needs 82")]
-    MintTooShort(usize),
-    /// The mint account is not initialized.
-    #[error("the mint account is not initialized")]
-    MintNotInitialized,
-}
-
 /// Which limit answered a 429 ([`Error::RateLimited`]). Each asks for a different wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -764,27 +554,19 @@ pub enum PaymentRequiredKind {
     Discovery,
 }
 
-/// A 402: payment or credit required. Fields come from the body; the decoded
-/// `PAYMENT-REQUIRED` header is in [`payment_required_header`](Self::payment_required_header)
-/// and the typed accepted payments in [`requirements`](Self::requirements).
+/// A 402: payment or credit required. The body decoded into the generated
+/// [`VeniceError`] (read through [`body`](Self::body) or the methods below), the decoded
+/// `PAYMENT-REQUIRED` header in [`payment_required_header`](Self::payment_required_header),
+/// and (feature `wallet`) the accepted payments of both in `requirements`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct PaymentRequired {
     pub(crate) api: ApiError,
-    pub(crate) reason: Option<String>,
-    pub(crate) x402_version: Option<i64>,
-    pub(crate) accepts: Vec<Value>,
-    pub(crate) current_balance_usd: Option<f64>,
-    pub(crate) minimum_balance_usd: Option<f64>,
-    pub(crate) suggested_top_up_usd: Option<f64>,
-    pub(crate) minimum_top_up_usd: Option<f64>,
-    pub(crate) supported_tokens: Vec<String>,
-    pub(crate) supported_chains: Vec<String>,
-    pub(crate) top_up_instructions: Option<Value>,
-    pub(crate) siwx_challenge: Option<Value>,
-    pub(crate) payment_required_header: Option<Value>,
+    pub(crate) body: VeniceError,
+    pub(crate) payment_required_header: Option<X402PaymentRequired>,
     /// Whether the body named a code (`code`, or a code in `error`); the API error's
     /// code is otherwise inferred from the status.
+    #[serde(skip)]
     pub(crate) coded: bool,
 }
 
@@ -794,65 +576,82 @@ impl PaymentRequired {
         &self.api
     }
 
+    /// The body as the generated type decodes it (the fields a 402 may carry: `accepts`,
+    /// `siwxChallenge`, `topUpInstructions`, balances...).
+    pub fn body(&self) -> &VeniceError {
+        &self.body
+    }
+
     /// Why the request could not proceed, e.g. `insufficient_balance`.
     pub fn reason(&self) -> Option<&str> {
-        self.reason.as_deref()
+        self.body.reason.as_deref()
     }
 
     /// x402 protocol version.
     pub fn x402_version(&self) -> Option<i64> {
-        self.x402_version
+        self.body.x402_version
     }
 
-    /// Accepted payments (x402 `accepts`), as sent; typed in
-    /// [`requirements`](Self::requirements).
-    pub fn accepts(&self) -> &[Value] {
-        &self.accepts
+    /// Accepted payments (x402 `accepts`) of the body.
+    pub fn accepts(&self) -> &[X402PaymentRequirement] {
+        &self.body.accepts
     }
 
     /// Current wallet credit in USD.
     pub fn current_balance_usd(&self) -> Option<f64> {
-        self.current_balance_usd
+        self.body.current_balance_usd
     }
 
     /// Credit needed before the request can run, in USD.
     pub fn minimum_balance_usd(&self) -> Option<f64> {
-        self.minimum_balance_usd
+        self.body.minimum_balance_usd
     }
 
     /// Suggested top-up in USD.
     pub fn suggested_top_up_usd(&self) -> Option<f64> {
-        self.suggested_top_up_usd
+        self.body.suggested_top_up_usd
     }
 
     /// Minimum top-up in USD.
     pub fn minimum_top_up_usd(&self) -> Option<f64> {
-        self.minimum_top_up_usd
+        self.body.minimum_top_up_usd
     }
 
     /// Token symbols accepted for top-up.
     pub fn supported_tokens(&self) -> &[String] {
-        &self.supported_tokens
+        &self.body.supported_tokens
     }
 
     /// Top-up rails.
     pub fn supported_chains(&self) -> &[String] {
-        &self.supported_chains
+        &self.body.supported_chains
     }
 
-    /// Top-up instructions, as sent.
-    pub fn top_up_instructions(&self) -> Option<&Value> {
-        self.top_up_instructions.as_ref()
+    /// Top-up instructions.
+    pub fn top_up_instructions(&self) -> Option<&X402TopUpInstructions> {
+        self.body.top_up_instructions.as_ref()
     }
 
-    /// SIWX challenge, as sent.
-    pub fn siwx_challenge(&self) -> Option<&Value> {
-        self.siwx_challenge.as_ref()
+    /// SIWX challenge.
+    pub fn siwx_challenge(&self) -> Option<&SiwxChallenge> {
+        self.body.siwx_challenge.as_ref()
     }
 
-    /// The `PAYMENT-REQUIRED` header, base64-decoded and parsed as JSON.
-    pub fn payment_required_header(&self) -> Option<&Value> {
+    /// The `PAYMENT-REQUIRED` header, base64-decoded into the x402 payment requirements.
+    pub fn payment_required_header(&self) -> Option<&X402PaymentRequired> {
         self.payment_required_header.as_ref()
+    }
+
+    /// The accepted payments, from the `PAYMENT-REQUIRED` header when it has any, else
+    /// from the body; a discovery 402's options are priced at the minimum top-up.
+    #[cfg(feature = "wallet")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
+    pub fn requirements(&self) -> Option<venice_x402::PaymentRequirements> {
+        venice_x402::PaymentRequirements::of_402(
+            self.payment_required_header.as_ref(),
+            &self.body,
+            self.kind() == PaymentRequiredKind::Discovery,
+        )
     }
 
     /// Which of the 402 shapes this is, from the body alone. A 402 with no `code` and
@@ -866,10 +665,10 @@ impl PaymentRequired {
             || (code.starts_with("API_KEY_") && code.ends_with("_LIMIT_EXCEEDED"))
         {
             PaymentRequiredKind::AccountBalance
-        } else if self.reason.is_some()
-            || self.top_up_instructions.is_some()
-            || self.siwx_challenge.is_some()
-            || self.current_balance_usd.is_some()
+        } else if self.body.reason.is_some()
+            || self.body.top_up_instructions.is_some()
+            || self.body.siwx_challenge.is_some()
+            || self.body.current_balance_usd.is_some()
         {
             PaymentRequiredKind::WalletCredit
         } else if self.is_bare() {
@@ -881,7 +680,7 @@ impl PaymentRequired {
 
     /// No `code` and nothing to pay with: only a message.
     fn is_bare(&self) -> bool {
-        !self.coded && self.accepts.is_empty() && self.payment_required_header.is_none()
+        !self.coded && self.body.accepts.is_empty() && self.payment_required_header.is_none()
     }
 
     /// The kind of this 402 answered to a request sent with `scheme`: a bare 402 (see

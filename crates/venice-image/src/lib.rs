@@ -71,7 +71,9 @@ mod meta;
 pub mod models;
 mod ops;
 pub mod pacing;
-pub mod payment;
+#[cfg(feature = "wallet")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
+pub use venice_x402::payment;
 mod rate_headers;
 mod retry;
 mod save;

@@ -14,21 +14,17 @@
 //!   (the endpoint is a third party), and its URL, which may hold a provider key, is never
 //!   put in errors or logs.
 
-use alloy_primitives::FixedBytes;
-use alloy_primitives::hex;
 use serde_json::Value;
 use venice_openapi::{Uploads, types};
+use venice_x402::svm::{self, ChainData};
 
-use crate::error::{Error, WalletError};
+use crate::error::{Error, SvmError, WalletError};
 use crate::transport::Transport;
-use crate::wallet::svm::{self, ChainData, Pubkey, SvmError, USDC_MINT};
 
 /// The provider's slug of Solana mainnet for its RPC proxy.
 pub(crate) const SOLANA_MAINNET_SLUG: &str = "solana-mainnet";
 /// Largest JSON-RPC answer read from a user's endpoint (the two answers are ~1 KB).
 const MAX_ANSWER_BYTES: usize = 1 << 20;
-const BLOCKHASH_ID: i64 = 1;
-const MINT_ID: i64 = 2;
 
 /// Where the chain data comes from.
 #[derive(Clone, Copy)]
@@ -39,36 +35,13 @@ pub(crate) enum Endpoint<'a> {
     Url(&'a reqwest::Url),
 }
 
-fn rpc_error(what: impl Into<String>, source: impl Into<crate::error::BoxError>) -> WalletError {
+fn rpc_error(
+    what: impl Into<String>,
+    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> WalletError {
     WalletError::SolanaRpc {
         what: what.into(),
         source: source.into(),
-    }
-}
-
-/// The batch: the latest finalized blockhash and the USDC mint account.
-fn batch() -> Result<Value, WalletError> {
-    let mint = Pubkey::parse(USDC_MINT, "USDC mint")?;
-    Ok(Value::Array(vec![
-        svm::latest_blockhash_request(BLOCKHASH_ID as u64),
-        svm::mint_account_request(MINT_ID as u64, &mint),
-    ]))
-}
-
-/// The error of a batch answered with one object (a JSON-RPC error for the whole batch).
-fn whole_batch_error(error: Option<&Value>) -> SvmError {
-    match error {
-        Some(e) => SvmError::Rpc {
-            code: e.get("code").and_then(Value::as_i64).unwrap_or_default(),
-            message: e
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .chars()
-                .take(200)
-                .collect(),
-        },
-        None => SvmError::RpcMalformed("one answer to a batch of two"),
     }
 }
 
@@ -81,19 +54,7 @@ pub(crate) async fn chain_data(
         Endpoint::Venice => through_proxy(transport).await?,
         Endpoint::Url(url) => from_url(transport.http(), url).await?,
     };
-    let by_id = |id: i64| {
-        answers
-            .iter()
-            .find(|a| a.get("id").and_then(Value::as_i64) == Some(id))
-            .ok_or(SvmError::RpcMalformed("an answer of the batch is missing"))
-    };
-    let parsed = (|| {
-        Ok::<_, SvmError>(ChainData {
-            recent_blockhash: svm::parse_latest_blockhash(by_id(BLOCKHASH_ID)?)?,
-            mint: svm::parse_mint_account(by_id(MINT_ID)?)?,
-        })
-    })();
-    parsed.map_err(|e| {
+    svm::chain_data_from_answers(&answers).map_err(|e| {
         rpc_error(
             "the Solana RPC endpoint did not give the top-up's chain data",
             e,
@@ -103,11 +64,9 @@ pub(crate) async fn chain_data(
 
 /// Through `POST /crypto/rpc/solana-mainnet` of the generated client.
 async fn through_proxy(transport: &Transport) -> Result<Vec<Value>, WalletError> {
-    let body: types::CryptoRpcRequest = serde_json::from_value(batch()?)
+    let body: types::CryptoRpcRequest = serde_json::from_value(svm::chain_data_request())
         .map_err(|e| rpc_error("could not build the Solana RPC request", e))?;
-    let key = FixedBytes::<16>::try_random()
-        .map_err(|e| WalletError::Signing(format!("no system randomness: {e}")))?;
-    let key = hex::encode(key);
+    let key = svm::idempotency_key()?;
     let call = transport.call(Uploads::new());
     let response = transport
         .run(&call, || {
@@ -142,7 +101,7 @@ async fn through_proxy(transport: &Transport) -> Result<Vec<Value>, WalletError>
             let error = one.error.and_then(|e| serde_json::to_value(e).ok());
             Err(rpc_error(
                 "the provider's Solana RPC proxy refused the batch",
-                whole_batch_error(error.as_ref()),
+                svm::whole_batch_error(error.as_ref()),
             ))
         }
     }
@@ -155,7 +114,7 @@ async fn from_url(http: &reqwest::Client, url: &reqwest::Url) -> Result<Vec<Valu
     // reqwest's errors print the URL, which may carry the endpoint's API key.
     let mut response = http
         .post(url.clone())
-        .json(&batch()?)
+        .json(&svm::chain_data_request())
         .send()
         .await
         .map_err(|e| rpc_error(failed, e.without_url()))?;
@@ -182,7 +141,7 @@ async fn from_url(http: &reqwest::Client, url: &reqwest::Url) -> Result<Vec<Valu
     }
     match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Array(items)) => Ok(items),
-        Ok(one) => Err(rpc_error(failed, whole_batch_error(one.get("error")))),
+        Ok(one) => Err(rpc_error(failed, svm::whole_batch_error(one.get("error")))),
         Err(e) => Err(rpc_error(failed, e)),
     }
 }

@@ -1,15 +1,14 @@
 //! The wallet operations of [`Client`] (feature `wallet`): balance, ledger, payment
 //! requirements, top-up, and the auto top-up setting of [`ClientBuilder`].
 
-use venice_openapi::{Uploads, types};
+use venice_openapi::Uploads;
+use venice_x402::{
+    AutoTopUp, PaymentRequirements, TopUpReceipt, WalletBalance, WalletTransactions,
+};
 
 use crate::client::{Client, ClientBuilder};
-use crate::error::Result;
-use crate::payment::PaymentRequirements;
+use crate::error::{Result, WalletError};
 use crate::topup;
-use crate::wallet::{
-    AutoTopUp, TopUpReceipt, WalletBalance, WalletError, WalletTransaction, WalletTransactions,
-};
 
 impl ClientBuilder {
     /// Top up automatically when a wallet call gets a 402 for lack of credit: up to
@@ -45,20 +44,6 @@ impl ClientBuilder {
     }
 }
 
-impl From<types::X402Transaction> for WalletTransaction {
-    fn from(t: types::X402Transaction) -> Self {
-        WalletTransaction {
-            id: t.id,
-            amount_usd: t.amount,
-            balance_after_usd: t.balance_after,
-            kind: t.type_,
-            created_at: t.created_at,
-            request_id: t.request_id,
-            model_id: t.model_id,
-        }
-    }
-}
-
 impl Client {
     /// The wallet address of the client's credentials.
     fn wallet_address(&self) -> Result<String> {
@@ -90,15 +75,7 @@ impl Client {
                     .send()
             })
             .await?;
-        let page = response.into_inner().data;
-        Ok(WalletTransactions {
-            wallet_address: page.wallet_address,
-            current_balance_usd: page.current_balance,
-            transactions: page.transactions.into_iter().map(Into::into).collect(),
-            limit: u64::try_from(page.pagination.limit).unwrap_or(0),
-            offset: u64::try_from(page.pagination.offset).unwrap_or(0),
-            has_more: page.pagination.has_more,
-        })
+        Ok(response.into_inner().data)
     }
 
     /// The payments `POST /x402/top-up` accepts (x402 discovery). Feature `wallet`.

@@ -3149,6 +3149,33 @@ pub mod types {
             Default::default()
         }
     }
+    ///The chain of a sign-in, an EVM chain id (8453) or a CAIP-2 id (`solana:…`).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    #[serde(untagged)]
+    pub enum SiwxChainId {
+        Int64(i64),
+        String(::std::string::String),
+    }
+    impl ::std::fmt::Display for SiwxChainId {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match self {
+                Self::Int64(x) => x.fmt(f),
+                Self::String(x) => x.fmt(f),
+            }
+        }
+    }
+    impl ::std::convert::From<i64> for SiwxChainId {
+        fn from(value: i64) -> Self {
+            Self::Int64(value)
+        }
+    }
     ///A fresh Sign-In-With-X challenge.
     #[derive(
         ::serde::Deserialize,
@@ -3198,6 +3225,36 @@ pub mod types {
     }
     impl SiwxChallengeInfo {
         pub fn builder() -> builder::SiwxChallengeInfo {
+            Default::default()
+        }
+    }
+    ///The JSON inside a `SIGN-IN-WITH-X` header (base64): the signed sign-in message and who signed it.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct SiwxPayload {
+        ///EIP-55 or base58 wallet address.
+        pub address: ::std::string::String,
+        #[serde(rename = "chainId")]
+        pub chain_id: SiwxChainId,
+        ///The SIWE (EIP-4361) or SIWS message text.
+        pub message: ::std::string::String,
+        ///0x hex (EVM) or base58 Ed25519 (Solana).
+        pub signature: ::std::string::String,
+        ///Signing time
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub timestamp: ::std::option::Option<i64>,
+        ///Signature type: `eip1271` (contract wallet), `ed25519` (Solana); absent for EIP-191.
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
+        pub type_: ::std::option::Option<::std::string::String>,
+    }
+    impl SiwxPayload {
+        pub fn builder() -> builder::SiwxPayload {
             Default::default()
         }
     }
@@ -3627,6 +3684,97 @@ pub mod types {
             Default::default()
         }
     }
+    ///The signed EIP-3009 parameters; every field a string.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct X402Eip3009Authorization {
+        ///Payer address.
+        pub from: ::std::string::String,
+        ///32 random bytes
+        pub nonce: ::std::string::String,
+        ///Receiver (`payTo`).
+        pub to: ::std::string::String,
+        ///Valid after (unix seconds).
+        #[serde(rename = "validAfter")]
+        pub valid_after: ::std::string::String,
+        ///Valid before (unix seconds).
+        #[serde(rename = "validBefore")]
+        pub valid_before: ::std::string::String,
+        ///Amount in token base units.
+        pub value: ::std::string::String,
+    }
+    impl X402Eip3009Authorization {
+        pub fn builder() -> builder::X402Eip3009Authorization {
+            Default::default()
+        }
+    }
+    ///An EIP-3009 `TransferWithAuthorization` and its EIP-712 signature.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct X402ExactEvmPayload {
+        pub authorization: X402Eip3009Authorization,
+        ///`r ‖ s ‖ v`, 0x hex.
+        pub signature: ::std::string::String,
+    }
+    impl X402ExactEvmPayload {
+        pub fn builder() -> builder::X402ExactEvmPayload {
+            Default::default()
+        }
+    }
+    ///The signed transfer of an `exact` payment: an EIP-3009 authorization on EVM, a partially signed transaction on Solana.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    #[serde(untagged)]
+    pub enum X402ExactPayload {
+        EvmPayload(X402ExactEvmPayload),
+        SvmPayload(X402ExactSvmPayload),
+    }
+    impl ::std::convert::From<X402ExactEvmPayload> for X402ExactPayload {
+        fn from(value: X402ExactEvmPayload) -> Self {
+            Self::EvmPayload(value)
+        }
+    }
+    impl ::std::convert::From<X402ExactSvmPayload> for X402ExactPayload {
+        fn from(value: X402ExactSvmPayload) -> Self {
+            Self::SvmPayload(value)
+        }
+    }
+    ///A Solana v0 transaction signed by the wallet only (the fee payer's slot left zero).
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct X402ExactSvmPayload {
+        ///Base64 of the serialized transaction.
+        pub transaction: ::std::string::String,
+    }
+    impl X402ExactSvmPayload {
+        pub fn builder() -> builder::X402ExactSvmPayload {
+            Default::default()
+        }
+    }
     ///Paging of a ledger page.
     #[derive(
         ::serde::Deserialize,
@@ -3648,6 +3796,58 @@ pub mod types {
     }
     impl X402Pagination {
         pub fn builder() -> builder::X402Pagination {
+            Default::default()
+        }
+    }
+    ///An x402 v2 payment, base64 JSON in the `PAYMENT-SIGNATURE` header of `POST /x402/top-up`: the accepted requirement (as the server sent it, `amount` the amount paid) and the signed transfer.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct X402PaymentPayload {
+        pub accepted: X402PaymentRequirement,
+        pub payload: X402ExactPayload,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub resource: ::std::option::Option<X402Resource>,
+        ///x402 protocol version (2).
+        #[serde(rename = "x402Version")]
+        pub x402_version: i64,
+    }
+    impl X402PaymentPayload {
+        pub fn builder() -> builder::X402PaymentPayload {
+            Default::default()
+        }
+    }
+    ///The x402 v2 payment requirements of a 402, base64 JSON in its `PAYMENT-REQUIRED` header: what the server accepts as payment.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct X402PaymentRequired {
+        ///Accepted payments; choose one and sign exactly that requirement.
+        pub accepts: ::std::vec::Vec<X402PaymentRequirement>,
+        ///Why payment is required.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<::std::string::String>,
+        ///Protocol extensions, e.g. `sign-in-with-x`.
+        #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+        pub extensions: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub resource: ::std::option::Option<X402Resource>,
+        ///x402 protocol version (2).
+        #[serde(rename = "x402Version")]
+        pub x402_version: i64,
+    }
+    impl X402PaymentRequired {
+        pub fn builder() -> builder::X402PaymentRequired {
             Default::default()
         }
     }
@@ -3769,6 +3969,39 @@ pub mod types {
     }
     impl X402Resource {
         pub fn builder() -> builder::X402Resource {
+            Default::default()
+        }
+    }
+    ///The x402 v2 settlement result, base64 JSON in the `PAYMENT-RESPONSE` header of a top-up.
+    #[derive(
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        PartialEq,
+        schemars::JsonSchema
+    )]
+    pub struct X402SettlementResponse {
+        ///Why settlement failed.
+        #[serde(
+            rename = "errorReason",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub error_reason: ::std::option::Option<::std::string::String>,
+        ///CAIP-2 network of the transfer.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub network: ::std::option::Option<::std::string::String>,
+        ///Paying wallet.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payer: ::std::option::Option<::std::string::String>,
+        ///Whether the transfer settled.
+        pub success: bool,
+        ///Transaction hash or signature.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub transaction: ::std::option::Option<::std::string::String>,
+    }
+    impl X402SettlementResponse {
+        pub fn builder() -> builder::X402SettlementResponse {
             Default::default()
         }
     }
@@ -8454,6 +8687,137 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct SiwxPayload {
+            address: ::std::result::Result<::std::string::String, ::std::string::String>,
+            chain_id: ::std::result::Result<super::SiwxChainId, ::std::string::String>,
+            message: ::std::result::Result<::std::string::String, ::std::string::String>,
+            signature: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            timestamp: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            type_: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for SiwxPayload {
+            fn default() -> Self {
+                Self {
+                    address: Err("no value supplied for address".to_string()),
+                    chain_id: Err("no value supplied for chain_id".to_string()),
+                    message: Err("no value supplied for message".to_string()),
+                    signature: Err("no value supplied for signature".to_string()),
+                    timestamp: Ok(Default::default()),
+                    type_: Ok(Default::default()),
+                }
+            }
+        }
+        impl SiwxPayload {
+            pub fn address<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.address = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for address: {e}")
+                    });
+                self
+            }
+            pub fn chain_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::SiwxChainId>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.chain_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for chain_id: {e}")
+                    });
+                self
+            }
+            pub fn message<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
+                self
+            }
+            pub fn signature<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.signature = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for signature: {e}")
+                    });
+                self
+            }
+            pub fn timestamp<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.timestamp = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for timestamp: {e}")
+                    });
+                self
+            }
+            pub fn type_<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.type_ = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<SiwxPayload> for super::SiwxPayload {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: SiwxPayload,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    address: value.address?,
+                    chain_id: value.chain_id?,
+                    message: value.message?,
+                    signature: value.signature?,
+                    timestamp: value.timestamp?,
+                    type_: value.type_?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::SiwxPayload> for SiwxPayload {
+            fn from(value: super::SiwxPayload) -> Self {
+                Self {
+                    address: Ok(value.address),
+                    chain_id: Ok(value.chain_id),
+                    message: Ok(value.message),
+                    signature: Ok(value.signature),
+                    timestamp: Ok(value.timestamp),
+                    type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct SiwxSupportedChain {
             chain_id: ::std::result::Result<
                 ::std::string::String,
@@ -9495,6 +9859,247 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct X402Eip3009Authorization {
+            from: ::std::result::Result<::std::string::String, ::std::string::String>,
+            nonce: ::std::result::Result<::std::string::String, ::std::string::String>,
+            to: ::std::result::Result<::std::string::String, ::std::string::String>,
+            valid_after: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            valid_before: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            value: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for X402Eip3009Authorization {
+            fn default() -> Self {
+                Self {
+                    from: Err("no value supplied for from".to_string()),
+                    nonce: Err("no value supplied for nonce".to_string()),
+                    to: Err("no value supplied for to".to_string()),
+                    valid_after: Err("no value supplied for valid_after".to_string()),
+                    valid_before: Err("no value supplied for valid_before".to_string()),
+                    value: Err("no value supplied for value".to_string()),
+                }
+            }
+        }
+        impl X402Eip3009Authorization {
+            pub fn from<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.from = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for from: {e}")
+                    });
+                self
+            }
+            pub fn nonce<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.nonce = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for nonce: {e}")
+                    });
+                self
+            }
+            pub fn to<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.to = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for to: {e}"));
+                self
+            }
+            pub fn valid_after<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.valid_after = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for valid_after: {e}")
+                    });
+                self
+            }
+            pub fn valid_before<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.valid_before = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for valid_before: {e}")
+                    });
+                self
+            }
+            pub fn value<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.value = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for value: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<X402Eip3009Authorization>
+        for super::X402Eip3009Authorization {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: X402Eip3009Authorization,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    from: value.from?,
+                    nonce: value.nonce?,
+                    to: value.to?,
+                    valid_after: value.valid_after?,
+                    valid_before: value.valid_before?,
+                    value: value.value?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::X402Eip3009Authorization>
+        for X402Eip3009Authorization {
+            fn from(value: super::X402Eip3009Authorization) -> Self {
+                Self {
+                    from: Ok(value.from),
+                    nonce: Ok(value.nonce),
+                    to: Ok(value.to),
+                    valid_after: Ok(value.valid_after),
+                    valid_before: Ok(value.valid_before),
+                    value: Ok(value.value),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct X402ExactEvmPayload {
+            authorization: ::std::result::Result<
+                super::X402Eip3009Authorization,
+                ::std::string::String,
+            >,
+            signature: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for X402ExactEvmPayload {
+            fn default() -> Self {
+                Self {
+                    authorization: Err(
+                        "no value supplied for authorization".to_string(),
+                    ),
+                    signature: Err("no value supplied for signature".to_string()),
+                }
+            }
+        }
+        impl X402ExactEvmPayload {
+            pub fn authorization<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::X402Eip3009Authorization>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.authorization = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for authorization: {e}")
+                    });
+                self
+            }
+            pub fn signature<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.signature = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for signature: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<X402ExactEvmPayload>
+        for super::X402ExactEvmPayload {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: X402ExactEvmPayload,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    authorization: value.authorization?,
+                    signature: value.signature?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::X402ExactEvmPayload> for X402ExactEvmPayload {
+            fn from(value: super::X402ExactEvmPayload) -> Self {
+                Self {
+                    authorization: Ok(value.authorization),
+                    signature: Ok(value.signature),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct X402ExactSvmPayload {
+            transaction: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for X402ExactSvmPayload {
+            fn default() -> Self {
+                Self {
+                    transaction: Err("no value supplied for transaction".to_string()),
+                }
+            }
+        }
+        impl X402ExactSvmPayload {
+            pub fn transaction<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.transaction = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for transaction: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<X402ExactSvmPayload>
+        for super::X402ExactSvmPayload {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: X402ExactSvmPayload,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    transaction: value.transaction?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::X402ExactSvmPayload> for X402ExactSvmPayload {
+            fn from(value: super::X402ExactSvmPayload) -> Self {
+                Self {
+                    transaction: Ok(value.transaction),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct X402Pagination {
             has_more: ::std::result::Result<bool, ::std::string::String>,
             limit: ::std::result::Result<i64, ::std::string::String>,
@@ -9565,6 +10170,228 @@ pub mod types {
                     has_more: Ok(value.has_more),
                     limit: Ok(value.limit),
                     offset: Ok(value.offset),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct X402PaymentPayload {
+            accepted: ::std::result::Result<
+                super::X402PaymentRequirement,
+                ::std::string::String,
+            >,
+            payload: ::std::result::Result<
+                super::X402ExactPayload,
+                ::std::string::String,
+            >,
+            resource: ::std::result::Result<
+                ::std::option::Option<super::X402Resource>,
+                ::std::string::String,
+            >,
+            x402_version: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for X402PaymentPayload {
+            fn default() -> Self {
+                Self {
+                    accepted: Err("no value supplied for accepted".to_string()),
+                    payload: Err("no value supplied for payload".to_string()),
+                    resource: Ok(Default::default()),
+                    x402_version: Err("no value supplied for x402_version".to_string()),
+                }
+            }
+        }
+        impl X402PaymentPayload {
+            pub fn accepted<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::X402PaymentRequirement>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.accepted = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for accepted: {e}")
+                    });
+                self
+            }
+            pub fn payload<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::X402ExactPayload>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payload = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for payload: {e}")
+                    });
+                self
+            }
+            pub fn resource<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::X402Resource>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resource = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for resource: {e}")
+                    });
+                self
+            }
+            pub fn x402_version<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.x402_version = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for x402_version: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<X402PaymentPayload> for super::X402PaymentPayload {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: X402PaymentPayload,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    accepted: value.accepted?,
+                    payload: value.payload?,
+                    resource: value.resource?,
+                    x402_version: value.x402_version?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::X402PaymentPayload> for X402PaymentPayload {
+            fn from(value: super::X402PaymentPayload) -> Self {
+                Self {
+                    accepted: Ok(value.accepted),
+                    payload: Ok(value.payload),
+                    resource: Ok(value.resource),
+                    x402_version: Ok(value.x402_version),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct X402PaymentRequired {
+            accepts: ::std::result::Result<
+                ::std::vec::Vec<super::X402PaymentRequirement>,
+                ::std::string::String,
+            >,
+            error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            extensions: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
+            resource: ::std::result::Result<
+                ::std::option::Option<super::X402Resource>,
+                ::std::string::String,
+            >,
+            x402_version: ::std::result::Result<i64, ::std::string::String>,
+        }
+        impl ::std::default::Default for X402PaymentRequired {
+            fn default() -> Self {
+                Self {
+                    accepts: Err("no value supplied for accepts".to_string()),
+                    error: Ok(Default::default()),
+                    extensions: Ok(Default::default()),
+                    resource: Ok(Default::default()),
+                    x402_version: Err("no value supplied for x402_version".to_string()),
+                }
+            }
+        }
+        impl X402PaymentRequired {
+            pub fn accepts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::X402PaymentRequirement>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.accepts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for accepts: {e}")
+                    });
+                self
+            }
+            pub fn error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error: {e}")
+                    });
+                self
+            }
+            pub fn extensions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extensions = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for extensions: {e}")
+                    });
+                self
+            }
+            pub fn resource<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::X402Resource>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resource = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for resource: {e}")
+                    });
+                self
+            }
+            pub fn x402_version<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.x402_version = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for x402_version: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<X402PaymentRequired>
+        for super::X402PaymentRequired {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: X402PaymentRequired,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    accepts: value.accepts?,
+                    error: value.error?,
+                    extensions: value.extensions?,
+                    resource: value.resource?,
+                    x402_version: value.x402_version?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::X402PaymentRequired> for X402PaymentRequired {
+            fn from(value: super::X402PaymentRequired) -> Self {
+                Self {
+                    accepts: Ok(value.accepts),
+                    error: Ok(value.error),
+                    extensions: Ok(value.extensions),
+                    resource: Ok(value.resource),
+                    x402_version: Ok(value.x402_version),
                 }
             }
         }
@@ -9795,6 +10622,126 @@ pub mod types {
                     description: Ok(value.description),
                     mime_type: Ok(value.mime_type),
                     url: Ok(value.url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct X402SettlementResponse {
+            error_reason: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            network: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            payer: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            success: ::std::result::Result<bool, ::std::string::String>,
+            transaction: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for X402SettlementResponse {
+            fn default() -> Self {
+                Self {
+                    error_reason: Ok(Default::default()),
+                    network: Ok(Default::default()),
+                    payer: Ok(Default::default()),
+                    success: Err("no value supplied for success".to_string()),
+                    transaction: Ok(Default::default()),
+                }
+            }
+        }
+        impl X402SettlementResponse {
+            pub fn error_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error_reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for error_reason: {e}")
+                    });
+                self
+            }
+            pub fn network<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.network = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for network: {e}")
+                    });
+                self
+            }
+            pub fn payer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payer = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for payer: {e}")
+                    });
+                self
+            }
+            pub fn success<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.success = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for success: {e}")
+                    });
+                self
+            }
+            pub fn transaction<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.transaction = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for transaction: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<X402SettlementResponse>
+        for super::X402SettlementResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: X402SettlementResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    error_reason: value.error_reason?,
+                    network: value.network?,
+                    payer: value.payer?,
+                    success: value.success?,
+                    transaction: value.transaction?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::X402SettlementResponse>
+        for X402SettlementResponse {
+            fn from(value: super::X402SettlementResponse) -> Self {
+                Self {
+                    error_reason: Ok(value.error_reason),
+                    network: Ok(value.network),
+                    payer: Ok(value.payer),
+                    success: Ok(value.success),
+                    transaction: Ok(value.transaction),
                 }
             }
         }

@@ -49,5 +49,5 @@ fn error_decoder_inputs() {
     let venice_image::Error::PaymentRequired { error: p, .. } = __fuzz::error_input(&seed) else {
         panic!("not a 402")
     };
-    assert_eq!(p.payment_required_header().unwrap()["x402Version"], 2);
+    assert_eq!(p.payment_required_header().unwrap().x402_version, 2);
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use futures_util_free::collect;
+use venice_image::payment::PaymentRequirementExt as _;
 use venice_image::wallet::{SiwxConfig, Wallet, WalletAuth, payment_payload, sign_authorization};
 use venice_mock::{MockConfig, MockServer};
 use venice_openapi::{Client, ClientState, Error, RequestAuth, ResponseValue, types};
@@ -416,8 +417,7 @@ async fn every_operation_with_a_wallet() {
 
     // Top-up: discovery, then a signed EIP-3009 payment for the accepted option.
     let (_, discovery) = error_body(c.top_up_x402_balance().send().await);
-    let option: venice_image::payment::PaymentOption =
-        serde_json::from_value(serde_json::to_value(&discovery.accepts[0]).unwrap()).unwrap();
+    let option = discovery.accepts[0].clone();
     let Wallet::Evm(signer) = Wallet::evm(KEY).unwrap() else {
         unreachable!()
     };
@@ -428,7 +428,7 @@ async fn every_operation_with_a_wallet() {
     let payload = payment_payload(&option, &auth, None);
     let header = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
-        payload.to_string(),
+        serde_json::to_vec(&payload).unwrap(),
     );
     let receipt = c
         .top_up_x402_balance()

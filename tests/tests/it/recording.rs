@@ -19,7 +19,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use common::client;
 use serde_json::{Value, json};
-use venice_image::payment::PaymentOption;
+use venice_image::payment::{PaymentRequirementExt as _, X402PaymentRequirement};
 use venice_image::wallet::{WalletAuth, payment_payload, sign_authorization};
 use venice_image::{
     Auth, EditRequest, Error, Format, GenerateRequest, ImageInput, MultiEditRequest,
@@ -671,7 +671,7 @@ async fn the_scrub_test_finds_no_secret_in_any_form() {
         .json()
         .await
         .unwrap();
-    let option: PaymentOption = discovery["accepts"]
+    let option: X402PaymentRequirement = discovery["accepts"]
         .as_array()
         .unwrap()
         .iter()
@@ -695,7 +695,7 @@ async fn the_scrub_test_finds_no_secret_in_any_form() {
     .unwrap();
     let eip3009_signature = auth.signature.clone();
     let payment = base64::engine::general_purpose::STANDARD
-        .encode(payment_payload(&option, &auth, None).to_string());
+        .encode(serde_json::to_vec(&payment_payload(&option, &auth, None)).unwrap());
 
     let r = raw
         .get(format!("{base}/x402/balance/{WALLET}"))
@@ -827,10 +827,15 @@ async fn redacted_wallets_are_replaced_everywhere_and_still_replay() {
     let replay = MockServer::replay(&path).await.unwrap();
     let wallet = client(&replay.base_url(), Auth::evm_wallet(WALLET_KEY).unwrap());
     let replayed = wallet.wallet_balance().await.unwrap();
-    assert_eq!(replayed.balance_usd(), recorded.balance_usd());
+    assert_eq!(replayed.balance_usd, recorded.balance_usd);
     assert_eq!(
-        wallet.wallet_transactions(5, 0).await.unwrap().limit(),
-        ledger.limit()
+        wallet
+            .wallet_transactions(5, 0)
+            .await
+            .unwrap()
+            .pagination
+            .limit,
+        ledger.pagination.limit
     );
     replay.assert_all_used();
 }

@@ -364,10 +364,7 @@ async fn error_classes() {
         panic!("{e:?}")
     };
     assert_eq!(p.reason(), Some("insufficient_balance"));
-    assert_eq!(
-        p.payment_required_header().as_ref().unwrap()["x402Version"],
-        2
-    );
+    assert_eq!(p.payment_required_header().unwrap().x402_version, 2);
     let e = c.generate(&r("404")).await.unwrap_err();
     assert_eq!(e.code(), Some(&ErrorCode::ModelNotFound));
     let e = c.generate(&r("html")).await.unwrap_err();

@@ -171,7 +171,7 @@ async fn siwx_and_top_ups_are_signed_by_a_service_in_another_process() {
         .build()
         .unwrap();
     // SIWX signed remotely, verified by the mock.
-    assert_eq!(c.wallet_balance().await.unwrap().balance_usd(), 0.0);
+    assert_eq!(c.wallet_balance().await.unwrap().balance_usd, 0.0);
     let err = c.generate(&request()).await.unwrap_err();
     assert!(matches!(err, Error::PaymentRequired { .. }), "{err:?}");
     // The EIP-712 authorization signed remotely.
@@ -190,7 +190,7 @@ async fn siwx_and_top_ups_are_signed_by_a_service_in_another_process() {
     let receipt = s.top_up(5.0).await.unwrap();
     assert_eq!(receipt.wallet_address(), SOLANA_ADDRESS);
     assert!((server.wallet_balance(SOLANA_ADDRESS) - receipt.new_balance_usd()).abs() < 1e-9);
-    assert!(s.wallet_balance().await.unwrap().balance_usd() > 5.0);
+    assert!(s.wallet_balance().await.unwrap().balance_usd > 5.0);
 
     // Nothing of the keys in what the client process produced or sent.
     assert_no_key("Debug of the client", &format!("{c:?} {auth:?} {s:?}"));
@@ -273,7 +273,7 @@ async fn a_failing_signer_is_an_auth_error_or_a_wallet_error_with_its_cause() {
 
     // Back up: the same client works again.
     set_mode(service.url(), Mode::Sign).await;
-    assert_eq!(c.wallet_balance().await.unwrap().balance_usd(), 0.0);
+    assert_eq!(c.wallet_balance().await.unwrap().balance_usd, 0.0);
 }
 
 #[tokio::test]

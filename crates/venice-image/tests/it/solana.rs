@@ -17,6 +17,7 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use base64::Engine as _;
 use serde_json::{Value, json};
+use venice_image::payment::PaymentRequirementExt as _;
 use venice_image::wallet::{
     AutoTopUp, LocalSolanaSigner, SignerError, SolanaSigner, SvmError, Wallet, WalletError,
 };
@@ -129,21 +130,21 @@ async fn payment_required_then_solana_top_up_then_the_paid_request() {
     let offered = p.requirements().unwrap();
     let option = offered.solana_option().unwrap();
     // The challenge's Solana option: the bare `solana`, priced at the $10 suggestion.
-    assert_eq!(option.network(), "solana");
+    assert_eq!(option.network, "solana");
     assert_eq!(option.amount_usd(), Some(10.0));
-    assert_eq!(option.extra().unwrap().fee_payer(), Some(DEFAULT_FEE_PAYER));
+    assert_eq!(option.fee_payer(), Some(DEFAULT_FEE_PAYER));
 
     let receipt = c.top_up(5.0).await.unwrap();
     assert_eq!(receipt.wallet_address(), address);
     assert_eq!(receipt.amount_credited_usd(), 5.0);
     assert!((receipt.new_balance_usd() - (0.001 - RPC_COST_USD + 5.0)).abs() < 1e-9);
     let settlement = receipt.settlement().unwrap();
-    assert_eq!(settlement["network"], SOLANA_MAINNET_NETWORK);
-    assert_eq!(settlement["payer"], address.as_str());
+    assert_eq!(settlement.network.as_deref(), Some(SOLANA_MAINNET_NETWORK));
+    assert_eq!(settlement.payer.as_deref(), Some(address.as_str()));
     // On Solana the transaction id is the wallet's signature.
     let (_, signature) = signer.signed.lock().unwrap()[0];
     assert_eq!(
-        settlement["transaction"],
+        settlement.transaction.as_deref().unwrap(),
         bs58::encode(signature).into_string()
     );
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use venice_image::async_trait;
+use venice_image::payment::PaymentRequirementExt as _;
 use venice_image::wallet::{
     AutoTopUp, EvmSigner, LocalEvmSigner, LocalSolanaSigner, SignerError, SolanaSigner, Wallet,
     WalletError,
@@ -153,10 +154,10 @@ async fn credited(c: &Client) -> Vec<f64> {
     c.wallet_transactions(100, 0)
         .await
         .unwrap()
-        .transactions()
+        .transactions
         .iter()
-        .filter(|t| t.kind() == "TOP_UP")
-        .map(|t| t.amount_usd())
+        .filter(|t| t.type_ == "TOP_UP")
+        .map(|t| t.amount)
         .collect()
 }
 
@@ -172,7 +173,7 @@ async fn the_challenge_is_priced_at_the_suggestion_and_is_no_minimum() {
     let challenge = p.requirements().unwrap();
     assert!(!challenge.priced_at_minimum());
     assert_eq!(challenge.base_option().unwrap().amount_usd(), Some(10.0));
-    assert_eq!(challenge.solana_option().unwrap().network(), "solana");
+    assert_eq!(challenge.solana_option().unwrap().network, "solana");
     assert_eq!(p.minimum_top_up_usd(), Some(5.0));
     // Paying $5 from the challenge's options: the challenge's $10 is not a floor.
     let receipt = c.top_up_with(5.0, &challenge).await.unwrap();
@@ -403,9 +404,9 @@ async fn a_contract_wallet_signs_in_through_its_owner() {
     let calls = Arc::new(AtomicUsize::new(0));
     let c = contract_client(&server, &calls);
     let balance = c.wallet_balance().await.unwrap();
-    assert_eq!(balance.balance_usd(), 3.0);
+    assert_eq!(balance.balance_usd, 3.0);
     assert_eq!(
-        balance.wallet_address().to_lowercase(),
+        balance.wallet_address.to_lowercase(),
         CONTRACT.to_lowercase()
     );
     c.generate(&request()).await.unwrap();

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
+use venice_image::payment::PaymentRequirementExt as _;
 use venice_image::wallet::{AutoTopUp, Wallet, WalletError};
 use venice_image::wallet::{SiwxConfig, signed_header};
 use venice_image::{Auth, Client, Error, ErrorCode, GenerateRequest, PaymentRequiredKind, Size};
@@ -77,8 +78,8 @@ async fn fresh_header_per_request_and_balance_tracking() {
     let (server, seen) = mock(1.0).await;
     let c = client(&server, Auth::evm_wallet(KEY).unwrap());
     let b = c.wallet_balance().await.unwrap();
-    assert_eq!(b.wallet_address().to_lowercase(), ADDRESS.to_lowercase());
-    assert_eq!(b.balance_usd(), 1.0);
+    assert_eq!(b.wallet_address.to_lowercase(), ADDRESS.to_lowercase());
+    assert_eq!(b.balance_usd, 1.0);
     let g1 = c.generate(&request()).await.unwrap();
     let g2 = c.generate(&request()).await.unwrap();
     let p = price(&server);
@@ -115,9 +116,9 @@ async fn fresh_header_per_request_and_balance_tracking() {
     assert!(nonces.iter().all(|n| n.len() == 16));
     assert_ne!(nonces[0], nonces[1]);
     let txs = c.wallet_transactions(10, 0).await.unwrap();
-    assert_eq!(txs.transactions().len(), 2);
-    assert_eq!(txs.transactions()[0].kind(), "CHARGE");
-    assert_eq!(txs.transactions()[0].model_id(), Some("venice-sd35"));
+    assert_eq!(txs.transactions.len(), 2);
+    assert_eq!(txs.transactions[0].type_, "CHARGE");
+    assert_eq!(txs.transactions[0].model_id.as_deref(), Some("venice-sd35"));
 }
 
 #[tokio::test]
@@ -131,7 +132,7 @@ async fn replayed_expired_tampered_and_foreign_headers_are_rejected() {
         .await
         .unwrap();
     let c = client(&server, Auth::siwx_header(header.clone()));
-    assert_eq!(c.wallet_balance().await.unwrap().balance_usd(), 1.0);
+    assert_eq!(c.wallet_balance().await.unwrap().balance_usd, 1.0);
     // The client never sends it twice...
     assert!(matches!(
         c.wallet_balance().await.unwrap_err(),
@@ -210,8 +211,11 @@ async fn payment_required_then_top_up_then_success() {
     assert_eq!(receipt.amount_credited_usd(), 5.0);
     assert_eq!(receipt.new_balance_usd(), 5.0);
     assert_eq!(
-        receipt.settlement().as_ref().unwrap()["payer"]
-            .as_str()
+        receipt
+            .settlement()
+            .unwrap()
+            .payer
+            .as_deref()
             .unwrap()
             .to_lowercase(),
         ADDRESS.to_lowercase()
@@ -222,7 +226,7 @@ async fn payment_required_then_top_up_then_success() {
     let left = g.meta().balance_remaining_usd().unwrap();
     assert!((left - (5.0 - price(&server))).abs() < 1e-6, "{left}");
     let txs = c.wallet_transactions(10, 0).await.unwrap();
-    let kinds: Vec<&str> = txs.transactions().iter().map(|t| t.kind()).collect();
+    let kinds: Vec<&str> = txs.transactions.iter().map(|t| t.type_.as_str()).collect();
     assert_eq!(kinds, ["CHARGE", "TOP_UP"]);
 }
 
@@ -276,7 +280,7 @@ async fn solana_wallet_signs_in_and_tops_up() {
     config.wallet_balances.insert(address.clone(), 3.0);
     let server = MockServer::start(config).await.unwrap();
     let c = client(&server, auth);
-    assert_eq!(c.wallet_balance().await.unwrap().balance_usd(), 3.0);
+    assert_eq!(c.wallet_balance().await.unwrap().balance_usd, 3.0);
     let g = c.generate(&request()).await.unwrap();
     let left = g.meta().balance_remaining_usd().unwrap();
     assert!(left < 3.0);

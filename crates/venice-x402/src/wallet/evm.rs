@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use super::{EvmSigner, SignerError, WalletError};
 
 /// An EVM private key held in process memory: the [`EvmSigner`] of
-/// [`Auth::evm_wallet`](crate::Auth::evm_wallet). The key is zeroized on drop
+/// the client's `Auth::evm_wallet`. The key is zeroized on drop
 /// (`k256::SigningKey` does it) and never printed: `Debug` shows the address only. To
 /// keep the key out of the process, implement [`EvmSigner`] over a KMS or a signing
 /// service instead.

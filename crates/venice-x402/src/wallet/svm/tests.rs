@@ -170,8 +170,16 @@ fn with(mut entry: Value, pointer: &str, value: Value) -> Value {
     entry
 }
 
+/// An `accepts` entry read as the generated type (a mistyped field fails there), then
+/// judged.
+fn from_json(entry: &Value) -> Result<SolanaRequirement, SvmError> {
+    let entry: X402PaymentRequirement = serde_json::from_value(entry.clone())
+        .map_err(|_| SvmError::InvalidRequirement("not an x402 requirement"))?;
+    SolanaRequirement::new(&entry)
+}
+
 fn requirement(entry: &Value) -> SolanaRequirement {
-    SolanaRequirement::from_json(entry).unwrap()
+    from_json(entry).unwrap()
 }
 
 fn chain(program: TokenProgram) -> ChainData {
@@ -299,7 +307,7 @@ fn accepts_the_bare_network_and_echoes_it() {
     let p = prepare(&e, TokenProgram::Token).unwrap();
     let signature = signing_key().sign(p.message()).to_bytes();
     let payload = p.into_signed(&signature).unwrap().payload(None);
-    assert_eq!(payload["accepted"]["network"], "solana");
+    assert_eq!(payload.accepted.network, "solana");
 }
 
 #[test]
@@ -312,7 +320,7 @@ fn refuses_other_networks() {
     ] {
         let e = with(entry(), "/network", json!(n));
         assert!(
-            matches!(SolanaRequirement::from_json(&e), Err(SvmError::WrongNetwork(x)) if x == n),
+            matches!(from_json(&e), Err(SvmError::WrongNetwork(x)) if x == n),
             "{n}"
         );
     }
@@ -325,17 +333,14 @@ fn refuses_other_networks() {
 #[test]
 fn refuses_other_assets_and_schemes() {
     let e = with(entry(), "/asset", json!(TOKEN_PROGRAM));
-    assert!(matches!(
-        SolanaRequirement::from_json(&e),
-        Err(SvmError::WrongAsset(_))
-    ));
+    assert!(matches!(from_json(&e), Err(SvmError::WrongAsset(_))));
     let e = with(entry(), "/scheme", json!("upto"));
     assert!(matches!(
-        SolanaRequirement::from_json(&e),
+        from_json(&e),
         Err(SvmError::WrongScheme(s)) if s == "upto"
     ));
     assert!(matches!(
-        SolanaRequirement::from_json(&json!([1])),
+        from_json(&json!([1])),
         Err(SvmError::InvalidRequirement(_))
     ));
 }
@@ -347,19 +352,23 @@ fn amounts() {
         json!("-5"),
         json!("1.5"),
         json!(""),
-        json!(null),
         json!("18446744073709551616"),
     ] {
         let e = with(entry(), "/amount", bad.clone());
         assert!(
-            matches!(
-                SolanaRequirement::from_json(&e),
-                Err(SvmError::InvalidAmount(_))
-            ),
+            matches!(from_json(&e), Err(SvmError::InvalidAmount(_))),
             "{bad}"
         );
     }
-    let e = with(entry(), "/amount", json!(7_000_000));
+    // The spec types the amount as a string: a number or null is no requirement.
+    for bad in [json!(7_000_000), json!(null)] {
+        let e = with(entry(), "/amount", bad);
+        assert!(matches!(
+            from_json(&e),
+            Err(SvmError::InvalidRequirement(_))
+        ));
+    }
+    let e = with(entry(), "/amount", json!("7000000"));
     assert_eq!(requirement(&e).amount(), 7_000_000);
     let r = requirement(&entry());
     let c = chain(TokenProgram::Token);
@@ -377,19 +386,13 @@ fn amounts() {
 fn fee_payer_rules() {
     let mut e = entry();
     e["extra"].as_object_mut().unwrap().remove("feePayer");
-    assert!(matches!(
-        SolanaRequirement::from_json(&e),
-        Err(SvmError::MissingFeePayer)
-    ));
-    let e = with(entry(), "/extra", json!(null));
-    assert!(matches!(
-        SolanaRequirement::from_json(&e),
-        Err(SvmError::MissingFeePayer)
-    ));
+    assert!(matches!(from_json(&e), Err(SvmError::MissingFeePayer)));
+    let e = with(entry(), "/extra", json!({}));
+    assert!(matches!(from_json(&e), Err(SvmError::MissingFeePayer)));
     for bad in [json!("not-base58-0OIl"), json!("3yZe7d"), json!(42)] {
         let e = with(entry(), "/extra/feePayer", bad);
         assert!(matches!(
-            SolanaRequirement::from_json(&e),
+            from_json(&e),
             Err(SvmError::InvalidAddress {
                 field: "extra.feePayer",
                 ..
@@ -402,7 +405,7 @@ fn fee_payer_rules() {
         json!("0x2670B922ef37C7Df47158725C0CC407b5382293F"),
     );
     assert!(matches!(
-        SolanaRequirement::from_json(&e),
+        from_json(&e),
         Err(SvmError::InvalidAddress { field: "payTo", .. })
     ));
     // The wallet may be neither the fee payer nor the receiver.
@@ -423,13 +426,10 @@ fn memo_rules() {
     let e = with(entry(), "/extra/memo", json!("é".repeat(128)));
     assert_eq!(requirement(&e).memo().map(str::len), Some(256));
     let e = with(entry(), "/extra/memo", json!("x".repeat(257)));
-    assert!(matches!(
-        SolanaRequirement::from_json(&e),
-        Err(SvmError::MemoTooLong(257))
-    ));
+    assert!(matches!(from_json(&e), Err(SvmError::MemoTooLong(257))));
     let e = with(entry(), "/extra/memo", json!(7));
     assert!(matches!(
-        SolanaRequirement::from_json(&e),
+        from_json(&e),
         Err(SvmError::InvalidRequirement(_))
     ));
     // A 200-byte memo takes a two-byte length: 200 = 0xc8 → [0xc8, 0x01].
@@ -516,9 +516,11 @@ fn transaction_and_payload() {
     assert_eq!(&tx[65..129], &sig);
     assert_eq!(&tx[129..], &message[..]);
 
-    let header = signed.header_value(Some(
-        &json!({"url": "https://api.venice.ai/api/v1/x402/top-up"}),
-    ));
+    let resource: X402Resource = serde_json::from_value(json!({
+        "url": "https://api.venice.ai/api/v1/x402/top-up",
+        "description": "Venice API credit", "mimeType": "application/json"}))
+    .unwrap();
+    let header = signed.header_value(Some(&resource));
     let decoded: Value =
         serde_json::from_slice(&base64_simd::STANDARD.decode_to_vec(&header).unwrap()).unwrap();
     assert_eq!(decoded["x402Version"], 2);
@@ -539,9 +541,12 @@ fn transaction_and_payload() {
             "extra": {"feePayer": FEE_PAYER, "memo": MEMO, "name": "USD Coin"},
         })
     );
-    assert_eq!(signed.payload(None).get("resource"), None);
+    assert_eq!(signed.payload(None).resource, None);
     // The maxTimeoutSeconds the server gave is kept.
-    assert_eq!(requirement(&entry()).accepted()["maxTimeoutSeconds"], 60);
+    assert_eq!(
+        requirement(&entry()).accepted().max_timeout_seconds,
+        Some(60)
+    );
 }
 
 #[test]

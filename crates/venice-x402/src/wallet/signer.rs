@@ -22,8 +22,8 @@ use crate::error::{SignerError, WalletError};
 /// must not put key material in their errors or logs.
 ///
 /// ```
-/// use venice_image::async_trait;
-/// use venice_image::wallet::{EvmSigner, LocalEvmSigner, SignerError};
+/// use venice_x402::async_trait;
+/// use venice_x402::{EvmSigner, LocalEvmSigner, SignerError};
 ///
 /// /// A signer that asks a KMS (here: a local key standing in for it).
 /// struct Kms {

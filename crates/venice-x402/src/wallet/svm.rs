@@ -15,10 +15,14 @@ use std::str::FromStr;
 
 use alloy_primitives::{FixedBytes, hex};
 use ed25519_dalek::{Signature, Verifier as _, VerifyingKey};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
+use venice_openapi::types::{
+    X402ExactPayload, X402ExactSvmPayload, X402PaymentPayload, X402PaymentRequirement, X402Resource,
+};
 
 pub use crate::error::SvmError;
+use crate::payment::PaymentRequirementExt as _;
 
 /// CAIP-2 id of Solana mainnet, as x402 v2 names it.
 pub const SOLANA_MAINNET_NETWORK: &str = "solana:5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp";
@@ -46,8 +50,6 @@ pub const COMPUTE_UNIT_LIMIT: u32 = 20_000;
 pub const COMPUTE_UNIT_PRICE_MICRO_LAMPORTS: u64 = 1;
 /// Longest `extra.memo` accepted, in UTF-8 bytes.
 pub const MAX_MEMO_BYTES: usize = 256;
-/// `maxTimeoutSeconds` echoed when the requirement lacks it.
-pub const DEFAULT_TIMEOUT_SECS: u64 = 300;
 
 /// The version byte that starts a v0 message (high bit set, version 0).
 const V0_PREFIX: u8 = 0x80;
@@ -59,17 +61,6 @@ const TRANSFER_CHECKED: u8 = 12;
 const MINT_LEN: usize = 82;
 const MINT_DECIMALS_OFFSET: usize = 44;
 const MINT_INITIALIZED_OFFSET: usize = 45;
-/// x402 v2 `PaymentRequirements` fields; anything else in an `accepts` entry is the
-/// provider's own metadata and is not echoed in `accepted`.
-const REQUIREMENT_FIELDS: [&str; 7] = [
-    "scheme",
-    "network",
-    "amount",
-    "asset",
-    "payTo",
-    "maxTimeoutSeconds",
-    "extra",
-];
 
 /// A Solana address (Ed25519 public key or program address): 32 bytes, base58 text.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -202,69 +193,54 @@ pub fn is_solana_mainnet(network: &str) -> bool {
 
 #[cfg(test)] // only the tests need it
 /// Whether `network` names any Solana cluster (`solana` or `solana:*`), to pick the
-/// Solana entry of an `accepts` list before [`SolanaRequirement::from_json`] judges it.
+/// Solana entry of an `accepts` list before [`SolanaRequirement::new`] judges it.
 pub fn is_solana_network(network: &str) -> bool {
     network == SOLANA_BARE_NETWORK || network.starts_with("solana:")
 }
 
-/// A Solana `exact` entry of a 402's `accepts`, parsed and judged: mainnet, USDC, a
-/// valid receiver and fee payer. Keeps the entry to echo it in `accepted`.
+/// A Solana `exact` entry of a 402's `accepts`, judged: mainnet, USDC, a valid receiver
+/// and fee payer. Keeps the entry to echo it in `accepted`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SolanaRequirement {
-    network: String,
     pay_to: Pubkey,
     amount: u64,
     fee_payer: Pubkey,
     memo: Option<String>,
-    entry: Map<String, Value>,
+    entry: X402PaymentRequirement,
 }
 
 impl SolanaRequirement {
-    /// Parse an `accepts` entry; refuses anything but USDC on Solana mainnet with a
-    /// fee payer, and a memo over [`MAX_MEMO_BYTES`].
-    pub fn from_json(entry: &Value) -> Result<Self, SvmError> {
-        let entry = entry
-            .as_object()
-            .ok_or(SvmError::InvalidRequirement("not a JSON object"))?;
-        let text = |k: &str| entry.get(k).and_then(Value::as_str).unwrap_or_default();
-        if text("scheme") != "exact" {
-            return Err(SvmError::WrongScheme(text("scheme").to_owned()));
+    /// Judge an `accepts` entry; refuses anything but USDC on Solana mainnet with a fee
+    /// payer, and a memo over [`MAX_MEMO_BYTES`].
+    pub fn new(entry: &X402PaymentRequirement) -> Result<Self, SvmError> {
+        if entry.scheme != "exact" {
+            return Err(SvmError::WrongScheme(entry.scheme.clone()));
         }
-        let network = text("network");
-        if !is_solana_mainnet(network) {
-            return Err(SvmError::WrongNetwork(network.to_owned()));
+        if !is_solana_mainnet(&entry.network) {
+            return Err(SvmError::WrongNetwork(entry.network.clone()));
         }
-        if text("asset") != USDC_MINT {
-            return Err(SvmError::WrongAsset(text("asset").to_owned()));
+        if entry.asset != USDC_MINT {
+            return Err(SvmError::WrongAsset(entry.asset.clone()));
         }
-        let amount = match entry.get("amount") {
-            Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
-            Some(Value::Number(n)) => n.as_u64(),
-            _ => None,
-        }
-        .filter(|a| *a > 0)
-        .ok_or_else(|| {
-            SvmError::InvalidAmount(
-                entry
-                    .get("amount")
-                    .map(Value::to_string)
-                    .unwrap_or_default(),
-            )
-        })?;
-        let pay_to = Pubkey::parse(text("payTo"), "payTo")?;
-        let extra = entry.get("extra").and_then(Value::as_object);
-        let fee_payer = match extra.and_then(|e| e.get("feePayer")) {
+        let amount = entry
+            .amount
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|a| *a > 0)
+            .ok_or_else(|| SvmError::InvalidAmount(entry.amount.clone()))?;
+        let pay_to = Pubkey::parse(&entry.pay_to, "payTo")?;
+        let fee_payer = match entry.fee_payer_value() {
             None | Some(Value::Null) => return Err(SvmError::MissingFeePayer),
             Some(v) => Pubkey::parse(v.as_str().unwrap_or_default(), "extra.feePayer")?,
         };
-        let memo = match extra.and_then(|e| e.get("memo")) {
+        let memo = match entry.memo_value() {
             None | Some(Value::Null) => None,
             Some(Value::String(m)) if m.len() <= MAX_MEMO_BYTES => Some(m.clone()),
             Some(Value::String(m)) => return Err(SvmError::MemoTooLong(m.len())),
             Some(_) => return Err(SvmError::InvalidRequirement("extra.memo is not a string")),
         };
         Ok(Self {
-            network: network.to_owned(),
             pay_to,
             amount,
             fee_payer,
@@ -278,7 +254,6 @@ impl SolanaRequirement {
         &self.pay_to
     }
 
-    #[cfg(test)] // only the tests need it
     /// Amount in USDC units (6 decimals).
     pub fn amount(&self) -> u64 {
         self.amount
@@ -289,27 +264,21 @@ impl SolanaRequirement {
         &self.fee_payer
     }
 
-    #[cfg(test)] // only the tests need it
     /// The memo the server asked for, if any.
     pub fn memo(&self) -> Option<&str> {
         self.memo.as_deref()
     }
 
-    /// The entry as echoed in the payload's `accepted`: the x402 v2 requirement fields
-    /// only, network verbatim, `scheme` `exact`, `maxTimeoutSeconds` filled in when the
-    /// server left it out.
-    pub fn accepted(&self) -> Value {
-        let mut accepted: Map<String, Value> = self
-            .entry
-            .iter()
-            .filter(|(k, _)| REQUIREMENT_FIELDS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        accepted.insert("scheme".into(), json!("exact"));
+    /// The entry as echoed in the payload's `accepted`: the x402 v2 requirement (fields
+    /// the provider adds to an entry are not part of it), network verbatim, `scheme`
+    /// `exact`, `maxTimeoutSeconds` filled in when the server left it out.
+    pub fn accepted(&self) -> X402PaymentRequirement {
+        let mut accepted = self.entry.clone();
+        accepted.scheme = "exact".into();
         accepted
-            .entry("maxTimeoutSeconds")
-            .or_insert(json!(DEFAULT_TIMEOUT_SECS));
-        Value::Object(accepted)
+            .max_timeout_seconds
+            .get_or_insert(crate::payment::DEFAULT_TIMEOUT_SECS as i64);
+        accepted
     }
 }
 
@@ -427,7 +396,7 @@ pub struct SolanaPayment {
     destination: Pubkey,
     amount: u64,
     memo: String,
-    accepted: Value,
+    accepted: X402PaymentRequirement,
 }
 
 impl SolanaPayment {
@@ -577,7 +546,7 @@ impl SolanaPayment {
 #[derive(Clone, Debug, PartialEq)]
 pub struct SignedSolanaPayment {
     transaction: Vec<u8>,
-    accepted: Value,
+    accepted: X402PaymentRequirement,
 }
 
 impl SignedSolanaPayment {
@@ -587,26 +556,22 @@ impl SignedSolanaPayment {
         &self.transaction
     }
 
-    /// The x402 v2 payment payload:
-    /// `{"x402Version":2,"accepted":…,"payload":{"transaction":<base64>}}`, plus
-    /// `resource` when given.
-    pub fn payload(&self, resource: Option<&Value>) -> Value {
-        let mut payload = json!({
-            "x402Version": 2,
-            "accepted": self.accepted,
-            "payload": {
-                "transaction": base64_simd::STANDARD.encode_to_string(&self.transaction),
-            },
-        });
-        if let Some(r) = resource {
-            payload["resource"] = r.clone();
+    /// The x402 v2 payment payload: the accepted requirement and the transaction in
+    /// base64, plus `resource` when given.
+    pub fn payload(&self, resource: Option<&X402Resource>) -> X402PaymentPayload {
+        X402PaymentPayload {
+            x402_version: crate::payment::X402_VERSION,
+            resource: resource.cloned(),
+            accepted: self.accepted.clone(),
+            payload: X402ExactPayload::SvmPayload(X402ExactSvmPayload {
+                transaction: base64_simd::STANDARD.encode_to_string(&self.transaction),
+            }),
         }
-        payload
     }
 
     /// The `PAYMENT-SIGNATURE` header value: base64 of the payload JSON.
-    pub fn header_value(&self, resource: Option<&Value>) -> String {
-        base64_simd::STANDARD.encode_to_string(self.payload(resource).to_string())
+    pub fn header_value(&self, resource: Option<&X402Resource>) -> String {
+        crate::payment::header_value(&self.payload(resource))
     }
 }
 
@@ -630,19 +595,24 @@ pub fn mint_account_request(id: u64, mint: &Pubkey) -> Value {
     })
 }
 
+/// A JSON-RPC error object as [`SvmError::Rpc`] (its message cut to 200 characters).
+fn rpc_error(e: &Value) -> SvmError {
+    SvmError::Rpc {
+        code: e.get("code").and_then(Value::as_i64).unwrap_or_default(),
+        message: e
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect(),
+    }
+}
+
 /// The `result` of a JSON-RPC answer, or its `error` as [`SvmError::Rpc`].
 fn rpc_result(response: &Value) -> Result<&Value, SvmError> {
     if let Some(e) = response.get("error").filter(|e| !e.is_null()) {
-        return Err(SvmError::Rpc {
-            code: e.get("code").and_then(Value::as_i64).unwrap_or_default(),
-            message: e
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .chars()
-                .take(200)
-                .collect(),
-        });
+        return Err(rpc_error(e));
     }
     response
         .get("result")
@@ -700,6 +670,48 @@ pub fn parse_mint_account(response: &Value) -> Result<MintInfo, SvmError> {
         token_program,
         decimals: data[MINT_DECIMALS_OFFSET],
     })
+}
+
+/// The JSON-RPC ids of the chain-data batch.
+const BLOCKHASH_ID: u64 = 1;
+const MINT_ID: u64 = 2;
+
+/// The JSON-RPC batch of a Solana top-up's chain data: the latest finalized blockhash
+/// and the USDC mint account.
+pub fn chain_data_request() -> Value {
+    Value::Array(vec![
+        latest_blockhash_request(BLOCKHASH_ID),
+        mint_account_request(MINT_ID, &Pubkey::constant(USDC_MINT)),
+    ])
+}
+
+/// The chain data in the answers to [`chain_data_request`], in any order.
+pub fn chain_data_from_answers(answers: &[Value]) -> Result<ChainData, SvmError> {
+    let by_id = |id: u64| {
+        answers
+            .iter()
+            .find(|a| a.get("id").and_then(Value::as_u64) == Some(id))
+            .ok_or(SvmError::RpcMalformed("an answer of the batch is missing"))
+    };
+    Ok(ChainData {
+        recent_blockhash: parse_latest_blockhash(by_id(BLOCKHASH_ID)?)?,
+        mint: parse_mint_account(by_id(MINT_ID)?)?,
+    })
+}
+
+/// The error of a batch answered with one object (a JSON-RPC error for the whole batch).
+pub fn whole_batch_error(error: Option<&Value>) -> SvmError {
+    match error {
+        Some(e) => rpc_error(e),
+        None => SvmError::RpcMalformed("one answer to a batch of two"),
+    }
+}
+
+/// A fresh `Idempotency-Key` for a billed RPC call (16 random bytes, hex), so that a
+/// retried call replays its answer instead of being billed again.
+pub fn idempotency_key() -> Result<String, SvmError> {
+    let key = FixedBytes::<16>::try_random().map_err(|e| SvmError::Randomness(e.to_string()))?;
+    Ok(hex::encode(key))
 }
 
 #[cfg(test)]

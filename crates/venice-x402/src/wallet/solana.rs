@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use super::{SignerError, SolanaSigner, WalletError};
 
 /// A Solana keypair held in process memory: the [`SolanaSigner`] of
-/// [`Auth::solana_wallet`](crate::Auth::solana_wallet). The secret is zeroized on drop
+/// the client's `Auth::solana_wallet`. The secret is zeroized on drop
 /// (`ed25519_dalek::SigningKey` does it) and never printed: `Debug` shows the address
 /// only. To keep the key out of the process, implement [`SolanaSigner`] over a KMS or a
 /// signing service instead.

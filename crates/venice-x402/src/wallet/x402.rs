@@ -6,10 +6,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::{Address, B256, U256, hex};
 use alloy_sol_types::{Eip712Domain, SolStruct, sol};
-use serde_json::{Value, json};
+use venice_openapi::types::{
+    X402Eip3009Authorization, X402ExactEvmPayload, X402ExactPayload, X402PaymentPayload,
+    X402PaymentRequirement, X402Resource,
+};
 
 use super::{EvmSigner, WalletError, signer};
-use crate::payment::PaymentOption;
+use crate::payment::{PaymentRequirementExt as _, X402_VERSION};
 
 sol! {
     /// EIP-3009 `transferWithAuthorization` parameters (USDC).
@@ -25,8 +28,6 @@ sol! {
 
 /// How far back `validAfter` is set, to tolerate clock skew (as the x402 clients do).
 const VALID_AFTER_SKEW_SECS: u64 = 600;
-/// `maxTimeoutSeconds` used when the option does not say.
-const DEFAULT_TIMEOUT_SECS: u64 = 300;
 
 /// A signed EIP-3009 authorization.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,16 +55,18 @@ fn parse_address(s: &str, what: &'static str) -> Result<Address, WalletError> {
 }
 
 /// The EIP-712 domain of the option's token: `{name, version, chainId, verifyingContract}`.
-pub(crate) fn token_domain(option: &PaymentOption) -> Result<Eip712Domain, WalletError> {
-    let extra = option.extra.as_ref().ok_or_else(|| {
-        WalletError::Payment("the payment option has no token name/version (`extra`)".into())
-    })?;
+pub(crate) fn token_domain(option: &X402PaymentRequirement) -> Result<Eip712Domain, WalletError> {
+    let (Some(name), Some(version)) = (option.token_name(), option.token_version()) else {
+        return Err(WalletError::Payment(
+            "the payment option has no token name/version (`extra`)".into(),
+        ));
+    };
     let chain = option
         .evm_chain_id()
         .ok_or_else(|| WalletError::Payment(format!("not an EVM network: {:?}", option.network)))?;
     Ok(Eip712Domain::new(
-        Some(Cow::Owned(extra.name.clone())),
-        Some(Cow::Owned(extra.version.clone())),
+        Some(Cow::Owned(name.to_owned())),
+        Some(Cow::Owned(version.to_owned())),
         Some(U256::from(chain)),
         Some(parse_address(&option.asset, "asset")?),
         None,
@@ -75,7 +78,7 @@ pub(crate) fn token_domain(option: &PaymentOption) -> Result<Eip712Domain, Walle
 /// digest, and the signature is checked against its address.
 pub async fn sign_authorization(
     signer: &dyn EvmSigner,
-    option: &PaymentOption,
+    option: &X402PaymentRequirement,
     value: u128,
     now: SystemTime,
     nonce: [u8; 32],
@@ -85,8 +88,7 @@ pub async fn sign_authorization(
         .map_err(|_| WalletError::Signing("the system clock is before 1970".into()))?
         .as_secs();
     let valid_after = now.saturating_sub(VALID_AFTER_SKEW_SECS);
-    let valid_before =
-        now.saturating_add(option.max_timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECS));
+    let valid_before = now.saturating_add(option.max_timeout_secs());
     let to = parse_address(&option.pay_to, "payTo")?;
     let from = parse_address(signer.address(), "the signer's address")?;
     let message = TransferWithAuthorization {
@@ -110,33 +112,31 @@ pub async fn sign_authorization(
     })
 }
 
-/// The x402 v2 payment payload (JSON) for `option` paid with `auth`.
+/// The x402 v2 payment payload for `option` paid with `auth`: the option echoed as
+/// `accepted` with the amount paid.
 pub fn payment_payload(
-    option: &PaymentOption,
+    option: &X402PaymentRequirement,
     auth: &SignedAuthorization,
-    resource: Option<&Value>,
-) -> Value {
-    let mut accepted = serde_json::to_value(option).unwrap_or(Value::Null);
-    accepted["amount"] = json!(auth.value.to_string());
-    let mut payload = json!({
-        "x402Version": 2,
-        "accepted": accepted,
-        "payload": {
-            "signature": auth.signature,
-            "authorization": {
-                "from": auth.from,
-                "to": auth.to,
-                "value": auth.value.to_string(),
-                "validAfter": auth.valid_after.to_string(),
-                "validBefore": auth.valid_before.to_string(),
-                "nonce": auth.nonce,
-            }
-        }
-    });
-    if let Some(r) = resource {
-        payload["resource"] = r.clone();
+    resource: Option<&X402Resource>,
+) -> X402PaymentPayload {
+    let mut accepted = option.clone();
+    accepted.amount = auth.value.to_string();
+    X402PaymentPayload {
+        x402_version: X402_VERSION,
+        resource: resource.cloned(),
+        accepted,
+        payload: X402ExactPayload::EvmPayload(X402ExactEvmPayload {
+            signature: auth.signature.clone(),
+            authorization: X402Eip3009Authorization {
+                from: auth.from.clone(),
+                to: auth.to.clone(),
+                value: auth.value.to_string(),
+                valid_after: auth.valid_after.to_string(),
+                valid_before: auth.valid_before.to_string(),
+                nonce: auth.nonce.clone(),
+            },
+        }),
     }
-    payload
 }
 
 #[cfg(test)]
@@ -145,8 +145,9 @@ mod tests {
     use super::*;
     use crate::wallet::LocalEvmSigner;
     use alloy_primitives::{Signature, keccak256};
+    use serde_json::json;
 
-    fn usdc_option() -> PaymentOption {
+    fn usdc_option() -> X402PaymentRequirement {
         serde_json::from_value(json!({
             "scheme": "exact", "network": "eip155:8453",
             "asset": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", "amount": "5000000",
@@ -285,7 +286,11 @@ mod tests {
         let a = sign_authorization(&signer, &option, 7_000_000, SystemTime::now(), [7; 32])
             .await
             .unwrap();
-        let p = payment_payload(&option, &a, Some(&json!({"url": "/x"})));
+        let resource: X402Resource = serde_json::from_value(
+            json!({"url": "/x", "description": "d", "mimeType": "application/json"}),
+        )
+        .unwrap();
+        let p = serde_json::to_value(payment_payload(&option, &a, Some(&resource))).unwrap();
         assert_eq!(p["x402Version"], 2);
         assert_eq!(p["accepted"]["amount"], "7000000");
         assert_eq!(p["accepted"]["payTo"], option.pay_to);
@@ -297,7 +302,7 @@ mod tests {
         assert_eq!(auth["from"], signer.address());
         assert_eq!(auth["nonce"].as_str().unwrap().len(), 66);
         let mut bad = option.clone();
-        bad.extra = None;
+        bad.extra.clear();
         assert!(
             sign_authorization(&signer, &bad, 1, SystemTime::now(), [0; 32])
                 .await

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::{FixedBytes, hex};
 use base64_simd::STANDARD as B64;
-use serde_json::json;
+use venice_openapi::types::{SiwxChainId, SiwxPayload};
 
 use super::{Wallet, WalletError, signer};
 
@@ -28,10 +28,8 @@ pub struct SiwxConfig {
     /// EVM chain id (default 8453, Base).
     pub evm_chain_id: u64,
     /// Longest wait for the wallet's signer, per signature (default 30 s): a remote
-    /// signer that hangs fails the call (a SIWX header: [`Error::Auth`]; a top-up:
-    /// [`WalletError::SignerTimeout`]) instead of hanging it.
-    ///
-    /// [`Error::Auth`]: crate::Error::Auth
+    /// signer that hangs fails the call (a SIWX header: the client's auth error; a
+    /// top-up: [`WalletError::SignerTimeout`]) instead of hanging it.
     pub signer_timeout: Duration,
 }
 
@@ -207,35 +205,37 @@ pub async fn signed_header(
     let timestamp = now
         .duration_since(UNIX_EPOCH)
         .map_err(|_| WalletError::Signing("the system clock is before 1970".into()))?
-        .as_millis() as u64;
-    let payload = match wallet {
-        Wallet::Evm(s) => {
-            let sig = signer::evm_sign_in(s.as_ref(), message.as_bytes()).await?;
-            let mut v = json!({
-                "address": s.address(),
-                "message": message,
-                "signature": format!("0x{}", hex::encode(sig)),
-                "timestamp": timestamp,
-                "chainId": config.evm_chain_id,
-            });
-            if s.is_contract() {
-                v["type"] = json!("eip1271");
+        .as_millis() as i64;
+    let payload =
+        match wallet {
+            Wallet::Evm(s) => {
+                let sig = signer::evm_sign_in(s.as_ref(), message.as_bytes()).await?;
+                SiwxPayload {
+                    address: s.address().to_owned(),
+                    message,
+                    signature: format!("0x{}", hex::encode(sig)),
+                    timestamp: Some(timestamp),
+                    chain_id: SiwxChainId::Int64(i64::try_from(config.evm_chain_id).map_err(
+                        |_| WalletError::InvalidConfig("the EVM chain id is out of range"),
+                    )?),
+                    type_: s.is_contract().then(|| "eip1271".to_owned()),
+                }
             }
-            v
-        }
-        Wallet::Solana(s) => {
-            let sig = signer::solana_message(s.as_ref(), message.as_bytes()).await?;
-            json!({
-                "address": s.address(),
-                "message": message,
-                "signature": bs58::encode(sig).into_string(),
-                "timestamp": timestamp,
-                "chainId": format!("solana:{SOLANA_MAINNET}"),
-                "type": "ed25519",
-            })
-        }
-    };
-    Ok(B64.encode_to_string(payload.to_string()))
+            Wallet::Solana(s) => {
+                let sig = signer::solana_message(s.as_ref(), message.as_bytes()).await?;
+                SiwxPayload {
+                    address: s.address().to_owned(),
+                    message,
+                    signature: bs58::encode(sig).into_string(),
+                    timestamp: Some(timestamp),
+                    chain_id: SiwxChainId::String(format!("solana:{SOLANA_MAINNET}")),
+                    type_: Some("ed25519".to_owned()),
+                }
+            }
+        };
+    let json = serde_json::to_vec(&payload)
+        .map_err(|e| WalletError::Signing(format!("the SIWX payload is not JSON: {e}")))?;
+    Ok(B64.encode_to_string(json))
 }
 
 /// The `address` of a SIWX header value (base64 JSON), without checking it.
@@ -244,8 +244,9 @@ pub(crate) fn header_address(value: &str) -> Option<String> {
         .decode_to_vec(value.trim())
         .or_else(|_| base64_simd::URL_SAFE.decode_to_vec(value.trim()))
         .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    v.get("address")?.as_str().map(str::to_owned)
+    serde_json::from_slice::<SiwxPayload>(&bytes)
+        .ok()
+        .map(|p| p.address)
 }
 
 #[cfg(test)]

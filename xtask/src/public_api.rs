@@ -412,7 +412,10 @@ mod tests {
             }
         });
         let mut out = BTreeSet::new();
-        Walk::new(&doc).unwrap().crate_items("k", &mut out).unwrap();
+        Walk::new(&doc)
+            .expect("the fixture has a root and an index")
+            .crate_items("k", &mut out)
+            .expect("the fixture walks");
         let got: Vec<&str> = out.iter().map(String::as_str).collect();
         assert_eq!(
             got,

@@ -266,7 +266,9 @@ fn batch_resumes_after_kill_9_without_partials_or_duplicates() {
     let out = dir.path().join("out");
     let n = 16;
     write_jobs(&jobs, n);
-    for (seed, kill_after_ms) in [(1u64, 400u64), (2, 900)] {
+    // Kill times count from the first generation the mock sees: a loaded machine can
+    // take longer than the whole batch to start the process and fetch the catalogue.
+    for (seed, kill_after_ms) in [(1u64, 100u64), (2, 600)] {
         let _ = std::fs::remove_dir_all(&out);
         server.clear_requests();
         let mut child = against(&server)
@@ -282,9 +284,22 @@ fn batch_resumes_after_kill_9_without_partials_or_duplicates() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        let started = std::time::Instant::now();
+        while !server
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/image/generate"))
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the batch sent no generation within a minute"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         std::thread::sleep(Duration::from_millis(kill_after_ms + seed * 37));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        common::settle(&server);
         let before: Vec<String> = server
             .requests()
             .iter()

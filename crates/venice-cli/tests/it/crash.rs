@@ -14,6 +14,8 @@ use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 use venice_mock::{FaultMix, MockConfig, MockServer};
 
+use crate::common;
+
 const JOBS: usize = 30;
 const KILLS_PER_SEED: usize = 3;
 
@@ -149,6 +151,7 @@ fn kill_9_at_random_points_then_resume_completes_every_job_once() {
             std::thread::sleep(Duration::from_millis(delay));
             child.kill().unwrap(); // SIGKILL
             child.wait().unwrap();
+            common::settle(&server);
             for i in requested(&server) {
                 assert!(
                     !on_disk.contains(&i),

@@ -66,3 +66,18 @@ pub fn recording_viewer(dir: &std::path::Path) -> (std::path::PathBuf, std::path
     std::fs::set_permissions(&viewer, std::fs::Permissions::from_mode(0o755)).unwrap();
     (viewer, log)
 }
+
+/// Wait until the mock has logged every request a killed process had already sent:
+/// on a loaded machine the server may read one after the client is gone, and it would
+/// otherwise be counted as the next run's.
+pub fn settle(server: &venice_mock::MockServer) {
+    let mut seen = server.requests().len();
+    let mut quiet_since = std::time::Instant::now();
+    while quiet_since.elapsed() < std::time::Duration::from_millis(300) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let now = server.requests().len();
+        if now != seen {
+            (seen, quiet_since) = (now, std::time::Instant::now());
+        }
+    }
+}

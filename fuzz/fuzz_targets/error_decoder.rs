@@ -4,8 +4,13 @@
 
 use libfuzzer_sys::fuzz_target;
 
+// Each target uses its part of the shared checks.
+#[allow(dead_code)]
+#[path = "../checks/facade.rs"]
+mod checks;
+
 fuzz_target!(|data: &[u8]| {
-    let err = venice_image::__fuzz::error_input(data);
+    let err = checks::error_input(data);
     // The excerpt is bounded whatever the body size.
     if let Some(api) = err.api_error() {
         assert!(api.body_excerpt().len() <= 512);

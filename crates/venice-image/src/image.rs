@@ -153,17 +153,13 @@ impl Image {
 /// `id` with every character but ASCII letters, digits, `-` and `_` replaced by `_`
 /// (`fallback` when empty), so that it is safe as a file name.
 fn safe_stem(id: &str, fallback: &str) -> String {
-    let s: String = id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let s: String = id.chars().map(|c| if safe(c) { c } else { '_' }).collect();
     if s.is_empty() { fallback.to_owned() } else { s }
+}
+
+/// Whether `c` may stand in a file name as it is.
+fn safe(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
 }
 
 /// The images of a generation ([`Client::generate`](crate::Client::generate),
@@ -262,11 +258,7 @@ impl ImageStream {
         body: venice_openapi::ByteStream,
     ) -> Self {
         let id = request_id
-            .filter(|s| {
-                !s.is_empty()
-                    && s.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            })
+            .filter(|s| !s.is_empty() && s.chars().all(safe))
             .map(str::to_owned)
             .unwrap_or_else(|| {
                 let now = std::time::SystemTime::now()

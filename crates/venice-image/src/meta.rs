@@ -209,12 +209,7 @@ pub(crate) fn serialize_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Resul
     d.map(|d| d.as_secs_f64()).serialize(s)
 }
 
-pub(crate) fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    h.get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
+pub(crate) use crate::rate_headers::header;
 
 fn flag(h: &HeaderMap, name: &str) -> bool {
     header(h, name).is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
@@ -234,23 +229,10 @@ fn number(h: &HeaderMap, name: &str) -> Option<f64> {
 
 /// Decode `%XX` escapes (and leave everything else, including `+`, as is).
 /// Invalid escapes are kept literally; invalid UTF-8 is replaced.
-pub(crate) fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// A copy of `h` whose cookie values `Debug` does not print (a session cookie is a

@@ -93,7 +93,8 @@ pub(crate) fn serialize_unix<S: Serializer>(
         .serialize(s)
 }
 
-fn text<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// A header's value, trimmed; `None` when absent, empty or not visible ASCII.
+pub(crate) fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
@@ -101,7 +102,7 @@ fn text<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn number(h: &HeaderMap, name: &str) -> Option<u64> {
-    text(h, name).and_then(|v| v.parse().ok())
+    header(h, name).and_then(|v| v.parse().ok())
 }
 
 /// Smallest value read as Unix milliseconds (1e11 ms is 1973; 1e11 s is year ~5100).
@@ -128,14 +129,14 @@ pub(crate) fn reset_instant(value: &str, now: SystemTime) -> Option<SystemTime> 
 
 /// Read the three families of `h` at `now`.
 pub(crate) fn read(h: &HeaderMap, now: SystemTime) -> Families {
-    let instant = |name: &str| text(h, name).and_then(|v| reset_instant(v, now));
+    let instant = |name: &str| header(h, name).and_then(|v| reset_instant(v, now));
     let model = RateLimit {
         limit: number(h, "x-ratelimit-limit-requests"),
         remaining: number(h, "x-ratelimit-remaining-requests"),
         reset_at: instant("x-ratelimit-reset-requests"),
     };
     // `-reset` is the proxy's: it claims the shared `x-ratelimit-remaining`.
-    let route_reset = text(h, "x-ratelimit-reset");
+    let route_reset = header(h, "x-ratelimit-reset");
     let route = route_reset.is_some().then(|| RateLimit {
         limit: number(h, "x-ratelimit-limit"),
         remaining: number(h, "x-ratelimit-remaining"),

@@ -23,8 +23,18 @@ const BUSY_FIRST: Duration = Duration::from_millis(250);
 /// Longest wait after a busy-wallet refusal.
 const BUSY_MAX: Duration = Duration::from_secs(2);
 
-/// Decides whether a failure is retried, given the built-in decision.
-type Classifier = Arc<dyn Fn(&Error, bool) -> bool + Send + Sync>;
+/// Decides whether a failure is retried, given the built-in decision (shown by `Debug`
+/// as `custom`).
+#[derive(Clone)]
+struct Classifier(Arc<Classify>);
+
+type Classify = dyn Fn(&Error, bool) -> bool + Send + Sync;
+
+impl fmt::Debug for Classifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("custom")
+    }
+}
 
 /// When and how to retry a failed call. Build one with [`RetryPolicy::builder`];
 /// [`RetryPolicy::default`] is 3 attempts, 0.5 s doubling, full jitter, server-asked waits
@@ -43,7 +53,7 @@ type Classifier = Arc<dyn Fn(&Error, bool) -> bool + Send + Sync>;
 ///     .build();
 /// assert_eq!(policy.max_attempts(), 5);
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct RetryPolicy {
     max_attempts: u32,
     base_delay: Duration,
@@ -52,20 +62,6 @@ pub struct RetryPolicy {
     retry_server_errors: bool,
     busy_wallet_wait: Duration,
     classifier: Option<Classifier>,
-}
-
-impl fmt::Debug for RetryPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RetryPolicy")
-            .field("max_attempts", &self.max_attempts)
-            .field("base_delay", &self.base_delay)
-            .field("max_delay", &self.max_delay)
-            .field("jitter", &self.jitter)
-            .field("retry_server_errors", &self.retry_server_errors)
-            .field("busy_wallet_wait", &self.busy_wallet_wait)
-            .field("classifier", &self.classifier.as_ref().map(|_| "custom"))
-            .finish()
-    }
 }
 
 impl Default for RetryPolicy {
@@ -142,7 +138,7 @@ impl RetryPolicyBuilder {
         mut self,
         classify: impl Fn(&Error, bool) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.policy.classifier = Some(Arc::new(classify));
+        self.policy.classifier = Some(Classifier(Arc::new(classify)));
         self
     }
 
@@ -211,7 +207,7 @@ impl RetryPolicy {
     pub fn should_retry(&self, err: &Error) -> bool {
         let retry = self.builtin(err);
         match &self.classifier {
-            Some(classify) => classify(err, retry),
+            Some(Classifier(classify)) => classify(err, retry),
             None => retry,
         }
     }

@@ -448,7 +448,7 @@ async fn every_recorded_response_decodes_through_the_facade() {
                             .unwrap_or_else(|e| {
                                 panic!("{what}: the facade cannot decode the generation: {e}")
                             });
-                        assert!(!decoded.image_lens.is_empty(), "{what}");
+                        assert!(!decoded.images.is_empty(), "{what}");
                     }
                 }
                 Outcome::Failure(e) => {

@@ -1,9 +1,11 @@
 //! Replays the committed inputs of the `decode_generation` and `error_decoder` fuzz
 //! targets (seeds and minimised crashers under `fuzz/regressions/`) through the same
-//! entry points and checks the same properties, so fixed findings stay fixed in CI.
+//! entry points and checks the same properties (the targets' own `fuzz/checks/facade.rs`),
+//! so fixed findings stay fixed in CI.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use venice_image::__fuzz;
+#[path = "../../../fuzz/checks/facade.rs"]
+mod checks;
 
 fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
     let out = contract_tests::fuzz_regressions(target)
@@ -18,7 +20,7 @@ fn decode_generation_inputs() {
     for (name, data) in inputs("decode_generation") {
         // Same layout and properties as the fuzz target: chunked == one piece ==
         // reference, never more image bytes than body bytes.
-        match __fuzz::check_generation_chunks(&data) {
+        match checks::check_generation_chunks(&data) {
             Err(violation) => panic!("{name}: {violation}"),
             Ok(Ok(_)) => decoded += 1,
             Ok(Err(_)) => {}
@@ -33,7 +35,7 @@ fn decode_generation_inputs() {
 #[test]
 fn error_decoder_inputs() {
     for (name, data) in inputs("error_decoder") {
-        let err = __fuzz::error_input(&data);
+        let err = checks::error_input(&data);
         if let Some(api) = err.api_error() {
             assert!(
                 api.body_excerpt().len() <= venice_image::limits::MAX_ERROR_BODY_EXCERPT,
@@ -46,7 +48,7 @@ fn error_decoder_inputs() {
         .into_iter()
         .find(|(n, _)| n == "seed-402-payment-required")
         .unwrap();
-    let venice_image::Error::PaymentRequired { error: p, .. } = __fuzz::error_input(&seed) else {
+    let venice_image::Error::PaymentRequired { error: p, .. } = checks::error_input(&seed) else {
         panic!("not a 402")
     };
     assert_eq!(p.payment_required_header().unwrap().x402_version, 2);

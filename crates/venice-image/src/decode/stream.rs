@@ -202,6 +202,11 @@ impl GenerationDecoder {
         })
     }
 
+    /// A decode error naming the image being read and `why`.
+    fn bad_image(&self, why: &str) -> Error {
+        invalid(format!("base64 of image {} ({why})", self.ranges.len()))
+    }
+
     fn at_top_object(&self) -> bool {
         self.stack.len() == 1 && self.stack[0] == b'{'
     }
@@ -369,10 +374,7 @@ impl GenerationDecoder {
                 self.image.escape = Escape::None;
                 match u8::try_from(value) {
                     Ok(b) if b.is_ascii() => self.text_byte(b),
-                    _ => Err(invalid(format!(
-                        "base64 of image {} (non-ASCII character)",
-                        self.ranges.len()
-                    ))),
+                    _ => Err(self.bad_image("non-ASCII character")),
                 }
             }
         }
@@ -389,10 +391,7 @@ impl GenerationDecoder {
                 if p == b"data:" {
                     img.phase = Phase::SkipToComma;
                 } else if !b"data:".starts_with(p) {
-                    img.phase = Phase::Body;
-                    let prefix = img.prefix;
-                    let n = img.prefix_len;
-                    self.feed_b64(&prefix[..n])?;
+                    return self.prefix_was_base64();
                 }
                 Ok(())
             }
@@ -406,19 +405,18 @@ impl GenerationDecoder {
         }
     }
 
+    /// The bytes read while looking for a `data:` prefix were base64 after all.
+    fn prefix_was_base64(&mut self) -> Result<()> {
+        self.image.phase = Phase::Body;
+        let (prefix, n) = (self.image.prefix, self.image.prefix_len);
+        self.feed_b64(&prefix[..n])
+    }
+
     fn end_image(&mut self) -> Result<()> {
-        let index = self.ranges.len();
         match self.image.phase {
-            Phase::Prefix => {
-                let prefix = self.image.prefix;
-                let n = self.image.prefix_len;
-                self.image.phase = Phase::Body;
-                self.feed_b64(&prefix[..n])?;
-            }
+            Phase::Prefix => self.prefix_was_base64()?,
             Phase::SkipToComma => {
-                return Err(invalid(format!(
-                    "base64 of image {index} (data URL without a comma)"
-                )));
+                return Err(self.bad_image("data URL without a comma"));
             }
             Phase::Body => {}
         }
@@ -427,9 +425,7 @@ impl GenerationDecoder {
         }
         if self.image.carry_len > 0 {
             if self.image.padded {
-                return Err(invalid(format!(
-                    "base64 of image {index} (data after padding)"
-                )));
+                return Err(self.bad_image("data after padding"));
             }
             let carry = self.image.carry;
             let n = self.image.carry_len;
@@ -447,10 +443,7 @@ impl GenerationDecoder {
             return Ok(());
         }
         if self.image.padded {
-            return Err(invalid(format!(
-                "base64 of image {} (data after padding)",
-                self.ranges.len()
-            )));
+            return Err(self.bad_image("data after padding"));
         }
         if self.image.carry_len > 0 {
             let have = self.image.carry_len;
@@ -465,10 +458,7 @@ impl GenerationDecoder {
             self.image.carry_len = 0;
             self.decode_block(&quad, false)?;
             if !data.is_empty() && self.image.padded {
-                return Err(invalid(format!(
-                    "base64 of image {} (data after padding)",
-                    self.ranges.len()
-                )));
+                return Err(self.bad_image("data after padding"));
             }
         }
         let whole = data.len() / 4 * 4;
@@ -478,10 +468,7 @@ impl GenerationDecoder {
         let tail = &data[whole..];
         if !tail.is_empty() {
             if self.image.padded {
-                return Err(invalid(format!(
-                    "base64 of image {} (data after padding)",
-                    self.ranges.len()
-                )));
+                return Err(self.bad_image("data after padding"));
             }
             self.image.carry[..tail.len()].copy_from_slice(tail);
             self.image.carry_len = tail.len();

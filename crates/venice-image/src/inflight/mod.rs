@@ -121,18 +121,13 @@ impl WalletSlots {
 
     /// Wait for a slot and take it; it is given back when the returned value is dropped.
     pub async fn acquire(&self) -> WalletSlot {
-        let local = Arc::clone(&self.inner.local).acquire_owned().await.ok();
-        #[cfg(feature = "redis")]
-        if let Some(shared) = &self.inner.shared {
-            return WalletSlot {
-                _local: local,
-                _shared: shared.take(self.inner.max).await,
-            };
-        }
         WalletSlot {
-            _local: local,
+            _local: Arc::clone(&self.inner.local).acquire_owned().await.ok(),
             #[cfg(feature = "redis")]
-            _shared: None,
+            _shared: match &self.inner.shared {
+                Some(shared) => shared.take(self.inner.max).await,
+                None => None,
+            },
         }
     }
 }

@@ -169,7 +169,10 @@ impl Pacer {
                 Some(self::redis::Reply::Done) | None => {}
             }
         }
-        let seq = self.inner.local.reserve(model, SystemTime::now())?;
+        let seq = self
+            .inner
+            .local
+            .with(model, |b| b.reserve(SystemTime::now()))?;
         Ok(self.permit(model, Booking::Local(seq)))
     }
 
@@ -191,7 +194,7 @@ impl Pacer {
     /// The daily budget counts only the requests paced here (or, shared, by every process)
     /// since it was seeded.
     pub async fn seed_limits(&self, model: &str, rpm: Option<u64>, rpd: Option<u64>) {
-        self.inner.local.seed(model, rpm, rpd);
+        self.inner.local.with(model, |b| b.seed(rpm, rpd));
         #[cfg(feature = "redis")]
         if let Some(shared) = &self.inner.shared {
             let op = self::redis::Op::Seed {
@@ -227,9 +230,11 @@ impl Pacer {
     /// sequence number, the other as a request paced elsewhere. So the local budget is
     /// current when Redis goes away, and Redis hears of requests paced locally meanwhile.
     async fn answered(&self, model: &str, booking: Booking, rate_limit: Option<&RateLimit>) {
-        self.inner
-            .local
-            .complete(model, booking.local(), rate_limit);
+        if booking.local().is_some() || rate_limit.is_some() {
+            self.inner
+                .local
+                .with(model, |b| b.complete(booking.local(), rate_limit));
+        }
         #[cfg(feature = "redis")]
         if let Some(shared) = &self.inner.shared
             && (booking.shared().is_some() || rate_limit.is_some())
@@ -243,9 +248,10 @@ impl Pacer {
     }
 
     async fn refused(&self, model: &str, booking: Booking, retry_after: Option<Duration>) {
+        let now = SystemTime::now();
         self.inner
             .local
-            .rate_limited(model, booking.local(), retry_after, SystemTime::now());
+            .with(model, |b| b.rate_limited(booking.local(), retry_after, now));
         #[cfg(feature = "redis")]
         if let Some(shared) = &self.inner.shared {
             let op = self::redis::Op::Hold {
@@ -258,7 +264,7 @@ impl Pacer {
 
     async fn release(&self, model: &str, booking: Booking) {
         match booking {
-            Booking::Local(seq) => self.inner.local.release(model, seq),
+            Booking::Local(seq) => self.inner.local.with(model, |b| b.release(seq)),
             #[cfg(feature = "redis")]
             Booking::Shared(seq) => {
                 if let Some(shared) = &self.inner.shared {
@@ -352,11 +358,9 @@ impl Drop for Permit {
     fn drop(&mut self) {
         match std::mem::replace(&mut self.booking, Booking::None) {
             Booking::None => {}
-            Booking::Local(seq) => self
-                .pacer
-                .inner
-                .local
-                .complete(&self.model, Some(seq), None),
+            Booking::Local(seq) => {
+                (self.pacer.inner.local).with(&self.model, |b| b.complete(Some(seq), None))
+            }
             #[cfg(feature = "redis")]
             booking @ Booking::Shared(_) => {
                 // Tell Redis the request is over, so the booking is not carried into the

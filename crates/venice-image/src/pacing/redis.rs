@@ -13,6 +13,7 @@
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Script, ScriptInvocation};
 
@@ -157,15 +158,8 @@ fn opt(v: Option<u64>) -> String {
 /// A model id as a key segment: unreserved characters kept, the rest `%XX`, so no model
 /// name can reach into another's keys or a Cluster hash tag.
 fn key_segment(model: &str) -> String {
-    let mut out = String::with_capacity(model.len());
-    for b in model.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_');
+    utf8_percent_encode(model, ESCAPED).to_string()
 }
 
 /// The budgets of one API key in Redis.
@@ -279,46 +273,40 @@ impl RedisBudgets {
         for part in ["state", "answers", "inflight", "day"] {
             inv.key(format!("{prefix}:{part}"));
         }
-        let name = match op {
-            Op::Reserve { .. } => "reserve",
-            Op::Complete { .. } => "complete",
-            Op::Hold { .. } => "hold",
-            Op::Release { .. } => "release",
-            Op::Seed { .. } => "seed",
-        };
-        inv.arg(name)
-            .arg(now.map(millis).map(|m| m.to_string()).unwrap_or_default())
-            .arg(self.options.linger.as_millis().to_string());
-        match op {
+        let (name, args) = match op {
             Op::Reserve {
                 per_window,
                 per_day,
-            }
-            | Op::Seed {
+            } => ("reserve", vec![opt(per_window), opt(per_day)]),
+            Op::Seed {
                 per_window,
                 per_day,
+            } => ("seed", vec![opt(per_window), opt(per_day)]),
+            Op::Complete {
+                seq,
+                rate_limit: None,
+            } => ("complete", vec![opt(seq), "0".into()]),
+            Op::Complete {
+                seq,
+                rate_limit: Some(rl),
             } => {
-                inv.arg(opt(per_window)).arg(opt(per_day));
-            }
-            Op::Complete { seq, rate_limit } => {
-                inv.arg(opt(seq));
-                match rate_limit {
-                    Some(rl) => inv
-                        .arg("1")
-                        .arg(opt(rl.limit()))
-                        .arg(opt(rl.remaining()))
-                        .arg(opt(rl.reset_at().map(millis))),
-                    None => inv.arg("0"),
-                };
+                let known = [rl.limit(), rl.remaining(), rl.reset_at().map(millis)];
+                let mut args = vec![opt(seq), "1".into()];
+                args.extend(known.map(opt));
+                ("complete", args)
             }
             Op::Hold { seq, retry_after } => {
                 let ms = retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-                inv.arg(opt(seq)).arg(opt(ms));
+                ("hold", vec![opt(seq), opt(ms)])
             }
-            Op::Release { seq } => {
-                inv.arg(seq.to_string());
-            }
-        }
+            Op::Release { seq } => ("release", vec![seq.to_string()]),
+        };
+        // Every script call: the operation, the time (empty: the server's), the linger,
+        // then the operation's own arguments.
+        inv.arg(name)
+            .arg(opt(now.map(millis)))
+            .arg(self.options.linger.as_millis().to_string())
+            .arg(args);
         inv
     }
 

@@ -38,7 +38,16 @@ pub fn run(root: &Path, since: Option<&str>) -> Result<()> {
     let old_tree = target.join(format!("tree-{rev}"));
     export_tree(root, rev, &old_tree)?;
     let before = listing(&old_tree, &target)?;
-    let removed: Vec<&String> = before.difference(&now).collect();
+    // An item now re-exported from another crate (`use path = other::Item`) is still
+    // there under its old path, members included.
+    let reexported: HashSet<&str> = now
+        .iter()
+        .filter_map(|l| l.strip_prefix("use ")?.split_once(" = ").map(|(p, _)| p))
+        .collect();
+    let removed: Vec<&String> = before
+        .difference(&now)
+        .filter(|l| !ancestors(item_path(l)).any(|p| reexported.contains(p)))
+        .collect();
     let added: Vec<&String> = now.difference(&before).collect();
     println!(
         "public API since {rev}: {} removed, {} added",
@@ -84,6 +93,11 @@ fn unlisted_removals(removed: &[&String], changelog: &str) -> Vec<String> {
 /// `kind path` → `path`.
 fn item_path(line: &str) -> &str {
     line.split_once(' ').map_or(line, |(_, p)| p)
+}
+
+/// `path` and each item enclosing it.
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(Some(path), |p| parent(p))
 }
 
 /// The enclosing item of `a::b::c` or `a::B.field`.
@@ -381,6 +395,12 @@ mod tests {
         let changelog =
             "- `WalletBalance` is now `types::X402Balance`.\n- `Client::old_call()` → `new_call`";
         assert_eq!(unlisted_removals(&refs, changelog), ["venice_image::Gone"]);
+    }
+
+    #[test]
+    fn ancestors_run_from_the_item_to_its_crate() {
+        let got: Vec<&str> = ancestors("k::m::S.x").collect();
+        assert_eq!(got, ["k::m::S.x", "k::m::S", "k::m", "k"]);
     }
 
     #[test]

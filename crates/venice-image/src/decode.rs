@@ -88,10 +88,9 @@ async fn unexpected(response: reqwest::Response) -> Error {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     if response.status().is_success() {
-        return Error::Decode {
-            what: format!("response (status {status} is not one the operation answers)"),
-            source: None,
-        };
+        return Error::undecodable(format!(
+            "response (status {status} is not one the operation answers)"
+        ));
     }
     // The hook already made the body a JSON `VeniceError` of at most 64 KiB.
     match response.bytes().await {

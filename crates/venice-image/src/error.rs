@@ -328,6 +328,14 @@ impl Error {
         }
     }
 
+    /// A response that could not be decoded for a reason of its own (no cause to chain).
+    pub(crate) fn undecodable(what: impl Into<String>) -> Self {
+        Error::Decode {
+            what: what.into(),
+            source: None,
+        }
+    }
+
     pub(crate) fn config(what: impl Into<String>) -> Self {
         Error::Config {
             what: what.into(),

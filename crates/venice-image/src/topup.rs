@@ -97,19 +97,15 @@ pub(crate) async fn payment_requirements(payer: Payer<'_>) -> Result<PaymentRequ
         Err(Error::PaymentRequired { error: p, .. }) => {
             // A discovery 402: `requirements` marks its options as priced at the
             // minimum top-up.
-            p.requirements().ok_or_else(|| Error::Decode {
-                what: "x402 payment requirements (402 without `accepts`)".into(),
-                source: None,
+            p.requirements().ok_or_else(|| {
+                Error::undecodable("x402 payment requirements (402 without `accepts`)")
             })
         }
         Err(e) => Err(e),
-        Ok(r) => Err(Error::Decode {
-            what: format!(
-                "x402 payment requirements (top-up without payment answered {})",
-                r.status()
-            ),
-            source: None,
-        }),
+        Ok(r) => Err(Error::undecodable(format!(
+            "x402 payment requirements (top-up without payment answered {})",
+            r.status()
+        ))),
     }
 }
 

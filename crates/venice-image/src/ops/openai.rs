@@ -165,19 +165,19 @@ impl OpenAiGenerateRequestBuilder {
 
     setters! {
         /// Output size (server default `auto`, i.e. 1024x1024).
-        size(OpenAiSize) => size via |v: OpenAiSize| v.as_str();
+        size(OpenAiSize) => size;
         /// `b64_json` or `url` (a data URL); decoded the same either way.
-        response_format(ResponseFormat) => response_format via |v: ResponseFormat| v.as_str();
+        response_format(ResponseFormat) => response_format;
         /// Output image format (server default PNG).
         output_format(Format) => output_format;
         /// Moderation (server default `auto`: safe mode on).
-        moderation(Moderation) => moderation via |v: Moderation| v.as_str();
+        moderation(Moderation) => moderation;
         /// OpenAI's `quality` (accepted, not used by Venice).
-        quality(OpenAiQuality) => quality via |v: OpenAiQuality| v.as_str();
+        quality(OpenAiQuality) => quality;
         /// OpenAI's `style` (accepted, not used by Venice).
-        style(OpenAiStyle) => style via |v: OpenAiStyle| v.as_str();
+        style(OpenAiStyle) => style;
         /// OpenAI's `background` (accepted, not used by Venice).
-        background(OpenAiBackground) => background via |v: OpenAiBackground| v.as_str();
+        background(OpenAiBackground) => background;
         /// OpenAI's end-user identifier (accepted, not used by Venice).
         user(impl Into<String>) => user;
     }

@@ -71,11 +71,16 @@ async fn post_top_up(
         .await
 }
 
+/// The address of the signed-in wallet, or why a wallet call cannot be made.
+pub(crate) fn wallet_address(auth: &Auth) -> Result<String> {
+    Ok(auth.wallet_address().ok_or(WalletError::Unsupported(
+        "this call needs wallet credentials (Auth::evm_wallet, Auth::solana_wallet or Auth::siwx_header)",
+    ))?)
+}
+
 /// `GET /x402/balance/{wallet}` of the signed-in wallet, with the retry policy.
 pub(crate) async fn wallet_balance(payer: Payer<'_>) -> Result<WalletBalance> {
-    let address = payer.auth.wallet_address().ok_or(WalletError::Unsupported(
-        "this call needs wallet credentials (Auth::evm_wallet, Auth::solana_wallet or Auth::siwx_header)",
-    ))?;
+    let address = wallet_address(payer.auth)?;
     let call = payer.transport.call(Uploads::new());
     let response = payer
         .transport

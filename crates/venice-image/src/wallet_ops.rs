@@ -7,7 +7,7 @@ use venice_x402::{
 };
 
 use crate::client::{Client, ClientBuilder};
-use crate::error::{Result, WalletError};
+use crate::error::Result;
 use crate::topup;
 
 impl ClientBuilder {
@@ -45,13 +45,6 @@ impl ClientBuilder {
 }
 
 impl Client {
-    /// The wallet address of the client's credentials.
-    fn wallet_address(&self) -> Result<String> {
-        Ok(self.inner.auth.wallet_address().ok_or(WalletError::Unsupported(
-            "this call needs wallet credentials (Auth::evm_wallet, Auth::solana_wallet or Auth::siwx_header)",
-        ))?)
-    }
-
     /// The x402 credit of the signed-in wallet (`GET /x402/balance/{wallet}`).
     /// Feature `wallet`.
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
@@ -63,7 +56,7 @@ impl Client {
     /// Feature `wallet`.
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
     pub async fn wallet_transactions(&self, limit: u32, offset: u64) -> Result<WalletTransactions> {
-        let address = self.wallet_address()?;
+        let address = topup::wallet_address(&self.inner.auth)?;
         let call = self.call(Uploads::new());
         let response = self
             .send(&call, || {
@@ -134,7 +127,7 @@ impl Client {
 mod tests {
     use super::*;
     use crate::auth::Auth;
-    use crate::error::Error;
+    use crate::error::{Error, WalletError};
 
     #[tokio::test]
     async fn wallet_calls_need_wallet_credentials() {

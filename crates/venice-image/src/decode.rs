@@ -102,8 +102,7 @@ async fn unexpected(response: reqwest::Response) -> Error {
 fn excerpt(body: &[u8]) -> String {
     let end = body.len().min(EXCERPT_LIMIT);
     // Cut at a char boundary so the excerpt stays valid text.
-    let s = String::from_utf8_lossy(&body[..end]);
-    let mut s = s.into_owned();
+    let mut s = String::from_utf8_lossy(&body[..end]).into_owned();
     if s.len() > EXCERPT_LIMIT {
         let mut cut = EXCERPT_LIMIT;
         while !s.is_char_boundary(cut) {

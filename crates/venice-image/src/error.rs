@@ -280,18 +280,17 @@ impl Error {
 
     /// An error while sending a request or waiting for its headers.
     pub(crate) fn from_send(e: reqwest::Error) -> Self {
-        if e.is_timeout() {
-            let phase = if e.is_connect() {
-                TimeoutPhase::Connect
-            } else {
-                TimeoutPhase::Headers
-            };
-            Error::Timeout {
-                phase,
-                source: Some(Box::new(e)),
-            }
+        if !e.is_timeout() {
+            return Error::Transport(e);
+        }
+        let phase = if e.is_connect() {
+            TimeoutPhase::Connect
         } else {
-            Error::Transport(e)
+            TimeoutPhase::Headers
+        };
+        Error::Timeout {
+            phase,
+            source: Some(Box::new(e)),
         }
     }
 
@@ -358,14 +357,7 @@ impl Error {
 pub(crate) fn find_source<'a, T: std::error::Error + 'static>(
     e: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a T> {
-    let mut current = Some(e);
-    while let Some(err) = current {
-        if let Some(t) = err.downcast_ref::<T>() {
-            return Some(t);
-        }
-        current = err.source();
-    }
-    None
+    std::iter::successors(Some(e), |err| err.source()).find_map(|err| err.downcast_ref::<T>())
 }
 
 /// Which limit answered a 429 ([`Error::RateLimited`]). Each asks for a different wait.
@@ -797,9 +789,7 @@ impl ErrorCode {
                 .iter()
                 .any(|c| c.as_str() == self.as_str())
     }
-}
 
-impl ErrorCode {
     /// The code implied by a status when the body has none. A 404 without a code
     /// implies nothing: a wrong base URL or operation answers 404 too, not only an
     /// unknown model.

@@ -691,16 +691,16 @@ mod tests {
             panic!("{e:?}")
         };
         assert_eq!(p.api.code, ErrorCode::PaymentRequired);
-        assert_eq!(p.reason(), Some("insufficient_balance"));
-        assert_eq!(p.current_balance_usd(), Some(0.5));
-        assert_eq!(p.minimum_balance_usd(), Some(1.0));
-        assert_eq!(p.suggested_top_up_usd(), Some(10.0));
-        assert_eq!(p.supported_chains(), ["base"]);
+        assert_eq!(p.reason.as_deref(), Some("insufficient_balance"));
+        assert_eq!(p.current_balance_usd, Some(0.5));
+        assert_eq!(p.minimum_balance_usd, Some(1.0));
+        assert_eq!(p.suggested_top_up_usd, Some(10.0));
+        assert_eq!(p.supported_chains, ["base"]);
         // The entry that is no x402 requirement is dropped, in the body and the header,
         // and so are the instructions that are not the spec's shape; the rest is typed.
-        assert_eq!(p.accepts().len(), 1);
-        assert_eq!(p.accepts()[0].pay_to, "0xb");
-        assert!(p.top_up_instructions().is_none());
+        assert_eq!(p.accepts.len(), 1);
+        assert_eq!(p.accepts[0].pay_to, "0xb");
+        assert!(p.top_up_instructions.is_none());
         let header = p.payment_required_header().unwrap();
         assert_eq!((header.x402_version, header.accepts.len()), (2, 1));
         assert!(p.api.body_excerpt.contains("topUpInstructions"));

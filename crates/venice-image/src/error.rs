@@ -11,9 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use venice_openapi::types::{
-    SiwxChallenge, VeniceError, X402PaymentRequired, X402PaymentRequirement, X402TopUpInstructions,
-};
+use venice_openapi::types::{VeniceError, X402PaymentRequired};
 
 use crate::meta::{ResponseMeta, serialize_secs};
 #[cfg(feature = "wallet")]
@@ -555,7 +553,8 @@ pub enum PaymentRequiredKind {
 }
 
 /// A 402: payment or credit required. The body decoded into the generated
-/// [`VeniceError`] (read through [`body`](Self::body) or the methods below), the decoded
+/// [`VeniceError`] (read through [`body`](Self::body) or `Deref`, as in
+/// `payment.minimum_top_up_usd`), the decoded
 /// `PAYMENT-REQUIRED` header in [`payment_required_header`](Self::payment_required_header),
 /// and (feature `wallet`) the accepted payments of both in `requirements`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -577,64 +576,9 @@ impl PaymentRequired {
     }
 
     /// The body as the generated type decodes it (the fields a 402 may carry: `accepts`,
-    /// `siwxChallenge`, `topUpInstructions`, balances...).
+    /// `siwxChallenge`, `topUpInstructions`, balances...), also read through `Deref`.
     pub fn body(&self) -> &VeniceError {
         &self.body
-    }
-
-    /// Why the request could not proceed, e.g. `insufficient_balance`.
-    pub fn reason(&self) -> Option<&str> {
-        self.body.reason.as_deref()
-    }
-
-    /// x402 protocol version.
-    pub fn x402_version(&self) -> Option<i64> {
-        self.body.x402_version
-    }
-
-    /// Accepted payments (x402 `accepts`) of the body.
-    pub fn accepts(&self) -> &[X402PaymentRequirement] {
-        &self.body.accepts
-    }
-
-    /// Current wallet credit in USD.
-    pub fn current_balance_usd(&self) -> Option<f64> {
-        self.body.current_balance_usd
-    }
-
-    /// Credit needed before the request can run, in USD.
-    pub fn minimum_balance_usd(&self) -> Option<f64> {
-        self.body.minimum_balance_usd
-    }
-
-    /// Suggested top-up in USD.
-    pub fn suggested_top_up_usd(&self) -> Option<f64> {
-        self.body.suggested_top_up_usd
-    }
-
-    /// Minimum top-up in USD.
-    pub fn minimum_top_up_usd(&self) -> Option<f64> {
-        self.body.minimum_top_up_usd
-    }
-
-    /// Token symbols accepted for top-up.
-    pub fn supported_tokens(&self) -> &[String] {
-        &self.body.supported_tokens
-    }
-
-    /// Top-up rails.
-    pub fn supported_chains(&self) -> &[String] {
-        &self.body.supported_chains
-    }
-
-    /// Top-up instructions.
-    pub fn top_up_instructions(&self) -> Option<&X402TopUpInstructions> {
-        self.body.top_up_instructions.as_ref()
-    }
-
-    /// SIWX challenge.
-    pub fn siwx_challenge(&self) -> Option<&SiwxChallenge> {
-        self.body.siwx_challenge.as_ref()
     }
 
     /// The `PAYMENT-REQUIRED` header, base64-decoded into the x402 payment requirements.
@@ -695,6 +639,16 @@ impl PaymentRequired {
             }
             (kind, _) => kind,
         }
+    }
+}
+
+/// The body's fields (`reason`, `accepts`, `minimum_top_up_usd`, `siwx_challenge`...)
+/// read as the generated type's, with its docs.
+impl std::ops::Deref for PaymentRequired {
+    type Target = VeniceError;
+
+    fn deref(&self) -> &VeniceError {
+        &self.body
     }
 }
 

@@ -256,7 +256,7 @@ pub(crate) async fn auto_top_up_after(
     if !state.reserve(amount) {
         return Ok(false);
     }
-    match top_up(payer, amount, p.requirements(), p.minimum_top_up_usd()).await {
+    match top_up(payer, amount, p.requirements(), p.minimum_top_up_usd).await {
         Ok(receipt) => {
             tracing::info!(
                 credited_usd = receipt.amount_credited_usd(),

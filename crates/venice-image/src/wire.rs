@@ -22,6 +22,21 @@ where
         .map_err(|e| ValidationError::new(field, e.to_string()))
 }
 
+/// The rule of a prompt that the operation needs and limits to `max` characters.
+pub(crate) fn check_prompt(prompt: &str, max: usize) -> Result<(), ValidationError> {
+    if prompt.trim().is_empty() {
+        return Err(ValidationError::new("prompt", "must not be empty"));
+    }
+    let n = prompt.chars().count();
+    if n > max {
+        return Err(ValidationError::new(
+            "prompt",
+            format!("{n} characters; at most {max}"),
+        ));
+    }
+    Ok(())
+}
+
 /// A request body being built: the generated wire value, or the first rule a setter
 /// broke. Setters never fail (a builder chains), `build` reports the error.
 #[derive(Clone, Debug)]

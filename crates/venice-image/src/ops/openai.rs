@@ -5,7 +5,7 @@ use venice_openapi::types;
 use crate::error::ValidationError;
 use crate::format::Format;
 use crate::limits::MAX_OPENAI_PROMPT_CHARS;
-use crate::wire::{Draft, convert, setters};
+use crate::wire::{Draft, check_prompt, convert, setters};
 
 // The values of these fields are the spec's: the generated enums carry them (with
 // `ALL`, `as_str`, `parse_ignore_case` and, for command lines, `clap::ValueEnum`), so
@@ -66,7 +66,7 @@ impl OpenAiGenerateRequest {
     ) -> OpenAiGenerateRequestBuilder {
         let (model, prompt) = (model.into(), prompt.into());
         let wire = check_model(&model)
-            .and_then(|()| check_prompt(&prompt))
+            .and_then(|()| check_prompt(&prompt, MAX_OPENAI_PROMPT_CHARS))
             .and_then(|()| {
                 Ok(types::SimpleGenerateImageRequest::builder()
                     .model(convert::<types::SimpleGenerateImageRequestModel, _>(
@@ -117,20 +117,6 @@ fn check_model(model: &str) -> Result<(), ValidationError> {
         return Err(ValidationError::new(
             "model",
             "must not be empty (the API answers 400 \"model is required\")",
-        ));
-    }
-    Ok(())
-}
-
-fn check_prompt(prompt: &str) -> Result<(), ValidationError> {
-    if prompt.trim().is_empty() {
-        return Err(ValidationError::new("prompt", "must not be empty"));
-    }
-    let n = prompt.chars().count();
-    if n > MAX_OPENAI_PROMPT_CHARS {
-        return Err(ValidationError::new(
-            "prompt",
-            format!("{n} characters; at most {MAX_OPENAI_PROMPT_CHARS}"),
         ));
     }
     Ok(())

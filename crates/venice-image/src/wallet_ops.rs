@@ -21,6 +21,8 @@ impl ClientBuilder {
     /// provider's minimum (`minimumTopUpUsd`), never to a challenge's price. Off by default; needs wallet credentials with a signer, EVM (pays
     /// USDC on Base) or Solana (pays USDC on Solana, see
     /// [`solana_rpc_url`](Self::solana_rpc_url)). Feature `wallet`.
+    ///
+    /// [`WalletError::DiemFirst`]: crate::wallet::WalletError::DiemFirst
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
     pub fn auto_top_up(mut self, policy: AutoTopUp) -> Self {
         self.auto_top_up = Some(policy);
@@ -96,6 +98,12 @@ impl Client {
     ///
     /// Not retried: on a timeout or `SETTLEMENT_TIMEOUT` check
     /// [`wallet_balance`](Self::wallet_balance) before paying again.
+    ///
+    /// [`WalletError::Solana`]: crate::wallet::WalletError::Solana
+    /// [`WalletError::Payment`]: crate::wallet::WalletError::Payment
+    /// [`WalletError::AmountTooLow`]: crate::wallet::WalletError::AmountTooLow
+    /// [`WalletError::AmountTooHigh`]: crate::wallet::WalletError::AmountTooHigh
+    /// [`WalletError::ContractWallet`]: crate::wallet::WalletError::ContractWallet
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
     pub async fn top_up(&self, amount_usd: f64) -> Result<TopUpReceipt> {
         topup::top_up(self.payer(), amount_usd, None, None).await

@@ -96,8 +96,8 @@ fn client_hint(e: &Error, ctx: &HintContext) -> Option<String> {
             }
             _ => top_up_hint(
                 error
-                    .suggested_top_up_usd()
-                    .or(error.minimum_top_up_usd())
+                    .suggested_top_up_usd
+                    .or(error.minimum_top_up_usd)
                     .filter(|a| a.is_finite() && *a > 0.0),
             ),
         }),

@@ -88,10 +88,10 @@ pub fn client_line(e: &Error) -> String {
         );
         let mut facts = Vec::new();
         if let Error::PaymentRequired { error, .. } = e {
-            if let Some(have) = error.current_balance_usd() {
+            if let Some(have) = error.current_balance_usd {
                 facts.push(format!("credit ${have:.4}"));
             }
-            if let Some(need) = error.minimum_balance_usd() {
+            if let Some(need) = error.minimum_balance_usd {
                 facts.push(format!("needs ${need:.4}"));
             }
         }

@@ -58,7 +58,7 @@ async fn main() {
         Ok(g) => println!("{} image(s)", g.images().len()),
         Err(Error::Validation(v)) => eprintln!("invalid for this model: {v}"),
         Err(Error::PaymentRequired { error: p, .. }) => {
-            eprintln!("top up needed: {:?}", p.suggested_top_up_usd())
+            eprintln!("top up needed: {:?}", p.suggested_top_up_usd)
         }
         Err(Error::RateLimited { retry_after, .. }) => {
             eprintln!("rate limited, retry after {retry_after:?}")

@@ -8,6 +8,9 @@ use reqwest::header::{AUTHORIZATION, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use venice_openapi::{AuthContext, AuthError, RequestAuth, Scheme};
 
+#[cfg(feature = "wallet")]
+use crate::wallet::{SiwxConfig, Wallet, WalletAuth};
+
 /// Credentials for the API.
 #[derive(Clone, Default)]
 #[non_exhaustive]
@@ -109,20 +112,14 @@ impl Auth {
     /// default [`SiwxConfig`](crate::wallet::SiwxConfig). Feature `wallet`.
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
     pub fn evm_wallet(private_key: &str) -> crate::Result<Auth> {
-        Self::wallet(
-            crate::wallet::Wallet::evm(private_key)?,
-            crate::wallet::SiwxConfig::default(),
-        )
+        Self::wallet(Wallet::evm(private_key)?, SiwxConfig::default())
     }
 
     /// Sign in with a Solana wallet (base58 keypair or secret, or a `solana-keygen`
     /// JSON array). Feature `wallet`.
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
     pub fn solana_wallet(keypair: &str) -> crate::Result<Auth> {
-        Self::wallet(
-            crate::wallet::Wallet::solana(keypair)?,
-            crate::wallet::SiwxConfig::default(),
-        )
+        Self::wallet(Wallet::solana(keypair)?, SiwxConfig::default())
     }
 
     /// Sign in with a wallet whose key stays in its signer: a KMS, an HSM, a hardware
@@ -135,19 +132,14 @@ impl Auth {
     /// [`SiwxConfig`](crate::wallet::SiwxConfig) (use [`Auth::wallet`] to change it,
     /// e.g. the signer timeout). Feature `wallet`.
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
-    pub fn wallet_with_signer(wallet: crate::wallet::Wallet) -> Auth {
-        Auth::Wallet(crate::wallet::WalletAuth::with_default_config(wallet))
+    pub fn wallet_with_signer(wallet: Wallet) -> Auth {
+        Auth::Wallet(WalletAuth::with_default_config(wallet))
     }
 
     /// Sign in with `wallet` and a custom sign-in configuration. Feature `wallet`.
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
-    pub fn wallet(
-        wallet: crate::wallet::Wallet,
-        config: crate::wallet::SiwxConfig,
-    ) -> crate::Result<Auth> {
-        Ok(Auth::Wallet(crate::wallet::WalletAuth::new(
-            wallet, config,
-        )?))
+    pub fn wallet(wallet: Wallet, config: SiwxConfig) -> crate::Result<Auth> {
+        Ok(Auth::Wallet(WalletAuth::new(wallet, config)?))
     }
 
     /// Send a `SIGN-IN-WITH-X` value signed elsewhere.

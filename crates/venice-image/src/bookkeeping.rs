@@ -96,7 +96,7 @@ pub(crate) fn counts(err: &Error) -> bool {
     // The answer to a request without credentials is the x402 discovery object itself.
     // (the insufficient-credit 402 carries it only in its `PAYMENT-REQUIRED` header).
     if let Error::PaymentRequired { error, .. } = err
-        && error.x402_version().is_some()
+        && error.x402_version.is_some()
     {
         return false;
     }

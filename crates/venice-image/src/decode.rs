@@ -88,10 +88,9 @@ async fn unexpected(response: reqwest::Response) -> Error {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     if response.status().is_success() {
-        return Error::Decode {
-            what: format!("response (status {status} is not one the operation answers)"),
-            source: None,
-        };
+        return Error::undecodable(format!(
+            "response (status {status} is not one the operation answers)"
+        ));
     }
     // The hook already made the body a JSON `VeniceError` of at most 64 KiB.
     match response.bytes().await {
@@ -103,8 +102,7 @@ async fn unexpected(response: reqwest::Response) -> Error {
 fn excerpt(body: &[u8]) -> String {
     let end = body.len().min(EXCERPT_LIMIT);
     // Cut at a char boundary so the excerpt stays valid text.
-    let s = String::from_utf8_lossy(&body[..end]);
-    let mut s = s.into_owned();
+    let mut s = String::from_utf8_lossy(&body[..end]).into_owned();
     if s.len() > EXCERPT_LIMIT {
         let mut cut = EXCERPT_LIMIT;
         while !s.is_char_boundary(cut) {
@@ -693,16 +691,16 @@ mod tests {
             panic!("{e:?}")
         };
         assert_eq!(p.api.code, ErrorCode::PaymentRequired);
-        assert_eq!(p.reason(), Some("insufficient_balance"));
-        assert_eq!(p.current_balance_usd(), Some(0.5));
-        assert_eq!(p.minimum_balance_usd(), Some(1.0));
-        assert_eq!(p.suggested_top_up_usd(), Some(10.0));
-        assert_eq!(p.supported_chains(), ["base"]);
+        assert_eq!(p.reason.as_deref(), Some("insufficient_balance"));
+        assert_eq!(p.current_balance_usd, Some(0.5));
+        assert_eq!(p.minimum_balance_usd, Some(1.0));
+        assert_eq!(p.suggested_top_up_usd, Some(10.0));
+        assert_eq!(p.supported_chains, ["base"]);
         // The entry that is no x402 requirement is dropped, in the body and the header,
         // and so are the instructions that are not the spec's shape; the rest is typed.
-        assert_eq!(p.accepts().len(), 1);
-        assert_eq!(p.accepts()[0].pay_to, "0xb");
-        assert!(p.top_up_instructions().is_none());
+        assert_eq!(p.accepts.len(), 1);
+        assert_eq!(p.accepts[0].pay_to, "0xb");
+        assert!(p.top_up_instructions.is_none());
         let header = p.payment_required_header().unwrap();
         assert_eq!((header.x402_version, header.accepts.len()), (2, 1));
         assert!(p.api.body_excerpt.contains("topUpInstructions"));

@@ -12,7 +12,7 @@
 
 use crate::error::ValidationError;
 use crate::limits::DEFAULT_MAX_INPUT_IMAGES;
-use crate::models::{CatalogueModel, Inpaint, bound, listed};
+use crate::models::{CatalogueModel, Inpaint, bound, check_listed};
 
 /// An edit model of the catalogue ([`Client::edit_models`](crate::Client::edit_models)).
 pub type EditModel = CatalogueModel<Inpaint>;
@@ -86,48 +86,21 @@ impl EditModel {
                 ),
             ));
         }
+        // A model that lists no aspect ratios takes any.
         if let Some(ar) = &req.aspect_ratio
             && !c.aspect_ratios.is_empty()
-            && !listed(&c.aspect_ratios, ar)
         {
-            return Err(rule(
-                "aspect_ratio",
-                format!(
-                    "model {id} accepts {}, got {ar}",
-                    c.aspect_ratios.join(", ")
-                ),
-            ));
+            check_listed(id, "aspect_ratio", &c.aspect_ratios, ar, "")?;
         }
-        if let Some(res) = req.resolution
-            && !listed(&c.resolutions, res)
-        {
-            let accepted = if c.resolutions.is_empty() {
-                match req.operation {
-                    EditOperation::Edit => "no resolution (the server refuses one)".to_owned(),
-                    EditOperation::MultiEdit => {
-                        "no resolution (the server would ignore it)".to_owned()
-                    }
-                }
-            } else {
-                c.resolutions.join(", ")
+        if let Some(res) = req.resolution {
+            let none = match req.operation {
+                EditOperation::Edit => "no resolution (the server refuses one)",
+                EditOperation::MultiEdit => "no resolution (the server would ignore it)",
             };
-            return Err(rule(
-                "resolution",
-                format!("model {id} accepts {accepted}, got {res}"),
-            ));
+            check_listed(id, "resolution", &c.resolutions, res, none)?;
         }
-        if let Some(q) = req.quality
-            && !listed(&c.qualities, q)
-        {
-            let accepted = if c.qualities.is_empty() {
-                "no quality setting".to_owned()
-            } else {
-                c.qualities.join(", ")
-            };
-            return Err(rule(
-                "quality",
-                format!("model {id} accepts {accepted}, got {q}"),
-            ));
+        if let Some(q) = req.quality {
+            check_listed(id, "quality", &c.qualities, q, "no quality setting")?;
         }
         Ok(())
     }

@@ -11,9 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use venice_openapi::types::{
-    SiwxChallenge, VeniceError, X402PaymentRequired, X402PaymentRequirement, X402TopUpInstructions,
-};
+use venice_openapi::types::{VeniceError, X402PaymentRequired};
 
 use crate::meta::{ResponseMeta, serialize_secs};
 #[cfg(feature = "wallet")]
@@ -280,18 +278,17 @@ impl Error {
 
     /// An error while sending a request or waiting for its headers.
     pub(crate) fn from_send(e: reqwest::Error) -> Self {
-        if e.is_timeout() {
-            let phase = if e.is_connect() {
-                TimeoutPhase::Connect
-            } else {
-                TimeoutPhase::Headers
-            };
-            Error::Timeout {
-                phase,
-                source: Some(Box::new(e)),
-            }
+        if !e.is_timeout() {
+            return Error::Transport(e);
+        }
+        let phase = if e.is_connect() {
+            TimeoutPhase::Connect
         } else {
-            Error::Transport(e)
+            TimeoutPhase::Headers
+        };
+        Error::Timeout {
+            phase,
+            source: Some(Box::new(e)),
         }
     }
 
@@ -328,6 +325,14 @@ impl Error {
         }
     }
 
+    /// A response that could not be decoded for a reason of its own (no cause to chain).
+    pub(crate) fn undecodable(what: impl Into<String>) -> Self {
+        Error::Decode {
+            what: what.into(),
+            source: None,
+        }
+    }
+
     pub(crate) fn config(what: impl Into<String>) -> Self {
         Error::Config {
             what: what.into(),
@@ -350,14 +355,7 @@ impl Error {
 pub(crate) fn find_source<'a, T: std::error::Error + 'static>(
     e: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a T> {
-    let mut current = Some(e);
-    while let Some(err) = current {
-        if let Some(t) = err.downcast_ref::<T>() {
-            return Some(t);
-        }
-        current = err.source();
-    }
-    None
+    std::iter::successors(Some(e), |err| err.source()).find_map(|err| err.downcast_ref::<T>())
 }
 
 /// Which limit answered a 429 ([`Error::RateLimited`]). Each asks for a different wait.
@@ -555,7 +553,8 @@ pub enum PaymentRequiredKind {
 }
 
 /// A 402: payment or credit required. The body decoded into the generated
-/// [`VeniceError`] (read through [`body`](Self::body) or the methods below), the decoded
+/// [`VeniceError`] (read through [`body`](Self::body) or `Deref`, as in
+/// `payment.minimum_top_up_usd`), the decoded
 /// `PAYMENT-REQUIRED` header in [`payment_required_header`](Self::payment_required_header),
 /// and (feature `wallet`) the accepted payments of both in `requirements`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -577,64 +576,9 @@ impl PaymentRequired {
     }
 
     /// The body as the generated type decodes it (the fields a 402 may carry: `accepts`,
-    /// `siwxChallenge`, `topUpInstructions`, balances...).
+    /// `siwxChallenge`, `topUpInstructions`, balances...), also read through `Deref`.
     pub fn body(&self) -> &VeniceError {
         &self.body
-    }
-
-    /// Why the request could not proceed, e.g. `insufficient_balance`.
-    pub fn reason(&self) -> Option<&str> {
-        self.body.reason.as_deref()
-    }
-
-    /// x402 protocol version.
-    pub fn x402_version(&self) -> Option<i64> {
-        self.body.x402_version
-    }
-
-    /// Accepted payments (x402 `accepts`) of the body.
-    pub fn accepts(&self) -> &[X402PaymentRequirement] {
-        &self.body.accepts
-    }
-
-    /// Current wallet credit in USD.
-    pub fn current_balance_usd(&self) -> Option<f64> {
-        self.body.current_balance_usd
-    }
-
-    /// Credit needed before the request can run, in USD.
-    pub fn minimum_balance_usd(&self) -> Option<f64> {
-        self.body.minimum_balance_usd
-    }
-
-    /// Suggested top-up in USD.
-    pub fn suggested_top_up_usd(&self) -> Option<f64> {
-        self.body.suggested_top_up_usd
-    }
-
-    /// Minimum top-up in USD.
-    pub fn minimum_top_up_usd(&self) -> Option<f64> {
-        self.body.minimum_top_up_usd
-    }
-
-    /// Token symbols accepted for top-up.
-    pub fn supported_tokens(&self) -> &[String] {
-        &self.body.supported_tokens
-    }
-
-    /// Top-up rails.
-    pub fn supported_chains(&self) -> &[String] {
-        &self.body.supported_chains
-    }
-
-    /// Top-up instructions.
-    pub fn top_up_instructions(&self) -> Option<&X402TopUpInstructions> {
-        self.body.top_up_instructions.as_ref()
-    }
-
-    /// SIWX challenge.
-    pub fn siwx_challenge(&self) -> Option<&SiwxChallenge> {
-        self.body.siwx_challenge.as_ref()
     }
 
     /// The `PAYMENT-REQUIRED` header, base64-decoded into the x402 payment requirements.
@@ -695,6 +639,16 @@ impl PaymentRequired {
             }
             (kind, _) => kind,
         }
+    }
+}
+
+/// The body's fields (`reason`, `accepts`, `minimum_top_up_usd`, `siwx_challenge`...)
+/// read as the generated type's, with its docs.
+impl std::ops::Deref for PaymentRequired {
+    type Target = VeniceError;
+
+    fn deref(&self) -> &VeniceError {
+        &self.body
     }
 }
 
@@ -789,9 +743,7 @@ impl ErrorCode {
                 .iter()
                 .any(|c| c.as_str() == self.as_str())
     }
-}
 
-impl ErrorCode {
     /// The code implied by a status when the body has none. A 404 without a code
     /// implies nothing: a wrong base URL or operation answers 404 too, not only an
     /// unknown model.

@@ -168,8 +168,31 @@ pub(crate) fn bound(v: Option<i64>) -> Option<usize> {
 }
 
 /// Whether `value` is in `list`, ignoring ASCII case.
-pub(crate) fn listed(list: &[String], value: &str) -> bool {
+fn listed(list: &[String], value: &str) -> bool {
     list.iter().any(|x| x.eq_ignore_ascii_case(value))
+}
+
+/// That `value` of `field` is one the model `id` lists in `accepted` (ignoring case),
+/// else the error naming them (`none` when it lists none).
+pub(crate) fn check_listed(
+    id: &str,
+    field: &'static str,
+    accepted: &[String],
+    value: &str,
+    none: &str,
+) -> std::result::Result<(), ValidationError> {
+    if listed(accepted, value) {
+        return Ok(());
+    }
+    let accepted = if accepted.is_empty() {
+        none.to_owned()
+    } else {
+        accepted.join(", ")
+    };
+    Err(ValidationError::new(
+        field,
+        format!("model {id} accepts {accepted}, got {value}"),
+    ))
 }
 
 /// Parse a `GET /models?type=image` body (as the generated type) into image models.
@@ -336,26 +359,10 @@ impl ImageModel {
                 }),
                 SizingMode::AspectRatioAndResolution,
             ) => {
-                let ar = ar.to_string();
-                if !c.aspect_ratios.contains(&ar) {
-                    return fail(
-                        "aspect_ratio",
-                        format!(
-                            "model {id} accepts {}, got {ar}",
-                            c.aspect_ratios.join(", ")
-                        ),
-                    );
-                }
-                if let Some(Size::Tiered { resolution, .. }) = req.size()
-                    && !listed(&c.resolutions, resolution.as_str())
-                {
-                    return fail(
-                        "resolution",
-                        format!(
-                            "model {id} accepts {}, got {resolution}",
-                            c.resolutions.join(", ")
-                        ),
-                    );
+                // Sized by aspect ratio: the model lists them (and its tiers).
+                check_listed(id, "aspect_ratio", &c.aspect_ratios, &ar.to_string(), "")?;
+                if let Some(Size::Tiered { resolution, .. }) = req.size() {
+                    check_listed(id, "resolution", &c.resolutions, resolution.as_str(), "")?;
                 }
             }
             (Some(size), mode) => {
@@ -386,15 +393,14 @@ impl ImageModel {
                 }
             }
         }
-        if let Some(q) = req.quality()
-            && !listed(&c.qualities, q.as_str())
-        {
-            let accepted = if c.qualities.is_empty() {
-                "no quality setting".to_owned()
-            } else {
-                c.qualities.join(", ")
-            };
-            return fail("quality", format!("model {id} accepts {accepted}, got {q}"));
+        if let Some(q) = req.quality() {
+            check_listed(
+                id,
+                "quality",
+                &c.qualities,
+                q.as_str(),
+                "no quality setting",
+            )?;
         }
         let refs = req.style_reference_count();
         if refs > 0 {

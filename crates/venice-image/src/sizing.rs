@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Serialize, Serializer};
+use venice_openapi::types;
 
 use crate::error::ValidationError;
 
@@ -223,13 +224,9 @@ impl Quality {
     /// Every tier, lowest first.
     pub const ALL: [Quality; 3] = [Quality::Low, Quality::Medium, Quality::High];
 
-    /// The wire value (`low`, `medium`, `high`).
+    /// The wire value (`low`, `medium`, `high`), the spec's.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Quality::Low => "low",
-            Quality::Medium => "medium",
-            Quality::High => "high",
-        }
+        types::ImageQuality::from(*self).as_str()
     }
 }
 
@@ -243,15 +240,14 @@ impl FromStr for Quality {
     type Err = ValidationError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "low" => Ok(Quality::Low),
-            "medium" => Ok(Quality::Medium),
-            "high" => Ok(Quality::High),
-            _ => Err(ValidationError::new(
-                "quality",
-                format!("expected low, medium or high, got {s:?}"),
-            )),
-        }
+        types::ImageQuality::parse_ignore_case(s)
+            .map(Self::from)
+            .ok_or_else(|| {
+                ValidationError::new(
+                    "quality",
+                    format!("expected low, medium or high, got {s:?}"),
+                )
+            })
     }
 }
 

@@ -71,11 +71,16 @@ async fn post_top_up(
         .await
 }
 
+/// The address of the signed-in wallet, or why a wallet call cannot be made.
+pub(crate) fn wallet_address(auth: &Auth) -> Result<String> {
+    Ok(auth.wallet_address().ok_or(WalletError::Unsupported(
+        "this call needs wallet credentials (Auth::evm_wallet, Auth::solana_wallet or Auth::siwx_header)",
+    ))?)
+}
+
 /// `GET /x402/balance/{wallet}` of the signed-in wallet, with the retry policy.
 pub(crate) async fn wallet_balance(payer: Payer<'_>) -> Result<WalletBalance> {
-    let address = payer.auth.wallet_address().ok_or(WalletError::Unsupported(
-        "this call needs wallet credentials (Auth::evm_wallet, Auth::solana_wallet or Auth::siwx_header)",
-    ))?;
+    let address = wallet_address(payer.auth)?;
     let call = payer.transport.call(Uploads::new());
     let response = payer
         .transport
@@ -97,19 +102,15 @@ pub(crate) async fn payment_requirements(payer: Payer<'_>) -> Result<PaymentRequ
         Err(Error::PaymentRequired { error: p, .. }) => {
             // A discovery 402: `requirements` marks its options as priced at the
             // minimum top-up.
-            p.requirements().ok_or_else(|| Error::Decode {
-                what: "x402 payment requirements (402 without `accepts`)".into(),
-                source: None,
+            p.requirements().ok_or_else(|| {
+                Error::undecodable("x402 payment requirements (402 without `accepts`)")
             })
         }
         Err(e) => Err(e),
-        Ok(r) => Err(Error::Decode {
-            what: format!(
-                "x402 payment requirements (top-up without payment answered {})",
-                r.status()
-            ),
-            source: None,
-        }),
+        Ok(r) => Err(Error::undecodable(format!(
+            "x402 payment requirements (top-up without payment answered {})",
+            r.status()
+        ))),
     }
 }
 
@@ -255,7 +256,7 @@ pub(crate) async fn auto_top_up_after(
     if !state.reserve(amount) {
         return Ok(false);
     }
-    match top_up(payer, amount, p.requirements(), p.minimum_top_up_usd()).await {
+    match top_up(payer, amount, p.requirements(), p.minimum_top_up_usd).await {
         Ok(receipt) => {
             tracing::info!(
                 credited_usd = receipt.amount_credited_usd(),

@@ -7,7 +7,7 @@ use venice_x402::{
 };
 
 use crate::client::{Client, ClientBuilder};
-use crate::error::{Result, WalletError};
+use crate::error::Result;
 use crate::topup;
 
 impl ClientBuilder {
@@ -21,6 +21,8 @@ impl ClientBuilder {
     /// provider's minimum (`minimumTopUpUsd`), never to a challenge's price. Off by default; needs wallet credentials with a signer, EVM (pays
     /// USDC on Base) or Solana (pays USDC on Solana, see
     /// [`solana_rpc_url`](Self::solana_rpc_url)). Feature `wallet`.
+    ///
+    /// [`WalletError::DiemFirst`]: crate::wallet::WalletError::DiemFirst
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
     pub fn auto_top_up(mut self, policy: AutoTopUp) -> Self {
         self.auto_top_up = Some(policy);
@@ -45,13 +47,6 @@ impl ClientBuilder {
 }
 
 impl Client {
-    /// The wallet address of the client's credentials.
-    fn wallet_address(&self) -> Result<String> {
-        Ok(self.inner.auth.wallet_address().ok_or(WalletError::Unsupported(
-            "this call needs wallet credentials (Auth::evm_wallet, Auth::solana_wallet or Auth::siwx_header)",
-        ))?)
-    }
-
     /// The x402 credit of the signed-in wallet (`GET /x402/balance/{wallet}`).
     /// Feature `wallet`.
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
@@ -63,7 +58,7 @@ impl Client {
     /// Feature `wallet`.
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
     pub async fn wallet_transactions(&self, limit: u32, offset: u64) -> Result<WalletTransactions> {
-        let address = self.wallet_address()?;
+        let address = topup::wallet_address(&self.inner.auth)?;
         let call = self.call(Uploads::new());
         let response = self
             .send(&call, || {
@@ -103,6 +98,12 @@ impl Client {
     ///
     /// Not retried: on a timeout or `SETTLEMENT_TIMEOUT` check
     /// [`wallet_balance`](Self::wallet_balance) before paying again.
+    ///
+    /// [`WalletError::Solana`]: crate::wallet::WalletError::Solana
+    /// [`WalletError::Payment`]: crate::wallet::WalletError::Payment
+    /// [`WalletError::AmountTooLow`]: crate::wallet::WalletError::AmountTooLow
+    /// [`WalletError::AmountTooHigh`]: crate::wallet::WalletError::AmountTooHigh
+    /// [`WalletError::ContractWallet`]: crate::wallet::WalletError::ContractWallet
     #[cfg_attr(docsrs, doc(cfg(feature = "wallet")))]
     pub async fn top_up(&self, amount_usd: f64) -> Result<TopUpReceipt> {
         topup::top_up(self.payer(), amount_usd, None, None).await
@@ -134,7 +135,7 @@ impl Client {
 mod tests {
     use super::*;
     use crate::auth::Auth;
-    use crate::error::Error;
+    use crate::error::{Error, WalletError};
 
     #[tokio::test]
     async fn wallet_calls_need_wallet_credentials() {

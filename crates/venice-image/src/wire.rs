@@ -22,6 +22,21 @@ where
         .map_err(|e| ValidationError::new(field, e.to_string()))
 }
 
+/// The rule of a prompt that the operation needs and limits to `max` characters.
+pub(crate) fn check_prompt(prompt: &str, max: usize) -> Result<(), ValidationError> {
+    if prompt.trim().is_empty() {
+        return Err(ValidationError::new("prompt", "must not be empty"));
+    }
+    let n = prompt.chars().count();
+    if n > max {
+        return Err(ValidationError::new(
+            "prompt",
+            format!("{n} characters; at most {max}"),
+        ));
+    }
+    Ok(())
+}
+
 /// A request body being built: the generated wire value, or the first rule a setter
 /// broke. Setters never fail (a builder chains), `build` reports the error.
 #[derive(Clone, Debug)]
@@ -56,13 +71,11 @@ impl<T> Draft<T> {
 }
 
 /// Setters of a builder whose `wire` is a [`Draft`]: each stores its argument in one
-/// optional wire field through [`convert`] (after `via`, when given), errors named
-/// after the setter.
+/// optional wire field through [`convert`], errors named after the setter.
 macro_rules! setters {
-    ($($(#[$doc:meta])* $name:ident($ty:ty) => $field:ident $(via $via:expr)?;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident($ty:ty) => $field:ident;)*) => {$(
         $(#[$doc])*
         pub fn $name(mut self, value: $ty) -> Self {
-            $(let value = ($via)(value);)?
             self.wire = self.wire.set(|w| {
                 w.$field = Some($crate::wire::convert(stringify!($name), value)?);
                 Ok(())
@@ -84,64 +97,32 @@ macro_rules! getters {
 }
 pub(crate) use getters;
 
-impl From<Format> for types::GenerateImageRequestFormat {
-    fn from(f: Format) -> Self {
-        match f {
-            Format::Jpeg => Self::Jpeg,
-            Format::Png => Self::Png,
-            Format::Webp => Self::Webp,
+/// `From` both ways between a facade enum and a generated one with the same values.
+/// Both matches are exhaustive, so a value added to either side stops the build here.
+macro_rules! same_values {
+    ($($ours:ident <=> $wire:ident { $($value:ident),* })*) => {$(
+        impl From<$ours> for types::$wire {
+            fn from(v: $ours) -> Self {
+                match v {
+                    $($ours::$value => Self::$value,)*
+                }
+            }
         }
-    }
+
+        impl From<types::$wire> for $ours {
+            fn from(v: types::$wire) -> Self {
+                match v {
+                    $(types::$wire::$value => Self::$value,)*
+                }
+            }
+        }
+    )*};
 }
 
-impl From<types::GenerateImageRequestFormat> for Format {
-    fn from(f: types::GenerateImageRequestFormat) -> Self {
-        match f {
-            types::GenerateImageRequestFormat::Jpeg => Format::Jpeg,
-            types::GenerateImageRequestFormat::Png => Format::Png,
-            types::GenerateImageRequestFormat::Webp => Format::Webp,
-        }
-    }
-}
-
-impl From<Format> for types::ImageFormat {
-    fn from(f: Format) -> Self {
-        match f {
-            Format::Jpeg => Self::Jpeg,
-            Format::Png => Self::Png,
-            Format::Webp => Self::Webp,
-        }
-    }
-}
-
-impl From<types::ImageFormat> for Format {
-    fn from(f: types::ImageFormat) -> Self {
-        match f {
-            types::ImageFormat::Jpeg => Format::Jpeg,
-            types::ImageFormat::Png => Format::Png,
-            types::ImageFormat::Webp => Format::Webp,
-        }
-    }
-}
-
-impl From<Quality> for types::ImageQuality {
-    fn from(q: Quality) -> Self {
-        match q {
-            Quality::Low => Self::Low,
-            Quality::Medium => Self::Medium,
-            Quality::High => Self::High,
-        }
-    }
-}
-
-impl From<types::ImageQuality> for Quality {
-    fn from(q: types::ImageQuality) -> Self {
-        match q {
-            types::ImageQuality::Low => Quality::Low,
-            types::ImageQuality::Medium => Quality::Medium,
-            types::ImageQuality::High => Quality::High,
-        }
-    }
+same_values! {
+    Format <=> GenerateImageRequestFormat { Jpeg, Png, Webp }
+    Format <=> ImageFormat { Jpeg, Png, Webp }
+    Quality <=> ImageQuality { Low, Medium, High }
 }
 
 #[cfg(test)]

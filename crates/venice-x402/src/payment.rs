@@ -119,16 +119,18 @@ pub struct PaymentRequirements {
 impl Default for PaymentRequirements {
     /// No accepted payment (x402 v2).
     fn default() -> Self {
-        Self::new(
-            X402PaymentRequired {
-                accepts: Vec::new(),
-                error: None,
-                extensions: serde_json::Map::new(),
-                resource: None,
-                x402_version: X402_VERSION,
-            },
-            false,
-        )
+        Self::new(only_accepts(Vec::new(), X402_VERSION), false)
+    }
+}
+
+/// Payment requirements that are nothing but their options (a body's `accepts`).
+fn only_accepts(accepts: Vec<X402PaymentRequirement>, x402_version: i64) -> X402PaymentRequired {
+    X402PaymentRequired {
+        accepts,
+        error: None,
+        extensions: serde_json::Map::new(),
+        resource: None,
+        x402_version,
     }
 }
 
@@ -157,14 +159,9 @@ impl PaymentRequirements {
         if body.accepts.is_empty() {
             return None;
         }
+        let version = body.x402_version.unwrap_or(X402_VERSION);
         Some(Self::new(
-            X402PaymentRequired {
-                accepts: body.accepts.clone(),
-                error: None,
-                extensions: serde_json::Map::new(),
-                resource: None,
-                x402_version: body.x402_version.unwrap_or(X402_VERSION),
-            },
+            only_accepts(body.accepts.clone(), version),
             priced_at_minimum,
         ))
     }

@@ -12,7 +12,7 @@ use crate::limits::{
     EDIT_ASPECT_RATIOS, MAX_EDIT_INPUT_PIXELS, MAX_EDIT_PROMPT_CHARS, MIN_INPUT_PIXELS,
 };
 use crate::sizing::{AspectRatio, Quality, Resolution};
-use crate::wire::{Draft, convert, setters};
+use crate::wire::{Draft, check_prompt, convert, setters};
 
 /// Output aspect ratio of an edit or multi-edit: `Auto` (the default when unset) lets
 /// the server pick the supported ratio closest to the (first) input image; a ratio
@@ -103,20 +103,6 @@ fn edit_aspect_ratio(value: EditAspectRatio) -> Result<types::EditAspectRatio, V
     value.to_string().parse().map_err(|_| unsupported())
 }
 
-fn check_prompt(prompt: &str) -> Result<(), ValidationError> {
-    if prompt.trim().is_empty() {
-        return Err(ValidationError::new("prompt", "must not be empty"));
-    }
-    let n = prompt.chars().count();
-    if n > MAX_EDIT_PROMPT_CHARS {
-        return Err(ValidationError::new(
-            "prompt",
-            format!("{n} characters; at most {MAX_EDIT_PROMPT_CHARS}"),
-        ));
-    }
-    Ok(())
-}
-
 /// The getters edit and multi-edit share (fields of their `wire`).
 macro_rules! edit_getters {
     () => {
@@ -203,7 +189,7 @@ impl EditRequest {
     /// A builder for editing `image` as `prompt` says.
     pub fn builder(prompt: impl Into<String>, image: ImageInput) -> EditRequestBuilder {
         let prompt = prompt.into();
-        let wire = check_prompt(&prompt).and_then(|()| {
+        let wire = check_prompt(&prompt, MAX_EDIT_PROMPT_CHARS).and_then(|()| {
             Ok(types::EditImageRequest::builder()
                 .prompt(convert::<types::EditImageRequestPrompt, _>(
                     "prompt", prompt,
@@ -315,7 +301,7 @@ impl MultiEditRequest {
     /// [`layer`](MultiEditRequestBuilder::layer).
     pub fn builder(prompt: impl Into<String>, base: ImageInput) -> MultiEditRequestBuilder {
         let prompt = prompt.into();
-        let wire = check_prompt(&prompt).and_then(|()| {
+        let wire = check_prompt(&prompt, MAX_EDIT_PROMPT_CHARS).and_then(|()| {
             Ok(types::MultiEditImageRequest::builder()
                 .prompt(convert::<types::MultiEditImageRequestPrompt, _>(
                     "prompt", prompt,

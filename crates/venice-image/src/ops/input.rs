@@ -87,17 +87,18 @@ fn url_host(url: &str) -> String {
         .unwrap_or_default()
 }
 
-fn too_large(field: &'static str, bytes: u64) -> ValidationError {
-    ValidationError::new(
-        field,
+/// The provider's size rule for an input image of `bytes` (decoded) bytes.
+fn check_len(bytes: u64) -> Result<(), ValidationError> {
+    let rule = if bytes == 0 {
+        "image is empty".to_owned()
+    } else if bytes > MAX_INPUT_IMAGE_BYTES {
         format!(
             "image is {bytes} bytes; the API accepts at most {MAX_INPUT_IMAGE_BYTES} bytes (25 MB)"
-        ),
-    )
-}
-
-fn empty(field: &'static str) -> ValidationError {
-    ValidationError::new(field, "image is empty")
+        )
+    } else {
+        return Ok(());
+    };
+    Err(ValidationError::new("image", rule))
 }
 
 impl ImageInput {
@@ -124,12 +125,7 @@ impl ImageInput {
             )));
         }
         let len = meta.len();
-        if len == 0 {
-            return Err(empty("image").into());
-        }
-        if len > MAX_INPUT_IMAGE_BYTES {
-            return Err(too_large("image", len).into());
-        }
+        check_len(len)?;
         let mut head = Vec::with_capacity(HEADER_PROBE.min(len as usize));
         std::fs::File::open(path)
             .map_err(io)?
@@ -150,12 +146,7 @@ impl ImageInput {
     /// shared by every request and retry that sends it.
     pub fn from_bytes(bytes: impl AsRef<[u8]>) -> Result<Self> {
         let bytes = Bytes::copy_from_slice(bytes.as_ref());
-        if bytes.is_empty() {
-            return Err(empty("image").into());
-        }
-        if bytes.len() as u64 > MAX_INPUT_IMAGE_BYTES {
-            return Err(too_large("image", bytes.len() as u64).into());
-        }
+        check_len(bytes.len() as u64)?;
         Ok(Self {
             dimensions: sniff_dimensions(&bytes),
             format: Format::sniff(&bytes),
@@ -186,18 +177,14 @@ impl ImageInput {
             _ => 0,
         };
         let payload = &text.as_bytes()[payload_start..];
-        if payload.is_empty() {
-            return Err(empty("image"));
-        }
-        let decoded_len = base64_simd::STANDARD.decoded_length(payload).map_err(|_| {
-            ValidationError::new("image", "not valid base64 (standard alphabet, padded)")
-        })? as u64;
-        if decoded_len > MAX_INPUT_IMAGE_BYTES {
-            return Err(too_large("image", decoded_len));
-        }
-        base64_simd::STANDARD.check(payload).map_err(|_| {
-            ValidationError::new("image", "not valid base64 (standard alphabet, padded)")
-        })?;
+        let invalid =
+            |_| ValidationError::new("image", "not valid base64 (standard alphabet, padded)");
+        let decoded_len = base64_simd::STANDARD
+            .decoded_length(payload)
+            .map_err(invalid)? as u64;
+        // The size first: a base64 text too large is refused without reading it all.
+        check_len(decoded_len)?;
+        base64_simd::STANDARD.check(payload).map_err(invalid)?;
         // Decode only a prefix for the header: whole 4-character groups.
         let probe = payload.len().min(HEADER_PROBE / 3 * 4) / 4 * 4;
         let head = base64_simd::STANDARD

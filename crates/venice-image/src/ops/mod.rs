@@ -60,13 +60,8 @@ use crate::transport::Call;
 /// The uploads of a request with these input images: a form when every one is a file or
 /// bytes (and a form may carry them all), else a JSON body.
 fn uploads_for<'a>(images: impl IntoIterator<Item = &'a ImageInput>) -> Uploads {
-    let mut count = 0;
-    let mut all_files = true;
-    for image in images {
-        count += 1;
-        all_files &= image.is_file_data();
-    }
-    if all_files && count <= MAX_FORM_FILES {
+    let images: Vec<_> = images.into_iter().collect();
+    if images.len() <= MAX_FORM_FILES && images.iter().all(|i| i.is_file_data()) {
         Uploads::multipart()
     } else {
         Uploads::new()
@@ -106,18 +101,16 @@ impl Client {
             let meta = ResponseMeta::from_headers(status, response.headers());
             let content_type = content_type(response.headers());
             if content_type.to_ascii_lowercase().contains("json") {
-                return Err(Error::Decode {
-                    what: format!("{operation} image (server sent {content_type})"),
-                    source: None,
-                });
+                return Err(Error::undecodable(format!(
+                    "{operation} image (server sent {content_type})"
+                )));
             }
             let declared = decode::declared_length(response.headers());
             let bytes = decode::read_stream(response.into_inner(), declared).await?;
             if bytes.is_empty() {
-                return Err(Error::Decode {
-                    what: format!("{operation} image (empty body)"),
-                    source: None,
-                });
+                return Err(Error::undecodable(format!(
+                    "{operation} image (empty body)"
+                )));
             }
             let fallback = Format::from_mime(&content_type).unwrap_or(fallback);
             let name = meta
@@ -330,10 +323,7 @@ fn decode_openai(
     fallback: Format,
 ) -> Result<(i64, Vec<(Bytes, Format)>)> {
     if response.data.is_empty() {
-        return Err(Error::Decode {
-            what: "OpenAI images response (no images)".into(),
-            source: None,
-        });
+        return Err(Error::undecodable("OpenAI images response (no images)"));
     }
     let mut out = Vec::with_capacity(response.data.len());
     for (i, item) in response.data.iter().enumerate() {
@@ -344,18 +334,16 @@ fn decode_openai(
                     .strip_prefix("data:")
                     .and_then(|rest| rest.split_once(";base64,"))
                 else {
-                    return Err(Error::Decode {
-                        what: format!("OpenAI image {i}: `url` is not a base64 data URL"),
-                        source: None,
-                    });
+                    return Err(Error::undecodable(format!(
+                        "OpenAI image {i}: `url` is not a base64 data URL"
+                    )));
                 };
                 (data, Format::from_mime(prefix).unwrap_or(fallback))
             }
             (None, None) => {
-                return Err(Error::Decode {
-                    what: format!("OpenAI image {i}: neither b64_json nor url"),
-                    source: None,
-                });
+                return Err(Error::undecodable(format!(
+                    "OpenAI image {i}: neither b64_json nor url"
+                )));
             }
         };
         let bytes = base64_simd::STANDARD

@@ -5,7 +5,7 @@ use venice_openapi::types;
 use crate::error::ValidationError;
 use crate::format::Format;
 use crate::limits::MAX_OPENAI_PROMPT_CHARS;
-use crate::wire::{Draft, convert, setters};
+use crate::wire::{Draft, check_prompt, convert, setters};
 
 // The values of these fields are the spec's: the generated enums carry them (with
 // `ALL`, `as_str`, `parse_ignore_case` and, for command lines, `clap::ValueEnum`), so
@@ -66,7 +66,7 @@ impl OpenAiGenerateRequest {
     ) -> OpenAiGenerateRequestBuilder {
         let (model, prompt) = (model.into(), prompt.into());
         let wire = check_model(&model)
-            .and_then(|()| check_prompt(&prompt))
+            .and_then(|()| check_prompt(&prompt, MAX_OPENAI_PROMPT_CHARS))
             .and_then(|()| {
                 Ok(types::SimpleGenerateImageRequest::builder()
                     .model(convert::<types::SimpleGenerateImageRequestModel, _>(
@@ -122,20 +122,6 @@ fn check_model(model: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
-fn check_prompt(prompt: &str) -> Result<(), ValidationError> {
-    if prompt.trim().is_empty() {
-        return Err(ValidationError::new("prompt", "must not be empty"));
-    }
-    let n = prompt.chars().count();
-    if n > MAX_OPENAI_PROMPT_CHARS {
-        return Err(ValidationError::new(
-            "prompt",
-            format!("{n} characters; at most {MAX_OPENAI_PROMPT_CHARS}"),
-        ));
-    }
-    Ok(())
-}
-
 /// Builder of [`OpenAiGenerateRequest`].
 #[derive(Clone, Debug)]
 #[must_use]
@@ -165,19 +151,19 @@ impl OpenAiGenerateRequestBuilder {
 
     setters! {
         /// Output size (server default `auto`, i.e. 1024x1024).
-        size(OpenAiSize) => size via |v: OpenAiSize| v.as_str();
+        size(OpenAiSize) => size;
         /// `b64_json` or `url` (a data URL); decoded the same either way.
-        response_format(ResponseFormat) => response_format via |v: ResponseFormat| v.as_str();
+        response_format(ResponseFormat) => response_format;
         /// Output image format (server default PNG).
         output_format(Format) => output_format;
         /// Moderation (server default `auto`: safe mode on).
-        moderation(Moderation) => moderation via |v: Moderation| v.as_str();
+        moderation(Moderation) => moderation;
         /// OpenAI's `quality` (accepted, not used by Venice).
-        quality(OpenAiQuality) => quality via |v: OpenAiQuality| v.as_str();
+        quality(OpenAiQuality) => quality;
         /// OpenAI's `style` (accepted, not used by Venice).
-        style(OpenAiStyle) => style via |v: OpenAiStyle| v.as_str();
+        style(OpenAiStyle) => style;
         /// OpenAI's `background` (accepted, not used by Venice).
-        background(OpenAiBackground) => background via |v: OpenAiBackground| v.as_str();
+        background(OpenAiBackground) => background;
         /// OpenAI's end-user identifier (accepted, not used by Venice).
         user(impl Into<String>) => user;
     }

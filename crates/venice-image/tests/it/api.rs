@@ -363,7 +363,7 @@ async fn error_classes() {
     let Error::PaymentRequired { error: p, .. } = &e else {
         panic!("{e:?}")
     };
-    assert_eq!(p.reason(), Some("insufficient_balance"));
+    assert_eq!(p.reason.as_deref(), Some("insufficient_balance"));
     assert_eq!(p.payment_required_header().unwrap().x402_version, 2);
     let e = c.generate(&r("404")).await.unwrap_err();
     assert_eq!(e.code(), Some(&ErrorCode::ModelNotFound));

@@ -174,7 +174,7 @@ async fn the_challenge_is_priced_at_the_suggestion_and_is_no_minimum() {
     assert!(!challenge.priced_at_minimum());
     assert_eq!(challenge.base_option().unwrap().amount_usd(), Some(10.0));
     assert_eq!(challenge.solana_option().unwrap().network, "solana");
-    assert_eq!(p.minimum_top_up_usd(), Some(5.0));
+    assert_eq!(p.minimum_top_up_usd, Some(5.0));
     // Paying $5 from the challenge's options: the challenge's $10 is not a floor.
     let receipt = c.top_up_with(5.0, &challenge).await.unwrap();
     assert_eq!(receipt.amount_credited_usd(), 5.0);

@@ -198,7 +198,7 @@ async fn payment_required_then_top_up_then_success() {
     let base = req.base_option().unwrap();
     // The challenge is priced at the $10 suggestion; the minimum is `minimumTopUpUsd`.
     assert_eq!(base.amount_usd(), Some(10.0));
-    assert_eq!(p.minimum_top_up_usd(), Some(5.0));
+    assert_eq!(p.minimum_top_up_usd, Some(5.0));
     assert!(p.payment_required_header().is_some());
 
     let discovered = c.payment_requirements().await.unwrap();

@@ -28,8 +28,8 @@ const FIELD: &str = "        enhance:\n          type: boolean\n          descri
 const SIZE_ENUM: &str =
     "enum: [auto, 256x256, 512x512, 1024x1024, 1536x1024, 1024x1536, 1792x1024, 1024x1792]";
 const NEW_SIZE: &str = "2048x2048";
-const SETTER_ANCHOR: &str = "impl UpscaleRequestBuilder {\n";
-const SETTER: &str = "    /// Added by `cargo xtask prove-regeneration`: the one edit a new field needs.\n    pub fn enhance(mut self, on: bool) -> Self {\n        if let Ok(w) = &mut self.wire {\n            w.enhance = Some(on);\n        }\n        self\n    }\n\n";
+const SETTER_ANCHOR: &str = "    setters! {\n";
+const SETTER: &str = "        /// Added by `cargo xtask prove-regeneration`: the one edit a new field needs.\n        enhance(bool) => enhance;\n";
 
 const PROOF_TEST: &str = r#"//! Written by `cargo xtask prove-regeneration`.
 #![allow(clippy::unwrap_used, missing_docs)]

@@ -194,19 +194,6 @@ fn too_many_requests(api: ApiError, explicit_wait: bool) -> Error {
     }
 }
 
-/// Decode base64 JSON such as the `PAYMENT-REQUIRED` header (any base64 alphabet,
-/// padded or not).
-fn decode_b64_json(s: &str) -> Option<Value> {
-    let s = s.trim();
-    let bytes = base64_simd::STANDARD
-        .decode_to_vec(s)
-        .or_else(|_| base64_simd::URL_SAFE.decode_to_vec(s))
-        .or_else(|_| base64_simd::STANDARD_NO_PAD.decode_to_vec(s))
-        .or_else(|_| base64_simd::URL_SAFE_NO_PAD.decode_to_vec(s))
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
 /// `fields` decoded as `T`, keeping what decodes: a field whose value does not fit its
 /// type is dropped, and so is an item of a list that does not fit (the server's answer
 /// stays whole in the error's body excerpt). `None` when what is left is no `T` (a
@@ -265,7 +252,7 @@ fn array_len(v: &Value) -> usize {
 /// The decoded `PAYMENT-REQUIRED` header of `headers`, if it is base64 of x402 payment
 /// requirements.
 fn payment_required_header(headers: &HeaderMap) -> Option<X402PaymentRequired> {
-    match decode_b64_json(header(headers, "payment-required")?)? {
+    match venice_openapi::decode_b64_json(header(headers, "payment-required")?)? {
         Value::Object(fields) => lenient(fields),
         _ => None,
     }

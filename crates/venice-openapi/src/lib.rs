@@ -76,7 +76,7 @@ mod readme {}
 pub use auth::{AuthContext, AuthError, Operation, OperationSecurity, RequestAuth, Scheme};
 pub use body_copy::BodyCopy;
 pub use response::{
-    DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY, NON_JSON_BODY, ResponseTooLarge,
+    DEFAULT_MAX_RESPONSE_BYTES, MAX_ERROR_BODY, NON_JSON_BODY, ResponseTooLarge, decode_b64_json,
     error_body_as_json, summary,
 };
 pub use state::{ClientState, ensure_crypto_provider, http_client_builder};

@@ -16,6 +16,19 @@ use serde_json::{Value, json};
 
 use crate::body_copy::BodyCopy;
 
+/// Decode base64 JSON such as the `PAYMENT-REQUIRED` header (any base64 alphabet, padded
+/// or not); `None` when it is not base64 of a JSON value.
+pub fn decode_b64_json(s: &str) -> Option<Value> {
+    let s = s.trim();
+    let bytes = base64_simd::STANDARD
+        .decode_to_vec(s)
+        .or_else(|_| base64_simd::URL_SAFE.decode_to_vec(s))
+        .or_else(|_| base64_simd::STANDARD_NO_PAD.decode_to_vec(s))
+        .or_else(|_| base64_simd::URL_SAFE_NO_PAD.decode_to_vec(s))
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 /// Most bytes of an error body read (and kept).
 pub const MAX_ERROR_BODY: usize = 64 * 1024;
 
@@ -258,6 +271,24 @@ fn strip_tags(html: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_json_in_any_alphabet() {
+        let v = json!({"a": "??>>"});
+        let text = v.to_string();
+        for engine in [
+            base64_simd::STANDARD,
+            base64_simd::URL_SAFE,
+            base64_simd::STANDARD_NO_PAD,
+            base64_simd::URL_SAFE_NO_PAD,
+        ] {
+            assert_eq!(
+                decode_b64_json(&engine.encode_to_string(&text)),
+                Some(v.clone())
+            );
+        }
+        assert_eq!(decode_b64_json("%%%"), None);
+    }
 
     #[test]
     fn summaries() {

@@ -1,4 +1,5 @@
-//! Micro-benchmarks of the JSON generation decoder (`cargo bench -p venice-image --bench decode`).
+//! Micro-benchmarks of the JSON generation decoder
+//! (`cargo bench --manifest-path bench/Cargo.toml --bench decode`).
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};

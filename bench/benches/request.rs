@@ -1,6 +1,5 @@
 //! Micro-benchmarks of the request builder, its validation and serialization, and of a
-//! wallet's in-flight slot (`cargo bench -p venice-image --bench request --features
-//! __internal`).
+//! wallet's in-flight slot (`cargo bench --manifest-path bench/Cargo.toml --bench request`).
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -119,7 +119,9 @@ pub fn check(root: &Path) -> Result<()> {
     // Integration tests are built here from the tarballs (so a file missing from a package
     // fails the check), but run by the workspace's own `cargo test` on the same files:
     // running them twice doubled this check's time and found nothing the first run did not.
-    // All four commands resolve features alike, so each reuses the first one's artifacts.
+    // `build --all-targets` builds the test targets as `cargo test` does and the plain
+    // binaries too (the consumer's among them), with dev-dependencies' features unified
+    // as in the test runs below, which therefore reuse its artifacts.
     let packaged = |args: &[&str]| {
         run(Command::new(cargo())
             .current_dir(&check)
@@ -128,8 +130,7 @@ pub fn check(root: &Path) -> Result<()> {
             .args(args)
             .args(["--workspace", "--all-features"]))
     };
-    packaged(&["test", "--no-run"])?;
-    packaged(&["build", "--bins"])?;
+    packaged(&["build", "--all-targets"])?;
     packaged(&["test", "--lib", "--bins"])?;
     packaged(&["test", "--doc"])?;
 

@@ -28,6 +28,8 @@ const FIELD: &str = "        enhance:\n          type: boolean\n          descri
 const SIZE_ENUM: &str =
     "enum: [auto, 256x256, 512x512, 1024x1024, 1536x1024, 1024x1536, 1792x1024, 1024x1792]";
 const NEW_SIZE: &str = "2048x2048";
+/// The CLI's binary target.
+const CLI_BIN: &str = "venice-image";
 const SETTER_ANCHOR: &str = "    setters! {\n";
 const SETTER: &str = "        /// Added by `cargo xtask prove-regeneration`: the one edit a new field needs.\n        enhance(bool) => enhance;\n";
 
@@ -154,9 +156,11 @@ pub fn prove(root: &Path) -> Result<()> {
     )?;
     println!("added one setter (UpscaleRequestBuilder::enhance) and the proof test; no other edit");
 
+    // One build of the proof test and the CLI's binary, with features resolved as `cargo
+    // test --workspace` resolves them (dev-dependencies included), so its dependency
+    // builds are reused; `cargo run -p venice-cli` would resolve them for the CLI alone.
+    let cli = build_copy(root, &ws)?;
     let status = cargo_in_copy(root, &ws)
-        // `--workspace`, not `-p venice-image`: features resolved as `cargo test
-        // --workspace` resolves them, so its dependency builds are reused.
         .args(["test", "--workspace", "--test", "regen_proof"])
         .args(["--", "--nocapture"])
         .status()
@@ -166,10 +170,10 @@ pub fn prove(root: &Path) -> Result<()> {
     }
     println!("proved: the renamed path, the new field and the new size reached the facade");
 
-    let out = cargo_in_copy(root, &ws)
-        .args(["run", "-q", "-p", "venice-cli", "--", "openai", "--help"])
+    let out = Command::new(&cli)
+        .args(["openai", "--help"])
         .output()
-        .context("running the copy's CLI")?;
+        .with_context(|| format!("running the copy's CLI ({})", cli.display()))?;
     let help = String::from_utf8_lossy(&out.stdout);
     let values = size_values(&help);
     println!(
@@ -184,6 +188,32 @@ pub fn prove(root: &Path) -> Result<()> {
     }
     println!("proved: the new size reached the CLI's --help");
     Ok(())
+}
+
+/// Build the copy's proof test and CLI binary; the binary's path, as cargo reports it.
+fn build_copy(root: &Path, ws: &Path) -> Result<std::path::PathBuf> {
+    let out = cargo_in_copy(root, ws)
+        .args([
+            "build",
+            "--workspace",
+            "--test",
+            "regen_proof",
+            "--bin",
+            CLI_BIN,
+        ])
+        .args(["--message-format", "json-render-diagnostics"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("building the copy")?;
+    if !out.status.success() {
+        bail!("the copy with the regenerated client does not build");
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == CLI_BIN)
+        .and_then(|m| m["executable"].as_str().map(std::path::PathBuf::from))
+        .context("cargo built no CLI binary")
 }
 
 /// `cargo` run in the copy `ws`, building into the workspace's `target/`.

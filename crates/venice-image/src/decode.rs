@@ -10,10 +10,11 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures::TryStreamExt;
 use reqwest::header::HeaderMap;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use venice_openapi::types::{VeniceError, X402PaymentRequired};
+use serde_path_to_error::Segment;
+use venice_openapi::types::{GenerateImageTiming, VeniceError, X402PaymentRequired};
 use venice_openapi::{ByteStream, NON_JSON_BODY};
 
 use crate::error::{
@@ -199,44 +200,28 @@ fn too_many_requests(api: ApiError, explicit_wait: bool) -> Error {
 /// stays whole in the error's body excerpt). `None` when what is left is no `T` (a
 /// required field missing).
 fn lenient<T: DeserializeOwned>(mut fields: Map<String, Value>) -> Option<T> {
-    // Each field (and each item of a list) on a line of its own: the line of the decode
-    // error names what does not fit, whatever its depth.
-    // Each round removes a field or an item; a body with more misfits than
-    // `MAX_MISFITS` is not worth the parsing (an error body is at most 64 KiB).
-    let misfits = fields.len() + fields.values().map(array_len).sum::<usize>();
-    for _ in 0..=misfits.min(MAX_MISFITS) {
-        let mut lines = vec![("{".to_owned(), None)];
-        for (k, v) in &fields {
-            let key = Value::String(k.clone()).to_string();
-            match v {
-                Value::Array(items) if !items.is_empty() => {
-                    lines.push((format!("{key}:["), Some((k.clone(), None))));
-                    for (i, item) in items.iter().enumerate() {
-                        let comma = if i + 1 < items.len() { "," } else { "" };
-                        lines.push((format!("{item}{comma}"), Some((k.clone(), Some(i)))));
-                    }
-                    lines.push(("],".to_owned(), Some((k.clone(), None))));
-                }
-                _ => lines.push((format!("{key}:{v},"), Some((k.clone(), None)))),
-            }
-        }
-        if let Some((last, _)) = lines.last_mut().filter(|_| !fields.is_empty()) {
-            last.pop();
-        }
-        lines.push(("}".to_owned(), None));
-        let text: Vec<&str> = lines.iter().map(|(l, _)| l.as_str()).collect();
-        let err = match serde_json::from_str::<T>(&text.join("\n")) {
+    // Each round removes the field or the list item the decode error's path names; a
+    // body with more misfits than `MAX_MISFITS` is not worth the parsing (an error body
+    // is at most 64 KiB).
+    for _ in 0..=MAX_MISFITS {
+        let err = match serde_path_to_error::deserialize(Value::Object(fields.clone())) {
             Ok(t) => return Some(t),
             Err(e) => e,
         };
-        let (key, item) = lines.get(err.line().checked_sub(1)?)?.1.clone()?;
-        match (item, fields.get_mut(&key)) {
-            (Some(i), Some(Value::Array(items))) => {
-                items.remove(i);
+        let mut path = err.path().iter();
+        // An error at the top (a required field missing) leaves nothing to drop.
+        let Some(Segment::Map { key }) = path.next() else {
+            return None;
+        };
+        let dropped = match (path.next(), fields.get_mut(key)) {
+            (Some(Segment::Seq { index }), Some(Value::Array(items))) if *index < items.len() => {
+                items.remove(*index);
+                true
             }
-            _ => {
-                fields.remove(&key);
-            }
+            _ => fields.remove(key).is_some(),
+        };
+        if !dropped {
+            return None;
         }
     }
     None
@@ -244,10 +229,6 @@ fn lenient<T: DeserializeOwned>(mut fields: Map<String, Value>) -> Option<T> {
 
 /// Most fields and items [`lenient`] drops before it gives up.
 const MAX_MISFITS: usize = 64;
-
-fn array_len(v: &Value) -> usize {
-    v.as_array().map_or(0, Vec::len)
-}
 
 /// The decoded `PAYMENT-REQUIRED` header of `headers`, if it is base64 of x402 payment
 /// requirements.
@@ -388,19 +369,50 @@ fn error_from_typed(
     }
 }
 
-/// Server timing of a generation, in milliseconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(default)]
+/// Server timing of a generation, in milliseconds: the spec's `GenerateImageTiming`,
+/// where a time the server left out reads 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct Timing {
-    #[serde(rename(deserialize = "inferenceDuration"))]
     pub(crate) inference_ms: f64,
-    #[serde(rename(deserialize = "inferencePreprocessingTime"))]
     pub(crate) preprocessing_ms: f64,
-    #[serde(rename(deserialize = "inferenceQueueTime"))]
     pub(crate) queue_ms: f64,
-    #[serde(rename(deserialize = "total"))]
     pub(crate) total_ms: f64,
+}
+
+impl From<GenerateImageTiming> for Timing {
+    fn from(t: GenerateImageTiming) -> Self {
+        Self {
+            inference_ms: t.inference_duration,
+            preprocessing_ms: t.inference_preprocessing_time,
+            queue_ms: t.inference_queue_time,
+            total_ms: t.total,
+        }
+    }
+}
+
+impl Timing {
+    /// The `timing` object of a generation, read as the generated type with the times
+    /// it lacks set to 0; `None` when it is no object or a time is no number.
+    pub(crate) fn from_wire(timing: Value) -> Option<Self> {
+        let Value::Object(sent) = timing else {
+            return None;
+        };
+        let zero = GenerateImageTiming {
+            inference_duration: 0.0,
+            inference_preprocessing_time: 0.0,
+            inference_queue_time: 0.0,
+            total: 0.0,
+        };
+        // The generated type's own serialisation names the keys: none is spelled here.
+        let Ok(Value::Object(mut filled)) = serde_json::to_value(zero) else {
+            return None;
+        };
+        filled.extend(sent);
+        serde_json::from_value::<GenerateImageTiming>(Value::Object(filled))
+            .ok()
+            .map(Self::from)
+    }
 }
 
 impl Timing {
@@ -774,7 +786,14 @@ mod tests {
             d.images,
             vec![Bytes::from_static(b"hello"), Bytes::from_static(b"world")]
         );
-        assert_eq!(d.timing.unwrap().total_ms, 12.5);
+        let t = d.timing.unwrap();
+        assert_eq!((t.total_ms, t.inference_ms, t.queue_ms), (12.5, 10.0, 0.0));
+        // A timing that is not the spec's (a time as text) is left out; the images stay.
+        for timing in [json!({"total": "12"}), json!([1, 2]), json!(null)] {
+            let body = json!({"id": "g2", "images": [&a], "timing": timing}).to_string();
+            let d = decode_generation(body.as_bytes()).unwrap();
+            assert_eq!((d.timing, d.images.len()), (None, 1), "{timing}");
+        }
         // escaped slashes (some encoders) still decode
         let body = br#"{"id":"x","images":["ab\/c"]}"#;
         assert!(decode_generation(body).is_ok());

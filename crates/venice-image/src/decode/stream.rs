@@ -36,7 +36,7 @@ struct WireGeneration<'a> {
     #[serde(borrow)]
     images: Vec<Cow<'a, str>>,
     #[serde(default)]
-    timing: Option<Timing>,
+    timing: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,7 +197,7 @@ impl GenerationDecoder {
         };
         Ok(DecodedGeneration {
             id: wire.id.map(Cow::into_owned).unwrap_or_default(),
-            timing: wire.timing,
+            timing: wire.timing.and_then(Timing::from_wire),
             images,
         })
     }

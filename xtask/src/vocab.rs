@@ -355,8 +355,8 @@ impl types::{name} {{
     /// Every value, in the spec's order.
     pub const ALL: &'static [Self] = &[{all}];
 
-    /// The wire value.
-    pub fn as_str(&self) -> &'static str {{
+    /// The wire value (`const`, so that constants can be built from it).
+    pub const fn as_str(&self) -> &'static str {{
         match self {{ {as_str} }}
     }}
 

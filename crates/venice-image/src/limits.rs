@@ -21,6 +21,7 @@
 //! ```
 
 use venice_openapi::bounds;
+use venice_openapi::types::EditAspectRatio;
 
 /// `bound` as a `u8`; a spec bound that does not fit fails the build (these are
 /// evaluated in constants).
@@ -100,9 +101,24 @@ pub const DEFAULT_MAX_INPUT_IMAGES: u32 = 3;
 pub const MIN_INPUT_PIXELS: u64 = 65_536;
 /// Most pixels (width × height) of an image to edit or multi-edit.
 pub const MAX_EDIT_INPUT_PIXELS: u64 = 33_177_600;
-/// The aspect ratios an edit or multi-edit can produce (besides `auto`).
-pub const EDIT_ASPECT_RATIOS: [&str; 8] =
-    ["1:1", "3:2", "16:9", "21:9", "9:16", "2:3", "3:4", "4:5"];
+/// The aspect ratios an edit or multi-edit can produce (besides `auto`): the spec's
+/// `EditAspectRatio` values, in its order.
+pub const EDIT_ASPECT_RATIOS: [&str; EditAspectRatio::ALL.len() - 1] = edit_ratios();
+
+/// [`EDIT_ASPECT_RATIOS`] from the generated enum, `auto` left out.
+const fn edit_ratios() -> [&'static str; EditAspectRatio::ALL.len() - 1] {
+    let mut out = [""; EditAspectRatio::ALL.len() - 1];
+    let (mut from, mut to) = (0, 0);
+    while from < EditAspectRatio::ALL.len() {
+        let ratio = &EditAspectRatio::ALL[from];
+        if !matches!(ratio, EditAspectRatio::Auto) {
+            out[to] = ratio.as_str();
+            to += 1;
+        }
+        from += 1;
+    }
+    out
+}
 
 /// Smallest upscale factor.
 pub const MIN_UPSCALE_SCALE: f64 = bounds::UPSCALE_IMAGE_REQUEST_SCALE_MIN;

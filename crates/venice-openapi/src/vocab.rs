@@ -16,8 +16,8 @@ impl types::EditAspectRatio {
         Self::X34,
         Self::X45,
     ];
-    /// The wire value.
-    pub fn as_str(&self) -> &'static str {
+    /// The wire value (`const`, so that constants can be built from it).
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::Auto => "auto",
             Self::X11 => "1:1",
@@ -69,8 +69,8 @@ impl ::clap::ValueEnum for types::EditAspectRatio {
 impl types::GenerateImageRequestFormat {
     /// Every value, in the spec's order.
     pub const ALL: &'static [Self] = &[Self::Jpeg, Self::Png, Self::Webp];
-    /// The wire value.
-    pub fn as_str(&self) -> &'static str {
+    /// The wire value (`const`, so that constants can be built from it).
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::Jpeg => "jpeg",
             Self::Png => "png",
@@ -110,8 +110,8 @@ impl ::clap::ValueEnum for types::GenerateImageRequestFormat {
 impl types::ImageFormat {
     /// Every value, in the spec's order.
     pub const ALL: &'static [Self] = &[Self::Jpeg, Self::Png, Self::Webp];
-    /// The wire value.
-    pub fn as_str(&self) -> &'static str {
+    /// The wire value (`const`, so that constants can be built from it).
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::Jpeg => "jpeg",
             Self::Png => "png",
@@ -151,8 +151,8 @@ impl ::clap::ValueEnum for types::ImageFormat {
 impl types::ImageQuality {
     /// Every value, in the spec's order.
     pub const ALL: &'static [Self] = &[Self::Low, Self::Medium, Self::High];
-    /// The wire value.
-    pub fn as_str(&self) -> &'static str {
+    /// The wire value (`const`, so that constants can be built from it).
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::Low => "low",
             Self::Medium => "medium",
@@ -192,8 +192,8 @@ impl ::clap::ValueEnum for types::ImageQuality {
 impl types::JsonRpcRequestJsonrpc {
     /// Every value, in the spec's order.
     pub const ALL: &'static [Self] = &[Self::X20];
-    /// The wire value.
-    pub fn as_str(&self) -> &'static str {
+    /// The wire value (`const`, so that constants can be built from it).
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::X20 => "2.0",
         }
@@ -241,8 +241,8 @@ impl types::ModelTypeFilter {
         Self::All,
         Self::Code,
     ];
-    /// The wire value.
-    pub fn as_str(&self) -> &'static str {
+    /// The wire value (`const`, so that constants can be built from it).
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::Asr => "asr",
             Self::Embedding => "embedding",
@@ -298,8 +298,8 @@ impl ::clap::ValueEnum for types::ModelTypeFilter {
 impl types::SimpleGenerateImageRequestBackground {
     /// Every value, in the spec's order.
     pub const ALL: &'static [Self] = &[Self::Transparent, Self::Opaque, Self::Auto];
-    /// The wire value.
-    pub fn as_str(&self) -> &'static str {
+    /// The wire value (`const`, so that constants can be built from it).
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::Transparent => "transparent",
             Self::Opaque => "opaque",
@@ -339,8 +339,8 @@ impl ::clap::ValueEnum for types::SimpleGenerateImageRequestBackground {
 impl types::SimpleGenerateImageRequestModeration {
     /// Every value, in the spec's order.
     pub const ALL: &'static [Self] = &[Self::Low, Self::Auto];
-    /// The wire value.
-    pub fn as_str(&self) -> &'static str {
+    /// The wire value (`const`, so that constants can be built from it).
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::Low => "low",
             Self::Auto => "auto",
@@ -385,8 +385,8 @@ impl types::SimpleGenerateImageRequestQuality {
         Self::Hd,
         Self::Standard,
     ];
-    /// The wire value.
-    pub fn as_str(&self) -> &'static str {
+    /// The wire value (`const`, so that constants can be built from it).
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::Auto => "auto",
             Self::High => "high",
@@ -432,8 +432,8 @@ impl ::clap::ValueEnum for types::SimpleGenerateImageRequestQuality {
 impl types::SimpleGenerateImageRequestResponseFormat {
     /// Every value, in the spec's order.
     pub const ALL: &'static [Self] = &[Self::B64Json, Self::Url];
-    /// The wire value.
-    pub fn as_str(&self) -> &'static str {
+    /// The wire value (`const`, so that constants can be built from it).
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::B64Json => "b64_json",
             Self::Url => "url",
@@ -480,8 +480,8 @@ impl types::SimpleGenerateImageRequestSize {
         Self::X1792x1024,
         Self::X1024x1792,
     ];
-    /// The wire value.
-    pub fn as_str(&self) -> &'static str {
+    /// The wire value (`const`, so that constants can be built from it).
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::Auto => "auto",
             Self::X256x256 => "256x256",
@@ -531,8 +531,8 @@ impl ::clap::ValueEnum for types::SimpleGenerateImageRequestSize {
 impl types::SimpleGenerateImageRequestStyle {
     /// Every value, in the spec's order.
     pub const ALL: &'static [Self] = &[Self::Vivid, Self::Natural];
-    /// The wire value.
-    pub fn as_str(&self) -> &'static str {
+    /// The wire value (`const`, so that constants can be built from it).
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::Vivid => "vivid",
             Self::Natural => "natural",
@@ -574,8 +574,8 @@ impl types::X402RequestErrorCode {
         Self::PaymentHeaderNotAccepted,
         Self::X402ConcurrencyLimit,
     ];
-    /// The wire value.
-    pub fn as_str(&self) -> &'static str {
+    /// The wire value (`const`, so that constants can be built from it).
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::PaymentRequired => "PAYMENT_REQUIRED",
             Self::PaymentHeaderNotAccepted => "PAYMENT_HEADER_NOT_ACCEPTED",
@@ -640,8 +640,8 @@ impl types::X402SignInErrorCode {
         Self::X402SignInInvalidWallet,
         Self::X402SignInNonceReused,
     ];
-    /// The wire value.
-    pub fn as_str(&self) -> &'static str {
+    /// The wire value (`const`, so that constants can be built from it).
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::X402SignInInvalidPayload => "X402_SIGN_IN_INVALID_PAYLOAD",
             Self::X402SignInParseError => "X402_SIGN_IN_PARSE_ERROR",
@@ -739,8 +739,8 @@ impl types::X402TopUpErrorCode {
         Self::SettlementTimeout,
         Self::X402NotConfigured,
     ];
-    /// The wire value.
-    pub fn as_str(&self) -> &'static str {
+    /// The wire value (`const`, so that constants can be built from it).
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::InvalidPaymentFormat => "INVALID_PAYMENT_FORMAT",
             Self::InvalidPayment => "INVALID_PAYMENT",

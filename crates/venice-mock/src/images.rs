@@ -10,7 +10,7 @@ use bytes::Bytes;
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;
-use image::{DynamicImage, ExtendedColorType, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
+use image::{DynamicImage, ExtendedColorType, ImageEncoder, RgbImage, Rgba, RgbaImage};
 
 use crate::label::{self, Label};
 
@@ -113,21 +113,34 @@ pub fn render_pattern(
     let cell = 4u32 << (variant % 4);
     let w = width.max(1);
     let ht = height.max(1);
-    RgbImage::from_fn(width, height, |x, y| {
-        let t = (u64::from(x) * 255 / u64::from(w)) as u16;
-        let s = (u64::from(y) * 255 / u64::from(ht)) as u16;
-        let mix = |ca: u8, cb: u8| -> u8 {
-            let v = (u16::from(ca) * (255 - t) + u16::from(cb) * t) / 255;
-            ((v + s / 4) & 0xFF) as u8
-        };
-        let mut px = [mix(a[0], b[0]), mix(a[1], b[1]), mix(a[2], b[2])];
-        if ((x / cell) + (y / cell) + variant).is_multiple_of(2) {
-            for c in &mut px {
-                *c ^= 0x20;
-            }
+    // Pixel (x, y), channel c: the gradient `(a[c]·(255−t) + b[c]·t) / 255` with
+    // t = 255·x/w, plus s/4 with s = 255·y/h (wrapping), XOR 0x20 on the checker's even
+    // cells. The gradient depends on x only: computed once per column, so a 16 MP image
+    // is a few additions per pixel (this was a per-pixel closure, slow in debug builds).
+    let gradient: Vec<[u16; 3]> = (0..width)
+        .map(|x| {
+            let t = (u64::from(x) * 255 / u64::from(w)) as u16;
+            let mix = |ca: u8, cb: u8| (u16::from(ca) * (255 - t) + u16::from(cb) * t) / 255;
+            [mix(a[0], b[0]), mix(a[1], b[1]), mix(a[2], b[2])]
+        })
+        .collect();
+    let mut raw = Vec::with_capacity(width as usize * height as usize * 3);
+    for y in 0..height {
+        let s = ((u64::from(y) * 255 / u64::from(ht)) as u16) / 4;
+        for (x, g) in (0u32..).zip(&gradient) {
+            let flip = if ((x / cell) + (y / cell) + variant).is_multiple_of(2) {
+                0x20
+            } else {
+                0
+            };
+            raw.extend_from_slice(&[
+                ((g[0] + s) & 0xFF) as u8 ^ flip,
+                ((g[1] + s) & 0xFF) as u8 ^ flip,
+                ((g[2] + s) & 0xFF) as u8 ^ flip,
+            ]);
         }
-        Rgb(px)
-    })
+    }
+    RgbImage::from_raw(width, height, raw).unwrap_or_else(|| RgbImage::new(width, height))
 }
 
 /// A TIFF (EXIF) block with one `ImageDescription` tag. Non-ASCII characters become `?`.
@@ -508,6 +521,7 @@ impl ImageCache {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use image::Rgb;
 
     #[test]
     fn formats_and_exif() {
@@ -517,6 +531,40 @@ mod tests {
             let back = image::load_from_memory(&bytes).unwrap();
             assert_eq!((back.width(), back.height()), (32, 16));
             assert!(bytes.windows(5).any(|w| w == b"a cat"));
+        }
+    }
+
+    #[test]
+    fn the_pattern_is_the_gradient_and_checker_it_always_was() {
+        // The per-pixel formula the pattern was first written as.
+        let reference = |variant: u32, width: u32, height: u32| {
+            let h = fnv64(&[b"m", b"p", &7i64.to_le_bytes(), &variant.to_le_bytes()]);
+            let (a, b) = (colour(h, 0), colour(h, 24));
+            let cell = 4u32 << (variant % 4);
+            RgbImage::from_fn(width, height, |x, y| {
+                let t = (u64::from(x) * 255 / u64::from(width)) as u16;
+                let s = (u64::from(y) * 255 / u64::from(height)) as u16;
+                let mix = |ca: u8, cb: u8| -> u8 {
+                    let v = (u16::from(ca) * (255 - t) + u16::from(cb) * t) / 255;
+                    ((v + s / 4) & 0xFF) as u8
+                };
+                let mut px = [mix(a[0], b[0]), mix(a[1], b[1]), mix(a[2], b[2])];
+                if ((x / cell) + (y / cell) + variant).is_multiple_of(2) {
+                    for c in &mut px {
+                        *c ^= 0x20;
+                    }
+                }
+                Rgb(px)
+            })
+        };
+        for variant in 0..5 {
+            for (w, h) in [(1, 1), (64, 64), (97, 33), (256, 300)] {
+                assert_eq!(
+                    render_pattern("m", "p", 7, variant, w, h),
+                    reference(variant, w, h),
+                    "variant {variant}, {w}x{h}"
+                );
+            }
         }
     }
 

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::codecs::webp::WebPEncoder;
-use image::{DynamicImage, ExtendedColorType, ImageEncoder, Rgb, RgbImage, Rgba, RgbaImage};
+use image::{DynamicImage, ExtendedColorType, ImageEncoder, RgbImage, Rgba, RgbaImage};
 
 use crate::label::{self, Label};
 
@@ -113,21 +113,34 @@ pub fn render_pattern(
     let cell = 4u32 << (variant % 4);
     let w = width.max(1);
     let ht = height.max(1);
-    RgbImage::from_fn(width, height, |x, y| {
-        let t = (u64::from(x) * 255 / u64::from(w)) as u16;
-        let s = (u64::from(y) * 255 / u64::from(ht)) as u16;
-        let mix = |ca: u8, cb: u8| -> u8 {
-            let v = (u16::from(ca) * (255 - t) + u16::from(cb) * t) / 255;
-            ((v + s / 4) & 0xFF) as u8
-        };
-        let mut px = [mix(a[0], b[0]), mix(a[1], b[1]), mix(a[2], b[2])];
-        if ((x / cell) + (y / cell) + variant).is_multiple_of(2) {
-            for c in &mut px {
-                *c ^= 0x20;
-            }
+    // Pixel (x, y), channel c: the gradient `(a[c]·(255−t) + b[c]·t) / 255` with
+    // t = 255·x/w, plus s/4 with s = 255·y/h (wrapping), XOR 0x20 on the checker's even
+    // cells. The gradient depends on x only: computed once per column, so a 16 MP image
+    // is a few additions per pixel (this was a per-pixel closure, slow in debug builds).
+    let gradient: Vec<[u16; 3]> = (0..width)
+        .map(|x| {
+            let t = (u64::from(x) * 255 / u64::from(w)) as u16;
+            let mix = |ca: u8, cb: u8| (u16::from(ca) * (255 - t) + u16::from(cb) * t) / 255;
+            [mix(a[0], b[0]), mix(a[1], b[1]), mix(a[2], b[2])]
+        })
+        .collect();
+    let mut raw = Vec::with_capacity(width as usize * height as usize * 3);
+    for y in 0..height {
+        let s = ((u64::from(y) * 255 / u64::from(ht)) as u16) / 4;
+        for (x, g) in (0u32..).zip(&gradient) {
+            let flip = if ((x / cell) + (y / cell) + variant).is_multiple_of(2) {
+                0x20
+            } else {
+                0
+            };
+            raw.extend_from_slice(&[
+                ((g[0] + s) & 0xFF) as u8 ^ flip,
+                ((g[1] + s) & 0xFF) as u8 ^ flip,
+                ((g[2] + s) & 0xFF) as u8 ^ flip,
+            ]);
         }
-        Rgb(px)
-    })
+    }
+    RgbImage::from_raw(width, height, raw).unwrap_or_else(|| RgbImage::new(width, height))
 }
 
 /// A TIFF (EXIF) block with one `ImageDescription` tag. Non-ASCII characters become `?`.
@@ -196,10 +209,14 @@ pub fn encode(
 
 fn write_any(enc: impl ImageEncoder, img: &DynamicImage) -> Result<(), String> {
     let (w, h) = (img.width(), img.height());
-    let res = if img.color().has_alpha() {
-        enc.write_image(img.to_rgba8().as_raw(), w, h, ExtendedColorType::Rgba8)
-    } else {
-        enc.write_image(img.to_rgb8().as_raw(), w, h, ExtendedColorType::Rgb8)
+    // 8-bit RGB(A) is written as it is; other pixel types are converted first.
+    let res = match img {
+        DynamicImage::ImageRgb8(b) => enc.write_image(b.as_raw(), w, h, ExtendedColorType::Rgb8),
+        DynamicImage::ImageRgba8(b) => enc.write_image(b.as_raw(), w, h, ExtendedColorType::Rgba8),
+        _ if img.color().has_alpha() => {
+            enc.write_image(img.to_rgba8().as_raw(), w, h, ExtendedColorType::Rgba8)
+        }
+        _ => enc.write_image(img.to_rgb8().as_raw(), w, h, ExtendedColorType::Rgb8),
     };
     res.map_err(|e| e.to_string())
 }
@@ -353,7 +370,63 @@ pub fn upscale_size(width: u32, height: u32, scale: f64) -> (u32, u32) {
 /// Upscales with nearest-neighbour sampling (fast and deterministic).
 pub fn upscale(img: &DynamicImage, scale: f64) -> DynamicImage {
     let (w, h) = upscale_size(img.width(), img.height(), scale);
-    img.resize_exact(w, h, image::imageops::FilterType::Nearest)
+    nearest(img, w, h)
+        .unwrap_or_else(|| img.resize_exact(w, h, image::imageops::FilterType::Nearest))
+}
+
+/// Source index of each of `to` output pixels along an axis of `from` pixels: the pixel
+/// under the output pixel's centre, computed exactly as `image`'s `Nearest` filter does
+/// (in `f32`), so [`nearest`] gives the same pixels as `resize_exact`.
+fn nearest_map(from: u32, to: u32) -> Vec<usize> {
+    let ratio = from as f32 / to as f32;
+    (0..to)
+        .map(|o| {
+            let x = ((o as f32 + 0.5) * ratio).floor() as i64;
+            x.clamp(0, i64::from(from) - 1) as usize
+        })
+        .collect()
+}
+
+/// `resize_exact(w, h, Nearest)` of an 8-bit image, by copying pixels and whole rows:
+/// `image`'s generic resampler goes through `f32` per channel, which took seconds for a
+/// 16 MP upscale in unoptimised builds. `None` for other pixel types (or a shrink).
+fn nearest(img: &DynamicImage, w: u32, h: u32) -> Option<DynamicImage> {
+    let (sw, sh) = (img.width(), img.height());
+    if sw == 0 || sh == 0 || w < sw || h < sh {
+        return None;
+    }
+    let bpp = match img {
+        DynamicImage::ImageLuma8(_) => 1,
+        DynamicImage::ImageLumaA8(_) => 2,
+        DynamicImage::ImageRgb8(_) => 3,
+        DynamicImage::ImageRgba8(_) => 4,
+        _ => return None,
+    };
+    let src = img.as_bytes();
+    let (xs, ys) = (nearest_map(sw, w), nearest_map(sh, h));
+    let row_len = w as usize * bpp;
+    let mut out = Vec::with_capacity(row_len * h as usize);
+    let mut last: Option<(usize, usize)> = None;
+    for &sy in &ys {
+        match last {
+            // The same source row as the previous output row: copy that row.
+            Some((prev, start)) if prev == sy => out.extend_from_within(start..start + row_len),
+            _ => {
+                let start = out.len();
+                let row = &src[sy * sw as usize * bpp..][..sw as usize * bpp];
+                for &sx in &xs {
+                    out.extend_from_slice(&row[sx * bpp..sx * bpp + bpp]);
+                }
+                last = Some((sy, start));
+            }
+        }
+    }
+    Some(match bpp {
+        1 => DynamicImage::ImageLuma8(image::ImageBuffer::from_raw(w, h, out)?),
+        2 => DynamicImage::ImageLumaA8(image::ImageBuffer::from_raw(w, h, out)?),
+        3 => DynamicImage::ImageRgb8(image::ImageBuffer::from_raw(w, h, out)?),
+        _ => DynamicImage::ImageRgba8(image::ImageBuffer::from_raw(w, h, out)?),
+    })
 }
 
 /// Cuts out the background: pixels close to the top-left corner colour become
@@ -448,6 +521,7 @@ impl ImageCache {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use image::Rgb;
 
     #[test]
     fn formats_and_exif() {
@@ -458,6 +532,74 @@ mod tests {
             assert_eq!((back.width(), back.height()), (32, 16));
             assert!(bytes.windows(5).any(|w| w == b"a cat"));
         }
+    }
+
+    #[test]
+    fn the_pattern_is_the_gradient_and_checker_it_always_was() {
+        // The per-pixel formula the pattern was first written as.
+        let reference = |variant: u32, width: u32, height: u32| {
+            let h = fnv64(&[b"m", b"p", &7i64.to_le_bytes(), &variant.to_le_bytes()]);
+            let (a, b) = (colour(h, 0), colour(h, 24));
+            let cell = 4u32 << (variant % 4);
+            RgbImage::from_fn(width, height, |x, y| {
+                let t = (u64::from(x) * 255 / u64::from(width)) as u16;
+                let s = (u64::from(y) * 255 / u64::from(height)) as u16;
+                let mix = |ca: u8, cb: u8| -> u8 {
+                    let v = (u16::from(ca) * (255 - t) + u16::from(cb) * t) / 255;
+                    ((v + s / 4) & 0xFF) as u8
+                };
+                let mut px = [mix(a[0], b[0]), mix(a[1], b[1]), mix(a[2], b[2])];
+                if ((x / cell) + (y / cell) + variant).is_multiple_of(2) {
+                    for c in &mut px {
+                        *c ^= 0x20;
+                    }
+                }
+                Rgb(px)
+            })
+        };
+        for variant in 0..5 {
+            for (w, h) in [(1, 1), (64, 64), (97, 33), (256, 300)] {
+                assert_eq!(
+                    render_pattern("m", "p", 7, variant, w, h),
+                    reference(variant, w, h),
+                    "variant {variant}, {w}x{h}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn nearest_upscale_gives_the_pixels_of_resize_exact() {
+        let rgb = DynamicImage::ImageRgb8(render("m", "p", 1, 3, 37, 23));
+        let images = [
+            rgb.clone(),
+            DynamicImage::ImageRgba8(rgb.to_rgba8()),
+            DynamicImage::ImageLuma8(rgb.to_luma8()),
+            DynamicImage::ImageLumaA8(rgb.to_luma_alpha8()),
+        ];
+        for img in &images {
+            for (w, h) in [
+                (37, 23),
+                (74, 46),
+                (148, 92),
+                (100, 61),
+                (53, 97),
+                (111, 24),
+            ] {
+                let fast = nearest(img, w, h).unwrap();
+                let slow = img.resize_exact(w, h, image::imageops::FilterType::Nearest);
+                assert_eq!(fast.color(), slow.color());
+                assert_eq!(
+                    fast.as_bytes(),
+                    slow.as_bytes(),
+                    "{:?} to {w}x{h}",
+                    img.color()
+                );
+            }
+        }
+        // Other pixel types, and shrinking, take `image`'s way.
+        assert!(nearest(&DynamicImage::ImageRgb16(rgb.to_rgb16()), 74, 46).is_none());
+        assert!(nearest(&rgb, 20, 23).is_none());
     }
 
     #[test]

@@ -108,10 +108,11 @@ async fn the_provider_default_quality_is_billed() {
 #[tokio::test]
 async fn below_the_admission_floor_is_refused_and_the_last_charge_is_clamped() {
     let server = wallet_server(0.12).await;
-    // nano-banana-pro 4K costs $0.35; $0.12 is above the $0.10 floor: served, and it
-    // takes what remains.
+    // nano-banana-pro 1K costs $0.18; $0.12 is above the $0.10 floor: served, and it
+    // takes what remains. (Any tier above the balance shows the clamp; 1K renders a
+    // sixteenth of 4K's pixels.)
     let body = json!({"model": "nano-banana-pro", "prompt": "x", "aspect_ratio": "1:1",
-        "resolution": "4K"});
+        "resolution": "1K"});
     let r = paid(&server, "generateImage", "/image/generate", &body).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-venice-balance-usd"), Some("0.000000"));

@@ -409,11 +409,7 @@ async fn generate_headers() {
 #[tokio::test]
 async fn compression_only_when_asked() {
     let server = start().await;
-    let raw = reqwest::Client::builder()
-        .gzip(false)
-        .brotli(false)
-        .build()
-        .unwrap();
+    let raw = client_builder().gzip(false).brotli(false).build().unwrap();
     let body = json!({"model":"venice-sd35","prompt":"zip","width":64,"height":64});
     for enc in ["gzip", "br"] {
         let r = raw

@@ -36,8 +36,14 @@ pub async fn start() -> MockServer {
 }
 
 pub fn client() -> reqwest::Client {
+    client_builder().build().unwrap()
+}
+
+/// `reqwest::Client::builder()` once rustls has a crypto provider: reqwest is built
+/// without one, and a test run alone (nextest, a name filter) may be the process's first.
+pub fn client_builder() -> reqwest::ClientBuilder {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().build().unwrap()
+    reqwest::Client::builder()
 }
 
 /// A response read fully and checked against the spec.

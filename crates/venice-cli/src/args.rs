@@ -36,6 +36,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub offline: bool,
     /// API base URL (default: VENICE_BASE_URL or https://api.venice.ai/api/v1).
+    // The comment is `--help` text too, where a URL is printed as written.
+    #[allow(rustdoc::bare_urls)]
     #[arg(long, global = true, env = "VENICE_BASE_URL", hide_env_values = true)]
     pub base_url: Option<String>,
     /// Show details (error causes, retries).

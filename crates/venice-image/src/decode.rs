@@ -413,9 +413,7 @@ impl Timing {
             .ok()
             .map(Self::from)
     }
-}
 
-impl Timing {
     /// Inference time (ms).
     pub fn inference_ms(&self) -> f64 {
         self.inference_ms
